@@ -1,0 +1,1 @@
+"""Data layer: sources, validation, resampling and the Parquet cache."""

@@ -1,0 +1,1 @@
+"""tradeforge.live.brokers"""

@@ -1,0 +1,1 @@
+"""tradeforge.strategy.builtin"""
