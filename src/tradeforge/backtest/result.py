@@ -66,7 +66,9 @@ class BacktestResult:
     legs: pd.DataFrame
     equity: pd.DataFrame
     initial_capital: float
-    counters: dict[str, int] = field(default_factory=dict)  # signals, ignored_dedup, filled, expired
+    counters: dict[str, int] = field(
+        default_factory=dict
+    )  # signals, ignored_dedup, filled, expired
     config: dict[str, Any] = field(default_factory=dict)  # strategy, params, execution model, …
     checksums: dict[str, str] = field(default_factory=dict)  # data checksum per symbol/timeframe
 

@@ -1,0 +1,71 @@
+"""Options and helpers shared by CLI commands."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from tradeforge.core.paths import resolve_home
+
+console = Console()
+console_err = Console(stderr=True)
+
+HomeOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--home",
+        help="Data root (default: $TRADEFORGE_HOME or the per-user data directory).",
+        show_default=False,
+    ),
+]
+InstrumentsOption = Annotated[
+    Path | None,
+    typer.Option("--instruments", help="TOML/YAML file adding or overriding instrument specs."),
+]
+
+
+def home_dir(home: Path | None) -> Path:
+    return resolve_home(home)
+
+
+def load_instruments(path: Path | None) -> None:
+    """Install a user instrument file into the default registry."""
+    if path is None:
+        return
+    from tradeforge.core.instruments import InstrumentRegistry, set_default_registry
+
+    set_default_registry(InstrumentRegistry.builtin().load_file(path))
+
+
+@contextmanager
+def progress_bar(description: str, total: int | None) -> Iterator:
+    """A rich progress bar; yields ``advance(n=1)``."""
+    columns = [
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    ]
+    with Progress(*columns, console=console_err, transient=True) as progress:
+        task = progress.add_task(description, total=total)
+
+        def advance(n: int = 1, total: int | None = None) -> None:
+            if total is not None:
+                progress.update(task, total=total)
+            progress.advance(task, n)
+
+        yield advance

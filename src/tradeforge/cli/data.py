@@ -1,0 +1,191 @@
+"""``tradeforge data …``: synthesise, import, download, resample, list and show cached bars."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from tradeforge.cli.common import (
+    HomeOption,
+    InstrumentsOption,
+    console,
+    home_dir,
+    load_instruments,
+)
+from tradeforge.core.instruments import get_instrument
+from tradeforge.core.timeframes import Timeframe
+from tradeforge.core.timeutil import to_utc
+from tradeforge.data.cache import ParquetStore
+
+app = typer.Typer(help="Get, store and inspect OHLCV bars.", no_args_is_help=True)
+
+SymbolOption = Annotated[
+    str, typer.Option("--symbol", "-s", help="Instrument symbol, e.g. EURUSD.")
+]
+TimeframeOption = Annotated[
+    str, typer.Option("--timeframe", "-t", help="M1, M5, M15, M30, H1, H4, D1, W1.")
+]
+StartOption = Annotated[
+    str, typer.Option("--start", help="First bar open time (UTC), e.g. 2019-01-01.")
+]
+EndOption = Annotated[str, typer.Option("--end", help="End (exclusive, UTC), e.g. 2025-12-31.")]
+
+
+def _store(home: Path | None) -> ParquetStore:
+    return ParquetStore(home_dir(home))
+
+
+@app.command("synth")
+def synth(
+    symbol: SymbolOption = "EURUSD",
+    timeframe: TimeframeOption = "M5",
+    start: StartOption = "2019-01-01",
+    end: EndOption = "2026-01-01",
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same bytes.")] = 42,
+    calendar: Annotated[
+        str, typer.Option(help="'fx' (Sun 22:00–Fri 22:00 UTC) or 'continuous'.")
+    ] = "fx",
+    home: HomeOption = None,
+    instruments: InstrumentsOption = None,
+) -> None:
+    """Generate seeded synthetic FX-like bars into the cache."""
+    from tradeforge.data.sources.synthetic import SyntheticParams, generate_bars
+
+    load_instruments(instruments)
+    tf = Timeframe.parse(timeframe)
+    with console.status(f"generating {symbol} {tf} {start} → {end}"):
+        frame = generate_bars(
+            symbol, tf, start, end, seed=seed, params=SyntheticParams(calendar=calendar)
+        )
+        _store(home).write(symbol, tf, frame, source=f"synthetic(seed={seed},calendar={calendar})")
+    console.print(
+        f"wrote {len(frame):,} {tf} bars of {symbol.upper()} ({frame.index[0]} → {frame.index[-1]})"
+    )
+
+
+@app.command("import")
+def import_file(
+    file: Annotated[Path, typer.Argument(help="CSV or Parquet file.", exists=True, dir_okay=False)],
+    symbol: SymbolOption,
+    timeframe: TimeframeOption,
+    fmt: Annotated[
+        str, typer.Option("--format", help="auto, mt5, mt4, dukascopy, generic, parquet.")
+    ] = "auto",
+    tz: Annotated[
+        str, typer.Option("--tz", help="Time zone of naive timestamps in the file.")
+    ] = "UTC",
+    home: HomeOption = None,
+    instruments: InstrumentsOption = None,
+) -> None:
+    """Import bars from a file (MetaTrader, Dukascopy CSV, generic CSV, Parquet) into the cache."""
+    from tradeforge.data.sources.files import read_bars_file
+
+    load_instruments(instruments)
+    get_instrument(symbol)
+    tf = Timeframe.parse(timeframe)
+    with console.status(f"reading {file}"):
+        frame = read_bars_file(file, format=fmt, tz=tz, symbol=symbol)
+        _store(home).write(symbol, tf, frame, source=f"file:{file.name}")
+    console.print(f"imported {len(frame):,} {tf} bars of {symbol.upper()} from {file}")
+
+
+@app.command("download")
+def download(
+    symbol: SymbolOption,
+    start: StartOption,
+    end: EndOption,
+    timeframe: TimeframeOption = "M1",
+    base_url: Annotated[str | None, typer.Option(help="Dukascopy datafeed base URL.")] = None,
+    workers: Annotated[int, typer.Option(help="Concurrent downloads.")] = 4,
+    home: HomeOption = None,
+    instruments: InstrumentsOption = None,
+) -> None:
+    """Download Dukascopy ticks, build M1 bid bars (with spread) and cache them."""
+    from tradeforge.cli.common import progress_bar
+    from tradeforge.data.sources.dukascopy import DukascopySource
+
+    load_instruments(instruments)
+    get_instrument(symbol)
+    root = home_dir(home)
+    kwargs = {"cache_dir": root / "raw" / "dukascopy", "max_concurrency": workers}
+    if base_url:
+        kwargs["base_url"] = base_url
+    tf = Timeframe.parse(timeframe)
+    with progress_bar(f"downloading {symbol.upper()}", None) as advance:
+        source = DukascopySource(**kwargs, on_progress=lambda done, total: advance(1, total))
+        frame = source.fetch(symbol, tf, to_utc(start), to_utc(end))
+    ParquetStore(root).write(symbol, tf, frame, source="dukascopy")
+    console.print(f"cached {len(frame):,} {tf} bars of {symbol.upper()}")
+
+
+@app.command("resample")
+def resample(
+    symbol: SymbolOption,
+    source_tf: Annotated[str, typer.Option("--from", help="Source timeframe in the cache.")],
+    target_tf: Annotated[str, typer.Option("--to", help="Target (coarser) timeframe.")],
+    home: HomeOption = None,
+) -> None:
+    """Resample cached bars to a coarser timeframe and cache the result."""
+    from tradeforge.data.resample import resample_ohlcv
+
+    store = _store(home)
+    src, dst = Timeframe.parse(source_tf), Timeframe.parse(target_tf)
+    frame = resample_ohlcv(store.load(symbol, src), dst)
+    store.write(symbol, dst, frame, source=f"resample:{src}")
+    console.print(f"wrote {len(frame):,} {dst} bars of {symbol.upper()} from {src}")
+
+
+@app.command("list")
+def list_cache(home: HomeOption = None) -> None:
+    """List cached symbols, timeframes, ranges, rows and sizes."""
+    summary = _store(home).summary()
+    if summary.empty:
+        console.print("the cache is empty; try `tradeforge data synth`")
+        return
+    table = Table(title=f"cached bars in {_store(home).root}")
+    for col in ("symbol", "timeframe", "first", "last", "rows", "size", "source"):
+        table.add_column(col, justify="right" if col in ("rows", "size") else "left")
+    for row in summary.itertuples(index=False):
+        table.add_row(
+            row.symbol,
+            row.timeframe,
+            f"{row.first:%Y-%m-%d %H:%M}",
+            f"{row.last:%Y-%m-%d %H:%M}",
+            f"{row.rows:,}",
+            f"{row.bytes / 1e6:.1f} MB",
+            row.source,
+        )
+    console.print(table)
+
+
+@app.command("show")
+def show(
+    symbol: SymbolOption,
+    timeframe: TimeframeOption,
+    start: Annotated[str | None, typer.Option(help="From (UTC).")] = None,
+    end: Annotated[str | None, typer.Option(help="To, exclusive (UTC).")] = None,
+    rows: Annotated[int, typer.Option("--rows", "-n", help="Rows to show from each end.")] = 5,
+    home: HomeOption = None,
+) -> None:
+    """Show the first and last cached bars of a symbol and timeframe."""
+    digits = get_instrument(symbol).digits
+    frame = _store(home).load(symbol, timeframe, start, end)
+    table = Table(title=f"{symbol.upper()} {Timeframe.parse(timeframe)} — {len(frame):,} bars")
+    table.add_column("time (UTC)")
+    for col in frame.columns:
+        table.add_column(col, justify="right")
+    shown = (
+        frame if len(frame) <= 2 * rows else frame.iloc[list(range(rows)) + list(range(-rows, 0))]
+    )
+    for i, (ts, values) in enumerate(shown.iterrows()):
+        if len(frame) > 2 * rows and i == rows:
+            table.add_row("…", *["…"] * len(frame.columns))
+        cells = [
+            f"{v:.{digits + (1 if c == 'spread' else 0)}f}" if c != "volume" else f"{v:,.0f}"
+            for c, v in values.items()
+        ]
+        table.add_row(f"{ts:%Y-%m-%d %H:%M}", *cells)
+    console.print(table)
