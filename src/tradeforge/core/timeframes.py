@@ -53,7 +53,7 @@ class Timeframe:
         if m:
             return cls(m.group(1), int(m.group(2)))
         m = re.fullmatch(r"(\d+)\s*(min|t|m|h|d|w)", text, flags=re.IGNORECASE)
-        if m and not (m.group(2) == "M"):  # "5M" is ambiguous with months
+        if m and m.group(2) != "M":  # "5M" is ambiguous with months
             return cls(_PANDAS_ALIASES[m.group(2).lower()], int(m.group(1)))
         raise ConfigError(
             f"cannot parse timeframe {value!r}; use one of {', '.join(_CANONICAL)} or e.g. '5min', '1h'"
@@ -83,7 +83,7 @@ class Timeframe:
         if self.unit == "W":
             ts_idx = pd.DatetimeIndex([ts]) if isinstance(ts, pd.Timestamp) else ts
             days = ts_idx.normalize()
-            monday = days - pd.to_timedelta(days.dayofweek, unit="D")
+            monday = days - pd.to_timedelta(days.day_of_week, unit="D")
             if self.count != 1:
                 raise ConfigError("only W1 is supported for weekly bars")
             return monday[0] if isinstance(ts, pd.Timestamp) else monday

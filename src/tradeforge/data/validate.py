@@ -44,7 +44,7 @@ def validate_ohlcv(frame: pd.DataFrame, source: str = "frame") -> pd.DataFrame:
     if frame.index.tz is None or str(frame.index.tz) != "UTC":
         raise DataValidationError(f"{source}: index must be tz-aware UTC, got tz={frame.index.tz}")
     cols = [*OHLCV_COLUMNS, *(c for c in OPTIONAL_COLUMNS if c in frame.columns)]
-    out = frame[cols].astype("float64", copy=True)
+    out = frame[cols].astype("float64")
 
     values = {c: out[c].to_numpy() for c in cols}
     for c in cols:
