@@ -37,7 +37,7 @@ def test_user_errors_are_one_line_without_traceback(home):
     assert "Traceback" not in r.stderr
     assert "unknown symbol 'EURUSX'; did you mean EURUSD" in r.stderr
     r = run_cli("data", "show", "-s", "EURUSD", "-t", "M7", home=home)
-    assert r.returncode == 2 and "cannot parse timeframe" in r.stderr
+    assert r.returncode == 2 and "M7 does not divide the hour" in r.stderr
 
 
 def test_every_command_has_help():

@@ -27,7 +27,7 @@ def test_parse(text, name, seconds):
     assert tf.delta == pd.Timedelta(seconds=seconds)
 
 
-@pytest.mark.parametrize("bad", ["", "X5", "M0", "5M", "hourly", "M-5"])
+@pytest.mark.parametrize("bad", ["", "X5", "M0", "5M", "hourly", "M-5", "M7", "H5", "D2", "W2"])
 def test_parse_rejects(bad):
     with pytest.raises(ConfigError):
         Timeframe.parse(bad)

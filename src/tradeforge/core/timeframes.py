@@ -42,6 +42,13 @@ class Timeframe:
             raise ConfigError(f"timeframe unit must be one of M, H, D, W, got {self.unit!r}")
         if self.count <= 0:
             raise ConfigError(f"timeframe count must be positive, got {self.count}")
+        span = {"M": 60, "H": 24, "D": 1, "W": 1}[self.unit]
+        if span % self.count:
+            raise ConfigError(
+                f"timeframe {self.unit}{self.count} does not divide the "
+                f"{ {'M': 'hour', 'H': 'day', 'D': 'day', 'W': 'week'}[self.unit]} evenly; "
+                f"use one of {', '.join(_CANONICAL)}"
+            )
 
     @classmethod
     def parse(cls, value: str | Timeframe) -> Timeframe:
