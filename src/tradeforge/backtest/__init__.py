@@ -1,1 +1,39 @@
-"""tradeforge.backtest"""
+"""Backtesting: execution model, Numba kernel, parallel runner, result files.
+
+Quick use::
+
+    from tradeforge.backtest import run_backtest, ExecutionModel, Sizing
+    from tradeforge.strategy import get_strategy
+    result = run_backtest(get_strategy("sma_cross")(), {"EURUSD": bars},
+                          execution=ExecutionModel(commission=3.5), sizing=Sizing("risk", 1))
+    result.trades, result.legs, result.equity, result.counters
+"""
+
+from tradeforge.backtest.engine import SymbolRun, simulate_symbol
+from tradeforge.backtest.execution import ExecutionModel, Sizing, wilder_atr
+from tradeforge.backtest.io import write_result
+from tradeforge.backtest.result import (
+    EQUITY_COLUMNS,
+    EXIT_REASONS,
+    LEG_COLUMNS,
+    TRADE_COLUMNS,
+    BacktestResult,
+)
+from tradeforge.backtest.runner import backtest_signals, combine_runs, run_backtest
+
+__all__ = [
+    "EQUITY_COLUMNS",
+    "EXIT_REASONS",
+    "LEG_COLUMNS",
+    "TRADE_COLUMNS",
+    "BacktestResult",
+    "ExecutionModel",
+    "Sizing",
+    "SymbolRun",
+    "backtest_signals",
+    "combine_runs",
+    "run_backtest",
+    "simulate_symbol",
+    "wilder_atr",
+    "write_result",
+]

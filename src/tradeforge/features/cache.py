@@ -16,23 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 import tradeforge
-
-
-def frame_checksum(frame: pd.DataFrame) -> str:
-    """Content hash of a frame: index (as ns), column names and values."""
-    h = hashlib.blake2b(digest_size=20)
-    h.update(np.ascontiguousarray(frame.index.as_unit("ns").asi8).tobytes())
-    for col in frame.columns:
-        h.update(str(col).encode())
-        values = frame[col].to_numpy()
-        if values.dtype.kind in "biuf":
-            h.update(np.ascontiguousarray(values, dtype=np.float64).tobytes())
-        else:
-            h.update("\x1f".join(map(str, values)).encode())
-    return h.hexdigest()
 
 
 def entry_key(*parts: Any) -> str:

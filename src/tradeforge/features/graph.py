@@ -14,9 +14,9 @@ from typing import Any
 
 from tradeforge.core.timeframes import Timeframe
 from tradeforge.features.errors import FeatureError
-from tradeforge.features.request import FeatureRequest, RequestLike, as_request, parse_request
-from tradeforge.features.spec import Feature, get_feature
 from tradeforge.features.params import bind_params
+from tradeforge.features.request import FeatureRequest, RequestLike, as_request, parse_request
+from tradeforge.features.spec import Feature, available_features, get_feature
 
 _COLUMN_RE = re.compile(r"[A-Za-z_][\w]*")
 
@@ -84,8 +84,8 @@ class Plan:
         return [c for r in self.requested for c in r.columns]
 
 
-def _display(label: str, tf: Timeframe, base: Timeframe | None) -> str:
-    return label if base is None or tf == base else f"{label}@{tf.name}"
+def _display(label: str, tf: Timeframe | None, base: Timeframe | None) -> str:
+    return label if tf is None or tf == base else f"{label}@{tf.name}"
 
 
 def build_plan(
@@ -97,8 +97,7 @@ def build_plan(
     nodes: dict[NodeKey, Node] = {}
     order: list[Node] = []
     visiting: set[NodeKey] = set()
-    # Sentinel for "the base timeframe" when it is unknown (no informatives are used then).
-    base = base_timeframe
+    base = base_timeframe  # None when unknown: then informative requests are an error
 
     def resolve_tf(req: FeatureRequest, current: Timeframe | None, path: Sequence[str]):
         if req.timeframe is None:
@@ -121,11 +120,11 @@ def build_plan(
         return tf
 
     def visit(req: FeatureRequest, tf: Timeframe | None, path: tuple[str, ...]) -> Node:
-        feature = get_feature(req.name, (*path, str(req)) if path else (str(req),))
-        bound_path = (*path, _display(req.name, tf, base) if False else str(req))
+        feature = get_feature(req.name, path)
+        bound_path = (*path, str(req))
         params = bind_params(feature.params, req.args, req.params, bound_path)
         label = feature.label(params)
-        here = (*path, _display(label, tf, base) if tf is not None else label)
+        here = (*path, _display(label, tf, base))
         if feature.check is not None:
             problem = feature.check(params)
             if problem:
@@ -148,9 +147,12 @@ def build_plan(
 
     def resolve_input(ref: Any, tf: Timeframe | None, available: set[str], here):
         if isinstance(ref, str) and _COLUMN_RE.fullmatch(ref):
-            if ref not in available:
+            # A bare name is a raw column; if no such column exists but a feature has that
+            # name, it means the feature with default parameters ("true_range").
+            if ref in available:
+                return RawInput(ref, tf)
+            if ref not in available_features():
                 raise FeatureError(f"missing column {ref!r}", here)
-            return RawInput(ref, tf)
         req = ref if isinstance(ref, FeatureRequest) else parse_request(str(ref))
         src_tf = resolve_tf(req, tf, here)
         dep = visit(req, src_tf, here)
@@ -176,8 +178,6 @@ def build_plan(
     for item in requests:
         req = as_request(item)
         tf = resolve_tf(req, base, (str(req),))
-        if tf == base:
-            tf = base
         node = visit(req, tf, ())
         outs = node.feature.outputs
         if req.output is not None:

@@ -67,9 +67,7 @@ def merge_informative(
     """
     info_tf = Timeframe.parse(informative_timeframe)
     base_tf = Timeframe.parse(base_timeframe)
-    pos = merge_index(
-        open_times_ns(informative.index), info_tf, open_times_ns(base.index), base_tf
-    )
+    pos = merge_index(open_times_ns(informative.index), info_tf, open_times_ns(base.index), base_tf)
     tail = f"@{info_tf.name}" if suffix is None else suffix
     data = {f"{c}{tail}": take_merged(informative[c].to_numpy(), pos) for c in informative}
     return pd.DataFrame(data, index=base.index)

@@ -88,7 +88,7 @@ def bind_params(
             path,
         )
     names = [p.name for p in params]
-    raw: dict[str, Any] = dict(zip(names, args))
+    raw: dict[str, Any] = dict(zip(names, args, strict=False))
     for key, value in kwargs.items():
         if key not in names:
             raise FeatureError(f"unknown parameter {key!r}; expected one of {names}", path)

@@ -98,7 +98,7 @@ class Feature:
             )
         n = len(arrays[0]) if arrays else None
         out = []
-        for name, arr in zip(self.outputs, result):
+        for name, arr in zip(self.outputs, result, strict=True):
             arr = np.asarray(arr)
             if arr.dtype.kind in "biuf":
                 arr = np.ascontiguousarray(arr, dtype=np.float64)

@@ -224,6 +224,7 @@ def make_signals(
     side: Any,
     *,
     tag: Any = "default",
+    tag_names: Sequence[str] | None = None,
     entry: Any = "market",
     entry_price: Any = None,
     expiry: Any = 0,
@@ -241,8 +242,8 @@ def make_signals(
     """Build and validate a `Signals` table.
 
     ``bars`` are positions (or a boolean mask of length ``n_bars``); every other per-row
-    argument is a scalar or an array aligned with the selected rows. ``tag`` is a string, or
-    an array of strings. ``reference_price`` (e.g. the signal bar's close) lets price stops and
+    argument is a scalar or an array aligned with the selected rows. ``tag`` is a string, an
+    array of strings, or integer codes into ``tag_names`` (fastest). ``reference_price`` (e.g. the signal bar's close) lets price stops and
     price targets of market entries be checked for the right side of the market.
     """
     bars_arr = np.asarray(bars)
@@ -253,7 +254,12 @@ def make_signals(
     bars_arr = bars_arr.astype(np.int64, copy=False).reshape(-1)
     n = bars_arr.shape[0]
 
-    if isinstance(tag, str):
+    if tag_names is not None:
+        tags = tuple(str(t) for t in tag_names)
+        tag_codes = _col(tag, n, np.int64, "tag")
+        if n and (tag_codes.min() < 0 or tag_codes.max() >= len(tags)):
+            raise SignalError(f"tag codes must be in 0..{len(tags) - 1}")
+    elif isinstance(tag, str):
         tags, tag_codes = (tag,), np.zeros(n, dtype=np.int64)
     else:
         tag_arr = np.asarray(tag, dtype=object)

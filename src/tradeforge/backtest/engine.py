@@ -1,0 +1,180 @@
+"""One symbol: prepare arrays from a frame and `Signals`, run the kernel, build the frames."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from tradeforge.backtest import kernel as K
+from tradeforge.backtest.execution import POSITION_MODES, ExecutionModel, Sizing
+from tradeforge.backtest.result import EQUITY_COLUMNS, EXIT_REASONS, LEG_COLUMNS, TRADE_COLUMNS
+from tradeforge.core.errors import ConfigError
+from tradeforge.core.instruments import Instrument
+from tradeforge.strategy.signals import SignalError, Signals
+
+_NS_PER_DAY = 86_400 * 1_000_000_000
+SIDES = ("long", "short")
+
+
+@dataclass
+class SymbolRun:
+    """Frames of one symbol's run (trade ids local to the symbol, 0.. in entry order)."""
+
+    symbol: str
+    trades: pd.DataFrame
+    legs: pd.DataFrame
+    equity: pd.DataFrame
+    counters: dict[str, int] = field(default_factory=dict)
+
+
+def _f64(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.float64)
+
+
+def _i64(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.int64)
+
+
+def kernel_params(inst: Instrument, sizing: Sizing, execution: ExecutionModel, capital: float):
+    """The kernel's float parameter vector (see `kernel.P_*`)."""
+    p = np.zeros(K.N_PARAMS)
+    p[K.P_UNIT] = float(f"{inst.lot_step * inst.contract_size:.12g}")
+    p[K.P_STEP_LOTS] = inst.lot_step
+    p[K.P_MIN_STEPS] = math.ceil(inst.min_lot / inst.lot_step - 1e-9)
+    p[K.P_MAX_STEPS] = math.floor(inst.max_lot / inst.lot_step + 1e-9)
+    p[K.P_COMM_STEP] = execution.commission * inst.lot_step
+    p[K.P_SWAP_LONG] = execution.swap_long
+    p[K.P_SWAP_SHORT] = execution.swap_short
+    p[K.P_CAPITAL] = capital
+    if sizing.mode == "fixed":
+        p[K.P_SIZING_MODE] = 0
+        p[K.P_SIZING_VALUE] = math.floor(sizing.value / inst.lot_step + 1e-9)
+    else:
+        p[K.P_SIZING_MODE] = 1
+        p[K.P_SIZING_VALUE] = sizing.value
+    return p
+
+
+def simulate_symbol(
+    frame: pd.DataFrame,
+    signals: Signals,
+    instrument: Instrument,
+    *,
+    execution: ExecutionModel | None = None,
+    sizing: Sizing | None = None,
+    position_mode: str = "symbol",
+    initial_capital: float = 100_000.0,
+    symbol: str | None = None,
+) -> SymbolRun:
+    """Backtest ``signals`` (computed on ``frame``) for one instrument."""
+    execution = execution or ExecutionModel()
+    sizing = sizing or Sizing()
+    symbol = symbol or instrument.symbol
+    if position_mode not in POSITION_MODES:
+        raise ConfigError(f"position mode must be one of {', '.join(POSITION_MODES)}")
+    if not initial_capital > 0:
+        raise ConfigError("initial capital must be > 0")
+    n = len(frame)
+    if signals.n_bars != n:
+        raise SignalError(
+            f"{symbol}: signals were computed on {signals.n_bars} bars, the frame has {n}"
+        )
+    if n == 0:
+        raise ConfigError(f"{symbol}: no bars to backtest")
+    times = frame.index.as_unit("ns").asi8
+    o, h, lo, c = (_f64(frame[k].to_numpy()) for k in ("open", "high", "low", "close"))
+    spread = _f64(execution.spread_array(frame, instrument))
+    slip = _f64(execution.slippage_array(frame, instrument, symbol))
+    day = _i64(times // _NS_PER_DAY)
+    nan = np.full(n, np.nan)
+    lv_long = nan if signals.trail_level_long is None else _f64(signals.trail_level_long)
+    lv_short = nan if signals.trail_level_short is None else _f64(signals.trail_level_short)
+    per_tag = position_mode == "tag"
+    n_slots = max(len(signals.tags), 1) if per_tag else 1
+    s = signals
+    ti, tf, li, lf, eq, open_count, counters = K.simulate(
+        o, h, lo, c, spread, slip, day, lv_long, lv_short,
+        _i64(s.bar), _i64(s.side), _i64(s.tag), _i64(s.entry_type), _f64(s.entry_price),
+        _i64(s.expiry), _f64(s.stop_price), _f64(s.stop_distance), _i64(s.target_kind),
+        _f64(s.target_value), _f64(s.target_fraction), _i64(s.runner), _f64(s.be_trigger_r),
+        _f64(s.be_offset), _i64(s.trail_kind), _f64(s.trail_distance), _f64(s.trail_start_r),
+        _i64(s.time_stop), np.int64(n_slots), bool(per_tag), kernel_params(
+            instrument, sizing, execution, float(initial_capital)
+        ),
+    )  # fmt: skip
+    return SymbolRun(
+        symbol=symbol,
+        trades=_trades_frame(symbol, frame.index, s, instrument, ti, tf),
+        legs=_legs_frame(symbol, frame.index, s, instrument, ti, li, lf),
+        equity=pd.DataFrame(
+            {
+                EQUITY_COLUMNS[0]: eq[:, 0],
+                EQUITY_COLUMNS[1]: eq[:, 1],
+                EQUITY_COLUMNS[2]: open_count,
+            },
+            index=frame.index,
+        ),
+        counters={name: int(v) for name, v in zip(K.COUNTER_NAMES, counters, strict=True)},
+    )
+
+
+def _lots(steps: np.ndarray, inst: Instrument) -> np.ndarray:
+    return np.round(steps * inst.lot_step, 8)
+
+
+def _cat(codes: np.ndarray, categories) -> pd.Categorical:
+    return pd.Categorical.from_codes(codes, categories=list(categories))
+
+
+def _sides(side: np.ndarray) -> pd.Categorical:
+    return _cat((side < 0).astype(np.int8), SIDES)
+
+
+def _trades_frame(symbol, index, s: Signals, inst, ti, tf) -> pd.DataFrame:
+    sig = ti[:, K.TI_SIGNAL]
+    size = ti[:, K.TI_SIZE]
+    exit_bar = ti[:, K.TI_EXIT_BAR]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        exit_price = tf[:, K.TF_EXIT_VALUE] / size
+        r_mult = tf[:, K.TF_PNL] / tf[:, K.TF_RISK]
+    data = {
+        "trade_id": np.arange(len(ti), dtype=np.int64),
+        "symbol": _cat(np.zeros(len(ti), dtype=np.int8), [symbol]),
+        "tag": _cat(s.tag[sig], s.tags),
+        "side": _sides(s.side[sig]),
+        "signal_time": index[s.bar[sig]],
+        "entry_time": index[ti[:, K.TI_ENTRY_BAR]],
+        "entry_price": tf[:, K.TF_ENTRY],
+        "exit_time": index[exit_bar],
+        "exit_price": exit_price,
+        "size": _lots(size, inst),
+        "initial_stop": tf[:, K.TF_INIT_STOP],
+        "risk": tf[:, K.TF_RISK],
+        "pnl": tf[:, K.TF_PNL],
+        "commission": tf[:, K.TF_COMMISSION],
+        "r_multiple": r_mult,
+        "exit_reason": _cat(ti[:, K.TI_REASON], EXIT_REASONS),
+        "bars_held": exit_bar - ti[:, K.TI_ENTRY_BAR],
+    }
+    frame = pd.DataFrame(data)
+    return frame[list(TRADE_COLUMNS)]
+
+
+def _legs_frame(symbol, index, s: Signals, inst, ti, li, lf) -> pd.DataFrame:
+    trade = li[:, K.LI_TRADE]
+    sig = ti[trade, K.TI_SIGNAL] if len(li) else np.zeros(0, dtype=np.int64)
+    data = {
+        "trade_id": trade,
+        "symbol": _cat(np.zeros(len(li), dtype=np.int8), [symbol]),
+        "tag": _cat(s.tag[sig], s.tags),
+        "side": _sides(s.side[sig]),
+        "time": index[li[:, K.LI_BAR]],
+        "price": lf[:, K.LF_PRICE],
+        "size": _lots(li[:, K.LI_STEPS], inst),
+        "pnl": lf[:, K.LF_PNL],
+        "reason": _cat(li[:, K.LI_REASON], EXIT_REASONS),
+    }
+    return pd.DataFrame(data)[list(LEG_COLUMNS)]

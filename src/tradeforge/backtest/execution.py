@@ -1,0 +1,159 @@
+"""Execution model (spread, slippage, commission, swap) and position sizing for backtests.
+
+Every cost defaults to zero and is written into ``run.json`` explicitly. The model reduces to
+per-bar arrays (spread and slippage in price units) so the kernel sees only numpy arrays.
+
+* spread: the data's ``spread`` column (``spread="data"``, zero when the column is absent) or
+  a fixed value in pips;
+* slippage (always adverse, applied to market-type fills: market and stop entries, stop,
+  time and end exits; limit fills — targets and limit entries — get their price):
+  ``fixed`` pips, ``atr`` fraction of ATR(``atr_period``) known at the previous bar's close,
+  or ``random`` uniform in ``[0, value]`` pips drawn from a generator seeded by
+  ``(seed, symbol)``;
+* commission: money per lot per side;
+* swap: money per lot per night (positive credits, negative costs), charged for each UTC
+  date change while the position is open.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+from tradeforge.core.errors import ConfigError
+from tradeforge.core.instruments import Instrument
+
+SLIPPAGE_MODELS = ("none", "fixed", "atr", "random")
+SIZING_MODES = ("fixed", "risk")
+POSITION_MODES = ("symbol", "tag")
+
+
+@dataclass(frozen=True)
+class ExecutionModel:
+    spread: str | float = "data"  # "data" or fixed pips
+    slippage: str = "none"  # none | fixed | atr | random
+    slippage_value: float = 0.0  # pips (fixed/random) or ATR fraction (atr)
+    atr_period: int = 14
+    seed: int = 0
+    commission: float = 0.0  # money per lot per side
+    swap_long: float = 0.0  # money per lot per night
+    swap_short: float = 0.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.spread, str):
+            if self.spread != "data":
+                try:
+                    object.__setattr__(self, "spread", float(self.spread))
+                except ValueError:
+                    raise ConfigError(
+                        f"spread must be 'data' or a number of pips, got {self.spread!r}"
+                    ) from None
+        if not isinstance(self.spread, str) and not self.spread >= 0:
+            raise ConfigError(f"spread must be >= 0 pips, got {self.spread}")
+        if self.slippage not in SLIPPAGE_MODELS:
+            raise ConfigError(f"slippage model must be one of {', '.join(SLIPPAGE_MODELS)}")
+        if not self.slippage_value >= 0:
+            raise ConfigError("slippage value must be >= 0 (slippage is always adverse)")
+        if self.atr_period < 1:
+            raise ConfigError("atr_period must be >= 1")
+        if not self.commission >= 0:
+            raise ConfigError("commission must be >= 0 (money per lot per side)")
+
+    @classmethod
+    def parse_slippage(cls, text: str | None) -> dict[str, Any]:
+        """``"0.5"`` / ``"fixed:0.5"`` pips, ``"atr:0.05"``, ``"random:1.0"`` → model kwargs."""
+        if text is None or text == "":
+            return {}
+        kind, _, value = text.partition(":")
+        if not value:
+            kind, value = "fixed", kind
+        try:
+            number = float(value)
+        except ValueError:
+            raise ConfigError(f"cannot parse slippage {text!r}; e.g. 0.5, atr:0.05, random:1") from None
+        return {"slippage": kind, "slippage_value": number}
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def spread_array(self, frame: Any, inst: Instrument) -> np.ndarray:
+        n = len(frame)
+        if self.spread == "data":
+            if "spread" in frame.columns:
+                return np.ascontiguousarray(frame["spread"].to_numpy(np.float64))
+            return np.zeros(n)
+        return np.full(n, float(self.spread) * inst.pip_size)
+
+    def slippage_array(self, frame: Any, inst: Instrument, symbol: str) -> np.ndarray:
+        n = len(frame)
+        if self.slippage == "none" or self.slippage_value == 0:
+            return np.zeros(n)
+        if self.slippage == "fixed":
+            return np.full(n, self.slippage_value * inst.pip_size)
+        if self.slippage == "random":
+            rng = np.random.default_rng([self.seed, zlib.crc32(symbol.encode())])
+            return rng.random(n) * self.slippage_value * inst.pip_size
+        h = frame["high"].to_numpy(np.float64)
+        lo = frame["low"].to_numpy(np.float64)
+        c = frame["close"].to_numpy(np.float64)
+        atr = wilder_atr(h, lo, c, self.atr_period)
+        prev = np.empty(n)  # the ATR known when the bar opens
+        prev[0] = h[0] - lo[0] if n else 0.0
+        prev[1:] = atr[:-1]
+        return np.nan_to_num(prev, nan=0.0) * self.slippage_value
+
+
+@njit(cache=True)
+def wilder_atr(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int) -> np.ndarray:
+    """Wilder's ATR; the first ``period - 1`` values are the running mean of the true range."""
+    n = high.shape[0]
+    out = np.empty(n)
+    acc = 0.0
+    for i in range(n):
+        tr = high[i] - low[i]
+        if i > 0:
+            tr = max(tr, abs(high[i] - close[i - 1]), abs(low[i] - close[i - 1]))
+        if i < period:
+            acc += tr
+            out[i] = acc / (i + 1)
+        else:
+            out[i] = out[i - 1] + (tr - out[i - 1]) / period
+    return out
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """``fixed``: ``value`` lots per trade; ``risk``: risk ``value`` percent of the balance
+    (realized equity, so it compounds) between the fill and the initial stop. Sizes are
+    rounded down to the lot step; below the minimum lot the trade is skipped and counted."""
+
+    mode: str = "fixed"
+    value: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.mode not in SIZING_MODES:
+            raise ConfigError(f"sizing mode must be one of {', '.join(SIZING_MODES)}")
+        if not self.value > 0:
+            raise ConfigError(f"sizing value must be > 0, got {self.value}")
+        if self.mode == "risk" and self.value > 100:
+            raise ConfigError("risk percent must be <= 100")
+
+    @classmethod
+    def parse(cls, text: str | None) -> Sizing:
+        """``"1"`` / ``"fixed:0.5"`` lots or ``"risk:1"`` percent."""
+        if not text:
+            return cls()
+        kind, _, value = text.partition(":")
+        if not value:
+            kind, value = "fixed", kind
+        try:
+            return cls(kind, float(value))
+        except ValueError:
+            raise ConfigError(f"cannot parse sizing {text!r}; e.g. 0.1, fixed:0.1, risk:1") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,285 @@
+"""Exit and entry rules for one position on one price observation, as small Numba functions.
+
+Shared by the backtest kernel and (by design) the dry-run/live engine, so both apply exactly
+the same stop / target / break-even / trailing logic. A *price observation* is a bar
+``(open, high, low, close)`` of **bid** prices plus the ``spread`` (ask = bid + spread); a tick
+is the degenerate bar ``open = high = low = close = bid``.
+
+A position is a float64 state vector of length `NF` (indices ``F_*`` below), created by
+`open_position`. Per observation call, in this order:
+
+1. `process_observation` — fills targets gapped at the open, then the stop (stop before
+   target in the same bar; gaps fill at the open), then targets touched intrabar; writes the
+   legs it closed into ``out`` (rows ``price, steps, reason``) and returns how many;
+2. `update_after_observation` — arms break-even and tightens the trailing stop from this
+   observation's prices; the new stop is only used by the *next* call of step 1.
+
+Sizes are integer numbers of lot steps (stored as floats) so legs always sum to the size.
+Reason codes index `tradeforge.backtest.result.EXIT_REASONS`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+# exit reasons (indices into result.EXIT_REASONS)
+R_STOP, R_TARGET, R_BREAKEVEN, R_TRAILING, R_TIME, R_SIGNAL, R_END = 0, 1, 2, 3, 4, 5, 6
+# where the current stop came from
+SRC_INITIAL, SRC_BREAKEVEN, SRC_TRAILING = 0, 1, 2
+
+MAX_T = 4
+F_SIDE = 0  # +1 long, -1 short
+F_ENTRY = 1  # fill price (ask for longs, bid for shorts)
+F_STOP = 2  # current stop level (bid for longs, ask for shorts)
+F_INIT_STOP = 3
+F_RISK = 4  # |entry - initial stop| in price units
+F_BE_TRIGGER = 5  # price that arms break-even (NaN: none)
+F_BE_STOP = 6  # stop level after break-even
+F_BE_DONE = 7
+F_TRAIL_KIND = 8  # 0 none, 1 distance, 2 swing
+F_TRAIL_DIST = 9
+F_TRAIL_START = 10  # price that activates trailing (NaN: at once)
+F_BEST = 11  # best price since entry (bid high for longs, ask low for shorts)
+F_STOP_SRC = 12
+F_NEXT_T = 13  # index of the next target
+F_NT = 14  # number of targets
+F_REMAINING = 15  # open size in lot steps
+F_SIZE = 16  # initial size in lot steps
+F_TARGET = 17  # MAX_T target prices
+F_TSTEPS = F_TARGET + MAX_T  # MAX_T leg sizes in steps (-1: everything left)
+NF = F_TSTEPS + MAX_T
+
+
+@njit(cache=True, inline="always")
+def entry_fill(
+    side: int, entry_type: int, level: float, o: float, h: float, lo: float, sp: float, slip: float
+) -> tuple[float, bool]:
+    """Fill price of an entry order on one observation (NaN: not filled) and whether it filled
+    at the open. Types: 0 market (fills at the open), 1 limit, 2 stop; ``level`` is an ask
+    level for longs and a bid level for shorts. Slippage hits market and stop fills only."""
+    if entry_type == 0:
+        if side > 0:
+            return o + sp + slip, True
+        return o - slip, True
+    if entry_type == 1:
+        if side > 0:
+            if o + sp <= level:
+                return o + sp, True
+            if lo + sp <= level:
+                return level, False
+        else:
+            if o >= level:
+                return o, True
+            if h >= level:
+                return level, False
+        return np.nan, False
+    if side > 0:
+        if o + sp >= level:
+            return o + sp + slip, True
+        if h + sp >= level:
+            return level + slip, False
+    else:
+        if o <= level:
+            return o - slip, True
+        if lo <= level:
+            return level - slip, False
+    return np.nan, False
+
+
+@njit(cache=True, inline="always")
+def open_position(
+    st: np.ndarray,
+    s: int,
+    side: int,
+    entry: float,
+    stop: float,
+    size_steps: int,
+    target_kind: np.ndarray,
+    target_value: np.ndarray,
+    target_fraction: np.ndarray,
+    runner: int,
+    be_trigger_r: float,
+    be_offset: float,
+    trail_kind: int,
+    trail_distance: float,
+    trail_start_r: float,
+) -> None:
+    """Initialise row ``s`` of the state array ``st`` for a fill at ``entry`` with initial ``stop``."""
+    st[s, :] = np.nan
+    risk = abs(entry - stop)
+    st[s, F_SIDE] = side
+    st[s, F_ENTRY] = entry
+    st[s, F_STOP] = stop
+    st[s, F_INIT_STOP] = stop
+    st[s, F_RISK] = risk
+    if be_trigger_r == be_trigger_r:
+        st[s, F_BE_TRIGGER] = entry + side * be_trigger_r * risk
+        st[s, F_BE_STOP] = entry + side * be_offset
+    st[s, F_BE_DONE] = 0.0
+    st[s, F_TRAIL_KIND] = trail_kind
+    st[s, F_TRAIL_DIST] = trail_distance
+    if trail_start_r == trail_start_r:
+        st[s, F_TRAIL_START] = entry + side * trail_start_r * risk
+    st[s, F_BEST] = entry if side > 0 else entry
+    st[s, F_STOP_SRC] = SRC_INITIAL
+    st[s, F_REMAINING] = size_steps
+    st[s, F_SIZE] = size_steps
+    nt = 0
+    last = -1
+    for k in range(MAX_T):
+        kind = target_kind[k]
+        if kind == 0:
+            continue
+        v = target_value[k]
+        if kind == 1:
+            price = entry + side * v * risk
+        elif kind == 2:
+            price = v
+        else:
+            price = entry + side * v
+        st[s, F_TARGET + nt] = price
+        st[s, F_TSTEPS + nt] = math.floor(target_fraction[k] * size_steps + 1e-9)
+        last = nt
+        nt += 1
+    if last >= 0 and runner == 0:
+        st[s, F_TSTEPS + last] = -1.0
+    st[s, F_NT] = nt
+    st[s, F_NEXT_T] = 0
+
+
+@njit(cache=True, inline="always")
+def stop_reason(st: np.ndarray, s: int) -> int:
+    src = st[s, F_STOP_SRC]
+    if src == SRC_BREAKEVEN:
+        return R_BREAKEVEN
+    if src == SRC_TRAILING:
+        return R_TRAILING
+    return R_STOP
+
+
+@njit(cache=True, inline="always")
+def _leg_steps(st: np.ndarray, s: int, k: int, remaining: float) -> float:
+    steps = st[s, F_TSTEPS + k]
+    if steps < 0 or steps > remaining:
+        return remaining
+    return steps
+
+
+@njit(cache=True, inline="always")
+def process_observation(
+    st: np.ndarray, s: int, o: float, h: float, lo: float, sp: float, slip: float, out: np.ndarray
+) -> int:
+    """Apply targets and stop to one observation; returns the number of legs written to
+    ``out`` (shape ``(MAX_T + 1, 3)``: price, steps, reason). Updates ``st[s]`` in place."""
+    side = st[s, F_SIDE]
+    rem = st[s, F_REMAINING]
+    nt = int(st[s, F_NT])
+    k = int(st[s, F_NEXT_T])
+    n = 0
+    # 1. targets the open gapped through fill at the open (the open is known to come first)
+    while rem > 0 and k < nt:
+        tp = st[s, F_TARGET + k]
+        if side > 0:
+            if o < tp:
+                break
+            price = o
+        else:
+            if o + sp > tp:
+                break
+            price = o + sp
+        steps = _leg_steps(st, s, k, rem)
+        if steps > 0:
+            out[n, 0] = price
+            out[n, 1] = steps
+            out[n, 2] = R_TARGET
+            n += 1
+            rem -= steps
+        k += 1
+    # 2. the stop, before any target touched inside the bar
+    if rem > 0:
+        level = st[s, F_STOP]
+        fill = np.nan
+        if side > 0:
+            if o <= level:
+                fill = o - slip
+            elif lo <= level:
+                fill = level - slip
+        else:
+            if o + sp >= level:
+                fill = o + sp + slip
+            elif h + sp >= level:
+                fill = level + slip
+        if fill == fill:
+            out[n, 0] = fill
+            out[n, 1] = rem
+            out[n, 2] = stop_reason(st, s)
+            n += 1
+            rem = 0.0
+    # 3. targets touched inside the bar
+    while rem > 0 and k < nt:
+        tp = st[s, F_TARGET + k]
+        if side > 0:
+            if h < tp:
+                break
+        elif lo + sp > tp:
+            break
+        steps = _leg_steps(st, s, k, rem)
+        if steps > 0:
+            out[n, 0] = tp
+            out[n, 1] = steps
+            out[n, 2] = R_TARGET
+            n += 1
+            rem -= steps
+        k += 1
+    st[s, F_NEXT_T] = k
+    st[s, F_REMAINING] = rem
+    return n
+
+
+@njit(cache=True, inline="always")
+def update_after_observation(
+    st: np.ndarray, s: int, h: float, lo: float, c: float, sp: float, level_long: float, level_short: float
+) -> None:
+    """Arm break-even and tighten the trailing stop from this observation (used from the next
+    one on). ``level_long``/``level_short`` are the swing levels for swing trailing (NaN: none)."""
+    if st[s, F_REMAINING] <= 0:
+        return
+    side = st[s, F_SIDE]
+    if side > 0:
+        best = max(st[s, F_BEST], h)
+    else:
+        best = min(st[s, F_BEST], lo + sp)
+    st[s, F_BEST] = best
+    stop = st[s, F_STOP]
+    bt = st[s, F_BE_TRIGGER]
+    if bt == bt and st[s, F_BE_DONE] == 0 and side * (best - bt) >= 0:
+        st[s, F_BE_DONE] = 1.0
+        new = st[s, F_BE_STOP]
+        if side * (new - stop) > 0:
+            stop = new
+            st[s, F_STOP_SRC] = SRC_BREAKEVEN
+    kind = st[s, F_TRAIL_KIND]
+    if kind != 0:
+        ts = st[s, F_TRAIL_START]
+        if ts != ts or side * (best - ts) >= 0:
+            cand = np.nan
+            if kind == 1:
+                cand = best - side * st[s, F_TRAIL_DIST]
+            elif side > 0:
+                if level_long < c:
+                    cand = level_long
+            elif level_short > c + sp:
+                cand = level_short
+            if cand == cand and side * (cand - stop) > 0:
+                stop = cand
+                st[s, F_STOP_SRC] = SRC_TRAILING
+    st[s, F_STOP] = stop
+
+
+@njit(cache=True, inline="always")
+def mark_price(st: np.ndarray, s: int, c: float, sp: float) -> float:
+    """Price at which the position would close now (bid for longs, ask for shorts)."""
+    return c if st[s, F_SIDE] > 0 else c + sp

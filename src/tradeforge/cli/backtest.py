@@ -1,0 +1,170 @@
+"""``tradeforge backtest``: run a strategy on cached bars and write the run folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from tradeforge.cli.common import (
+    HomeOption,
+    InstrumentsOption,
+    console,
+    home_dir,
+    load_instruments,
+    progress_bar,
+)
+
+
+def _load_frames(
+    home: Path, symbols: list[str], timeframe: str, start: str | None, end: str | None
+):
+    from tradeforge.data.cache import ParquetStore
+
+    store = ParquetStore(home)
+    return {s.upper(): store.load(s, timeframe, start, end) for s in symbols}
+
+
+def run_and_write(
+    *,
+    strategy: Any,
+    frames: dict,
+    timeframe: str,
+    out: Path,
+    execution: Any,
+    sizing: Any,
+    position_mode: str,
+    capital: float,
+    workers: int,
+    extra_config: dict[str, Any] | None = None,
+) -> Any:
+    """Library call behind the command: run, write the folder, print a summary table."""
+    from tradeforge.backtest import run_backtest, write_result
+    from tradeforge.backtest.io import execution_notes, run_summary
+
+    with progress_bar("backtesting", len(frames)) as advance:
+        result = run_backtest(
+            strategy,
+            frames,
+            execution=execution,
+            sizing=sizing,
+            position_mode=position_mode,
+            initial_capital=capital,
+            timeframe=timeframe,
+            workers=workers,
+            progress=lambda _sym, _done, _total: advance(),
+            extra_config=extra_config,
+        )
+    paths = write_result(result, out)
+    summary = run_summary(result)
+    table = Table(title=f"{strategy.name} on {', '.join(sorted(frames))} {timeframe}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in (
+        ("bars", f"{sum(len(f) for f in frames.values()):,}"),
+        *((k, f"{v:,}") for k, v in result.counters.items()),
+        ("trades", f"{summary['trades']:,}"),
+        ("net pnl", f"{summary['net_pnl']:,.2f}"),
+        ("final equity", f"{summary['final_equity']:,.2f}"),
+        ("win rate", f"{summary['win_rate']:.1%}" if summary["trades"] else "-"),
+        ("mean R", f"{summary['mean_r']:.3f}" if summary["trades"] else "-"),
+    ):
+        table.add_row(key, value)
+    console.print(table)
+    for note in execution_notes(result.config):
+        console.print(f"[dim]note:[/] {note}")
+    console.print(f"wrote {', '.join(p.name for p in paths.values())} to {out}")
+    return result
+
+
+def backtest_command(
+    strategy: Annotated[
+        str | None, typer.Option("--strategy", help="Registered strategy name, e.g. sma_cross.")
+    ] = None,
+    symbol: Annotated[
+        list[str], typer.Option("--symbol", "-s", help="Symbol (repeat for several).")
+    ] = ["EURUSD"],  # noqa: B006
+    timeframe: Annotated[str, typer.Option("--timeframe", "-t", help="Bar timeframe.")] = "H1",
+    start: Annotated[str | None, typer.Option(help="First bar (UTC), e.g. 2019-01-01.")] = None,
+    end: Annotated[str | None, typer.Option(help="End, exclusive (UTC).")] = None,
+    param: Annotated[
+        list[str], typer.Option("--param", "-p", help="Strategy parameter name=value (repeat).")
+    ] = [],  # noqa: B006
+    config: Annotated[
+        Path | None, typer.Option(help="YAML/TOML file: strategy and/or params.")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Run folder to write.")] = Path("runs/backtest"),
+    spread: Annotated[
+        str, typer.Option(help="'data' (the data's spread column) or fixed pips.")
+    ] = "data",
+    slippage: Annotated[
+        str | None, typer.Option(help="Pips, 'fixed:0.2', 'atr:0.05' or 'random:0.5'.")
+    ] = None,
+    commission: Annotated[float, typer.Option(help="Money per lot per side.")] = 0.0,
+    swap_long: Annotated[float, typer.Option(help="Money per lot per night (long).")] = 0.0,
+    swap_short: Annotated[float, typer.Option(help="Money per lot per night (short).")] = 0.0,
+    seed: Annotated[int, typer.Option(help="Seed of random slippage.")] = 0,
+    sizing: Annotated[str, typer.Option(help="Lots ('0.1', 'fixed:0.1') or 'risk:1' (%).")] = "1",
+    position_mode: Annotated[
+        str, typer.Option(help="'symbol' (one position per symbol) or 'tag' (one per tag).")
+    ] = "symbol",
+    capital: Annotated[float, typer.Option(help="Initial capital per symbol.")] = 100_000.0,
+    workers: Annotated[int, typer.Option(help="Processes (symbols run in parallel).")] = 1,
+    home: HomeOption = None,
+    instruments: InstrumentsOption = None,
+) -> None:
+    """Backtest a strategy on cached bars; writes trades.csv, legs.csv, equity.csv, run.json."""
+    from tradeforge.backtest import ExecutionModel, Sizing
+    from tradeforge.core.timeframes import Timeframe
+    from tradeforge.strategy import resolve_strategy
+
+    load_instruments(instruments)
+    strat = resolve_strategy(strategy, param, config)
+    tf = Timeframe.parse(timeframe).name
+    execution = ExecutionModel(
+        spread=spread,
+        commission=commission,
+        swap_long=swap_long,
+        swap_short=swap_short,
+        seed=seed,
+        **ExecutionModel.parse_slippage(slippage),
+    )
+    frames = _load_frames(home_dir(home), list(symbol), tf, start, end)
+    run_and_write(
+        strategy=strat,
+        frames=frames,
+        timeframe=tf,
+        out=out,
+        execution=execution,
+        sizing=Sizing.parse(sizing),
+        position_mode=position_mode,
+        capital=capital,
+        workers=workers,
+        extra_config={"start": start, "end": end},
+    )
+
+
+def run_demo_backtest(*, home: Path, out: Path, symbol: str, timeframe: str) -> Any:
+    """`sma_cross` with its defaults on the demo data (called by ``tradeforge demo``)."""
+    from tradeforge.backtest import ExecutionModel, Sizing
+    from tradeforge.strategy import create_strategy
+
+    frames = _load_frames(home, [symbol], timeframe, None, None)
+    return run_and_write(
+        strategy=create_strategy("sma_cross"),
+        frames=frames,
+        timeframe=timeframe,
+        out=out,
+        execution=ExecutionModel(),
+        sizing=Sizing(),
+        position_mode="symbol",
+        capital=100_000.0,
+        workers=1,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``backtest`` command to the root app."""
+    app.command("backtest")(backtest_command)

@@ -1,0 +1,322 @@
+"""`PaperBroker`: a simulated exchange for dry-runs, persisted so a restarted run sees it again.
+
+Fills follow the backtest's execution model (`tradeforge.backtest.execution.ExecutionModel`):
+
+* a market order fills at the **first tick after it was placed** — buys at the ask plus
+  slippage, sells at the bid minus slippage (so an order sent at a bar's close fills at the
+  next bar's open, like the backtest's "signal on bar t fills at t+1's open");
+* closes at market fill at the bid (long) / ask (short) with adverse slippage; a close that
+  names a ``price`` is a resting stop/target order executing at the level the shared exit
+  rules computed (``simulated = True`` tells the engine it may do that);
+* commission is charged per lot per side on every deal; profit uses the backtest's unit
+  ``lot_step * contract_size`` per step so both book identical money.
+
+Only ``none`` and ``fixed`` slippage are supported (``atr``/``random`` are defined on bar
+arrays of a whole backtest). The whole broker state is one checksummed JSON document written
+atomically after every change; client ids make `place` and `close` idempotent.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from tradeforge.backtest.execution import ExecutionModel
+from tradeforge.core.errors import ConfigError, StateError
+from tradeforge.core.instruments import Instrument, get_instrument
+from tradeforge.live.brokers.base import (
+    AccountInfo,
+    BrokerEvent,
+    BrokerPosition,
+    Deal,
+    OrderRejected,
+    OrderRequest,
+    OrderResult,
+    PositionClosedError,
+)
+from tradeforge.live.persist import read_document, write_document
+
+PAPER_FILE = "paper_broker.json"
+
+
+def _unit(inst: Instrument) -> float:
+    """Money per price unit per lot step — exactly the backtest kernel's ``P_UNIT``."""
+    return float(f"{inst.lot_step * inst.contract_size:.12g}")
+
+
+class PaperBroker:
+    """Simulated broker; ``path`` is its state file (None: in memory only, for tests)."""
+
+    name = "paper"
+    simulated = True
+
+    def __init__(
+        self,
+        path: str | Path | None,
+        *,
+        initial_balance: float = 100_000.0,
+        execution: ExecutionModel | None = None,
+        currency: str = "USD",
+        leverage: float = 100.0,
+    ) -> None:
+        self.execution = execution or ExecutionModel()
+        if self.execution.slippage not in ("none", "fixed"):
+            raise ConfigError(
+                f"paper broker supports slippage 'none' or 'fixed', not {self.execution.slippage!r}"
+            )
+        if not leverage > 0:
+            raise ConfigError("leverage must be > 0")
+        self.path = Path(path) if path is not None else None
+        self.leverage = float(leverage)
+        self._events: list[BrokerEvent] = []
+        if self.path is not None and self.path.exists():
+            self.doc = read_document(self.path)  # StateError when corrupt: never guess
+            if self.doc.get("kind") != "paper_broker":
+                raise StateError(f"{self.path}: not a paper broker state file")
+        else:
+            self.doc = {
+                "kind": "paper_broker",
+                "currency": currency,
+                "balance": float(initial_balance),
+                "next_ticket": 1,
+                "clock": 0,
+                "ticks": {},
+                "positions": {},
+                "orders": {},
+                "deals": {},
+            }
+            self._save()
+
+    # -- persistence ---------------------------------------------------------------------------
+    def _save(self) -> None:
+        if self.path is not None:
+            write_document(self.path, self.doc)
+
+    # -- market data (the dry-run feed drives the simulated exchange) ----------------------------
+    def set_clock(self, time_ns: int) -> None:
+        """Advance the exchange clock (orders placed now fill on a later tick)."""
+        self.doc["clock"] = max(int(self.doc["clock"]), int(time_ns))
+
+    def observe(self, symbol: str, time_ns: int, bid: float, ask: float) -> list[OrderResult]:
+        """A quote: fill pending market orders placed before ``time_ns``; returns the fills."""
+        self.set_clock(time_ns)
+        self.doc["ticks"][symbol] = {"time": int(time_ns), "bid": bid, "ask": ask}
+        fills = []
+        for cid in sorted(self.doc["orders"]):
+            order = self.doc["orders"][cid]
+            if order["status"] != "pending" or order["symbol"] != symbol:
+                continue
+            if order["placed"] >= time_ns:
+                continue
+            fills.append(self._fill(cid, order, time_ns, bid, ask))
+        if fills:
+            self._save()
+        return fills
+
+    def _slip(self, inst: Instrument) -> float:
+        if self.execution.slippage == "fixed":
+            return self.execution.slippage_value * inst.pip_size
+        return 0.0
+
+    def _spread_adj(self, inst: Instrument, bid: float, ask: float) -> float:
+        """Ask to use: the quote's, or bid + the model's fixed spread."""
+        if self.execution.spread == "data":
+            return ask
+        return bid + float(self.execution.spread) * inst.pip_size
+
+    def _fill(self, cid: str, order: dict, time_ns: int, bid: float, ask: float) -> OrderResult:
+        inst = get_instrument(order["symbol"])
+        ask = self._spread_adj(inst, bid, ask)
+        slip = self._slip(inst)
+        price = ask + slip if order["side"] > 0 else bid - slip
+        commission = self.execution.commission * order["lots"]
+        ticket = int(self.doc["next_ticket"])
+        self.doc["next_ticket"] = ticket + 1
+        self.doc["balance"] -= commission
+        self.doc["positions"][str(ticket)] = {
+            "ticket": ticket,
+            "symbol": order["symbol"],
+            "side": order["side"],
+            "lots": order["lots"],
+            "price_open": price,
+            "stop": order.get("stop"),
+            "target": order.get("target"),
+            "client_id": cid,
+            "time": int(time_ns),
+        }
+        order.update(status="filled", ticket=ticket, price=price, time=int(time_ns))
+        order["commission"] = commission
+        self._events.append(BrokerEvent("fill", cid, {"ticket": ticket, "price": price}))
+        return self._result(cid, order)
+
+    # -- queries -----------------------------------------------------------------------------
+    def _tick(self, symbol: str) -> dict[str, Any]:
+        tick = self.doc["ticks"].get(symbol)
+        if tick is None:
+            raise OrderRejected(f"paper broker: no quote for {symbol} yet", code=10018)
+        return tick
+
+    def account(self) -> AccountInfo:
+        balance = float(self.doc["balance"])
+        equity = balance
+        margin = 0.0
+        for p in self.doc["positions"].values():
+            inst = get_instrument(p["symbol"])
+            tick = self.doc["ticks"].get(p["symbol"])
+            if tick is None:
+                continue
+            mark = tick["bid"] if p["side"] > 0 else self._spread_adj(inst, tick["bid"], tick["ask"])
+            steps = round(p["lots"] / inst.lot_step)
+            equity += p["side"] * (mark - p["price_open"]) * steps * _unit(inst)
+            margin += p["lots"] * inst.contract_size * p["price_open"] / self.leverage
+        return AccountInfo(balance, equity, equity - margin, self.doc["currency"], self.leverage)
+
+    def positions(self, symbol: str | None = None) -> list[BrokerPosition]:
+        out = []
+        for p in self.doc["positions"].values():
+            if symbol is None or p["symbol"] == symbol:
+                out.append(BrokerPosition(**p))
+        return sorted(out, key=lambda p: p.ticket)
+
+    @staticmethod
+    def _result(cid: str, o: dict[str, Any]) -> OrderResult:
+        return OrderResult(
+            client_id=cid,
+            status=o["status"],
+            ticket=o.get("ticket"),
+            price=o.get("price"),
+            lots=o["lots"],
+            time=o.get("time"),
+            commission=o.get("commission", 0.0),
+            reason=o.get("reason", ""),
+        )
+
+    def orders(self, symbol: str | None = None) -> list[OrderResult]:
+        return [
+            self._result(cid, o)
+            for cid, o in sorted(self.doc["orders"].items())
+            if o["status"] == "pending" and (symbol is None or o["symbol"] == symbol)
+        ]
+
+    def order_status(self, client_id: str) -> OrderResult | None:
+        o = self.doc["orders"].get(client_id)
+        return None if o is None else self._result(client_id, o)
+
+    def deal(self, client_id: str) -> Deal | None:
+        d = self.doc["deals"].get(client_id)
+        return None if d is None else Deal(**d)
+
+    def deals_for(self, ticket: int) -> list[Deal]:
+        return [Deal(**d) for d in self.doc["deals"].values() if d["ticket"] == ticket]
+
+    def events(self) -> list[BrokerEvent]:
+        out, self._events = self._events, []
+        return out
+
+    # -- trading -------------------------------------------------------------------------------
+    def place(self, request: OrderRequest) -> OrderResult:
+        known = self.doc["orders"].get(request.client_id)
+        if known is not None:  # resubmission after a crash: the original answer
+            return self._result(request.client_id, known)
+        inst = get_instrument(request.symbol)
+        order = {
+            "symbol": request.symbol,
+            "side": int(request.side),
+            "lots": float(request.lots),
+            "stop": request.stop,
+            "target": request.target,
+            "placed": int(self.doc["clock"]),
+            "status": "pending",
+        }
+        steps = request.lots / inst.lot_step
+        problem = ""
+        if request.side not in (1, -1):
+            problem = "side must be +1 or -1"
+        elif request.lots < inst.min_lot - 1e-12 or abs(steps - round(steps)) > 1e-6:
+            problem = f"invalid volume {request.lots} (min {inst.min_lot}, step {inst.lot_step})"
+        elif request.lots > inst.max_lot + 1e-12:
+            problem = f"volume {request.lots} above the maximum {inst.max_lot}"
+        else:
+            tick = self.doc["ticks"].get(request.symbol)
+            if tick is not None:
+                need = request.lots * inst.contract_size * tick["ask"] / self.leverage
+                if need > self.account().margin_free:
+                    problem = f"not enough free margin for {request.lots} lots"
+        if problem:
+            order.update(status="rejected", reason=problem)
+        self.doc["orders"][request.client_id] = order
+        self._save()
+        if problem:
+            self._events.append(BrokerEvent("reject", request.client_id, {"reason": problem}))
+            raise OrderRejected(f"paper broker rejected {request.client_id}: {problem}")
+        return self._result(request.client_id, order)
+
+    def cancel(self, client_id: str) -> None:
+        o = self.doc["orders"].get(client_id)
+        if o is not None and o["status"] == "pending":
+            o["status"] = "cancelled"
+            self._save()
+
+    def modify(self, ticket: int, stop: float | None, target: float | None = None) -> None:
+        p = self.doc["positions"].get(str(ticket))
+        if p is None:
+            raise PositionClosedError(f"paper broker: position {ticket} is closed", code=10036)
+        if p["stop"] == stop and p["target"] == target:
+            return
+        p["stop"], p["target"] = stop, target
+        self._save()
+        self._events.append(BrokerEvent("modify", p["client_id"], {"stop": stop}))
+
+    def close(
+        self,
+        ticket: int,
+        lots: float | None,
+        client_id: str,
+        price: float | None = None,
+        reason: str = "",
+    ) -> Deal:
+        known = self.doc["deals"].get(client_id)
+        if known is not None:
+            return Deal(**known)
+        p = self.doc["positions"].get(str(ticket))
+        if p is None:
+            raise PositionClosedError(f"paper broker: position {ticket} is closed", code=10036)
+        inst = get_instrument(p["symbol"])
+        lots = p["lots"] if lots is None else float(lots)
+        if lots > p["lots"] + 1e-9 or lots <= 0:
+            raise OrderRejected(f"paper broker: cannot close {lots} of {p['lots']} lots")
+        tick = self._tick(p["symbol"])
+        if price is None:
+            slip = self._slip(inst)
+            ask = self._spread_adj(inst, tick["bid"], tick["ask"])
+            price = tick["bid"] - slip if p["side"] > 0 else ask + slip
+        steps = round(lots / inst.lot_step)
+        profit = p["side"] * (price - p["price_open"]) * steps * _unit(inst)
+        commission = self.execution.commission * lots
+        self.doc["balance"] += profit - commission
+        remaining = round(p["lots"] - lots, 8)
+        if remaining <= 0 or math.isclose(remaining, 0.0, abs_tol=1e-9):
+            del self.doc["positions"][str(ticket)]
+        else:
+            p["lots"] = remaining
+        deal = Deal(
+            client_id=client_id,
+            ticket=int(ticket),
+            side=p["side"],
+            lots=lots,
+            price=float(price),
+            time=int(tick["time"]),
+            profit=profit,
+            commission=commission,
+            reason=reason,
+        )
+        self.doc["deals"][client_id] = deal.to_dict()
+        self._save()
+        self._events.append(BrokerEvent("close", client_id, deal.to_dict()))
+        return deal
+
+    # -- test / reconciliation helpers ---------------------------------------------------------
+    def force_close(self, ticket: int, price: float, reason: str = "broker") -> Deal:
+        """Close a position as the broker itself would (server-side stop, margin call)."""
+        return self.close(ticket, None, f"broker-{ticket}-{len(self.doc['deals'])}", price, reason)

@@ -1,0 +1,61 @@
+"""``sma_cross``: the plain example every user starts from.
+
+Long when the fast SMA of the close crosses above the slow one (fast above slow on bar ``t``,
+not above on bar ``t-1``), short on the cross below. Fixed stop and one target in pips; the
+target closes the whole position; no break-even.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from pydantic import Field
+
+from tradeforge.core.errors import ConfigError
+from tradeforge.core.instruments import Instrument
+from tradeforge.strategy.base import Strategy, StrategyParams
+from tradeforge.strategy.registry import register_strategy
+from tradeforge.strategy.signals import Signals, Target, make_signals
+
+
+class SmaCrossParams(StrategyParams):
+    fast: int = Field(10, ge=1, description="fast SMA period")
+    slow: int = Field(30, ge=2, description="slow SMA period")
+    stop_pips: float = Field(20.0, gt=0, description="stop distance from the fill, pips")
+    target_pips: float = Field(40.0, gt=0, description="target distance from the fill, pips")
+
+
+@register_strategy
+class SmaCross(Strategy):
+    name = "sma_cross"
+    Params = SmaCrossParams
+    params: SmaCrossParams
+
+    def check_params(self) -> None:
+        if self.params.fast >= self.params.slow:
+            raise ConfigError(
+                f"sma_cross: fast ({self.params.fast}) must be below slow ({self.params.slow})"
+            )
+
+    def features(self) -> list[str]:
+        return [f"sma({self.params.fast})", f"sma({self.params.slow})"]
+
+    def signals(self, frame: pd.DataFrame, instrument: Instrument | str | None = None) -> Signals:
+        inst = self.resolve_instrument(frame, instrument)
+        fast = self.column(frame, f"sma_{self.params.fast}")
+        slow = self.column(frame, f"sma_{self.params.slow}")
+        above = fast > slow  # NaN compares False: no signal during warm-up
+        below = fast < slow
+        up = np.zeros(len(frame), dtype=bool)
+        down = np.zeros(len(frame), dtype=bool)
+        up[1:] = above[1:] & ~above[:-1] & np.isfinite(slow[:-1])
+        down[1:] = below[1:] & ~below[:-1] & np.isfinite(slow[:-1])
+        bars = np.flatnonzero(up | down)
+        return make_signals(
+            len(frame),
+            bars,
+            np.where(up[bars], 1, -1),
+            tag=self.name,
+            stop_distance=self.params.stop_pips * inst.pip_size,
+            targets=[Target(self.params.target_pips * inst.pip_size, 1.0, "distance")],
+        )
