@@ -1,0 +1,183 @@
+"""Market-data feeds: closed candles and ticks, in time order, resumable.
+
+Events carry an ordering key ``(time_ns, priority)``: a bar's *close* event at ``t + tf`` comes
+before the tick that opens the next bar at the same instant. A feed resumes strictly after a
+key, which is how the engine picks up after a restart.
+
+`ReplayFeed` plays cached bars. Without real ticks it synthesises four ticks per bar at
+``t, t + tf/4, t + tf/2, t + 3tf/4``: the open, then for an up bar (close >= open) the low and
+then the high, for a down bar the high and then the low, then the close (the usual "O-L-H-C /
+O-H-L-C" path). ``ask = bid + spread`` (the bar's ``spread`` column, 0 without one). The
+engine's default *bar* exit mode evaluates exits on the closed bar with the backtest's rules,
+so these ticks decide entry fills, time stops and guards, not stop/target order.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from tradeforge.core.errors import ConfigError, DataError
+from tradeforge.core.timeframes import Timeframe
+
+PRIO_BAR, PRIO_TICK = 0, 1
+
+
+@dataclass(frozen=True)
+class Tick:
+    symbol: str
+    time: int  # ns since epoch UTC
+    bid: float
+    ask: float
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return (self.time, PRIO_TICK)
+
+    @property
+    def spread(self) -> float:
+        return self.ask - self.bid
+
+
+@dataclass(frozen=True)
+class Bar:
+    """A closed candle (bid prices); ``time`` is its open time, ``close_time`` when it closed."""
+
+    symbol: str
+    time: int
+    close_time: int
+    open: float
+    high: float
+    low: float
+    close: float
+    spread: float
+    index: int  # position in the feed's bar sequence (bar count since the feed's start)
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return (self.close_time, PRIO_BAR)
+
+
+Event = Tick | Bar
+
+
+class Feed(Protocol):
+    """Source of closed candles and ticks for one symbol."""
+
+    symbol: str
+    timeframe: Timeframe
+
+    def events(self, after: tuple[int, int] | None = None) -> Iterator[Event]: ...
+
+    def window(self, bar_time: int, count: int) -> pd.DataFrame:
+        """The ``count`` most recent closed bars up to and including the bar opened at
+        ``bar_time`` (canonical OHLCV frame)."""
+        ...
+
+
+class BrokerFeed(Protocol):
+    """Live data from a broker connection (e.g. MT5 ``symbol_info_tick`` / ``copy_rates``):
+    ``events`` blocks until the next tick or closed bar; ``window`` reads recent bars."""
+
+    symbol: str
+    timeframe: Timeframe
+
+    def events(self, after: tuple[int, int] | None = None) -> Iterator[Event]: ...
+
+    def window(self, bar_time: int, count: int) -> pd.DataFrame: ...
+
+
+class ReplayFeed:
+    """Plays a bar frame (and optional real ticks) at full speed or ``pace`` seconds per bar."""
+
+    def __init__(
+        self,
+        frame: pd.DataFrame,
+        symbol: str,
+        timeframe: Timeframe | str,
+        *,
+        ticks: pd.DataFrame | None = None,
+        pace: float = 0.0,
+    ) -> None:
+        if len(frame) == 0:
+            raise DataError(f"replay of {symbol}: no bars")
+        if pace < 0:
+            raise ConfigError("pace must be >= 0 seconds per bar")
+        self.frame = frame
+        self.symbol = symbol
+        self.timeframe = Timeframe.parse(timeframe)
+        self.pace = pace
+        self._times = frame.index.as_unit("ns").asi8
+        self._o = frame["open"].to_numpy(np.float64)
+        self._h = frame["high"].to_numpy(np.float64)
+        self._lo = frame["low"].to_numpy(np.float64)
+        self._c = frame["close"].to_numpy(np.float64)
+        self._sp = (
+            frame["spread"].to_numpy(np.float64) if "spread" in frame.columns else np.zeros(len(frame))
+        )
+        self._ticks = None
+        if ticks is not None:
+            if not {"bid", "ask"} <= set(ticks.columns):
+                raise DataError("replay ticks need 'bid' and 'ask' columns")
+            self._ticks = (
+                ticks.index.as_unit("ns").asi8,
+                ticks["bid"].to_numpy(np.float64),
+                ticks["ask"].to_numpy(np.float64),
+            )
+
+    def __len__(self) -> int:
+        return len(self._times)
+
+    def bar(self, i: int) -> Bar:
+        step = self.timeframe.seconds * 1_000_000_000
+        return Bar(
+            self.symbol,
+            int(self._times[i]),
+            int(self._times[i]) + step,
+            float(self._o[i]),
+            float(self._h[i]),
+            float(self._lo[i]),
+            float(self._c[i]),
+            float(self._sp[i]),
+            i,
+        )
+
+    def _bar_ticks(self, i: int) -> list[Tick]:
+        t0 = int(self._times[i])
+        step = self.timeframe.seconds * 1_000_000_000
+        if self._ticks is not None:
+            tt, bid, ask = self._ticks
+            a, b = np.searchsorted(tt, [t0, t0 + step])
+            return [Tick(self.symbol, int(tt[k]), float(bid[k]), float(ask[k])) for k in range(a, b)]
+        o, h, lo, c, sp = self._o[i], self._h[i], self._lo[i], self._c[i], self._sp[i]
+        path = (o, lo, h, c) if c >= o else (o, h, lo, c)
+        return [
+            Tick(self.symbol, t0 + k * step // 4, float(p), float(p + sp)) for k, p in enumerate(path)
+        ]
+
+    def events(self, after: tuple[int, int] | None = None) -> Iterator[Event]:
+        step = self.timeframe.seconds * 1_000_000_000
+        start = 0
+        if after is not None:  # first bar whose close is after the resume point
+            start = int(np.searchsorted(self._times + step, after[0], side="left"))
+            start = max(start - 1, 0)
+        for i in range(start, len(self._times)):
+            for tick in self._bar_ticks(i):
+                if after is None or tick.key > after:
+                    yield tick
+            bar = self.bar(i)
+            if after is None or bar.key > after:
+                yield bar
+                if self.pace:
+                    time.sleep(self.pace)
+
+    def window(self, bar_time: int, count: int) -> pd.DataFrame:
+        i = int(np.searchsorted(self._times, bar_time, side="right"))
+        if i == 0 or self._times[i - 1] != bar_time:
+            raise DataError(f"replay of {self.symbol}: no bar opened at {pd.Timestamp(bar_time, tz='UTC')}")
+        return self.frame.iloc[max(0, i - count) : i]
