@@ -175,9 +175,7 @@ def test_limit_entry_fills_at_its_price_when_touched():
 
 def test_dedup_per_tag_ignores_and_counts():
     frame = bars(flat(1.1000, 6))
-    res = run(
-        frame, [0, 1, 2], [1, 1, -1], tag=["a", "a", "b"], mode="tag", stop_distance=10 * P
-    )
+    res = run(frame, [0, 1, 2], [1, 1, -1], tag=["a", "a", "b"], mode="tag", stop_distance=10 * P)
     assert res.counters["signals"] == 3
     assert res.counters["ignored_dedup"] == 1
     assert res.counters["filled"] == 2

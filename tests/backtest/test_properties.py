@@ -54,13 +54,17 @@ def random_signals(rng: np.random.Generator, frame: pd.DataFrame) -> Signals:
                 entry_price=price,
                 expiry=int(rng.integers(1, 4)),
                 stop_distance=rng.uniform(0.0005, 0.003, k),
-                targets=[Target(float(rng.uniform(0.5, 1.5)), f1),
-                         Target(float(rng.uniform(1.6, 3.0)), float(rng.uniform(0, 1 - f1)) + 1e-6)],
+                targets=[
+                    Target(float(rng.uniform(0.5, 1.5)), f1),
+                    Target(float(rng.uniform(1.6, 3.0)), float(rng.uniform(0, 1 - f1)) + 1e-6),
+                ],
                 runner=bool(rng.random() < 0.5),
                 break_even=BreakEven(float(rng.uniform(0.3, 1.5)), 0.0001)
-                if rng.random() < 0.7 else None,
+                if rng.random() < 0.7
+                else None,
                 trailing=Trailing("distance", float(rng.uniform(0.0005, 0.002)))
-                if rng.random() < 0.4 else None,
+                if rng.random() < 0.4
+                else None,
                 time_stop=int(rng.integers(0, 6)),
             )  # fmt: skip
         )

@@ -103,8 +103,12 @@ class FakeDatafeed:
             if self.fail.get(rel, 0) > 0:
                 self.fail[rel] -= 1
             stall = self.stall_after.pop(rel, None)
+        time.sleep(self.latency + wait)
+        # A request leaves "in flight" before its response is written: the client can only
+        # start its next request after reading this response, so the count never overlaps.
+        with self._lock:
+            self.in_flight -= 1
         try:
-            time.sleep(self.latency + wait)
             if failing:
                 self._reply(handler, req, 500, b"server error")
             elif rel not in self.files:
@@ -113,9 +117,6 @@ class FakeDatafeed:
                 self._serve_file(handler, req, self.files[rel], stall)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (timeout): expected in some tests
-        finally:
-            with self._lock:
-                self.in_flight -= 1
 
     def _serve_file(self, handler, req: Request, body: bytes, stall: int | None) -> None:
         start = 0

@@ -305,6 +305,28 @@ def test_server_without_range_support_restarts_the_file(feed, tmp_path):
     assert (tmp_path / P0).read_bytes() == body
 
 
+def test_complete_part_file_gets_416_and_restarts(feed, tmp_path):
+    body = encode_ticks(TICKS_00)
+    feed.files[P0] = body
+    part = tmp_path / (P0 + ".part")
+    part.parent.mkdir(parents=True)
+    part.write_bytes(body)  # e.g. the process died just before the rename
+    make_source(feed, tmp_path).download("EURUSD", H0, H0 + pd.Timedelta(hours=1))
+    assert [(r.range, r.status) for r in feed.requests_for(P0)] == [
+        (f"bytes={len(body)}-", 416),
+        (None, 200),
+    ]
+    assert (tmp_path / P0).read_bytes() == body and not part.exists()
+
+
+def test_unwritable_cache_is_a_clear_error(feed, tmp_path):
+    feed.files[P0] = encode_ticks(TICKS_00)
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("x")
+    with pytest.raises(DataError, match="cannot write to the cache"):
+        make_source(feed, not_a_dir).fetch("EURUSD", "M1", H0, H0 + pd.Timedelta(hours=1))
+
+
 def test_corrupt_cached_file_names_the_path(feed, tmp_path):
     (tmp_path / P0).parent.mkdir(parents=True)
     (tmp_path / P0).write_bytes(encode_ticks(TICKS_00)[:-10])
@@ -428,3 +450,28 @@ def test_bad_arguments(feed, tmp_path):
     with pytest.raises(ConfigError, match="max_concurrency"):
         DukascopySource(max_concurrency=0)
     assert feed.requests == []
+
+
+def test_cli_download_caches_bars_and_reports(feed, tmp_path):
+    """`tradeforge data download` end to end against the loopback datafeed."""
+    import subprocess
+    import sys
+
+    from tradeforge.data.cache import ParquetStore
+
+    feed.files[P0] = encode_ticks(TICKS_00)
+    feed.files[P1] = encode_ticks(TICKS_01)
+    feed.files[P2] = b""
+    home = tmp_path / "home"
+    cmd = [sys.executable, "-c", "from tradeforge.cli import main; main()", "data", "download",
+           "-s", "EURUSD", "--start", "2019-01-04 00:00", "--end", "2019-01-04 03:00",
+           "--base-url", feed.base_url, "--home", str(home)]  # fmt: skip
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "2 downloaded, 1 empty" in r.stdout
+    bars = ParquetStore(home).load("EURUSD", "M1")
+    pd.testing.assert_frame_equal(bars, expected_m1(), check_index_type=False, atol=1e-12)
+    n_requests = len(feed.requests)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)  # all cached now
+    assert r.returncode == 0, r.stderr
+    assert len(feed.requests) == n_requests

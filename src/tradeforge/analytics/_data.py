@@ -95,3 +95,8 @@ def equity_of(result: BacktestResult) -> Equity:
         equity=_f64(frame, "equity"),
         open_positions=_f64(frame, "open_positions"),
     )
+
+
+def ts(ns: int | None) -> pd.Timestamp | None:
+    """A UTC Timestamp from integer nanoseconds (None stays None)."""
+    return None if ns is None else pd.Timestamp(int(ns), unit="ns", tz="UTC")

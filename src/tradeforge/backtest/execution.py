@@ -44,14 +44,13 @@ class ExecutionModel:
     swap_short: float = 0.0
 
     def __post_init__(self) -> None:
-        if isinstance(self.spread, str):
-            if self.spread != "data":
-                try:
-                    object.__setattr__(self, "spread", float(self.spread))
-                except ValueError:
-                    raise ConfigError(
-                        f"spread must be 'data' or a number of pips, got {self.spread!r}"
-                    ) from None
+        if isinstance(self.spread, str) and self.spread != "data":
+            try:
+                object.__setattr__(self, "spread", float(self.spread))
+            except ValueError:
+                raise ConfigError(
+                    f"spread must be 'data' or a number of pips, got {self.spread!r}"
+                ) from None
         if not isinstance(self.spread, str) and not self.spread >= 0:
             raise ConfigError(f"spread must be >= 0 pips, got {self.spread}")
         if self.slippage not in SLIPPAGE_MODELS:
@@ -74,7 +73,9 @@ class ExecutionModel:
         try:
             number = float(value)
         except ValueError:
-            raise ConfigError(f"cannot parse slippage {text!r}; e.g. 0.5, atr:0.05, random:1") from None
+            raise ConfigError(
+                f"cannot parse slippage {text!r}; e.g. 0.5, atr:0.05, random:1"
+            ) from None
         return {"slippage": kind, "slippage_value": number}
 
     def to_dict(self) -> dict[str, Any]:
@@ -153,7 +154,9 @@ class Sizing:
         try:
             return cls(kind, float(value))
         except ValueError:
-            raise ConfigError(f"cannot parse sizing {text!r}; e.g. 0.1, fixed:0.1, risk:1") from None
+            raise ConfigError(
+                f"cannot parse sizing {text!r}; e.g. 0.1, fixed:0.1, risk:1"
+            ) from None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

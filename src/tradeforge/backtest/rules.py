@@ -241,17 +241,21 @@ def process_observation(
 
 @njit(cache=True, inline="always")
 def update_after_observation(
-    st: np.ndarray, s: int, h: float, lo: float, c: float, sp: float, level_long: float, level_short: float
+    st: np.ndarray,
+    s: int,
+    h: float,
+    lo: float,
+    c: float,
+    sp: float,
+    level_long: float,
+    level_short: float,
 ) -> None:
     """Arm break-even and tighten the trailing stop from this observation (used from the next
     one on). ``level_long``/``level_short`` are the swing levels for swing trailing (NaN: none)."""
     if st[s, F_REMAINING] <= 0:
         return
     side = st[s, F_SIDE]
-    if side > 0:
-        best = max(st[s, F_BEST], h)
-    else:
-        best = min(st[s, F_BEST], lo + sp)
+    best = max(st[s, F_BEST], h) if side > 0 else min(st[s, F_BEST], lo + sp)
     st[s, F_BEST] = best
     stop = st[s, F_STOP]
     bt = st[s, F_BE_TRIGGER]

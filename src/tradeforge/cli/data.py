@@ -98,26 +98,38 @@ def download(
     start: StartOption,
     end: EndOption,
     timeframe: TimeframeOption = "M1",
+    mode: Annotated[
+        str, typer.Option(help="'ticks' (hourly tick files) or 'candles' (daily M1 candles).")
+    ] = "ticks",
     base_url: Annotated[str | None, typer.Option(help="Dukascopy datafeed base URL.")] = None,
     workers: Annotated[int, typer.Option(help="Concurrent downloads.")] = 4,
     home: HomeOption = None,
     instruments: InstrumentsOption = None,
 ) -> None:
-    """Download Dukascopy ticks, build M1 bid bars (with spread) and cache them."""
+    """Download Dukascopy data (resumable; cached raw files are skipped), build bid bars with a
+    spread column and cache them."""
     from tradeforge.cli.common import progress_bar
+    from tradeforge.core.errors import DataError
     from tradeforge.data.sources.dukascopy import DukascopySource
 
     load_instruments(instruments)
     get_instrument(symbol)
     root = home_dir(home)
-    kwargs = {"cache_dir": root / "raw" / "dukascopy", "max_concurrency": workers}
+    tf = Timeframe.parse(timeframe)
+    start_ts, end_ts = to_utc(start, "start"), to_utc(end, "end")
+    kwargs = {"cache_dir": root / "raw" / "dukascopy", "max_concurrency": workers, "mode": mode}
     if base_url:
         kwargs["base_url"] = base_url
-    tf = Timeframe.parse(timeframe)
     with progress_bar(f"downloading {symbol.upper()}", None) as advance:
         source = DukascopySource(**kwargs, on_progress=lambda done, total: advance(1, total))
-        frame = source.fetch(symbol, tf, to_utc(start), to_utc(end))
-    ParquetStore(root).write(symbol, tf, frame, source="dukascopy")
+        report = source.download(symbol, start_ts, end_ts)
+    console.print(report.summary())
+    if report.failed:
+        raise DataError(
+            f"{report.failed} file(s) failed; first: {report.errors[0]} (re-run to resume)"
+        )
+    frame = DukascopySource(**kwargs).fetch(symbol, tf, start_ts, end_ts)
+    ParquetStore(root).write(symbol, tf, frame, source=f"dukascopy:{mode}")
     console.print(f"cached {len(frame):,} {tf} bars of {symbol.upper()}")
 
 

@@ -393,9 +393,7 @@ def validate_signals(sig: Signals, reference_price: np.ndarray | None = None) ->
     price_t = used & (sig.target_kind == TARGET_PRICE)
     tv = sig.target_value
     wrong_t = (
-        price_t
-        & known[:, None]
-        & np.where(long_[:, None], tv <= ref[:, None], tv >= ref[:, None])
+        price_t & known[:, None] & np.where(long_[:, None], tv <= ref[:, None], tv >= ref[:, None])
     ).any(axis=1)
     checks.append((wrong_t, "price target is on the wrong side of the entry"))
     for bad, rule in checks:

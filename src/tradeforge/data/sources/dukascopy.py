@@ -310,12 +310,17 @@ class DukascopySource:
                 pending.append(i)
         if pending:
             workers = min(self.max_concurrency, len(pending))
-            with ThreadPoolExecutor(workers, thread_name_prefix="dukascopy") as pool:
+            pool = ThreadPoolExecutor(workers, thread_name_prefix="dukascopy")
+            try:
                 futures = {pool.submit(self._get, files[i], root): i for i in pending}
                 for fut in as_completed(futures):
                     results[futures[fut]] = fut.result()
                     done += 1
                     self._progress(done, total)
+            except BaseException:  # Ctrl-C or a bug: do not start the queued downloads
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+            pool.shutdown(wait=True)
         return [results[i] for i in range(total)]
 
     def _progress(self, done: int, total: int) -> None:
@@ -348,9 +353,14 @@ class DukascopySource:
     def _get_once(
         self, file: RemoteFile, url: str, target: Path, cacheable: bool, received: list[int]
     ) -> _Result:
+        """One attempt. Network trouble raises `_Retryable`; a local file-system problem or
+        an unusable answer raises `DataError`."""
         part = target.with_name(target.name + ".part")
-        part.parent.mkdir(parents=True, exist_ok=True)
-        offset = part.stat().st_size if part.exists() else 0
+        try:
+            part.parent.mkdir(parents=True, exist_ok=True)
+            offset = part.stat().st_size if part.exists() else 0
+        except OSError as exc:
+            raise DataError(f"cannot write to the cache at {part.parent}: {exc}") from exc
         headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
         if offset:
             headers["Range"] = f"bytes={offset}-"
@@ -361,7 +371,7 @@ class DukascopySource:
             exc.close()
             if exc.code == 404:
                 log.info("no data (HTTP 404): %s", url)
-                return _Result(file, _MISSING, error="")
+                return _Result(file, _MISSING, received[0])
             if exc.code == 416 and offset:  # our .part is stale or complete: start over
                 part.unlink(missing_ok=True)
                 raise _Retryable("HTTP 416 on resume; restarting the file") from None
@@ -382,28 +392,53 @@ class DukascopySource:
             length = response.headers.get("Content-Length")
             expected = offset + int(length) if length and length.isdigit() else None
             try:
-                with open(part, mode) as out:
-                    while chunk := response.read1(_CHUNK):
+                out = open(part, mode)  # noqa: SIM115 (closed below; errors differ per step)
+            except OSError as exc:
+                raise DataError(f"cannot write {part}: {exc}") from exc
+            with out:
+                while True:
+                    try:
+                        chunk = response.read1(_CHUNK)
+                    except (http.client.HTTPException, OSError) as exc:
+                        raise _Retryable(f"interrupted: {_describe(exc)}") from None
+                    if not chunk:
+                        break
+                    try:
                         out.write(chunk)
-                        received[0] += len(chunk)
-            except (http.client.HTTPException, OSError) as exc:
-                raise _Retryable(f"interrupted: {_describe(exc)}") from None
-        size = part.stat().st_size
-        if expected is not None and size < expected:
-            raise _Retryable(f"body ended after {size} of {expected} bytes")
+                    except OSError as exc:
+                        raise DataError(f"cannot write {part}: {exc}") from exc
+                    received[0] += len(chunk)
+        return self._finish(file, url, part, target, expected, cacheable, received[0])
 
-        with open(part, "rb") as fh:
-            head = fh.read(64)
-        if head.lstrip()[:1] == b"<":
-            part.unlink(missing_ok=True)
-            raise DataError(f"{url}: got an HTML page instead of a bi5 file (blocked?)")
-        status = _EMPTY if size == 0 else _DOWNLOADED
-        if not cacheable:
-            data = part.read_bytes()
-            part.unlink(missing_ok=True)
-            return _Result(file, status, received[0], data=data)
-        os.replace(part, target)
-        return _Result(file, status, received[0])
+    @staticmethod
+    def _finish(
+        file: RemoteFile,
+        url: str,
+        part: Path,
+        target: Path,
+        expected: int | None,
+        cacheable: bool,
+        received: int,
+    ) -> _Result:
+        """Check a complete ``.part`` and move it into the cache (or into memory)."""
+        try:
+            size = part.stat().st_size
+            if expected is not None and size < expected:
+                raise _Retryable(f"body ended after {size} of {expected} bytes")
+            with open(part, "rb") as fh:
+                head = fh.read(64)
+            if head.lstrip()[:1] == b"<":
+                part.unlink(missing_ok=True)
+                raise DataError(f"{url}: got an HTML page instead of a bi5 file (blocked?)")
+            status = _EMPTY if size == 0 else _DOWNLOADED
+            if not cacheable:
+                data = part.read_bytes()
+                part.unlink(missing_ok=True)
+                return _Result(file, status, received, data=data)
+            os.replace(part, target)  # atomic: a cached file is always complete
+        except OSError as exc:
+            raise DataError(f"cannot move {part} into the cache: {exc}") from exc
+        return _Result(file, status, received)
 
     # ------------------------------------------------------------------------ decoding
 

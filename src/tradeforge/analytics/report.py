@@ -1,0 +1,163 @@
+"""`build_report`: every metric and table of a `BacktestResult` (no charts, no I/O)."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tradeforge.analytics._data import equity_of, trades_of, ts
+from tradeforge.analytics.breakdowns import breakdown_tables, period_returns
+from tradeforge.analytics.drawdown import DrawdownSeries, drawdown_series, drawdown_stats
+from tradeforge.analytics.metrics import (
+    DEFAULT_PERIODS_PER_YEAR,
+    return_metrics,
+    trade_metrics,
+    trading_day,
+)
+from tradeforge.analytics.schema import KIND, SCHEMA_VERSION
+from tradeforge.analytics.stability import stability
+from tradeforge.backtest.result import BacktestResult
+
+NO_TRADES = "no trades"
+
+
+@dataclass
+class Report:
+    """All metrics and tables of one run. ``to_dict`` gives the JSON document (see `schema`)."""
+
+    run: dict[str, Any]
+    summary: dict[str, dict[str, Any]]
+    breakdowns: dict[str, pd.DataFrame]
+    periods: dict[str, pd.DataFrame]
+    stability: dict[str, dict[str, Any] | None]
+    daily: pd.DataFrame  # date (UTC day), equity, drawdown_pct
+    drawdown: DrawdownSeries = field(repr=False)  # bar-level, for charts
+
+    @property
+    def no_trades(self) -> bool:
+        return self.summary["trades"]["trades"] == 0
+
+    @property
+    def status(self) -> str:
+        return NO_TRADES if self.no_trades else "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "kind": KIND,
+            "status": self.status,
+            "run": jsonable(self.run),
+            "summary": jsonable(self.summary),
+            "breakdowns": jsonable(self.breakdowns),
+            "periods": jsonable(self.periods),
+            "stability": jsonable(self.stability),
+            "series": {"daily": jsonable(self.daily.to_dict(orient="list"))},
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def iso(t: pd.Timestamp) -> str:
+    """ISO-8601 UTC with a ``Z`` suffix."""
+    t = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+    return t.isoformat().replace("+00:00", "Z")
+
+
+def jsonable(x: Any) -> Any:
+    """A JSON-safe copy: NaN/inf -> None, numpy scalars -> Python, times -> ISO UTC strings."""
+    if x is None or isinstance(x, (bool, str)):
+        return x
+    if isinstance(x, dict):
+        return {str(k): jsonable(v) for k, v in x.items()}
+    if isinstance(x, pd.DataFrame):
+        cols = list(x.columns)
+        values = [x[c].tolist() for c in cols]
+        return [
+            {c: jsonable(v) for c, v in zip(cols, row, strict=True)}
+            for row in zip(*values, strict=True)
+        ]
+    if isinstance(x, (list, tuple, np.ndarray, pd.Series, pd.Index)):
+        return [jsonable(v) for v in list(x)]
+    if isinstance(x, (np.bool_,)):
+        return bool(x)
+    if isinstance(x, (int, np.integer)):
+        return int(x)
+    if isinstance(x, (float, np.floating)):
+        f = float(x)
+        return f if math.isfinite(f) else None
+    if isinstance(x, pd.Timestamp):
+        return None if x is pd.NaT else iso(x)
+    if x is pd.NaT:
+        return None
+    if isinstance(x, pd.Timedelta):
+        return x.total_seconds()
+    if isinstance(x, Path):
+        return str(x)
+    return str(x)
+
+
+def _sorted_labels(frame: pd.DataFrame, column: str) -> list[str]:
+    if len(frame) == 0:
+        return []
+    return sorted({str(v) for v in pd.Series(frame[column]).dropna().unique()})
+
+
+def _daily_frame(result_equity_t: np.ndarray, eq_values: np.ndarray, dd: DrawdownSeries):
+    if len(result_equity_t) == 0:
+        return pd.DataFrame({"date": [], "equity": [], "drawdown_pct": []})
+    day = trading_day(result_equity_t)
+    last = np.flatnonzero(np.r_[day[1:] != day[:-1], True])
+    dates = day[last].astype("datetime64[D]").astype(str)
+    return pd.DataFrame(
+        {"date": dates.astype(object), "equity": eq_values[last], "drawdown_pct": dd.pct[last]}
+    )
+
+
+def build_report(
+    result: BacktestResult,
+    *,
+    periods_per_year: float = DEFAULT_PERIODS_PER_YEAR,
+    windows: int = 4,
+) -> Report:
+    """Compute every metric and table (vectorized; no charts, no files).
+
+    ``windows`` is the number of equal windows of the stability section (calendar years are
+    always reported too).
+    """
+    initial = float(result.initial_capital)
+    tr = trades_of(result)
+    eq = equity_of(result)
+    dd = drawdown_series(eq, initial)
+    dd_stats = drawdown_stats(dd)
+    returns = return_metrics(eq, initial, dd_stats["max_drawdown_pct"], periods_per_year)
+    trades = trade_metrics(tr, returns["trading_days"])
+    run = {
+        "symbols": _sorted_labels(result.trades, "symbol"),
+        "tags": _sorted_labels(result.trades, "tag"),
+        "start": ts(eq.t[0]) if eq.n else None,
+        "end": ts(eq.t[-1]) if eq.n else None,
+        "bars": eq.n,
+        "initial_capital": initial,
+        "counters": dict(result.counters),
+        "config": dict(result.config),
+        "checksums": dict(result.checksums),
+    }
+    return Report(
+        run=run,
+        summary={"returns": returns, "drawdown": dd_stats, "trades": trades},
+        breakdowns=breakdown_tables(tr),
+        periods=period_returns(eq, initial),
+        stability={
+            "equal": stability(tr, eq, initial, windows),
+            "yearly": stability(tr, eq, initial, None),
+        },
+        daily=_daily_frame(eq.t, eq.equity, dd),
+        drawdown=dd,
+    )

@@ -1,0 +1,91 @@
+"""Position manager: the backtest's exit rules (`tradeforge.backtest.rules`) on live prices.
+
+A managed position keeps the rules' float state vector ``pf`` (JSON: NaN as null). Per
+observation the manager calls `rules.process_observation` (targets gapped at the open, the stop
+before intrabar targets, then touched targets) and returns the legs to close; at each bar close
+it calls `rules.update_after_observation` with the bar's high/low/close, so break-even and
+trailing take effect from the next bar on — exactly as in the backtest.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tradeforge.backtest import rules
+from tradeforge.backtest.result import EXIT_REASONS
+
+
+@dataclass(frozen=True)
+class Leg:
+    price: float
+    steps: int
+    reason: str
+
+
+def pf_to_json(pf: np.ndarray) -> list[float | None]:
+    return [None if not math.isfinite(v) else float(v) for v in pf]
+
+
+def pf_from_json(values: list[float | None]) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+
+
+def open_pf(signal: dict[str, Any], fill: float, steps: int) -> tuple[np.ndarray, float]:
+    """The rules' state vector for a fill; returns ``(pf, initial_stop)``."""
+    side = int(signal["side"])
+    if signal.get("stop_distance") is not None:
+        stop = fill - side * signal["stop_distance"]
+    else:
+        stop = signal["stop_price"]
+    pf = np.zeros(rules.NF)
+    nan = np.nan
+
+    def arr(name: str, dtype: Any) -> np.ndarray:
+        vals = [nan if v is None else v for v in signal[name]]
+        return np.ascontiguousarray(vals, dtype=dtype)
+
+    def num(name: str) -> float:
+        v = signal.get(name)
+        return nan if v is None else float(v)
+
+    rules.open_position(
+        pf, side, float(fill), float(stop), int(steps),
+        arr("target_kind", np.int64), arr("target_value", np.float64),
+        arr("target_fraction", np.float64), int(signal["runner"]), num("be_trigger_r"),
+        num("be_offset") if signal.get("be_offset") is not None else 0.0,
+        int(signal["trail_kind"]), num("trail_distance"), num("trail_start_r"),
+    )  # fmt: skip
+    return pf, float(stop)
+
+
+def observe(pf: np.ndarray, o: float, h: float, lo: float, spread: float, slip: float) -> list[Leg]:
+    """Exits of one price observation (a bar, or a tick as ``o = h = lo``)."""
+    out = np.zeros((rules.MAX_T + 1, 3))
+    n = rules.process_observation(pf, o, h, lo, spread, slip, out)
+    return [Leg(float(out[k, 0]), int(out[k, 1]), EXIT_REASONS[int(out[k, 2])]) for k in range(n)]
+
+
+def update(
+    pf: np.ndarray, h: float, lo: float, c: float, spread: float, level_long: float, level_short: float
+) -> bool:
+    """Break-even / trailing after a closed bar; True when the stop moved."""
+    before = pf[rules.F_STOP]
+    if pf[rules.F_REMAINING] > 0:
+        rules.update_after_observation(pf, h, lo, c, spread, level_long, level_short)
+    return bool(pf[rules.F_STOP] != before)
+
+
+def remaining(pf: np.ndarray) -> int:
+    return int(round(pf[rules.F_REMAINING]))
+
+
+def stop_of(pf: np.ndarray) -> float:
+    return float(pf[rules.F_STOP])
+
+
+def mark(pf: np.ndarray, close: float, spread: float) -> float:
+    return float(rules.mark_price(pf, close, spread))

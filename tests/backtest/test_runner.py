@@ -1,0 +1,80 @@
+"""Runner: several symbols, serial == parallel byte for byte, result files, progress."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tradeforge.backtest import ExecutionModel, Sizing, run_backtest, write_result
+from tradeforge.backtest.result import LEG_COLUMNS, TRADE_COLUMNS
+from tradeforge.core.errors import ConfigError
+from tradeforge.data.sources.synthetic import generate_bars
+from tradeforge.strategy import create_strategy
+
+
+@pytest.fixture(scope="module")
+def frames():
+    return {
+        s: generate_bars(s, "H1", "2023-01-01", "2023-07-01", seed=5) for s in ("GBPUSD", "EURUSD")
+    }
+
+
+def _run(frames, workers, progress=None):
+    return run_backtest(
+        create_strategy("sma_cross", {"fast": 5, "slow": 20, "stop_pips": 15, "target_pips": 30}),
+        frames,
+        execution=ExecutionModel(slippage="random", slippage_value=0.5, seed=3, commission=3.0),
+        sizing=Sizing("risk", 0.5),
+        workers=workers,
+        progress=progress,
+    )
+
+
+def test_serial_equals_parallel_byte_for_byte(frames, tmp_path):
+    seen = []
+    serial = _run(frames, 1, progress=lambda s, d, t: seen.append((s, d, t)))
+    parallel = _run(frames, 2)
+    assert [d for _, d, _ in seen] == [1, 2] and {s for s, _, _ in seen} == set(frames)
+    a, b = write_result(serial, tmp_path / "a"), write_result(parallel, tmp_path / "b")
+    for name in ("trades", "legs", "equity", "run"):
+        assert a[name].read_bytes() == b[name].read_bytes(), name
+    assert len(serial.trades) > 10
+    assert set(serial.trades.symbol.astype(str)) == {"EURUSD", "GBPUSD"}
+
+
+def test_combined_result_is_ordered_and_consistent(frames):
+    res = _run(frames, 1)
+    t = res.trades
+    assert list(t.columns) == list(TRADE_COLUMNS)
+    assert list(res.legs.columns) == list(LEG_COLUMNS)
+    assert list(t.trade_id) == list(range(len(t)))
+    assert t.entry_time.is_monotonic_increasing
+    assert res.legs.groupby("trade_id")["pnl"].sum().to_numpy() == pytest.approx(
+        t.set_index("trade_id")["pnl"].to_numpy()
+    )
+    final = res.equity.iloc[-1]
+    assert final.balance == pytest.approx(res.initial_capital + t.pnl.sum())
+    assert final.open_positions == 0
+    assert set(res.checksums) == {"EURUSD/H1", "GBPUSD/H1"}
+    assert res.counters["filled"] == len(t)
+
+
+def test_run_files(frames, tmp_path):
+    res = run_backtest(create_strategy("sma_cross"), frames["EURUSD"], symbol="EURUSD")
+    paths = write_result(res, tmp_path)
+    header = paths["trades"].read_text().splitlines()[0].split(",")
+    assert header == list(TRADE_COLUMNS)
+    first = paths["trades"].read_text().splitlines()[1].split(",")
+    assert first[header.index("entry_time")].endswith("Z")
+    assert first[header.index("side")] in ("long", "short")
+    meta = json.loads(paths["run"].read_text())
+    assert meta["config"]["execution"]["commission"] == 0.0
+    assert meta["counters"]["signals"] >= meta["counters"]["filled"]
+    assert "EURUSD/H1" in meta["checksums"]
+    assert any("zero" in n for n in meta["notes"])
+
+
+def test_single_frame_needs_a_symbol(frames):
+    with pytest.raises(ConfigError, match="symbol"):
+        run_backtest(create_strategy("sma_cross"), frames["EURUSD"])
