@@ -32,9 +32,6 @@ BREAKDOWNS: tuple[tuple[str, str], ...] = (
     ("year", "exit_time"),
 )
 
-NO_LABEL = "(none)"
-
-
 def _safe_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     out = np.full(len(a), np.nan)
     np.divide(a, b, out=out, where=b != 0)
@@ -44,19 +41,16 @@ def _safe_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def grouped_stats(codes: np.ndarray, names: list[str], tr: Trades, key: str) -> pd.DataFrame:
     """One row per non-empty group (in ``names`` order) with `BREAKDOWN_STATS`."""
     k = len(names)
-    pnl = tr.pnl
-    win, loss = pnl > 0, pnl < 0
+    w = tr.weights
     count = np.bincount(codes, minlength=k).astype(np.float64)
-    wins = np.bincount(codes, weights=win, minlength=k)
-    net = np.bincount(codes, weights=pnl, minlength=k)
-    gp = np.bincount(codes, weights=np.where(win, pnl, 0.0), minlength=k)
-    gl = np.bincount(codes, weights=np.where(loss, pnl, 0.0), minlength=k)
-    r_ok = ~np.isnan(tr.r)
-    r_n = np.bincount(codes[r_ok], minlength=k).astype(np.float64)
-    r_sum = np.bincount(codes[r_ok], weights=tr.r[r_ok], minlength=k)
-    b_ok = ~np.isnan(tr.bars_held)
-    b_n = np.bincount(codes[b_ok], minlength=k).astype(np.float64)
-    b_sum = np.bincount(codes[b_ok], weights=tr.bars_held[b_ok], minlength=k)
+    wins = np.bincount(codes, weights=w["win"], minlength=k)
+    net = np.bincount(codes, weights=tr.pnl, minlength=k)
+    gp = np.bincount(codes, weights=w["gp"], minlength=k)
+    gl = np.bincount(codes, weights=w["gl"], minlength=k)
+    r_n = np.bincount(codes, weights=w["r_ok"], minlength=k)
+    r_sum = np.bincount(codes, weights=w["r"], minlength=k)
+    b_n = np.bincount(codes, weights=w["b_ok"], minlength=k)
+    b_sum = np.bincount(codes, weights=w["b"], minlength=k)
     keep = count > 0
     frame = pd.DataFrame(
         {
@@ -73,15 +67,6 @@ def grouped_stats(codes: np.ndarray, names: list[str], tr: Trades, key: str) -> 
         }
     )
     return frame[keep].reset_index(drop=True)
-
-
-def _factorize(values) -> tuple[np.ndarray, list[str]]:
-    codes, uniques = pd.factorize(pd.Series(values).astype(object), sort=True)
-    names = [str(u) for u in uniques]
-    if (codes < 0).any():
-        codes = np.where(codes < 0, len(names), codes)
-        names.append(NO_LABEL)
-    return codes.astype(np.int64), names
 
 
 def _months(t_ns: np.ndarray) -> np.ndarray:
@@ -110,7 +95,7 @@ def breakdown_tables(tr: Trades) -> dict[str, pd.DataFrame]:
         if column == "exit_time":
             codes, names = _period_codes(tr.exit_ns, name)
         else:
-            codes, names = _factorize(tr.frame[column].to_numpy())
+            codes, names = tr.codes(column)
         out[name] = grouped_stats(codes, names, tr, name)
     return out
 

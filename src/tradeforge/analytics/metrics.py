@@ -27,7 +27,7 @@ import math
 
 import numpy as np
 
-from tradeforge.analytics._data import NS_PER_DAY, Equity, Trades, ts
+from tradeforge.analytics._data import NS_PER_DAY, Equity, Trades, trading_day_of, ts
 
 DEFAULT_PERIODS_PER_YEAR = 260
 SQN_MAX_N = 100
@@ -49,19 +49,14 @@ def ratio(a: float, b: float) -> float | None:
 
 # -- trading days -------------------------------------------------------------------------------
 def trading_day(t_ns: np.ndarray) -> np.ndarray:
-    """Day number (days since epoch) of each timestamp, weekend days folded into Monday."""
-    day = np.floor_divide(t_ns, NS_PER_DAY)
-    weekday = (day + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
-    return day + np.where(weekday == 5, 2, np.where(weekday == 6, 1, 0))
+    """Trading day number (days since epoch) of each timestamp, weekends folded into Monday."""
+    return trading_day_of(np.floor_divide(t_ns, NS_PER_DAY))
 
 
 def daily_closes(eq: Equity) -> tuple[np.ndarray, np.ndarray]:
     """(trading day number, equity at the day's last bar) for every day that has bars."""
-    if eq.n == 0:
-        return np.empty(0, np.int64), np.empty(0)
-    day = trading_day(eq.t)
-    last = np.flatnonzero(np.r_[day[1:] != day[:-1], True])
-    return day[last], eq.equity[last]
+    days, last = eq.daily
+    return days, eq.equity[last]
 
 
 def daily_returns(closes: np.ndarray, initial_capital: float) -> np.ndarray:

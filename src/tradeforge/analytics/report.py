@@ -11,14 +11,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tradeforge.analytics._data import equity_of, trades_of, ts
+from tradeforge.analytics._data import NO_LABEL, Equity, equity_of, trades_of, ts
 from tradeforge.analytics.breakdowns import breakdown_tables, period_returns
 from tradeforge.analytics.drawdown import DrawdownSeries, drawdown_series, drawdown_stats
 from tradeforge.analytics.metrics import (
     DEFAULT_PERIODS_PER_YEAR,
     return_metrics,
     trade_metrics,
-    trading_day,
 )
 from tradeforge.analytics.schema import KIND, SCHEMA_VERSION
 from tradeforge.analytics.stability import stability
@@ -103,21 +102,10 @@ def jsonable(x: Any) -> Any:
     return str(x)
 
 
-def _sorted_labels(frame: pd.DataFrame, column: str) -> list[str]:
-    if len(frame) == 0:
-        return []
-    return sorted({str(v) for v in pd.Series(frame[column]).dropna().unique()})
-
-
-def _daily_frame(result_equity_t: np.ndarray, eq_values: np.ndarray, dd: DrawdownSeries):
-    if len(result_equity_t) == 0:
-        return pd.DataFrame({"date": [], "equity": [], "drawdown_pct": []})
-    day = trading_day(result_equity_t)
-    last = np.flatnonzero(np.r_[day[1:] != day[:-1], True])
-    dates = day[last].astype("datetime64[D]").astype(str)
-    return pd.DataFrame(
-        {"date": dates.astype(object), "equity": eq_values[last], "drawdown_pct": dd.pct[last]}
-    )
+def _daily_frame(eq: Equity, dd: DrawdownSeries) -> pd.DataFrame:
+    days, last = eq.daily
+    dates = days.astype("datetime64[D]").astype(str).astype(object)
+    return pd.DataFrame({"date": dates, "equity": eq.equity[last], "drawdown_pct": dd.pct[last]})
 
 
 def build_report(
@@ -139,8 +127,8 @@ def build_report(
     returns = return_metrics(eq, initial, dd_stats["max_drawdown_pct"], periods_per_year)
     trades = trade_metrics(tr, returns["trading_days"])
     run = {
-        "symbols": _sorted_labels(result.trades, "symbol"),
-        "tags": _sorted_labels(result.trades, "tag"),
+        "symbols": [s for s in tr.codes("symbol")[1] if s != NO_LABEL] if tr.n else [],
+        "tags": [t for t in tr.codes("tag")[1] if t != NO_LABEL] if tr.n else [],
         "start": ts(eq.t[0]) if eq.n else None,
         "end": ts(eq.t[-1]) if eq.n else None,
         "bars": eq.n,
@@ -158,6 +146,6 @@ def build_report(
             "equal": stability(tr, eq, initial, windows),
             "yearly": stability(tr, eq, initial, None),
         },
-        daily=_daily_frame(eq.t, eq.equity, dd),
+        daily=_daily_frame(eq, dd),
         drawdown=dd,
     )

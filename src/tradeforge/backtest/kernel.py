@@ -61,7 +61,7 @@ LF_PRICE, LF_PNL = range(2)
 EMPTY, PENDING, OPEN = 0, 1, 2
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _close_leg(
     slot, bar, price, steps, reason, pf, slot_trade, swap_acc, fparams,
     trades_i, trades_f, legs_i, legs_f, n_legs,
@@ -89,7 +89,7 @@ def _close_leg(
     return n_legs + 1
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _step_position(
     s, i, o, h, lo, c, sp, sl, lv_long, lv_short, pf, out, slot_trade, swap_acc, fparams,
     trades_i, trades_f, legs_i, legs_f, n_legs,

@@ -53,7 +53,7 @@ F_TSTEPS = F_TARGET + MAX_T  # MAX_T leg sizes in steps (-1: everything left)
 NF = F_TSTEPS + MAX_T
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def entry_fill(
     side: int, entry_type: int, level: float, o: float, h: float, lo: float, sp: float, slip: float
 ) -> tuple[float, bool]:
@@ -89,7 +89,7 @@ def entry_fill(
     return np.nan, False
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def open_position(
     st: np.ndarray,
     s: int,
@@ -150,7 +150,7 @@ def open_position(
     st[s, F_NEXT_T] = 0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def stop_reason(st: np.ndarray, s: int) -> int:
     src = st[s, F_STOP_SRC]
     if src == SRC_BREAKEVEN:
@@ -160,7 +160,7 @@ def stop_reason(st: np.ndarray, s: int) -> int:
     return R_STOP
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _leg_steps(st: np.ndarray, s: int, k: int, remaining: float) -> float:
     steps = st[s, F_TSTEPS + k]
     if steps < 0 or steps > remaining:
@@ -168,7 +168,7 @@ def _leg_steps(st: np.ndarray, s: int, k: int, remaining: float) -> float:
     return steps
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def process_observation(
     st: np.ndarray, s: int, o: float, h: float, lo: float, sp: float, slip: float, out: np.ndarray
 ) -> int:
@@ -239,7 +239,7 @@ def process_observation(
     return n
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def update_after_observation(
     st: np.ndarray,
     s: int,
@@ -283,7 +283,7 @@ def update_after_observation(
     st[s, F_STOP] = stop
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def mark_price(st: np.ndarray, s: int, c: float, sp: float) -> float:
     """Price at which the position would close now (bid for longs, ask for shorts)."""
     return c if st[s, F_SIDE] > 0 else c + sp

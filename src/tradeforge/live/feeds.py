@@ -103,6 +103,7 @@ class ReplayFeed:
         *,
         ticks: pd.DataFrame | None = None,
         pace: float = 0.0,
+        play_from: pd.Timestamp | str | None = None,
     ) -> None:
         if len(frame) == 0:
             raise DataError(f"replay of {symbol}: no bars")
@@ -118,8 +119,17 @@ class ReplayFeed:
         self._lo = frame["low"].to_numpy(np.float64)
         self._c = frame["close"].to_numpy(np.float64)
         self._sp = (
-            frame["spread"].to_numpy(np.float64) if "spread" in frame.columns else np.zeros(len(frame))
+            frame["spread"].to_numpy(np.float64)
+            if "spread" in frame.columns
+            else np.zeros(len(frame))
         )
+        self._first = 0  # bars before it are history for the strategy window only
+        if play_from is not None:
+            ts = pd.Timestamp(play_from)
+            ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+            self._first = int(np.searchsorted(self._times, ts.as_unit("ns").value, side="left"))
+            if self._first >= len(self._times):
+                raise DataError(f"replay of {symbol}: no bars from {ts}")
         self._ticks = None
         if ticks is not None:
             if not {"bid", "ask"} <= set(ticks.columns):
@@ -153,19 +163,22 @@ class ReplayFeed:
         if self._ticks is not None:
             tt, bid, ask = self._ticks
             a, b = np.searchsorted(tt, [t0, t0 + step])
-            return [Tick(self.symbol, int(tt[k]), float(bid[k]), float(ask[k])) for k in range(a, b)]
+            return [
+                Tick(self.symbol, int(tt[k]), float(bid[k]), float(ask[k])) for k in range(a, b)
+            ]
         o, h, lo, c, sp = self._o[i], self._h[i], self._lo[i], self._c[i], self._sp[i]
         path = (o, lo, h, c) if c >= o else (o, h, lo, c)
         return [
-            Tick(self.symbol, t0 + k * step // 4, float(p), float(p + sp)) for k, p in enumerate(path)
+            Tick(self.symbol, t0 + k * step // 4, float(p), float(p + sp))
+            for k, p in enumerate(path)
         ]
 
     def events(self, after: tuple[int, int] | None = None) -> Iterator[Event]:
         step = self.timeframe.seconds * 1_000_000_000
-        start = 0
+        start = self._first
         if after is not None:  # first bar whose close is after the resume point
             start = int(np.searchsorted(self._times + step, after[0], side="left"))
-            start = max(start - 1, 0)
+            start = max(start - 1, self._first)
         for i in range(start, len(self._times)):
             for tick in self._bar_ticks(i):
                 if after is None or tick.key > after:
@@ -176,8 +189,19 @@ class ReplayFeed:
                 if self.pace:
                     time.sleep(self.pace)
 
+    def last_tick(self, key: tuple[int, int]) -> Tick | None:
+        """The last tick at or before ``key`` (restores the quote after a restart)."""
+        i = int(np.searchsorted(self._times, key[0], side="right")) - 1
+        for j in range(i, max(i - 2, -1), -1):
+            ticks = [t for t in self._bar_ticks(j) if t.key <= tuple(key)]
+            if ticks:
+                return ticks[-1]
+        return None
+
     def window(self, bar_time: int, count: int) -> pd.DataFrame:
         i = int(np.searchsorted(self._times, bar_time, side="right"))
         if i == 0 or self._times[i - 1] != bar_time:
-            raise DataError(f"replay of {self.symbol}: no bar opened at {pd.Timestamp(bar_time, tz='UTC')}")
+            raise DataError(
+                f"replay of {self.symbol}: no bar opened at {pd.Timestamp(bar_time, tz='UTC')}"
+            )
         return self.frame.iloc[max(0, i - count) : i]

@@ -62,9 +62,7 @@ def check_entry(
     if limits.max_daily_loss_pct is not None:
         loss = day_start_balance - equity
         cap = day_start_balance * limits.max_daily_loss_pct / 100.0
-        out.append(
-            Verdict("daily_loss", loss < cap, f"today's loss {loss:.2f} vs limit {cap:.2f}")
-        )
+        out.append(Verdict("daily_loss", loss < cap, f"today's loss {loss:.2f} vs limit {cap:.2f}"))
     if limits.max_drawdown_pct is not None and peak_equity > 0:
         dd = (peak_equity - equity) / peak_equity * 100.0
         out.append(

@@ -1,6 +1,7 @@
 """Position manager: the backtest's exit rules (`tradeforge.backtest.rules`) on live prices.
 
-A managed position keeps the rules' float state vector ``pf`` (JSON: NaN as null). Per
+A managed position keeps the rules' float state vector ``pf`` (JSON: NaN as null); the rules
+work on row ``s`` of a 2-D state array, so the manager hands them ``pf`` as a one-row view. Per
 observation the manager calls `rules.process_observation` (targets gapped at the open, the stop
 before intrabar targets, then touched targets) and returns the legs to close; at each bar close
 it calls `rules.update_after_observation` with the bar's high/low/close, so break-even and
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numba import njit
 
 from tradeforge.backtest import rules
 from tradeforge.backtest.result import EXIT_REASONS
@@ -24,6 +26,34 @@ class Leg:
     price: float
     steps: int
     reason: str
+
+
+def _row(pf: np.ndarray) -> np.ndarray:
+    return pf.reshape(1, -1)
+
+
+# Thin compiled wrappers (cached on disk) so a restarted process does not recompile the
+# rules, which are inlined into their callers.
+@njit(cache=True)
+def _k_open(st, side, entry, stop, steps, tk, tv, tf, runner, be_r, be_off, tkind, tdist, tstart):  # fmt: skip
+    rules.open_position(
+        st, 0, side, entry, stop, steps, tk, tv, tf, runner, be_r, be_off, tkind, tdist, tstart
+    )
+
+
+@njit(cache=True)
+def _k_observe(st, o, h, lo, sp, slip, out):
+    return rules.process_observation(st, 0, o, h, lo, sp, slip, out)
+
+
+@njit(cache=True)
+def _k_update(st, h, lo, c, sp, level_long, level_short):
+    rules.update_after_observation(st, 0, h, lo, c, sp, level_long, level_short)
+
+
+@njit(cache=True)
+def _k_mark(st, c, sp):
+    return rules.mark_price(st, 0, c, sp)
 
 
 def pf_to_json(pf: np.ndarray) -> list[float | None]:
@@ -52,8 +82,8 @@ def open_pf(signal: dict[str, Any], fill: float, steps: int) -> tuple[np.ndarray
         v = signal.get(name)
         return nan if v is None else float(v)
 
-    rules.open_position(
-        pf, side, float(fill), float(stop), int(steps),
+    _k_open(
+        _row(pf), side, float(fill), float(stop), int(steps),
         arr("target_kind", np.int64), arr("target_value", np.float64),
         arr("target_fraction", np.float64), int(signal["runner"]), num("be_trigger_r"),
         num("be_offset") if signal.get("be_offset") is not None else 0.0,
@@ -65,17 +95,23 @@ def open_pf(signal: dict[str, Any], fill: float, steps: int) -> tuple[np.ndarray
 def observe(pf: np.ndarray, o: float, h: float, lo: float, spread: float, slip: float) -> list[Leg]:
     """Exits of one price observation (a bar, or a tick as ``o = h = lo``)."""
     out = np.zeros((rules.MAX_T + 1, 3))
-    n = rules.process_observation(pf, o, h, lo, spread, slip, out)
+    n = _k_observe(_row(pf), o, h, lo, spread, slip, out)
     return [Leg(float(out[k, 0]), int(out[k, 1]), EXIT_REASONS[int(out[k, 2])]) for k in range(n)]
 
 
 def update(
-    pf: np.ndarray, h: float, lo: float, c: float, spread: float, level_long: float, level_short: float
+    pf: np.ndarray,
+    h: float,
+    lo: float,
+    c: float,
+    spread: float,
+    level_long: float,
+    level_short: float,
 ) -> bool:
     """Break-even / trailing after a closed bar; True when the stop moved."""
     before = pf[rules.F_STOP]
     if pf[rules.F_REMAINING] > 0:
-        rules.update_after_observation(pf, h, lo, c, spread, level_long, level_short)
+        _k_update(_row(pf), h, lo, c, spread, level_long, level_short)
     return bool(pf[rules.F_STOP] != before)
 
 
@@ -88,4 +124,4 @@ def stop_of(pf: np.ndarray) -> float:
 
 
 def mark(pf: np.ndarray, close: float, spread: float) -> float:
-    return float(rules.mark_price(pf, close, spread))
+    return float(_k_mark(_row(pf), close, spread))

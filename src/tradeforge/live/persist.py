@@ -146,7 +146,9 @@ class Journal:
             end = raw.find(b"\n", pos)
             lineno += 1
             if end < 0:
-                return JournalScan(records, pos, f"line {lineno}: torn (no newline, crash mid-append)")
+                return JournalScan(
+                    records, pos, f"line {lineno}: torn (no newline, crash mid-append)"
+                )
             try:
                 doc = json.loads(raw[pos:end])
                 ok = isinstance(doc, dict) and sha256_of(doc.get("rec")) == doc.get("sum")

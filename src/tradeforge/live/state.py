@@ -134,9 +134,7 @@ class StateRepository:
 
     # -- reading -----------------------------------------------------------------------------
     def exists(self) -> bool:
-        return (
-            self.state_path.exists() or self.prev_path.exists() or self.journal.path.exists()
-        )
+        return self.state_path.exists() or self.prev_path.exists() or self.journal.path.exists()
 
     @property
     def state(self) -> dict[str, Any]:
@@ -175,7 +173,8 @@ class StateRepository:
                     raise StateError("journal genesis record does not match its checksum")
             else:
                 raise StateError(
-                    f"no valid state in {self.dir}: " + "; ".join(report.problems or ["empty"])
+                    f"no valid state in {self.dir}: "
+                    + "; ".join(report.problems or ["empty"])
                     + ". Refusing to trade on unvalidated state."
                 )
         state = _norm(base)
@@ -208,9 +207,7 @@ class StateRepository:
             raise StateError(f"{self.dir} already holds state; load it instead")
         self.dir.mkdir(parents=True, exist_ok=True)
         state = _norm({**initial, "schema_version": SCHEMA_VERSION, "seq": 1})
-        self.journal.append(
-            {"seq": 1, "kind": "genesis", "state": state, "sha": sha256_of(state)}
-        )
+        self.journal.append({"seq": 1, "kind": "genesis", "state": state, "sha": sha256_of(state)})
         write_document(self.state_path, state)
         self._state = state
         return copy.deepcopy(state)

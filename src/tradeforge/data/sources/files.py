@@ -35,6 +35,7 @@ from tradeforge.core.timeutil import to_utc
 from tradeforge.data.sources.files_formats import (
     FORMATS,
     NUMERIC_ROLES,
+    TIME_ROLES,
     CsvLayout,
     detect_csv_layout,
     is_parquet,
@@ -77,7 +78,7 @@ def read_bars_file(
     raw = _read_csv(path, layout)
     index = _parse_times(raw, layout, path, zone)
     frame = pd.DataFrame(
-        {c: raw[c].to_numpy("float64", copy=False) for c in NUMERIC_ROLES if c in raw.columns},
+        {c: np.asarray(raw[c], dtype="float64") for c in NUMERIC_ROLES if c in raw},
         index=index,
     )
     if "spread" in frame.columns and layout.format == "mt5":
@@ -115,15 +116,59 @@ def resolve_tz(tz: str | dt.tzinfo | None) -> dt.tzinfo:
 # --------------------------------------------------------------------------- CSV reading
 
 
-def _read_csv(path: Path, layout: CsvLayout) -> pd.DataFrame:
-    """Columns named by role: time roles as object strings, numeric roles as float64."""
+Columns = dict[str, Any]  # role -> pa.Array of strings (time roles) or float64 ndarray
+
+
+def _read_csv(path: Path, layout: CsvLayout) -> Columns:
+    """The file's columns by role: time roles as Arrow strings, numeric roles as float64.
+
+    Arrow's multi-threaded reader does the common case; anything it rejects (ragged rows,
+    stray spaces, decimal commas, zip archives, non-numbers) goes through pandas' C reader,
+    which either copes or yields an error naming the line.
+    """
     positions = {role: i for i, role in enumerate(layout.roles) if role}
     missing = [c for c in OHLCV_COLUMNS if c not in positions]
     if missing:
         raise DataError(f"{path}: {layout.format} layout without columns {missing}")
-    dtypes: dict[int, Any] = {
-        i: (object if role in ("date", "time", "datetime") else "float64")
+    if layout.decimal == "." and layout.compression in (None, "gzip", "bz2"):
+        try:
+            return _read_csv_arrow(path, layout, positions)
+        except (pa.ArrowException, UnicodeError):
+            pass
+    return _read_csv_pandas(path, layout, positions)
+
+
+def _read_csv_arrow(path: Path, layout: CsvLayout, positions: dict[str, int]) -> Columns:
+    from pyarrow import csv as pacsv
+
+    types = {
+        f"f{i}": pa.string() if role in TIME_ROLES else pa.float64()
         for role, i in positions.items()
+    }
+    encoding = "utf8" if layout.encoding in ("utf-8", "utf-8-sig") else layout.encoding
+    with pa.input_stream(str(path), compression=layout.compression) as stream:
+        table = pacsv.read_csv(
+            stream,
+            read_options=pacsv.ReadOptions(
+                skip_rows=1 if layout.header else 0,
+                autogenerate_column_names=True,
+                encoding=encoding,
+            ),
+            parse_options=pacsv.ParseOptions(delimiter=layout.sep),
+            convert_options=pacsv.ConvertOptions(
+                column_types=types, include_columns=list(types), strings_can_be_null=False
+            ),
+        )
+    out: Columns = {}
+    for role, i in positions.items():
+        col = table.column(f"f{i}").combine_chunks()
+        out[role] = col if role in TIME_ROLES else col.to_numpy(zero_copy_only=False)
+    return out
+
+
+def _read_csv_pandas(path: Path, layout: CsvLayout, positions: dict[str, int]) -> Columns:
+    dtypes: dict[int, Any] = {
+        i: (object if role in TIME_ROLES else "float64") for role, i in positions.items()
     }
     kwargs: dict[str, Any] = {
         "sep": layout.sep,
@@ -143,9 +188,12 @@ def _read_csv(path: Path, layout: CsvLayout) -> pd.DataFrame:
         if isinstance(exc, pd.errors.ParserError):
             raise DataError(f"{path}: {exc}") from None
         raise _locate_bad_number(path, kwargs, positions, layout) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeError) as exc:
         raise DataError(f"cannot read {path}: {exc}") from None
-    return table.rename(columns={i: role for role, i in positions.items()})
+    return {
+        role: _to_arrow(table[i]) if role in TIME_ROLES else table[i].to_numpy("float64")
+        for role, i in positions.items()
+    }
 
 
 def _locate_bad_number(
@@ -171,10 +219,8 @@ def _locate_bad_number(
 # --------------------------------------------------------------------------- timestamps
 
 
-def _parse_times(
-    raw: pd.DataFrame, layout: CsvLayout, path: Path, tz: dt.tzinfo
-) -> pd.DatetimeIndex:
-    if "date" in raw.columns:
+def _parse_times(raw: Columns, layout: CsvLayout, path: Path, tz: dt.tzinfo) -> pd.DatetimeIndex:
+    if "date" in raw:
         ns, bad, what = _parse_date_time(raw, layout)
         aware = False
     elif layout.format == "dukascopy" and not re.match(r"^\d{4}-", layout.sample["datetime"]):
@@ -182,10 +228,10 @@ def _parse_times(
         ns, bad, what = _parse_dukascopy(raw["datetime"])
         aware = True
     else:
-        ns, bad, aware, what = _parse_iso_or_epoch(raw["datetime"])
+        ns, bad, aware, what = _parse_iso_or_epoch(raw["datetime"].to_pandas())
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        shown = " ".join(str(raw[c].iloc[row]) for c in ("date", "time", "datetime") if c in raw)
+        shown = " ".join(str(raw[c][row]) for c in TIME_ROLES if c in raw)
         raise DataError(
             f"{path}: line {row + layout.first_data_line}: cannot parse time {shown!r} "
             f"(expected {what})"
@@ -228,16 +274,16 @@ def _seconds_to_ns(seconds: np.ndarray) -> np.ndarray:
     return ns
 
 
-def _parse_date_time(raw: pd.DataFrame, layout: CsvLayout) -> tuple[np.ndarray, np.ndarray, str]:
+def _parse_date_time(raw: Columns, layout: CsvLayout) -> tuple[np.ndarray, np.ndarray, str]:
     sample_date = layout.sample.get("date", "")
     m = re.match(r"^\d{4}([./-]?)\d{2}", sample_date)
     date_fmt = _DATE_FORMATS[m.group(1) if m else "."]
-    dates = _to_arrow(raw["date"])
-    if "time" in raw.columns:
+    dates = raw["date"]
+    if "time" in raw:
         clock = layout.sample.get("time", "00:00:00")
         time_fmt = "%H:%M:%S" if clock.count(":") == 2 else "%H:%M"
         fmt = f"{date_fmt} {time_fmt}"
-        joined = pc.binary_join_element_wise(dates, _to_arrow(raw["time"]), " ")
+        joined = pc.binary_join_element_wise(dates, raw["time"], " ")
         ns = _strptime(joined, fmt)
     else:  # MetaTrader omits <TIME> from daily exports
         fmt = date_fmt
@@ -245,10 +291,9 @@ def _parse_date_time(raw: pd.DataFrame, layout: CsvLayout) -> tuple[np.ndarray, 
     return ns, ns == np.iinfo("int64").min, fmt.replace("%", "")
 
 
-def _parse_dukascopy(values: pd.Series) -> tuple[np.ndarray, np.ndarray, str]:
+def _parse_dukascopy(text: pa.Array) -> tuple[np.ndarray, np.ndarray, str]:
     """``dd.mm.yyyy HH:MM:SS[.fff][ GMT+hhmm]``: the head through Arrow, the few distinct
     tails (fraction and offset) once each."""
-    text = _to_arrow(values)
     ns = _strptime(pc.utf8_slice_codeunits(text, 0, 19), _DUKA_HEAD)
     tails = pc.utf8_slice_codeunits(text, 19).to_numpy(zero_copy_only=False)
     codes, uniques = pd.factorize(tails, use_na_sentinel=False)

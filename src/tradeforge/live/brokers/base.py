@@ -36,7 +36,9 @@ class PositionClosedError(BrokerError):
     """The position is already closed (e.g. its stop fired at the broker)."""
 
 
-def client_order_id(strategy: str, symbol: str, bar_time: Any, tag: str, action: str = "entry") -> str:
+def client_order_id(
+    strategy: str, symbol: str, bar_time: Any, tag: str, action: str = "entry"
+) -> str:
     """Deterministic id of one intended broker action: equal inputs, equal id.
 
     ``bar_time`` is the signal bar's open time; ``action`` names the step (``entry``,

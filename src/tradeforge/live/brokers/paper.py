@@ -166,7 +166,9 @@ class PaperBroker:
             tick = self.doc["ticks"].get(p["symbol"])
             if tick is None:
                 continue
-            mark = tick["bid"] if p["side"] > 0 else self._spread_adj(inst, tick["bid"], tick["ask"])
+            mark = (
+                tick["bid"] if p["side"] > 0 else self._spread_adj(inst, tick["bid"], tick["ask"])
+            )
             steps = round(p["lots"] / inst.lot_step)
             equity += p["side"] * (mark - p["price_open"]) * steps * _unit(inst)
             margin += p["lots"] * inst.contract_size * p["price_open"] / self.leverage

@@ -1,0 +1,169 @@
+"""Assemble and run a dry-run (engine + replay feed + paper broker) or a live session.
+
+`DryRunSpec` is everything a dry-run needs; it is written to ``<state>/dryrun.json`` on the
+first start so a restart (``tradeforge dry-run --state DIR`` again, or after a crash) continues
+with the same configuration — a restart with a different one is refused.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tradeforge.backtest.execution import ExecutionModel, Sizing
+from tradeforge.core.errors import ConfigError
+from tradeforge.core.timeframes import Timeframe
+from tradeforge.core.timeutil import to_utc
+from tradeforge.live.brokers.paper import PAPER_FILE, PaperBroker
+from tradeforge.live.engine import Engine, EngineConfig
+from tradeforge.live.feeds import ReplayFeed
+from tradeforge.live.guards import RiskLimits
+from tradeforge.live.persist import read_document, write_document
+from tradeforge.live.state import JOURNAL_FILE, StateRepository
+
+SPEC_FILE = "dryrun.json"
+
+
+@dataclass(frozen=True)
+class DryRunSpec:
+    strategy: str
+    symbol: str
+    timeframe: str
+    start: str  # first replayed bar (UTC)
+    end: str  # end of the replay (exclusive)
+    params: dict[str, Any] = field(default_factory=dict)
+    bars_file: str | None = None  # parquet of bars; else the cache under ``home``
+    home: str | None = None
+    window: int = 300
+    sizing: str = "risk:1"
+    spread: str | float = "data"
+    slippage: str | None = None
+    commission: float = 0.0
+    capital: float = 100_000.0
+    leverage: float = 100.0
+    position_mode: str = "symbol"
+    exit_mode: str = "bar"
+    close_at_end: bool = False
+    max_lots: float | None = None
+    limits: dict[str, Any] = field(default_factory=dict)
+    pace: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def execution(self) -> ExecutionModel:
+        return ExecutionModel(
+            spread=self.spread, commission=self.commission, **ExecutionModel.parse_slippage(self.slippage)
+        )
+
+    def engine_config(self) -> EngineConfig:
+        return EngineConfig(
+            strategy_name=self.strategy,
+            symbol=self.symbol.upper(),
+            timeframe=Timeframe.parse(self.timeframe).name,
+            window=self.window,
+            sizing=Sizing.parse(self.sizing),
+            execution=self.execution(),
+            limits=RiskLimits(**self.limits),
+            position_mode=self.position_mode,
+            exit_mode=self.exit_mode,
+            close_at_end=self.close_at_end,
+            max_lots=self.max_lots,
+            leverage=self.leverage,
+        )
+
+
+def load_bars(spec: DryRunSpec) -> pd.DataFrame:
+    """The replay's bars plus ``window`` bars of history before ``start``."""
+    tf = Timeframe.parse(spec.timeframe)
+    start, end = to_utc(spec.start, "start"), to_utc(spec.end, "end")
+    if spec.bars_file:
+        from tradeforge.data.validate import validate_ohlcv
+
+        frame = validate_ohlcv(pd.read_parquet(spec.bars_file), spec.bars_file)
+    else:
+        from tradeforge.core.paths import resolve_home
+        from tradeforge.data.cache import ParquetStore
+
+        frame = ParquetStore(resolve_home(spec.home)).load(spec.symbol, tf, None, end)
+    frame = frame[frame.index < end]
+    first = int(frame.index.searchsorted(start))
+    return frame.iloc[max(0, first - spec.window) :]
+
+
+def resolve_spec(state_dir: Path, spec: DryRunSpec | None) -> DryRunSpec:
+    """The spec stored in ``state_dir`` (restart) or ``spec`` (first start, then stored)."""
+    path = Path(state_dir) / SPEC_FILE
+    if path.exists():
+        stored = DryRunSpec(**read_document(path))
+        if spec is not None and spec.to_dict() != stored.to_dict():
+            diff = sorted(k for k, v in spec.to_dict().items() if stored.to_dict()[k] != v)
+            raise ConfigError(
+                f"{state_dir} holds a dry-run with other settings ({', '.join(diff)}); "
+                "restart it without options or use a new --state directory"
+            )
+        return stored
+    if spec is None:
+        raise ConfigError(f"{state_dir} holds no dry-run; give --strategy/--symbol/--replay")
+    Path(state_dir).mkdir(parents=True, exist_ok=True)
+    write_document(path, spec.to_dict())
+    return spec
+
+
+def build_dry_run(state_dir: str | Path, spec: DryRunSpec | None = None, echo=None) -> Engine:
+    from tradeforge.strategy.registry import create_strategy
+
+    state_dir = Path(state_dir)
+    spec = resolve_spec(state_dir, spec)
+    frame = load_bars(spec)
+    cfg = spec.engine_config()
+    feed = ReplayFeed(frame, cfg.symbol, cfg.timeframe, pace=spec.pace, play_from=spec.start)
+    broker = PaperBroker(
+        state_dir / PAPER_FILE,
+        initial_balance=spec.capital,
+        execution=cfg.execution,
+        leverage=spec.leverage,
+    )
+    strategy = create_strategy(spec.strategy, spec.params)
+    return Engine(cfg, strategy, feed, broker, state_dir, echo=echo)
+
+
+def run_dry(state_dir: str | Path, spec: DryRunSpec | None = None, echo=None) -> Engine:
+    engine = build_dry_run(state_dir, spec, echo)
+    engine.start()
+    engine.run()
+    return engine
+
+
+def journal_trades(state_dir: str | Path) -> list[dict[str, Any]]:
+    """Every closed trade recorded in the journal, in order."""
+    repo = StateRepository(state_dir)
+    return [t for rec in repo.records() for t in rec.get("trades", []) if t]
+
+
+def trades_frame(state_dir: str | Path) -> pd.DataFrame:
+    from tradeforge.backtest.result import TRADE_COLUMNS
+
+    rows = journal_trades(state_dir)
+    frame = pd.DataFrame(rows, columns=list(TRADE_COLUMNS))
+    for col in ("signal_time", "entry_time", "exit_time"):
+        frame[col] = pd.to_datetime(frame[col], utc=True)
+    return frame
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m tradeforge.live STATE_DIR [SPEC_JSON]`` — run (or resume) a dry-run."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if not args:
+        print("usage: python -m tradeforge.live STATE_DIR [SPEC_JSON]", file=sys.stderr)
+        return 2
+    spec = DryRunSpec(**json.loads(Path(args[1]).read_text())) if len(args) > 1 else None
+    engine = run_dry(args[0], spec)
+    print(json.dumps({"seq": engine.state["seq"], "journal": str(Path(args[0]) / JOURNAL_FILE)}))
+    return 0

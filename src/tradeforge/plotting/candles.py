@@ -1,0 +1,189 @@
+"""Candlestick charts with signals, entries, exits and stops.
+
+Candles are drawn on integer bar positions (no gaps over weekends) as two vectorized
+collections: a `LineCollection` of wicks and a `PolyCollection` of bodies. The x tick labels
+map positions back to UTC bar times.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.collections import LineCollection, PolyCollection
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+from tradeforge.analytics._data import time_ns
+from tradeforge.plotting._base import DOWN, LINE, NEG, POS, UP, new_figure
+
+BODY_WIDTH = 0.7
+
+
+def draw_candles(ax: Axes, o, h, lo, c, x0: int = 0) -> None:
+    """Vectorized candles at x = x0, x0+1, …"""
+    n = len(o)
+    x = np.arange(x0, x0 + n, dtype=np.float64)
+    up = c >= o
+    colors = np.where(up, UP, DOWN)
+    wicks = np.stack([np.c_[x, lo], np.c_[x, h]], axis=1)
+    ax.add_collection(LineCollection(wicks, colors=colors, linewidths=0.8, zorder=2))
+    top, bottom = np.maximum(o, c), np.minimum(o, c)
+    flat = top - bottom < 1e-12
+    pad = (np.nanmax(h) - np.nanmin(lo)) * 0.0015 if n else 0.0
+    top = np.where(flat, top + pad, top)
+    bottom = np.where(flat, bottom - pad, bottom)
+    half = BODY_WIDTH / 2
+    verts = np.stack(
+        [
+            np.c_[x - half, bottom],
+            np.c_[x - half, top],
+            np.c_[x + half, top],
+            np.c_[x + half, bottom],
+        ],
+        axis=1,
+    )
+    ax.add_collection(
+        PolyCollection(verts, facecolors=colors, edgecolors=colors, linewidths=0.5, zorder=3)
+    )
+    if n:
+        ax.set_xlim(x0 - 1, x0 + n)
+        span = float(np.nanmax(h) - np.nanmin(lo)) or 1e-4
+        ax.set_ylim(float(np.nanmin(lo)) - 0.06 * span, float(np.nanmax(h)) + 0.06 * span)
+
+
+def _time_axis(ax: Axes, index: pd.DatetimeIndex, x0: int) -> None:
+    n = len(index)
+    multi_day = n and index[-1].normalize() != index[0].normalize()
+    fmt = "%m-%d %H:%M" if multi_day else "%H:%M"
+
+    def label(v: float, _pos: int) -> str:
+        i = int(round(v)) - x0
+        return index[i].strftime(fmt) if 0 <= i < n else ""
+
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=9, integer=True))
+    ax.xaxis.set_major_formatter(FuncFormatter(label))
+    ax.set_xlabel(f"Time (UTC){'' if multi_day else index[0].strftime(', %Y-%m-%d')}")
+
+
+def signal_points(signals: Any, bars: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(bar positions, side +1/-1) of signals given as a `Signals` table (``bar``/``side``
+    arrays) or a frame with a UTC ``time`` index/column and a ``side`` column."""
+    if signals is None:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    if hasattr(signals, "bar") and hasattr(signals, "side") and not isinstance(
+        signals, pd.DataFrame
+    ):
+        return np.asarray(signals.bar, np.int64), np.sign(np.asarray(signals.side, np.int64))
+    frame = pd.DataFrame(signals)
+    times = frame["time"] if "time" in frame.columns else frame.index
+    pos = np.searchsorted(time_ns(bars.index), time_ns(times))
+    side = frame["side"]
+    if side.dtype.kind in "iuf":
+        s = np.sign(side.to_numpy(dtype=np.float64)).astype(np.int64)
+    else:
+        s = np.where(side.astype(str).str.lower().to_numpy() == "short", -1, 1)
+    ok = pos < len(bars)
+    return pos[ok], s[ok]
+
+
+def trade_window_chart(
+    bars: pd.DataFrame,
+    trades: pd.DataFrame,
+    legs: pd.DataFrame,
+    lo: int,
+    hi: int,
+    title: str,
+    signals: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Figure:
+    """Bars ``[lo, hi)`` of ``bars`` with every trade of ``trades`` drawn on them."""
+    view = bars.iloc[lo:hi]
+    fig = new_figure(11.0, 5.5)
+    ax = fig.add_subplot()
+    draw_candles(
+        ax, *(view[k].to_numpy(dtype=np.float64) for k in ("open", "high", "low", "close")), lo
+    )
+    _time_axis(ax, view.index, lo)
+    ax.set_ylabel("Price")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:.5g}"))
+    span = float(view["high"].max() - view["low"].min()) or 1e-4
+    bar_ns = time_ns(bars.index)
+
+    def pos(times) -> np.ndarray:
+        return np.searchsorted(bar_ns, time_ns(times))
+
+    if signals is not None and len(signals[0]):
+        sp, ss = signals
+        m = (sp >= lo) & (sp < hi)
+        sp, ss = sp[m], ss[m]
+        y = np.where(
+            ss > 0,
+            bars["low"].to_numpy()[sp] - 0.035 * span,
+            bars["high"].to_numpy()[sp] + 0.035 * span,
+        )
+        for s, marker in ((1, "^"), (-1, "v")):
+            k = ss == s
+            if k.any():
+                ax.scatter(
+                    sp[k], y[k], marker=marker, s=22, color="0.55", zorder=4,
+                    label="signal" if s == 1 or not (ss == 1).any() else None,
+                )  # fmt: skip
+    if len(trades):
+        e_pos, x_pos = pos(trades["entry_time"]), pos(trades["exit_time"])
+        long = trades["side"].astype(str).to_numpy() == "long"
+        entry = trades["entry_price"].to_numpy(dtype=np.float64)
+        stop = trades["initial_stop"].to_numpy(dtype=np.float64)
+        ax.hlines(stop, e_pos, x_pos, colors=NEG, linestyles="--", lw=1.0, zorder=5,
+                  label="initial stop")  # fmt: skip
+        ax.hlines(entry, e_pos, x_pos, colors=LINE, linestyles=":", lw=1.0, zorder=5,
+                  label="entry price")  # fmt: skip
+        for m, marker, lab in ((long, "^", "long entry"), (~long, "v", "short entry")):
+            if m.any():
+                ax.scatter(e_pos[m], entry[m], marker=marker, s=90, color=LINE,
+                           edgecolors="white", linewidths=0.8, zorder=6, label=lab)  # fmt: skip
+        ids = set(trades["trade_id"].tolist())
+        lg = legs[legs["trade_id"].isin(ids)] if len(legs) else legs
+        if len(lg):
+            pnl = lg["pnl"].to_numpy(dtype=np.float64)
+            lp = pos(lg["time"])
+            colors = np.where(pnl >= 0, POS, NEG)
+            ax.scatter(lp, lg["price"].to_numpy(dtype=np.float64), marker="X", s=80,
+                       c=colors, edgecolors="white", linewidths=0.8, zorder=7,
+                       label="exit (green: profit, red: loss)")  # fmt: skip
+        else:
+            ax.scatter(x_pos, trades["exit_price"].to_numpy(dtype=np.float64), marker="X",
+                       s=80, color="black", zorder=7, label="exit")  # fmt: skip
+    ax.set_title(title)
+    ax.legend(loc="best", ncols=3)
+    return fig
+
+
+def trade_title(t: Mapping[str, Any]) -> str:
+    r = t.get("r_multiple")
+    r_txt = f" · {r:+.2f}R" if r is not None and np.isfinite(r) else ""
+    return (
+        f"{t['symbol']} trade #{int(t['trade_id'])} · {t['side']} · {t['tag']}{r_txt} · "
+        f"PnL {t['pnl']:+,.2f} · exit: {t['exit_reason']}"
+    )
+
+
+def trade_chart(
+    bars: pd.DataFrame,
+    trade: pd.Series,
+    legs: pd.DataFrame,
+    signals: tuple[np.ndarray, np.ndarray] | None = None,
+    label: str = "",
+    max_bars: int = 400,
+) -> Figure:
+    """One trade with context before its entry and after its exit."""
+    bar_ns = time_ns(bars.index)
+    e = int(np.searchsorted(bar_ns, time_ns([trade["entry_time"]])[0]))
+    x = int(np.searchsorted(bar_ns, time_ns([trade["exit_time"]])[0]))
+    hold = x - e + 1
+    pad = int(np.clip(hold // 2, 15, max(15, (max_bars - hold) // 2)))
+    lo, hi = max(0, e - pad), min(len(bars), x + pad + 1)
+    title = (f"{label}: " if label else "") + trade_title(trade)
+    return trade_window_chart(bars, trade.to_frame().T, legs, lo, hi, title, signals)
