@@ -1,1 +1,32 @@
-"""tradeforge.analytics"""
+"""tradeforge.analytics: metrics, breakdowns, stability and report writers for backtest results.
+
+Typical use::
+
+    report = build_report(result)            # all metrics and tables (fast, no charts)
+    paths = write_report(result, "runs/x", ohlc={"EURUSD": bars})
+    print_summary(paths.report, console, paths)
+"""
+
+from __future__ import annotations
+
+from tradeforge.analytics.compare import compare_reports
+from tradeforge.analytics.console import print_summary, render_text
+from tradeforge.analytics.report import Report, build_report
+from tradeforge.analytics.runio import RUN_SCHEMA_VERSION, RunFolderError, load_run, save_run
+from tradeforge.analytics.schema import SCHEMA_VERSION
+from tradeforge.analytics.writers import ReportPaths, write_report
+
+__all__ = [
+    "RUN_SCHEMA_VERSION",
+    "SCHEMA_VERSION",
+    "Report",
+    "ReportPaths",
+    "RunFolderError",
+    "build_report",
+    "compare_reports",
+    "load_run",
+    "print_summary",
+    "render_text",
+    "save_run",
+    "write_report",
+]

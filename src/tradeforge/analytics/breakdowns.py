@@ -34,8 +34,9 @@ BREAKDOWNS: tuple[tuple[str, str], ...] = (
 
 def _safe_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     out = np.full(len(a), np.nan)
-    np.divide(a, b, out=out, where=b != 0)
-    return out
+    with np.errstate(over="ignore"):
+        np.divide(a, b, out=out, where=b != 0)
+    return np.where(np.isfinite(out), out, np.nan)
 
 
 def grouped_stats(codes: np.ndarray, names: list[str], tr: Trades, key: str) -> pd.DataFrame:

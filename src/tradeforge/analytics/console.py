@@ -111,7 +111,8 @@ def monthly_grid(report: Report) -> Table | None:
         row = []
         for m in range(1, 13):
             v = cells.get((int(y), m))
-            row.append(Text("" if v is None else f"{v:.1f}", style=_style(v, "return_pct")))
+            txt = "" if v is None else f"{v:.1f}".replace("-0.0", "0.0")
+            row.append(Text(txt, style=_style(v, "return_pct")))
         row.append(Text(f"{r_year:.1f}", style=_style(r_year, "return_pct")))
         t.add_row(str(int(y)), *row)
     return t

@@ -20,7 +20,7 @@ def sample_bars(n_bars: int, start: str = "2019-01-01", freq: str = "5min", seed
     step = pd.Timedelta(freq)
     # generate enough 24/7 stamps, then drop Saturday and Sunday (before 22:00)
     stamps = pd.date_range(start, periods=int(n_bars * 1.45) + 10, freq=step, tz="UTC")
-    wd, hour = stamps.dayofweek, stamps.hour
+    wd, hour = stamps.day_of_week, stamps.hour
     open_mask = (wd < 5) & ~((wd == 4) & (hour >= 22)) | ((wd == 6) & (hour >= 22))
     index = stamps[open_mask][:n_bars].rename("time")
     vol = 0.00025 * np.sqrt(step / pd.Timedelta("5min"))

@@ -77,19 +77,54 @@ def import_file(
     tz: Annotated[
         str, typer.Option("--tz", help="Time zone of naive timestamps in the file.")
     ] = "UTC",
+    point: Annotated[
+        float | None,
+        typer.Option(help="Price of one point (MT5 spreads), if not the instrument's."),
+    ] = None,
     home: HomeOption = None,
     instruments: InstrumentsOption = None,
 ) -> None:
-    """Import bars from a file (MetaTrader, Dukascopy CSV, generic CSV, Parquet) into the cache."""
-    from tradeforge.data.sources.files import read_bars_file
+    """Import bars from a file (MetaTrader, Dukascopy CSV, generic CSV, Parquet) into the cache.
+
+    Finer bars than --timeframe are resampled; coarser ones are an error."""
+    from tradeforge.data.sources.files import FileSource
 
     load_instruments(instruments)
     get_instrument(symbol)
     tf = Timeframe.parse(timeframe)
     with console.status(f"reading {file}"):
-        frame = read_bars_file(file, format=fmt, tz=tz, symbol=symbol)
+        frame = FileSource(file, format=fmt, tz=tz, point=point).fetch(symbol, tf)
         _store(home).write(symbol, tf, frame, source=f"file:{file.name}")
     console.print(f"imported {len(frame):,} {tf} bars of {symbol.upper()} from {file}")
+
+
+@app.command("mt5")
+def mt5(
+    symbol: SymbolOption,
+    timeframe: TimeframeOption,
+    start: StartOption,
+    end: EndOption,
+    login: Annotated[int | None, typer.Option(help="Account number.")] = None,
+    password: Annotated[str | None, typer.Option(help="Account password.")] = None,
+    server: Annotated[str | None, typer.Option(help="Broker server name.")] = None,
+    terminal_path: Annotated[str | None, typer.Option(help="Path to terminal64.exe.")] = None,
+    server_offset: Annotated[
+        float, typer.Option(help="Broker server time minus UTC, hours.")
+    ] = 0.0,
+    home: HomeOption = None,
+    instruments: InstrumentsOption = None,
+) -> None:
+    """Fetch bars from a MetaTrader 5 terminal (Windows; `pip install MetaTrader5`) into the cache."""
+    from tradeforge.data.sources.mt5 import MT5Source
+
+    load_instruments(instruments)
+    get_instrument(symbol)
+    tf = Timeframe.parse(timeframe)
+    source = MT5Source(login, password, server, terminal_path, server_tz_offset_hours=server_offset)
+    with console.status(f"fetching {symbol.upper()} {tf} from MetaTrader 5"):
+        frame = source.fetch(symbol, tf, to_utc(start, "start"), to_utc(end, "end"))
+        _store(home).write(symbol, tf, frame, source="mt5")
+    console.print(f"cached {len(frame):,} {tf} bars of {symbol.upper()} from MetaTrader 5")
 
 
 @app.command("download")

@@ -20,7 +20,6 @@ the same decisions, gets the same (deduplicated) broker answers and commits the 
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 from collections.abc import Callable
@@ -130,6 +129,10 @@ def strategy_signals(
     return strategy.signals(frame, inst)
 
 
+def _clone(value: Any) -> Any:
+    return json.loads(json.dumps(value))
+
+
 def _iso(ns: int | None) -> str | None:
     return None if ns is None else pd.Timestamp(ns, tz="UTC").isoformat()
 
@@ -194,7 +197,7 @@ class Engine:
 
     def _commit(self, new: dict[str, Any], kind: str, event: Any, decisions: list, trades: list):
         record = self.repo.commit(new, kind, event, decisions=decisions, trades=trades)
-        self.state = copy.deepcopy(self.repo.state)
+        self.state = _clone(self.repo.state)
         if decisions:
             with open(self.dir / DECISIONS_FILE, "a", encoding="utf-8") as fh:
                 for d in decisions:
@@ -223,7 +226,7 @@ class Engine:
                 f"{self.cfg.identity()}; use another --state directory"
             )
         decisions = [self._decision(None, "start", report.message(), load=report.to_dict())]
-        new = copy.deepcopy(self.state)
+        new = _clone(self.state)
         halted = new["risk"]["halted"]
         if halted and not G.kill_requested(self.dir):
             new["risk"]["halted"] = None
@@ -247,7 +250,7 @@ class Engine:
 
     def reconcile(self) -> list[dict[str, Any]]:
         """Compare state and broker; fix and log every difference before any new order."""
-        new = copy.deepcopy(self.state)
+        new = _clone(self.state)
         decisions: list[dict[str, Any]] = []
         trades: list[dict[str, Any]] = []
         now = self.state["last_key"][0] if self.state["last_key"] else None
@@ -345,7 +348,10 @@ class Engine:
         return self.state
 
     def handle(self, event: Event) -> None:
-        new = copy.deepcopy(self.state)
+        last = self.state["last_key"]
+        if last is not None and tuple(event.key) <= tuple(last):
+            return  # duplicate or out-of-order event: already reflected in the state
+        new = _clone(self.state)
         decisions: list[dict[str, Any]] = []
         trades: list[dict[str, Any]] = []
         if isinstance(event, Tick):

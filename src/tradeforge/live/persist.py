@@ -45,7 +45,10 @@ def _sanitize(value: Any) -> Any:
 
 def canonical_json(value: Any) -> str:
     """Sorted keys, no whitespace, NaN/inf written as null: equal data, equal text."""
-    return json.dumps(_sanitize(value), sort_keys=True, separators=(",", ":"), allow_nan=False)
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except ValueError:  # non-finite floats somewhere: the slow path
+        return json.dumps(_sanitize(value), sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 def sha256_of(value: Any) -> str:
@@ -76,12 +79,18 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     fsync_dir(path.parent)
 
 
-def write_document(path: Path, body: Any) -> str:
-    """Write a checksummed JSON document atomically; returns its body's sha256."""
-    digest = sha256_of(body)
-    text = canonical_json({"body": body, "sha256": digest})
-    atomic_write_bytes(path, text.encode())
-    return digest
+def document_bytes(body: Any) -> bytes:
+    """The bytes `write_document` writes for ``body``."""
+    text = canonical_json(body)
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    return ('{"body":' + text + ',"sha256":"' + digest + '"}').encode()
+
+
+def write_document(path: Path, body: Any) -> bytes:
+    """Write a checksummed JSON document atomically; returns the bytes written."""
+    data = document_bytes(body)
+    atomic_write_bytes(path, data)
+    return data
 
 
 def read_document(path: Path) -> Any:

@@ -148,7 +148,7 @@ def journal_trades(state_dir: str | Path) -> list[dict[str, Any]]:
 def trades_frame(state_dir: str | Path) -> pd.DataFrame:
     from tradeforge.backtest.result import TRADE_COLUMNS
 
-    rows = journal_trades(state_dir)
+    rows = sorted(journal_trades(state_dir), key=lambda t: t["trade_id"])  # entry order
     frame = pd.DataFrame(rows, columns=list(TRADE_COLUMNS))
     for col in ("signal_time", "entry_time", "exit_time"):
         frame[col] = pd.to_datetime(frame[col], utc=True)

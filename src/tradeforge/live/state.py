@@ -22,6 +22,7 @@ two-level (``set``/``del`` of top-level keys and of entries of dict-valued keys)
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,9 @@ from typing import Any
 from tradeforge.core.errors import StateError
 from tradeforge.live.persist import (
     Journal,
+    atomic_write_bytes,
     canonical_json,
+    document_bytes,
     read_document,
     sha256_of,
     write_document,
@@ -45,9 +48,11 @@ _MISSING = object()
 
 def _norm(value: Any) -> Any:
     """The value as it reads back from JSON (so diffs compare like with like)."""
-    import json
-
     return json.loads(canonical_json(value))
+
+
+def _bare(state: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in state.items() if k != "seq"}
 
 
 def diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
@@ -131,6 +136,7 @@ class StateRepository:
         self.prev_path = self.dir / PREV_FILE
         self.journal = Journal(self.dir / JOURNAL_FILE)
         self._state: dict[str, Any] | None = None
+        self._doc: bytes | None = None  # bytes of the current snapshot (becomes .prev)
 
     # -- reading -----------------------------------------------------------------------------
     def exists(self) -> bool:
@@ -192,7 +198,9 @@ class StateRepository:
                 raise StateError(f"journal record {seq} does not reproduce its state checksum")
             report.replayed += 1
         if report.source != STATE_FILE or report.replayed:
-            write_document(self.state_path, state)  # heal the snapshot
+            self._doc = write_document(self.state_path, state)  # heal the snapshot
+        else:
+            self._doc = document_bytes(state)
         report.seq = state["seq"]
         self._state = state
         return copy.deepcopy(state), report
@@ -208,7 +216,7 @@ class StateRepository:
         self.dir.mkdir(parents=True, exist_ok=True)
         state = _norm({**initial, "schema_version": SCHEMA_VERSION, "seq": 1})
         self.journal.append({"seq": 1, "kind": "genesis", "state": state, "sha": sha256_of(state)})
-        write_document(self.state_path, state)
+        self._doc = write_document(self.state_path, state)
         self._state = state
         return copy.deepcopy(state)
 
@@ -224,11 +232,11 @@ class StateRepository:
         seq = old["seq"] + 1
         state["seq"] = seq
         state["schema_version"] = SCHEMA_VERSION
-        patch = diff(old, state)
+        patch = diff(_bare(old), _bare(state))  # seq is implied by the record
         record = {"seq": seq, "kind": kind, "event": event, "patch": patch, "sha": sha256_of(state)}
         record.update(_norm(audit))
         self.journal.append(record)
-        write_document(self.prev_path, old)
-        write_document(self.state_path, state)
+        atomic_write_bytes(self.prev_path, self._doc or document_bytes(old))
+        self._doc = write_document(self.state_path, state)
         self._state = state
         return record

@@ -17,6 +17,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 DPI = 100
+PNG_COMPRESSION = 3  # zlib level: 6 (the default) is ~2x slower for ~10 % smaller files
 UP, DOWN = "#26a69a", "#ef5350"
 POS, NEG = "#2e7d32", "#c62828"
 LINE = "#1f4e79"
@@ -46,21 +47,47 @@ def chart_style() -> Iterator[None]:
         yield
 
 
-def new_figure(width: float = 11.0, height: float = 5.5) -> Figure:
-    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+def new_figure(
+    width: float = 11.0,
+    height: float = 5.5,
+    *,
+    left: float = 0.85,
+    right: float = 0.25,
+    top: float = 0.45,
+    bottom: float = 0.6,
+    hspace: float = 0.1,
+    wspace: float = 0.05,
+) -> Figure:
+    """A figure on an Agg canvas with fixed margins in inches (a constrained layout would
+    cost ~0.1 s per chart)."""
+    fig = Figure(figsize=(width, height), dpi=DPI)
     FigureCanvasAgg(fig)
+    fig.subplots_adjust(
+        left=left / width,
+        right=1 - right / width,
+        top=1 - top / height,
+        bottom=bottom / height,
+        hspace=hspace,
+        wspace=wspace,
+    )
     return fig
 
 
 def save_png(fig: Figure, path: Path) -> Path:
     """Write ``fig`` as a PNG without metadata (byte-identical for identical figures)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png", dpi=DPI, metadata={"Software": None})
+    fig.savefig(
+        path,
+        format="png",
+        dpi=DPI,
+        metadata={"Software": None},
+        pil_kwargs={"compress_level": PNG_COMPRESSION},
+    )
     return path
 
 
 def empty_chart(title: str, message: str) -> Figure:
-    fig = new_figure(8.0, 3.0)
+    fig = new_figure(8.0, 3.0, left=0.2, bottom=0.2)
     ax = fig.add_subplot()
     ax.set_title(title)
     ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=13, transform=ax.transAxes)

@@ -101,14 +101,14 @@ def trade_window_chart(
 ) -> Figure:
     """Bars ``[lo, hi)`` of ``bars`` with every trade of ``trades`` drawn on them."""
     view = bars.iloc[lo:hi]
-    fig = new_figure(11.0, 5.5)
+    fig = new_figure(11.0, 5.8, bottom=1.0)
     ax = fig.add_subplot()
     draw_candles(
         ax, *(view[k].to_numpy(dtype=np.float64) for k in ("open", "high", "low", "close")), lo
     )
     _time_axis(ax, view.index, lo)
     ax.set_ylabel("Price")
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:.5g}"))
+    ax.ticklabel_format(axis="y", style="plain", useOffset=False)
     span = float(view["high"].max() - view["low"].min()) or 1e-4
     bar_ns = time_ns(bars.index)
 
@@ -131,8 +131,11 @@ def trade_window_chart(
                     sp[k], y[k], marker=marker, s=22, color="0.55", zorder=4,
                     label="signal" if s == 1 or not (ss == 1).any() else None,
                 )  # fmt: skip
+    levels: list[np.ndarray] = []
     if len(trades):
         e_pos, x_pos = pos(trades["entry_time"]), pos(trades["exit_time"])
+        for a, b in zip(e_pos.tolist(), x_pos.tolist(), strict=True):
+            ax.axvspan(a - 0.5, b + 0.5, color=LINE, alpha=0.06, lw=0, zorder=1)
         long = trades["side"].astype(str).to_numpy() == "long"
         entry = trades["entry_price"].to_numpy(dtype=np.float64)
         stop = trades["initial_stop"].to_numpy(dtype=np.float64)
@@ -144,6 +147,7 @@ def trade_window_chart(
             if m.any():
                 ax.scatter(e_pos[m], entry[m], marker=marker, s=90, color=LINE,
                            edgecolors="white", linewidths=0.8, zorder=6, label=lab)  # fmt: skip
+        levels += [entry, stop, trades["exit_price"].to_numpy(dtype=np.float64)]
         ids = set(trades["trade_id"].tolist())
         lg = legs[legs["trade_id"].isin(ids)] if len(legs) else legs
         if len(lg):
@@ -156,8 +160,14 @@ def trade_window_chart(
         else:
             ax.scatter(x_pos, trades["exit_price"].to_numpy(dtype=np.float64), marker="X",
                        s=80, color="black", zorder=7, label="exit")  # fmt: skip
+    if levels:
+        allv = np.concatenate(levels)
+        allv = allv[np.isfinite(allv)]
+        y0, y1 = ax.get_ylim()
+        lo_v, hi_v = min(y0, allv.min() - 0.04 * span), max(y1, allv.max() + 0.04 * span)
+        ax.set_ylim(lo_v, hi_v)
     ax.set_title(title)
-    ax.legend(loc="best", ncols=3)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncols=6, frameon=False)
     return fig
 
 

@@ -18,7 +18,7 @@ def equity_chart(report: Report, title: str) -> Figure:
     dd = report.drawdown
     equity = dd.peak + dd.money
     x = _utc(dd.t)
-    fig = new_figure(11.0, 6.0)
+    fig = new_figure(11.0, 6.5, hspace=0.06)
     ax, ax_dd = fig.subplots(2, 1, sharex=True, height_ratios=(3, 1.3))
     xe, ye = envelope(x, equity)
     initial = report.run["initial_capital"]

@@ -2,7 +2,7 @@
 
 Fills follow the backtest's execution model (`tradeforge.backtest.execution.ExecutionModel`):
 
-* a market order fills at the **first tick after it was placed** — buys at the ask plus
+* a market order fills at the **first tick stamped at or after the time it was placed** — buys at the ask plus
   slippage, sells at the bid minus slippage (so an order sent at a bar's close fills at the
   next bar's open, like the backtest's "signal on bar t fills at t+1's open");
 * closes at market fill at the bid (long) / ask (short) with adverse slippage; a close that
@@ -99,7 +99,7 @@ class PaperBroker:
         self.doc["clock"] = max(int(self.doc["clock"]), int(time_ns))
 
     def observe(self, symbol: str, time_ns: int, bid: float, ask: float) -> list[OrderResult]:
-        """A quote: fill pending market orders placed before ``time_ns``; returns the fills."""
+        """A quote: fill pending market orders placed at or before ``time_ns``; returns the fills."""
         self.set_clock(time_ns)
         self.doc["ticks"][symbol] = {"time": int(time_ns), "bid": bid, "ask": ask}
         fills = []
@@ -107,7 +107,7 @@ class PaperBroker:
             order = self.doc["orders"][cid]
             if order["status"] != "pending" or order["symbol"] != symbol:
                 continue
-            if order["placed"] >= time_ns:
+            if order["placed"] > time_ns:
                 continue
             fills.append(self._fill(cid, order, time_ns, bid, ask))
         if fills:

@@ -1,0 +1,204 @@
+"""Write a run's report: ``report.json``, ``report.txt``, ``report.html`` and ``charts/``.
+
+The charts come from `tradeforge.plotting`, imported only when charts are asked for, so the
+metrics path never loads matplotlib. Every file is written to a temporary name and renamed,
+and identical input gives byte-identical files.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tradeforge.analytics.console import header_line, render_text
+from tradeforge.analytics.format import (
+    BREAKDOWN_VIEW,
+    COLUMN_FORMATS,
+    KEY_METRICS,
+    SECTION_TITLES,
+    fmt,
+    sign,
+)
+from tradeforge.analytics.report import NO_TRADES, Report, build_report
+from tradeforge.analytics.schema import SCHEMA_VERSION
+from tradeforge.backtest.result import BacktestResult
+
+CHARTS_DIR = "charts"
+
+
+@dataclass
+class ReportPaths:
+    """Where a report was written (and the report itself, for printing a summary)."""
+
+    out_dir: Path
+    json: Path
+    txt: Path
+    html: Path
+    charts: list[Path] = field(default_factory=list)
+    report: Report | None = field(default=None, repr=False)
+
+
+def _write(path: Path, data: str | bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    if isinstance(data, str):
+        tmp.write_text(data, encoding="utf-8", newline="\n")
+    else:
+        tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def write_report(
+    result: BacktestResult,
+    out_dir: str | Path,
+    ohlc: Mapping[str, pd.DataFrame] | None = None,
+    signals: Mapping[str, Any] | None = None,
+    charts: bool = True,
+    *,
+    report: Report | None = None,
+    **chart_options: Any,
+) -> ReportPaths:
+    """Build (unless given) and write the report of ``result`` into ``out_dir``.
+
+    ``chart_options`` go to `tradeforge.plotting.render_charts` (``n_best``, ``n_worst``,
+    ``window``). Returns the paths written, with ``.report`` set.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rep = report if report is not None else build_report(result)
+    chart_paths: list[Path] = []
+    if charts:
+        from tradeforge.plotting import render_charts
+
+        chart_paths = render_charts(rep, result, out / CHARTS_DIR, ohlc, signals, **chart_options)
+    paths = ReportPaths(
+        out_dir=out,
+        json=out / "report.json",
+        txt=out / "report.txt",
+        html=out / "report.html",
+        charts=chart_paths,
+        report=rep,
+    )
+    _write(paths.json, rep.to_json())
+    _write(paths.txt, render_text(rep))
+    _write(paths.html, render_html(rep, chart_paths))
+    return paths
+
+
+# -- HTML ---------------------------------------------------------------------------------------
+_CSS = """
+body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px auto;
+max-width:1180px;color:#222;font-size:14px}
+h1{font-size:22px;margin-bottom:4px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid
+#ddd;padding-bottom:4px}.sub{color:#666;margin-top:0}.grid{display:flex;gap:28px;
+flex-wrap:wrap}table{border-collapse:collapse;margin:6px 0 12px}td,th{padding:3px 10px;
+border-bottom:1px solid #eee;text-align:right;white-space:nowrap}th{background:#f5f7fa}
+td.l,th.l{text-align:left}.pos{color:#2e7d32}.neg{color:#c62828}.warn{background:#fff3cd;
+padding:10px 14px;border:1px solid #e0c36c;border-radius:4px;font-weight:bold}
+img{max-width:100%;border:1px solid #eee;margin:8px 0}.note{color:#555}
+""".strip()
+
+
+def _cls(value: Any, column: str) -> str:
+    if column not in {"net_profit", "expectancy", "expectancy_r", "return_pct"}:
+        return ""
+    return {1: ' class="pos"', -1: ' class="neg"', 0: ""}[sign(value)]
+
+
+def _key_tables(report: Report) -> str:
+    parts = ['<div class="grid">']
+    for section, rows in KEY_METRICS.items():
+        parts.append(f"<table><tr><th class=l colspan=2>{SECTION_TITLES[section]}</th></tr>")
+        values = report.summary[section]
+        for key, label, kind in rows:
+            v = values.get(key)
+            parts.append(
+                f"<tr><td class=l>{html.escape(label)}</td>"
+                f"<td{_cls(v, key)}>{html.escape(fmt(v, kind))}</td></tr>"
+            )
+        parts.append("</table>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def frame_html(frame: pd.DataFrame, columns: tuple[str, ...] | list[str]) -> str:
+    head = "".join(
+        f"<th{' class=l' if COLUMN_FORMATS.get(c, (c, 'text'))[1] == 'text' else ''}>"
+        f"{html.escape(COLUMN_FORMATS.get(c, (c, 'text'))[0])}</th>"
+        for c in columns
+    )
+    rows = []
+    data = [frame[c].tolist() for c in columns]
+    for row in zip(*data, strict=True):
+        cells = []
+        for c, v in zip(columns, row, strict=True):
+            kind = COLUMN_FORMATS.get(c, (c, "text"))[1]
+            cls = " class=l" if kind == "text" else _cls(v, c)
+            cells.append(f"<td{cls}>{html.escape(fmt(v, kind))}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+
+
+def _stability_html(stab: dict | None, title: str) -> str:
+    if not stab:
+        return ""
+    cols = ["window", "start", "end", "trades", "net_profit", "win_rate_pct", "profit_factor"]
+    cols += ["expectancy", "expectancy_r", "return_pct", "max_drawdown_pct"]
+    note = (
+        f"Profitable windows {stab['profitable_windows']}/{stab['windows']} "
+        f"({fmt(stab['profitable_share_pct'], 'pct')}). Expectancy per window: mean "
+        f"{fmt(stab['expectancy_r_mean'], 'r')}, std {fmt(stab['expectancy_r_std'], 'ratio')}R, "
+        f"cv {fmt(stab['expectancy_r_cv'], 'ratio')}."
+    )
+    return (
+        f"<h2>{html.escape(title)}</h2>"
+        + frame_html(stab["table"], cols)
+        + f"<p class=note>{html.escape(note)}</p>"
+    )
+
+
+def render_html(report: Report, chart_paths: list[Path]) -> str:
+    """One self-contained page: tables plus every chart embedded as a base64 PNG."""
+    title = "tradeforge report — " + (", ".join(report.run["symbols"]) or "run")
+    body = [f"<h1>{html.escape(title)}</h1><p class=sub>{html.escape(header_line(report))}</p>"]
+    if report.no_trades:
+        body.append(f"<p class=warn>{NO_TRADES}: the run closed no trades.</p>")
+    body.append("<h2>Key metrics</h2>" + _key_tables(report))
+    charts = {p.stem: p for p in chart_paths}
+    for stem in ("equity", "monthly_returns", "r_multiples", "tag_expectancy"):
+        if stem in charts:
+            body.append(_img(charts.pop(stem)))
+    if not report.no_trades:
+        for name, frame in report.breakdowns.items():
+            body.append(f"<h2>By {html.escape(name.replace('_', ' '))}</h2>")
+            body.append(frame_html(frame, (name, *BREAKDOWN_VIEW)))
+        body.append(_stability_html(report.stability.get("equal"), "Stability: equal windows"))
+        body.append(_stability_html(report.stability.get("yearly"), "Stability: calendar years"))
+    yearly = report.periods["yearly"]
+    if len(yearly):
+        body.append("<h2>Yearly returns</h2>")
+        body.append(frame_html(yearly, list(yearly.columns)))
+    if charts:
+        body.append("<h2>Trades</h2>")
+        body.extend(_img(p) for p in sorted(charts.values()))
+    body.append(
+        f"<p class=note>report schema {SCHEMA_VERSION}; all times UTC.</p>"
+    )
+    return (
+        "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>\n"
+        + "\n".join(body)
+        + "\n</body></html>\n"
+    )
+
+
+def _img(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    alt = html.escape(path.stem.replace("_", " "))
+    return f'<img alt="{alt}" src="data:image/png;base64,{data}">'

@@ -1,0 +1,244 @@
+"""Evaluate one parameter set: features (shared across trials) → signals → backtest → metrics.
+
+`Evaluator` holds the bars of every symbol and a per-symbol store of feature columns. A
+feature request is computed once per distinct spec — by `warm` for a known set of trials
+(the union of their requests, one engine call per symbol) or lazily on first use — and every
+trial then reads the stored columns. Features are computed on the full series even when a
+trial runs on a time window (walk-forward): the warm-up uses earlier bars, never later ones.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tradeforge.analytics.report import build_report
+from tradeforge.analytics.schema import SUMMARY_FIELDS
+from tradeforge.backtest import BacktestResult, ExecutionModel, Sizing, combine_runs
+from tradeforge.backtest import simulate_symbol
+from tradeforge.core.errors import ConfigError
+from tradeforge.core.instruments import Instrument, get_instrument
+from tradeforge.core.timeframes import Timeframe
+from tradeforge.strategy.base import Strategy
+
+#: Report keys that are not numbers (times, flags) and cannot be objectives.
+_NON_NUMERIC = {
+    "start",
+    "end",
+    "peak_time",
+    "trough_time",
+    "recovery_time",
+    "recovered",
+    "longest_underwater_start",
+    "longest_underwater_end",
+}
+
+#: Every numeric metric of the report summary, by flat name (trades section first).
+METRICS: tuple[str, ...] = tuple(
+    dict.fromkeys(
+        k
+        for section in ("trades", "returns", "drawdown")
+        for k in SUMMARY_FIELDS[section]
+        if k not in _NON_NUMERIC
+    )
+)
+
+Window = tuple[int, int]  # [start_ns, end_ns) in UTC nanoseconds
+
+
+def flat_metrics(report: Any) -> dict[str, float]:
+    """The report's numeric summary as ``{name: float}`` (undefined values are NaN)."""
+    out: dict[str, float] = {}
+    for section in ("trades", "returns", "drawdown"):
+        values = report.summary[section]
+        for k in SUMMARY_FIELDS[section]:
+            if k in _NON_NUMERIC or k in out:
+                continue
+            v = values.get(k)
+            out[k] = math.nan if v is None else float(v)
+    return out
+
+
+def check_metric(name: str) -> str:
+    if name not in METRICS:
+        raise ConfigError(f"unknown metric {name!r}; choose from: {', '.join(METRICS)}")
+    return name
+
+
+@dataclass(frozen=True)
+class EvalSpec:
+    """Everything except the data and the searched parameters that a trial needs."""
+
+    strategy: type[Strategy]
+    fixed: tuple[tuple[str, Any], ...] = ()
+    timeframe: str | None = None
+    execution: ExecutionModel = field(default_factory=ExecutionModel)
+    sizing: Sizing = field(default_factory=Sizing)
+    position_mode: str = "symbol"
+    initial_capital: float = 100_000.0
+    instruments: tuple[tuple[str, Instrument], ...] = ()
+
+    def instrument(self, symbol: str) -> Instrument:
+        return dict(self.instruments).get(symbol) or get_instrument(symbol)
+
+
+class Evaluator:
+    """Backtests parameter sets of one strategy on fixed data (see the module docstring)."""
+
+    def __init__(
+        self,
+        spec: EvalSpec,
+        frames: Mapping[str, pd.DataFrame],
+        features: Mapping[str, Mapping[str, np.ndarray]] | None = None,
+    ) -> None:
+        if not frames:
+            raise ConfigError("no data to evaluate on")
+        self.spec = spec
+        self.frames = {str(s).upper(): f for s, f in sorted(frames.items())}
+        for symbol, frame in self.frames.items():
+            if len(frame) == 0:
+                raise ConfigError(f"{symbol}: no bars")
+        self.timeframe = Timeframe.parse(spec.timeframe).name if spec.timeframe else None
+        self._columns: dict[str, dict[str, np.ndarray]] = {s: {} for s in self.frames}
+        for s, cols in (features or {}).items():
+            self._columns[s].update(cols)
+        self._request_columns: dict[str, tuple[str, ...]] = {}
+        self.feature_computations = 0  # engine calls (for tests / diagnostics)
+        self._engine: Any = None
+
+    # -- features -------------------------------------------------------------------------------
+    def strategy(self, params: Mapping[str, Any]) -> Strategy:
+        """The strategy instance of a trial (raises `ConfigError` for invalid combinations)."""
+        return self.spec.strategy({**dict(self.spec.fixed), **dict(params)})
+
+    def _engine_instance(self) -> Any:
+        if self._engine is None:
+            from tradeforge.features import FeatureEngine
+
+            self._engine = FeatureEngine()
+        return self._engine
+
+    def _columns_of(self, request: str) -> tuple[str, ...]:
+        cols = self._request_columns.get(request)
+        if cols is None:
+            frame = next(iter(self.frames.values()))
+            plan = self._engine_instance().plan(frame, [request], self.timeframe)
+            cols = tuple(plan.columns)
+            self._request_columns[request] = cols
+        return cols
+
+    def ensure(self, requests: Iterable[str]) -> None:
+        """Compute the requests whose columns are not stored yet (one engine call a symbol)."""
+        requests = list(dict.fromkeys(requests))
+        if not requests:
+            return
+        engine = self._engine_instance()
+        for symbol, frame in self.frames.items():
+            store = self._columns[symbol]
+            missing = [r for r in requests if any(c not in store for c in self._columns_of(r))]
+            if not missing:
+                continue
+            added = engine.compute(frame, missing, self.timeframe, keep_input=False)
+            self.feature_computations += 1
+            for col in added.columns:
+                store[str(col)] = added[col].to_numpy()
+
+    def warm(self, param_sets: Iterable[Mapping[str, Any]]) -> int:
+        """Precompute the union of the feature requests of ``param_sets``; returns its size."""
+        union: dict[str, None] = {}
+        for params in param_sets:
+            try:
+                union.update(dict.fromkeys(self.strategy(params).features()))
+            except ConfigError:
+                continue  # an invalid combination is reported by its trial
+        self.ensure(union)
+        return len(union)
+
+    def feature_columns(self) -> dict[str, dict[str, np.ndarray]]:
+        """Stored feature columns per symbol (to ship to workers)."""
+        return {s: dict(cols) for s, cols in self._columns.items()}
+
+    def frame_for(self, symbol: str, strategy: Strategy) -> pd.DataFrame:
+        """The symbol's bars plus the strategy's feature columns."""
+        requests = strategy.features()
+        self.ensure(requests)
+        bars = self.frames[symbol]
+        store = self._columns[symbol]
+        cols = [c for r in requests for c in self._columns_of(r)]
+        if not cols:
+            return bars
+        extra = pd.DataFrame({c: store[c] for c in dict.fromkeys(cols)}, index=bars.index)
+        frame = pd.concat([bars.drop(columns=[c for c in cols if c in bars.columns]), extra], axis=1)
+        frame.attrs = dict(bars.attrs)
+        return frame
+
+    # -- evaluation -----------------------------------------------------------------------------
+    def backtest(self, params: Mapping[str, Any], window: Window | None = None) -> BacktestResult:
+        """Backtest one parameter set (optionally on bars with open time in ``window``)."""
+        strategy = self.strategy(params)
+        runs = []
+        for symbol in self.frames:
+            frame = self.frame_for(symbol, strategy)
+            if window is not None:
+                frame = _slice(frame, window)
+                if len(frame) == 0:
+                    continue
+            inst = self.spec.instrument(symbol)
+            signals = strategy.signals(frame, inst)
+            runs.append(
+                simulate_symbol(
+                    frame,
+                    signals,
+                    inst,
+                    execution=self.spec.execution,
+                    sizing=self.spec.sizing,
+                    position_mode=self.spec.position_mode,
+                    initial_capital=self.spec.initial_capital,
+                    symbol=symbol,
+                )
+            )
+        if not runs:
+            raise ConfigError(f"no bars in the window {_window_text(window)}")
+        config = {
+            "strategy": strategy.describe(),
+            "symbols": sorted(self.frames),
+            "timeframe": self.timeframe,
+            "position_mode": self.spec.position_mode,
+            "initial_capital": self.spec.initial_capital,
+            "execution": self.spec.execution.to_dict(),
+            "sizing": self.spec.sizing.to_dict(),
+        }
+        if window is not None:
+            config["window"] = _window_text(window)
+        return combine_runs(runs, self.spec.initial_capital, config=config, checksums={})
+
+    def evaluate(self, params: Mapping[str, Any], window: Window | None = None) -> dict[str, Any]:
+        """``{"status": "ok", **metrics}``, or ``{"status": "invalid", "error": …}`` when the
+        parameters are rejected by the strategy."""
+        try:
+            result = self.backtest(params, window)
+        except ConfigError as exc:
+            if window is not None and "no bars in the window" in str(exc):
+                raise
+            return {"status": "invalid", "error": str(exc)}
+        return {"status": "ok", **flat_metrics(build_report(result))}
+
+
+def _slice(frame: pd.DataFrame, window: Window) -> pd.DataFrame:
+    ns = frame.index.as_unit("ns").asi8
+    lo, hi = np.searchsorted(ns, window, side="left")
+    out = frame.iloc[lo:hi]
+    out.attrs = dict(frame.attrs)
+    return out
+
+
+def _window_text(window: Window | None) -> str:
+    if window is None:
+        return "all"
+    a, b = (pd.Timestamp(int(x), unit="ns", tz="UTC").isoformat() for x in window)
+    return f"[{a}, {b})"

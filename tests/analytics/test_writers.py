@@ -1,0 +1,104 @@
+"""write_report: files, determinism, self-contained HTML, console summary, compare, CLI."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import typer
+from rich.console import Console
+from typer.testing import CliRunner
+
+from tests.analytics.helpers import make_result
+from tradeforge.analytics import (
+    build_report,
+    compare_reports,
+    print_summary,
+    save_run,
+    write_report,
+)
+from tradeforge.analytics.sample import sample_result
+
+
+@pytest.fixture(scope="module")
+def run():
+    return sample_result(80, 3000, seed=4)
+
+
+def _files(root):
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file()}  # fmt: skip
+
+
+def test_write_report_is_byte_identical(run, tmp_path):
+    result, ohlc = run
+    a = write_report(result, tmp_path / "a", ohlc)
+    b = write_report(result, tmp_path / "b", ohlc)
+    assert {p.name for p in a.charts} >= {"equity.png", "r_multiples.png", "tag_expectancy.png"}
+    assert sum(p.name.startswith("trade_") for p in a.charts) == 6
+    assert _files(tmp_path / "a") == _files(tmp_path / "b")
+    assert all(p.read_bytes().startswith(b"\x89PNG") for p in a.charts)
+
+
+def test_html_is_self_contained(run, tmp_path):
+    paths = write_report(run[0], tmp_path, run[1])
+    page = paths.html.read_text(encoding="utf-8")
+    assert page.count("data:image/png;base64,") == len(paths.charts)
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", page)
+    assert "<script" not in page and "<link" not in page
+
+
+def test_no_charts_and_no_trades(tmp_path):
+    res = make_result([], equity=[100.0, 100.0], initial=100.0)
+    paths = write_report(res, tmp_path, charts=False)
+    assert paths.charts == [] and paths.json.is_file() and paths.txt.is_file()
+    assert "no trades" in paths.html.read_text(encoding="utf-8")
+    with_charts = write_report(res, tmp_path / "c")
+    assert [p.name for p in with_charts.charts] == ["equity.png", "monthly_returns.png"]
+
+
+def test_print_summary_lists_metrics_and_paths(run, tmp_path):
+    paths = write_report(run[0], tmp_path, charts=False)
+    console = Console(record=True, width=120)
+    print_summary(paths.report, console, paths)
+    out = console.export_text()
+    for needle in ("Net profit", "Sharpe", "Max drawdown", "By tag", "By exit reason",
+                   "report.json", "report.html"):  # fmt: skip
+        assert needle in out
+
+
+def test_compare_deltas(run):
+    a = build_report(run[0])
+    b = build_report(sample_result(80, 3000, seed=9)[0])
+    table = compare_reports(a, b).set_index("key")
+    row = table.loc["net_profit"]
+    assert row["delta"] == pytest.approx(row["b"] - row["a"])
+    assert table.loc["trades", "delta"] == 0
+    assert table.loc["peak_time", "delta"] is None or table.loc["peak_time", "delta"] != 0
+
+
+def _app():
+    from tradeforge.cli.report import register
+
+    app = typer.Typer()
+    register(app)
+    return app
+
+
+def test_cli_report_and_compare(run, tmp_path):
+    save_run(run[0], tmp_path / "a")
+    save_run(sample_result(50, 3000, seed=8)[0], tmp_path / "b")
+    runner = CliRunner()
+    res = runner.invoke(_app(), ["report", str(tmp_path / "a"), "--no-charts"])
+    assert res.exit_code == 0, res.output
+    assert "Net profit" in res.output and (tmp_path / "a" / "report.json").is_file()
+    res = runner.invoke(_app(), ["compare", str(tmp_path / "a"), str(tmp_path / "b")])
+    assert res.exit_code == 0, res.output
+    assert "Δ (B − A)" in res.output and "Profit factor" in res.output
+
+
+def test_cli_report_missing_run_is_a_tradeforge_error(tmp_path):
+    from tradeforge.analytics import RunFolderError
+
+    res = CliRunner().invoke(_app(), ["report", str(tmp_path / "none"), "--no-charts"])
+    assert isinstance(res.exception, RunFolderError)

@@ -1,0 +1,80 @@
+"""Dry-run replay vs backtest on the same bars: same signals per bar, same trades."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import make_bars
+from tests.live.helpers import small_spec
+from tradeforge.backtest.execution import Sizing
+from tradeforge.backtest.runner import run_backtest
+from tradeforge.core.instruments import get_instrument
+from tradeforge.live.engine import strategy_signals
+from tradeforge.live.runner import run_dry, trades_frame
+from tradeforge.strategy.registry import create_strategy
+
+
+def _assert_trades_equal(live: pd.DataFrame, bt: pd.DataFrame) -> None:
+    bt = bt.reset_index(drop=True)
+    assert len(live) == len(bt) > 0
+    for col in bt.columns:
+        a, b = live[col], bt[col]
+        if b.dtype.kind == "f":
+            np.testing.assert_allclose(a.to_numpy(float), b.to_numpy(float), rtol=1e-9, atol=1e-9)
+        else:
+            assert a.astype(str).tolist() == b.astype(str).tolist(), col
+
+
+@pytest.mark.parametrize(
+    ("strategy", "params", "extra"),
+    [
+        ("sma_cross", {"fast": 5, "slow": 20, "stop_pips": 10, "target_pips": 15}, {}),
+        (
+            "breakout",
+            {"period": 12, "atr_period": 5, "stop_atr": 1.5, "target1_r": 0.8, "target2_r": 2.0},
+            {"position_mode": "tag"},
+        ),
+    ],
+)
+def test_replay_trades_equal_backtest(tmp_path, strategy, params, extra):
+    spec = small_spec(
+        tmp_path,
+        n_bars=300,
+        seed=3,
+        strategy=strategy,
+        params=params,
+        start="2024-01-01",
+        window=120,
+        **extra,
+    )
+    run_dry(tmp_path / "dry", spec)
+    bars = pd.read_parquet(spec.bars_file)
+    bt = run_backtest(
+        create_strategy(strategy, params),
+        bars,
+        symbol="EURUSD",
+        timeframe="M5",
+        execution=spec.execution(),
+        sizing=Sizing.parse(spec.sizing),
+        position_mode=spec.position_mode,
+        initial_capital=spec.capital,
+    )
+    _assert_trades_equal(trades_frame(tmp_path / "dry"), bt.trades)
+
+
+def test_rolling_window_signals_equal_full_history_signals():
+    bars = make_bars(300, seed=11)
+    strat = create_strategy("sma_cross", {"fast": 4, "slow": 15, "stop_pips": 8, "target_pips": 9})
+    inst = get_instrument("EURUSD")
+    full = strategy_signals(strat, bars, "M5", inst)
+    expected = {int(b): int(s) for b, s in zip(full.bar, full.side, strict=True) if b >= 40}
+    got = {}
+    for i in range(40, len(bars)):
+        window = bars.iloc[i - 39 : i + 1]
+        sig = strategy_signals(strat, window, "M5", inst)
+        for b, s in zip(sig.bar, sig.side, strict=True):
+            if b == len(window) - 1:
+                got[i] = int(s)
+    assert got == expected and len(got) > 5
