@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.analytics.helpers import H, T0, make_result, seven_trades, trade
+from tests.analytics.helpers import T0, H, make_result, seven_trades, trade
 from tradeforge.analytics import build_report
 from tradeforge.analytics._data import equity_of, trades_of
 from tradeforge.analytics.breakdowns import breakdown_tables, period_returns
@@ -55,18 +55,18 @@ def test_categorical_labels_match_strings():
     assert tag["trades"].tolist() == [3, 4]
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(
     st.lists(
-        st.tuples(st.floats(-500, 500, allow_nan=False), st.sampled_from("xyz"),
-                  st.integers(0, 400)),
-        min_size=1, max_size=40,
+        st.tuples(
+            st.floats(-500, 500, allow_nan=False), st.sampled_from("xyz"), st.integers(0, 400)
+        ),
+        min_size=1,
+        max_size=40,
     )
-)  # fmt: skip
+)
 def test_breakdowns_add_up_to_totals(rows):
-    trades = [
-        trade(p, entry=T0 + d * H, exit=T0 + (d + 1) * H * 30, tag=t) for p, t, d in rows
-    ]
+    trades = [trade(p, entry=T0 + d * H, exit=T0 + (d + 1) * H * 30, tag=t) for p, t, d in rows]
     report = build_report(make_result(trades))
     total = report.summary["trades"]
     for name, frame in report.breakdowns.items():

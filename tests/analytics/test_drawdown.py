@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.analytics.helpers import H, T0, make_result
+from tests.analytics.helpers import T0, H, make_result
 from tradeforge.analytics._data import equity_of
 from tradeforge.analytics.drawdown import drawdown_series, drawdown_stats
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.analytics.helpers import H, T0, make_result, seven_trades, trade
+from tests.analytics.helpers import T0, H, make_result, seven_trades, trade
 from tradeforge.analytics import build_report
 from tradeforge.analytics._data import equity_of, trades_of
 from tradeforge.analytics.metrics import longest_run, return_metrics, trade_metrics
@@ -113,9 +113,12 @@ def test_cagr_calmar_exposure():
     start = pd.Timestamp("2021-01-04 00:00", tz="UTC")
     end = start + pd.Timedelta(days=2 * 365.25)
     res = make_result(
-        [], equity=[1000.0, 900.0, 1100.0, 1210.0], times=[start, start + H, start + 2 * H, end],
-        open_positions=[0, 1, 1, 0], initial=1000.0,
-    )  # fmt: skip
+        [],
+        equity=[1000.0, 900.0, 1100.0, 1210.0],
+        times=[start, start + H, start + 2 * H, end],
+        open_positions=[0, 1, 1, 0],
+        initial=1000.0,
+    )
     report = build_report(res)
     ret = report.summary["returns"]
     assert ret["years"] == pytest.approx(2.0)

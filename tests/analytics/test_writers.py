@@ -14,10 +14,10 @@ from tradeforge.analytics import (
     build_report,
     compare_reports,
     print_summary,
-    save_run,
     write_report,
 )
 from tradeforge.analytics.sample import sample_result
+from tradeforge.backtest import write_result
 
 
 @pytest.fixture(scope="module")
@@ -26,22 +26,33 @@ def run():
 
 
 def _files(root):
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file()}  # fmt: skip
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
-def test_write_report_is_byte_identical(run, tmp_path):
+@pytest.fixture(scope="module")
+def written(run, tmp_path_factory):
+    root = tmp_path_factory.mktemp("written")
     result, ohlc = run
-    a = write_report(result, tmp_path / "a", ohlc)
-    b = write_report(result, tmp_path / "b", ohlc)
-    assert {p.name for p in a.charts} >= {"equity.png", "r_multiples.png", "tag_expectancy.png"}
-    assert sum(p.name.startswith("trade_") for p in a.charts) == 6
-    assert _files(tmp_path / "a") == _files(tmp_path / "b")
+    a = write_report(result, root / "a", ohlc, n_best=1, n_worst=1)
+    b = write_report(result, root / "b", ohlc, n_best=1, n_worst=1)
+    return a, b
+
+
+def test_write_report_is_byte_identical(written):
+    a, b = written
+    names = {p.name for p in a.charts}
+    assert names >= {"equity.png", "monthly_returns.png", "r_multiples.png", "tag_expectancy.png"}
+    assert sum(n.startswith("trade_") for n in names) == 2
+    assert _files(a.out_dir) == _files(b.out_dir)
     assert all(p.read_bytes().startswith(b"\x89PNG") for p in a.charts)
 
 
-def test_html_is_self_contained(run, tmp_path):
-    paths = write_report(run[0], tmp_path, run[1])
+def test_html_is_self_contained(written):
+    paths = written[0]
     page = paths.html.read_text(encoding="utf-8")
     assert page.count("data:image/png;base64,") == len(paths.charts)
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", page)
@@ -62,8 +73,15 @@ def test_print_summary_lists_metrics_and_paths(run, tmp_path):
     console = Console(record=True, width=120)
     print_summary(paths.report, console, paths)
     out = console.export_text()
-    for needle in ("Net profit", "Sharpe", "Max drawdown", "By tag", "By exit reason",
-                   "report.json", "report.html"):  # fmt: skip
+    for needle in (
+        "Net profit",
+        "Sharpe",
+        "Max drawdown",
+        "By tag",
+        "By exit reason",
+        "report.json",
+        "report.html",
+    ):
         assert needle in out
 
 
@@ -86,8 +104,8 @@ def _app():
 
 
 def test_cli_report_and_compare(run, tmp_path):
-    save_run(run[0], tmp_path / "a")
-    save_run(sample_result(50, 3000, seed=8)[0], tmp_path / "b")
+    write_result(run[0], tmp_path / "a")
+    write_result(sample_result(50, 3000, seed=8)[0], tmp_path / "b")
     runner = CliRunner()
     res = runner.invoke(_app(), ["report", str(tmp_path / "a"), "--no-charts"])
     assert res.exit_code == 0, res.output

@@ -34,7 +34,7 @@ def _records(state_dir):
 def test_reconcile_books_broker_closes_and_closes_orphans_before_trading(tmp_path):
     spec = small_spec(tmp_path)
     engine = _run_until_position(tmp_path / "s", spec)
-    (cid, pos), = engine.state["positions"].items()
+    ((cid, pos),) = engine.state["positions"].items()
     broker = engine.broker
     # while "down": the broker stopped the position out, and someone opened a foreign one
     deal = broker.force_close(pos["ticket"], price=pos["entry_price"] - 0.0005)

@@ -23,19 +23,23 @@ def run():
 def test_full_set_and_stale_files_removed(run, tmp_path):
     result, ohlc, report = run
     (tmp_path / "trade_best_1_999.png").write_bytes(b"old")
-    paths = render_charts(report, result, tmp_path, ohlc, n_best=2, n_worst=1)
+    paths = render_charts(report, result, tmp_path, ohlc, n_best=1, n_worst=1)
     names = [p.name for p in paths]
-    assert names[:4] == ["equity.png", "monthly_returns.png", "r_multiples.png",
-                         "tag_expectancy.png"]  # fmt: skip
-    assert sum(n.startswith("trade_best") for n in names) == 2
+    assert names[:4] == [
+        "equity.png",
+        "monthly_returns.png",
+        "r_multiples.png",
+        "tag_expectancy.png",
+    ]
+    assert sum(n.startswith("trade_best") for n in names) == 1
     assert sum(n.startswith("trade_worst") for n in names) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names)
 
 
 def test_png_bytes_are_deterministic(run, tmp_path):
     result, ohlc, report = run
-    a = render_charts(report, result, tmp_path / "a", ohlc, n_best=1, n_worst=1)
-    b = render_charts(report, result, tmp_path / "b", ohlc, n_best=1, n_worst=1)
+    a = render_charts(report, result, tmp_path / "a", ohlc, n_best=1, n_worst=0)
+    b = render_charts(report, result, tmp_path / "b", ohlc, n_best=1, n_worst=0)
     assert [p.read_bytes() for p in a] == [p.read_bytes() for p in b]
 
 

@@ -12,12 +12,11 @@ from __future__ import annotations
 from tradeforge.analytics.compare import compare_reports
 from tradeforge.analytics.console import print_summary, render_text
 from tradeforge.analytics.report import Report, build_report
-from tradeforge.analytics.runio import RUN_SCHEMA_VERSION, RunFolderError, load_run, save_run
+from tradeforge.analytics.runio import RunFolderError, load_run
 from tradeforge.analytics.schema import SCHEMA_VERSION
 from tradeforge.analytics.writers import ReportPaths, write_report
 
 __all__ = [
-    "RUN_SCHEMA_VERSION",
     "SCHEMA_VERSION",
     "Report",
     "ReportPaths",
@@ -27,6 +26,5 @@ __all__ = [
     "load_run",
     "print_summary",
     "render_text",
-    "save_run",
     "write_report",
 ]

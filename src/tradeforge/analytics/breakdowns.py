@@ -32,6 +32,7 @@ BREAKDOWNS: tuple[tuple[str, str], ...] = (
     ("year", "exit_time"),
 )
 
+
 def _safe_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     out = np.full(len(a), np.nan)
     with np.errstate(over="ignore"):

@@ -12,7 +12,22 @@ from tradeforge.analytics.report import Report
 
 _NUMERIC = {"money", "pct", "ratio", "r", "int", "duration"}
 #: metrics where a smaller value is better (drawdowns are negative numbers: larger is better)
-_LOWER_IS_BETTER = {"volatility_ann_pct", "max_loss_streak", "commission"}
+_LOWER_IS_BETTER = {
+    "volatility_ann_pct",
+    "max_loss_streak",
+    "commission",
+    "duration_s",
+    "longest_underwater_s",
+}
+#: metrics that are neither better nor worse when they grow (deltas are not coloured)
+_NEUTRAL = {
+    "initial_capital",
+    "trading_days",
+    "exposure_pct",
+    "trades",
+    "trades_per_day",
+    "avg_holding_s",
+}
 
 
 def compare_reports(a: Report, b: Report) -> pd.DataFrame:
@@ -25,9 +40,16 @@ def compare_reports(a: Report, b: Report) -> pd.DataFrame:
             if kind in _NUMERIC and va is not None and vb is not None:
                 delta = float(vb) - float(va)
             rows.append(
-                {"section": section, "key": key, "label": label, "kind": kind,
-                 "a": va, "b": vb, "delta": delta}
-            )  # fmt: skip
+                {
+                    "section": section,
+                    "key": key,
+                    "label": label,
+                    "kind": kind,
+                    "a": va,
+                    "b": vb,
+                    "delta": delta,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -44,6 +66,8 @@ def _delta_text(delta: float | None, kind: str, key: str) -> Text:
         txt = f"{delta:+.3f}R"
     else:
         txt = f"{delta:+,.2f}"
+    if key in _NEUTRAL:
+        return Text(txt)
     better = -delta if key in _LOWER_IS_BETTER else delta
     style = "green" if better > 0 else "red" if better < 0 else ""
     return Text(txt, style=style)

@@ -41,7 +41,10 @@ def header_line(report: Report) -> str:
     run = report.run
     parts = [", ".join(run["symbols"]) or "no symbols"]
     strategy = run["config"].get("strategy") if isinstance(run["config"], dict) else None
-    if strategy:
+    if isinstance(strategy, dict) and "name" in strategy:
+        params = ", ".join(f"{k}={v}" for k, v in (strategy.get("params") or {}).items())
+        parts.append(f"{strategy['name']}({params})")
+    elif strategy:
         parts.append(str(strategy))
     if run["start"] is not None:
         parts.append(f"{fmt(run['start'], 'time')} → {fmt(run['end'], 'time')} UTC")
@@ -50,8 +53,9 @@ def header_line(report: Report) -> str:
     return " · ".join(parts)
 
 
-def key_metrics(report: Report) -> Table:
-    """The three key-metric tables (returns, drawdown, trades) side by side."""
+def key_metrics(report: Report, width: int = 120) -> Table:
+    """The three key-metric tables (returns, drawdown, trades) side by side, or stacked in
+    two columns when the console is narrower than 120 characters."""
     grid = Table.grid(padding=(0, 2))
     tables = []
     for section, rows in KEY_METRICS.items():
@@ -63,17 +67,21 @@ def key_metrics(report: Report) -> Table:
             v = values.get(key)
             t.add_row(label, Text(fmt(v, kind), style=_style(v, key)))
         tables.append(t)
+    per_row = len(tables) if width >= 120 else 2
+    for _ in range(per_row):
         grid.add_column(vertical="top")
-    grid.add_row(*tables)
+    for i in range(0, len(tables), per_row):
+        row = tables[i : i + per_row]
+        grid.add_row(*row, *([""] * (per_row - len(row))))
     return grid
 
 
-def frame_table(
-    frame: pd.DataFrame, title: str, columns: Iterable[str] | None = None
-) -> Table:
+def frame_table(frame: pd.DataFrame, title: str, columns: Iterable[str] | None = None) -> Table:
     """A table of a breakdown/stability/period frame with formatted cells."""
     cols = list(columns) if columns is not None else list(frame.columns)
-    t = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
+    t = Table(
+        title=title, box=box.SIMPLE_HEAD, title_justify="left", padding=(0, 1), pad_edge=False
+    )
     for c in cols:
         header, kind = COLUMN_FORMATS.get(c, (c, "text"))
         t.add_column(header, justify="left" if kind == "text" else "right", no_wrap=True)
@@ -118,11 +126,16 @@ def monthly_grid(report: Report) -> Table | None:
     return t
 
 
-def stability_view(stab: dict | None, title: str) -> RenderableType | None:
+_STABILITY_FULL = ("window", "start", "end", "trades", "net_profit", "win_rate_pct")
+_STABILITY_FULL += ("profit_factor", "expectancy", "expectancy_r", "return_pct", "max_drawdown_pct")
+_STABILITY_COMPACT = ("window", "start", "trades", "net_profit", "expectancy_r", "return_pct")
+_STABILITY_COMPACT += ("max_drawdown_pct",)
+
+
+def stability_view(stab: dict | None, title: str, compact: bool = False) -> RenderableType | None:
     if not stab:
         return None
-    cols = ("window", "start", "end", "trades", "net_profit", "win_rate_pct", "profit_factor")
-    cols += ("expectancy", "expectancy_r", "return_pct", "max_drawdown_pct")
+    cols = _STABILITY_COMPACT if compact else _STABILITY_FULL
     table = frame_table(stab["table"], title, cols)
     line = (
         f"profitable windows {stab['profitable_windows']}/{stab['windows']} "
@@ -147,13 +160,18 @@ def paths_view(paths: ReportPaths) -> Text:
 
 
 def summary_renderables(
-    report: Report, *, full: bool = False, paths: ReportPaths | None = None
+    report: Report,
+    *,
+    full: bool = False,
+    paths: ReportPaths | None = None,
+    width: int = TEXT_WIDTH,
 ) -> list[RenderableType]:
-    """What the console shows; ``full`` adds the month table, monthly grid and yearly windows."""
+    """What the console shows; ``full`` adds the month table, monthly grid and yearly windows.
+    Below `TEXT_WIDTH` columns the stability table drops its less important columns."""
     out: list[RenderableType] = [Text(header_line(report), style="bold")]
     if report.no_trades:
         out.append(Text(f"{NO_TRADES}: the run closed no trades", style="bold yellow"))
-    out.append(key_metrics(report))
+    out.append(key_metrics(report, width))
     if not report.no_trades:
         names = (*_CONSOLE_BREAKDOWNS, "month") if full else _CONSOLE_BREAKDOWNS
         out.extend(breakdown_table(report, n) for n in names)
@@ -161,7 +179,8 @@ def summary_renderables(
         grid = monthly_grid(report)
         if grid is not None:
             out.append(grid)
-    stab = stability_view(report.stability.get("equal"), "Stability: equal windows")
+    compact = width < TEXT_WIDTH
+    stab = stability_view(report.stability.get("equal"), "Stability: equal windows", compact)
     if stab is not None and not report.no_trades:
         out.append(stab)
     if full and not report.no_trades:
@@ -175,7 +194,7 @@ def summary_renderables(
 
 def print_summary(report: Report, console: Console, paths: ReportPaths | None = None) -> None:
     """Print the key metrics, the breakdown tables and (if given) the paths written."""
-    for item in summary_renderables(report, paths=paths):
+    for item in summary_renderables(report, paths=paths, width=console.width):
         console.print(item)
 
 
@@ -193,6 +212,6 @@ def render_text(report: Report, width: int = TEXT_WIDTH) -> str:
         legacy_windows=False,
         soft_wrap=False,
     )
-    for item in summary_renderables(report, full=True):
+    for item in summary_renderables(report, full=True, width=width):
         console.print(item)
     return "\n".join(line.rstrip() for line in buf.getvalue().splitlines()) + "\n"

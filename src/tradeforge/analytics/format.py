@@ -63,9 +63,9 @@ COLUMN_FORMATS: dict[str, tuple[str, str]] = {
     "gross_profit": ("Gross profit", "money"),
     "gross_loss": ("Gross loss", "money"),
     "profit_factor": ("PF", "ratio"),
-    "expectancy": ("Expectancy", "money"),
+    "expectancy": ("Expect.", "money"),
     "expectancy_r": ("Exp. R", "r"),
-    "avg_bars_held": ("Avg bars", "ratio"),
+    "avg_bars_held": ("Bars", "ratio"),
     "return_pct": ("Return", "pct"),
     "max_drawdown_pct": ("Max DD", "pct"),
     "start": ("Start", "date"),
@@ -78,7 +78,7 @@ COLUMN_FORMATS: dict[str, tuple[str, str]] = {
     "symbol": ("Symbol", "text"),
     "tag": ("Tag", "text"),
     "side": ("Side", "text"),
-    "exit_reason": ("Exit reason", "text"),
+    "exit_reason": ("Exit", "text"),
 }
 
 #: columns shown in breakdown tables (the group column comes first).

@@ -190,9 +190,18 @@ def trade_metrics(tr: Trades, trading_days: int | None = None) -> dict:
     if n == 0:
         out = dict.fromkeys(TRADE_KEYS)
         out.update(
-            trades=0, wins=0, losses=0, breakeven=0, gross_profit=0.0, gross_loss=0.0,
-            net_profit=0.0, commission=0.0, r_trades=0, max_win_streak=0, max_loss_streak=0,
-        )  # fmt: skip
+            trades=0,
+            wins=0,
+            losses=0,
+            breakeven=0,
+            gross_profit=0.0,
+            gross_loss=0.0,
+            net_profit=0.0,
+            commission=0.0,
+            r_trades=0,
+            max_win_streak=0,
+            max_loss_streak=0,
+        )
         if trading_days:
             out["trades_per_day"] = 0.0
         return out

@@ -9,22 +9,19 @@ offset; floats are written with full (round-trip) precision.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
 from tradeforge.backtest.result import (
     EQUITY_COLUMNS,
     LEG_COLUMNS,
+    RUN_FILES,
+    RUN_SCHEMA_VERSION,
     TRADE_COLUMNS,
     BacktestResult,
 )
 from tradeforge.core.errors import DataError
-
-RUN_SCHEMA_VERSION = 1
-RUN_FILES: tuple[str, ...] = ("trades.csv", "legs.csv", "equity.csv", "run.json")
 
 _TRADE_TIMES = ("signal_time", "entry_time", "exit_time")
 _TRADE_INTS = ("trade_id", "bars_held")
@@ -33,44 +30,6 @@ _STRINGS = ("symbol", "tag", "side", "exit_reason", "reason")
 
 class RunFolderError(DataError):
     """A run folder is missing files, has another schema version or malformed content."""
-
-
-def _json_default(x: Any) -> Any:
-    if hasattr(x, "item"):  # numpy scalar
-        return x.item()
-    if isinstance(x, pd.Timestamp):
-        return x.isoformat()
-    if isinstance(x, Path):
-        return str(x)
-    raise TypeError(f"not JSON serializable: {type(x).__name__}")
-
-
-def _atomic_write(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
-
-
-def save_run(result: BacktestResult, run_dir: str | Path) -> Path:
-    """Write ``result`` as a run folder that `load_run` reads back."""
-    out = Path(run_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    trades = result.trades[list(TRADE_COLUMNS)]
-    legs = result.legs[list(LEG_COLUMNS)]
-    equity = result.equity[list(EQUITY_COLUMNS)].rename_axis("time")
-    _atomic_write(out / "trades.csv", lambda p: trades.to_csv(p, index=False))
-    _atomic_write(out / "legs.csv", lambda p: legs.to_csv(p, index=False))
-    _atomic_write(out / "equity.csv", lambda p: equity.to_csv(p, index=True))
-    meta = {
-        "schema_version": RUN_SCHEMA_VERSION,
-        "initial_capital": float(result.initial_capital),
-        "config": result.config,
-        "counters": result.counters,
-        "checksums": result.checksums,
-    }
-    text = json.dumps(meta, indent=2, default=_json_default, ensure_ascii=False) + "\n"
-    _atomic_write(out / "run.json", lambda p: p.write_text(text, encoding="utf-8"))
-    return out
 
 
 def _read_csv(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:

@@ -153,6 +153,11 @@ def sample_result(
         equity=equity,
         initial_capital=initial_capital,
         counters={"signals": n_trades, "filled": n_trades},
-        config={"strategy": "sample", "symbols": [symbol], "timeframe": _TF.get(freq, freq), "seed": seed},
+        config={
+            "strategy": "sample",
+            "symbols": [symbol],
+            "timeframe": _TF.get(freq, freq),
+            "seed": seed,
+        },
     )
     return result, {symbol: bars}

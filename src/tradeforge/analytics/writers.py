@@ -187,9 +187,7 @@ def render_html(report: Report, chart_paths: list[Path]) -> str:
     if charts:
         body.append("<h2>Trades</h2>")
         body.extend(_img(p) for p in sorted(charts.values()))
-    body.append(
-        f"<p class=note>report schema {SCHEMA_VERSION}; all times UTC.</p>"
-    )
+    body.append(f"<p class=note>report schema {SCHEMA_VERSION}; all times UTC.</p>")
     return (
         "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>\n"

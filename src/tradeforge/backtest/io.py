@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import json
 import math
+import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from tradeforge.backtest.result import BacktestResult
+from tradeforge.backtest.result import RUN_SCHEMA_VERSION, BacktestResult
 
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def _iso(values: Any) -> Any:
     index = pd.DatetimeIndex(values)
+    if len(index) == 0:  # an empty column carries no time zone
+        return pd.Index([], dtype=str)
     return index.tz_convert("UTC").strftime(_TIME_FORMAT)
 
 
@@ -64,8 +68,16 @@ def run_summary(result: BacktestResult) -> dict[str, Any]:
     }
 
 
+def _atomic_write(path: Path, write: Callable[[Path], object]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
 def write_result(result: BacktestResult, out: str | Path) -> dict[str, Path]:
-    """Write the four files into ``out`` (created if needed); returns their paths."""
+    """Write the run folder (the four files, each atomically) into ``out``; returns their paths.
+
+    `tradeforge.analytics.load_run` reads it back."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = {
@@ -74,15 +86,16 @@ def write_result(result: BacktestResult, out: str | Path) -> dict[str, Path]:
         "equity": out / "equity.csv",
         "run": out / "run.json",
     }
-    _csv_frame(result.trades, ("signal_time", "entry_time", "exit_time")).to_csv(
-        paths["trades"], index=False, lineterminator="\n"
-    )
-    _csv_frame(result.legs, ("time",)).to_csv(paths["legs"], index=False, lineterminator="\n")
+    trades = _csv_frame(result.trades, ("signal_time", "entry_time", "exit_time"))
+    _atomic_write(paths["trades"], lambda p: trades.to_csv(p, index=False, lineterminator="\n"))
+    legs = _csv_frame(result.legs, ("time",))
+    _atomic_write(paths["legs"], lambda p: legs.to_csv(p, index=False, lineterminator="\n"))
     equity = result.equity.copy()
     equity.index = _iso(equity.index)
     equity.index.name = "time"
-    equity.to_csv(paths["equity"], lineterminator="\n")
+    _atomic_write(paths["equity"], lambda p: equity.to_csv(p, lineterminator="\n"))
     meta = {
+        "schema_version": RUN_SCHEMA_VERSION,
         "config": result.config,
         "counters": result.counters,
         "checksums": result.checksums,
@@ -90,8 +103,8 @@ def write_result(result: BacktestResult, out: str | Path) -> dict[str, Path]:
         "summary": run_summary(result),
         "notes": execution_notes(result.config),
     }
-    text = json.dumps(meta, indent=2, default=_json_default, allow_nan=True)
-    paths["run"].write_text(text + "\n", encoding="utf-8")
+    text = json.dumps(meta, indent=2, default=_json_default, allow_nan=True) + "\n"
+    _atomic_write(paths["run"], lambda p: p.write_text(text, encoding="utf-8"))
     return paths
 
 

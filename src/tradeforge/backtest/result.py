@@ -55,6 +55,11 @@ EQUITY_COLUMNS: tuple[str, ...] = (
     "open_positions",  # number of open trades at the bar close
 )
 
+#: Version of the run-folder layout (``run.json`` key ``schema_version``); bump on any change
+#: to the files or their columns.
+RUN_SCHEMA_VERSION = 1
+RUN_FILES: tuple[str, ...] = ("trades.csv", "legs.csv", "equity.csv", "run.json")
+
 EXIT_REASONS: tuple[str, ...] = ("stop", "target", "breakeven", "trailing", "time", "signal", "end")
 
 

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from tradeforge.cli.common import (
     HomeOption,
@@ -42,7 +41,7 @@ def run_and_write(
 ) -> Any:
     """Library call behind the command: run, write the folder, print a summary table."""
     from tradeforge.backtest import run_backtest, write_result
-    from tradeforge.backtest.io import execution_notes, run_summary
+    from tradeforge.backtest.io import execution_notes
 
     with progress_bar("backtesting", len(frames)) as advance:
         result = run_backtest(
@@ -57,25 +56,17 @@ def run_and_write(
             progress=lambda _sym, _done, _total: advance(),
             extra_config=extra_config,
         )
-    paths = write_result(result, out)
-    summary = run_summary(result)
-    table = Table(title=f"{strategy.name} on {', '.join(sorted(frames))} {timeframe}")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for key, value in (
-        ("bars", f"{sum(len(f) for f in frames.values()):,}"),
-        *((k, f"{v:,}") for k, v in result.counters.items()),
-        ("trades", f"{summary['trades']:,}"),
-        ("net pnl", f"{summary['net_pnl']:,.2f}"),
-        ("final equity", f"{summary['final_equity']:,.2f}"),
-        ("win rate", f"{summary['win_rate']:.1%}" if summary["trades"] else "-"),
-        ("mean R", f"{summary['mean_r']:.3f}" if summary["trades"] else "-"),
-    ):
-        table.add_row(key, value)
-    console.print(table)
+    write_result(result, out)
+    from tradeforge.analytics import print_summary, write_report
+
+    with console.status("writing report and charts"):
+        paths = write_report(result, out, ohlc=frames)
+    print_summary(paths.report, console, paths)
+    counters = ", ".join(f"{k} {v:,}" for k, v in result.counters.items())
+    console.print(f"[dim]counters:[/] {counters}")
     for note in execution_notes(result.config):
         console.print(f"[dim]note:[/] {note}")
-    console.print(f"wrote {', '.join(p.name for p in paths.values())} to {out}")
+    console.print(f"run folder: {out} (trades.csv, legs.csv, equity.csv, run.json)")
     return result
 
 

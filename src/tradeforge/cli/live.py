@@ -75,9 +75,14 @@ def register(app: typer.Typer) -> None:
         symbol: SymbolOpt = None,
         timeframe: TimeframeOpt = None,
         replay: Annotated[
-            str | None, typer.Option(help="START:END of the replay, e.g. 2024-01-01:2024-03-31.")
+            str | None,
+            typer.Option(
+                help="START:END of the replay, e.g. 2024-01-01:2024-03-31 (START..END with times)."
+            ),
         ] = None,
-        bars: Annotated[Path | None, typer.Option(help="Parquet file of bars (else the cache).")] = None,
+        bars: Annotated[
+            Path | None, typer.Option(help="Parquet file of bars (else the cache).")
+        ] = None,
         window: Annotated[int, typer.Option(help="Bars handed to the strategy per candle.")] = 300,
         sizing: Annotated[str, typer.Option(help="risk:PCT or fixed:LOTS.")] = "risk:1",
         spread: Annotated[str, typer.Option(help="'data' or fixed pips.")] = "data",
@@ -106,9 +111,9 @@ def register(app: typer.Typer) -> None:
         if strategy or config or symbol or replay:
             if not (symbol and timeframe and replay):
                 raise ConfigError("dry-run needs --symbol, --timeframe and --replay START:END")
-            start, sep, end = replay.partition(":")
+            start, sep, end = replay.partition("..") if ".." in replay else replay.partition(":")
             if not sep or not start or not end:
-                raise ConfigError(f"--replay must be START:END, got {replay!r}")
+                raise ConfigError(f"--replay must be START:END (or START..END), got {replay!r}")
             name, params = _strategy_params(strategy, param, config)
             spec = DryRunSpec(
                 strategy=name,
@@ -129,7 +134,9 @@ def register(app: typer.Typer) -> None:
                 position_mode=position_mode,
                 close_at_end=close_at_end,
                 max_lots=max_lots,
-                limits=_limits(max_daily_loss, max_drawdown, max_positions, stale_seconds, max_spread),
+                limits=_limits(
+                    max_daily_loss, max_drawdown, max_positions, stale_seconds, max_spread
+                ),
                 pace=pace,
             )
         engine = run_dry(state, spec, echo=_echo)

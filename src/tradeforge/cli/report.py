@@ -50,13 +50,17 @@ def register(app: typer.Typer) -> None:
         out: Annotated[
             Path | None, typer.Option(help="Where to write the report (default: the run folder).")
         ] = None,
-        charts: Annotated[bool, typer.Option("--charts/--no-charts", help="Write PNG charts.")] = True,
+        charts: Annotated[
+            bool, typer.Option("--charts/--no-charts", help="Write PNG charts.")
+        ] = True,
         best: Annotated[int, typer.Option(help="Charts of the N best trades.")] = 3,
         worst: Annotated[int, typer.Option(help="Charts of the N worst trades.")] = 3,
         window_start: Annotated[
             str | None, typer.Option(help="Chart this window (UTC) instead of best/worst trades.")
         ] = None,
-        window_end: Annotated[str | None, typer.Option(help="End of --window-start's window.")] = None,
+        window_end: Annotated[
+            str | None, typer.Option(help="End of --window-start's window.")
+        ] = None,
         windows: Annotated[int, typer.Option(help="Equal windows of the stability table.")] = 4,
         home: HomeOption = None,
     ) -> None:

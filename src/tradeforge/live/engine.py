@@ -339,10 +339,8 @@ class Engine:
         if self.state["risk"]["halted"]:
             return self.state
         after = tuple(self.state["last_key"]) if self.state["last_key"] else None
-        count = 0
-        for event in self.feed.events(after):
+        for count, event in enumerate(self.feed.events(after), start=1):
             self.handle(event)
-            count += 1
             if self.stopped or (max_events is not None and count >= max_events):
                 break
         return self.state

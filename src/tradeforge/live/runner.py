@@ -57,7 +57,9 @@ class DryRunSpec:
 
     def execution(self) -> ExecutionModel:
         return ExecutionModel(
-            spread=self.spread, commission=self.commission, **ExecutionModel.parse_slippage(self.slippage)
+            spread=self.spread,
+            commission=self.commission,
+            **ExecutionModel.parse_slippage(self.slippage),
         )
 
     def engine_config(self) -> EngineConfig:
@@ -134,6 +136,47 @@ def build_dry_run(state_dir: str | Path, spec: DryRunSpec | None = None, echo=No
 
 def run_dry(state_dir: str | Path, spec: DryRunSpec | None = None, echo=None) -> Engine:
     engine = build_dry_run(state_dir, spec, echo)
+    engine.start()
+    engine.run()
+    return engine
+
+
+def run_live(
+    state_dir: str | Path,
+    *,
+    strategy: str,
+    params: dict[str, Any],
+    symbol: str,
+    timeframe: str,
+    window: int = 300,
+    sizing: str = "risk:1",
+    max_lots: float | None = None,
+    limits: dict[str, Any] | None = None,
+    magic: int = 240_601,
+    mt5: Any = None,
+    feed: Any = None,
+    echo=None,
+) -> Engine:
+    """Live trading through MetaTrader 5: exits on every tick (``exit_mode="tick"``), stops
+    sent to the server, reconciliation with the terminal before the first order."""
+    from tradeforge.live.brokers.mt5 import MT5Broker, MT5Feed
+    from tradeforge.strategy.registry import create_strategy
+
+    broker = MT5Broker(mt5, magic=magic)
+    cfg = EngineConfig(
+        strategy_name=strategy,
+        symbol=symbol.upper(),
+        timeframe=Timeframe.parse(timeframe).name,
+        window=window,
+        sizing=Sizing.parse(sizing),
+        limits=RiskLimits(**(limits or {})),
+        exit_mode="tick",
+        max_lots=max_lots,
+    )
+    feed = feed or MT5Feed(broker.mt5, cfg.symbol, cfg.timeframe)
+    engine = Engine(
+        cfg, create_strategy(strategy, params), feed, broker, state_dir, replaying=False, echo=echo
+    )
     engine.start()
     engine.run()
     return engine

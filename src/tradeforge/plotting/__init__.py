@@ -54,9 +54,7 @@ def _pick_trades(trades: pd.DataFrame, n_best: int, n_worst: int) -> list[tuple[
     ]
 
 
-def _window_charts(
-    result: BacktestResult, ohlc, signals, window, out: Path
-) -> list[Path]:
+def _window_charts(result: BacktestResult, ohlc, signals, window, out: Path) -> list[Path]:
     start, end = (pd.Timestamp(w) for w in window)
     start = start.tz_localize("UTC") if start.tzinfo is None else start
     end = end.tz_localize("UTC") if end.tzinfo is None else end

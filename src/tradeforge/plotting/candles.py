@@ -74,8 +74,10 @@ def signal_points(signals: Any, bars: pd.DataFrame) -> tuple[np.ndarray, np.ndar
     arrays) or a frame with a UTC ``time`` index/column and a ``side`` column."""
     if signals is None:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    if hasattr(signals, "bar") and hasattr(signals, "side") and not isinstance(
-        signals, pd.DataFrame
+    if (
+        hasattr(signals, "bar")
+        and hasattr(signals, "side")
+        and not isinstance(signals, pd.DataFrame)
     ):
         return np.asarray(signals.bar, np.int64), np.sign(np.asarray(signals.side, np.int64))
     frame = pd.DataFrame(signals)
@@ -128,9 +130,14 @@ def trade_window_chart(
             k = ss == s
             if k.any():
                 ax.scatter(
-                    sp[k], y[k], marker=marker, s=22, color="0.55", zorder=4,
+                    sp[k],
+                    y[k],
+                    marker=marker,
+                    s=22,
+                    color="0.55",
+                    zorder=4,
                     label="signal" if s == 1 or not (ss == 1).any() else None,
-                )  # fmt: skip
+                )
     levels: list[np.ndarray] = []
     if len(trades):
         e_pos, x_pos = pos(trades["entry_time"]), pos(trades["exit_time"])
@@ -139,14 +146,25 @@ def trade_window_chart(
         long = trades["side"].astype(str).to_numpy() == "long"
         entry = trades["entry_price"].to_numpy(dtype=np.float64)
         stop = trades["initial_stop"].to_numpy(dtype=np.float64)
-        ax.hlines(stop, e_pos, x_pos, colors=NEG, linestyles="--", lw=1.0, zorder=5,
-                  label="initial stop")  # fmt: skip
-        ax.hlines(entry, e_pos, x_pos, colors=LINE, linestyles=":", lw=1.0, zorder=5,
-                  label="entry price")  # fmt: skip
+        ax.hlines(
+            stop, e_pos, x_pos, colors=NEG, linestyles="--", lw=1.0, zorder=5, label="initial stop"
+        )
+        ax.hlines(
+            entry, e_pos, x_pos, colors=LINE, linestyles=":", lw=1.0, zorder=5, label="entry price"
+        )
         for m, marker, lab in ((long, "^", "long entry"), (~long, "v", "short entry")):
             if m.any():
-                ax.scatter(e_pos[m], entry[m], marker=marker, s=90, color=LINE,
-                           edgecolors="white", linewidths=0.8, zorder=6, label=lab)  # fmt: skip
+                ax.scatter(
+                    e_pos[m],
+                    entry[m],
+                    marker=marker,
+                    s=90,
+                    color=LINE,
+                    edgecolors="white",
+                    linewidths=0.8,
+                    zorder=6,
+                    label=lab,
+                )
         levels += [entry, stop, trades["exit_price"].to_numpy(dtype=np.float64)]
         ids = set(trades["trade_id"].tolist())
         lg = legs[legs["trade_id"].isin(ids)] if len(legs) else legs
@@ -154,12 +172,27 @@ def trade_window_chart(
             pnl = lg["pnl"].to_numpy(dtype=np.float64)
             lp = pos(lg["time"])
             colors = np.where(pnl >= 0, POS, NEG)
-            ax.scatter(lp, lg["price"].to_numpy(dtype=np.float64), marker="X", s=80,
-                       c=colors, edgecolors="white", linewidths=0.8, zorder=7,
-                       label="exit (green: profit, red: loss)")  # fmt: skip
+            ax.scatter(
+                lp,
+                lg["price"].to_numpy(dtype=np.float64),
+                marker="X",
+                s=80,
+                c=colors,
+                edgecolors="white",
+                linewidths=0.8,
+                zorder=7,
+                label="exit (green: profit, red: loss)",
+            )
         else:
-            ax.scatter(x_pos, trades["exit_price"].to_numpy(dtype=np.float64), marker="X",
-                       s=80, color="black", zorder=7, label="exit")  # fmt: skip
+            ax.scatter(
+                x_pos,
+                trades["exit_price"].to_numpy(dtype=np.float64),
+                marker="X",
+                s=80,
+                color="black",
+                zorder=7,
+                label="exit",
+            )
     if levels:
         allv = np.concatenate(levels)
         allv = allv[np.isfinite(allv)]

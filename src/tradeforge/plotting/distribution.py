@@ -27,8 +27,16 @@ def r_histogram(r: np.ndarray, title: str, bin_width: float = 0.25) -> Figure:
     counts, edges = np.histogram(np.clip(r, lo, hi - 1e-9), bins=edges)
     left = edges[:-1]
     colors = np.where(left >= 0, POS, NEG)
-    ax.bar(left, counts, width=bin_width, align="edge", color=colors, alpha=0.8,
-           edgecolor="white", linewidth=0.4)  # fmt: skip
+    ax.bar(
+        left,
+        counts,
+        width=bin_width,
+        align="edge",
+        color=colors,
+        alpha=0.8,
+        edgecolor="white",
+        linewidth=0.4,
+    )
     mean, median = float(r.mean()), float(np.median(r))
     ax.axvline(0.0, color="0.2", lw=0.9)
     ax.axvline(mean, color=LINE, lw=1.4, ls="--", label=f"mean {mean:+.3f}R")
@@ -77,8 +85,15 @@ def _heat(ax, grid: np.ndarray, cols, years, floor: float = 0.1) -> float:
     for (i, j), v in np.ndenumerate(grid):
         if np.isfinite(v):
             strong = abs(v) > 0.65 * vmax
-            ax.text(j, i, f"{v:.1f}".replace("-0.0", "0.0"), ha="center", va="center", fontsize=8.5,
-                    color="white" if strong else "black")  # fmt: skip
+            ax.text(
+                j,
+                i,
+                f"{v:.1f}".replace("-0.0", "0.0"),
+                ha="center",
+                va="center",
+                fontsize=8.5,
+                color="white" if strong else "black",
+            )
     ax.set_xticks(range(len(cols)), cols)
     ax.set_yticks(range(len(years)), [str(y) for y in years])
     ax.xaxis.tick_top()
@@ -108,8 +123,10 @@ def tag_expectancy(table: pd.DataFrame, title: str) -> Figure:
         pf_txt = "—" if pd.isna(pf) else f"{pf:.2f}"
         label = f" {v:+.3f}{'R' if use_r else ''}  (n={int(n):,}, PF {pf_txt}) "
         ax.text(v, yi, label, va="center", ha="left" if v >= 0 else "right", fontsize=8.5)
-    ax.set_xlim(-1.6 * span if (vals < 0).any() else -0.1 * span,
-                1.6 * span if (vals > 0).any() else 0.1 * span)  # fmt: skip
+    ax.set_xlim(
+        -1.6 * span if (vals < 0).any() else -0.1 * span,
+        1.6 * span if (vals > 0).any() else 0.1 * span,
+    )
     ax.set_xlabel("Expectancy per trade (R)" if use_r else "Expectancy per trade (money)")
     ax.set_title(f"{title} — expectancy by tag")
     ax.grid(axis="y", visible=False)

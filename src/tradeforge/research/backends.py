@@ -223,7 +223,7 @@ class DaskBackend:
         index = {f.key: i for i, f in enumerate(futures)}
         results: list[list[Any] | None] = [None] * len(chunks)
         done = 0
-        for fut in dask_completed(futures):
+        for fut in dask_completed(futures, loop=self.client.loop):
             i = index[fut.key]
             results[i] = fut.result()
             done += len(chunks[i])

@@ -1,1 +1,1 @@
-"""tradeforge.live.brokers"""
+"""Broker adapters behind the `tradeforge.live.brokers.base.Broker` protocol."""

@@ -136,9 +136,7 @@ class MT5Broker:
         return [x for x in (items or ()) if int(getattr(x, "magic", self.magic)) == self.magic]
 
     def _history(self) -> list[Any]:
-        tick_time = 0
-        for p in self._ours(self.mt5.positions_get()):
-            tick_time = max(tick_time, int(p.time))
+        """Our deals of the last ``history_days`` (the wall clock only bounds the query)."""
         import time as _time
 
         now = int(_time.time()) + 86_400  # server clocks run ahead of UTC
@@ -297,3 +295,111 @@ class MT5Broker:
 
     def cancel(self, client_id: str) -> None:
         return None  # market orders only: nothing rests at the broker
+
+
+class MT5Feed:
+    """`BrokerFeed` over a terminal: polls ``symbol_info_tick`` and the last closed bar.
+
+    A tick is emitted whenever ``time_msc`` changes; a bar when ``copy_rates_from_pos(…, 1, 1)``
+    (the newest *closed* bar) changes. ``server_offset`` (seconds) converts the broker's
+    server-clock stamps to UTC. ``max_polls`` bounds the loop (tests); ``sleep`` is injectable.
+    """
+
+    def __init__(
+        self,
+        mt5: Any,
+        symbol: str,
+        timeframe: Any,
+        *,
+        server_offset: int = 0,
+        poll: float = 0.25,
+        max_polls: int | None = None,
+        sleep: Any = None,
+    ) -> None:
+        from tradeforge.core.timeframes import Timeframe
+
+        self.mt5 = mt5
+        self.symbol = symbol
+        self.timeframe = Timeframe.parse(timeframe)
+        self.offset_ns = int(server_offset) * 1_000_000_000
+        self.poll = poll
+        self.max_polls = max_polls
+        if sleep is None:
+            import time as _time
+
+            sleep = _time.sleep
+        self.sleep = sleep
+        self._index = 0
+
+    @property
+    def _tf_const(self) -> int:
+        tf = self.timeframe
+        unit = {"M": "M", "H": "H", "D": "D", "W": "W"}[tf.unit]
+        return getattr(self.mt5, f"TIMEFRAME_{unit}{tf.count}")
+
+    def _rates(self, start_pos: int, count: int) -> Any:
+        rates = self.mt5.copy_rates_from_pos(self.symbol, self._tf_const, start_pos, count)
+        if rates is None:
+            code, text = self.mt5.last_error()
+            raise BrokerError(f"MT5 copy_rates_from_pos failed: {code} {text}", retryable=True)
+        return rates
+
+    def window(self, bar_time: int, count: int):
+        import pandas as pd
+
+        from tradeforge.data.validate import validate_ohlcv
+
+        rates = self._rates(1, count + 50)
+        times = pd.to_datetime(rates["time"] * 1_000_000_000 - self.offset_ns, utc=True)
+        point = float(self.mt5.symbol_info(self.symbol).point)
+        frame = pd.DataFrame(
+            {
+                "open": rates["open"],
+                "high": rates["high"],
+                "low": rates["low"],
+                "close": rates["close"],
+                "volume": rates["tick_volume"].astype("float64"),
+                "spread": rates["spread"].astype("float64") * point,
+            },
+            index=pd.DatetimeIndex(times, name="time"),
+        )
+        frame = validate_ohlcv(frame, f"mt5 {self.symbol}")
+        frame = frame[frame.index.as_unit("ns").asi8 <= bar_time]
+        return frame.iloc[-count:]
+
+    def events(self, after: tuple[int, int] | None = None):
+        from tradeforge.live.feeds import Bar, Tick
+
+        step = self.timeframe.seconds * 1_000_000_000
+        last_tick = None
+        last_bar = None
+        polls = 0
+        while self.max_polls is None or polls < self.max_polls:
+            polls += 1
+            rates = self._rates(1, 1)
+            if len(rates):
+                r = rates[-1]
+                t = int(r["time"]) * 1_000_000_000 - self.offset_ns
+                if t != last_bar:
+                    last_bar = t
+                    point = float(self.mt5.symbol_info(self.symbol).point)
+                    bar = Bar(
+                        self.symbol, t, t + step, float(r["open"]), float(r["high"]),
+                        float(r["low"]), float(r["close"]), float(r["spread"]) * point,
+                        self._index,
+                    )  # fmt: skip
+                    self._index += 1
+                    if after is None or bar.key > tuple(after):
+                        yield bar
+            tick = self.mt5.symbol_info_tick(self.symbol)
+            if tick is not None and tick.time_msc != last_tick:
+                last_tick = tick.time_msc
+                ev = Tick(
+                    self.symbol,
+                    int(tick.time_msc) * 1_000_000 - self.offset_ns,
+                    float(tick.bid),
+                    float(tick.ask),
+                )
+                if after is None or ev.key > tuple(after):
+                    yield ev
+            self.sleep(self.poll)

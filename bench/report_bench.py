@@ -1,0 +1,86 @@
+"""Reporting benchmark: `build_report` (all metrics and tables, no charts) and the chart set on
+a synthetic result of the reference size (~50,000 trades, ~736,000 M5 equity points).
+
+Bars: ``python bench/report_bench.py`` -> build_report < 0.3 s, charts < 5 s. Prints the
+timings (best and median of ``--repeat`` runs) and writes them to
+``bench/results/report.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).with_name("results")
+BUILD_BAR_S, CHARTS_BAR_S = 0.3, 5.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trades", type=int, default=50_000)
+    parser.add_argument("--bars", type=int, default=736_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--chart-repeat", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=RESULTS / "report.json")
+    args = parser.parse_args(argv)
+
+    from tradeforge.analytics import build_report
+    from tradeforge.analytics.sample import sample_result
+
+    t0 = time.perf_counter()
+    result, ohlc = sample_result(args.trades, args.bars, seed=42, max_hold=100, edge=0.6)
+    setup_s = time.perf_counter() - t0
+    print(
+        f"synthetic result: {len(result.trades):,} trades, {len(result.equity):,} equity "
+        f"points ({setup_s:.2f} s to generate, not timed)"
+    )
+
+    build = []
+    for _ in range(args.repeat):
+        t0 = time.perf_counter()
+        report = build_report(result)
+        build.append(time.perf_counter() - t0)
+
+    t0 = time.perf_counter()
+    from tradeforge.plotting import render_charts
+
+    import_s = time.perf_counter() - t0
+    charts, n_charts = [], 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(args.chart_repeat):
+            t0 = time.perf_counter()
+            n_charts = len(render_charts(report, result, Path(tmp) / str(i), ohlc))
+            charts.append(time.perf_counter() - t0)
+
+    out = {
+        "trades": len(result.trades),
+        "equity_points": len(result.equity),
+        "build_report_s": {"best": min(build), "median": statistics.median(build)},
+        "charts_s": {"best": min(charts), "median": statistics.median(charts)},
+        "charts": n_charts,
+        "plotting_import_s": import_s,
+        "bars_s": {"build_report": BUILD_BAR_S, "charts": CHARTS_BAR_S},
+    }
+    print(
+        f"build_report : best {min(build):.3f} s, median {statistics.median(build):.3f} s "
+        f"(bar {BUILD_BAR_S} s)"
+    )
+    print(
+        f"charts ({n_charts}): best {min(charts):.2f} s, median "
+        f"{statistics.median(charts):.2f} s (bar {CHARTS_BAR_S} s; +{import_s:.2f} s "
+        "first import of matplotlib)"
+    )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=2) + "\n")
+    ok = min(build) < BUILD_BAR_S and min(charts) < CHARTS_BAR_S
+    print("OK" if ok else "SLOWER THAN THE BAR")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

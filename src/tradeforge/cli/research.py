@@ -1,0 +1,564 @@
+"""``tradeforge optimize``, ``tradeforge walkforward`` and ``tradeforge analyze …``.
+
+Thin: parse options, call `tradeforge.research`, write JSON + PNG into ``--out``, print tables.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from tradeforge.cli.common import (
+    HomeOption,
+    InstrumentsOption,
+    console,
+    home_dir,
+    load_instruments,
+    progress_bar,
+)
+
+analyze_app = typer.Typer(
+    help="Analyse a backtest run: regimes, features, R distribution, consistency.",
+    no_args_is_help=True,
+)
+
+# -- shared options ---------------------------------------------------------------------------------
+StrategyOpt = Annotated[str | None, typer.Option("--strategy", help="Registered strategy name.")]
+SymbolOpt = Annotated[list[str], typer.Option("--symbol", "-s", help="Symbol (repeat for several).")]
+TimeframeOpt = Annotated[str, typer.Option("--timeframe", "-t", help="Bar timeframe.")]
+StartOpt = Annotated[str | None, typer.Option(help="First bar (UTC), e.g. 2019-01-01.")]
+EndOpt = Annotated[str | None, typer.Option(help="End, exclusive (UTC).")]
+SpaceOpt = Annotated[
+    list[str],
+    typer.Option("--space", help="Searched parameter: fast=5:30:5, slow=20,40,60, x=0.5:2[:log]."),
+]
+ParamOpt = Annotated[
+    list[str], typer.Option("--param", "-p", help="Fixed strategy parameter name=value.")
+]
+ConfigOpt = Annotated[Path | None, typer.Option(help="YAML/TOML search config (see docs).")]
+MethodOpt = Annotated[str | None, typer.Option(help="grid | random | optuna (default grid).")]
+TrialsOpt = Annotated[int | None, typer.Option("--trials", help="Trials (random/optuna).")]
+SeedOpt = Annotated[int | None, typer.Option(help="Seed of random/optuna search (default 0).")]
+ObjectiveOpt = Annotated[
+    str | None, typer.Option(help="Report metric to optimise (default expectancy_r).")
+]
+MinimizeOpt = Annotated[bool, typer.Option("--minimize", help="Smaller objective is better.")]
+MinTradesOpt = Annotated[int | None, typer.Option(help="Reject trials with fewer trades.")]
+ConstraintOpt = Annotated[
+    list[str], typer.Option("--constraint", help="Extra constraint, e.g. profit_factor>=1.1.")
+]
+WorkersOpt = Annotated[int, typer.Option(help="Local worker processes (1 = in-process).")]
+SchedulerOpt = Annotated[
+    str | None, typer.Option(help="Dask scheduler address, e.g. tcp://10.0.0.5:8786.")
+]
+BatchOpt = Annotated[int, typer.Option(help="Optuna trials asked per batch.")] 
+TopOpt = Annotated[int, typer.Option(help="Rows of the printed top-N table.")]
+SpreadOpt = Annotated[str, typer.Option(help="'data' or fixed pips.")]
+SlippageOpt = Annotated[str | None, typer.Option(help="Pips, 'atr:0.05' or 'random:0.5'.")]
+CommissionOpt = Annotated[float, typer.Option(help="Money per lot per side.")]
+SizingOpt = Annotated[str, typer.Option(help="Lots ('0.1') or 'risk:1' (%).")]
+PositionOpt = Annotated[str, typer.Option(help="'symbol' or 'tag'.")]
+CapitalOpt = Annotated[float, typer.Option(help="Initial capital per symbol.")]
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "-"
+        return f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
+    return str(value)
+
+
+_HEADERS = {
+    "trial_id": "#",
+    "win_rate_pct": "win%",
+    "expectancy_r": "E[R]",
+    "profit_factor": "PF",
+    "max_drawdown_pct": "maxDD%",
+    "objective": "obj",
+    "trades_pct": "trades%",
+    "bars_pct": "bars%",
+    "net_profit": "net",
+    "is_objective": "IS obj",
+    "oos_objective": "OOS obj",
+    "oos_trades": "OOS n",
+    "oos_net_profit": "OOS net",
+    "robustness": "robust",
+    "expectancy_r_ci_low": "E[R] lo",
+    "expectancy_r_ci_high": "E[R] hi",
+    "share_of_net_pct": "share%",
+    "expectancy_r_without": "E[R] w/o",
+}
+_LEFT = ("regime", "check", "label", "metric", "feature", "run")
+
+
+def _table(title: str, rows: list[dict[str, Any]], columns: list[str] | None = None) -> Table:
+    table = Table(title=title)
+    columns = columns or (list(rows[0]) if rows else [])
+    for c in columns:
+        justify = "left" if c in _LEFT else "right"
+        table.add_column(_HEADERS.get(c, c), justify=justify, no_wrap=c in _LEFT)
+    for row in rows:
+        table.add_row(*(_fmt(row.get(c)) for c in columns))
+    return table
+
+
+def _frame_rows(frame: Any) -> list[dict[str, Any]]:
+    return [{str(k): v for k, v in r.items()} for r in frame.to_dict(orient="records")]
+
+
+class _Search:
+    """Options common to optimize and walkforward, merged with a config file."""
+
+    def __init__(self, **kw: Any) -> None:
+        from tradeforge.research.config import load_search_config
+        from tradeforge.research.objective import Objective
+        from tradeforge.research.space import ParameterSpace
+        from tradeforge.strategy import get_strategy, parse_params
+
+        cfg = load_search_config(kw["config"])
+        name = kw["strategy"] or cfg.get("strategy")
+        if kw["strategy"] and cfg.get("strategy") and kw["strategy"] != cfg["strategy"]:
+            raise typer.BadParameter(f"--strategy disagrees with {cfg['strategy']!r} in config")
+        if not name:
+            from tradeforge.core.errors import ConfigError
+
+            raise ConfigError("no strategy given (use --strategy or 'strategy:' in the config)")
+        self.strategy = get_strategy(str(name))
+        fixed = {**dict(cfg.get("params") or {}), **parse_params(kw["param"])}
+        specs: dict[str, Any] = dict(cfg.get("space") or {})
+        for item in kw["space"]:
+            key, sep, value = item.partition("=")
+            if not sep:
+                from tradeforge.core.errors import ConfigError
+
+                raise ConfigError(f"--space {item!r} must look like name=spec")
+            specs[key.strip()] = value
+        for key in specs:
+            fixed.pop(key, None)
+        self.space = ParameterSpace.from_specs(self.strategy, specs, fixed)
+        self.method = kw["method"] or cfg.get("method") or "grid"
+        self.trials = kw["trials"] if kw["trials"] is not None else cfg.get("trials")
+        self.seed = int(kw["seed"] if kw["seed"] is not None else cfg.get("seed", 0))
+        ocfg = dict(cfg.get("objective") or {})
+        self.objective = Objective.build(
+            kw["objective"] or ocfg.get("metric", "expectancy_r"),
+            minimize=kw["minimize"] or ocfg.get("direction") == "minimize",
+            min_trades=kw["min_trades"]
+            if kw["min_trades"] is not None
+            else ocfg.get("min_trades", 0),
+            constraints=[*ocfg.get("constraints", []), *kw["constraint"]],
+        )
+        self.walkforward = dict(cfg.get("walkforward") or {})
+
+
+def _common_run(kw: dict[str, Any]) -> dict[str, Any]:
+    """Data, execution model and backend from the options."""
+    from tradeforge.backtest import ExecutionModel, Sizing
+    from tradeforge.cli.backtest import _load_frames
+    from tradeforge.core.timeframes import Timeframe
+    from tradeforge.research.backends import make_backend
+
+    load_instruments(kw["instruments"])
+    tf = Timeframe.parse(kw["timeframe"]).name
+    return {
+        "data": _load_frames(home_dir(kw["home"]), list(kw["symbol"]), tf, kw["start"], kw["end"]),
+        "timeframe": tf,
+        "execution": ExecutionModel(
+            spread=kw["spread"],
+            commission=kw["commission"],
+            **ExecutionModel.parse_slippage(kw["slippage"]),
+        ),
+        "sizing": Sizing.parse(kw["sizing"]),
+        "position_mode": kw["position_mode"],
+        "initial_capital": kw["capital"],
+        "backend": make_backend(kw["workers"], kw["scheduler"]),
+    }
+
+
+def _print_top(result: Any, top: int) -> None:
+    names = result.space.names
+    cols = ["rank", "trial_id", *names, "objective", "trades", "win_rate_pct", "expectancy_r",
+            "profit_factor", "sharpe", "max_drawdown_pct"]  # fmt: skip
+    rows = _frame_rows(result.top(top))
+    title = f"top {top} by {result.objective.metric} ({result.objective.direction})"
+    console.print(_table(title, rows, list(dict.fromkeys(cols))))
+    console.print(f"trial status: {result.status_counts()}")
+
+
+# -- optimize ---------------------------------------------------------------------------------------
+def optimize_command(
+    strategy: StrategyOpt = None,
+    symbol: SymbolOpt = ["EURUSD"],  # noqa: B006
+    timeframe: TimeframeOpt = "H1",
+    start: StartOpt = None,
+    end: EndOpt = None,
+    space: SpaceOpt = [],  # noqa: B006
+    param: ParamOpt = [],  # noqa: B006
+    config: ConfigOpt = None,
+    method: MethodOpt = None,
+    trials: TrialsOpt = None,
+    seed: SeedOpt = None,
+    objective: ObjectiveOpt = None,
+    minimize: MinimizeOpt = False,
+    min_trades: MinTradesOpt = None,
+    constraint: ConstraintOpt = [],  # noqa: B006
+    workers: WorkersOpt = 1,
+    scheduler: SchedulerOpt = None,
+    batch_size: BatchOpt = 16,
+    top: TopOpt = 10,
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/optimize"),
+    spread: SpreadOpt = "data",
+    slippage: SlippageOpt = None,
+    commission: CommissionOpt = 0.0,
+    sizing: SizingOpt = "1",
+    position_mode: PositionOpt = "symbol",
+    capital: CapitalOpt = 100_000.0,
+    home: HomeOption = None,
+    instruments: InstrumentsOption = None,
+) -> None:
+    """Search a strategy's parameters (grid, random or Optuna) locally or on a Dask cluster;
+    writes trials.parquet, optimize.json and charts."""
+    from tradeforge.research.charts import optimize_charts
+    from tradeforge.research.io import write_json
+    from tradeforge.research.optimize import optimize
+
+    kw = dict(locals())
+    search = _Search(**kw)
+    run = _common_run(kw)
+    backend = run.pop("backend")
+    total = search.space.size if search.method == "grid" else search.trials
+    try:
+        with progress_bar(f"optimize ({backend.name})", total) as advance:
+            state = {"done": 0}
+
+            def progress(done: int, _total: int) -> None:
+                advance(done - state["done"])
+                state["done"] = done
+
+            result = optimize(
+                search.strategy,
+                run.pop("data"),
+                search.space,
+                method=search.method,
+                n_trials=search.trials,
+                seed=search.seed,
+                objective=search.objective,
+                backend=backend,
+                batch_size=batch_size,
+                progress=progress,
+                **run,
+            )
+    finally:
+        backend.close()
+    out.mkdir(parents=True, exist_ok=True)
+    result.trials.to_parquet(out / "trials.parquet", index=False)
+    write_json(out / "optimize.json", result.to_dict(top))
+    charts = optimize_charts(result, out)
+    _print_top(result, top)
+    if result.robustness and result.robustness["score"] is not None:
+        console.print(f"robustness of the best (neighbourhood): {result.robustness['score']:.3f}")
+    console.print(f"wrote trials.parquet, optimize.json, {len(charts)} charts to {out}")
+
+
+# -- walkforward ------------------------------------------------------------------------------------
+def walkforward_command(
+    strategy: StrategyOpt = None,
+    symbol: SymbolOpt = ["EURUSD"],  # noqa: B006
+    timeframe: TimeframeOpt = "H1",
+    start: StartOpt = None,
+    end: EndOpt = None,
+    space: SpaceOpt = [],  # noqa: B006
+    param: ParamOpt = [],  # noqa: B006
+    config: ConfigOpt = None,
+    scheme: Annotated[str | None, typer.Option(help="rolling | anchored.")] = None,
+    train: Annotated[str | None, typer.Option(help="Train length: bars (2000) or 6M, 90D…")] = None,
+    test: Annotated[str | None, typer.Option(help="Test (OOS) length.")] = None,
+    validation: Annotated[str | None, typer.Option(help="Optional validation length.")] = None,
+    step: Annotated[str | None, typer.Option(help="Step between folds (default: test).")] = None,
+    top_k: Annotated[int, typer.Option(help="Train candidates tried on validation.")] = 5,
+    method: MethodOpt = None,
+    trials: TrialsOpt = None,
+    seed: SeedOpt = None,
+    objective: ObjectiveOpt = None,
+    minimize: MinimizeOpt = False,
+    min_trades: MinTradesOpt = None,
+    constraint: ConstraintOpt = [],  # noqa: B006
+    workers: WorkersOpt = 1,
+    scheduler: SchedulerOpt = None,
+    batch_size: BatchOpt = 16,
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/walkforward"),
+    spread: SpreadOpt = "data",
+    slippage: SlippageOpt = None,
+    commission: CommissionOpt = 0.0,
+    sizing: SizingOpt = "1",
+    position_mode: PositionOpt = "symbol",
+    capital: CapitalOpt = 100_000.0,
+    home: HomeOption = None,
+    instruments: InstrumentsOption = None,
+) -> None:
+    """Walk-forward validation: optimise on each train window, evaluate out of sample."""
+    from tradeforge.core.errors import ConfigError
+    from tradeforge.research.charts import walkforward_charts
+    from tradeforge.research.io import write_json
+    from tradeforge.research.walkforward import WalkForwardConfig, walk_forward
+
+    kw = dict(locals())
+    search = _Search(**kw)
+    wf = search.walkforward
+    train_len = train or wf.get("train")
+    test_len = test or wf.get("test")
+    if not train_len or not test_len:
+        raise ConfigError("walkforward needs --train and --test (or walkforward: in the config)")
+    config_wf = WalkForwardConfig.build(
+        str(train_len),
+        str(test_len),
+        validation=validation or wf.get("validation"),
+        step=step or wf.get("step"),
+        scheme=scheme or wf.get("scheme", "rolling"),
+        top_k=top_k,
+    )
+    run = _common_run(kw)
+    backend = run.pop("backend")
+    try:
+        with progress_bar(f"walk-forward ({backend.name})", None) as advance:
+            result = walk_forward(
+                search.strategy,
+                run.pop("data"),
+                search.space,
+                config_wf,
+                method=search.method,
+                n_trials=search.trials,
+                seed=search.seed,
+                objective=search.objective,
+                backend=backend,
+                batch_size=batch_size,
+                progress=lambda done, total: advance(1, total=total),
+                **run,
+            )
+    finally:
+        backend.close()
+    out.mkdir(parents=True, exist_ok=True)
+    result.trials.to_parquet(out / "trials.parquet", index=False)
+    result.folds.to_parquet(out / "folds.parquet", index=False)
+    write_json(out / "walkforward.json", result.to_dict())
+    charts = walkforward_charts(result, out)
+    cols = ["fold", "test_start", *search.space.names, "is_objective", "oos_objective",
+            "oos_trades", "oos_net_profit", "wfe", "robustness"]  # fmt: skip
+    rows = _frame_rows(result.folds)
+    for r in rows:
+        r["test_start"] = str(r["test_start"])[:10]
+    console.print(_table(f"walk-forward folds ({config_wf.scheme})", rows, cols))
+    s = result.summary
+    summary = [
+        {"metric": k, "value": s.get(k)}
+        for k in ("folds", "folds_evaluated", "wfe", "objective_ratio", "robustness_mean",
+                  "profitable_oos_folds_pct")  # fmt: skip
+    ]
+    if s.get("oos"):
+        summary += [{"metric": f"oos {k}", "value": s["oos"][k]}
+                    for k in ("trades", "expectancy_r", "net_profit", "max_drawdown_pct")]  # fmt: skip
+    console.print(_table("walk-forward summary", summary, ["metric", "value"]))
+    console.print(f"wrote walkforward.json, folds/trials parquet, {len(charts)} charts to {out}")
+
+
+# -- analyze ----------------------------------------------------------------------------------------
+RunOpt = Annotated[Path, typer.Option("--run", help="Run folder written by `tradeforge backtest`.")]
+AnalyzeOut = Annotated[Path | None, typer.Option(help="Output folder (default: <run>/analysis).")]
+
+
+def _run_bars(result: Any, home: Path | None, symbols: list[str], timeframe: str | None,
+              start: str | None, end: str | None) -> tuple[dict, str]:  # fmt: skip
+    from tradeforge.cli.backtest import _load_frames
+    from tradeforge.core.errors import ConfigError
+    from tradeforge.research.io import run_data_spec
+
+    spec = run_data_spec(result)
+    syms = symbols or spec["symbols"]
+    tf = timeframe or spec["timeframe"]
+    if not syms or not tf:
+        raise ConfigError("cannot tell the run's symbols/timeframe; pass --symbol and --timeframe")
+    frames = _load_frames(home_dir(home), syms, tf, start or spec["start"], end or spec["end"])
+    return frames, tf
+
+
+def regimes_command(
+    run: RunOpt,
+    by: Annotated[
+        list[str],
+        typer.Option("--by", help="trend[:structure], volatility, session, weekday, "
+                     "feature:<request>[:q] (repeat)."),  # fmt: skip
+    ] = ["trend", "volatility", "session", "weekday"],  # noqa: B006
+    buckets: Annotated[int, typer.Option(help="Volatility buckets.")] = 3,
+    symbol: Annotated[list[str], typer.Option("--symbol", "-s")] = [],  # noqa: B006
+    timeframe: Annotated[str | None, typer.Option("--timeframe", "-t")] = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    out: AnalyzeOut = None,
+    home: HomeOption = None,
+) -> None:
+    """Metrics and equity per market regime (trend, volatility, session, weekday, feature)."""
+    from tradeforge.research.charts import regime_charts
+    from tradeforge.research.io import load_result, write_json
+    from tradeforge.research.regimes import analyze_regimes
+
+    result = load_result(run)
+    frames, tf = _run_bars(result, home, symbol, timeframe, start, end)
+    analysis = analyze_regimes(result, frames, list(by), timeframe=tf, buckets=buckets)
+    out = out or run / "analysis"
+    doc = {"kind": "tradeforge.analyze.regimes", "run": str(run),
+           "regimes": {k: v["table"] for k, v in analysis.items()}}  # fmt: skip
+    write_json(out / "regimes.json", doc)
+    charts = regime_charts(analysis, out)
+    cols = ["regime", "trades", "trades_pct", "bars_pct", "win_rate_pct", "expectancy_r",
+            "profit_factor", "net_profit"]  # fmt: skip
+    for seg, item in analysis.items():
+        console.print(_table(f"regimes: {seg}", _frame_rows(item["table"]), cols))
+    console.print(f"wrote regimes.json and {len(charts)} charts to {out}")
+
+
+def features_command(
+    run: RunOpt,
+    feature: Annotated[
+        list[str], typer.Option("--feature", "-f", help="Feature request, e.g. 'rsi(14)' (repeat).")
+    ],
+    quantiles: Annotated[int, typer.Option(help="Quantile buckets.")] = 5,
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap samples.")] = 1000,
+    level: Annotated[float, typer.Option(help="Confidence level.")] = 0.95,
+    seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+    split: Annotated[str | None, typer.Option(help="Drift split time (default: median).")] = None,
+    symbol: Annotated[list[str], typer.Option("--symbol", "-s")] = [],  # noqa: B006
+    timeframe: Annotated[str | None, typer.Option("--timeframe", "-t")] = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    out: AnalyzeOut = None,
+    home: HomeOption = None,
+) -> None:
+    """Expectancy per feature quantile (bootstrap CIs), per year, drift and correlation."""
+    from tradeforge.research.charts import feature_charts
+    from tradeforge.research.feature_stats import analyze_features
+    from tradeforge.research.io import load_result, write_json
+
+    result = load_result(run)
+    frames, tf = _run_bars(result, home, symbol, timeframe, start, end)
+    doc = analyze_features(result.trades, frames, list(feature), timeframe=tf, q=quantiles,
+                           n_boot=bootstrap, level=level, seed=seed, split=split)  # fmt: skip
+    out = out or run / "analysis"
+    write_json(out / "features.json", doc)
+    charts = feature_charts(doc, out)
+    cols = ["bucket", "low", "high", "trades", "win_rate_pct", "expectancy_r",
+            "expectancy_r_ci_low", "expectancy_r_ci_high"]  # fmt: skip
+    drift_rows = []
+    for name, item in doc["features"].items():
+        console.print(_table(f"{name}: expectancy per quantile", _frame_rows(item["quantiles"]), cols))
+        drift_rows.append({"feature": name, **item["drift"]})
+    console.print(_table("drift (first vs second period)", drift_rows,
+                         ["feature", "psi", "ks_statistic", "ks_pvalue", "flag"]))  # fmt: skip
+    for pair in doc["redundant"]:
+        console.print(f"[yellow]redundant:[/] {pair['a']} ~ {pair['b']} (rho {pair['rho']:.2f})")
+    console.print(f"wrote features.json and {len(charts)} charts to {out}")
+
+
+def r_command(
+    run: RunOpt,
+    sims: Annotated[int, typer.Option(help="Monte Carlo simulations.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Monte Carlo seed.")] = 0,
+    alpha: Annotated[float, typer.Option(help="Tail share for VaR/CVaR.")] = 0.05,
+    out: AnalyzeOut = None,
+) -> None:
+    """R distribution, top-trade contribution and Monte Carlo of trade order."""
+    from tradeforge.research.charts import r_charts
+    from tradeforge.research.io import load_result, write_json
+    from tradeforge.research.rdist import analyze_r
+
+    result = load_result(run)
+    doc = analyze_r(result.trades, result.initial_capital, alpha=alpha, sims=sims, seed=seed)
+    out = out or run / "analysis"
+    write_json(out / "r.json", doc)
+    charts = r_charts(doc, out)
+    d = doc["distribution"]
+    rows = [{"metric": k, "value": d.get(k)} for k in
+            ("trades", "mean", "median", "std", "skew", "excess_kurtosis", "positive_pct", "var",
+             "cvar", "tail_ratio")]  # fmt: skip
+    console.print(_table("R distribution", rows, ["metric", "value"]))
+    console.print(_table("contribution of the best trades", doc["contribution"]["rows"],
+                         ["label", "k", "top_profit", "share_of_net_pct", "net_without",
+                          "expectancy_r_without"]))  # fmt: skip
+    mc_rows = []
+    for mode, mc in doc["monte_carlo"].items():
+        if "final_equity" not in mc:
+            continue
+        for key in ("final_equity", "max_drawdown_pct"):
+            mc_rows.append({"run": f"{mode} {key}", **{f"p{p}": v for p, v in mc[key].items()},
+                            "actual": mc["actual"][key]})  # fmt: skip
+    if mc_rows:
+        console.print(_table(f"Monte Carlo ({sims} runs, seed {seed})", mc_rows))
+    console.print(f"wrote r.json and {len(charts)} charts to {out}")
+
+
+def consistency_command(
+    expected: Annotated[Path, typer.Option(help="Expected trades: run folder, .csv or .parquet.")],
+    actual: Annotated[Path, typer.Option(help="Actual (dry-run/live) trades.")],
+    tolerance: Annotated[str, typer.Option(help="Entry-time tolerance, e.g. 5min.")] = "0s",
+    min_match_rate: Annotated[float, typer.Option(help="Min matched %% of expected.")] = 95.0,
+    max_extra: Annotated[float, typer.Option(help="Max extra trades, %% of expected.")] = 5.0,
+    max_slippage_pips: Annotated[float, typer.Option(help="Max mean entry slippage.")] = 1.0,
+    max_expectancy_r_delta: Annotated[float, typer.Option(help="Max |ΔE[R]|.")] = 0.1,
+    max_win_rate_delta: Annotated[float, typer.Option(help="Max |Δwin rate| points.")] = 5.0,
+    max_drawdown_delta: Annotated[float, typer.Option(help="Max |Δmax DD %%| points.")] = 5.0,
+    capital: CapitalOpt = 100_000.0,
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/consistency"),
+) -> None:
+    """Compare two trade sets (backtest vs dry-run/live): matches, slippage, metric deltas."""
+    import pandas as pd
+
+    from tradeforge.core.errors import ConfigError
+    from tradeforge.research.charts import consistency_charts
+    from tradeforge.research.consistency import Thresholds, compare_trades
+    from tradeforge.research.io import load_trades, write_json
+
+    try:
+        pd.Timedelta(tolerance)
+    except ValueError:
+        raise ConfigError(f"cannot read tolerance {tolerance!r}; e.g. 30s, 5min, 1h") from None
+    exp, act = load_trades(expected), load_trades(actual)
+    th = Thresholds(min_match_rate, max_extra, None, max_slippage_pips, max_expectancy_r_delta,
+                    max_win_rate_delta, max_drawdown_delta)  # fmt: skip
+    doc = compare_trades(exp, act, tolerance=tolerance, thresholds=th, initial_capital=capital)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "consistency.json", doc)
+    doc["matched"].to_csv(out / "matched.csv", index=False)
+    doc["missing"].to_csv(out / "missing.csv", index=False)
+    doc["extra"].to_csv(out / "extra.csv", index=False)
+    charts = consistency_charts(doc, exp, act, out)
+    s = doc["summary"]
+    console.print(_table("matching", [{"metric": k, "value": v} for k, v in s.items()],
+                         ["metric", "value"]))  # fmt: skip
+    rows = [{"metric": k, **v} for k, v in doc["metrics"].items()]
+    console.print(_table("metric deltas (actual - expected)", rows,
+                         ["metric", "expected", "actual", "delta"]))  # fmt: skip
+    console.print(_table("checks", doc["checks"], ["check", "value", "limit", "kind", "passed"]))
+    verdict = "[bold green]PASS[/]" if doc["passed"] else "[bold red]FAIL[/]"
+    console.print(f"{verdict} — wrote consistency.json, matched/missing/extra.csv, "
+                  f"{len(charts)} charts to {out}")  # fmt: skip
+    if not doc["passed"]:
+        raise typer.Exit(1)
+
+
+analyze_app.command("regimes")(regimes_command)
+analyze_app.command("features")(features_command)
+analyze_app.command("r")(r_command)
+analyze_app.command("consistency")(consistency_command)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``optimize``, ``walkforward`` and the ``analyze`` group to the root app."""
+    app.command("optimize")(optimize_command)
+    app.command("walkforward")(walkforward_command)
+    app.add_typer(analyze_app, name="analyze")

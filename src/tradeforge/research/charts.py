@@ -1,0 +1,239 @@
+"""PNG charts of the research tools (matplotlib, Agg backend; no GUI, no global state)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+def _figure(width: float = 9.0, height: float = 4.5, rows: int = 1, cols: int = 1):
+    from matplotlib.figure import Figure  # no pyplot: renders with Agg, no global state
+
+    fig = Figure(figsize=(width, height), dpi=100)
+    axes = fig.subplots(rows, cols, squeeze=False)
+    return fig, axes
+
+
+def _save(fig: Any, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, format="png", metadata={"Software": None})
+    return path
+
+
+# -- optimisation ---------------------------------------------------------------------------------
+def optimize_charts(result: Any, out: Path) -> list[Path]:
+    """Objective by trial, objective vs each parameter, heatmap of the first two parameters."""
+    trials = result.trials
+    paths: list[Path] = []
+    if trials.empty:
+        return paths
+    ok = trials["status"] == "ok"
+    fig, ax = _figure()
+    a = ax[0, 0]
+    a.scatter(trials.loc[~ok, "trial_id"], trials.loc[~ok, "objective"], s=10, c="0.7",
+              label="rejected/undefined")  # fmt: skip
+    a.scatter(trials.loc[ok, "trial_id"], trials.loc[ok, "objective"], s=12, label="ok")
+    a.set_xlabel("trial")
+    a.set_ylabel(result.objective.metric)
+    a.set_title(f"{result.method} search: objective per trial")
+    a.legend(loc="best", fontsize=8)
+    paths.append(_save(fig, out / "trials.png"))
+    names = result.space.names
+    fig, ax = _figure(4.0 * len(names), 3.8, 1, len(names))
+    for i, name in enumerate(names):
+        a = ax[0, i]
+        sub = trials[ok]
+        a.scatter(sub[name], sub["objective"], s=12)
+        a.set_xlabel(name)
+        a.set_ylabel(result.objective.metric)
+    paths.append(_save(fig, out / "params.png"))
+    if len(names) >= 2:
+        sub = trials[ok]
+        if not sub.empty:
+            pivot = sub.pivot_table(index=names[0], columns=names[1], values="objective",
+                                    aggfunc="max")  # fmt: skip
+            fig, ax = _figure(7.0, 5.5)
+            a = ax[0, 0]
+            im = a.imshow(pivot.to_numpy(dtype=float), aspect="auto", origin="lower",
+                          cmap="viridis")  # fmt: skip
+            a.set_xticks(range(len(pivot.columns)), [f"{c:g}" if isinstance(c, float) else str(c)
+                                                     for c in pivot.columns])  # fmt: skip
+            a.set_yticks(range(len(pivot.index)), [str(c) for c in pivot.index])
+            a.set_xlabel(names[1])
+            a.set_ylabel(names[0])
+            a.set_title(f"best {result.objective.metric} by {names[0]} x {names[1]}")
+            fig.colorbar(im, ax=a)
+            paths.append(_save(fig, out / "heatmap.png"))
+    return paths
+
+
+# -- walk-forward ---------------------------------------------------------------------------------
+def walkforward_charts(result: Any, out: Path) -> list[Path]:
+    paths: list[Path] = []
+    folds = result.folds
+    if not folds.empty:
+        fig, ax = _figure()
+        a = ax[0, 0]
+        x = folds["fold"].to_numpy()
+        a.bar(x - 0.2, folds["is_objective"].to_numpy(dtype=float), 0.4, label="in sample")
+        a.bar(x + 0.2, folds["oos_objective"].to_numpy(dtype=float), 0.4, label="out of sample")
+        a.axhline(0, color="0.4", lw=0.8)
+        a.set_xlabel("fold")
+        a.set_ylabel(result.summary.get("objective", "objective"))
+        a.set_title("walk-forward: in sample vs out of sample")
+        a.legend(fontsize=8)
+        paths.append(_save(fig, out / "is_vs_oos.png"))
+    if len(result.equity):
+        fig, ax = _figure()
+        a = ax[0, 0]
+        eq = result.equity
+        for fold, part in eq.groupby("fold", sort=True):
+            a.plot(part.index, part["equity"], lw=1.0, label=f"fold {fold}")
+        a.set_title("stitched out-of-sample equity")
+        a.set_ylabel("equity")
+        if eq["fold"].nunique() <= 12:
+            a.legend(fontsize=7, ncol=2)
+        paths.append(_save(fig, out / "oos_equity.png"))
+    return paths
+
+
+# -- R distribution -------------------------------------------------------------------------------
+def r_charts(doc: Mapping[str, Any], out: Path) -> list[Path]:
+    paths: list[Path] = []
+    r = np.asarray(doc.get("r", []), dtype=float)
+    dist = doc["distribution"]
+    if len(r):
+        fig, ax = _figure()
+        a = ax[0, 0]
+        a.hist(r, bins=min(60, max(10, int(math.sqrt(len(r))))), color="tab:blue", alpha=0.8)
+        for key, style in (("mean", "-"), ("median", "--"), ("cvar", ":")):
+            if dist.get(key) is not None:
+                a.axvline(dist[key], color="k", ls=style, lw=1, label=f"{key} {dist[key]:.2f}")
+        a.set_xlabel("R multiple")
+        a.set_title("R distribution")
+        a.legend(fontsize=8)
+        paths.append(_save(fig, out / "r_hist.png"))
+    curve = doc["contribution"].get("curve")
+    if curve and curve["k"]:
+        fig, ax = _figure()
+        a = ax[0, 0]
+        a.plot(curve["k"], curve["net_without"])
+        a.axhline(0, color="0.4", lw=0.8)
+        a.set_xscale("log")
+        a.set_xlabel("best k trades removed")
+        a.set_ylabel("net profit of the rest")
+        a.set_title("edge without the best trades")
+        paths.append(_save(fig, out / "r_contribution.png"))
+    mc = doc["monte_carlo"].get("bootstrap", {})
+    samples = mc.get("samples")
+    if samples is not None:
+        fig, ax = _figure(10, 4, 1, 2)
+        for a, key, label in (
+            (ax[0, 0], "final_equity", "final equity"),
+            (ax[0, 1], "max_drawdown_pct", "max drawdown %"),
+        ):
+            a.hist(samples[key], bins=50, color="tab:gray")
+            a.axvline(mc["actual"][key], color="tab:red", lw=1.2, label="actual")
+            a.set_title(f"Monte Carlo ({mc['sims']} bootstrap runs): {label}")
+            a.legend(fontsize=8)
+        paths.append(_save(fig, out / "r_montecarlo.png"))
+    return paths
+
+
+# -- consistency ----------------------------------------------------------------------------------
+def consistency_charts(
+    doc: Mapping[str, Any], expected: pd.DataFrame, actual: pd.DataFrame, out: Path
+) -> list[Path]:
+    paths: list[Path] = []
+    matched = doc["matched"]
+    if len(matched):
+        fig, ax = _figure(10, 4, 1, 2)
+        a = ax[0, 0]
+        a.hist(matched["entry_slippage_pips"].dropna(), bins=40, color="tab:orange")
+        a.set_title("entry slippage (pips, + = worse)")
+        a = ax[0, 1]
+        a.hist(matched["entry_delay_s"].dropna(), bins=40, color="tab:purple")
+        a.set_title("entry delay (s, actual - expected)")
+        paths.append(_save(fig, out / "consistency_diffs.png"))
+    fig, ax = _figure()
+    a = ax[0, 0]
+    for name, trades in (("expected", expected), ("actual", actual)):
+        if len(trades):
+            t = pd.DatetimeIndex(trades["exit_time"])
+            order = np.argsort(t.as_unit("ns").asi8, kind="stable")
+            pnl = pd.to_numeric(trades["pnl"], errors="coerce").fillna(0).to_numpy()[order]
+            a.step(t[order], np.cumsum(pnl), where="post", label=name)
+    a.set_title("cumulative PnL: expected vs actual")
+    a.legend(fontsize=8)
+    paths.append(_save(fig, out / "consistency_pnl.png"))
+    return paths
+
+
+# -- regimes --------------------------------------------------------------------------------------
+def regime_charts(analysis: Mapping[str, Any], out: Path) -> list[Path]:
+    paths: list[Path] = []
+    for seg, item in analysis.items():
+        safe = "".join(ch if ch.isalnum() else "_" for ch in seg).strip("_")
+        table = item["table"]
+        if table.empty:
+            continue
+        fig, ax = _figure(11, 4, 1, 2)
+        a = ax[0, 0]
+        a.bar(table["regime"].astype(str), table["expectancy_r"].to_numpy(dtype=float))
+        a.axhline(0, color="0.4", lw=0.8)
+        a.set_title(f"{seg}: expectancy (R) per regime")
+        a.tick_params(axis="x", rotation=30, labelsize=7)
+        a = ax[0, 1]
+        for name, curve in item["curves"].items():
+            a.step(curve.index, curve.to_numpy(), where="post", label=str(name))
+        a.set_title(f"{seg}: cumulative PnL per regime")
+        a.legend(fontsize=7)
+        paths.append(_save(fig, out / f"regime_{safe}.png"))
+    return paths
+
+
+# -- features -------------------------------------------------------------------------------------
+def feature_charts(doc: Mapping[str, Any], out: Path) -> list[Path]:
+    paths: list[Path] = []
+    for name, item in doc["features"].items():
+        safe = "".join(ch if ch.isalnum() else "_" for ch in name).strip("_")
+        qt = item["quantiles"]
+        if qt.empty:
+            continue
+        fig, ax = _figure(11, 4, 1, 2)
+        a = ax[0, 0]
+        x = qt["bucket"].to_numpy()
+        y = qt["expectancy_r"].to_numpy(dtype=float)
+        err = np.vstack([y - qt["expectancy_r_ci_low"], qt["expectancy_r_ci_high"] - y])
+        a.bar(x, y, yerr=np.nan_to_num(err), capsize=3)
+        a.axhline(0, color="0.4", lw=0.8)
+        a.set_xlabel(f"{name} quantile")
+        a.set_ylabel("expectancy (R)")
+        a.set_title(f"{name}: expectancy per quantile ({doc['bootstrap']['level']:.0%} CI)")
+        a = ax[0, 1]
+        yearly = item["yearly"]
+        for year, part in yearly.groupby("year", sort=True):
+            a.plot(part["bucket"], part["expectancy_r"], marker="o", lw=1, label=str(year))
+        a.axhline(0, color="0.4", lw=0.8)
+        a.set_xlabel(f"{name} quantile")
+        a.set_title("per year")
+        if yearly["year"].nunique() <= 12:
+            a.legend(fontsize=7)
+        paths.append(_save(fig, out / f"feature_{safe}.png"))
+    corr = doc.get("correlation")
+    if corr is not None and len(corr) > 1:
+        fig, ax = _figure(6.5, 5.5)
+        a = ax[0, 0]
+        im = a.imshow(corr.to_numpy(dtype=float), vmin=-1, vmax=1, cmap="RdBu_r")
+        a.set_xticks(range(len(corr)), list(corr.columns), rotation=45, ha="right", fontsize=7)
+        a.set_yticks(range(len(corr)), list(corr.index), fontsize=7)
+        a.set_title("feature correlation (Spearman)")
+        fig.colorbar(im, ax=a)
+        paths.append(_save(fig, out / "feature_correlation.png"))
+    return paths

@@ -1,0 +1,150 @@
+"""Sizing, guards, feeds and the paper broker, against hand-computed values."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from tests.conftest import make_bars
+from tradeforge.backtest.execution import ExecutionModel, Sizing
+from tradeforge.core.errors import ConfigError, StateError
+from tradeforge.core.instruments import get_instrument
+from tradeforge.live.brokers.base import OrderRejected, OrderRequest, PositionClosedError
+from tradeforge.live.brokers.paper import PaperBroker
+from tradeforge.live.feeds import Bar, ReplayFeed, Tick
+from tradeforge.live.guards import RiskLimits, check_entry
+from tradeforge.live.sizing import RiskSizer
+
+EURUSD = get_instrument("EURUSD")  # lot step 0.01, contract 100k, min lot 0.01
+
+
+def test_risk_sizing_matches_hand_computation():
+    sizer = RiskSizer(Sizing("risk", 1.0))
+    # 1% of 100k = 1000 money over 20 pips (0.0020): 1000 / (0.0020 * 1000 per step) = 500 steps
+    d = sizer.size(EURUSD, 100_000.0, 0.0020, 1.1)
+    assert (d.steps, d.lots) == (500, 5.0)
+    assert sizer.size(EURUSD, 100_000.0, 0.0030, 1.1).lots == 3.33  # floor, not round
+
+
+def test_sizing_caps_margin_and_minimum():
+    capped = RiskSizer(Sizing("risk", 1.0), max_lots=2.0).size(EURUSD, 100_000.0, 0.0020, 1.1)
+    assert capped.lots == 2.0 and "capped" in capped.reason
+    # 1:100 leverage: one lot at 1.1 needs 1100 margin; 2200 free affords 2 lots
+    margin = RiskSizer(Sizing("risk", 1.0)).size(EURUSD, 100_000.0, 0.0020, 1.1, free_margin=2200)
+    assert margin.lots == 2.0 and "free margin" in margin.reason
+    tiny = RiskSizer(Sizing("risk", 0.001)).size(EURUSD, 1_000.0, 0.0100, 1.1)
+    assert tiny.steps == 0 and "minimum lot" in tiny.reason
+    assert RiskSizer(Sizing("fixed", 0.25)).size(EURUSD, 1.0, 0.001, 1.1).lots == 0.25
+    with pytest.raises(ConfigError):
+        RiskSizer(max_lots=0)
+
+
+def _verdicts(limits, **kw):
+    base = dict(now=1_000 * 10**9, last_tick_time=995 * 10**9, spread=0.00008,
+                pip_size=0.0001, equity=97_000.0, day_start_balance=100_000.0,
+                peak_equity=110_000.0, open_count=2)  # fmt: skip
+    base.update(kw)
+    return {v.guard: v for v in check_entry(limits, **base)}
+
+
+def test_guards_each_block_with_a_reason():
+    v = _verdicts(RiskLimits(max_daily_loss_pct=2, max_drawdown_pct=10, max_positions=2,
+                             stale_seconds=4, max_spread_pips=0.5))  # fmt: skip
+    assert not v["daily_loss"].ok and "3000.00 vs limit 2000.00" in v["daily_loss"].reason
+    assert not v["drawdown"].ok and "11.82%" in v["drawdown"].reason
+    assert not v["max_positions"].ok
+    assert not v["stale_data"].ok and "5s old" in v["stale_data"].reason
+    assert not v["spread"].ok and "0.80 pips" in v["spread"].reason
+    ok = _verdicts(RiskLimits(max_daily_loss_pct=5, max_drawdown_pct=20, max_positions=3,
+                              stale_seconds=10, max_spread_pips=1))  # fmt: skip
+    assert all(x.ok for x in ok.values()) and len(ok) == 5
+    assert not _verdicts(RiskLimits(stale_seconds=1), last_tick_time=None)["stale_data"].ok
+    with pytest.raises(ConfigError):
+        RiskLimits(max_drawdown_pct=0)
+
+
+def test_replay_synthesises_ticks_in_documented_order_and_resumes():
+    bars = make_bars(3, seed=1)
+    feed = ReplayFeed(bars, "EURUSD", "M5")
+    events = list(feed.events())
+    assert [type(e).__name__ for e in events] == (["Tick"] * 4 + ["Bar"]) * 3
+    b0 = bars.iloc[0]
+    path = [e.bid for e in events[:4]]
+    up = b0.close >= b0.open
+    assert path == (
+        [b0.open, b0.low, b0.high, b0.close] if up else [b0.open, b0.high, b0.low, b0.close]
+    )
+    assert events[0].ask == pytest.approx(b0.open + b0.spread)
+    keys = [e.key for e in events]
+    assert keys == sorted(keys) and len(set(keys)) == len(keys)
+    # the bar close precedes the next bar's open tick stamped at the same instant
+    assert events[4].key[0] == events[5].key[0] and isinstance(events[4], Bar)
+    for k in range(len(events)):
+        assert list(feed.events(events[k].key)) == events[k + 1 :]
+    assert feed.last_tick(events[6].key) == events[6]
+    assert feed.last_tick(events[4].key) == events[3]
+    assert list(feed.window(events[9].time, 2).index) == list(bars.index[:2])
+
+
+def test_replay_uses_real_ticks_when_given():
+    bars = make_bars(2, seed=1)
+    ticks = pd.DataFrame(
+        {"bid": [1.1, 1.2, 1.3], "ask": [1.1001, 1.2001, 1.3001]},
+        index=bars.index[:1].append(bars.index[:1] + pd.Timedelta("1min")).append(bars.index[1:]),
+    )
+    feed = ReplayFeed(bars, "EURUSD", "M5", ticks=ticks)
+    kinds = [(type(e).__name__, getattr(e, "bid", None)) for e in feed.events()]
+    assert kinds == [("Tick", 1.1), ("Tick", 1.2), ("Bar", None), ("Tick", 1.3), ("Bar", None)]
+
+
+def _paper(tmp_path, **kw):
+    return PaperBroker(tmp_path / "paper.json", initial_balance=10_000.0, **kw)
+
+
+def test_paper_broker_fills_on_the_next_quote_with_costs(tmp_path):
+    ex = ExecutionModel(commission=3.0, slippage="fixed", slippage_value=0.5)
+    b = _paper(tmp_path, execution=ex)
+    b.set_clock(100)
+    b.place(OrderRequest("o1", "EURUSD", 1, 1.0))
+    assert b.observe("EURUSD", 99, 1.1, 1.1001) == []  # stamped before the order: no fill
+    (fill,) = b.observe("EURUSD", 100, 1.2000, 1.2001)
+    assert fill.price == pytest.approx(1.2001 + 0.00005) and fill.commission == 3.0
+    assert b.account().balance == pytest.approx(9_997.0)
+    # close at market: bid minus slippage; profit uses steps * (lot_step * contract)
+    b.observe("EURUSD", 200, 1.2100, 1.2101)
+    deal = b.close(fill.ticket, 0.4, "c1")
+    assert deal.price == pytest.approx(1.20995)
+    assert deal.profit == pytest.approx((1.20995 - 1.20015) * 40 * 1000)
+    # persisted: a new instance sees the same account
+    again = PaperBroker(tmp_path / "paper.json")
+    assert again.account().balance == pytest.approx(b.account().balance)
+    assert again.positions()[0].lots == pytest.approx(0.6)
+
+
+def test_paper_broker_rejections_and_closed_positions(tmp_path):
+    b = _paper(tmp_path)
+    b.observe("EURUSD", 1, 1.1, 1.1001)
+    with pytest.raises(OrderRejected, match="invalid volume"):
+        b.place(OrderRequest("bad", "EURUSD", 1, 0.015))
+    assert b.order_status("bad").status == "rejected"  # remembered: a resubmission is refused too
+    with pytest.raises(OrderRejected, match="free margin"):
+        b.place(OrderRequest("big", "EURUSD", 1, 50.0))
+    with pytest.raises(PositionClosedError):
+        b.close(42, None, "x")
+    with pytest.raises(ConfigError):
+        PaperBroker(None, execution=ExecutionModel(slippage="random", slippage_value=1))
+
+
+def test_corrupt_paper_broker_file_is_refused(tmp_path):
+    b = _paper(tmp_path)
+    b.observe("EURUSD", 1, 1.1, 1.1001)
+    b.place(OrderRequest("o", "EURUSD", 1, 0.1))
+    raw = (tmp_path / "paper.json").read_bytes()
+    (tmp_path / "paper.json").write_bytes(raw[:-20])
+    with pytest.raises(StateError, match="paper.json"):
+        PaperBroker(tmp_path / "paper.json")
+
+
+def test_tick_is_a_tick():
+    t = Tick("EURUSD", 5, 1.1, 1.1002)
+    assert t.spread == pytest.approx(0.0002) and t.key == (5, 1)
