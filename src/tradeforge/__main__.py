@@ -1,0 +1,5 @@
+"""``python -m tradeforge`` runs the CLI."""
+
+from tradeforge.cli import main
+
+main()
