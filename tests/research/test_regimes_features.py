@@ -46,7 +46,7 @@ def test_weekday_labels_and_trade_alignment(sample):
     result, bars = sample
     labels = {"EURUSD": regime_labels(bars["EURUSD"], "weekday")}
     trade_labels = label_trades(result, labels)
-    expected = pd.DatetimeIndex(result.trades["signal_time"]).dayofweek
+    expected = pd.DatetimeIndex(result.trades["signal_time"]).day_of_week
     names = np.array(["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"])
     assert trade_labels.tolist() == names[expected].tolist()
 

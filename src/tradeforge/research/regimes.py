@@ -84,7 +84,7 @@ def regime_labels(
     elif kind == "session":
         labels = _features(bars, ["sessions"], timeframe)["session"].astype(str).to_numpy(object)
     elif kind == "weekday":
-        labels = np.asarray(WEEKDAYS, dtype=object)[bars.index.dayofweek.to_numpy()]
+        labels = np.asarray(WEEKDAYS, dtype=object)[bars.index.day_of_week.to_numpy()]
     elif kind == "feature":
         request, q = arg, ""
         head, sep, tail = arg.rpartition(":")
