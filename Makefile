@@ -27,6 +27,8 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/reference.py --home $(BENCH_HOME)
+	$(BIN)/python bench/report_bench.py
+	$(BIN)/python bench/optimize_bench.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

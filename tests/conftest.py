@@ -7,7 +7,9 @@ import pandas as pd
 import pytest
 
 
-def make_bars(n: int = 100, start: str = "2024-01-01", freq: str = "5min", seed: int = 7) -> pd.DataFrame:
+def make_bars(
+    n: int = 100, start: str = "2024-01-01", freq: str = "5min", seed: int = 7
+) -> pd.DataFrame:
     """A valid random-walk OHLCV frame with a spread column (deterministic)."""
     rng = np.random.default_rng(seed)
     close = 1.1 + np.cumsum(rng.normal(0, 0.0005, n))

@@ -16,7 +16,19 @@ def run_cli(*args, home=None):
 
 
 def test_synth_list_show_resample(home):
-    r = run_cli("data", "synth", "-s", "EURUSD", "-t", "M5", "--start", "2024-01-01", "--end", "2024-01-15", home=home)
+    r = run_cli(
+        "data",
+        "synth",
+        "-s",
+        "EURUSD",
+        "-t",
+        "M5",
+        "--start",
+        "2024-01-01",
+        "--end",
+        "2024-01-15",
+        home=home,
+    )
     assert r.returncode == 0, r.stderr
     assert "wrote" in r.stdout
     r = run_cli("data", "resample", "-s", "EURUSD", "--from", "M5", "--to", "H1", home=home)
@@ -41,7 +53,12 @@ def test_user_errors_are_one_line_without_traceback(home):
 
 
 def test_every_command_has_help():
-    for args in (["--help"], ["data", "--help"], ["data", "synth", "--help"], ["data", "list", "--help"]):
+    for args in (
+        ["--help"],
+        ["data", "--help"],
+        ["data", "synth", "--help"],
+        ["data", "list", "--help"],
+    ):
         r = run_cli(*args)
         assert r.returncode == 0 and "Usage" in r.stdout
 

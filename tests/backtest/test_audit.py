@@ -466,6 +466,33 @@ def test_short_stop_entry_fills_at_its_bid_level():
     assert t.r_multiple == pytest.approx(0.05)  # risk 20 pips = $200
 
 
+def test_limit_fill_bar_takes_the_favourable_extreme_only_up_to_the_close():
+    # Long limit at 1.0990 filled inside bar 1 on the way down. The bar's high (1.1015) may
+    # have come before the fill, so only the close counts as a price after it.
+    sig_kw = dict(entry="limit", entry_price=1.0990, expiry=2, stop_price=1.0970,
+                  targets=[Target(1.1010, 1.0, kind="price")])  # fmt: skip
+    frame = frame_of([*flat(1.1000), (1.1000, 1.1015, 1.0985, 1.0995), *flat(1.0995)])
+    t = only(bt(frame, make_signals(len(frame), [0], 1, **sig_kw)))
+    assert t.exit_reason == "end"  # target 1.1010 not booked in the fill bar
+    assert t.pnl == pytest.approx(50.0)  # 1.0990 -> 1.0995
+    # a close beyond the target proves the target traded after the fill
+    frame = frame_of([*flat(1.1000), (1.1000, 1.1015, 1.0985, 1.1012), *flat(1.1012)])
+    t = only(bt(frame, make_signals(len(frame), [0], 1, **sig_kw)))
+    assert t.exit_reason == "target" and t.exit_time == frame.index[1]
+    assert t.pnl == pytest.approx(200.0)
+
+
+def test_stop_entry_fill_bar_target_counts():
+    # Buy stop at 1.1010 filled inside bar 1 on the way up: the 1.1035 high came after it.
+    frame = frame_of([*flat(1.1000), (1.1000, 1.1035, 1.0995, 1.1005), *flat(1.1005)])
+    sig = make_signals(len(frame), [0], 1, entry="stop", entry_price=1.1010, expiry=2,
+                       stop_price=1.0990, targets=[Target(1.1030, 1.0, kind="price")])  # fmt: skip
+    t = only(bt(frame, sig))
+    assert t.entry_price == pytest.approx(1.1010)
+    assert t.exit_reason == "target" and t.exit_time == frame.index[1]
+    assert t.pnl == pytest.approx(200.0)
+
+
 def test_stop_entry_expires_after_its_bars():
     frame = frame_of([*flat(1.1000), (1.1000, 1.1003, 1.0995, 1.0998), *flat(1.0980, 3)])
     sig = make_signals(len(frame), [0], -1, entry="stop", entry_price=1.0990, expiry=1,

@@ -41,7 +41,7 @@ def test_round_lots():
 def test_user_file_overrides_and_adds(tmp_path):
     toml = tmp_path / "inst.toml"
     toml.write_text(
-        '[EURUSD]\ncontract_size = 1000\n\n[BTCUSD]\ndigits = 2\npip_size = 1.0\ntick_size = 0.01\n'
+        "[EURUSD]\ncontract_size = 1000\n\n[BTCUSD]\ndigits = 2\npip_size = 1.0\ntick_size = 0.01\n"
         'contract_size = 1\nmin_lot = 0.01\nlot_step = 0.01\nquote_currency = "USD"\n'
         'asset_class = "crypto"\n'
     )

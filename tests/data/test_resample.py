@@ -11,12 +11,20 @@ from tradeforge.data.resample import resample_ohlcv
 
 def _frame(times, rows):
     idx = pd.DatetimeIndex(pd.to_datetime(times, utc=True), name="time")
-    return pd.DataFrame(rows, columns=["open", "high", "low", "close", "volume", "spread"], index=idx)
+    return pd.DataFrame(
+        rows, columns=["open", "high", "low", "close", "volume", "spread"], index=idx
+    )
 
 
 def test_hand_computed_m30_bars_with_gap_dropped():
     frame = _frame(
-        ["2024-01-02 10:00", "2024-01-02 10:05", "2024-01-02 10:25", "2024-01-02 11:30", "2024-01-02 11:35"],
+        [
+            "2024-01-02 10:00",
+            "2024-01-02 10:05",
+            "2024-01-02 10:25",
+            "2024-01-02 11:30",
+            "2024-01-02 11:35",
+        ],
         [
             [1.0, 1.2, 0.9, 1.1, 10, 0.1],
             [1.1, 1.5, 1.0, 1.4, 5, 0.3],
@@ -30,7 +38,9 @@ def test_hand_computed_m30_bars_with_gap_dropped():
         ["2024-01-02 10:00", "2024-01-02 11:30"],
         [[1.0, 1.5, 0.8, 0.85, 16, 0.2], [2.0, 2.2, 1.9, 2.1, 10, 0.5]],
     )
-    pd.testing.assert_frame_equal(out, expected.astype(float), check_index_type=False, check_freq=False)
+    pd.testing.assert_frame_equal(
+        out, expected.astype(float), check_index_type=False, check_freq=False
+    )
 
 
 def test_weekly_bars_open_on_monday():
@@ -48,15 +58,30 @@ def test_refuses_finer_target():
 
 
 @settings(max_examples=30, deadline=None)
-@given(n=st.integers(1, 400), seed=st.integers(0, 10_000), target=st.sampled_from(["M15", "H1", "H4", "D1"]))
+@given(
+    n=st.integers(1, 400),
+    seed=st.integers(0, 10_000),
+    target=st.sampled_from(["M15", "H1", "H4", "D1"]),
+)
 def test_matches_pandas_resample(n, seed, target):
     frame = make_bars(n, start="2024-01-01 07:35", seed=seed)
     keep = np.random.default_rng(seed).random(n) > 0.3  # random holes
     frame = frame[keep] if keep.any() else frame
     out = resample_ohlcv(frame, target)
     freq = {"M15": "15min", "H1": "1h", "H4": "4h", "D1": "1D"}[target]
-    ref = frame.resample(freq, label="left", closed="left").agg(
-        {"open": "first", "high": "max", "low": "min", "close": "last", "volume": "sum", "spread": "mean"}
-    ).dropna()
+    ref = (
+        frame.resample(freq, label="left", closed="left")
+        .agg(
+            {
+                "open": "first",
+                "high": "max",
+                "low": "min",
+                "close": "last",
+                "volume": "sum",
+                "spread": "mean",
+            }
+        )
+        .dropna()
+    )
     np.testing.assert_array_equal(out.index.as_unit("ns").asi8, ref.index.as_unit("ns").asi8)
     np.testing.assert_allclose(out.to_numpy(), ref.to_numpy(), rtol=0, atol=1e-12)

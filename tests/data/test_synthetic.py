@@ -50,15 +50,21 @@ def test_intraday_seasonality():
 def test_higher_timeframes_and_continuous_calendar():
     d1 = generate_bars("USDJPY", "D1", "2024-01-01", "2024-03-01")
     assert d1["close"].between(50, 250).all()
-    m5 = generate_bars("EURUSD", "M5", "2024-01-01", "2024-01-08", params=SyntheticParams(calendar="continuous"))
+    m5 = generate_bars(
+        "EURUSD", "M5", "2024-01-01", "2024-01-08", params=SyntheticParams(calendar="continuous")
+    )
     assert len(m5) == 7 * 288
 
 
 def test_source_protocol_and_errors():
     src = SyntheticSource(seed=9)
-    out = src.fetch("GBPUSD", "H1", pd.Timestamp("2024-01-01", tz="UTC"), pd.Timestamp("2024-01-10", tz="UTC"))
+    out = src.fetch(
+        "GBPUSD", "H1", pd.Timestamp("2024-01-01", tz="UTC"), pd.Timestamp("2024-01-10", tz="UTC")
+    )
     assert out.index[0] >= pd.Timestamp("2024-01-01", tz="UTC")
     with pytest.raises(ConfigError, match="must be after"):
         generate_bars("EURUSD", "H1", "2024-02-01", "2024-01-01")
     with pytest.raises(ConfigError, match="calendar"):
-        generate_bars("EURUSD", "H1", "2024-01-01", "2024-01-05", params=SyntheticParams(calendar="moon"))
+        generate_bars(
+            "EURUSD", "H1", "2024-01-01", "2024-01-05", params=SyntheticParams(calendar="moon")
+        )

@@ -25,13 +25,49 @@ def _broken(mutate):
 @pytest.mark.parametrize(
     ("mutate", "row", "rule"),
     [
-        (lambda f: f.__setitem__("close", f["close"].where(f.index != f.index[3], np.nan)), 3, "close is NaN"),
-        (lambda f: f.__setitem__("high", f["high"].where(f.index != f.index[4], np.inf)), 4, "high is NaN or infinite"),
-        (lambda f: f.__setitem__("open", f["open"].where(f.index != f.index[2], -1.0)), 2, "open must be positive"),
-        (lambda f: f.__setitem__("volume", f["volume"].where(f.index != f.index[6], -5.0)), 6, "volume must not be negative"),
-        (lambda f: f.__setitem__("high", f["high"].where(f.index != f.index[5], f["low"].iloc[5] - 0.001)), 5, "high < low"),
-        (lambda f: f.__setitem__("high", f["high"].where(f.index != f.index[7], np.minimum(f["open"], f["close"]).iloc[7])), 7, "high < max"),
-        (lambda f: f.__setitem__("low", f["low"].where(f.index != f.index[1], np.maximum(f["open"], f["close"]).iloc[1])), 1, "low > min"),
+        (
+            lambda f: f.__setitem__("close", f["close"].where(f.index != f.index[3], np.nan)),
+            3,
+            "close is NaN",
+        ),
+        (
+            lambda f: f.__setitem__("high", f["high"].where(f.index != f.index[4], np.inf)),
+            4,
+            "high is NaN or infinite",
+        ),
+        (
+            lambda f: f.__setitem__("open", f["open"].where(f.index != f.index[2], -1.0)),
+            2,
+            "open must be positive",
+        ),
+        (
+            lambda f: f.__setitem__("volume", f["volume"].where(f.index != f.index[6], -5.0)),
+            6,
+            "volume must not be negative",
+        ),
+        (
+            lambda f: f.__setitem__(
+                "high", f["high"].where(f.index != f.index[5], f["low"].iloc[5] - 0.001)
+            ),
+            5,
+            "high < low",
+        ),
+        (
+            lambda f: f.__setitem__(
+                "high",
+                f["high"].where(f.index != f.index[7], np.minimum(f["open"], f["close"]).iloc[7]),
+            ),
+            7,
+            "high < max",
+        ),
+        (
+            lambda f: f.__setitem__(
+                "low",
+                f["low"].where(f.index != f.index[1], np.maximum(f["open"], f["close"]).iloc[1]),
+            ),
+            1,
+            "low > min",
+        ),
     ],
 )
 def test_each_rule_names_row_and_source(mutate, row, rule):

@@ -34,7 +34,9 @@ def test_grid_objective_matches_a_plain_backtest(h1_bars):
     assert bad["status"].tolist() == ["invalid"]
     assert "fast (20) must be below slow (20)" in bad["error"].iloc[0]
     for _, row in trials[trials["status"] == "ok"].iterrows():
-        direct = run_backtest(SMA(fast=int(row["fast"]), slow=int(row["slow"])), {"EURUSD": h1_bars})
+        direct = run_backtest(
+            SMA(fast=int(row["fast"]), slow=int(row["slow"])), {"EURUSD": h1_bars}
+        )
         summary = build_report(direct).summary
         assert row["trades"] == summary["trades"]["trades"]
         assert row["objective"] == pytest.approx(summary["trades"]["expectancy_r"], rel=1e-12)
@@ -174,3 +176,10 @@ def test_results_table_has_every_metric(h1_bars):
     for m in METRICS:
         assert m in res.trials.columns
     assert np.isfinite(res.trials.loc[res.trials["status"] == "ok", "expectancy_r"]).all()
+
+
+def test_fast_summary_equals_the_report_summary(h1_bars):
+    from tradeforge.research.evaluate import summary_of
+
+    result = run_backtest(SMA(fast=7, slow=33), {"EURUSD": h1_bars})
+    assert summary_of(result) == build_report(result).summary

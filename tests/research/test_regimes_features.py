@@ -34,8 +34,11 @@ def sample():
 def test_signal_bar_is_the_last_bar_at_or_before_the_signal():
     index = pd.date_range("2024-01-01", periods=5, freq="1h", tz="UTC")
     trades = pd.DataFrame(
-        {"signal_time": pd.to_datetime(["2024-01-01 01:00", "2024-01-01 02:30",
-                                        "2023-12-31 00:00"], utc=True)}  # fmt: skip
+        {
+            "signal_time": pd.to_datetime(
+                ["2024-01-01 01:00", "2024-01-01 02:30", "2023-12-31 00:00"], utc=True
+            )
+        }  # fmt: skip
     )
     assert signal_bar_positions(index, trades).tolist() == [1, 2, -1]
     trades = pd.DataFrame({"entry_time": pd.to_datetime(["2024-01-01 03:00"], utc=True)})

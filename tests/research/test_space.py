@@ -72,7 +72,9 @@ def test_fixed_and_searched_clash():
 
 
 def test_sampling_is_seeded_and_inside_the_space():
-    space = ParameterSpace.from_specs(SMA, ["fast=5:30:5", "stop_pips=5:50", "target_pips=1:100:log"])
+    space = ParameterSpace.from_specs(
+        SMA, ["fast=5:30:5", "stop_pips=5:50", "target_pips=1:100:log"]
+    )
     a, b = space.sample(50, seed=3), space.sample(50, seed=3)
     assert a == b
     assert a != space.sample(50, seed=4)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from tradeforge.analytics.compare import compare_reports
 from tradeforge.analytics.console import print_summary, render_text
-from tradeforge.analytics.report import Report, build_report
+from tradeforge.analytics.report import Report, build_report, build_summary
 from tradeforge.analytics.runio import RunFolderError, load_run
 from tradeforge.analytics.schema import SCHEMA_VERSION
 from tradeforge.analytics.writers import ReportPaths, write_report
@@ -22,6 +22,7 @@ __all__ = [
     "ReportPaths",
     "RunFolderError",
     "build_report",
+    "build_summary",
     "compare_reports",
     "load_run",
     "print_summary",

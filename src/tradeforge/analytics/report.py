@@ -108,6 +108,25 @@ def _daily_frame(eq: Equity, dd: DrawdownSeries) -> pd.DataFrame:
     return pd.DataFrame({"date": dates, "equity": eq.equity[last], "drawdown_pct": dd.pct[last]})
 
 
+def _summary(tr, eq, initial: float, periods_per_year: float):
+    """The key metrics (returns, drawdown, trades) and the drawdown series they came from."""
+    dd = drawdown_series(eq, initial)
+    dd_stats = drawdown_stats(dd)
+    returns = return_metrics(eq, initial, dd_stats["max_drawdown_pct"], periods_per_year)
+    trades = trade_metrics(tr, returns["trading_days"])
+    return {"returns": returns, "drawdown": dd_stats, "trades": trades}, dd
+
+
+def build_summary(
+    result: BacktestResult, *, periods_per_year: float = DEFAULT_PERIODS_PER_YEAR
+) -> dict[str, dict]:
+    """``build_report(result).summary`` without the tables: what a parameter search reads."""
+    summary, _ = _summary(
+        trades_of(result), equity_of(result), float(result.initial_capital), periods_per_year
+    )
+    return summary
+
+
 def build_report(
     result: BacktestResult,
     *,
@@ -122,10 +141,7 @@ def build_report(
     initial = float(result.initial_capital)
     tr = trades_of(result)
     eq = equity_of(result)
-    dd = drawdown_series(eq, initial)
-    dd_stats = drawdown_stats(dd)
-    returns = return_metrics(eq, initial, dd_stats["max_drawdown_pct"], periods_per_year)
-    trades = trade_metrics(tr, returns["trading_days"])
+    summary, dd = _summary(tr, eq, initial, periods_per_year)
     run = {
         "symbols": [s for s in tr.codes("symbol")[1] if s != NO_LABEL] if tr.n else [],
         "tags": [t for t in tr.codes("tag")[1] if t != NO_LABEL] if tr.n else [],
@@ -139,7 +155,7 @@ def build_report(
     }
     return Report(
         run=run,
-        summary={"returns": returns, "drawdown": dd_stats, "trades": trades},
+        summary=summary,
         breakdowns=breakdown_tables(tr),
         periods=period_returns(eq, initial),
         stability={

@@ -95,16 +95,21 @@ def simulate_symbol(
     per_tag = position_mode == "tag"
     n_slots = max(len(signals.tags), 1) if per_tag else 1
     s = signals
-    ti, tf, li, lf, eq, open_count, counters = K.simulate(
+    arrays = K.allocate(n, len(s), n_slots)
+    K.simulate(
         o, h, lo, c, spread, slip, day, lv_long, lv_short,
         _i64(s.bar), _i64(s.side), _i64(s.tag), _i64(s.entry_type), _f64(s.entry_price),
         _i64(s.expiry), _f64(s.stop_price), _f64(s.stop_distance), _i64(s.target_kind),
         _f64(s.target_value), _f64(s.target_fraction), _i64(s.runner), _f64(s.be_trigger_r),
         _f64(s.be_offset), _i64(s.trail_kind), _f64(s.trail_distance), _f64(s.trail_start_r),
-        _i64(s.time_stop), np.int64(n_slots), bool(per_tag), kernel_params(
-            instrument, sizing, execution, float(initial_capital)
-        ),
+        _i64(s.time_stop), bool(per_tag),
+        kernel_params(instrument, sizing, execution, float(initial_capital)), **arrays,
     )  # fmt: skip
+    counters = arrays["counters"]
+    n_trades, n_legs = int(counters[K.C_N_TRADES]), int(counters[K.C_N_LEGS])
+    ti, tf = arrays["trades_i"][:n_trades], arrays["trades_f"][:n_trades]
+    li, lf = arrays["legs_i"][:n_legs], arrays["legs_f"][:n_legs]
+    eq = arrays["equity"]
     return SymbolRun(
         symbol=symbol,
         trades=_trades_frame(symbol, frame.index, s, instrument, ti, tf),
@@ -113,11 +118,13 @@ def simulate_symbol(
             {
                 EQUITY_COLUMNS[0]: eq[:, 0],
                 EQUITY_COLUMNS[1]: eq[:, 1],
-                EQUITY_COLUMNS[2]: open_count,
+                EQUITY_COLUMNS[2]: eq[:, 2].astype(np.int64),
             },
             index=frame.index,
         ),
-        counters={name: int(v) for name, v in zip(K.COUNTER_NAMES, counters, strict=True)},
+        counters={
+            name: int(v) for name, v in zip(K.COUNTER_NAMES, counters[: K.N_COUNTERS], strict=True)
+        },
     )
 
 

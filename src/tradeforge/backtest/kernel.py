@@ -5,12 +5,22 @@ Per bar ``i``, in this order:
 1. swap accrues on open positions when the UTC date changes;
 2. time stops due on this bar close at its open;
 3. pending entry orders fill (market orders of bar ``i-1`` at the open; limit/stop orders when
-   touched) or expire; sizing and the initial stop are fixed at the fill;
+   touched) or, after their last live bar, expire; sizing and the initial stop are fixed at
+   the fill, from the balance known at the open;
 4. open positions (including those just filled) run `rules.process_observation` and then
-   `rules.update_after_observation` (break-even / trailing take effect from bar ``i+1``);
-5. on the last bar every open position closes at the close (reason ``end``);
-6. signals of bar ``i`` become pending orders unless their slot (tag or symbol) is busy;
-7. equity is marked at the close.
+   `rules.update_after_observation` (break-even / trailing take effect from bar ``i+1``); on
+   the last bar whatever is still open closes at the close (reason ``end``);
+5. signals of bar ``i`` become pending orders unless their slot (tag or symbol) is busy;
+6. equity is marked at the close.
+
+A position filled *inside* bar ``i`` sees that bar from its fill on: the open is the fill
+price, and for limit entries (filled on the way against the trade) the favourable extreme is
+only taken as far as the close, since the bar's high (long) / low (short) may have come before
+the fill; stop entries fill on the way to that extreme, so it is known to come after the fill.
+
+Compile time matters (the cold benchmark budget): the kernel allocates nothing (the caller
+passes every array, see `allocate`), calls one private helper, and passes no literal-typed
+arguments to compiled callees (Numba would compile extra literal specialisations).
 """
 
 from __future__ import annotations
@@ -29,7 +39,6 @@ from tradeforge.backtest.rules import (
     R_END,
     R_TIME,
     entry_fill,
-    mark_price,
     open_position,
     process_observation,
     update_after_observation,
@@ -58,86 +67,87 @@ TF_ENTRY, TF_EXIT_VALUE, TF_INIT_STOP, TF_RISK, TF_PNL, TF_COMMISSION, TF_SWAP =
 LI_TRADE, LI_BAR, LI_STEPS, LI_REASON = range(4)
 LF_PRICE, LF_PNL = range(2)
 
+# where the kernel leaves the trade / leg counts (after the counters above)
+C_N_TRADES, C_N_LEGS = N_COUNTERS, N_COUNTERS + 1
+# per-slot int state / float state
+W_STATUS, W_SIG, W_EXPIRE, W_TRADE, W_TIME_EXIT, W_FILL_BAR = range(6)
+WF_SWAP, WF_OPEN, WF_HIGH, WF_LOW = range(4)  # accrued swap; prices seen on an intrabar fill
+
 EMPTY, PENDING, OPEN = 0, 1, 2
 
 
-@njit(cache=True)
-def _close_leg(
-    slot, bar, price, steps, reason, pf, slot_trade, swap_acc, fparams,
-    trades_i, trades_f, legs_i, legs_f, n_legs,
-):  # fmt: skip
-    """Book one exit leg; returns the new leg count. The caller updates F_REMAINING."""
-    t = slot_trade[slot]
-    side = pf[slot, F_SIDE]
-    gross = side * (price - pf[slot, F_ENTRY]) * steps * fparams[P_UNIT]
-    comm = 2.0 * fparams[P_COMM_STEP] * steps
-    pnl = gross - comm + swap_acc[slot]
-    trades_f[t, TF_SWAP] += swap_acc[slot]
-    swap_acc[slot] = 0.0
-    trades_f[t, TF_PNL] += pnl
-    trades_f[t, TF_COMMISSION] += comm
-    trades_f[t, TF_EXIT_VALUE] += price * steps
-    trades_i[t, TI_EXIT_BAR] = bar
-    trades_i[t, TI_REASON] = reason
-    trades_i[t, TI_NLEGS] += 1
-    legs_i[n_legs, LI_TRADE] = t
-    legs_i[n_legs, LI_BAR] = bar
-    legs_i[n_legs, LI_STEPS] = int(steps)
-    legs_i[n_legs, LI_REASON] = reason
-    legs_f[n_legs, LF_PRICE] = price
-    legs_f[n_legs, LF_PNL] = pnl
-    return n_legs + 1
+def allocate(n_bars: int, n_signals: int, n_slots: int) -> dict[str, np.ndarray]:
+    """Every array `simulate` writes to (outputs and scratch), keyed by argument name."""
+    work_i = np.zeros((n_slots, 6), dtype=np.int64)
+    work_i[:, W_FILL_BAR] = -1
+    return {
+        "trades_i": np.empty((n_signals, 6), dtype=np.int64),
+        "trades_f": np.empty((n_signals, 7)),
+        "legs_i": np.empty((n_signals * (MAX_T + 1), 4), dtype=np.int64),
+        "legs_f": np.empty((n_signals * (MAX_T + 1), 2)),
+        "equity": np.empty((n_bars, 3)),  # equity, balance, open positions
+        "counters": np.zeros(N_COUNTERS + 2, dtype=np.int64),
+        "work_i": work_i,
+        "work_f": np.zeros((n_slots, 4)),
+        "pf": np.zeros((n_slots, NF)),
+        "out": np.zeros((MAX_T + 1, 3)),
+    }
 
 
 @njit(cache=True)
-def _step_position(
-    s, i, o, h, lo, c, sp, sl, lv_long, lv_short, pf, out, slot_trade, swap_acc, fparams,
-    trades_i, trades_f, legs_i, legs_f, n_legs,
+def _book(
+    s, bar, k, out, pf, work_i, work_f, fparams, trades_i, trades_f, legs_i, legs_f, n_legs,
 ):  # fmt: skip
-    """Exit rules then stop updates for slot ``s`` on bar ``i``; returns the new leg count."""
-    k = process_observation(pf, s, o, h, lo, sp, sl, out)
+    """Book the ``k`` exit legs in ``out`` (price, steps, reason) for slot ``s``; returns the
+    new leg count. Accrued swap goes to the first leg. F_REMAINING is the caller's job."""
+    t = work_i[s, W_TRADE]
+    side = pf[s, F_SIDE]
+    entry = pf[s, F_ENTRY]
+    unit = fparams[P_UNIT]
     for q in range(k):
-        n_legs = _close_leg(
-            s, i, out[q, 0], out[q, 1], int(out[q, 2]), pf, slot_trade, swap_acc, fparams,
-            trades_i, trades_f, legs_i, legs_f, n_legs,
-        )  # fmt: skip
-    if pf[s, F_REMAINING] > 0:
-        update_after_observation(pf, s, h, lo, c, sp, lv_long, lv_short)
+        price = out[q, 0]
+        steps = out[q, 1]
+        reason = int(out[q, 2])
+        comm = 2.0 * fparams[P_COMM_STEP] * steps
+        swap = work_f[s, WF_SWAP]
+        work_f[s, WF_SWAP] = 0.0
+        pnl = side * (price - entry) * steps * unit - comm + swap
+        trades_f[t, TF_SWAP] += swap
+        trades_f[t, TF_PNL] += pnl
+        trades_f[t, TF_COMMISSION] += comm
+        trades_f[t, TF_EXIT_VALUE] += price * steps
+        trades_i[t, TI_EXIT_BAR] = bar
+        trades_i[t, TI_REASON] = reason
+        trades_i[t, TI_NLEGS] += 1
+        legs_i[n_legs, LI_TRADE] = t
+        legs_i[n_legs, LI_BAR] = bar
+        legs_i[n_legs, LI_STEPS] = int(steps)
+        legs_i[n_legs, LI_REASON] = reason
+        legs_f[n_legs, LF_PRICE] = price
+        legs_f[n_legs, LF_PNL] = pnl
+        n_legs += 1
     return n_legs
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def simulate(
     o, h, lo, c, spread, slip, day, level_long, level_short,
     sig_bar, sig_side, sig_tag, sig_etype, sig_eprice, sig_expiry, sig_stop_price,
     sig_stop_dist, sig_tkind, sig_tval, sig_tfrac, sig_runner, sig_be_r, sig_be_off,
     sig_trail_kind, sig_trail_dist, sig_trail_start, sig_time_stop,
-    n_slots, per_tag, fparams,
+    per_tag, fparams, trades_i, trades_f, legs_i, legs_f, equity, counters, work_i, work_f,
+    pf, out,
 ):  # fmt: skip
+    """Run the loop; results land in the arrays from `allocate` (counts in ``counters``)."""
     n = o.shape[0]
     ns = sig_bar.shape[0]
-    trades_i = np.empty((ns, 6), dtype=np.int64)
-    trades_f = np.empty((ns, 7))
-    legs_i = np.empty((ns * (MAX_T + 1), 4), dtype=np.int64)
-    legs_f = np.empty((ns * (MAX_T + 1), 2))
-    equity = np.empty((n, 2))
-    open_count = np.zeros(n, dtype=np.int64)
-    counters = np.zeros(N_COUNTERS, dtype=np.int64)
-
-    status = np.zeros(n_slots, dtype=np.int64)
-    slot_sig = np.zeros(n_slots, dtype=np.int64)
-    slot_expire = np.zeros(n_slots, dtype=np.int64)
-    slot_trade = np.zeros(n_slots, dtype=np.int64)
-    slot_time_exit = np.zeros(n_slots, dtype=np.int64)
-    slot_done_bar = np.full(n_slots, -1, dtype=np.int64)  # bar already processed (intrabar fill)
-    swap_acc = np.zeros(n_slots)
-    pf = np.zeros((n_slots, NF))
-    out = np.zeros((MAX_T + 1, 3))
-
+    n_slots = work_i.shape[0]
     unit = fparams[P_UNIT]
     balance = fparams[P_CAPITAL]
     n_trades = 0
-    n_legs = 0
+    zero = ns - ns  # int64, not a literal: literal arguments would make _book compile twice
+    n_legs = zero
+    one = zero + 1  # leg count of a single forced exit (time stop)
     n_open = 0
     n_pending = 0
     ptr = 0
@@ -149,40 +159,41 @@ def simulate(
         if n_open > 0 and i > 0 and day[i] != day[i - 1]:
             nights = day[i] - day[i - 1]
             for s in range(n_slots):
-                if status[s] == OPEN:
+                if work_i[s, W_STATUS] == OPEN:
                     rate = fparams[P_SWAP_LONG] if pf[s, F_SIDE] > 0 else fparams[P_SWAP_SHORT]
-                    swap_acc[s] += rate * fparams[P_STEP_LOTS] * pf[s, F_REMAINING] * nights
+                    work_f[s, WF_SWAP] += rate * fparams[P_STEP_LOTS] * pf[s, F_REMAINING] * nights
         # 2. time stops at the open
         if n_open > 0:
             for s in range(n_slots):
-                if status[s] == OPEN and slot_time_exit[s] == i:
-                    price = o[i] - sl if pf[s, F_SIDE] > 0 else o[i] + sp + sl
-                    n_legs = _close_leg(
-                        s, i, price, pf[s, F_REMAINING], R_TIME, pf, slot_trade, swap_acc,
-                        fparams, trades_i, trades_f, legs_i, legs_f, n_legs,
+                if work_i[s, W_STATUS] == OPEN and work_i[s, W_TIME_EXIT] == i:
+                    out[0, 0] = o[i] - sl if pf[s, F_SIDE] > 0 else o[i] + sp + sl
+                    out[0, 1] = pf[s, F_REMAINING]
+                    out[0, 2] = R_TIME
+                    before = n_legs
+                    n_legs = _book(
+                        s, i, one, out, pf, work_i, work_f, fparams, trades_i, trades_f,
+                        legs_i, legs_f, n_legs,
                     )  # fmt: skip
-                    balance += legs_f[n_legs - 1, LF_PNL]
+                    balance += legs_f[before, LF_PNL]
                     pf[s, F_REMAINING] = 0.0
-                    status[s] = EMPTY
+                    work_i[s, W_STATUS] = EMPTY
                     n_open -= 1
-        # 3. pending orders fill or expire
+        # 3. pending orders fill, or expire after their last live bar
         if n_pending > 0:
             for s in range(n_slots):
-                if status[s] != PENDING:
+                if work_i[s, W_STATUS] != PENDING:
                     continue
-                if i > slot_expire[s]:
-                    counters[C_EXPIRED] += 1
-                    status[s] = EMPTY
-                    n_pending -= 1
-                    continue
-                j = slot_sig[s]
+                j = work_i[s, W_SIG]
                 side = sig_side[j]
-                price, at_open = entry_fill(
-                    side, sig_etype[j], sig_eprice[j], o[i], h[i], lo[i], sp, sl
-                )
+                etype = sig_etype[j]
+                price, at_open = entry_fill(side, etype, sig_eprice[j], o[i], h[i], lo[i], sp, sl)
                 if price != price:
+                    if i >= work_i[s, W_EXPIRE]:
+                        counters[C_EXPIRED] += 1
+                        work_i[s, W_STATUS] = EMPTY
+                        n_pending -= 1
                     continue
-                status[s] = EMPTY
+                work_i[s, W_STATUS] = EMPTY
                 n_pending -= 1
                 if sig_stop_dist[j] == sig_stop_dist[j]:
                     stop = price - side * sig_stop_dist[j]
@@ -214,95 +225,90 @@ def simulate(
                 trades_i[t, TI_SIZE] = int(steps)
                 trades_i[t, TI_REASON] = 0
                 trades_i[t, TI_NLEGS] = 0
+                trades_f[t, TF_ENTRY] = price
                 trades_f[t, TF_EXIT_VALUE] = 0.0
+                trades_f[t, TF_INIT_STOP] = stop
+                trades_f[t, TF_RISK] = risk * steps * unit
                 trades_f[t, TF_PNL] = 0.0
                 trades_f[t, TF_COMMISSION] = 0.0
                 trades_f[t, TF_SWAP] = 0.0
-                trades_f[t, TF_ENTRY] = price
-                trades_f[t, TF_INIT_STOP] = stop
-                trades_f[t, TF_RISK] = risk * steps * unit
                 counters[C_FILLED] += 1
-                status[s] = OPEN
+                work_i[s, W_STATUS] = OPEN
                 n_open += 1
-                slot_trade[s] = t
-                swap_acc[s] = 0.0
-                slot_time_exit[s] = i + sig_time_stop[j] if sig_time_stop[j] > 0 else -1
+                work_i[s, W_TRADE] = t
+                work_f[s, WF_SWAP] = 0.0
+                work_i[s, W_TIME_EXIT] = i + sig_time_stop[j] if sig_time_stop[j] > 0 else -1
                 if not at_open:
-                    # filled inside the bar: the bar's open is not a price the position saw
+                    # filled inside the bar: step 4 sees the bar from the fill on
                     eff_open = price - sp if side > 0 else price
-                    before = n_legs
-                    n_legs = _step_position(
-                        s, i, eff_open, h[i], lo[i], c[i], sp, sl, level_long[i],
-                        level_short[i], pf, out, slot_trade, swap_acc, fparams, trades_i,
-                        trades_f, legs_i, legs_f, n_legs,
-                    )  # fmt: skip
-                    for q in range(before, n_legs):
-                        balance += legs_f[q, LF_PNL]
-                    slot_done_bar[s] = i
-                    if pf[s, F_REMAINING] <= 0:
-                        status[s] = EMPTY
-                        n_open -= 1
+                    work_i[s, W_FILL_BAR] = i
+                    work_f[s, WF_OPEN] = eff_open
+                    work_f[s, WF_HIGH] = h[i]
+                    work_f[s, WF_LOW] = lo[i]
+                    if etype == 1:  # limit: the favourable extreme may precede the fill
+                        if side > 0:
+                            work_f[s, WF_HIGH] = max(eff_open, c[i])
+                        else:
+                            work_f[s, WF_LOW] = min(eff_open, c[i])
         # 4. exits of open positions, then break-even / trailing for the next bar
         if n_open > 0:
             for s in range(n_slots):
-                if status[s] != OPEN or slot_done_bar[s] == i:
+                if work_i[s, W_STATUS] != OPEN:
                     continue
-                before = n_legs
-                n_legs = _step_position(
-                    s, i, o[i], h[i], lo[i], c[i], sp, sl, level_long[i], level_short[i],
-                    pf, out, slot_trade, swap_acc, fparams, trades_i, trades_f, legs_i,
-                    legs_f, n_legs,
-                )  # fmt: skip
-                for q in range(before, n_legs):
-                    balance += legs_f[q, LF_PNL]
-                if pf[s, F_REMAINING] <= 0:
-                    status[s] = EMPTY
-                    n_open -= 1
-        # 5. end of data
-        if i == n - 1 and n_open > 0:
-            for s in range(n_slots):
-                if status[s] == OPEN:
-                    price = mark_price(pf, s, c[i], sp)
-                    n_legs = _close_leg(
-                        s, i, price, pf[s, F_REMAINING], R_END, pf, slot_trade, swap_acc,
-                        fparams, trades_i, trades_f, legs_i, legs_f, n_legs,
+                if work_i[s, W_FILL_BAR] == i:
+                    oi, hi, li = work_f[s, WF_OPEN], work_f[s, WF_HIGH], work_f[s, WF_LOW]
+                else:
+                    oi, hi, li = o[i], h[i], lo[i]
+                k = process_observation(pf, s, oi, hi, li, sp, sl, out)
+                rem = pf[s, F_REMAINING]
+                if rem > 0:
+                    if i == n - 1:  # end of data: close at the close
+                        out[k, 0] = c[i] if pf[s, F_SIDE] > 0 else c[i] + sp
+                        out[k, 1] = rem
+                        out[k, 2] = R_END
+                        k += 1
+                        pf[s, F_REMAINING] = 0.0
+                    else:
+                        update_after_observation(
+                            pf, s, hi, li, c[i], sp, level_long[i], level_short[i]
+                        )
+                if k > 0:
+                    before = n_legs
+                    n_legs = _book(
+                        s, i, k, out, pf, work_i, work_f, fparams, trades_i, trades_f,
+                        legs_i, legs_f, n_legs,
                     )  # fmt: skip
-                    balance += legs_f[n_legs - 1, LF_PNL]
-                    pf[s, F_REMAINING] = 0.0
-                    status[s] = EMPTY
-                    n_open -= 1
-        # 6. signals of this bar become pending orders unless their slot is busy
+                    for q in range(before, n_legs):
+                        balance += legs_f[q, LF_PNL]
+                    if pf[s, F_REMAINING] <= 0:
+                        work_i[s, W_STATUS] = EMPTY
+                        n_open -= 1
+        # 5. signals of this bar become pending orders unless their slot is busy
         while ptr < ns and sig_bar[ptr] == i:
             j = ptr
             ptr += 1
             counters[C_SIGNALS] += 1
             s = sig_tag[j] if per_tag else 0
-            if status[s] != EMPTY:
+            if work_i[s, W_STATUS] != EMPTY:
                 counters[C_DEDUP] += 1
                 continue
-            status[s] = PENDING
-            slot_sig[s] = j
-            slot_expire[s] = i + 1 if sig_etype[j] == 0 else i + sig_expiry[j]
+            work_i[s, W_STATUS] = PENDING
+            work_i[s, W_SIG] = j
+            work_i[s, W_EXPIRE] = i + 1 if sig_etype[j] == 0 else i + sig_expiry[j]
             n_pending += 1
-        # 7. mark to market at the close
+        # 6. mark to market at the close (the exit-side commission is not yet paid)
         eq = balance
         if n_open > 0:
             for s in range(n_slots):
-                if status[s] == OPEN:
+                if work_i[s, W_STATUS] == OPEN:
                     rem = pf[s, F_REMAINING]
                     side = pf[s, F_SIDE]
-                    eq += side * (mark_price(pf, s, c[i], sp) - pf[s, F_ENTRY]) * rem * unit
-                    eq += swap_acc[s] - fparams[P_COMM_STEP] * rem
+                    mark = c[i] if side > 0 else c[i] + sp
+                    eq += side * (mark - pf[s, F_ENTRY]) * rem * unit
+                    eq += work_f[s, WF_SWAP] - fparams[P_COMM_STEP] * rem
         equity[i, 0] = eq
         equity[i, 1] = balance
-        open_count[i] = n_open
+        equity[i, 2] = n_open
     counters[C_UNFILLED] = n_pending
-    return (
-        trades_i[:n_trades],
-        trades_f[:n_trades],
-        legs_i[:n_legs],
-        legs_f[:n_legs],
-        equity,
-        open_count,
-        counters,
-    )
+    counters[C_N_TRADES] = n_trades
+    counters[C_N_LEGS] = n_legs

@@ -16,6 +16,10 @@ A position is a float64 state vector of length `NF` (indices ``F_*`` below), cre
 
 Sizes are integer numbers of lot steps (stored as floats) so legs always sum to the size.
 Reason codes index `tradeforge.backtest.result.EXIT_REASONS`.
+
+A level counts as touched when a price reaches it within `TOUCH_TOL` (relative): computed
+levels such as ``1.1000 + 15 pips`` carry float noise (``1.1015000000000001``) and a bar whose
+high is exactly ``1.1015`` must fill them. The tolerance is far below any tick size.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ R_STOP, R_TARGET, R_BREAKEVEN, R_TRAILING, R_TIME, R_SIGNAL, R_END = 0, 1, 2, 3,
 SRC_INITIAL, SRC_BREAKEVEN, SRC_TRAILING = 0, 1, 2
 
 MAX_T = 4
+TOUCH_TOL = 1e-9  # relative tolerance of "price reaches level" (see the module docstring)
 F_SIDE = 0  # +1 long, -1 short
 F_ENTRY = 1  # fill price (ask for longs, bid for shorts)
 F_STOP = 2  # current stop level (bid for longs, ask for shorts)
@@ -64,27 +69,28 @@ def entry_fill(
         if side > 0:
             return o + sp + slip, True
         return o - slip, True
+    tol = TOUCH_TOL * abs(level)
     if entry_type == 1:
         if side > 0:
-            if o + sp <= level:
+            if o + sp <= level + tol:
                 return o + sp, True
-            if lo + sp <= level:
+            if lo + sp <= level + tol:
                 return level, False
         else:
-            if o >= level:
+            if o >= level - tol:
                 return o, True
-            if h >= level:
+            if h >= level - tol:
                 return level, False
         return np.nan, False
     if side > 0:
-        if o + sp >= level:
+        if o + sp >= level - tol:
             return o + sp + slip, True
-        if h + sp >= level:
+        if h + sp >= level - tol:
             return level + slip, False
     else:
-        if o <= level:
+        if o <= level + tol:
             return o - slip, True
-        if lo <= level:
+        if lo <= level + tol:
             return level - slip, False
     return np.nan, False
 
@@ -161,14 +167,6 @@ def stop_reason(st: np.ndarray, s: int) -> int:
 
 
 @njit(cache=True)
-def _leg_steps(st: np.ndarray, s: int, k: int, remaining: float) -> float:
-    steps = st[s, F_TSTEPS + k]
-    if steps < 0 or steps > remaining:
-        return remaining
-    return steps
-
-
-@njit(cache=True)
 def process_observation(
     st: np.ndarray, s: int, o: float, h: float, lo: float, sp: float, slip: float, out: np.ndarray
 ) -> int:
@@ -182,15 +180,18 @@ def process_observation(
     # 1. targets the open gapped through fill at the open (the open is known to come first)
     while rem > 0 and k < nt:
         tp = st[s, F_TARGET + k]
+        tol = TOUCH_TOL * abs(tp)
         if side > 0:
-            if o < tp:
+            if o < tp - tol:
                 break
             price = o
         else:
-            if o + sp > tp:
+            if o + sp > tp + tol:
                 break
             price = o + sp
-        steps = _leg_steps(st, s, k, rem)
+        steps = st[s, F_TSTEPS + k]  # -1: everything left
+        if steps < 0 or steps > rem:
+            steps = rem
         if steps > 0:
             out[n, 0] = price
             out[n, 1] = steps
@@ -201,32 +202,41 @@ def process_observation(
     # 2. the stop, before any target touched inside the bar
     if rem > 0:
         level = st[s, F_STOP]
+        tol = TOUCH_TOL * abs(level)
         fill = np.nan
         if side > 0:
-            if o <= level:
+            if o <= level + tol:
                 fill = o - slip
-            elif lo <= level:
+            elif lo <= level + tol:
                 fill = level - slip
         else:
-            if o + sp >= level:
+            if o + sp >= level - tol:
                 fill = o + sp + slip
-            elif h + sp >= level:
+            elif h + sp >= level - tol:
                 fill = level + slip
         if fill == fill:
+            src = st[s, F_STOP_SRC]  # as `stop_reason`, inlined
             out[n, 0] = fill
             out[n, 1] = rem
-            out[n, 2] = stop_reason(st, s)
+            out[n, 2] = (
+                R_BREAKEVEN
+                if src == SRC_BREAKEVEN
+                else (R_TRAILING if src == SRC_TRAILING else R_STOP)
+            )
             n += 1
             rem = 0.0
     # 3. targets touched inside the bar
     while rem > 0 and k < nt:
         tp = st[s, F_TARGET + k]
+        tol = TOUCH_TOL * abs(tp)
         if side > 0:
-            if h < tp:
+            if h < tp - tol:
                 break
-        elif lo + sp > tp:
+        elif lo + sp > tp + tol:
             break
-        steps = _leg_steps(st, s, k, rem)
+        steps = st[s, F_TSTEPS + k]
+        if steps < 0 or steps > rem:
+            steps = rem
         if steps > 0:
             out[n, 0] = tp
             out[n, 1] = steps
@@ -259,7 +269,7 @@ def update_after_observation(
     st[s, F_BEST] = best
     stop = st[s, F_STOP]
     bt = st[s, F_BE_TRIGGER]
-    if bt == bt and st[s, F_BE_DONE] == 0 and side * (best - bt) >= 0:
+    if bt == bt and st[s, F_BE_DONE] == 0 and side * (best - bt) >= -TOUCH_TOL * abs(bt):
         st[s, F_BE_DONE] = 1.0
         new = st[s, F_BE_STOP]
         if side * (new - stop) > 0:
@@ -268,7 +278,7 @@ def update_after_observation(
     kind = st[s, F_TRAIL_KIND]
     if kind != 0:
         ts = st[s, F_TRAIL_START]
-        if ts != ts or side * (best - ts) >= 0:
+        if ts != ts or side * (best - ts) >= -TOUCH_TOL * abs(ts):
             cand = np.nan
             if kind == 1:
                 cand = best - side * st[s, F_TRAIL_DIST]

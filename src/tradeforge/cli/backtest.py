@@ -12,18 +12,10 @@ from tradeforge.cli.common import (
     InstrumentsOption,
     console,
     home_dir,
+    load_frames,
     load_instruments,
     progress_bar,
 )
-
-
-def _load_frames(
-    home: Path, symbols: list[str], timeframe: str, start: str | None, end: str | None
-):
-    from tradeforge.data.cache import ParquetStore
-
-    store = ParquetStore(home)
-    return {s.upper(): store.load(s, timeframe, start, end) for s in symbols}
 
 
 def run_and_write(
@@ -122,7 +114,7 @@ def backtest_command(
         seed=seed,
         **ExecutionModel.parse_slippage(slippage),
     )
-    frames = _load_frames(home_dir(home), list(symbol), tf, start, end)
+    frames = load_frames(home_dir(home), list(symbol), tf, start, end)
     run_and_write(
         strategy=strat,
         frames=frames,
@@ -142,7 +134,7 @@ def run_demo_backtest(*, home: Path, out: Path, symbol: str, timeframe: str) -> 
     from tradeforge.backtest import ExecutionModel, Sizing
     from tradeforge.strategy import create_strategy
 
-    frames = _load_frames(home, [symbol], timeframe, None, None)
+    frames = load_frames(home, [symbol], timeframe, None, None)
     return run_and_write(
         strategy=create_strategy("sma_cross"),
         frames=frames,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -19,6 +19,9 @@ from rich.progress import (
 )
 
 from tradeforge.core.paths import resolve_home
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 console = Console()
 console_err = Console(stderr=True)
@@ -39,6 +42,16 @@ InstrumentsOption = Annotated[
 
 def home_dir(home: Path | None) -> Path:
     return resolve_home(home)
+
+
+def load_frames(
+    home: Path, symbols: list[str], timeframe: str, start: str | None, end: str | None
+) -> dict[str, pd.DataFrame]:
+    """Cached bars of each symbol, keyed by upper-case symbol."""
+    from tradeforge.data.cache import ParquetStore
+
+    store = ParquetStore(home)
+    return {s.upper(): store.load(s, timeframe, start, end) for s in symbols}
 
 
 def load_instruments(path: Path | None) -> None:

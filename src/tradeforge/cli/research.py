@@ -28,7 +28,9 @@ analyze_app = typer.Typer(
 
 # -- shared options ---------------------------------------------------------------------------------
 StrategyOpt = Annotated[str | None, typer.Option("--strategy", help="Registered strategy name.")]
-SymbolOpt = Annotated[list[str], typer.Option("--symbol", "-s", help="Symbol (repeat for several).")]
+SymbolOpt = Annotated[
+    list[str], typer.Option("--symbol", "-s", help="Symbol (repeat for several).")
+]
 TimeframeOpt = Annotated[str, typer.Option("--timeframe", "-t", help="Bar timeframe.")]
 StartOpt = Annotated[str | None, typer.Option(help="First bar (UTC), e.g. 2019-01-01.")]
 EndOpt = Annotated[str | None, typer.Option(help="End, exclusive (UTC).")]
@@ -55,7 +57,7 @@ WorkersOpt = Annotated[int, typer.Option(help="Local worker processes (1 = in-pr
 SchedulerOpt = Annotated[
     str | None, typer.Option(help="Dask scheduler address, e.g. tcp://10.0.0.5:8786.")
 ]
-BatchOpt = Annotated[int, typer.Option(help="Optuna trials asked per batch.")] 
+BatchOpt = Annotated[int, typer.Option(help="Optuna trials asked per batch.")]
 TopOpt = Annotated[int, typer.Option(help="Rows of the printed top-N table.")]
 SpreadOpt = Annotated[str, typer.Option(help="'data' or fixed pips.")]
 SlippageOpt = Annotated[str | None, typer.Option(help="Pips, 'atr:0.05' or 'random:0.5'.")]
@@ -161,14 +163,14 @@ class _Search:
 def _common_run(kw: dict[str, Any]) -> dict[str, Any]:
     """Data, execution model and backend from the options."""
     from tradeforge.backtest import ExecutionModel, Sizing
-    from tradeforge.cli.backtest import _load_frames
+    from tradeforge.cli.common import load_frames
     from tradeforge.core.timeframes import Timeframe
     from tradeforge.research.backends import make_backend
 
     load_instruments(kw["instruments"])
     tf = Timeframe.parse(kw["timeframe"]).name
     return {
-        "data": _load_frames(home_dir(kw["home"]), list(kw["symbol"]), tf, kw["start"], kw["end"]),
+        "data": load_frames(home_dir(kw["home"]), list(kw["symbol"]), tf, kw["start"], kw["end"]),
         "timeframe": tf,
         "execution": ExecutionModel(
             spread=kw["spread"],
@@ -358,8 +360,14 @@ def walkforward_command(
     s = result.summary
     summary = [
         {"metric": k, "value": s.get(k)}
-        for k in ("folds", "folds_evaluated", "wfe", "objective_ratio", "robustness_mean",
-                  "profitable_oos_folds_pct")  # fmt: skip
+        for k in (
+            "folds",
+            "folds_evaluated",
+            "wfe",
+            "objective_ratio",
+            "robustness_mean",
+            "profitable_oos_folds_pct",
+        )  # fmt: skip
     ]
     if s.get("oos"):
         summary += [{"metric": f"oos {k}", "value": s["oos"][k]}
@@ -375,7 +383,7 @@ AnalyzeOut = Annotated[Path | None, typer.Option(help="Output folder (default: <
 
 def _run_bars(result: Any, home: Path | None, symbols: list[str], timeframe: str | None,
               start: str | None, end: str | None) -> tuple[dict, str]:  # fmt: skip
-    from tradeforge.cli.backtest import _load_frames
+    from tradeforge.cli.common import load_frames
     from tradeforge.core.errors import ConfigError
     from tradeforge.research.io import run_data_spec
 
@@ -384,7 +392,7 @@ def _run_bars(result: Any, home: Path | None, symbols: list[str], timeframe: str
     tf = timeframe or spec["timeframe"]
     if not syms or not tf:
         raise ConfigError("cannot tell the run's symbols/timeframe; pass --symbol and --timeframe")
-    frames = _load_frames(home_dir(home), syms, tf, start or spec["start"], end or spec["end"])
+    frames = load_frames(home_dir(home), syms, tf, start or spec["start"], end or spec["end"])
     return frames, tf
 
 
@@ -392,8 +400,10 @@ def regimes_command(
     run: RunOpt,
     by: Annotated[
         list[str],
-        typer.Option("--by", help="trend[:structure], volatility, session, weekday, "
-                     "feature:<request>[:q] (repeat)."),  # fmt: skip
+        typer.Option(
+            "--by",
+            help="trend[:structure], volatility, session, weekday, feature:<request>[:q] (repeat).",
+        ),  # fmt: skip
     ] = ["trend", "volatility", "session", "weekday"],  # noqa: B006
     buckets: Annotated[int, typer.Option(help="Volatility buckets.")] = 3,
     symbol: Annotated[list[str], typer.Option("--symbol", "-s")] = [],  # noqa: B006
@@ -456,7 +466,9 @@ def features_command(
             "expectancy_r_ci_low", "expectancy_r_ci_high"]  # fmt: skip
     drift_rows = []
     for name, item in doc["features"].items():
-        console.print(_table(f"{name}: expectancy per quantile", _frame_rows(item["quantiles"]), cols))
+        console.print(
+            _table(f"{name}: expectancy per quantile", _frame_rows(item["quantiles"]), cols)
+        )
         drift_rows.append({"feature": name, **item["drift"]})
     console.print(_table("drift (first vs second period)", drift_rows,
                          ["feature", "psi", "ks_statistic", "ks_pvalue", "flag"]))  # fmt: skip

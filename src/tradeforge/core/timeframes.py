@@ -46,7 +46,7 @@ class Timeframe:
         if span % self.count:
             raise ConfigError(
                 f"timeframe {self.unit}{self.count} does not divide the "
-                f"{ {'M': 'hour', 'H': 'day', 'D': 'day', 'W': 'week'}[self.unit]} evenly; "
+                f"{ {'M': 'hour', 'H': 'day', 'D': 'day', 'W': 'week'}[self.unit] } evenly; "
                 f"use one of {', '.join(_CANONICAL)}"
             )
 

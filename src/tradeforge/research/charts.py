@@ -222,6 +222,7 @@ def feature_charts(doc: Mapping[str, Any], out: Path) -> list[Path]:
             a.plot(part["bucket"], part["expectancy_r"], marker="o", lw=1, label=str(year))
         a.axhline(0, color="0.4", lw=0.8)
         a.set_xlabel(f"{name} quantile")
+        a.set_xticks(x)
         a.set_title("per year")
         if yearly["year"].nunique() <= 12:
             a.legend(fontsize=7)

@@ -187,7 +187,9 @@ def trades_result(trades: pd.DataFrame, initial_capital: float) -> BacktestResul
     else:
         eq = pd.DataFrame({c: [] for c in EQUITY_COLUMNS}, index=pd.DatetimeIndex([], tz="UTC"))
     legs = pd.DataFrame({c: [] for c in LEG_COLUMNS})
-    return BacktestResult(frame[list(TRADE_COLUMNS)], legs, eq[list(EQUITY_COLUMNS)], initial_capital)
+    return BacktestResult(
+        frame[list(TRADE_COLUMNS)], legs, eq[list(EQUITY_COLUMNS)], initial_capital
+    )
 
 
 def _r_stats(trades: pd.DataFrame) -> dict[str, float | None]:
@@ -314,8 +316,18 @@ def _checks(summary: dict, deltas: dict, th: Thresholds) -> list[dict[str, Any]]
         th.max_mean_slippage_pips,
         "max",
     )
-    add("expectancy_r_delta", _abs(deltas["expectancy_r"]["delta"]), th.max_expectancy_r_delta, "max")
-    add("win_rate_delta_pct", _abs(deltas["win_rate_pct"]["delta"]), th.max_win_rate_delta_pct, "max")
+    add(
+        "expectancy_r_delta",
+        _abs(deltas["expectancy_r"]["delta"]),
+        th.max_expectancy_r_delta,
+        "max",
+    )
+    add(
+        "win_rate_delta_pct",
+        _abs(deltas["win_rate_pct"]["delta"]),
+        th.max_win_rate_delta_pct,
+        "max",
+    )
     add(
         "max_drawdown_delta_pct",
         _abs(deltas["max_drawdown_pct"]["delta"]),

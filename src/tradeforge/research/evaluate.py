@@ -17,10 +17,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tradeforge.analytics.report import build_report
+from tradeforge.analytics.report import build_summary
 from tradeforge.analytics.schema import SUMMARY_FIELDS
-from tradeforge.backtest import BacktestResult, ExecutionModel, Sizing, combine_runs
-from tradeforge.backtest import simulate_symbol
+from tradeforge.backtest import (
+    BacktestResult,
+    ExecutionModel,
+    Sizing,
+    combine_runs,
+    simulate_symbol,
+)
 from tradeforge.core.errors import ConfigError
 from tradeforge.core.instruments import Instrument, get_instrument
 from tradeforge.core.timeframes import Timeframe
@@ -51,11 +56,18 @@ METRICS: tuple[str, ...] = tuple(
 Window = tuple[int, int]  # [start_ns, end_ns) in UTC nanoseconds
 
 
+def summary_of(result: BacktestResult) -> dict[str, dict[str, Any]]:
+    """The report summary of ``result`` (no tables: a search never reads them)."""
+    return build_summary(result)
+
+
 def flat_metrics(report: Any) -> dict[str, float]:
-    """The report's numeric summary as ``{name: float}`` (undefined values are NaN)."""
+    """The numeric summary of a `Report` (or of `summary_of`) as ``{name: float}``
+    (undefined values are NaN)."""
+    summary = report if isinstance(report, dict) else report.summary
     out: dict[str, float] = {}
     for section in ("trades", "returns", "drawdown"):
-        values = report.summary[section]
+        values = summary[section]
         for k in SUMMARY_FIELDS[section]:
             if k in _NON_NUMERIC or k in out:
                 continue
@@ -173,7 +185,9 @@ class Evaluator:
         if not cols:
             return bars
         extra = pd.DataFrame({c: store[c] for c in dict.fromkeys(cols)}, index=bars.index)
-        frame = pd.concat([bars.drop(columns=[c for c in cols if c in bars.columns]), extra], axis=1)
+        frame = pd.concat(
+            [bars.drop(columns=[c for c in cols if c in bars.columns]), extra], axis=1
+        )
         frame.attrs = dict(bars.attrs)
         return frame
 
@@ -226,7 +240,7 @@ class Evaluator:
             if window is not None and "no bars in the window" in str(exc):
                 raise
             return {"status": "invalid", "error": str(exc)}
-        return {"status": "ok", **flat_metrics(build_report(result))}
+        return {"status": "ok", **flat_metrics(summary_of(result))}
 
 
 def _slice(frame: pd.DataFrame, window: Window) -> pd.DataFrame:

@@ -228,7 +228,9 @@ def analyze_features(
     }
     for col in at_entry.columns:
         v = at_entry[col].to_numpy()
-        series = [(f[col].to_numpy(dtype=np.float64), f.index.as_unit("ns").asi8) for f in feats.values()]
+        series = [
+            (f[col].to_numpy(dtype=np.float64), f.index.as_unit("ns").asi8) for f in feats.values()
+        ]
         before = np.concatenate([x[t < split_ns] for x, t in series])
         after = np.concatenate([x[t >= split_ns] for x, t in series])
         out["features"][col] = {

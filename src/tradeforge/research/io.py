@@ -6,12 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from tradeforge.analytics.report import jsonable
 from tradeforge.backtest import BacktestResult
-from tradeforge.backtest.result import EQUITY_COLUMNS, LEG_COLUMNS
 from tradeforge.core.errors import DataError
 
 #: Keys holding chart data only (large arrays/series); left out of the JSON documents.
@@ -51,10 +49,7 @@ def load_trades(path: str | Path) -> pd.DataFrame:
     if not path.exists():
         raise DataError(f"trade file not found: {path}")
     try:
-        if path.suffix.lower() == ".parquet":
-            frame = pd.read_parquet(path)
-        else:
-            frame = pd.read_csv(path)
+        frame = pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path)
     except (OSError, ValueError) as exc:
         raise DataError(f"cannot read trades from {path}: {exc}") from exc
     return _read_times(frame, _TRADE_TIMES)
@@ -62,51 +57,9 @@ def load_trades(path: str | Path) -> pd.DataFrame:
 
 def load_result(run_dir: str | Path) -> BacktestResult:
     """A `BacktestResult` from a folder written by ``tradeforge backtest``."""
-    run_dir = Path(run_dir)
-    try:  # the reporting layer's loader is the reference reader of run folders
-        from tradeforge.analytics import RunFolderError, load_run
-    except ImportError:  # pragma: no cover - partial install
-        return _load_plain(run_dir)
-    try:
-        return load_run(run_dir)
-    except RunFolderError as exc:
-        # Folders written by `backtest.write_result` carry no schema_version yet; read them
-        # with the plain reader instead of refusing them.
-        if "schema_version None" not in str(exc):
-            raise
-        return _load_plain(run_dir)
+    from tradeforge.analytics import load_run
 
-
-def _load_plain(run_dir: Path) -> BacktestResult:
-    if not (run_dir / "trades.csv").exists():
-        raise DataError(f"{run_dir} is not a run folder (no trades.csv)")
-    trades = load_trades(run_dir)
-    legs_path = run_dir / "legs.csv"
-    legs = (
-        _read_times(pd.read_csv(legs_path), ("time",))
-        if legs_path.exists()
-        else pd.DataFrame({c: [] for c in LEG_COLUMNS})
-    )
-    eq_path = run_dir / "equity.csv"
-    meta_path = run_dir / "run.json"
-    meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {}
-    capital = float(meta.get("initial_capital", 100_000.0))
-    if eq_path.exists():
-        equity = pd.read_csv(eq_path, index_col=0)
-        equity.index = pd.DatetimeIndex(pd.to_datetime(equity.index, utc=True), name="time")
-    else:
-        equity = pd.DataFrame(
-            {c: np.array([]) for c in EQUITY_COLUMNS}, index=pd.DatetimeIndex([], tz="UTC")
-        )
-    return BacktestResult(
-        trades=trades,
-        legs=legs,
-        equity=equity,
-        initial_capital=capital,
-        counters=meta.get("counters", {}),
-        config=meta.get("config", {}),
-        checksums=meta.get("checksums", {}),
-    )
+    return load_run(run_dir)
 
 
 def run_data_spec(result: BacktestResult) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from tradeforge.core.instruments import Instrument
 from tradeforge.research.backends import Backend, InProcessBackend, Progress, Shared
 from tradeforge.research.evaluate import METRICS, EvalSpec, Evaluator, Window
 from tradeforge.research.objective import Objective
-from tradeforge.research.space import Params, ParameterSpace, param_key
+from tradeforge.research.space import ParameterSpace, Params, param_key
 from tradeforge.strategy import get_strategy
 from tradeforge.strategy.base import Strategy
 
@@ -222,9 +222,7 @@ def _run_points(backend, shared, space, objective, points, window, progress) -> 
     for p in points:
         unique.setdefault(param_key(p), p)
     items = [(p, window) for p in unique.values()]
-    outcomes = dict(
-        zip(unique, backend.map(_evaluate_item, shared, items, progress), strict=True)
-    )
+    outcomes = dict(zip(unique, backend.map(_evaluate_item, shared, items, progress), strict=True))
     return trials_frame(space, objective, points, [outcomes[param_key(p)] for p in points])
 
 

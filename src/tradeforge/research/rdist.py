@@ -59,7 +59,10 @@ def r_distribution(r: np.ndarray, alpha: float = 0.05) -> dict[str, Any]:
         min=float(srt[0]),
         max=float(srt[-1]),
         positive_pct=100.0 * float(np.mean(r > 0)),
-        percentiles={str(p): float(v) for p, v in zip(PERCENTILES, np.percentile(r, PERCENTILES))},
+        percentiles={
+            str(p): float(v)
+            for p, v in zip(PERCENTILES, np.percentile(r, PERCENTILES), strict=True)
+        },
         var=float(srt[k - 1]),
         cvar=float(srt[:k].mean()),
         upper_tail_mean=float(srt[-k:].mean()),
@@ -153,7 +156,10 @@ def monte_carlo(
     a_money, a_pct = _max_drawdowns(actual[None, :], initial_capital)
 
     def pct(values: np.ndarray) -> dict[str, float]:
-        return {str(p): float(v) for p, v in zip(MC_PERCENTILES, np.percentile(values, MC_PERCENTILES))}
+        return {
+            str(p): float(v)
+            for p, v in zip(MC_PERCENTILES, np.percentile(values, MC_PERCENTILES), strict=True)
+        }
 
     out.update(
         final_equity=pct(finals),
@@ -181,7 +187,10 @@ def analyze_r(
     """Distribution, contribution and both Monte Carlo modes of a trade table (exit order)."""
     if len(trades):
         order = np.lexsort(
-            (trades["trade_id"].to_numpy(), pd.DatetimeIndex(trades["exit_time"]).as_unit("ns").asi8)
+            (
+                trades["trade_id"].to_numpy(),
+                pd.DatetimeIndex(trades["exit_time"]).as_unit("ns").asi8,
+            )
         )
         trades = trades.iloc[order]
     r = pd.to_numeric(trades["r_multiple"], errors="coerce").to_numpy(dtype=np.float64)

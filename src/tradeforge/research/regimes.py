@@ -103,9 +103,7 @@ def regime_labels(
     return pd.Series(labels, index=bars.index, name=segmentation)
 
 
-def label_trades(
-    result: BacktestResult, labels: Mapping[str, pd.Series]
-) -> np.ndarray:
+def label_trades(result: BacktestResult, labels: Mapping[str, pd.Series]) -> np.ndarray:
     """The regime label of each trade (row order of ``result.trades``)."""
     trades = result.trades
     out = np.full(len(trades), WARMUP, dtype=object)

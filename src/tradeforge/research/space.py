@@ -150,9 +150,7 @@ def _coerce(name: str, dtype: type, value: Any) -> Any:
             return float(value)
         return str(value).strip() if isinstance(value, str) else value
     except (TypeError, ValueError):
-        raise ConfigError(
-            f"space {name!r}: cannot read {value!r} as {dtype.__name__}"
-        ) from None
+        raise ConfigError(f"space {name!r}: cannot read {value!r} as {dtype.__name__}") from None
 
 
 def _field_types(strategy: type[Strategy]) -> dict[str, type]:

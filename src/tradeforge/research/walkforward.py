@@ -235,9 +235,7 @@ class WalkForwardResult:
         return {
             "kind": "tradeforge.walkforward",
             "summary": self.summary,
-            "folds": [
-                {str(k): _py(v) for k, v in row.items()} for _, row in self.folds.iterrows()
-            ],
+            "folds": [{str(k): _py(v) for k, v in row.items()} for _, row in self.folds.iterrows()],
             "config": self.config,
         }
 
@@ -435,7 +433,9 @@ def stitch(
     equity = equity[~equity.index.duplicated(keep="last")]
     all_trades = _concat_labels(trades).sort_values(["entry_time", "fold"], kind="stable")
     all_trades = all_trades.reset_index(drop=True)
-    new_ids = pd.Series(np.arange(len(all_trades)), index=[all_trades["fold"], all_trades["trade_id"]])
+    new_ids = pd.Series(
+        np.arange(len(all_trades)), index=[all_trades["fold"], all_trades["trade_id"]]
+    )
     all_legs = _concat_labels(legs)
     all_legs["trade_id"] = new_ids.reindex(
         pd.MultiIndex.from_arrays([all_legs["fold"], all_legs["trade_id"]])
@@ -480,7 +480,9 @@ def _summary(
     }
     if ok.empty:
         return out
-    is_rates = np.array([r / _years(f.train) for r, f in zip(ok["is_net_profit"], done)])
+    is_rates = np.array(
+        [r / _years(f.train) for r, f in zip(ok["is_net_profit"], done, strict=True)]
+    )
     oos_years = sum(_years(f.test) for f in done)
     mean_is = float(np.mean(is_rates))
     if mean_is > 0 and oos_years > 0:
