@@ -96,7 +96,7 @@ class ParquetStore:
         table = table.replace_schema_metadata(schema_meta)
         tmp = path.with_suffix(".parquet.tmp")
         with open(tmp, "wb") as fh:
-            pq.write_table(table, fh, compression="zstd")
+            pq.write_table(table, fh, compression="lz4")
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from numba import njit
 
 from tradeforge.backtest import rules
 from tradeforge.backtest.result import EXIT_REASONS
@@ -30,30 +29,6 @@ class Leg:
 
 def _row(pf: np.ndarray) -> np.ndarray:
     return pf.reshape(1, -1)
-
-
-# Thin compiled wrappers (cached on disk) so a restarted process does not recompile the
-# rules, which are inlined into their callers.
-@njit(cache=True)
-def _k_open(st, side, entry, stop, steps, tk, tv, tf, runner, be_r, be_off, tkind, tdist, tstart):  # fmt: skip
-    rules.open_position(
-        st, 0, side, entry, stop, steps, tk, tv, tf, runner, be_r, be_off, tkind, tdist, tstart
-    )
-
-
-@njit(cache=True)
-def _k_observe(st, o, h, lo, sp, slip, out):
-    return rules.process_observation(st, 0, o, h, lo, sp, slip, out)
-
-
-@njit(cache=True)
-def _k_update(st, h, lo, c, sp, level_long, level_short):
-    rules.update_after_observation(st, 0, h, lo, c, sp, level_long, level_short)
-
-
-@njit(cache=True)
-def _k_mark(st, c, sp):
-    return rules.mark_price(st, 0, c, sp)
 
 
 def pf_to_json(pf: np.ndarray) -> list[float | None]:
@@ -82,8 +57,8 @@ def open_pf(signal: dict[str, Any], fill: float, steps: int) -> tuple[np.ndarray
         v = signal.get(name)
         return nan if v is None else float(v)
 
-    _k_open(
-        _row(pf), side, float(fill), float(stop), int(steps),
+    rules.open_position(
+        _row(pf), 0, side, float(fill), float(stop), int(steps),
         arr("target_kind", np.int64), arr("target_value", np.float64),
         arr("target_fraction", np.float64), int(signal["runner"]), num("be_trigger_r"),
         num("be_offset") if signal.get("be_offset") is not None else 0.0,
@@ -95,7 +70,7 @@ def open_pf(signal: dict[str, Any], fill: float, steps: int) -> tuple[np.ndarray
 def observe(pf: np.ndarray, o: float, h: float, lo: float, spread: float, slip: float) -> list[Leg]:
     """Exits of one price observation (a bar, or a tick as ``o = h = lo``)."""
     out = np.zeros((rules.MAX_T + 1, 3))
-    n = _k_observe(_row(pf), o, h, lo, spread, slip, out)
+    n = rules.process_observation(_row(pf), 0, o, h, lo, spread, slip, out)
     return [Leg(float(out[k, 0]), int(out[k, 1]), EXIT_REASONS[int(out[k, 2])]) for k in range(n)]
 
 
@@ -111,7 +86,7 @@ def update(
     """Break-even / trailing after a closed bar; True when the stop moved."""
     before = pf[rules.F_STOP]
     if pf[rules.F_REMAINING] > 0:
-        _k_update(_row(pf), h, lo, c, spread, level_long, level_short)
+        rules.update_after_observation(_row(pf), 0, h, lo, c, spread, level_long, level_short)
     return bool(pf[rules.F_STOP] != before)
 
 
@@ -124,4 +99,4 @@ def stop_of(pf: np.ndarray) -> float:
 
 
 def mark(pf: np.ndarray, close: float, spread: float) -> float:
-    return float(_k_mark(_row(pf), close, spread))
+    return float(rules.mark_price(_row(pf), 0, close, spread))
