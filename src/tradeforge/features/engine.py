@@ -20,6 +20,7 @@ from tradeforge.features.request import RequestLike
 
 _RESAMPLED_COLUMNS = ("open", "high", "low", "close", "volume", "spread")
 TIME_COLUMN = "time"
+_COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3
 
 
 def infer_timeframe(index: pd.DatetimeIndex) -> Timeframe | None:
@@ -126,7 +127,9 @@ class FeatureEngine:
         added = pd.DataFrame(columns, index=frame.index.copy(), copy=False)
         if not keep_input:
             return added
-        kept = frame.drop(columns=[c for c in frame.columns if c in columns]).copy(deep=True)
+        kept = frame.drop(columns=[c for c in frame.columns if c in columns])
+        if not _COPY_ON_WRITE:  # pandas 3 copies lazily, on the first write to the result
+            kept = kept.copy(deep=True)
         return pd.concat([kept, added], axis=1)
 
     def compute_plan(self, frame: pd.DataFrame, plan: Plan) -> dict[NodeKey, list[np.ndarray]]:
