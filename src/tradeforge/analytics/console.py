@@ -40,12 +40,8 @@ def _style(value: Any, column: str) -> str:
 def header_line(report: Report) -> str:
     run = report.run
     parts = [", ".join(run["symbols"]) or "no symbols"]
-    strategy = run["config"].get("strategy") if isinstance(run["config"], dict) else None
-    if isinstance(strategy, dict) and "name" in strategy:
-        params = ", ".join(f"{k}={v}" for k, v in (strategy.get("params") or {}).items())
-        parts.append(f"{strategy['name']}({params})")
-    elif strategy:
-        parts.append(str(strategy))
+    if report.strategy_label:
+        parts.append(report.strategy_label)
     if run["start"] is not None:
         parts.append(f"{fmt(run['start'], 'time')} → {fmt(run['end'], 'time')} UTC")
     parts.append(f"{run['bars']:,} bars")

@@ -43,6 +43,15 @@ class Report:
         return self.summary["trades"]["trades"] == 0
 
     @property
+    def strategy_label(self) -> str:
+        """``name(k=v, …)`` of the run's strategy ("" when the run does not record one)."""
+        strategy = (self.run.get("config") or {}).get("strategy")
+        if isinstance(strategy, dict) and "name" in strategy:
+            params = ", ".join(f"{k}={v}" for k, v in (strategy.get("params") or {}).items())
+            return f"{strategy['name']}({params})"
+        return str(strategy) if strategy else ""
+
+    @property
     def status(self) -> str:
         return NO_TRADES if self.no_trades else "ok"
 

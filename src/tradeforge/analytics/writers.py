@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import html
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ from tradeforge.analytics.format import (
 from tradeforge.analytics.report import NO_TRADES, Report, build_report
 from tradeforge.analytics.schema import SCHEMA_VERSION
 from tradeforge.backtest.result import BacktestResult
+from tradeforge.core.atomic import atomic_write_bytes
 
 CHARTS_DIR = "charts"
 
@@ -46,12 +46,7 @@ class ReportPaths:
 
 
 def _write(path: Path, data: str | bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    if isinstance(data, str):
-        tmp.write_text(data, encoding="utf-8", newline="\n")
-    else:
-        tmp.write_bytes(data)
-    os.replace(tmp, path)
+    atomic_write_bytes(path, data.encode("utf-8") if isinstance(data, str) else data, durable=False)
 
 
 def write_report(

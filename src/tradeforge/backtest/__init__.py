@@ -10,7 +10,7 @@ Quick use::
 """
 
 from tradeforge.backtest.engine import SymbolRun, simulate_symbol
-from tradeforge.backtest.execution import ExecutionModel, Sizing, wilder_atr
+from tradeforge.backtest.execution import ExecutionModel, Sizing
 from tradeforge.backtest.io import write_result
 from tradeforge.backtest.result import (
     EQUITY_COLUMNS,
@@ -34,6 +34,5 @@ __all__ = [
     "combine_runs",
     "run_backtest",
     "simulate_symbol",
-    "wilder_atr",
     "write_result",
 ]

@@ -22,10 +22,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from numba import njit
 
 from tradeforge.core.errors import ConfigError
 from tradeforge.core.instruments import Instrument
+from tradeforge.features.library._common import f64, true_range
+from tradeforge.features.library._kernels import ema
 
 SLIPPAGE_MODELS = ("none", "fixed", "atr", "random")
 SIZING_MODES = ("fixed", "risk")
@@ -98,31 +99,26 @@ class ExecutionModel:
         if self.slippage == "random":
             rng = np.random.default_rng([self.seed, zlib.crc32(symbol.encode())])
             return rng.random(n) * self.slippage_value * inst.pip_size
-        h = frame["high"].to_numpy(np.float64)
-        lo = frame["low"].to_numpy(np.float64)
-        c = frame["close"].to_numpy(np.float64)
-        atr = wilder_atr(h, lo, c, self.atr_period)
+        h = f64(frame["high"].to_numpy())
+        lo = f64(frame["low"].to_numpy())
+        atr = atr_with_warmup(h, lo, f64(frame["close"].to_numpy()), self.atr_period)
         prev = np.empty(n)  # the ATR known when the bar opens
         prev[0] = h[0] - lo[0] if n else 0.0
         prev[1:] = atr[:-1]
         return np.nan_to_num(prev, nan=0.0) * self.slippage_value
 
 
-@njit(cache=True)
-def wilder_atr(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int) -> np.ndarray:
-    """Wilder's ATR; the first ``period - 1`` values are the running mean of the true range."""
-    n = high.shape[0]
-    out = np.empty(n)
-    acc = 0.0
-    for i in range(n):
-        tr = high[i] - low[i]
-        if i > 0:
-            tr = max(tr, abs(high[i] - close[i - 1]), abs(low[i] - close[i - 1]))
-        if i < period:
-            acc += tr
-            out[i] = acc / (i + 1)
-        else:
-            out[i] = out[i - 1] + (tr - out[i - 1]) / period
+def atr_with_warmup(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int) -> np.ndarray:
+    """The feature library's Wilder ATR (``atr(period)``), with its warm-up filled in.
+
+    The library ATR is NaN before bar ``period - 1``; there this uses the running mean of the
+    true range so far (bar ``i``: mean of the first ``i + 1`` true ranges), which is where
+    the library's seed ends up at bar ``period - 1``.
+    """
+    tr = true_range(high, low, close)
+    out = ema(tr, 1.0 / period, period)
+    warm = min(period - 1, len(tr))
+    out[:warm] = np.cumsum(tr[:warm]) / np.arange(1, warm + 1)
     return out
 
 

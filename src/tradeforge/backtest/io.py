@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from tradeforge.backtest.result import RUN_SCHEMA_VERSION, BacktestResult
+from tradeforge.core.atomic import atomic_write_bytes
 
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -68,10 +67,8 @@ def run_summary(result: BacktestResult) -> dict[str, Any]:
     }
 
 
-def _atomic_write(path: Path, write: Callable[[Path], object]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
+def _csv_bytes(frame: pd.DataFrame, index: bool) -> bytes:
+    return frame.to_csv(index=index, lineterminator="\n").encode("utf-8")
 
 
 def write_result(result: BacktestResult, out: str | Path) -> dict[str, Path]:
@@ -87,13 +84,13 @@ def write_result(result: BacktestResult, out: str | Path) -> dict[str, Path]:
         "run": out / "run.json",
     }
     trades = _csv_frame(result.trades, ("signal_time", "entry_time", "exit_time"))
-    _atomic_write(paths["trades"], lambda p: trades.to_csv(p, index=False, lineterminator="\n"))
+    atomic_write_bytes(paths["trades"], _csv_bytes(trades, index=False), durable=False)
     legs = _csv_frame(result.legs, ("time",))
-    _atomic_write(paths["legs"], lambda p: legs.to_csv(p, index=False, lineterminator="\n"))
+    atomic_write_bytes(paths["legs"], _csv_bytes(legs, index=False), durable=False)
     equity = result.equity.copy()
     equity.index = _iso(equity.index)
     equity.index.name = "time"
-    _atomic_write(paths["equity"], lambda p: equity.to_csv(p, lineterminator="\n"))
+    atomic_write_bytes(paths["equity"], _csv_bytes(equity, index=True), durable=False)
     meta = {
         "schema_version": RUN_SCHEMA_VERSION,
         "config": result.config,
@@ -104,7 +101,7 @@ def write_result(result: BacktestResult, out: str | Path) -> dict[str, Path]:
         "notes": execution_notes(result.config),
     }
     text = json.dumps(meta, indent=2, default=_json_default, allow_nan=True) + "\n"
-    _atomic_write(paths["run"], lambda p: p.write_text(text, encoding="utf-8"))
+    atomic_write_bytes(paths["run"], text.encode("utf-8"), durable=False)
     return paths
 
 

@@ -5,7 +5,9 @@ Thin: parse options, call `tradeforge.research`, write JSON + PNG into ``--out``
 
 from __future__ import annotations
 
+import inspect
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -160,8 +162,63 @@ class _Search:
         self.walkforward = dict(cfg.get("walkforward") or {})
 
 
-def _common_run(kw: dict[str, Any]) -> dict[str, Any]:
-    """Data, execution model and backend from the options."""
+def _param(name: str, annotation: Any, default: Any) -> inspect.Parameter:
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation,
+                             default=default)  # fmt: skip
+
+
+#: Options of every search command, before and after the command's own options.
+_SEARCH_HEAD = [
+    _param("strategy", StrategyOpt, None),
+    _param("symbol", SymbolOpt, ["EURUSD"]),
+    _param("timeframe", TimeframeOpt, "H1"),
+    _param("start", StartOpt, None),
+    _param("end", EndOpt, None),
+    _param("space", SpaceOpt, []),
+    _param("param", ParamOpt, []),
+    _param("config", ConfigOpt, None),
+]
+_SEARCH_TAIL = [
+    _param("method", MethodOpt, None),
+    _param("trials", TrialsOpt, None),
+    _param("seed", SeedOpt, None),
+    _param("objective", ObjectiveOpt, None),
+    _param("minimize", MinimizeOpt, False),
+    _param("min_trades", MinTradesOpt, None),
+    _param("constraint", ConstraintOpt, []),
+    _param("workers", WorkersOpt, 1),
+    _param("scheduler", SchedulerOpt, None),
+    _param("batch_size", BatchOpt, 16),
+    _param("spread", SpreadOpt, "data"),
+    _param("slippage", SlippageOpt, None),
+    _param("commission", CommissionOpt, 0.0),
+    _param("sizing", SizingOpt, "1"),
+    _param("position_mode", PositionOpt, "symbol"),
+    _param("capital", CapitalOpt, 100_000.0),
+    _param("home", HomeOption, None),
+    _param("instruments", InstrumentsOption, None),
+]
+
+
+def _search_command(fn: Callable[..., None]) -> Callable[..., None]:
+    """Give ``fn(own options..., **kw)`` the search options too: typer reads the signature,
+    so the options shared by optimize and walkforward are declared once (``_SEARCH_*``)."""
+    own = [
+        p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+        for p in inspect.signature(fn, eval_str=True).parameters.values()
+        if p.kind is not inspect.Parameter.VAR_KEYWORD
+    ]
+    fn.__signature__ = inspect.Signature([*_SEARCH_HEAD, *own, *_SEARCH_TAIL])  # type: ignore[attr-defined]
+    return fn
+
+
+def _run_search(
+    kw: dict[str, Any], search: _Search, label: str, fn: Callable[..., Any], *args: Any,
+    total: int | None = None,
+) -> Any:  # fmt: skip
+    """Load the data, build the execution model and backend from ``kw`` and call
+    ``fn(strategy, data, space, *args, <search settings>, **run settings)`` under a progress
+    bar (``total`` items, or as ``fn`` reports); the backend is closed afterwards."""
     from tradeforge.backtest import ExecutionModel, Sizing
     from tradeforge.cli.common import load_frames
     from tradeforge.core.timeframes import Timeframe
@@ -169,19 +226,42 @@ def _common_run(kw: dict[str, Any]) -> dict[str, Any]:
 
     load_instruments(kw["instruments"])
     tf = Timeframe.parse(kw["timeframe"]).name
-    return {
-        "data": load_frames(home_dir(kw["home"]), list(kw["symbol"]), tf, kw["start"], kw["end"]),
-        "timeframe": tf,
-        "execution": ExecutionModel(
-            spread=kw["spread"],
-            commission=kw["commission"],
-            **ExecutionModel.parse_slippage(kw["slippage"]),
-        ),
-        "sizing": Sizing.parse(kw["sizing"]),
-        "position_mode": kw["position_mode"],
-        "initial_capital": kw["capital"],
-        "backend": make_backend(kw["workers"], kw["scheduler"]),
-    }
+    data = load_frames(home_dir(kw["home"]), list(kw["symbol"]), tf, kw["start"], kw["end"])
+    execution = ExecutionModel(
+        spread=kw["spread"],
+        commission=kw["commission"],
+        **ExecutionModel.parse_slippage(kw["slippage"]),
+    )
+    sizing = Sizing.parse(kw["sizing"])
+    backend = make_backend(kw["workers"], kw["scheduler"])
+    try:
+        with progress_bar(f"{label} ({backend.name})", total) as advance:
+            shown = {"done": 0}
+
+            def progress(done: int, of: int) -> None:
+                advance(done - shown["done"], total=of if total is None else None)
+                shown["done"] = done
+
+            return fn(
+                search.strategy,
+                data,
+                search.space,
+                *args,
+                method=search.method,
+                n_trials=search.trials,
+                seed=search.seed,
+                objective=search.objective,
+                backend=backend,
+                batch_size=kw["batch_size"],
+                progress=progress,
+                timeframe=tf,
+                execution=execution,
+                sizing=sizing,
+                position_mode=kw["position_mode"],
+                initial_capital=kw["capital"],
+            )
+    finally:
+        backend.close()
 
 
 def _print_top(result: Any, top: int) -> None:
@@ -195,35 +275,11 @@ def _print_top(result: Any, top: int) -> None:
 
 
 # -- optimize ---------------------------------------------------------------------------------------
+@_search_command
 def optimize_command(
-    strategy: StrategyOpt = None,
-    symbol: SymbolOpt = ["EURUSD"],  # noqa: B006
-    timeframe: TimeframeOpt = "H1",
-    start: StartOpt = None,
-    end: EndOpt = None,
-    space: SpaceOpt = [],  # noqa: B006
-    param: ParamOpt = [],  # noqa: B006
-    config: ConfigOpt = None,
-    method: MethodOpt = None,
-    trials: TrialsOpt = None,
-    seed: SeedOpt = None,
-    objective: ObjectiveOpt = None,
-    minimize: MinimizeOpt = False,
-    min_trades: MinTradesOpt = None,
-    constraint: ConstraintOpt = [],  # noqa: B006
-    workers: WorkersOpt = 1,
-    scheduler: SchedulerOpt = None,
-    batch_size: BatchOpt = 16,
     top: TopOpt = 10,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/optimize"),
-    spread: SpreadOpt = "data",
-    slippage: SlippageOpt = None,
-    commission: CommissionOpt = 0.0,
-    sizing: SizingOpt = "1",
-    position_mode: PositionOpt = "symbol",
-    capital: CapitalOpt = 100_000.0,
-    home: HomeOption = None,
-    instruments: InstrumentsOption = None,
+    **kw: Any,
 ) -> None:
     """Search a strategy's parameters (grid, random or Optuna) locally or on a Dask cluster;
     writes trials.parquet, optimize.json and charts."""
@@ -231,34 +287,9 @@ def optimize_command(
     from tradeforge.research.io import write_json
     from tradeforge.research.optimize import optimize
 
-    kw = dict(locals())
     search = _Search(**kw)
-    run = _common_run(kw)
-    backend = run.pop("backend")
     total = search.space.size if search.method == "grid" else search.trials
-    try:
-        with progress_bar(f"optimize ({backend.name})", total) as advance:
-            state = {"done": 0}
-
-            def progress(done: int, _total: int) -> None:
-                advance(done - state["done"])
-                state["done"] = done
-
-            result = optimize(
-                search.strategy,
-                run.pop("data"),
-                search.space,
-                method=search.method,
-                n_trials=search.trials,
-                seed=search.seed,
-                objective=search.objective,
-                backend=backend,
-                batch_size=batch_size,
-                progress=progress,
-                **run,
-            )
-    finally:
-        backend.close()
+    result = _run_search(kw, search, "optimize", optimize, total=total)
     out.mkdir(parents=True, exist_ok=True)
     result.trials.to_parquet(out / "trials.parquet", index=False)
     write_json(out / "optimize.json", result.to_dict(top))
@@ -270,40 +301,16 @@ def optimize_command(
 
 
 # -- walkforward ------------------------------------------------------------------------------------
+@_search_command
 def walkforward_command(
-    strategy: StrategyOpt = None,
-    symbol: SymbolOpt = ["EURUSD"],  # noqa: B006
-    timeframe: TimeframeOpt = "H1",
-    start: StartOpt = None,
-    end: EndOpt = None,
-    space: SpaceOpt = [],  # noqa: B006
-    param: ParamOpt = [],  # noqa: B006
-    config: ConfigOpt = None,
     scheme: Annotated[str | None, typer.Option(help="rolling | anchored.")] = None,
     train: Annotated[str | None, typer.Option(help="Train length: bars (2000) or 6M, 90D…")] = None,
     test: Annotated[str | None, typer.Option(help="Test (OOS) length.")] = None,
     validation: Annotated[str | None, typer.Option(help="Optional validation length.")] = None,
     step: Annotated[str | None, typer.Option(help="Step between folds (default: test).")] = None,
     top_k: Annotated[int, typer.Option(help="Train candidates tried on validation.")] = 5,
-    method: MethodOpt = None,
-    trials: TrialsOpt = None,
-    seed: SeedOpt = None,
-    objective: ObjectiveOpt = None,
-    minimize: MinimizeOpt = False,
-    min_trades: MinTradesOpt = None,
-    constraint: ConstraintOpt = [],  # noqa: B006
-    workers: WorkersOpt = 1,
-    scheduler: SchedulerOpt = None,
-    batch_size: BatchOpt = 16,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/walkforward"),
-    spread: SpreadOpt = "data",
-    slippage: SlippageOpt = None,
-    commission: CommissionOpt = 0.0,
-    sizing: SizingOpt = "1",
-    position_mode: PositionOpt = "symbol",
-    capital: CapitalOpt = 100_000.0,
-    home: HomeOption = None,
-    instruments: InstrumentsOption = None,
+    **kw: Any,
 ) -> None:
     """Walk-forward validation: optimise on each train window, evaluate out of sample."""
     from tradeforge.core.errors import ConfigError
@@ -311,7 +318,6 @@ def walkforward_command(
     from tradeforge.research.io import write_json
     from tradeforge.research.walkforward import WalkForwardConfig, walk_forward
 
-    kw = dict(locals())
     search = _Search(**kw)
     wf = search.walkforward
     train_len = train or wf.get("train")
@@ -326,26 +332,7 @@ def walkforward_command(
         scheme=scheme or wf.get("scheme", "rolling"),
         top_k=top_k,
     )
-    run = _common_run(kw)
-    backend = run.pop("backend")
-    try:
-        with progress_bar(f"walk-forward ({backend.name})", None) as advance:
-            result = walk_forward(
-                search.strategy,
-                run.pop("data"),
-                search.space,
-                config_wf,
-                method=search.method,
-                n_trials=search.trials,
-                seed=search.seed,
-                objective=search.objective,
-                backend=backend,
-                batch_size=batch_size,
-                progress=lambda done, total: advance(1, total=total),
-                **run,
-            )
-    finally:
-        backend.close()
+    result = _run_search(kw, search, "walk-forward", walk_forward, config_wf)
     out.mkdir(parents=True, exist_ok=True)
     result.trials.to_parquet(out / "trials.parquet", index=False)
     result.folds.to_parquet(out / "folds.parquet", index=False)

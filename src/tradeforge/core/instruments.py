@@ -8,19 +8,14 @@ from __future__ import annotations
 
 import difflib
 import math
-import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from tradeforge.core.config import read_config_file
 from tradeforge.core.errors import ConfigError, UnknownSymbolError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 _BUILTIN_FILE = Path(__file__).with_name("instruments.toml")
 
@@ -75,24 +70,6 @@ class Instrument:
         return asdict(self)
 
 
-def _read_spec_file(path: Path) -> dict[str, dict[str, Any]]:
-    if not path.exists():
-        raise ConfigError(f"instrument file not found: {path}")
-    text = path.read_text(encoding="utf-8")
-    try:
-        if path.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-
-            data = yaml.safe_load(text) or {}
-        else:
-            data = tomllib.loads(text)
-    except Exception as exc:  # parser errors differ per format
-        raise ConfigError(f"cannot parse instrument file {path}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"instrument file {path} must map symbols to specs")
-    return data
-
-
 def _build(symbol: str, spec: Mapping[str, Any], origin: str) -> Instrument:
     known = set(Instrument.__dataclass_fields__) - {"symbol"}
     unknown = set(spec) - known
@@ -118,7 +95,7 @@ class InstrumentRegistry:
         """Add or override instruments from a TOML/YAML file; a partial override of a known
         symbol keeps its other fields."""
         path = Path(path)
-        for symbol, spec in _read_spec_file(path).items():
+        for symbol, spec in read_config_file(path, "instrument file").items():
             if not isinstance(spec, Mapping):
                 raise ConfigError(f"{path}: entry {symbol} must be a table of fields")
             base = self._items.get(symbol.upper())
@@ -148,7 +125,7 @@ class InstrumentRegistry:
 
 @lru_cache(maxsize=1)
 def _builtin_instruments() -> tuple[Instrument, ...]:
-    data = _read_spec_file(_BUILTIN_FILE)
+    data = read_config_file(_BUILTIN_FILE, "instrument file")
     return tuple(_build(sym, spec, "built-in instruments") for sym, spec in data.items())
 
 

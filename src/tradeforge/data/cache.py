@@ -9,7 +9,6 @@ merges them, the newer write winning on equal timestamps, never duplicating a ba
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,6 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tradeforge.core.atomic import atomic_write
 from tradeforge.core.errors import DataError
 from tradeforge.core.timeframes import Timeframe
 from tradeforge.core.timeutil import to_utc
@@ -40,14 +40,6 @@ class PartitionInfo:
     created: str
     checksum: str
     size_bytes: int
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class ParquetStore:
@@ -94,13 +86,7 @@ class ParquetStore:
         schema_meta = dict(table.schema.metadata or {})
         schema_meta[_META_KEY] = json.dumps(meta).encode()
         table = table.replace_schema_metadata(schema_meta)
-        tmp = path.with_suffix(".parquet.tmp")
-        with open(tmp, "wb") as fh:
-            pq.write_table(table, fh, compression="lz4")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
+        atomic_write(path, lambda fh: pq.write_table(table, fh, compression="lz4"))
 
     # -- reading -----------------------------------------------------------------------------
     def _read_partition(self, path: Path) -> pd.DataFrame:

@@ -19,8 +19,9 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+from tradeforge.core.atomic import atomic_write, fsync_dir
 from tradeforge.core.errors import StateError
 
 _DELAY_ENV = "TRADEFORGE_CRASH_WRITE_DELAY"
@@ -55,28 +56,18 @@ def sha256_of(value: Any) -> str:
     return hashlib.sha256(canonical_json(value).encode()).hexdigest()
 
 
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def _write_with_pause(fh: BinaryIO, data: bytes) -> None:
+    """Write ``data`` in two halves with the crash-test pause (if any) between them."""
+    half = len(data) // 2
+    fh.write(data[:half])
+    fh.flush()
+    _crash_delay()
+    fh.write(data[half:])
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` so a crash leaves either the old or the new file."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as fh:
-        half = len(data) // 2
-        fh.write(data[:half])
-        fh.flush()
-        _crash_delay()
-        fh.write(data[half:])
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
+    atomic_write(path, lambda fh: _write_with_pause(fh, data))
 
 
 def document_bytes(body: Any) -> bytes:
@@ -134,11 +125,7 @@ class Journal:
         data = line.encode()
         new = not self.path.exists()
         with open(self.path, "ab") as fh:
-            half = len(data) // 2
-            fh.write(data[:half])
-            fh.flush()
-            _crash_delay()
-            fh.write(data[half:])
+            _write_with_pause(fh, data)
             fh.flush()
             os.fsync(fh.fileno())
         if new:

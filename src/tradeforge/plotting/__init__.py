@@ -36,8 +36,7 @@ CHART_PATTERNS: tuple[str, ...] = (
 
 def run_title(report: Report) -> str:
     symbols = ", ".join(report.run["symbols"]) or "run"
-    strategy = (report.run.get("config") or {}).get("strategy")
-    return f"{symbols} {strategy}" if strategy else symbols
+    return f"{symbols} · {report.strategy_label}" if report.strategy_label else symbols
 
 
 def _pick_trades(trades: pd.DataFrame, n_best: int, n_worst: int) -> list[tuple[str, pd.Series]]:

@@ -42,7 +42,7 @@ def r_histogram(r: np.ndarray, title: str, bin_width: float = 0.25) -> Figure:
     ax.axvline(mean, color=LINE, lw=1.4, ls="--", label=f"mean {mean:+.3f}R")
     ax.axvline(median, color="0.45", lw=1.1, ls=":", label=f"median {median:+.3f}R")
     win = 100.0 * np.count_nonzero(r > 0) / len(r)
-    ax.set_title(f"{title} — {len(r):,} trades, {win:.1f}% with R > 0")
+    ax.set_title(f"{title}\n{len(r):,} trades, {win:.1f}% with R > 0")
     ax.set_xlabel(f"R multiple (PnL / initial risk), bins of {bin_width:g}R")
     ax.set_ylabel("Trades")
     ax.yaxis.set_major_formatter(lambda v, _pos: f"{v:,.0f}")
@@ -67,7 +67,7 @@ def monthly_heatmap(report: Report, title: str) -> Figure:
     _heat(ax_y, year_values, ("Year",), years, floor=vmax * np.sqrt(12))
     ax_y.set_yticklabels([])
     fig.suptitle(
-        f"{title} — monthly returns (%) of the equity curve, UTC months",
+        f"{title}\nmonthly returns (%) of the equity curve, UTC months",
         fontsize=11.5,
         fontweight="bold",
     )
@@ -128,6 +128,6 @@ def tag_expectancy(table: pd.DataFrame, title: str) -> Figure:
         1.6 * span if (vals > 0).any() else 0.1 * span,
     )
     ax.set_xlabel("Expectancy per trade (R)" if use_r else "Expectancy per trade (money)")
-    ax.set_title(f"{title} — expectancy by tag")
+    ax.set_title(f"{title}\nexpectancy by tag")
     ax.grid(axis="y", visible=False)
     return fig

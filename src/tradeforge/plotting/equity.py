@@ -31,7 +31,7 @@ def equity_chart(report: Report, title: str) -> Figure:
     ax.yaxis.set_major_formatter(lambda v, _pos: f"{v:,.0f}")
     s = report.summary
     ax.set_title(
-        f"{title} — return {s['returns']['return_pct'] or 0:+.1f}%, "
+        f"{title}\nreturn {s['returns']['return_pct'] or 0:+.1f}%, "
         f"max drawdown {s['drawdown']['max_drawdown_pct'] or 0:.1f}%"
     )
     ax.legend(loc="upper left")

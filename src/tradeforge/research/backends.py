@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -115,6 +115,26 @@ class InProcessBackend:
         self.close()
 
 
+def _gather(
+    completed: Iterable[Any],
+    chunk_of: Callable[[Any], int],
+    chunks: Sequence[Sequence[Any]],
+    progress: Progress | None,
+) -> list[Any]:
+    """Results of the chunk futures in item order, whatever order they complete in;
+    ``chunk_of`` gives a future's chunk index. Progress is reported per finished chunk."""
+    results: list[list[Any] | None] = [None] * len(chunks)
+    total = sum(len(c) for c in chunks)
+    done = 0
+    for fut in completed:
+        i = chunk_of(fut)
+        results[i] = fut.result()
+        done += len(chunks[i])
+        if progress:
+            progress(done, total)
+    return [r for part in results for r in (part or [])]
+
+
 class ProcessBackend:
     """A pool of ``workers`` local processes; the pool lives as long as its payload."""
 
@@ -144,15 +164,7 @@ class ProcessBackend:
             pool.submit(_run_chunk_installed, fn, shared.token, chunk): i
             for i, chunk in enumerate(chunks)
         }
-        results: list[list[Any] | None] = [None] * len(chunks)
-        done = 0
-        for fut in as_completed(futures):
-            i = futures[fut]
-            results[i] = fut.result()
-            done += len(chunks[i])
-            if progress:
-                progress(done, len(items))
-        return [r for part in results for r in (part or [])]
+        return _gather(as_completed(futures), futures.__getitem__, chunks, progress)
 
     def close(self) -> None:
         if self._pool is not None:
@@ -221,15 +233,8 @@ class DaskBackend:
             self.client.submit(_run_chunk, fn, payload, chunk, pure=False) for chunk in chunks
         ]
         index = {f.key: i for i, f in enumerate(futures)}
-        results: list[list[Any] | None] = [None] * len(chunks)
-        done = 0
-        for fut in dask_completed(futures, loop=self.client.loop):
-            i = index[fut.key]
-            results[i] = fut.result()
-            done += len(chunks[i])
-            if progress:
-                progress(done, len(items))
-        return [r for part in results for r in (part or [])]
+        completed = dask_completed(futures, loop=self.client.loop)
+        return _gather(completed, lambda fut: index[fut.key], chunks, progress)
 
     def close(self) -> None:
         self._scattered = None

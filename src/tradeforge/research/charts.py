@@ -19,6 +19,11 @@ def _figure(width: float = 9.0, height: float = 4.5, rows: int = 1, cols: int = 
     return fig, axes
 
 
+def _slug(text: str) -> str:
+    """``text`` safe as a file name part: non-alphanumerics become ``_``."""
+    return "".join(ch if ch.isalnum() else "_" for ch in text).strip("_")
+
+
 def _save(fig: Any, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
@@ -179,7 +184,6 @@ def consistency_charts(
 def regime_charts(analysis: Mapping[str, Any], out: Path) -> list[Path]:
     paths: list[Path] = []
     for seg, item in analysis.items():
-        safe = "".join(ch if ch.isalnum() else "_" for ch in seg).strip("_")
         table = item["table"]
         if table.empty:
             continue
@@ -194,7 +198,7 @@ def regime_charts(analysis: Mapping[str, Any], out: Path) -> list[Path]:
             a.step(curve.index, curve.to_numpy(), where="post", label=str(name))
         a.set_title(f"{seg}: cumulative PnL per regime")
         a.legend(fontsize=7)
-        paths.append(_save(fig, out / f"regime_{safe}.png"))
+        paths.append(_save(fig, out / f"regime_{_slug(seg)}.png"))
     return paths
 
 
@@ -202,7 +206,6 @@ def regime_charts(analysis: Mapping[str, Any], out: Path) -> list[Path]:
 def feature_charts(doc: Mapping[str, Any], out: Path) -> list[Path]:
     paths: list[Path] = []
     for name, item in doc["features"].items():
-        safe = "".join(ch if ch.isalnum() else "_" for ch in name).strip("_")
         qt = item["quantiles"]
         if qt.empty:
             continue
@@ -226,7 +229,7 @@ def feature_charts(doc: Mapping[str, Any], out: Path) -> list[Path]:
         a.set_title("per year")
         if yearly["year"].nunique() <= 12:
             a.legend(fontsize=7)
-        paths.append(_save(fig, out / f"feature_{safe}.png"))
+        paths.append(_save(fig, out / f"feature_{_slug(name)}.png"))
     corr = doc.get("correlation")
     if corr is not None and len(corr) > 1:
         fig, ax = _figure(6.5, 5.5)

@@ -17,16 +17,11 @@ Example (``optimize.yaml``)::
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
+from tradeforge.core.config import read_config_file
 from tradeforge.core.errors import ConfigError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 KEYS = frozenset(
     {"strategy", "params", "space", "method", "trials", "seed", "objective", "walkforward"}
@@ -37,25 +32,7 @@ def load_search_config(path: str | Path | None) -> dict[str, Any]:
     """The settings mapping of ``path`` (empty without a path); unknown keys are an error."""
     if path is None:
         return {}
-    path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"search config not found: {path}")
-    text = path.read_text(encoding="utf-8")
-    try:
-        if path.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-
-            data = yaml.safe_load(text) or {}
-        elif path.suffix.lower() == ".toml":
-            data = tomllib.loads(text)
-        else:
-            raise ConfigError(f"search config {path} must be .yaml, .yml or .toml")
-    except ConfigError:
-        raise
-    except Exception as exc:  # parser errors differ per format
-        raise ConfigError(f"cannot parse search config {path}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"search config {path} must be a mapping")
+    data = read_config_file(path, "search config")
     unknown = sorted(set(data) - KEYS)
     if unknown:
         raise ConfigError(f"search config {path}: unknown keys {unknown} (known: {sorted(KEYS)})")

@@ -343,29 +343,18 @@ def optimize(
     seed: int = 0,
     objective: Objective | None = None,
     backend: Backend | None = None,
-    execution: ExecutionModel | None = None,
-    sizing: Sizing | None = None,
-    position_mode: str = "symbol",
-    initial_capital: float = 100_000.0,
-    timeframe: str | None = None,
-    instruments: Mapping[str, Instrument] | None = None,
     batch_size: int = 16,
     progress: Callable[[int, int], None] | None = None,
+    **run: Any,
 ) -> OptimizeResult:
-    """Search ``space`` for the parameters that best meet ``objective`` (see module doc)."""
+    """Search ``space`` for the parameters that best meet ``objective`` (see module doc).
+
+    ``run``: the backtest settings of every trial, keywords of `prepare` (``execution``,
+    ``sizing``, ``position_mode``, ``initial_capital``, ``timeframe``, ``instruments``).
+    """
     objective = objective or Objective()
     backend = backend or InProcessBackend()
-    _, shared = prepare(
-        strategy,
-        data,
-        space,
-        execution=execution,
-        sizing=sizing,
-        position_mode=position_mode,
-        initial_capital=initial_capital,
-        timeframe=timeframe,
-        instruments=instruments,
-    )
+    _, shared = prepare(strategy, data, space, **run)
     trials = search(
         backend,
         shared,
@@ -387,11 +376,11 @@ def optimize(
         config={
             "strategy": spec.strategy.name,
             "symbols": sorted(shared.args[1]),
-            "timeframe": timeframe,
+            "timeframe": spec.timeframe,
             "execution": spec.execution.to_dict(),
             "sizing": spec.sizing.to_dict(),
-            "position_mode": position_mode,
-            "initial_capital": float(initial_capital),
+            "position_mode": spec.position_mode,
+            "initial_capital": spec.initial_capital,
             "batch_size": batch_size if method == "optuna" else None,
         },
     )

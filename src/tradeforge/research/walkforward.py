@@ -259,29 +259,16 @@ def walk_forward(
     seed: int = 0,
     objective: Objective | None = None,
     backend: Backend | None = None,
-    execution: ExecutionModel | None = None,
-    sizing: Sizing | None = None,
-    position_mode: str = "symbol",
-    initial_capital: float = 100_000.0,
-    timeframe: str | None = None,
-    instruments: Mapping[str, Instrument] | None = None,
     batch_size: int = 16,
     progress: Progress | None = None,
+    **run: Any,
 ) -> WalkForwardResult:
-    """Run the walk-forward of ``config`` (see the module docstring)."""
+    """Run the walk-forward of ``config`` (see the module docstring); ``run`` holds the
+    backtest settings, keywords of `tradeforge.research.optimize.prepare`."""
     objective = objective or Objective()
     backend = backend or InProcessBackend()
-    evaluator, shared = prepare(
-        strategy,
-        data,
-        space,
-        execution=execution,
-        sizing=sizing,
-        position_mode=position_mode,
-        initial_capital=initial_capital,
-        timeframe=timeframe,
-        instruments=instruments,
-    )
+    evaluator, shared = prepare(strategy, data, space, **run)
+    spec = shared.args[0]
     times = evaluator.frames[next(iter(evaluator.frames))].index
     for frame in list(evaluator.frames.values())[1:]:
         times = times.union(frame.index)
@@ -342,7 +329,7 @@ def walk_forward(
         if progress:
             progress(fold.index + 1, len(folds))
     folds_frame = pd.DataFrame(rows)
-    equity, oos = stitch(oos_results, float(initial_capital))
+    equity, oos = stitch(oos_results, spec.initial_capital)
     summary = _summary(folds_frame, folds, oos, objective)
     run_config = {
         "walkforward": config.describe(),
@@ -351,9 +338,9 @@ def walk_forward(
         "seed": seed,
         "objective": objective.describe(),
         "space": space.describe(),
-        "strategy": shared.args[0].strategy.name,
+        "strategy": spec.strategy.name,
         "symbols": sorted(evaluator.frames),
-        "timeframe": timeframe,
+        "timeframe": spec.timeframe,
     }
     trials_all = pd.concat(trial_tables, ignore_index=True) if trial_tables else pd.DataFrame()
     return WalkForwardResult(folds_frame, trials_all, equity, oos, summary, run_config)

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import difflib
-import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from tradeforge.core.config import read_config_file
 from tradeforge.core.errors import ConfigError
 from tradeforge.strategy.base import Strategy
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 _REGISTRY: dict[str, type[Strategy]] = {}
 _BUILTINS_LOADED = False
@@ -80,25 +75,7 @@ def load_strategy_config(path: str | Path) -> tuple[str | None, dict[str, Any]]:
 
     Returns ``(strategy name or None, params)``.
     """
-    path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"strategy config not found: {path}")
-    text = path.read_text(encoding="utf-8")
-    try:
-        if path.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-
-            data = yaml.safe_load(text) or {}
-        elif path.suffix.lower() == ".toml":
-            data = tomllib.loads(text)
-        else:
-            raise ConfigError(f"strategy config {path} must be .yaml, .yml or .toml")
-    except ConfigError:
-        raise
-    except Exception as exc:  # parser errors differ per format
-        raise ConfigError(f"cannot parse strategy config {path}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"strategy config {path} must be a mapping")
+    data = read_config_file(path, "strategy config")
     if "params" in data or "strategy" in data:
         unknown = set(data) - {"strategy", "params"}
         if unknown:

@@ -180,6 +180,20 @@ def percent_rank(x, window):
 
 
 @njit(cache=True)
+def _is_pivot(x, t, k, sign):
+    """``sign * x[t]`` is strictly above the ``k`` values before it and not below the ``k``
+    after it (``sign = -1.0`` mirrors it for lows; negation is exact)."""
+    v = sign * x[t]
+    for j in range(t - k, t):
+        if sign * x[j] >= v:
+            return False
+    for j in range(t + 1, t + k + 1):
+        if sign * x[j] > v:
+            return False
+    return True
+
+
+@njit(cache=True)
 def swing_points(high, low, k):
     """Swing highs/lows confirmed ``k`` bars later, placed on the confirmation bar.
 
@@ -191,32 +205,10 @@ def swing_points(high, low, k):
     sh = np.full(n, np.nan)
     sl = np.full(n, np.nan)
     for t in range(k, n - k):
-        h = high[t]
-        ok = True
-        for j in range(t - k, t):
-            if high[j] >= h:
-                ok = False
-                break
-        if ok:
-            for j in range(t + 1, t + k + 1):
-                if high[j] > h:
-                    ok = False
-                    break
-        if ok:
-            sh[t + k] = h
-        lo = low[t]
-        ok = True
-        for j in range(t - k, t):
-            if low[j] <= lo:
-                ok = False
-                break
-        if ok:
-            for j in range(t + 1, t + k + 1):
-                if low[j] < lo:
-                    ok = False
-                    break
-        if ok:
-            sl[t + k] = lo
+        if _is_pivot(high, t, k, 1.0):
+            sh[t + k] = high[t]
+        if _is_pivot(low, t, k, -1.0):
+            sl[t + k] = low[t]
     return sh, sl
 
 

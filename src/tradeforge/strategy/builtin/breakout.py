@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from tradeforge.core.errors import ConfigError
 from tradeforge.core.instruments import Instrument
 from tradeforge.strategy.base import Strategy, StrategyParams
+from tradeforge.strategy.builtin._two_targets import check_target_order, two_target_signals
 from tradeforge.strategy.registry import register_strategy
-from tradeforge.strategy.signals import BreakEven, Signals, Target, make_signals
+from tradeforge.strategy.signals import Signals
 
 
 class BreakoutParams(StrategyParams):
@@ -38,8 +38,7 @@ class Breakout(Strategy):
     params: BreakoutParams
 
     def check_params(self) -> None:
-        if self.params.target2_r <= self.params.target1_r:
-            raise ConfigError("breakout: target2_r must be beyond target1_r")
+        check_target_order(self.name, self.params)
 
     def features(self) -> list[str]:
         return [f"donchian({self.params.period})", f"atr({self.params.atr_period})"]
@@ -56,18 +55,4 @@ class Breakout(Strategy):
         ok = np.isfinite(atr) & (atr > 0)
         up = ok & (close > prev_upper)
         down = ok & (close < prev_lower)
-        bars = np.flatnonzero(up | down)
-        side = np.where(up[bars], 1, -1)
-        targets = [Target(p.target1_r, p.target1_fraction, "r")]
-        if p.target1_fraction < 1:
-            targets.append(Target(p.target2_r, 1.0 - p.target1_fraction, "r"))
-        return make_signals(
-            len(frame),
-            bars,
-            side,
-            tag=(side < 0).astype(np.int64),
-            tag_names=("long", "short"),
-            stop_distance=p.stop_atr * atr[bars],
-            targets=targets,
-            break_even=BreakEven(p.breakeven_r, p.breakeven_pips * inst.pip_size),
-        )
+        return two_target_signals(len(frame), up, down, atr, p, inst.pip_size)

@@ -15,16 +15,15 @@ Tags ``long`` / ``short``; run it with ``position_mode="tag"``.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from tradeforge.core.errors import ConfigError
 from tradeforge.core.instruments import Instrument
 from tradeforge.features import REFERENCE_FEATURES
 from tradeforge.strategy.base import Strategy, StrategyParams
+from tradeforge.strategy.builtin._two_targets import check_target_order, two_target_signals
 from tradeforge.strategy.registry import register_strategy
-from tradeforge.strategy.signals import BreakEven, Signals, Target, make_signals
+from tradeforge.strategy.signals import Signals
 
 
 class StructureParams(StrategyParams):
@@ -47,8 +46,7 @@ class StructureStress(Strategy):
     params: StructureParams
 
     def check_params(self) -> None:
-        if self.params.target2_r <= self.params.target1_r:
-            raise ConfigError("structure: target2_r must be beyond target1_r")
+        check_target_order(self.name, self.params)
 
     def features(self) -> list[str]:
         return list(REFERENCE_FEATURES)
@@ -72,18 +70,4 @@ class StructureStress(Strategy):
             swing_htf = self.column(frame, "swing_trend_3@M30")
             up &= (swing >= 0) & (swing_htf >= 0)
             down &= (swing <= 0) & (swing_htf <= 0)
-        bars = np.flatnonzero(up | down)
-        side = np.where(up[bars], 1, -1)
-        return make_signals(
-            len(frame),
-            bars,
-            side,
-            tag=(side < 0).astype(np.int64),
-            tag_names=("long", "short"),
-            stop_distance=p.stop_atr * atr[bars],
-            targets=[
-                Target(p.target1_r, p.target1_fraction, "r"),
-                Target(p.target2_r, 1.0 - p.target1_fraction, "r"),
-            ],
-            break_even=BreakEven(p.breakeven_r, p.breakeven_pips * inst.pip_size),
-        )
+        return two_target_signals(len(frame), up, down, atr, p, inst.pip_size)
