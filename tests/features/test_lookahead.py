@@ -33,6 +33,8 @@ _NON_DEFAULT = [
     "ema(7, source='high')",
     "macd(3,7,2)",
     "session_range('new_york')",
+    "session_range('london', 'local')",
+    "sessions(clock='local')",
     "atr_percentile(3, 10)",
     "keltner(5, 3, 1.0)",
 ]

@@ -53,3 +53,23 @@ def test_session_range_runs_then_holds():
         assert lo[i] == bars["low"].iloc[7 : i + 1].min()
     assert_allclose(hi[16:31], hi[15])  # held until London opens again on day 2
     assert hi[31] == bars["high"].iloc[31]
+
+
+def test_local_clock_follows_daylight_saving():
+    """London opens 08:00 local: 08:00 UTC in January, 07:00 UTC in July; New York opens
+    08:00 local: 13:00 UTC in January (EST), 12:00 UTC in July (EDT). Tokyo has no DST."""
+    winter = pd.date_range("2024-01-15", periods=24, freq="1h", tz="UTC")
+    summer = pd.date_range("2024-07-15", periods=24, freq="1h", tz="UTC")
+    for index, london_open, ny_open in ((winter, 8, 13), (summer, 7, 12)):
+        bars = pd.DataFrame(
+            {"open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0, "volume": 1.0}, index=index
+        )
+        out = compute_features(bars, ["sessions(clock='local')"], "H1", keep_input=False)
+        london = out["session_london_local"].to_numpy()
+        ny = out["session_new_york_local"].to_numpy()
+        asia = out["session_asia_local"].to_numpy()
+        assert_array_equal(london, [0.0] * london_open + [1.0] * 9 + [0.0] * (15 - london_open))
+        assert_array_equal(ny, [0.0] * ny_open + [1.0] * 9 + [0.0] * (15 - ny_open))
+        assert_array_equal(asia, [1.0] * 9 + [0.0] * 15)
+    utc = compute_features(bars, ["sessions"], "H1", keep_input=False)
+    assert_array_equal(utc["session_london"], [0.0] * 7 + [1.0] * 9 + [0.0] * 8)

@@ -200,16 +200,23 @@ _SEARCH_TAIL = [
 ]
 
 
-def _search_command(fn: Callable[..., None]) -> Callable[..., None]:
-    """Give ``fn(own options..., **kw)`` the search options too: typer reads the signature,
-    so the options shared by optimize and walkforward are declared once (``_SEARCH_*``)."""
-    own = [
-        p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
-        for p in inspect.signature(fn, eval_str=True).parameters.values()
-        if p.kind is not inspect.Parameter.VAR_KEYWORD
-    ]
-    fn.__signature__ = inspect.Signature([*_SEARCH_HEAD, *own, *_SEARCH_TAIL])  # type: ignore[attr-defined]
-    return fn
+def _with_options(
+    head: list[inspect.Parameter], tail: list[inspect.Parameter]
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Give a command ``fn(own options..., **kw)`` the shared options ``head`` and ``tail``
+    around its own: typer reads the signature, so options shared by several commands are
+    declared once and arrive in ``kw``."""
+
+    def decorate(fn: Callable[..., None]) -> Callable[..., None]:
+        own = [
+            p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+            for p in inspect.signature(fn, eval_str=True).parameters.values()
+            if p.kind is not inspect.Parameter.VAR_KEYWORD
+        ]
+        fn.__signature__ = inspect.Signature([*head, *own, *tail])  # type: ignore[attr-defined]
+        return fn
+
+    return decorate
 
 
 def _run_search(
@@ -275,7 +282,7 @@ def _print_top(result: Any, top: int) -> None:
 
 
 # -- optimize ---------------------------------------------------------------------------------------
-@_search_command
+@_with_options(_SEARCH_HEAD, _SEARCH_TAIL)
 def optimize_command(
     top: TopOpt = 10,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/optimize"),
@@ -301,7 +308,7 @@ def optimize_command(
 
 
 # -- walkforward ------------------------------------------------------------------------------------
-@_search_command
+@_with_options(_SEARCH_HEAD, _SEARCH_TAIL)
 def walkforward_command(
     scheme: Annotated[str | None, typer.Option(help="rolling | anchored.")] = None,
     train: Annotated[str | None, typer.Option(help="Train length: bars (2000) or 6M, 90D…")] = None,
@@ -368,21 +375,36 @@ RunOpt = Annotated[Path, typer.Option("--run", help="Run folder written by `trad
 AnalyzeOut = Annotated[Path | None, typer.Option(help="Output folder (default: <run>/analysis).")]
 
 
-def _run_bars(result: Any, home: Path | None, symbols: list[str], timeframe: str | None,
-              start: str | None, end: str | None) -> tuple[dict, str]:  # fmt: skip
+#: Options of the analyze commands that need the run's bars, after their own options.
+_BARS_TAIL = [
+    _param("symbol", Annotated[list[str], typer.Option("--symbol", "-s")], []),
+    _param("timeframe", Annotated[str | None, typer.Option("--timeframe", "-t")], None),
+    _param("start", StartOpt, None),
+    _param("end", EndOpt, None),
+    _param("out", AnalyzeOut, None),
+    _param("home", HomeOption, None),
+]
+
+
+def _run_bars(run: Path, kw: dict[str, Any]) -> tuple[Any, dict, str, Path]:
+    """The backtest result in ``run``, its bars (``_BARS_TAIL`` options override what the run
+    recorded), their timeframe and the output folder."""
     from tradeforge.cli.common import load_frames
     from tradeforge.core.errors import ConfigError
-    from tradeforge.research.io import run_data_spec
+    from tradeforge.research.io import load_result, run_data_spec
 
+    result = load_result(run)
     spec = run_data_spec(result)
-    syms = symbols or spec["symbols"]
-    tf = timeframe or spec["timeframe"]
+    syms = kw["symbol"] or spec["symbols"]
+    tf = kw["timeframe"] or spec["timeframe"]
     if not syms or not tf:
         raise ConfigError("cannot tell the run's symbols/timeframe; pass --symbol and --timeframe")
-    frames = load_frames(home_dir(home), syms, tf, start or spec["start"], end or spec["end"])
-    return frames, tf
+    start, end = kw["start"] or spec["start"], kw["end"] or spec["end"]
+    frames = load_frames(home_dir(kw["home"]), syms, tf, start, end)
+    return result, frames, tf, kw["out"] or run / "analysis"
 
 
+@_with_options([], _BARS_TAIL)
 def regimes_command(
     run: RunOpt,
     by: Annotated[
@@ -393,22 +415,15 @@ def regimes_command(
         ),  # fmt: skip
     ] = ["trend", "volatility", "session", "weekday"],  # noqa: B006
     buckets: Annotated[int, typer.Option(help="Volatility buckets.")] = 3,
-    symbol: Annotated[list[str], typer.Option("--symbol", "-s")] = [],  # noqa: B006
-    timeframe: Annotated[str | None, typer.Option("--timeframe", "-t")] = None,
-    start: StartOpt = None,
-    end: EndOpt = None,
-    out: AnalyzeOut = None,
-    home: HomeOption = None,
+    **kw: Any,
 ) -> None:
     """Metrics and equity per market regime (trend, volatility, session, weekday, feature)."""
     from tradeforge.research.charts import regime_charts
-    from tradeforge.research.io import load_result, write_json
+    from tradeforge.research.io import write_json
     from tradeforge.research.regimes import analyze_regimes
 
-    result = load_result(run)
-    frames, tf = _run_bars(result, home, symbol, timeframe, start, end)
+    result, frames, tf, out = _run_bars(run, kw)
     analysis = analyze_regimes(result, frames, list(by), timeframe=tf, buckets=buckets)
-    out = out or run / "analysis"
     doc = {"kind": "tradeforge.analyze.regimes", "run": str(run),
            "regimes": {k: v["table"] for k, v in analysis.items()}}  # fmt: skip
     write_json(out / "regimes.json", doc)
@@ -420,6 +435,7 @@ def regimes_command(
     console.print(f"wrote regimes.json and {len(charts)} charts to {out}")
 
 
+@_with_options([], _BARS_TAIL)
 def features_command(
     run: RunOpt,
     feature: Annotated[
@@ -430,23 +446,16 @@ def features_command(
     level: Annotated[float, typer.Option(help="Confidence level.")] = 0.95,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
     split: Annotated[str | None, typer.Option(help="Drift split time (default: median).")] = None,
-    symbol: Annotated[list[str], typer.Option("--symbol", "-s")] = [],  # noqa: B006
-    timeframe: Annotated[str | None, typer.Option("--timeframe", "-t")] = None,
-    start: StartOpt = None,
-    end: EndOpt = None,
-    out: AnalyzeOut = None,
-    home: HomeOption = None,
+    **kw: Any,
 ) -> None:
     """Expectancy per feature quantile (bootstrap CIs), per year, drift and correlation."""
     from tradeforge.research.charts import feature_charts
     from tradeforge.research.feature_stats import analyze_features
-    from tradeforge.research.io import load_result, write_json
+    from tradeforge.research.io import write_json
 
-    result = load_result(run)
-    frames, tf = _run_bars(result, home, symbol, timeframe, start, end)
+    result, frames, tf, out = _run_bars(run, kw)
     doc = analyze_features(result.trades, frames, list(feature), timeframe=tf, q=quantiles,
                            n_boot=bootstrap, level=level, seed=seed, split=split)  # fmt: skip
-    out = out or run / "analysis"
     write_json(out / "features.json", doc)
     charts = feature_charts(doc, out)
     cols = ["bucket", "low", "high", "trades", "win_rate_pct", "expectancy_r",

@@ -31,10 +31,9 @@ import numpy as np
 import pandas as pd
 
 from tradeforge.analytics.report import build_report
-from tradeforge.backtest import BacktestResult, ExecutionModel, Sizing
+from tradeforge.backtest import BacktestResult
 from tradeforge.backtest.result import EQUITY_COLUMNS
 from tradeforge.core.errors import ConfigError
-from tradeforge.core.instruments import Instrument
 from tradeforge.research.backends import Backend, InProcessBackend, Progress
 from tradeforge.research.evaluate import Window, flat_metrics
 from tradeforge.research.objective import Objective

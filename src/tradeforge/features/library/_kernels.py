@@ -187,7 +187,7 @@ def _is_pivot(x, t, k, sign):
     for j in range(t - k, t):
         if sign * x[j] >= v:
             return False
-    for j in range(t + 1, t + k + 1):
+    for j in range(t + 1, t + k + 1):  # noqa: SIM110 (no all() over a generator in njit)
         if sign * x[j] > v:
             return False
     return True
