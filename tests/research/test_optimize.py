@@ -183,3 +183,25 @@ def test_fast_summary_equals_the_report_summary(h1_bars):
 
     result = run_backtest(SMA(fast=7, slow=33), {"EURUSD": h1_bars})
     assert summary_of(result) == build_report(result).summary
+
+
+def test_run_settings_reach_the_trials_and_the_config(h1_bars):
+    from tradeforge.backtest import Sizing
+    from tradeforge.research.evaluate import flat_metrics
+
+    space = ParameterSpace.from_specs(SMA, ["fast=5", "slow=20"])
+    run = {"sizing": Sizing("fixed", 0.5), "initial_capital": 50_000, "position_mode": "tag",
+           "timeframe": "H1"}  # fmt: skip
+    res = optimize(SMA, {"EURUSD": h1_bars}, space, objective=Objective("net_profit"), **run)
+    plain = run_backtest(SMA(fast=5, slow=20), {"EURUSD": h1_bars}, **run)
+    expected = flat_metrics(build_report(plain))["net_profit"]
+    assert res.trials["objective"].iloc[0] == pytest.approx(expected, rel=1e-12)
+    cfg = res.config
+    assert (cfg["initial_capital"], cfg["position_mode"], cfg["timeframe"]) == (
+        50_000.0,
+        "tag",
+        "H1",
+    )
+    assert cfg["sizing"] == {"mode": "fixed", "value": 0.5}
+    with pytest.raises(TypeError, match="initial_captial"):
+        optimize(SMA, {"EURUSD": h1_bars}, space, initial_captial=1.0)

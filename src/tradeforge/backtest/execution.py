@@ -108,7 +108,9 @@ class ExecutionModel:
         return np.nan_to_num(prev, nan=0.0) * self.slippage_value
 
 
-def atr_with_warmup(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int) -> np.ndarray:
+def atr_with_warmup(
+    high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int
+) -> np.ndarray:
     """The feature library's Wilder ATR (``atr(period)``), with its warm-up filled in.
 
     The library ATR is NaN before bar ``period - 1``; there this uses the running mean of the

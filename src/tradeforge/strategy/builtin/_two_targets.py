@@ -19,18 +19,12 @@ from tradeforge.strategy.signals import BreakEven, Signals, Target, make_signals
 class TwoTargetParams(Protocol):
     """The exit parameters both strategies declare (with their own defaults and bounds)."""
 
-    @property
-    def stop_atr(self) -> float: ...
-    @property
-    def target1_r(self) -> float: ...
-    @property
-    def target1_fraction(self) -> float: ...
-    @property
-    def target2_r(self) -> float: ...
-    @property
-    def breakeven_r(self) -> float: ...
-    @property
-    def breakeven_pips(self) -> float: ...
+    stop_atr: float
+    target1_r: float
+    target1_fraction: float
+    target2_r: float
+    breakeven_r: float
+    breakeven_pips: float
 
 
 def check_target_order(strategy: str, params: TwoTargetParams) -> None:
