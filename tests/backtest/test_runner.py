@@ -78,3 +78,19 @@ def test_run_files(frames, tmp_path):
 def test_single_frame_needs_a_symbol(frames):
     with pytest.raises(ConfigError, match="symbol"):
         run_backtest(create_strategy("sma_cross"), frames["EURUSD"])
+
+
+def test_csv_quotes_only_when_a_value_needs_it():
+    import io
+
+    import pandas as pd
+
+    from tradeforge.backtest.io import _csv_bytes
+
+    plain = pd.DataFrame({"tag": ["long", "short"], "x": [1.5, 2.0]})
+    assert _csv_bytes(plain).decode() == "tag,x\nlong,1.5\nshort,2\n"
+    odd = pd.DataFrame({"tag": ["a,b", 'c"d'], "x": [1.5, 2.0]})
+    back = pd.read_csv(io.BytesIO(_csv_bytes(odd)))
+    assert back["tag"].tolist() == ["a,b", 'c"d']
+    times = pd.DataFrame({"t": pd.to_datetime(["2024-01-02 03:04:05"], utc=True)})
+    assert _csv_bytes(times, ("t",)).decode() == "t\n2024-01-02T03:04:05Z\n"

@@ -1,7 +1,9 @@
 """Write a `BacktestResult` as ``trades.csv``, ``legs.csv``, ``equity.csv`` and ``run.json``.
 
-Times are ISO-8601 UTC (``2019-01-02T10:05:00Z``); floats use Python's shortest repr so the
-bytes depend only on the values (a parallel run writes the same files as a serial one).
+Times are ISO-8601 UTC (``2019-01-02T10:05:00Z``); floats are written in their shortest
+round-trip form and strings are quoted only when one needs it, so the bytes depend only on the values (a parallel run
+writes the same files as a serial one). The CSVs are formatted by Arrow: a 736k-row equity
+curve takes a fraction of a second, where pandas' writer takes seconds.
 """
 
 from __future__ import annotations
@@ -11,30 +13,50 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 
 from tradeforge.backtest.result import RUN_SCHEMA_VERSION, BacktestResult
 from tradeforge.core.atomic import atomic_write_bytes
 
-_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
-
-def _iso(values: Any) -> Any:
+def _iso(values: Any) -> pa.Array:
+    """ISO-8601 UTC strings (``2019-01-02T10:05:00Z``) of tz-aware timestamps, vectorized."""
     index = pd.DatetimeIndex(values)
     if len(index) == 0:  # an empty column carries no time zone
-        return pd.Index([], dtype=str)
-    return index.tz_convert("UTC").strftime(_TIME_FORMAT)
+        return pa.array([], type=pa.string())
+    seconds = index.tz_convert("UTC").as_unit("ns").asi8 // 1_000_000_000
+    text = pa.array(seconds, type=pa.int64()).cast(pa.timestamp("s")).cast(pa.string())
+    return pc.binary_join_element_wise(pc.replace_substring(text, " ", "T"), "Z", "")
 
 
-def _csv_frame(frame: pd.DataFrame, time_columns: tuple[str, ...]) -> pd.DataFrame:
-    out = frame.copy()
-    for col in time_columns:
-        if col in out.columns:
-            out[col] = _iso(out[col])
-    for col in out.columns:
-        if isinstance(out[col].dtype, pd.CategoricalDtype):
-            out[col] = out[col].astype(str)
-    return out
+def _csv_bytes(frame: pd.DataFrame, time_columns: tuple[str, ...] = ()) -> bytes:
+    """``frame`` as CSV bytes: time columns as ISO strings, categoricals as their labels."""
+    columns: dict[str, pa.Array] = {}
+    for name in frame.columns:
+        values = frame[name]
+        if name in time_columns:
+            columns[name] = _iso(values)
+        elif isinstance(values.dtype, pd.CategoricalDtype) or values.dtype == object:
+            columns[name] = pa.array(np.asarray(values.astype(str)), type=pa.string())
+        else:
+            columns[name] = pa.array(values.to_numpy())
+    # Arrow's "needed" style quotes every string; quote only when a value requires it.
+    needs_quotes = any(
+        pc.any(pc.match_substring_regex(a, r'[,"\r\n]')).as_py()
+        for a in columns.values()
+        if pa.types.is_string(a.type) and len(a)
+    )
+    sink = pa.BufferOutputStream()
+    options = pa_csv.WriteOptions(
+        include_header=False, quoting_style="needed" if needs_quotes else "none"
+    )
+    pa_csv.write_csv(pa.table(columns), sink, options)
+    header = ",".join(map(str, columns)) + "\n"  # our own column names: never need quotes
+    return header.encode() + sink.getvalue().to_pybytes()
 
 
 def execution_notes(config: dict[str, Any]) -> list[str]:
@@ -67,10 +89,6 @@ def run_summary(result: BacktestResult) -> dict[str, Any]:
     }
 
 
-def _csv_bytes(frame: pd.DataFrame, index: bool) -> bytes:
-    return frame.to_csv(index=index, lineterminator="\n").encode("utf-8")
-
-
 def write_result(result: BacktestResult, out: str | Path) -> dict[str, Path]:
     """Write the run folder (the four files, each atomically) into ``out``; returns their paths.
 
@@ -83,14 +101,11 @@ def write_result(result: BacktestResult, out: str | Path) -> dict[str, Path]:
         "equity": out / "equity.csv",
         "run": out / "run.json",
     }
-    trades = _csv_frame(result.trades, ("signal_time", "entry_time", "exit_time"))
-    atomic_write_bytes(paths["trades"], _csv_bytes(trades, index=False), durable=False)
-    legs = _csv_frame(result.legs, ("time",))
-    atomic_write_bytes(paths["legs"], _csv_bytes(legs, index=False), durable=False)
-    equity = result.equity.copy()
-    equity.index = _iso(equity.index)
-    equity.index.name = "time"
-    atomic_write_bytes(paths["equity"], _csv_bytes(equity, index=True), durable=False)
+    trades = _csv_bytes(result.trades, ("signal_time", "entry_time", "exit_time"))
+    atomic_write_bytes(paths["trades"], trades, durable=False)
+    atomic_write_bytes(paths["legs"], _csv_bytes(result.legs, ("time",)), durable=False)
+    equity = result.equity.rename_axis("time").reset_index()
+    atomic_write_bytes(paths["equity"], _csv_bytes(equity, ("time",)), durable=False)
     meta = {
         "schema_version": RUN_SCHEMA_VERSION,
         "config": result.config,
