@@ -1,0 +1,38 @@
+"""Where Numba caches tradeforge's compiled kernels.
+
+Numba invalidates a cached function only when *its own* source file changes, but our kernels
+call jitted functions in other files (the backtest kernel calls `backtest.rules`, features call
+shared kernels). Editing one of those would silently keep running the old machine code. So the
+cache lives in a directory keyed by a hash of the package's source: any change to any module
+gives a fresh cache. An explicit ``NUMBA_CACHE_DIR`` always wins.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from pathlib import Path
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def source_digest(root: Path = _PACKAGE) -> str:
+    """Hash of every ``.py`` file under ``root`` (paths and contents)."""
+    digest = hashlib.blake2b(digest_size=8)
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def configure() -> None:
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    cache_dir = os.path.join(base, "tradeforge", "numba", source_digest())
+    os.environ["NUMBA_CACHE_DIR"] = cache_dir
+    if "numba" in sys.modules:  # imported before us: numba reads the setting at cache time
+        from numba.core import config
+
+        config.CACHE_DIR = cache_dir
