@@ -222,8 +222,8 @@ def test_always_500_fails_clearly_after_the_retries(feed, tmp_path):
 
 def test_slow_endpoint_times_out_and_is_retried(feed, tmp_path):
     feed.files[P0] = encode_ticks(TICKS_00)
-    feed.delay[P0] = [1.5]  # first answer arrives after the 0.2 s timeout
-    bars = make_source(feed, tmp_path, timeout=0.2).fetch(
+    feed.delay[P0] = [1.5]  # first answer arrives after the 0.5 s timeout
+    bars = make_source(feed, tmp_path, timeout=0.5).fetch(
         "EURUSD", "M1", H0, H0 + pd.Timedelta(hours=1)
     )
     assert len(bars) == 3
@@ -282,7 +282,7 @@ def test_interrupted_download_resumes_where_it_stopped(feed, tmp_path):
     feed.files[P0] = body
     feed.stall_after[P0] = 700  # send 700 bytes, then hang past the client timeout
     feed.stall_seconds = 1.5
-    bars = make_source(feed, tmp_path, timeout=0.2).fetch(
+    bars = make_source(feed, tmp_path, timeout=0.5).fetch(
         "EURUSD", "M1", H0, H0 + pd.Timedelta(hours=1)
     )
     first, second = feed.requests_for(P0)
