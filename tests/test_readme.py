@@ -48,3 +48,11 @@ def test_feature_example_computes(bars):
         assert out["atr_stretch_20@M30"].notna().sum() > 0
     finally:
         unregister_feature("atr_stretch")
+
+
+def test_research_example_runs():
+    namespace: dict = {"bars": generate_bars("EURUSD", "H1", "2023-01-01", "2024-01-01", seed=3)}
+    exec(_block("ParameterSpace.from_specs(SMA"), namespace)
+    res = namespace["res"]
+    assert len(res.trials) == 18  # 6 fast values x 3 slow values
+    assert set(res.best_params) >= {"fast", "slow"}
