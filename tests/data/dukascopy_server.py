@@ -1,6 +1,8 @@
 """A loopback stand-in for Dukascopy's datafeed: a real HTTP server on 127.0.0.1.
 
-Serves bodies registered under URL paths (``/datafeed/EURUSD/2019/00/04/00h_ticks.bi5``) with
+Serves bodies registered under URL paths (``/datafeed/EURUSD/2019/00/04/00h_ticks.bi5`` for bi5,
+``/v1/ticks/EUR-USD/2026/7/13/12`` for the JSON API, keys relative to the prefix and including
+any query string, e.g. ``candles/minute/EUR-USD/BID?from=1783641600000``) with
 knobs for the failure modes the client must survive: 5xx for the first N requests or always,
 a delay before answering (longer than the client timeout = a slow endpoint), a stall after the
 first N body bytes (an interrupted download), Range support on or off, and a small latency to
@@ -16,11 +18,12 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 PREFIX = "/datafeed"
+JSON_PREFIX = "/v1"
 
 
 @dataclass
 class Request:
-    path: str  # relative to PREFIX, e.g. "EURUSD/2019/00/04/00h_ticks.bi5"
+    path: str  # relative to the prefix (+ "?query"), e.g. "EURUSD/2019/00/04/00h_ticks.bi5"
     range: str | None
     status: int = 0
     sent: int = 0  # body bytes the server sends (recorded just before writing)
@@ -30,6 +33,7 @@ class Request:
 class FakeDatafeed:
     files: dict[str, bytes] = field(default_factory=dict)
     fail: dict[str, int] = field(default_factory=dict)  # path -> remaining 500s
+    first: dict[str, list[bytes]] = field(default_factory=dict)  # path -> bodies served first
     always_fail: set[str] = field(default_factory=set)
     delay: dict[str, list[float]] = field(default_factory=dict)  # path -> per-request delays
     stall_after: dict[str, int] = field(default_factory=dict)  # path -> bytes, once
@@ -76,6 +80,12 @@ class FakeDatafeed:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}{PREFIX}"
 
+    @property
+    def json_base_url(self) -> str:
+        assert self._server is not None
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}{JSON_PREFIX}"
+
     # -------------------------------------------------------------------- inspection
 
     def requests_for(self, path: str) -> list[Request]:
@@ -90,8 +100,12 @@ class FakeDatafeed:
     # -------------------------------------------------------------------- serving
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
-        path = handler.path.split("?", 1)[0]
-        rel = path[len(PREFIX) + 1 :] if path.startswith(PREFIX + "/") else path
+        path, _, query = handler.path.partition("?")
+        rel = path
+        for prefix in (PREFIX, JSON_PREFIX):
+            if path.startswith(prefix + "/"):
+                rel = path[len(prefix) + 1 :]
+        rel += f"?{query}" if query else ""
         req = Request(rel, handler.headers.get("Range"))
         with self._lock:
             self.requests.append(req)
@@ -103,6 +117,8 @@ class FakeDatafeed:
             if self.fail.get(rel, 0) > 0:
                 self.fail[rel] -= 1
             stall = self.stall_after.pop(rel, None)
+            queued = self.first.get(rel)
+            early = queued.pop(0) if queued else None
         time.sleep(self.latency + wait)
         # A request leaves "in flight" before its response is written: the client can only
         # start its next request after reading this response, so the count never overlaps.
@@ -111,6 +127,8 @@ class FakeDatafeed:
         try:
             if failing:
                 self._reply(handler, req, 500, b"server error")
+            elif early is not None:
+                self._reply(handler, req, 200, early)
             elif rel not in self.files:
                 self._reply(handler, req, 404, b"not found")
             else:

@@ -134,7 +134,11 @@ def download(
     end: EndOption,
     timeframe: TimeframeOption = "M1",
     mode: Annotated[
-        str, typer.Option(help="'ticks' (hourly tick files) or 'candles' (daily M1 candles).")
+        str,
+        typer.Option(
+            help="'ticks' / 'candles' (bi5 datafeed: hourly ticks / daily M1 candles) or "
+            "'json' / 'json-candles' (the same from the JSON API; --base-url then names its root)."
+        ),
     ] = "ticks",
     base_url: Annotated[str | None, typer.Option(help="Dukascopy datafeed base URL.")] = None,
     workers: Annotated[int, typer.Option(help="Concurrent downloads.")] = 4,

@@ -1,6 +1,6 @@
-"""Dukascopy historical data over HTTP (the classic ``datafeed`` bi5 files).
+"""Dukascopy historical data over HTTP: the classic ``datafeed`` bi5 files or the JSON API.
 
-Two modes, both producing M1 **bid** bars with a ``spread`` column:
+Four modes, all producing M1 **bid** bars with a ``spread`` column:
 
 * ``"ticks"`` (default) — hourly tick files ``{SYM}/{YYYY}/{MM}/{DD}/{HH}h_ticks.bi5``
   aggregated by `tradeforge.data.ticks` (spread = mean ask - bid over the minute, volume = sum
@@ -11,8 +11,15 @@ Two modes, both producing M1 **bid** bars with a ``spread`` column:
   the closest the candles get to the tick-mode mean; minutes whose ask candle is missing take
   the nearest earlier (else later) minute's spread; without any ask file the column is left out.
 
-``MM`` in URLs is **zero-based** (``00`` = January). Prices are scaled by the instrument's
-``point`` (never guessed from the symbol).
+* ``"json"`` — hourly tick bodies of the JSON API (``json_base_url``, default
+  ``https://jetta.dukascopy.com/v1``), aggregated exactly like ``"ticks"``;
+* ``"json-candles"`` — daily BID/ASK minute-candle bodies of the JSON API, turned into bars
+  like ``"candles"``. The JSON format and what was verified upstream is documented in
+  `tradeforge.data.sources.dukascopy_json`; its ``multiplier`` must equal the instrument's
+  ``point`` (else `DataError`).
+
+bi5 ``MM`` in URLs is **zero-based** (``00`` = January); JSON URLs use 1-based, unpadded
+months. Prices are scaled by the instrument's ``point`` (never guessed from the symbol).
 
 Downloading (stdlib only: ``urllib`` + a thread pool):
 
@@ -25,7 +32,10 @@ Downloading (stdlib only: ``urllib`` + a thread pool):
   already there is never requested again. Bodies stream into ``<file>.part`` which is renamed
   atomically when complete; a later attempt (or run) resumes a ``.part`` with an HTTP ``Range``
   request and restarts the file when the server ignores the range. Files of periods that are not
-  over yet are used but never cached.
+  over yet are used but never cached (JSON mode asks for them with ``?from={epoch_ms}``).
+* JSON mode only: the API answers every period with a JSON object, so a 0-byte body, a 2xx
+  other than 200/206, or a body that is not JSON is retried (never cached as "empty"); a
+  cached JSON file is named after its URL path plus ``.json``.
 """
 
 from __future__ import annotations
@@ -54,13 +64,16 @@ from tradeforge.core.timeframes import Timeframe
 from tradeforge.core.timeutil import to_utc
 from tradeforge.data.bi5 import decode_candles, decode_tick_arrays
 from tradeforge.data.resample import resample_ohlcv
+from tradeforge.data.sources import dukascopy_json as dj
 from tradeforge.data.ticks import aggregate_ticks_m1, bars_frame
 from tradeforge.data.validate import empty_ohlcv, validate_ohlcv
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://datafeed.dukascopy.com/datafeed"
-MODES = ("ticks", "candles")
+MODES = ("ticks", "candles", "json", "json-candles")
+JSON_MODES = ("json", "json-candles")
+DEFAULT_JSON_BASE_URL = dj.DEFAULT_JSON_BASE_URL
 USER_AGENT = "tradeforge (+https://github.com/tradeforge)"
 _CHUNK = 1 << 16
 _DECODE_WORKERS = min(8, os.cpu_count() or 1)
@@ -74,11 +87,19 @@ ProgressCallback = Callable[[int, int], None]
 
 @dataclass(frozen=True)
 class RemoteFile:
-    """One bi5 file: its path relative to the base URL and the UTC period it covers."""
+    """One remote file and the UTC period it covers.
+
+    ``path`` is where it is cached (relative to the cache dir) and, unless ``remote`` is set,
+    also its path relative to the base URL. ``live`` is the path (with query) to request
+    instead while the period is not over; ``side`` is ``"BID"``/``"ASK"`` for candle files.
+    """
 
     path: str
     start: pd.Timestamp
     end: pd.Timestamp
+    remote: str = ""
+    live: str = ""
+    side: str = ""
 
 
 def tick_file(dukascopy_symbol: str, hour: pd.Timestamp) -> RemoteFile:
@@ -95,7 +116,27 @@ def candle_file(dukascopy_symbol: str, day: pd.Timestamp, side: str) -> RemoteFi
         raise ConfigError(f"candle side must be BID or ASK, got {side!r}")
     d = day.floor("D")
     path = f"{dukascopy_symbol}/{d.year:04d}/{d.month - 1:02d}/{d.day:02d}/{side}_candles_min_1.bi5"
-    return RemoteFile(path, d, d + pd.Timedelta(days=1))
+    return RemoteFile(path, d, d + pd.Timedelta(days=1), side=side)
+
+
+def json_tick_file(code: str, hour: pd.Timestamp) -> RemoteFile:
+    """The JSON API's tick body for ``hour`` (``code`` like ``EUR-USD``)."""
+    h = hour.floor("h")
+    remote = dj.tick_path(code, h)
+    return RemoteFile(
+        remote + ".json", h, h + pd.Timedelta(hours=1), remote, dj.tick_live_path(code, h)
+    )
+
+
+def json_candle_file(code: str, day: pd.Timestamp, side: str) -> RemoteFile:
+    """The JSON API's minute candles of ``side`` for ``day``."""
+    side = side.upper()
+    if side not in ("BID", "ASK"):
+        raise ConfigError(f"candle side must be BID or ASK, got {side!r}")
+    d = day.floor("D")
+    remote = dj.minute_candle_path(code, d, side)
+    live = dj.minute_candle_live_path(code, d, side)
+    return RemoteFile(remote + ".json", d, d + pd.Timedelta(days=1), remote, live, side)
 
 
 # ----------------------------------------------------------------------------------- report
@@ -155,14 +196,17 @@ class DukascopySource:
 
     ``cache_dir=None`` downloads into a temporary directory removed after each call (nothing is
     kept, `download` is refused). ``instruments`` resolves a symbol to its `Instrument`
-    (``point`` scales prices, ``dukascopy_symbol`` names the URL folder).
+    (``point`` scales prices, ``dukascopy_symbol`` names the URL folder). JSON modes read
+    from ``json_base_url``; ``json_codes`` maps symbols whose API code cannot be derived
+    (see `tradeforge.data.sources.dukascopy_json.json_code`). In a JSON mode without
+    ``json_base_url``, ``base_url`` names the JSON root (so one ``--base-url`` serves all modes).
     """
 
     name = "dukascopy"
 
     def __init__(
         self,
-        base_url: str = DEFAULT_BASE_URL,
+        base_url: str | None = None,
         cache_dir: str | Path | None = None,
         *,
         mode: str = "ticks",
@@ -172,6 +216,8 @@ class DukascopySource:
         timeout: float = 30.0,
         on_progress: ProgressCallback | None = None,
         instruments: Callable[[str], Instrument] = get_instrument,
+        json_base_url: str | None = None,
+        json_codes: dict[str, str] | None = None,
     ) -> None:
         if mode not in MODES:
             raise ConfigError(f"unknown Dukascopy mode {mode!r}; use one of {', '.join(MODES)}")
@@ -181,7 +227,10 @@ class DukascopySource:
             raise ConfigError(f"retries must be >= 0, got {retries}")
         if backoff < 0 or not timeout > 0:
             raise ConfigError("backoff must be >= 0 and timeout > 0")
-        self.base_url = base_url.rstrip("/")
+        json_root = json_base_url or (base_url if mode in JSON_MODES else None)
+        self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
+        self.json_base_url = (json_root or DEFAULT_JSON_BASE_URL).rstrip("/")
+        self.json_codes = dict(json_codes or {})
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else None
         self.mode = mode
         self.max_concurrency = max_concurrency
@@ -213,7 +262,7 @@ class DukascopySource:
         with self._cache_root() as root:
             results = self._download(self._files(inst, t0, t1), root)
             _raise_failures(results, label)
-            if self.mode == "ticks":
+            if self.mode in ("ticks", "json"):
                 bars = self._tick_bars(results, root, inst)
             else:
                 bars = self._candle_bars(results, root, inst)
@@ -234,7 +283,7 @@ class DukascopySource:
         """Raw ticks in ``[start, end)``: UTC index, ``ask, bid, ask_volume, bid_volume``."""
         inst = self._instruments(symbol)
         t0, t1 = _utc_range(start, end)
-        files = _tick_files(inst, t0, t1)
+        files = self._tick_files(inst, t0, t1)
         label = f"dukascopy {inst.symbol} ticks {t0} .. {t1}"
         with self._cache_root() as root:
             results = self._download(files, root)
@@ -272,17 +321,29 @@ class DukascopySource:
         t0, t1 = _utc_range(start, end)
         return self._files(self._instruments(symbol), t0, t1)
 
-    def url(self, file: RemoteFile) -> str:
-        return f"{self.base_url}/{file.path}"
+    def url(self, file: RemoteFile, live: bool = False) -> str:
+        """Where ``file`` is downloaded from (``live``: the variant for an unfinished period)."""
+        base = self.json_base_url if self.mode in JSON_MODES else self.base_url
+        return f"{base}/{file.live if live and file.live else file.remote or file.path}"
 
     # ------------------------------------------------------------------------ planning
 
     def _files(self, inst: Instrument, t0: pd.Timestamp, t1: pd.Timestamp) -> list[RemoteFile]:
-        if self.mode == "ticks":
-            return _tick_files(inst, t0, t1)
+        if self.mode in ("ticks", "json"):
+            return self._tick_files(inst, t0, t1)
         days = pd.date_range(t0.floor("D"), (t1 - pd.Timedelta(1, "ns")).floor("D"), freq="D")
+        if self.mode == "json-candles":
+            code = dj.json_code(inst, self.json_codes)
+            return [json_candle_file(code, d, side) for d in days for side in ("BID", "ASK")]
         sym = inst.dukascopy_symbol
         return [candle_file(sym, d, side) for d in days for side in ("BID", "ASK")]
+
+    def _tick_files(self, inst: Instrument, t0: pd.Timestamp, t1: pd.Timestamp) -> list[RemoteFile]:
+        hours = pd.date_range(t0.floor("h"), (t1 - pd.Timedelta(1, "ns")).floor("h"), freq="h")
+        if self.mode in JSON_MODES:
+            code = dj.json_code(inst, self.json_codes)
+            return [json_tick_file(code, h) for h in hours]
+        return [tick_file(inst.dukascopy_symbol, h) for h in hours]
 
     @contextlib.contextmanager
     def _cache_root(self) -> Iterator[Path]:
@@ -329,9 +390,9 @@ class DukascopySource:
 
     def _get(self, file: RemoteFile, root: Path) -> _Result:
         """Download one file with retries; never raises for network trouble."""
-        url = self.url(file)
-        target = root / file.path
         cacheable = file.end <= self._now()
+        url = self.url(file, live=not cacheable)
+        target = root / file.path
         received = [0]
         last = ""
         for attempt in range(self.retries + 1):
@@ -362,6 +423,8 @@ class DukascopySource:
         except OSError as exc:
             raise DataError(f"cannot write to the cache at {part.parent}: {exc}") from exc
         headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
+        if self.mode in JSON_MODES:
+            headers["Accept"] = "application/json"
         if offset:
             headers["Range"] = f"bytes={offset}-"
         request = urllib.request.Request(url, headers=headers)
@@ -382,6 +445,8 @@ class DukascopySource:
             raise _Retryable(_describe(exc)) from None
 
         with response:
+            if self.mode in JSON_MODES and response.status not in (200, 206):
+                raise _Retryable(f"HTTP {response.status} instead of a JSON body")
             if response.status == 206:
                 if not offset or _range_start(response) != offset:
                     part.unlink(missing_ok=True)
@@ -408,7 +473,8 @@ class DukascopySource:
                     except OSError as exc:
                         raise DataError(f"cannot write {part}: {exc}") from exc
                     received[0] += len(chunk)
-        return self._finish(file, url, part, target, expected, cacheable, received[0])
+        json_body = self.mode in JSON_MODES
+        return self._finish(file, url, part, target, expected, cacheable, received[0], json_body)
 
     @staticmethod
     def _finish(
@@ -419,12 +485,15 @@ class DukascopySource:
         expected: int | None,
         cacheable: bool,
         received: int,
+        json_body: bool = False,
     ) -> _Result:
         """Check a complete ``.part`` and move it into the cache (or into memory)."""
         try:
             size = part.stat().st_size
             if expected is not None and size < expected:
                 raise _Retryable(f"body ended after {size} of {expected} bytes")
+            if json_body:
+                _check_json_part(part, url)
             with open(part, "rb") as fh:
                 head = fh.read(64)
             if head.lstrip()[:1] == b"<":
@@ -453,6 +522,8 @@ class DukascopySource:
         if result.status == _MISSING:
             return _no_ticks()
         data, name = self._body(result, root)
+        if self.mode in JSON_MODES:
+            return dj.decode_json_ticks(data, inst.point, name)
         return decode_tick_arrays(data, result.file.start, inst.point, name)
 
     def _hour_bars(self, result: _Result, root: Path, inst: Instrument) -> dict | None:
@@ -478,9 +549,11 @@ class DukascopySource:
             if r.status == _MISSING:
                 continue
             data, name = self._body(r, root)
-            candles = decode_candles(data, r.file.start, inst.point, name)
-            side = asks if r.file.path.endswith("ASK_candles_min_1.bi5") else bids
-            side.append(candles)
+            if self.mode in JSON_MODES:
+                candles = dj.decode_json_candles(data, inst.point, name)
+            else:
+                candles = decode_candles(data, r.file.start, inst.point, name)
+            (asks if r.file.side == "ASK" else bids).append(candles)
         if not bids:
             return empty_ohlcv(with_spread=True)
         bid = pd.concat(bids)
@@ -513,9 +586,24 @@ def _utc_range(start, end) -> tuple[pd.Timestamp, pd.Timestamp]:
     return t0, t1
 
 
-def _tick_files(inst: Instrument, t0: pd.Timestamp, t1: pd.Timestamp) -> list[RemoteFile]:
-    hours = pd.date_range(t0.floor("h"), (t1 - pd.Timedelta(1, "ns")).floor("h"), freq="h")
-    return [tick_file(inst.dukascopy_symbol, h) for h in hours]
+def _check_json_part(part: Path, url: str) -> None:
+    """A complete JSON-API body must be a JSON data object: the API answers closed periods
+    with empty arrays, so an empty or garbled body is a transient fault (retried, never
+    cached); an HTML page is a block (not retried)."""
+    try:
+        data = part.read_bytes()
+    except OSError as exc:
+        raise DataError(f"cannot read {part}: {exc}") from exc
+    if not data.strip():
+        part.unlink(missing_ok=True)
+        raise _Retryable("empty body where a JSON object was expected")
+    try:
+        dj.load_body(data, url)
+    except DataError as exc:
+        part.unlink(missing_ok=True)
+        if data.lstrip()[:1] == b"<":
+            raise
+        raise _Retryable(str(exc)) from None
 
 
 def _no_ticks() -> dict[str, np.ndarray]:
@@ -563,7 +651,11 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "DownloadReport",
     "DukascopySource",
+    "DEFAULT_JSON_BASE_URL",
+    "MODES",
     "RemoteFile",
     "candle_file",
+    "json_candle_file",
+    "json_tick_file",
     "tick_file",
 ]
