@@ -27,6 +27,7 @@ class Request:
     range: str | None
     status: int = 0
     sent: int = 0  # body bytes the server sends (recorded just before writing)
+    headers: dict[str, str] = field(default_factory=dict)  # request headers as received
 
 
 @dataclass
@@ -106,7 +107,7 @@ class FakeDatafeed:
             if path.startswith(prefix + "/"):
                 rel = path[len(prefix) + 1 :]
         rel += f"?{query}" if query else ""
-        req = Request(rel, handler.headers.get("Range"))
+        req = Request(rel, handler.headers.get("Range"), headers=dict(handler.headers.items()))
         with self._lock:
             self.requests.append(req)
             self.in_flight += 1

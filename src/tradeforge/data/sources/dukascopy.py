@@ -21,18 +21,14 @@ Four modes, all producing M1 **bid** bars with a ``spread`` column:
 bi5 ``MM`` in URLs is **zero-based** (``00`` = January); JSON URLs use 1-based, unpadded
 months. Prices are scaled by the instrument's ``point`` (never guessed from the symbol).
 
-Downloading (stdlib only: ``urllib`` + a thread pool):
+Downloading is `tradeforge.data.download` (bounded concurrency, retries with backoff, resumed
+``.part`` files, atomic cache writes); on top of it:
 
-* at most ``max_concurrency`` requests in flight;
-* timeouts, connection errors, 5xx, 408 and 429 are retried ``retries`` times with exponential
-  backoff (``backoff * 2**attempt`` seconds, jittered in [50 %, 100 %]); then the file fails;
 * 404 means "no data" (logged, not cached, not an error); a 0-byte body is a closed period;
   an HTML body (block page) is an error;
 * raw files are cached under ``cache_dir`` at the URL's path relative to ``base_url``; a file
-  already there is never requested again. Bodies stream into ``<file>.part`` which is renamed
-  atomically when complete; a later attempt (or run) resumes a ``.part`` with an HTTP ``Range``
-  request and restarts the file when the server ignores the range. Files of periods that are not
-  over yet are used but never cached (JSON mode asks for them with ``?from={epoch_ms}``).
+  already there is never requested again. Files of periods that are not over yet are used but
+  never cached (JSON mode asks for them with ``?from={epoch_ms}``).
 * JSON mode only: the API answers every period with a JSON object, so a 0-byte body, a 2xx
   other than 200/206, or a body that is not JSON is retried (never cached as "empty"); a
   cached JSON file is named after its URL path plus ``.json``.
@@ -41,17 +37,12 @@ Downloading (stdlib only: ``urllib`` + a thread pool):
 from __future__ import annotations
 
 import contextlib
-import http.client
 import logging
 import os
-import random
 import tempfile
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -63,6 +54,16 @@ from tradeforge.core.instruments import Instrument, get_instrument
 from tradeforge.core.timeframes import Timeframe
 from tradeforge.core.timeutil import to_utc
 from tradeforge.data.bi5 import decode_candles, decode_tick_arrays
+from tradeforge.data.download import (
+    FAILED,
+    MISSING,
+    Downloader,
+    DownloadReport,
+    FetchResult,
+    FileRequest,
+    ProgressCallback,
+    TransientError,
+)
 from tradeforge.data.resample import resample_ohlcv
 from tradeforge.data.sources import dukascopy_json as dj
 from tradeforge.data.ticks import aggregate_ticks_m1, bars_frame
@@ -74,12 +75,8 @@ DEFAULT_BASE_URL = "https://datafeed.dukascopy.com/datafeed"
 MODES = ("ticks", "candles", "json", "json-candles")
 JSON_MODES = ("json", "json-candles")
 DEFAULT_JSON_BASE_URL = dj.DEFAULT_JSON_BASE_URL
-USER_AGENT = "tradeforge (+https://github.com/tradeforge)"
-_CHUNK = 1 << 16
 _DECODE_WORKERS = min(8, os.cpu_count() or 1)
 _M1 = Timeframe.parse("M1")
-
-ProgressCallback = Callable[[int, int], None]
 
 
 # ------------------------------------------------------------------------------------ files
@@ -139,53 +136,7 @@ def json_candle_file(code: str, day: pd.Timestamp, side: str) -> RemoteFile:
     return RemoteFile(remote + ".json", d, d + pd.Timedelta(days=1), remote, live, side)
 
 
-# ----------------------------------------------------------------------------------- report
-
-
-@dataclass
-class DownloadReport:
-    """What a download did. Each file counts in exactly one of the first five fields."""
-
-    downloaded: int = 0  # fetched with data
-    empty: int = 0  # fetched, 0-byte body: closed period
-    cached: int = 0  # already on disk, not requested
-    missing: int = 0  # HTTP 404: no data on the server
-    failed: int = 0  # gave up (after retries) or unusable body
-    bytes: int = 0  # body bytes received over the network (all attempts)
-    errors: list[str] = field(default_factory=list)
-
-    @property
-    def files(self) -> int:
-        return self.downloaded + self.empty + self.cached + self.missing + self.failed
-
-    def summary(self) -> str:
-        return (
-            f"{self.files} files: {self.downloaded} downloaded, {self.empty} empty, "
-            f"{self.cached} cached, {self.missing} missing, {self.failed} failed, "
-            f"{self.bytes:,} bytes"
-        )
-
-
-_DOWNLOADED, _EMPTY, _CACHED, _MISSING, _FAILED = (
-    "downloaded",
-    "empty",
-    "cached",
-    "missing",
-    "failed",
-)
-
-
-@dataclass
-class _Result:
-    file: RemoteFile
-    status: str
-    nbytes: int = 0
-    data: bytes | None = None  # body of a file that is not cached (period not over)
-    error: str = ""
-
-
-class _Retryable(Exception):
-    """A transient failure worth another attempt."""
+Fetched = tuple[RemoteFile, FetchResult]  # a planned file and what downloading it gave
 
 
 # ----------------------------------------------------------------------------------- source
@@ -221,12 +172,6 @@ class DukascopySource:
     ) -> None:
         if mode not in MODES:
             raise ConfigError(f"unknown Dukascopy mode {mode!r}; use one of {', '.join(MODES)}")
-        if max_concurrency < 1:
-            raise ConfigError(f"max_concurrency must be >= 1, got {max_concurrency}")
-        if retries < 0:
-            raise ConfigError(f"retries must be >= 0, got {retries}")
-        if backoff < 0 or not timeout > 0:
-            raise ConfigError("backoff must be >= 0 and timeout > 0")
         json_root = json_base_url or (base_url if mode in JSON_MODES else None)
         self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
         self.json_base_url = (json_root or DEFAULT_JSON_BASE_URL).rstrip("/")
@@ -240,6 +185,7 @@ class DukascopySource:
         self.on_progress = on_progress
         self._instruments = instruments
         self._now: Callable[[], pd.Timestamp] = lambda: pd.Timestamp(datetime.now(timezone.utc))
+        self._downloader()  # checks the download settings now rather than on first use
 
     # ------------------------------------------------------------------------ public API
 
@@ -260,12 +206,12 @@ class DukascopySource:
         t0, t1 = _utc_range(start, end)
         label = f"dukascopy {inst.symbol} {self.mode} {t0} .. {t1}"
         with self._cache_root() as root:
-            results = self._download(self._files(inst, t0, t1), root)
-            _raise_failures(results, label)
+            fetched = self._fetched(self._files(inst, t0, t1), root)
+            _raise_failures(fetched, label)
             if self.mode in ("ticks", "json"):
-                bars = self._tick_bars(results, root, inst)
+                bars = self._tick_bars(fetched, inst)
             else:
-                bars = self._candle_bars(results, root, inst)
+                bars = self._candle_bars(fetched, inst)
         if len(bars):
             ns = bars.index.as_unit("ns").asi8
             keep = (ns >= t0.as_unit("ns").value) & (ns < t1.as_unit("ns").value)
@@ -286,9 +232,9 @@ class DukascopySource:
         files = self._tick_files(inst, t0, t1)
         label = f"dukascopy {inst.symbol} ticks {t0} .. {t1}"
         with self._cache_root() as root:
-            results = self._download(files, root)
-            _raise_failures(results, label)
-            parts = [self._decode_ticks(r, root, inst) for r in results]
+            fetched = self._fetched(files, root)
+            _raise_failures(fetched, label)
+            parts = [self._decode_ticks(f, inst) for f in fetched]
         cols = ("time", "ask", "bid", "ask_volume", "bid_volume")
         arrays = {c: np.concatenate([p[c] for p in parts]) if parts else np.array([]) for c in cols}
         ns = arrays.pop("time").astype(np.int64)
@@ -305,14 +251,7 @@ class DukascopySource:
             raise ConfigError("DukascopySource.download needs a cache_dir to download into")
         inst = self._instruments(symbol)
         t0, t1 = _utc_range(start, end)
-        results = self._download(self._files(inst, t0, t1), self.cache_dir)
-        report = DownloadReport()
-        for r in results:
-            setattr(report, r.status, getattr(report, r.status) + 1)
-            report.bytes += r.nbytes
-            if r.error:
-                report.errors.append(r.error)
-        return report
+        return self._download(self._files(inst, t0, t1), self.cache_dir)
 
     def files(
         self, symbol: str, start: pd.Timestamp | str, end: pd.Timestamp | str
@@ -355,205 +294,75 @@ class DukascopySource:
 
     # ------------------------------------------------------------------------ downloading
 
-    def _download(self, files: list[RemoteFile], root: Path) -> list[_Result]:
-        """Fetch every file not yet cached, at most ``max_concurrency`` at a time; results
-        come back in the order of ``files``."""
-        total = len(files)
-        done = 0
-        results: dict[int, _Result] = {}
-        pending: list[int] = []
-        for i, f in enumerate(files):
-            if (root / f.path).is_file():
-                results[i] = _Result(f, _CACHED)
-                done += 1
-                self._progress(done, total)
-            else:
-                pending.append(i)
-        if pending:
-            workers = min(self.max_concurrency, len(pending))
-            pool = ThreadPoolExecutor(workers, thread_name_prefix="dukascopy")
-            try:
-                futures = {pool.submit(self._get, files[i], root): i for i in pending}
-                for fut in as_completed(futures):
-                    results[futures[fut]] = fut.result()
-                    done += 1
-                    self._progress(done, total)
-            except BaseException:  # Ctrl-C or a bug: do not start the queued downloads
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise
-            pool.shutdown(wait=True)
-        return [results[i] for i in range(total)]
+    def _downloader(self) -> Downloader:
+        json_mode = self.mode in JSON_MODES
+        return Downloader(
+            self.max_concurrency,
+            self.retries,
+            self.backoff,
+            self.timeout,
+            self.on_progress,
+            headers={"Accept": "application/json"} if json_mode else None,
+            retry_other_2xx=json_mode,  # the API answers every period with a JSON object
+        )
 
-    def _progress(self, done: int, total: int) -> None:
-        if self.on_progress is not None:
-            self.on_progress(done, total)
+    def _download(self, files: list[RemoteFile], root: Path) -> DownloadReport:
+        """Fetch every file not yet cached under ``root``; results come back in the order of
+        ``files`` (``result.request.path`` is the file's place under ``root``)."""
+        now = self._now()
+        validate = _check_json_body if self.mode in JSON_MODES else _reject_html
+        requests = [
+            FileRequest(self.url(f, live=f.end > now), root / f.path, f.end <= now, validate)
+            for f in files
+        ]
+        report = self._downloader().fetch_all(requests)
+        for r in report.results:
+            if r.status == MISSING:
+                log.info("no data (HTTP 404): %s", r.request.url)
+        return report
 
-    def _get(self, file: RemoteFile, root: Path) -> _Result:
-        """Download one file with retries; never raises for network trouble."""
-        cacheable = file.end <= self._now()
-        url = self.url(file, live=not cacheable)
-        target = root / file.path
-        received = [0]
-        last = ""
-        for attempt in range(self.retries + 1):
-            if attempt:
-                delay = self.backoff * 2 ** (attempt - 1) * (0.5 + 0.5 * random.random())
-                time.sleep(delay)
-            try:
-                return self._get_once(file, url, target, cacheable, received)
-            except _Retryable as exc:
-                last = str(exc)
-                log.debug("attempt %d for %s failed: %s", attempt + 1, url, last)
-            except DataError as exc:
-                return _Result(file, _FAILED, received[0], error=str(exc))
-        attempts = self.retries + 1
-        msg = f"{url}: failed after {attempts} attempt{'s' * (attempts > 1)}: {last}"
-        log.warning(msg)
-        return _Result(file, _FAILED, received[0], error=msg)
-
-    def _get_once(
-        self, file: RemoteFile, url: str, target: Path, cacheable: bool, received: list[int]
-    ) -> _Result:
-        """One attempt. Network trouble raises `_Retryable`; a local file-system problem or
-        an unusable answer raises `DataError`."""
-        part = target.with_name(target.name + ".part")
-        try:
-            part.parent.mkdir(parents=True, exist_ok=True)
-            offset = part.stat().st_size if part.exists() else 0
-        except OSError as exc:
-            raise DataError(f"cannot write to the cache at {part.parent}: {exc}") from exc
-        headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
-        if self.mode in JSON_MODES:
-            headers["Accept"] = "application/json"
-        if offset:
-            headers["Range"] = f"bytes={offset}-"
-        request = urllib.request.Request(url, headers=headers)
-        try:
-            response = urllib.request.urlopen(request, timeout=self.timeout)
-        except urllib.error.HTTPError as exc:
-            exc.close()
-            if exc.code == 404:
-                log.info("no data (HTTP 404): %s", url)
-                return _Result(file, _MISSING, received[0])
-            if exc.code == 416 and offset:  # our .part is stale or complete: start over
-                part.unlink(missing_ok=True)
-                raise _Retryable("HTTP 416 on resume; restarting the file") from None
-            if exc.code >= 500 or exc.code in (408, 429):
-                raise _Retryable(f"HTTP {exc.code} {exc.reason}") from None
-            raise DataError(f"{url}: HTTP {exc.code} {exc.reason}") from None
-        except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
-            raise _Retryable(_describe(exc)) from None
-
-        with response:
-            if self.mode in JSON_MODES and response.status not in (200, 206):
-                raise _Retryable(f"HTTP {response.status} instead of a JSON body")
-            if response.status == 206:
-                if not offset or _range_start(response) != offset:
-                    part.unlink(missing_ok=True)
-                    raise _Retryable("server sent a range we did not ask for; restarting")
-                mode = "ab"
-            else:  # 200: the server ignored the range (or there was none)
-                mode, offset = "wb", 0
-            length = response.headers.get("Content-Length")
-            expected = offset + int(length) if length and length.isdigit() else None
-            try:
-                out = open(part, mode)  # noqa: SIM115 (closed below; errors differ per step)
-            except OSError as exc:
-                raise DataError(f"cannot write {part}: {exc}") from exc
-            with out:
-                while True:
-                    try:
-                        chunk = response.read1(_CHUNK)
-                    except (http.client.HTTPException, OSError) as exc:
-                        raise _Retryable(f"interrupted: {_describe(exc)}") from None
-                    if not chunk:
-                        break
-                    try:
-                        out.write(chunk)
-                    except OSError as exc:
-                        raise DataError(f"cannot write {part}: {exc}") from exc
-                    received[0] += len(chunk)
-        json_body = self.mode in JSON_MODES
-        return self._finish(file, url, part, target, expected, cacheable, received[0], json_body)
-
-    @staticmethod
-    def _finish(
-        file: RemoteFile,
-        url: str,
-        part: Path,
-        target: Path,
-        expected: int | None,
-        cacheable: bool,
-        received: int,
-        json_body: bool = False,
-    ) -> _Result:
-        """Check a complete ``.part`` and move it into the cache (or into memory)."""
-        try:
-            size = part.stat().st_size
-            if expected is not None and size < expected:
-                raise _Retryable(f"body ended after {size} of {expected} bytes")
-            if json_body:
-                _check_json_part(part, url)
-            with open(part, "rb") as fh:
-                head = fh.read(64)
-            if head.lstrip()[:1] == b"<":
-                part.unlink(missing_ok=True)
-                raise DataError(f"{url}: got an HTML page instead of a bi5 file (blocked?)")
-            status = _EMPTY if size == 0 else _DOWNLOADED
-            if not cacheable:
-                data = part.read_bytes()
-                part.unlink(missing_ok=True)
-                return _Result(file, status, received, data=data)
-            os.replace(part, target)  # atomic: a cached file is always complete
-        except OSError as exc:
-            raise DataError(f"cannot move {part} into the cache: {exc}") from exc
-        return _Result(file, status, received)
+    def _fetched(self, files: list[RemoteFile], root: Path) -> list[Fetched]:
+        return list(zip(files, self._download(files, root).results, strict=True))
 
     # ------------------------------------------------------------------------ decoding
 
-    @staticmethod
-    def _body(result: _Result, root: Path) -> tuple[bytes, str]:
-        if result.data is not None:
-            return result.data, result.file.path
-        path = root / result.file.path
-        return path.read_bytes(), str(path)
-
-    def _decode_ticks(self, result: _Result, root: Path, inst: Instrument) -> dict:
-        if result.status == _MISSING:
+    def _decode_ticks(self, fetched: Fetched, inst: Instrument) -> dict:
+        file, result = fetched
+        if result.status == MISSING:
             return _no_ticks()
-        data, name = self._body(result, root)
+        data, name = _body(fetched)
         if self.mode in JSON_MODES:
             return dj.decode_json_ticks(data, inst.point, name)
-        return decode_tick_arrays(data, result.file.start, inst.point, name)
+        return decode_tick_arrays(data, file.start, inst.point, name)
 
-    def _hour_bars(self, result: _Result, root: Path, inst: Instrument) -> dict | None:
-        t = self._decode_ticks(result, root, inst)
+    def _hour_bars(self, fetched: Fetched, inst: Instrument) -> dict | None:
+        t = self._decode_ticks(fetched, inst)
         if not len(t["time"]):
             return None
         return aggregate_ticks_m1(t["time"], t["bid"], t["ask"], t["bid_volume"])
 
-    def _tick_bars(self, results: list[_Result], root: Path, inst: Instrument) -> pd.DataFrame:
+    def _tick_bars(self, fetched: list[Fetched], inst: Instrument) -> pd.DataFrame:
         # One hour per task: a minute never spans two hourly files, so memory stays at one
         # hour of ticks per worker. LZMA releases the GIL, hence threads speed decoding up.
-        workers = max(1, min(_DECODE_WORKERS, len(results)))
+        workers = max(1, min(_DECODE_WORKERS, len(fetched)))
         with ThreadPoolExecutor(workers, thread_name_prefix="bi5-decode") as pool:
-            hours = pool.map(lambda r: self._hour_bars(r, root, inst), results)
+            hours = pool.map(lambda f: self._hour_bars(f, inst), fetched)
             parts = [p for p in hours if p is not None]
         if not parts:
             return empty_ohlcv(with_spread=True)
         return bars_frame({k: np.concatenate([p[k] for p in parts]) for k in parts[0]})
 
-    def _candle_bars(self, results: list[_Result], root: Path, inst: Instrument) -> pd.DataFrame:
+    def _candle_bars(self, fetched: list[Fetched], inst: Instrument) -> pd.DataFrame:
         bids, asks = [], []
-        for r in results:
-            if r.status == _MISSING:
+        for file, result in fetched:
+            if result.status == MISSING:
                 continue
-            data, name = self._body(r, root)
+            data, name = _body((file, result))
             if self.mode in JSON_MODES:
                 candles = dj.decode_json_candles(data, inst.point, name)
             else:
-                candles = decode_candles(data, r.file.start, inst.point, name)
-            (asks if r.file.side == "ASK" else bids).append(candles)
+                candles = decode_candles(data, file.start, inst.point, name)
+            (asks if file.side == "ASK" else bids).append(candles)
         if not bids:
             return empty_ohlcv(with_spread=True)
         bid = pd.concat(bids)
@@ -586,24 +395,42 @@ def _utc_range(start, end) -> tuple[pd.Timestamp, pd.Timestamp]:
     return t0, t1
 
 
-def _check_json_part(part: Path, url: str) -> None:
-    """A complete JSON-API body must be a JSON data object: the API answers closed periods
-    with empty arrays, so an empty or garbled body is a transient fault (retried, never
-    cached); an HTML page is a block (not retried)."""
+def _body(fetched: Fetched) -> tuple[bytes, str]:
+    """A fetched file's bytes and a name for messages."""
+    file, result = fetched
+    if result.data is not None:
+        return result.data, file.path
+    path = result.request.path
+    return path.read_bytes(), str(path)
+
+
+def _reject_html(body: Path, url: str) -> None:
+    """A bi5 body validator: an HTML page (block page) is an error, not retried."""
     try:
-        data = part.read_bytes()
+        with open(body, "rb") as fh:
+            head = fh.read(64)
     except OSError as exc:
-        raise DataError(f"cannot read {part}: {exc}") from exc
+        raise DataError(f"cannot read {body}: {exc}") from exc
+    if head.lstrip()[:1] == b"<":
+        raise DataError(f"{url}: got an HTML page instead of a bi5 file (blocked?)")
+
+
+def _check_json_body(body: Path, url: str) -> None:
+    """A JSON-API body validator. A body must be a JSON data object: the API answers closed
+    periods with empty arrays, so an empty or garbled body is a transient fault (retried,
+    never cached); an HTML page is a block (not retried)."""
+    try:
+        data = body.read_bytes()
+    except OSError as exc:
+        raise DataError(f"cannot read {body}: {exc}") from exc
     if not data.strip():
-        part.unlink(missing_ok=True)
-        raise _Retryable("empty body where a JSON object was expected")
+        raise TransientError("empty body where a JSON object was expected")
     try:
         dj.load_body(data, url)
     except DataError as exc:
-        part.unlink(missing_ok=True)
         if data.lstrip()[:1] == b"<":
             raise
-        raise _Retryable(str(exc)) from None
+        raise TransientError(str(exc)) from None
 
 
 def _no_ticks() -> dict[str, np.ndarray]:
@@ -617,30 +444,12 @@ def _no_ticks() -> dict[str, np.ndarray]:
     }
 
 
-def _range_start(response: http.client.HTTPResponse) -> int | None:
-    """First byte position of a ``Content-Range: bytes a-b/n`` header."""
-    value = response.headers.get("Content-Range", "")
-    try:
-        unit, rest = value.split(" ", 1)
-        return int(rest.split("-", 1)[0]) if unit == "bytes" else None
-    except ValueError:
-        return None
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, urllib.error.URLError) and not isinstance(exc, urllib.error.HTTPError):
-        return f"connection error: {exc.reason}"
-    if isinstance(exc, TimeoutError):
-        return "timed out"
-    return f"{type(exc).__name__}: {exc}"
-
-
-def _raise_failures(results: list[_Result], label: str) -> None:
-    failed = [r.error for r in results if r.status == _FAILED]
+def _raise_failures(fetched: list[Fetched], label: str) -> None:
+    failed = [r.error for _, r in fetched if r.status == FAILED]
     if failed:
         more = f" (and {len(failed) - 3} more)" if len(failed) > 3 else ""
         raise DataError(f"{label}: {len(failed)} file(s) failed: " + "; ".join(failed[:3]) + more)
-    missing = sum(r.status == _MISSING for r in results)
+    missing = sum(r.status == MISSING for _, r in fetched)
     if missing:
         log.warning(
             "%s: %d file(s) not on the server (HTTP 404), treated as no data", label, missing
