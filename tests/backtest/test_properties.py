@@ -66,6 +66,7 @@ def random_signals(rng: np.random.Generator, frame: pd.DataFrame) -> Signals:
                 if rng.random() < 0.4
                 else None,
                 time_stop=int(rng.integers(0, 6)),
+                exit_opposite=rng.random(k) < 0.3,
             )  # fmt: skip
         )
     return Signals.concat(parts)

@@ -14,6 +14,7 @@ import sys
 import traceback
 from pathlib import Path
 
+import tests.live.helpers  # noqa: F401  (registers the test strategies)
 from tradeforge.live.runner import DryRunSpec, run_dry
 
 

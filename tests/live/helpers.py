@@ -1,4 +1,6 @@
-"""Shared helpers for live tests: a small replay spec and result extraction."""
+"""Shared helpers for live tests: a small replay spec, result extraction, and a test strategy
+with limit/stop entries (``test_pending_cross``, registered on import so the crash tests' fork
+server can run it too)."""
 
 from __future__ import annotations
 
@@ -6,11 +8,19 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
+from pydantic import Field
+
 from tests.conftest import make_bars
+from tradeforge.core.instruments import Instrument
 from tradeforge.live.brokers.paper import PAPER_FILE
 from tradeforge.live.persist import read_document
 from tradeforge.live.runner import DryRunSpec
 from tradeforge.live.state import StateRepository
+from tradeforge.strategy.base import Strategy, StrategyParams
+from tradeforge.strategy.registry import register_strategy
+from tradeforge.strategy.signals import Signals, Target, make_signals
 
 AUDIT_KINDS = ("start", "reconcile")  # records that legitimately differ between runs
 
@@ -52,3 +62,57 @@ def outcome(state_dir: Path) -> dict[str, Any]:
 def write_spec(path: Path, spec: DryRunSpec) -> Path:
     path.write_text(json.dumps(spec.to_dict()))
     return path
+
+
+class PendingCrossParams(StrategyParams):
+    fast: int = Field(4, ge=1)
+    slow: int = Field(15, ge=2)
+    entry: str = "limit"  # limit: a pullback of offset_pips; stop: a push of offset_pips
+    offset_pips: float = Field(1.5, gt=0)
+    expiry: int = Field(3, ge=1)
+    stop_pips: float = Field(8.0, gt=0)
+    target_pips: float = Field(10.0, gt=0)
+    exit_on_opposite: bool = False
+
+
+@register_strategy
+class PendingCross(Strategy):
+    """Test strategy: on an SMA cross, a limit (or stop) entry ``offset_pips`` from the close,
+    live for ``expiry`` bars; tags ``long`` / ``short``."""
+
+    name = "test_pending_cross"
+    Params = PendingCrossParams
+    params: PendingCrossParams
+
+    def features(self) -> list[str]:
+        return [f"sma({self.params.fast})", f"sma({self.params.slow})"]
+
+    def signals(self, frame: pd.DataFrame, instrument: Instrument | str | None = None) -> Signals:
+        p = self.params
+        inst = self.resolve_instrument(frame, instrument)
+        fast = self.column(frame, f"sma_{p.fast}")
+        slow = self.column(frame, f"sma_{p.slow}")
+        close = self.column(frame, "close")
+        above = fast > slow
+        below = fast < slow
+        up = np.zeros(len(frame), dtype=bool)
+        down = np.zeros(len(frame), dtype=bool)
+        up[1:] = above[1:] & ~above[:-1] & np.isfinite(slow[:-1])
+        down[1:] = below[1:] & ~below[:-1] & np.isfinite(slow[:-1])
+        bars = np.flatnonzero(up | down)
+        side = np.where(up[bars], 1, -1)
+        towards = -1 if p.entry == "limit" else 1  # limit: better price; stop: worse
+        price = close[bars] + side * towards * p.offset_pips * inst.pip_size
+        return make_signals(
+            len(frame),
+            bars,
+            side,
+            tag=(side < 0).astype(np.int64),
+            tag_names=("long", "short"),
+            entry=p.entry,
+            entry_price=price,
+            expiry=p.expiry,
+            stop_distance=p.stop_pips * inst.pip_size,
+            targets=[Target(p.target_pips * inst.pip_size, 1.0, "distance")],
+            exit_opposite=p.exit_on_opposite,
+        )

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import make_bars
-from tests.live.helpers import small_spec
+from tests.live.helpers import small_spec  # also registers "test_pending_cross"
 from tradeforge.backtest.execution import Sizing
 from tradeforge.backtest.runner import run_backtest
 from tradeforge.core.instruments import get_instrument
@@ -27,22 +27,50 @@ def _assert_trades_equal(live: pd.DataFrame, bt: pd.DataFrame) -> None:
             assert a.astype(str).tolist() == b.astype(str).tolist(), col
 
 
+SMA = {"fast": 5, "slow": 20, "stop_pips": 10, "target_pips": 15}
+SAR = {"fast": 4, "slow": 12, "stop_pips": 30, "target_pips": 40, "exit_on_opposite": True}
+
+
 @pytest.mark.parametrize(
-    ("strategy", "params", "extra"),
+    ("strategy", "params", "extra", "reasons"),
     [
-        ("sma_cross", {"fast": 5, "slow": 20, "stop_pips": 10, "target_pips": 15}, {}),
+        ("sma_cross", SMA, {}, set()),
         (
             "breakout",
             {"period": 12, "atr_period": 5, "stop_atr": 1.5, "target1_r": 0.8, "target2_r": 2.0},
             {"position_mode": "tag"},
+            set(),
+        ),
+        # stop-and-reverse: signal exits at the next open, reversals, swap over midnight
+        ("sma_cross", SAR, {"swap_long": -6.5, "swap_short": 2.25, "bars_seed": 5}, {"signal"}),
+        ("sma_cross", SMA, {"slippage": "random:0.8", "slippage_seed": 9}, set()),
+        ("sma_cross", SAR, {"slippage": "random:0.5", "position_mode": "tag"}, {"signal"}),
+        # limit / stop entries with expiry, in both position modes, with slippage. With one
+        # position per tag and risk sizing a resting order keeps the size it was placed with
+        # while the backtest sizes at the fill (other tags' exits may change the balance in
+        # between): fixed lots there.
+        (
+            "test_pending_cross",
+            {"entry": "limit"},
+            {"position_mode": "tag", "sizing": "fixed:0.5"},
+            set(),
+        ),
+        ("test_pending_cross", {"entry": "limit", "exit_on_opposite": True}, {}, {"signal"}),
+        ("test_pending_cross", {"entry": "stop"}, {"slippage": "random:0.7"}, set()),
+        (
+            "test_pending_cross",
+            {"entry": "stop", "exit_on_opposite": True, "stop_pips": 30, "target_pips": 40},
+            {"position_mode": "tag", "sizing": "fixed:1", "swap_short": -3.0, "bars_seed": 7},
+            {"signal"},
         ),
     ],
 )
-def test_replay_trades_equal_backtest(tmp_path, strategy, params, extra):
+def test_replay_trades_equal_backtest(tmp_path, strategy, params, extra, reasons):
+    extra = dict(extra)
     spec = small_spec(
         tmp_path,
         n_bars=300,
-        seed=3,
+        seed=extra.pop("bars_seed", 3),  # 5 and 7: a position is held over midnight (swap)
         strategy=strategy,
         params=params,
         start="2024-01-01",
@@ -59,6 +87,31 @@ def test_replay_trades_equal_backtest(tmp_path, strategy, params, extra):
         execution=spec.execution(),
         sizing=Sizing.parse(spec.sizing),
         position_mode=spec.position_mode,
+        initial_capital=spec.capital,
+    )
+    _assert_trades_equal(trades_frame(tmp_path / "dry"), bt.trades)
+    assert reasons <= set(bt.trades.exit_reason.astype(str))
+    if spec.swap_long or spec.swap_short:  # the case really charges swap
+        t = bt.trades
+        assert (t.entry_time.dt.date != t.exit_time.dt.date).any()
+
+
+def test_replay_with_atr_slippage_equals_backtest_with_a_long_window(tmp_path):
+    """ATR slippage uses the ATR over the engine's window: equal to the backtest's full-history
+    ATR once the window is long against the ATR period (Wilder smoothing forgets its seed)."""
+    spec = small_spec(
+        tmp_path, n_bars=500, seed=4, params=SMA, start="2024-01-01", window=450,
+        slippage="atr:0.1",
+    )  # fmt: skip
+    run_dry(tmp_path / "dry", spec)
+    bars = pd.read_parquet(spec.bars_file)
+    bt = run_backtest(
+        create_strategy("sma_cross", SMA),
+        bars,
+        symbol="EURUSD",
+        timeframe="M5",
+        execution=spec.execution(),
+        sizing=Sizing.parse(spec.sizing),
         initial_capital=spec.capital,
     )
     _assert_trades_equal(trades_frame(tmp_path / "dry"), bt.trades)

@@ -177,6 +177,36 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(tmp_path, capsys)
     _assert_same(tmp_path / "crash_cold", reference, expected)
 
 
+@pytest.mark.slow
+def test_sigkill_with_pending_orders_reversals_random_slippage_and_swap(tmp_path, capsys):
+    """The same guarantee over the paths that carry more state: resting limit orders that
+    expire, opposite-signal exits with queued reversals, random slippage, overnight swap."""
+    spec = small_spec(
+        tmp_path, n_bars=300, seed=7, strategy="test_pending_cross", start="2024-01-01 02:00",
+        params={"entry": "limit", "exit_on_opposite": True, "stop_pips": 12, "target_pips": 20},
+        slippage="random:0.6", swap_long=-6.0, swap_short=-2.0,
+    )  # fmt: skip
+    reference = tmp_path / "reference"
+    run_dry(reference, spec)
+    expected = outcome(reference)
+    trades = journal_trades(reference)
+    kinds = {d["kind"] for r in expected["journal"] for d in r.get("decisions") or []}
+    assert {"queued", "expired", "exit_due"} <= kinds and len(trades) >= 5
+    assert any(d.get("swap") for d in expected["broker"]["deals"].values())
+    spec_file = write_spec(tmp_path / "spec.json", spec)
+    server = ForkServer(spec_file, _env())
+    try:
+        fork = _fork_crash_loop(server, tmp_path / "crash", spec_file, random.Random(7), 25)
+    finally:
+        server.close()
+    with capsys.disabled():
+        print(
+            f"\ncrash test (pending/reversal/swap): {fork['kills']} SIGKILLs "
+            f"({fork['mid_write']} inside a write), {len(trades)} trades, 0 lost, 0 duplicated"
+        )
+    _assert_same(tmp_path / "crash", reference, expected)
+
+
 def soak(kills: int, bars: int, seed: int = 1) -> None:
     """A longer crash soak (not part of the suite): ``python -m tests.live.test_crash 500 2000``."""
     import tempfile

@@ -132,7 +132,7 @@ def test_paper_broker_rejections_and_closed_positions(tmp_path):
     with pytest.raises(PositionClosedError):
         b.close(42, None, "x")
     with pytest.raises(ConfigError):
-        PaperBroker(None, execution=ExecutionModel(slippage="random", slippage_value=1))
+        PaperBroker(None, leverage=0)
 
 
 def test_corrupt_paper_broker_file_is_refused(tmp_path):
@@ -148,3 +148,49 @@ def test_corrupt_paper_broker_file_is_refused(tmp_path):
 def test_tick_is_a_tick():
     t = Tick("EURUSD", 5, 1.1, 1.1002)
     assert t.spread == pytest.approx(0.0002) and t.key == (5, 1)
+
+
+H = 3_600_000_000_000  # one hour in ns
+DAY = 24 * H
+
+
+def test_paper_limit_order_gaps_at_a_bar_open_and_fills_at_its_level_inside_a_bar(tmp_path):
+    b = _paper(tmp_path)
+    b.observe("EURUSD", 0, 1.1000, 1.1001, bar_time=0)
+    b.place(OrderRequest("gap", "EURUSD", 1, 0.1, order_type="limit", price=1.0995))
+    b.place(OrderRequest("lvl", "EURUSD", -1, 0.1, order_type="limit", price=1.1010))
+    # next bar opens below the buy level: fills at that ask (better than the level)
+    (gap,) = b.observe("EURUSD", H, 1.0990, 1.0991, bar_time=H)
+    assert gap.client_id == "gap" and gap.at_open and gap.price == pytest.approx(1.0991)
+    # inside the bar the path crosses the sell level: fills at the level, not the quote
+    (lvl,) = b.observe("EURUSD", H + 10, 1.1020, 1.1021, bar_time=H)
+    assert lvl.client_id == "lvl" and not lvl.at_open and lvl.price == pytest.approx(1.1010)
+
+
+def test_paper_stop_order_fills_with_slippage_and_random_slippage_matches_the_backtest(tmp_path):
+    ex = ExecutionModel(slippage="random", slippage_value=1.0, seed=4)
+    b = _paper(tmp_path, execution=ex)
+    b.observe("EURUSD", 0, 1.1000, 1.1001, bar_time=0)
+    b.place(OrderRequest("s", "EURUSD", 1, 0.1, order_type="stop", price=1.1005))
+    frame = pd.DataFrame(
+        {"open": [1.0, 1.0]}, index=pd.DatetimeIndex([0, H], tz="UTC").as_unit("us")
+    )
+    slip = ex.slippage_array(frame, get_instrument("EURUSD"), "EURUSD")
+    assert 0 < slip[1] < 0.0001 and slip[0] != slip[1]
+    b.observe("EURUSD", H, 1.1000, 1.1001, bar_time=H)  # not yet
+    (fill,) = b.observe("EURUSD", H + 10, 1.1010, 1.1011, bar_time=H)
+    assert fill.price == pytest.approx(1.1005 + slip[1]) and not fill.at_open
+
+
+def test_paper_swap_accrues_once_per_date_and_is_paid_with_the_first_close(tmp_path):
+    b = _paper(tmp_path, execution=ExecutionModel(swap_long=-5.0))
+    b.observe("EURUSD", 0, 1.1, 1.1001, bar_time=0)
+    b.place(OrderRequest("o", "EURUSD", 1, 1.0))
+    (fill,) = b.observe("EURUSD", H, 1.1, 1.1001, bar_time=H)
+    for _ in range(2):  # re-observing a quote (as a restart does) accrues nothing twice
+        b.observe("EURUSD", 3 * DAY + H, 1.1, 1.1001, bar_time=3 * DAY + H)
+    assert b.positions()[0].swap == pytest.approx(-15.0)  # three nights, 1 lot
+    first = b.close(fill.ticket, 0.5, "c1")
+    second = b.close(fill.ticket, 0.5, "c2")
+    assert first.swap == pytest.approx(-15.0) and second.swap == 0.0
+    assert b.account().balance == pytest.approx(10_000.0 - 15.0 + first.profit + second.profit)

@@ -102,7 +102,7 @@ def simulate_symbol(
         _i64(s.expiry), _f64(s.stop_price), _f64(s.stop_distance), _i64(s.target_kind),
         _f64(s.target_value), _f64(s.target_fraction), _i64(s.runner), _f64(s.be_trigger_r),
         _f64(s.be_offset), _i64(s.trail_kind), _f64(s.trail_distance), _f64(s.trail_start_r),
-        _i64(s.time_stop), bool(per_tag),
+        _i64(s.time_stop), _i64(s.exit_opposite), bool(per_tag),
         kernel_params(instrument, sizing, execution, float(initial_capital)), **arrays,
     )  # fmt: skip
     counters = arrays["counters"]

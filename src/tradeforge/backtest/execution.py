@@ -8,8 +8,9 @@ per-bar arrays (spread and slippage in price units) so the kernel sees only nump
 * slippage (always adverse, applied to market-type fills: market and stop entries, stop,
   time and end exits; limit fills — targets and limit entries — get their price):
   ``fixed`` pips, ``atr`` fraction of ATR(``atr_period``) known at the previous bar's close,
-  or ``random`` uniform in ``[0, value]`` pips drawn from a generator seeded by
-  ``(seed, symbol)``;
+  or ``random`` uniform in ``[0, value]`` pips, a pure function of ``(seed, symbol, bar open
+  time)`` (`random_units`) — so a dry-run, a restarted dry-run and a backtest over any window
+  of the same bars all draw the same slippage for the same bar;
 * commission: money per lot per side;
 * swap: money per lot per night (positive credits, negative costs), charged for each UTC
   date change while the position is open.
@@ -97,8 +98,8 @@ class ExecutionModel:
         if self.slippage == "fixed":
             return np.full(n, self.slippage_value * inst.pip_size)
         if self.slippage == "random":
-            rng = np.random.default_rng([self.seed, zlib.crc32(symbol.encode())])
-            return rng.random(n) * self.slippage_value * inst.pip_size
+            times = frame.index.as_unit("ns").asi8
+            return random_units(self.seed, symbol, times) * self.slippage_value * inst.pip_size
         h = f64(frame["high"].to_numpy())
         lo = f64(frame["low"].to_numpy())
         atr = atr_with_warmup(h, lo, f64(frame["close"].to_numpy()), self.atr_period)
@@ -106,6 +107,35 @@ class ExecutionModel:
         prev[0] = h[0] - lo[0] if n else 0.0
         prev[1:] = atr[:-1]
         return np.nan_to_num(prev, nan=0.0) * self.slippage_value
+
+    def slippage_at(
+        self, inst: Instrument, symbol: str, bar_time_ns: int, atr_prev: float | None = None
+    ) -> float:
+        """Slippage (price units) of the bar opened at ``bar_time_ns``: what `slippage_array`
+        gives that bar. ``atr_prev`` is the ATR known at the previous bar's close (``atr``)."""
+        if self.slippage == "none" or self.slippage_value == 0:
+            return 0.0
+        if self.slippage == "fixed":
+            return self.slippage_value * inst.pip_size
+        if self.slippage == "random":
+            unit = random_units(self.seed, symbol, np.array([bar_time_ns], dtype=np.int64))[0]
+            return float(unit) * self.slippage_value * inst.pip_size
+        atr = 0.0 if atr_prev is None or not np.isfinite(atr_prev) else float(atr_prev)
+        return atr * self.slippage_value
+
+
+def random_units(seed: int, symbol: str, times_ns: np.ndarray) -> np.ndarray:
+    """Uniform numbers in ``[0, 1)``, one per bar time: splitmix64 of the time mixed with
+    ``(seed, crc32(symbol))``. A pure function of its inputs (no generator state), so any
+    subset or order of bars, in any process, gets the same numbers."""
+    key = (int(seed) & 0xFFFFFFFF) << 32 | zlib.crc32(symbol.upper().encode())
+    z = np.asarray(times_ns, dtype=np.int64).view(np.uint64) ^ np.uint64(key)
+    with np.errstate(over="ignore"):
+        z = z + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
 
 
 def atr_with_warmup(

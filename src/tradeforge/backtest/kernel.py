@@ -3,14 +3,19 @@
 Per bar ``i``, in this order:
 
 1. swap accrues on open positions when the UTC date changes;
-2. time stops due on this bar close at its open;
+2. time stops and signal exits (``exit_opposite`` signals of bar ``i-1``) due on this bar
+   close at its open; a reversal entry queued behind a signal exit becomes a pending order;
 3. pending entry orders fill (market orders of bar ``i-1`` at the open; limit/stop orders when
    touched) or, after their last live bar, expire; sizing and the initial stop are fixed at
    the fill, from the balance known at the open;
 4. open positions (including those just filled) run `rules.process_observation` and then
    `rules.update_after_observation` (break-even / trailing take effect from bar ``i+1``); on
    the last bar whatever is still open closes at the close (reason ``end``);
-5. signals of bar ``i`` become pending orders unless their slot (tag or symbol) is busy;
+5. signals of bar ``i``, in row order: an ``exit_opposite`` signal schedules the exit of
+   every open opposite position at bar ``i+1``'s open and cancels opposite pending orders
+   (counted as expired); then the signal becomes a pending order unless its slot (tag or
+   symbol) is busy — a slot held by an opposite position leaving at ``i+1``'s open queues the
+   order behind that exit instead (a reversal);
 6. equity is marked at the close.
 
 A position filled *inside* bar ``i`` sees that bar from its fill on: the open is the fill
@@ -37,6 +42,7 @@ from tradeforge.backtest.rules import (
     MAX_T,
     NF,
     R_END,
+    R_SIGNAL,
     R_TIME,
     entry_fill,
     open_position,
@@ -70,7 +76,10 @@ LF_PRICE, LF_PNL = range(2)
 # where the kernel leaves the trade / leg counts (after the counters above)
 C_N_TRADES, C_N_LEGS = N_COUNTERS, N_COUNTERS + 1
 # per-slot int state / float state
-W_STATUS, W_SIG, W_EXPIRE, W_TRADE, W_TIME_EXIT, W_FILL_BAR = range(6)
+W_STATUS, W_SIG, W_EXPIRE, W_TRADE, W_TIME_EXIT, W_FILL_BAR, W_SIG_EXIT, W_QUEUED = range(8)
+N_WORK_I = 8
+# W_SIG_EXIT: bar whose open closes the position (exit on opposite signal), -1 none;
+# W_QUEUED: 1 when an entry order (W_SIG, W_EXPIRE) waits for that exit to free the slot
 WF_SWAP, WF_OPEN, WF_HIGH, WF_LOW = range(4)  # accrued swap; prices seen on an intrabar fill
 
 EMPTY, PENDING, OPEN = 0, 1, 2
@@ -78,8 +87,9 @@ EMPTY, PENDING, OPEN = 0, 1, 2
 
 def allocate(n_bars: int, n_signals: int, n_slots: int) -> dict[str, np.ndarray]:
     """Every array `simulate` writes to (outputs and scratch), keyed by argument name."""
-    work_i = np.zeros((n_slots, 6), dtype=np.int64)
+    work_i = np.zeros((n_slots, N_WORK_I), dtype=np.int64)
     work_i[:, W_FILL_BAR] = -1
+    work_i[:, W_SIG_EXIT] = -1
     return {
         "trades_i": np.empty((n_signals, 6), dtype=np.int64),
         "trades_f": np.empty((n_signals, 7)),
@@ -134,7 +144,7 @@ def simulate(
     o, h, lo, c, spread, slip, day, level_long, level_short,
     sig_bar, sig_side, sig_tag, sig_etype, sig_eprice, sig_expiry, sig_stop_price,
     sig_stop_dist, sig_tkind, sig_tval, sig_tfrac, sig_runner, sig_be_r, sig_be_off,
-    sig_trail_kind, sig_trail_dist, sig_trail_start, sig_time_stop,
+    sig_trail_kind, sig_trail_dist, sig_trail_start, sig_time_stop, sig_exit_opp,
     per_tag, fparams, trades_i, trades_f, legs_i, legs_f, equity, counters, work_i, work_f,
     pf, out,
 ):  # fmt: skip
@@ -162,13 +172,16 @@ def simulate(
                 if work_i[s, W_STATUS] == OPEN:
                     rate = fparams[P_SWAP_LONG] if pf[s, F_SIDE] > 0 else fparams[P_SWAP_SHORT]
                     work_f[s, WF_SWAP] += rate * fparams[P_STEP_LOTS] * pf[s, F_REMAINING] * nights
-        # 2. time stops at the open
+        # 2. time stops and signal exits at the open (then a queued reversal order is pending)
         if n_open > 0:
             for s in range(n_slots):
-                if work_i[s, W_STATUS] == OPEN and work_i[s, W_TIME_EXIT] == i:
+                if work_i[s, W_STATUS] != OPEN:
+                    continue
+                timed = work_i[s, W_TIME_EXIT] == i
+                if timed or work_i[s, W_SIG_EXIT] == i:
                     out[0, 0] = o[i] - sl if pf[s, F_SIDE] > 0 else o[i] + sp + sl
                     out[0, 1] = pf[s, F_REMAINING]
-                    out[0, 2] = R_TIME
+                    out[0, 2] = R_TIME if timed else R_SIGNAL
                     before = n_legs
                     n_legs = _book(
                         s, i, one, out, pf, work_i, work_f, fparams, trades_i, trades_f,
@@ -178,6 +191,10 @@ def simulate(
                     pf[s, F_REMAINING] = 0.0
                     work_i[s, W_STATUS] = EMPTY
                     n_open -= 1
+                    if work_i[s, W_QUEUED] != 0:
+                        work_i[s, W_QUEUED] = 0
+                        work_i[s, W_STATUS] = PENDING
+                        n_pending += 1
         # 3. pending orders fill, or expire after their last live bar
         if n_pending > 0:
             for s in range(n_slots):
@@ -238,6 +255,7 @@ def simulate(
                 work_i[s, W_TRADE] = t
                 work_f[s, WF_SWAP] = 0.0
                 work_i[s, W_TIME_EXIT] = i + sig_time_stop[j] if sig_time_stop[j] > 0 else -1
+                work_i[s, W_SIG_EXIT] = -1
                 if not at_open:
                     # filled inside the bar: step 4 sees the bar from the fill on
                     eff_open = price - sp if side > 0 else price
@@ -288,14 +306,40 @@ def simulate(
             j = ptr
             ptr += 1
             counters[C_SIGNALS] += 1
+            side = sig_side[j]
+            if sig_exit_opp[j] != 0:
+                for s in range(n_slots):
+                    status = work_i[s, W_STATUS]
+                    if status == OPEN:
+                        if pf[s, F_SIDE] != side:
+                            work_i[s, W_SIG_EXIT] = i + 1
+                        elif work_i[s, W_QUEUED] != 0:  # an opposite reversal order
+                            work_i[s, W_QUEUED] = 0
+                            counters[C_EXPIRED] += 1
+                    elif status == PENDING and sig_side[work_i[s, W_SIG]] != side:
+                        work_i[s, W_STATUS] = EMPTY
+                        n_pending -= 1
+                        counters[C_EXPIRED] += 1
             s = sig_tag[j] if per_tag else 0
-            if work_i[s, W_STATUS] != EMPTY:
+            status = work_i[s, W_STATUS]
+            if status == OPEN:
+                if (
+                    work_i[s, W_SIG_EXIT] == i + 1
+                    and work_i[s, W_QUEUED] == 0
+                    and pf[s, F_SIDE] != side
+                ):
+                    work_i[s, W_QUEUED] = 1  # reversal: pending once the exit frees the slot
+                else:
+                    counters[C_DEDUP] += 1
+                    continue
+            elif status != EMPTY:
                 counters[C_DEDUP] += 1
                 continue
-            work_i[s, W_STATUS] = PENDING
+            else:
+                work_i[s, W_STATUS] = PENDING
+                n_pending += 1
             work_i[s, W_SIG] = j
             work_i[s, W_EXPIRE] = i + 1 if sig_etype[j] == 0 else i + sig_expiry[j]
-            n_pending += 1
         # 6. mark to market at the close (the exit-side commission is not yet paid)
         eq = balance
         if n_open > 0:

@@ -2,15 +2,26 @@
 
 Per feed event, in this order (mirroring the backtest kernel's bar loop):
 
-* **tick** — a simulated broker sees the quote first (pending market orders fill); then
-  pending orders are synced (fills become managed positions, their stop is sent to the
-  broker); positions due for a time stop close at market; in ``tick`` exit mode every
-  position runs the shared exit rules on the tick.
+* **tick** — a simulated broker sees the quote first (pending market orders fill, resting
+  limit/stop entries fill when the price path crosses their level, swap accrues on a new UTC
+  date); then pending orders are synced (fills become managed positions, their stop is sent to
+  the broker); positions due for a time stop or an opposite-signal exit close at market;
+  entries *queued* behind those exits are sized (from the balance after them) and placed; in
+  ``tick`` exit mode every position runs the shared exit rules on the tick.
 * **closed bar** — the strategy runs on the last ``window`` bars; in ``bar`` exit mode every
-  position runs the shared exit rules on the bar (exactly the backtest); break-even/trailing
-  update from the bar (stop changes go to the broker); time stops fall due; equity, the daily
-  counters and the peak are updated; the bar's signals become market orders through the
-  guards and risk sizing.
+  position runs the shared exit rules on the bar (exactly the backtest; a position filled
+  inside this bar sees it from its fill on, like the kernel); break-even/trailing update from
+  the bar (stop changes go to the broker); time stops fall due; limit/stop entries past their
+  last live bar are cancelled (expired); equity, the daily counters and the peak are updated;
+  the bar's signals, in row order, first apply ``exit_opposite`` (opposite positions close at
+  the next open, opposite pending orders are cancelled) and then become entry orders through
+  the guards and risk sizing — placed now, or queued until the next quote when exits are due
+  at that open (so sizing sees the balance after them, as in the backtest, and a reversal
+  takes the slot its opposite position frees).
+
+Slippage is the execution model's value for the bar (`ExecutionModel.slippage_at`; ``atr``
+uses the model's ATR over the engine's window, known at the previous bar's close — equal to
+the backtest's once the window is long against the ATR period).
 
 Each event's effects are computed against the last committed state and committed as one
 journal record (see `tradeforge.live.state`) *after* the broker calls, which are idempotent by
@@ -30,7 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tradeforge.backtest.execution import ExecutionModel, Sizing
+from tradeforge.backtest.execution import ExecutionModel, Sizing, atr_with_warmup
 from tradeforge.backtest.result import TRADE_COLUMNS
 from tradeforge.core.errors import ConfigError, StateError
 from tradeforge.core.instruments import Instrument, get_instrument
@@ -115,6 +126,8 @@ def signal_row(sig: Signals, j: int) -> dict[str, Any]:
         "trail_distance": f(sig.trail_distance),
         "trail_start_r": f(sig.trail_start_r),
         "time_stop": int(sig.time_stop[j]),
+        "expiry": int(sig.expiry[j]),
+        "exit_opposite": bool(sig.exit_opposite[j]),
     }
 
 
@@ -165,13 +178,6 @@ class Engine:
         self.sizer = RiskSizer(config.sizing, config.max_lots, config.leverage)
         self.unit = float(f"{self.inst.lot_step * self.inst.contract_size:.12g}")
         self.comm_step = config.execution.commission * self.inst.lot_step
-        self.slip = (
-            config.execution.slippage_value * self.inst.pip_size
-            if config.execution.slippage == "fixed"
-            else 0.0
-        )
-        if config.execution.slippage not in ("none", "fixed"):
-            raise ConfigError("live engine supports slippage 'none' or 'fixed'")
         # a replayed feed redelivers the in-flight event after a crash, so discrepancies
         # explained by our own client ids are left to that redo instead of being "corrected"
         self.replaying = bool(broker.simulated) if replaying is None else replaying
@@ -189,6 +195,8 @@ class Engine:
             "last_key": None,
             "positions": {},
             "pending": {},
+            "queued": {},
+            "atr": None,
             "signals": {},
             "daily": {"day": None, "start_balance": balance},
             "risk": {"peak_equity": balance, "halted": None},
@@ -238,14 +246,14 @@ class Engine:
             if tick is not None:
                 self.last_tick = tick
                 if self.broker.simulated:
-                    self.broker.observe(tick.symbol, tick.time, tick.bid, tick.ask)
+                    self._observe(self.state, tick)
         self.reconcile()
         return report
 
     # ------------------------------------------------------------------ reconciliation
     def _own_close_ids(self, pos: dict[str, Any]) -> set[str]:
         ids = {self._cid(pos, f"leg{pos['legs'] + k}") for k in range(1, 7)}
-        ids |= {self._cid(pos, a) for a in ("time", "end", "kill")}
+        ids |= {self._cid(pos, a) for a in ("time", "signal", "end", "kill")}
         return ids
 
     def reconcile(self) -> list[dict[str, Any]]:
@@ -290,6 +298,7 @@ class Engine:
                     d.price,
                     self._bar_of(d.time),
                     d.client_id,
+                    d.swap,
                 )
                 decisions.append(
                     self._decision(now, "reconcile", "position closed at the broker while away; booked",
@@ -350,6 +359,8 @@ class Engine:
         if last is not None and tuple(event.key) <= tuple(last):
             return  # duplicate or out-of-order event: already reflected in the state
         new = _clone(self.state)
+        new.setdefault("queued", {})  # state written before these keys existed
+        new.setdefault("atr", None)
         decisions: list[dict[str, Any]] = []
         trades: list[dict[str, Any]] = []
         if isinstance(event, Tick):
@@ -372,24 +383,29 @@ class Engine:
     def _on_tick(self, new: dict, tick: Tick, decisions: list, trades: list) -> None:
         self.last_tick = tick
         if self.broker.simulated:
-            self.broker.observe(tick.symbol, tick.time, tick.bid, tick.ask)
+            self._observe(new, tick)
         self._sync_pending(new, tick.time, decisions, trades)
         for cid in sorted(new["positions"]):
             pos = new["positions"][cid]
-            if pos["time_due"]:
+            if pos["time_due"] or pos.get("signal_exit"):
+                reason = "time" if pos["time_due"] else "signal"
                 pf = M.pf_from_json(pos["pf"])
-                leg = M.Leg(math.nan, M.remaining(pf), "time")
+                leg = M.Leg(math.nan, M.remaining(pf), reason)
                 pf[M.rules.F_REMAINING] = 0
                 trade = self._execute(new, pos, pf, leg, tick.time, market=True)
-                decisions.append(self._decision(tick.time, "exit", "time stop", position=cid))
+                why = "time stop" if reason == "time" else "opposite signal"
+                decisions.append(self._decision(tick.time, "exit", why, position=cid))
                 if trade:
                     trades.append(trade)
+        if new["queued"]:
+            self._place_queued(new, tick, decisions, trades)
         if self.cfg.exit_mode == "tick":
             sp = self._spread(tick.spread)
+            slip = self._slip_at(new, self._bar_of(tick.time))
             for cid in sorted(new["positions"]):
                 pos = new["positions"][cid]
                 pf = M.pf_from_json(pos["pf"])
-                for leg in M.observe(pf, tick.bid, tick.bid, tick.bid, sp, self.slip):
+                for leg in M.observe(pf, tick.bid, tick.bid, tick.bid, sp, slip):
                     trade = self._execute(new, pos, pf, leg, tick.time)
                     decisions.append(
                         self._decision(tick.time, "exit", leg.reason, position=cid, price=leg.price)
@@ -398,6 +414,52 @@ class Engine:
                         trades.append(trade)
                 if cid in new["positions"]:
                     pos["pf"] = M.pf_to_json(pf)
+
+    def _observe(self, state: dict, tick: Tick) -> None:
+        """Hand a quote to the simulated broker with its bar and the ATR for its slippage."""
+        bar_time = self._bar_of(tick.time)
+        self.broker.observe(
+            tick.symbol, tick.time, tick.bid, tick.ask,
+            bar_time=bar_time, atr=self._atr_for(state, bar_time),
+        )  # fmt: skip
+
+    @staticmethod
+    def _atr_for(state: dict, bar_time: int) -> float | None:
+        """The ATR known at the close of the bar before ``bar_time`` (``atr`` slippage)."""
+        a = state.get("atr")
+        if a is None:
+            return None
+        return a["value"] if bar_time > a["bar"] else a["prev"]
+
+    def _slip_at(self, state: dict, bar_time: int) -> float:
+        return self.cfg.execution.slippage_at(
+            self.inst, self.symbol, bar_time, self._atr_for(state, bar_time)
+        )
+
+    def _sizing_balance(self, new: dict) -> float:
+        """The backtest's balance: the broker's plus the entry-side commission it already took
+        on open positions (the backtest books both sides with each exit leg)."""
+        balance = self.broker.account().balance
+        for pos in new["positions"].values():
+            balance += self.comm_step * M.remaining(M.pf_from_json(pos["pf"]))
+        return balance
+
+    def _equity_margin(self, new: dict, close: float, sp: float) -> tuple[float, float]:
+        """Open P&L (less the exit-side commission) and used margin of the positions."""
+        pnl = margin = 0.0
+        for pos in new["positions"].values():
+            pf = M.pf_from_json(pos["pf"])
+            rem = M.remaining(pf)
+            pnl += pos["side"] * (M.mark(pf, close, sp) - pos["entry_price"]) * rem * self.unit
+            pnl -= self.comm_step * rem
+            margin += (
+                rem
+                * self.inst.lot_step
+                * self.inst.contract_size
+                * pos["entry_price"]
+                / self.cfg.leverage
+            )
+        return pnl, margin
 
     def _spread(self, quoted: float) -> float:
         if self.cfg.execution.spread == "data":
@@ -443,6 +505,8 @@ class Engine:
                 "signal_time": p["signal_time"],
                 "entry_time": self._bar_of(res.time),
                 "entry_price": res.price,
+                "entry_type": sig["entry_type"],
+                "fill_at_open": bool(res.at_open),
                 "steps": p["steps"],
                 "initial_stop": stop,
                 "risk_money": risk * p["steps"] * self.unit,
@@ -450,6 +514,7 @@ class Engine:
                 "bars": 0,
                 "time_stop": sig["time_stop"],
                 "time_due": False,
+                "signal_exit": False,
                 "legs": 0,
                 "booked": [],
                 "pnl": 0.0,
@@ -490,7 +555,9 @@ class Engine:
         """Send one exit leg to the broker and book it; returns the trade when it completes.
         ``pf`` already has the leg's steps removed (the rules did it)."""
         if action is None:
-            action = {"time": "time", "end": "end"}.get(leg.reason, f"leg{pos['legs'] + 1}")
+            action = {"time": "time", "signal": "signal", "end": "end"}.get(
+                leg.reason, f"leg{pos['legs'] + 1}"
+            )
         cid = self._cid(pos, action)
         lots = round(leg.steps * self.inst.lot_step, 8)
         use_level = self.broker.simulated and not market
@@ -498,7 +565,7 @@ class Engine:
             deal = self.broker.close(
                 pos["ticket"], lots, cid, leg.price if use_level else None, leg.reason
             )
-            price = deal.price
+            price, swap = deal.price, deal.swap
         except PositionClosedError:
             # closed at the broker meanwhile (e.g. its stop): book what the broker did
             deals = [
@@ -506,14 +573,14 @@ class Engine:
             ]
             if not deals:
                 raise
-            price, cid = deals[-1].price, deals[-1].client_id
+            price, cid, swap = deals[-1].price, deals[-1].client_id, deals[-1].swap
         t = bar_time if bar_time is not None else self._bar_of(now)
-        return self._book(new, pos, pf, leg, price, t, cid)
+        return self._book(new, pos, pf, leg, price, t, cid, swap)
 
-    def _book(self, new, pos, pf, leg: M.Leg, price: float, t: int, cid: str):
+    def _book(self, new, pos, pf, leg: M.Leg, price: float, t: int, cid: str, swap: float = 0.0):
         side = pos["side"]
         comm = 2.0 * self.comm_step * leg.steps
-        pnl = side * (price - pos["entry_price"]) * leg.steps * self.unit - comm
+        pnl = side * (price - pos["entry_price"]) * leg.steps * self.unit - comm + swap
         pos["legs"] += 1
         pos["booked"].append(cid)
         pos["pnl"] += pnl
@@ -568,12 +635,33 @@ class Engine:
         if sig.trail_level_short is not None:
             lv_short = float(sig.trail_level_short[last])
         sp = self._spread(bar.spread)
+        atr_series = None
+        if self.cfg.execution.slippage == "atr":
+            atr_series = atr_with_warmup(
+                window["high"].to_numpy(np.float64),
+                window["low"].to_numpy(np.float64),
+                window["close"].to_numpy(np.float64),
+                self.cfg.execution.atr_period,
+            )
+            if new["atr"] is None:  # first bar: the ATR known at the previous bar's close
+                prev = float(atr_series[-2]) if last else float(bar.high - bar.low)
+                new["atr"] = {"bar": bar.time - self.step_ns, "value": prev, "prev": prev}
+        slip = self._slip_at(new, bar.time)
         # exits and stop management
         for cid in sorted(new["positions"]):
             pos = new["positions"][cid]
             pf = M.pf_from_json(pos["pf"])
+            oi, hi, li = bar.open, bar.high, bar.low
+            if pos["entry_time"] == bar.time and not pos.get("fill_at_open", True):
+                # filled inside this bar: it sees the bar from the fill on (as the kernel)
+                oi = pos["entry_price"] - sp if pos["side"] > 0 else pos["entry_price"]
+                if pos.get("entry_type") == "limit":  # the favourable extreme may precede it
+                    if pos["side"] > 0:
+                        hi = max(oi, bar.close)
+                    else:
+                        li = min(oi, bar.close)
             if self.cfg.exit_mode == "bar":
-                for leg in M.observe(pf, bar.open, bar.high, bar.low, sp, self.slip):
+                for leg in M.observe(pf, oi, hi, li, sp, slip):
                     trade = self._execute(new, pos, pf, leg, now, bar_time=bar.time)
                     decisions.append(
                         self._decision(
@@ -589,7 +677,7 @@ class Engine:
                         trades.append(trade)
                 if cid not in new["positions"]:
                     continue
-            if M.update(pf, bar.high, bar.low, bar.close, sp, lv_long, lv_short):
+            if M.update(pf, hi, li, bar.close, sp, lv_long, lv_short):
                 src = int(pf[M.rules.F_STOP_SRC])
                 why = {1: "break-even armed", 2: "trailing stop tightened"}.get(src, "stop moved")
                 decisions.append(self._decision(now, "stop", why, position=cid, stop=M.stop_of(pf)))
@@ -598,6 +686,20 @@ class Engine:
             pos["bars"] += 1
             if pos["time_stop"] and pos["bars"] >= pos["time_stop"] and not pos["time_due"]:
                 pos["time_due"] = True
+        # limit / stop entries whose last live bar this was expire
+        for cid in sorted(new["pending"]):
+            p = new["pending"][cid]
+            if p.get("bars_left") is None:
+                continue
+            p["bars_left"] -= 1
+            if p["bars_left"] <= 0:
+                self.broker.cancel(cid)
+                res = self.broker.order_status(cid)
+                if res is not None and res.status == "filled":
+                    continue  # filled meanwhile: the next sync adopts it
+                del new["pending"][cid]
+                new["stats"]["expired"] = new["stats"].get("expired", 0) + 1
+                decisions.append(self._decision(now, "expired", "entry order expired", order=cid))
         final = bool(getattr(bar, "final", False)) or (
             hasattr(self.feed, "__len__") and bar.index == len(self.feed) - 1
         )
@@ -614,31 +716,24 @@ class Engine:
                 )
         # account, daily counters, peak
         balance = self.broker.account().balance
-        equity = balance
-        margin = 0.0
-        for pos in new["positions"].values():
-            pf = M.pf_from_json(pos["pf"])
-            rem = M.remaining(pf)
-            equity += (
-                pos["side"] * (M.mark(pf, bar.close, sp) - pos["entry_price"]) * rem * self.unit
-            )
-            equity -= self.comm_step * rem
-            margin += (
-                rem
-                * self.inst.lot_step
-                * self.inst.contract_size
-                * pos["entry_price"]
-                / self.cfg.leverage
-            )
+        open_pnl, margin = self._equity_margin(new, bar.close, sp)
+        equity = balance + open_pnl
         day = now // NS_DAY
         if new["daily"]["day"] != day:
             new["daily"] = {"day": day, "start_balance": balance}
         if equity > new["risk"]["peak_equity"]:
             new["risk"]["peak_equity"] = equity
-        # entries
+        if atr_series is not None:
+            new["atr"] = {
+                "bar": bar.time,
+                "value": float(atr_series[-1]),
+                "prev": self._atr_for(new, bar.time),
+            }
+        # entries, in row order
         rows = np.flatnonzero(sig.bar == last)
         horizon = bar.time - self.cfg.window * self.step_ns
         new["signals"] = {k: v for k, v in new["signals"].items() if v >= horizon}
+        sizing_balance = self._sizing_balance(new)
         for j in rows:
             row = signal_row(sig, int(j))
             sid = client_order_id(
@@ -647,26 +742,61 @@ class Engine:
             if sid in new["signals"]:
                 continue
             new["signals"][sid] = bar.time
-            self._entry(new, bar, row, sid, balance, equity, margin, final, decisions)
+            if row["exit_opposite"]:
+                self._exit_opposite(new, row, now, decisions)
+            self._entry(new, bar, row, sid, sizing_balance, equity, margin, final, decisions)
+
+    def _exit_opposite(self, new: dict, row: dict, now: int, decisions: list) -> None:
+        """An ``exit_opposite`` signal: opposite positions close at the next open, opposite
+        pending and queued entry orders are cancelled (counted as expired)."""
+        side = row["side"]
+        for cid in sorted(new["positions"]):
+            pos = new["positions"][cid]
+            if pos["side"] != side and not pos.get("signal_exit"):
+                pos["signal_exit"] = True
+                decisions.append(
+                    self._decision(now, "exit_due", "opposite signal: closes at the next open",
+                                   position=cid)
+                )  # fmt: skip
+        for book in ("pending", "queued"):
+            for cid in sorted(new[book]):
+                if new[book][cid]["signal"]["side"] == side:
+                    continue
+                if book == "pending":
+                    self.broker.cancel(cid)
+                    res = self.broker.order_status(cid)
+                    if res is not None and res.status == "filled":
+                        continue  # filled meanwhile: a position now, the next sync adopts it
+                del new[book][cid]
+                new["stats"]["expired"] = new["stats"].get("expired", 0) + 1
+                decisions.append(self._decision(now, "cancel", "opposite signal", order=cid))
 
     def _entry(self, new, bar: Bar, row: dict, sid: str, balance, equity, margin, final, decisions):
         now = bar.close_time
         base = {"order": sid, "side": row["side"], "tag": row["tag"]}
-        if row["entry_type"] != "market":
+        if row["entry_type"] != "market" and not self.broker.simulated:
             decisions.append(
                 self._decision(
-                    now, "skip", f"{row['entry_type']} entries are not supported live yet", **base
+                    now, "skip", f"{row['entry_type']} entries need the paper broker", **base
                 )
             )
             return
         if final and self.cfg.close_at_end:
             decisions.append(self._decision(now, "skip", "end of replay", **base))
             return
-        busy = [
-            c for c, p in (*new["positions"].items(), *new["pending"].items())
+        in_slot = [
+            p for p in (*new["positions"].values(), *new["pending"].values(),
+                        *new["queued"].values())
             if self.cfg.position_mode == "symbol" or p["tag"] == row["tag"]
         ]  # fmt: skip
-        if busy:
+        # a slot whose only occupant is an opposite position leaving at the next open is free
+        # for that open (a reversal)
+        reversal = (
+            len(in_slot) == 1
+            and in_slot[0].get("signal_exit")
+            and in_slot[0].get("side") != row["side"]
+        )
+        if in_slot and not reversal:
             decisions.append(
                 self._decision(now, "skip", f"slot busy ({self.cfg.position_mode})", **base)
             )
@@ -675,6 +805,7 @@ class Engine:
             decisions.append(self._decision(now, "skip", "trading halted", **base))
             return
         tick = self.last_tick
+        leaving = sum(1 for p in new["positions"].values() if p.get("signal_exit"))
         verdicts = G.check_entry(
             self.cfg.limits,
             now=now,
@@ -684,40 +815,90 @@ class Engine:
             equity=equity,
             day_start_balance=new["daily"]["start_balance"],
             peak_equity=new["risk"]["peak_equity"],
-            open_count=len(new["positions"]) + len(new["pending"]),
+            open_count=len(new["positions"]) - leaving + len(new["pending"]) + len(new["queued"]),
         )
         blocked = [v for v in verdicts if not v.ok]
         if blocked:
             for v in blocked:
                 decisions.append(self._decision(now, "guard", v.reason, guard=v.guard, **base))
             return
-        ref = bar.close + (self._spread(bar.spread) if row["side"] > 0 else 0.0)
+        if row["entry_type"] != "market":
+            ref = row["entry_price"]
+        else:
+            ref = bar.close + (self._spread(bar.spread) if row["side"] > 0 else 0.0)
+        exits_due = any(p["time_due"] or p.get("signal_exit") for p in new["positions"].values())
+        if exits_due:
+            # exits at the next open come first and the size uses the balance after them
+            new["queued"][sid] = {
+                "signal": row,
+                "signal_time": bar.time,
+                "tag": row["tag"],
+                "ref": ref,
+                "seq": len(new["queued"]),
+            }
+            why = "reversal" if reversal else "exits due at the next open"
+            decisions.append(self._decision(now, "queued", why, **base))
+            return
+        self._place(new, row, sid, bar.time, ref, balance, equity - margin, now, decisions)
+
+    def _place(self, new, row, sid, signal_time, ref, balance, free_margin, now, decisions) -> bool:
+        """Size and send one entry order; True when the broker accepted it."""
+        base = {"order": sid, "side": row["side"], "tag": row["tag"]}
         dist = (
             row["stop_distance"]
             if row["stop_distance"] is not None
             else abs(ref - row["stop_price"])
         )
-        size = self.sizer.size(self.inst, balance, dist, ref, equity - margin)
+        size = self.sizer.size(self.inst, balance, dist, ref, free_margin)
         if size.steps <= 0:
             decisions.append(self._decision(now, "skip", size.reason, **base))
-            return
-        request = OrderRequest(sid, self.symbol, row["side"], size.lots, comment=sid)
+            return False
+        request = OrderRequest(
+            sid, self.symbol, row["side"], size.lots, comment=sid,
+            order_type=row["entry_type"], price=row["entry_price"],
+        )  # fmt: skip
         try:
             result = self.broker.place(request)
         except BrokerError as exc:
             decisions.append(self._decision(now, "rejected", str(exc), **base))
-            return
+            return False
+        steps = int(round(result.lots / self.inst.lot_step))  # a redo gets the original size
         new["pending"][sid] = {
             "signal": row,
-            "signal_time": bar.time,
+            "signal_time": signal_time,
             "tag": row["tag"],
-            "steps": size.steps,
-            "lots": size.lots,
+            "steps": steps,
+            "lots": result.lots,
+            "bars_left": row["expiry"] if row["entry_type"] != "market" else None,
         }
         new["stats"]["orders"] += 1
         decisions.append(
-            self._decision(now, "order", size.reason, lots=size.lots, status=result.status, **base)
-        )
+            self._decision(now, "order", size.reason, lots=result.lots, status=result.status,
+                           entry=row["entry_type"], **base)
+        )  # fmt: skip
+        return True
+
+    def _place_queued(self, new: dict, tick: Tick, decisions: list, trades: list) -> None:
+        """Entries queued behind this open's exits: sized now, filled at this quote."""
+        queued = sorted(new["queued"].items(), key=lambda kv: kv[1]["seq"])
+        new["queued"] = {}
+        if new["risk"]["halted"]:
+            for sid, _ in queued:
+                decisions.append(self._decision(tick.time, "skip", "trading halted", order=sid))
+            return
+        balance = self._sizing_balance(new)
+        sp = self._spread(tick.spread)
+        open_pnl, margin = self._equity_margin(new, tick.bid, sp)
+        free = self.broker.account().balance + open_pnl - margin
+        placed = False
+        for sid, q in queued:
+            placed |= self._place(
+                new, q["signal"], sid, q["signal_time"], q["ref"], balance, free, tick.time,
+                decisions,
+            )  # fmt: skip
+        if placed and self.broker.simulated:
+            self._observe(new, tick)  # the orders execute at this same quote
+            self._sync_pending(new, tick.time, decisions, trades)
 
     # ------------------------------------------------------------------ kill switch
     def _kill(self, new: dict, now: int, decisions: list, trades: list) -> None:
@@ -726,6 +907,9 @@ class Engine:
         for cid in sorted(new["pending"]):
             self.broker.cancel(cid)
             del new["pending"][cid]
+            decisions.append(self._decision(now, "cancel", "kill switch", order=cid))
+        for cid in sorted(new["queued"]):
+            del new["queued"][cid]
             decisions.append(self._decision(now, "cancel", "kill switch", order=cid))
         for cid in sorted(new["positions"]):
             pos = new["positions"][cid]

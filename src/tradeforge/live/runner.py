@@ -43,6 +43,9 @@ class DryRunSpec:
     spread: str | float = "data"
     slippage: str | None = None
     commission: float = 0.0
+    swap_long: float = 0.0  # money per lot per night
+    swap_short: float = 0.0
+    slippage_seed: int = 0  # seed of random slippage
     capital: float = 100_000.0
     leverage: float = 100.0
     position_mode: str = "symbol"
@@ -59,6 +62,9 @@ class DryRunSpec:
         return ExecutionModel(
             spread=self.spread,
             commission=self.commission,
+            swap_long=self.swap_long,
+            swap_short=self.swap_short,
+            seed=self.slippage_seed,
             **ExecutionModel.parse_slippage(self.slippage),
         )
 

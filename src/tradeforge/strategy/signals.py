@@ -22,6 +22,19 @@ Semantics (DESIGN.md "Fills" is the law; the engine implements them):
   follows the per-bar level arrays ``trail_level_long`` / ``trail_level_short``; optional
   ``trail_start_r`` delays activation. The stop only ever tightens.
 * **time stop** — close at the open of bar ``entry_bar + time_stop`` (0 = none).
+* **exit on opposite signal** — ``exit_opposite``: a signal on bar ``t`` with this flag closes
+  every open position of the same symbol whose side is opposite to it (whatever its tag), at
+  bar ``t+1``'s open — longs at the bid open minus slippage, shorts at the ask open plus
+  slippage, commission charged — with exit reason ``signal``, *before* entries at that open
+  are processed. Pending (unfilled) entry orders of the opposite side are cancelled when the
+  signal is known (bar ``t``'s close; counted as expired). Exits during bar ``t`` itself come
+  first: a stop or target hit inside bar ``t`` closes the position then, and there is nothing
+  left for the signal to close. The signal itself is then handled normally, except that a slot
+  (tag or symbol) held by an opposite position that closes at ``t+1``'s open counts as free for
+  that open — so with one position per symbol an opposite signal *reverses* (close the long,
+  open the short at the same open) instead of being de-duplicated. Same-side open positions
+  are unaffected (the signal is de-duplicated as usual). Signals of one bar are applied in
+  row order, each seeing what the previous ones did.
 """
 
 from __future__ import annotations
@@ -99,6 +112,7 @@ class Signals:
     trail_distance: np.ndarray  # float64
     trail_start_r: np.ndarray  # float64, NaN = immediately
     time_stop: np.ndarray  # int64 bars, 0 = none
+    exit_opposite: np.ndarray  # bool: close opposite positions at the next open
     trail_level_long: np.ndarray | None = field(default=None)  # (n_bars,) float64
     trail_level_short: np.ndarray | None = field(default=None)
 
@@ -161,6 +175,7 @@ class Signals:
             trail_distance=cat("trail_distance"),
             trail_start_r=cat("trail_start_r"),
             time_stop=cat("time_stop"),
+            exit_opposite=cat("exit_opposite"),
             **levels,
         )
 
@@ -194,6 +209,7 @@ class Signals:
             trail_distance=self.trail_distance,
             trail_start_r=self.trail_start_r,
             time_stop=self.time_stop,
+            exit_opposite=self.exit_opposite,
         )
         return pd.DataFrame(data)
 
@@ -205,6 +221,15 @@ def _col(value: Any, n: int, dtype: Any, name: str) -> np.ndarray:
     if arr.shape != (n,):
         raise SignalError(f"signal column {name!r} has shape {arr.shape}, expected ({n},)")
     return np.ascontiguousarray(arr)
+
+
+def _flag(value: Any, n: int, name: str) -> np.ndarray:
+    """A boolean column from a bool scalar or array (0/1 integers accepted, nothing else)."""
+    arr = np.asarray(value)
+    integer_flags = arr.dtype.kind in "iu" and (arr.size == 0 or np.isin(arr, (0, 1)).all())
+    if arr.dtype != np.bool_ and not integer_flags:
+        raise SignalError(f"signal column {name!r} must be boolean (True/False)")
+    return _col(arr.astype(np.bool_), n, np.bool_, name)
 
 
 def _code(value: Any, names: tuple[str, ...], n: int, what: str) -> np.ndarray:
@@ -235,6 +260,7 @@ def make_signals(
     break_even: BreakEven | None = None,
     trailing: Trailing | None = None,
     time_stop: Any = 0,
+    exit_opposite: Any = False,
     reference_price: Any = None,
     trail_level_long: np.ndarray | None = None,
     trail_level_short: np.ndarray | None = None,
@@ -306,6 +332,7 @@ def make_signals(
         trail_distance=_col(tr.distance, n, np.float64, "trail_distance"),
         trail_start_r=_col(tr.start_r, n, np.float64, "trail_start_r"),
         time_stop=_col(time_stop, n, np.int64, "time_stop"),
+        exit_opposite=_flag(exit_opposite, n, "exit_opposite"),
         trail_level_long=None
         if trail_level_long is None
         else np.ascontiguousarray(trail_level_long, dtype=np.float64),

@@ -59,9 +59,14 @@ class AccountInfo:
     leverage: float = 100.0
 
 
+ORDER_TYPES = ("market", "limit", "stop")
+
+
 @dataclass(frozen=True)
 class OrderRequest:
-    """A market entry (the engine only sends market orders; stops/targets are managed)."""
+    """An entry order: ``market``, or a resting ``limit`` / ``stop`` order at ``price`` (an ask
+    level for buys, a bid level for sells) that stays until it fills or is cancelled; the
+    engine cancels it when it expires. Stops and targets are managed by the engine."""
 
     client_id: str
     symbol: str
@@ -70,6 +75,8 @@ class OrderRequest:
     stop: float | None = None
     target: float | None = None
     comment: str = ""
+    order_type: str = "market"
+    price: float | None = None  # level of a limit / stop order
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,7 @@ class OrderResult:
     time: int | None = None  # fill time, ns since epoch UTC
     commission: float = 0.0
     reason: str = ""
+    at_open: bool = True  # filled at the opening quote of a bar (False: inside the bar)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -100,6 +108,7 @@ class BrokerPosition:
     target: float | None
     client_id: str  # the entry order's client id (MT5: the comment)
     time: int = 0
+    swap: float = 0.0  # accrued and not yet paid out (paid with the next closing deal)
 
 
 @dataclass(frozen=True)
@@ -115,6 +124,7 @@ class Deal:
     profit: float = 0.0
     commission: float = 0.0
     reason: str = ""
+    swap: float = 0.0  # swap accrued on the position, paid with this deal
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -168,6 +168,7 @@ class MT5Broker:
             profit=float(d.profit),
             commission=-float(d.commission),
             reason=str(d.reason),
+            swap=float(getattr(d, "swap", 0.0) or 0.0),
         )
 
     # ------------------------------------------------------------------ queries
@@ -217,6 +218,11 @@ class MT5Broker:
         known = self.order_status(request.client_id)
         if known is not None:
             return known
+        if request.order_type != "market":
+            raise OrderRejected(
+                f"MT5 adapter: {request.order_type} entry orders are not supported yet "
+                "(market orders only)"
+            )
         tick = self._tick(request.symbol)
         buy = request.side > 0
         req = {

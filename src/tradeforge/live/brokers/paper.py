@@ -5,24 +5,38 @@ Fills follow the backtest's execution model (`tradeforge.backtest.execution.Exec
 * a market order fills at the **first tick stamped at or after the time it was placed** — buys at the ask plus
   slippage, sells at the bid minus slippage (so an order sent at a bar's close fills at the
   next bar's open, like the backtest's "signal on bar t fills at t+1's open");
+* a ``limit`` / ``stop`` entry order rests until the engine cancels it and fills through the
+  backtest's own `tradeforge.backtest.rules.entry_fill`: the first quote of a bar (and the
+  first quote the order sees) is that bar's *open* — a gap through the level fills at the
+  quote (stop orders with slippage); later quotes continue the price path from the previous
+  quote, so a level crossed between two quotes fills at the level (stop: plus slippage), as
+  inside a backtest bar. Results say whether the fill was at the open (``at_open``);
 * closes at market fill at the bid (long) / ask (short) with adverse slippage; a close that
   names a ``price`` is a resting stop/target order executing at the level the shared exit
   rules computed (``simulated = True`` tells the engine it may do that);
+* slippage is the model's value for the bar the quote belongs to (`ExecutionModel.slippage_at`:
+  ``fixed``; ``random`` keyed by (seed, symbol, bar open time) — the same number the backtest
+  draws for that bar, and the same again when a crashed run redoes the event; ``atr`` from
+  the ATR the engine passes with the quote, known at the previous bar's close);
 * commission is charged per lot per side on every deal; profit uses the backtest's unit
-  ``lot_step * contract_size`` per step so both book identical money.
+  ``lot_step * contract_size`` per step so both book identical money;
+* swap (money per lot per night) accrues on open positions when the UTC date of the quote's bar
+  changes — once per date, however often a quote is re-observed — and is paid with the next
+  closing deal (`Deal.swap`), as the backtest books it with the next exit leg.
 
-Only ``none`` and ``fixed`` slippage are supported (``atr``/``random`` are defined on bar
-arrays of a whole backtest). The whole broker state is one checksummed JSON document written
-atomically after every change; client ids make `place` and `close` idempotent.
+The whole broker state is one checksummed JSON document written atomically after every
+change; client ids make `place` and `close` idempotent.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from tradeforge.backtest.execution import ExecutionModel
+from tradeforge.backtest.rules import entry_fill
 from tradeforge.core.errors import ConfigError, StateError
 from tradeforge.core.instruments import Instrument, get_instrument
 from tradeforge.live.brokers.base import (
@@ -36,8 +50,11 @@ from tradeforge.live.brokers.base import (
     PositionClosedError,
 )
 from tradeforge.live.persist import read_document, write_document
+from tradeforge.strategy.signals import ENTRY_TYPES
 
 PAPER_FILE = "paper_broker.json"
+NS_DAY = 86_400 * 1_000_000_000
+_POSITION_FIELDS = tuple(f.name for f in fields(BrokerPosition))
 
 
 def _unit(inst: Instrument) -> float:
@@ -61,10 +78,6 @@ class PaperBroker:
         leverage: float = 100.0,
     ) -> None:
         self.execution = execution or ExecutionModel()
-        if self.execution.slippage not in ("none", "fixed"):
-            raise ConfigError(
-                f"paper broker supports slippage 'none' or 'fixed', not {self.execution.slippage!r}"
-            )
         if not leverage > 0:
             raise ConfigError("leverage must be > 0")
         self.path = Path(path) if path is not None else None
@@ -98,10 +111,30 @@ class PaperBroker:
         """Advance the exchange clock (orders placed now fill on a later tick)."""
         self.doc["clock"] = max(int(self.doc["clock"]), int(time_ns))
 
-    def observe(self, symbol: str, time_ns: int, bid: float, ask: float) -> list[OrderResult]:
-        """A quote: fill pending market orders placed at or before ``time_ns``; returns the fills."""
+    def observe(
+        self,
+        symbol: str,
+        time_ns: int,
+        bid: float,
+        ask: float,
+        *,
+        bar_time: int | None = None,
+        atr: float | None = None,
+    ) -> list[OrderResult]:
+        """A quote of the bar opened at ``bar_time`` (default: the quote's own time): accrue
+        swap on a new UTC date, then fill the pending orders placed at or before ``time_ns``
+        that this quote executes; returns the fills. ``atr``: the ATR known at the previous
+        bar's close (``atr`` slippage)."""
         self.set_clock(time_ns)
-        self.doc["ticks"][symbol] = {"time": int(time_ns), "bid": bid, "ask": ask}
+        inst = get_instrument(symbol)
+        bar = int(time_ns if bar_time is None else bar_time)
+        prev = self.doc["ticks"].get(symbol)
+        opens_bar = prev is None or prev.get("bar") != bar
+        slip = self.execution.slippage_at(inst, symbol, bar, atr)
+        tick = {"time": int(time_ns), "bid": bid, "ask": ask, "bar": bar, "slip": slip}
+        self.doc["ticks"][symbol] = tick  # saved with the next change (the engine restores it)
+        changed = self._accrue_swap(symbol, inst, bar // NS_DAY)
+        ask = self._spread_adj(inst, bid, ask)
         fills = []
         for cid in sorted(self.doc["orders"]):
             order = self.doc["orders"][cid]
@@ -109,15 +142,39 @@ class PaperBroker:
                 continue
             if order["placed"] > time_ns:
                 continue
-            fills.append(self._fill(cid, order, time_ns, bid, ask))
-        if fills:
+            kind = ENTRY_TYPES.index(order.get("type", "market"))
+            if kind == 0 or opens_bar or not order.get("seen"):
+                o = h = lo = bid  # a bar's open (or the order's first quote): gaps fill here
+            else:
+                o, h, lo = prev["bid"], max(prev["bid"], bid), min(prev["bid"], bid)
+            level = order.get("price") or 0.0
+            price, at_open = entry_fill(order["side"], kind, level, o, h, lo, ask - bid, slip)
+            if not order.get("seen"):
+                order["seen"] = True
+                changed = True
+            if price == price:
+                fills.append(self._fill(cid, order, time_ns, float(price), bool(at_open)))
+        if fills or changed:
             self._save()
         return fills
 
-    def _slip(self, inst: Instrument) -> float:
-        if self.execution.slippage == "fixed":
-            return self.execution.slippage_value * inst.pip_size
-        return 0.0
+    def _accrue_swap(self, symbol: str, inst: Instrument, day: int) -> bool:
+        """Swap for every night since each position's last accrual day (idempotent)."""
+        changed = False
+        for p in self.doc["positions"].values():
+            if p["symbol"] != symbol or day <= p.get("swap_day", day):
+                continue
+            nights = day - p["swap_day"]
+            rate = self.execution.swap_long if p["side"] > 0 else self.execution.swap_short
+            steps = round(p["lots"] / inst.lot_step)
+            p["swap"] = p.get("swap", 0.0) + rate * inst.lot_step * steps * nights
+            p["swap_day"] = day
+            changed = True
+        return changed
+
+    def _slip(self, symbol: str) -> float:
+        tick = self.doc["ticks"].get(symbol)
+        return 0.0 if tick is None else float(tick.get("slip", 0.0))
 
     def _spread_adj(self, inst: Instrument, bid: float, ask: float) -> float:
         """Ask to use: the quote's, or bid + the model's fixed spread."""
@@ -125,11 +182,9 @@ class PaperBroker:
             return ask
         return bid + float(self.execution.spread) * inst.pip_size
 
-    def _fill(self, cid: str, order: dict, time_ns: int, bid: float, ask: float) -> OrderResult:
-        inst = get_instrument(order["symbol"])
-        ask = self._spread_adj(inst, bid, ask)
-        slip = self._slip(inst)
-        price = ask + slip if order["side"] > 0 else bid - slip
+    def _fill(
+        self, cid: str, order: dict, time_ns: int, price: float, at_open: bool
+    ) -> OrderResult:
         commission = self.execution.commission * order["lots"]
         ticket = int(self.doc["next_ticket"])
         self.doc["next_ticket"] = ticket + 1
@@ -144,8 +199,12 @@ class PaperBroker:
             "target": order.get("target"),
             "client_id": cid,
             "time": int(time_ns),
+            "swap": 0.0,
+            "swap_day": int(self.doc["ticks"][order["symbol"]]["bar"]) // NS_DAY,
         }
-        order.update(status="filled", ticket=ticket, price=price, time=int(time_ns))
+        order.update(
+            status="filled", ticket=ticket, price=price, time=int(time_ns), at_open=at_open
+        )
         order["commission"] = commission
         self._events.append(BrokerEvent("fill", cid, {"ticket": ticket, "price": price}))
         return self._result(cid, order)
@@ -178,7 +237,7 @@ class PaperBroker:
         out = []
         for p in self.doc["positions"].values():
             if symbol is None or p["symbol"] == symbol:
-                out.append(BrokerPosition(**p))
+                out.append(BrokerPosition(**{k: p[k] for k in _POSITION_FIELDS if k in p}))
         return sorted(out, key=lambda p: p.ticket)
 
     @staticmethod
@@ -192,6 +251,7 @@ class PaperBroker:
             time=o.get("time"),
             commission=o.get("commission", 0.0),
             reason=o.get("reason", ""),
+            at_open=o.get("at_open", True),
         )
 
     def orders(self, symbol: str | None = None) -> list[OrderResult]:
@@ -230,10 +290,16 @@ class PaperBroker:
             "target": request.target,
             "placed": int(self.doc["clock"]),
             "status": "pending",
+            "type": request.order_type,
+            "price": request.price,
         }
         steps = request.lots / inst.lot_step
         problem = ""
-        if request.side not in (1, -1):
+        if request.order_type not in ENTRY_TYPES:
+            problem = f"unknown order type {request.order_type!r}"
+        elif request.order_type != "market" and not (request.price or 0) > 0:
+            problem = f"{request.order_type} order needs a price > 0"
+        elif request.side not in (1, -1):
             problem = "side must be +1 or -1"
         elif request.lots < inst.min_lot - 1e-12 or abs(steps - round(steps)) > 1e-6:
             problem = f"invalid volume {request.lots} (min {inst.min_lot}, step {inst.lot_step})"
@@ -290,13 +356,15 @@ class PaperBroker:
             raise OrderRejected(f"paper broker: cannot close {lots} of {p['lots']} lots")
         tick = self._tick(p["symbol"])
         if price is None:
-            slip = self._slip(inst)
+            slip = self._slip(p["symbol"])
             ask = self._spread_adj(inst, tick["bid"], tick["ask"])
             price = tick["bid"] - slip if p["side"] > 0 else ask + slip
         steps = round(lots / inst.lot_step)
         profit = p["side"] * (price - p["price_open"]) * steps * _unit(inst)
         commission = self.execution.commission * lots
-        self.doc["balance"] += profit - commission
+        swap = float(p.get("swap", 0.0))  # all accrued swap goes with the first closing deal
+        p["swap"] = 0.0
+        self.doc["balance"] += profit - commission + swap
         remaining = round(p["lots"] - lots, 8)
         if remaining <= 0 or math.isclose(remaining, 0.0, abs_tol=1e-9):
             del self.doc["positions"][str(ticket)]
@@ -312,6 +380,7 @@ class PaperBroker:
             profit=profit,
             commission=commission,
             reason=reason,
+            swap=swap,
         )
         self.doc["deals"][client_id] = deal.to_dict()
         self._save()

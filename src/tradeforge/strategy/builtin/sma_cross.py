@@ -2,7 +2,10 @@
 
 Long when the fast SMA of the close crosses above the slow one (fast above slow on bar ``t``,
 not above on bar ``t-1``), short on the cross below. Fixed stop and one target in pips; the
-target closes the whole position; no break-even.
+target closes the whole position; no break-even. With ``exit_on_opposite`` every cross also
+closes the open position of the other side at the next open (exit reason ``signal``) and
+enters the new side there — the classic stop-and-reverse, always in the market once started
+(stop and target still apply).
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ class SmaCrossParams(StrategyParams):
     slow: int = Field(30, ge=2, description="slow SMA period")
     stop_pips: float = Field(20.0, gt=0, description="stop distance from the fill, pips")
     target_pips: float = Field(40.0, gt=0, description="target distance from the fill, pips")
+    exit_on_opposite: bool = Field(
+        False, description="a cross closes the opposite position and reverses (stop-and-reverse)"
+    )
 
 
 @register_strategy
@@ -58,4 +64,5 @@ class SmaCross(Strategy):
             tag=self.name,
             stop_distance=self.params.stop_pips * inst.pip_size,
             targets=[Target(self.params.target_pips * inst.pip_size, 1.0, "distance")],
+            exit_opposite=self.params.exit_on_opposite,
         )
