@@ -89,6 +89,16 @@ def run_summary(result: BacktestResult) -> dict[str, Any]:
     }
 
 
+TRADE_TIME_COLUMNS = ("signal_time", "entry_time", "exit_time")
+
+
+def write_trades_csv(trades: pd.DataFrame, path: str | Path) -> Path:
+    """Write a trade table (`TRADE_COLUMNS`) in the run folder's ``trades.csv`` format."""
+    path = Path(path)
+    atomic_write_bytes(path, _csv_bytes(trades, TRADE_TIME_COLUMNS), durable=False)
+    return path
+
+
 def write_result(result: BacktestResult, out: str | Path) -> dict[str, Path]:
     """Write the run folder (the four files, each atomically) into ``out``; returns their paths.
 
@@ -101,8 +111,7 @@ def write_result(result: BacktestResult, out: str | Path) -> dict[str, Path]:
         "equity": out / "equity.csv",
         "run": out / "run.json",
     }
-    trades = _csv_bytes(result.trades, ("signal_time", "entry_time", "exit_time"))
-    atomic_write_bytes(paths["trades"], trades, durable=False)
+    write_trades_csv(result.trades, paths["trades"])
     atomic_write_bytes(paths["legs"], _csv_bytes(result.legs, ("time",)), durable=False)
     equity = result.equity.rename_axis("time").reset_index()
     atomic_write_bytes(paths["equity"], _csv_bytes(equity, ("time",)), durable=False)

@@ -86,8 +86,13 @@ def register(app: typer.Typer) -> None:
         window: Annotated[int, typer.Option(help="Bars handed to the strategy per candle.")] = 300,
         sizing: Annotated[str, typer.Option(help="risk:PCT or fixed:LOTS.")] = "risk:1",
         spread: Annotated[str, typer.Option(help="'data' or fixed pips.")] = "data",
-        slippage: Annotated[str | None, typer.Option(help="Fixed slippage in pips.")] = None,
+        slippage: Annotated[
+            str | None, typer.Option(help="Pips, 'fixed:0.2', 'atr:0.05' or 'random:0.5'.")
+        ] = None,
         commission: Annotated[float, typer.Option(help="Money per lot per side.")] = 0.0,
+        swap_long: Annotated[float, typer.Option(help="Money per lot per night (long).")] = 0.0,
+        swap_short: Annotated[float, typer.Option(help="Money per lot per night (short).")] = 0.0,
+        seed: Annotated[int, typer.Option(help="Seed of random slippage.")] = 0,
         capital: Annotated[float, typer.Option(help="Paper account balance.")] = 100_000.0,
         leverage: float = 100.0,
         position_mode: Annotated[str, typer.Option(help="symbol or tag.")] = "symbol",
@@ -104,6 +109,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Replay history through the live engine with a paper broker (resumable: run it again
         with only --state to continue after a stop or crash)."""
+        from tradeforge.backtest.io import write_trades_csv
         from tradeforge.live.runner import DryRunSpec, run_dry, trades_frame
 
         load_instruments(instruments)
@@ -129,6 +135,9 @@ def register(app: typer.Typer) -> None:
                 spread=spread,
                 slippage=slippage,
                 commission=commission,
+                swap_long=swap_long,
+                swap_short=swap_short,
+                slippage_seed=seed,
                 capital=capital,
                 leverage=leverage,
                 position_mode=position_mode,
@@ -141,10 +150,12 @@ def register(app: typer.Typer) -> None:
             )
         engine = run_dry(state, spec, echo=_echo)
         trades = trades_frame(state)
+        csv_path = write_trades_csv(trades, Path(state) / "trades.csv")
         console.print(
             f"[bold]dry-run[/] {engine.cfg.strategy_name} {engine.symbol} {engine.tf}: "
             f"{len(trades)} closed trade(s), P&L {trades['pnl'].sum():,.2f}, "
-            f"balance {engine.broker.account().balance:,.2f}; state in {state}"
+            f"balance {engine.broker.account().balance:,.2f}; state in {state}; "
+            f"closed trades in {csv_path}"
         )
 
     @app.command("live")
