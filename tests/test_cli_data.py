@@ -69,3 +69,10 @@ def test_home_from_environment(tmp_path, monkeypatch):
     assert r.returncode == 0, r.stderr
     frame = ParquetStore(tmp_path / "envhome").load("EURUSD", "D1")
     assert frame.index[0] >= pd.Timestamp("2024-01-01", tz="UTC")
+
+
+def test_strategies_command_lists_params():
+    r = run_cli("strategies")
+    assert r.returncode == 0, r.stderr
+    for text in ("sma_cross", "breakout", "structure", "fast", ">= 1", "exit_on_opposite"):
+        assert text in r.stdout

@@ -30,7 +30,7 @@ def _register_optional() -> None:
     """Register command modules of layers that may be absent in a partial install."""
     import importlib
 
-    for name in ("features", "backtest", "report", "live", "research"):
+    for name in ("features", "strategies", "backtest", "report", "live", "research"):
         try:
             module = importlib.import_module(f"tradeforge.cli.{name}")
         except ModuleNotFoundError as exc:
