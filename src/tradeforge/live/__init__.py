@@ -1,6 +1,9 @@
 """Dry-run and live trading: one pipeline for both.
 
-* `engine.Engine` — the event loop (feed → strategy → guards/sizing → broker → state);
+* `engine.Engine` — the event loop (feed → strategy → guards/sizing → broker → state), its
+  steps in `events` (per tick / per bar), `entries` + `orders`, `pending` (fills), `exits` +
+  `booking` (positions, trades), `reconcile`, `kill`, `account`, `market`, `decisions`,
+  `summary`; `config.EngineConfig`, `context.EngineContext`;
 * `feeds` — `ReplayFeed` (cached bars, synthesised or real ticks) and the `BrokerFeed` protocol;
 * `brokers` — the `Broker` protocol, `PaperBroker` (dry-run) and `MT5Broker` (MetaTrader 5);
 * `state` / `persist` — crash-safe state: checksummed atomic snapshots plus a journal;

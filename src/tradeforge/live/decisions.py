@@ -1,0 +1,28 @@
+"""Decision records: one JSON object per thing the engine decided (and why), journaled with
+each commit and appended to ``decisions.jsonl`` for people and tools to follow."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+DECISIONS_FILE = "decisions.jsonl"
+
+
+def iso(ns: int | None) -> str | None:
+    return None if ns is None else pd.Timestamp(ns, tz="UTC").isoformat()
+
+
+def decision(now: int | None, kind: str, reason: str, **data: Any) -> dict[str, Any]:
+    return {"time": iso(now), "kind": kind, "reason": reason, **data}
+
+
+def append_decisions(state_dir: Path, seq: int, decisions: Iterable[dict[str, Any]]) -> None:
+    """Append the decisions of the commit numbered ``seq`` to the JSON-lines log."""
+    with open(state_dir / DECISIONS_FILE, "a", encoding="utf-8") as fh:
+        for d in decisions:
+            fh.write(json.dumps({"seq": seq, **d}, sort_keys=True) + "\n")

@@ -1,0 +1,144 @@
+"""A closed bar's signals, in row order: ``exit_opposite`` first (opposite positions leave at
+the next open, opposite orders are cancelled), then the entry through the slot rule and the
+guards — placed now, or queued until the next quote when exits are due at that open."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tradeforge.live import guards as G
+from tradeforge.live.brokers.base import client_order_id
+from tradeforge.live.context import EngineContext, Record, State
+from tradeforge.live.decisions import decision
+from tradeforge.live.feeds import Bar, Tick
+from tradeforge.live.orders import place_entry
+from tradeforge.live.pending import cancel_unless_filled, count_expired
+from tradeforge.live.strategy_signals import signal_row
+from tradeforge.strategy.signals import Signals
+
+
+@dataclass(frozen=True)
+class EntryTerms:
+    """What every entry signal of one closed bar is judged and sized against."""
+
+    bar: Bar
+    balance: float  # the sizing balance (`tradeforge.live.account.sizing_balance`)
+    equity: float
+    margin: float  # used margin
+    final: bool  # the replay's last bar
+    tick: Tick | None  # the last quote (guards: staleness, spread)
+
+
+def enter_on_signals(
+    ctx: EngineContext, new: State, sig: Signals, last: int, terms: EntryTerms, decisions: list
+) -> None:
+    """Act on the signals of the window's last bar (``last``), each once (by client id)."""
+    bar = terms.bar
+    now = bar.close_time
+    rows = np.flatnonzero(sig.bar == last)
+    horizon = bar.time - ctx.cfg.window * ctx.step_ns
+    new["signals"] = {k: v for k, v in new["signals"].items() if v >= horizon}
+    for j in rows:
+        row = signal_row(sig, int(j))
+        sid = client_order_id(ctx.cfg.strategy_name, ctx.symbol, bar.time, row["tag"], "entry")
+        if sid in new["signals"]:
+            continue
+        new["signals"][sid] = bar.time
+        if row["exit_opposite"]:
+            exit_opposite(ctx, new, row, now, decisions)
+        enter(ctx, new, row, sid, terms, decisions)
+
+
+def exit_opposite(ctx: EngineContext, new: State, row: Record, now: int, decisions: list) -> None:
+    """An ``exit_opposite`` signal: opposite positions close at the next open, opposite
+    pending and queued entry orders are cancelled (counted as expired)."""
+    side = row["side"]
+    for cid in sorted(new["positions"]):
+        pos = new["positions"][cid]
+        if pos["side"] != side and not pos.get("signal_exit"):
+            pos["signal_exit"] = True
+            decisions.append(
+                decision(now, "exit_due", "opposite signal: closes at the next open", position=cid)
+            )
+    for book in ("pending", "queued"):
+        for cid in sorted(new[book]):
+            if new[book][cid]["signal"]["side"] == side:
+                continue
+            if book == "pending" and not cancel_unless_filled(ctx.broker, cid):
+                continue  # filled meanwhile: a position now, the next sync adopts it
+            del new[book][cid]
+            count_expired(new)
+            decisions.append(decision(now, "cancel", "opposite signal", order=cid))
+
+
+def enter(
+    ctx: EngineContext, new: State, row: Record, sid: str, terms: EntryTerms, decisions: list
+) -> None:
+    """One entry signal: skipped, refused by a guard, queued or placed (each logged)."""
+    cfg, bar, tick = ctx.cfg, terms.bar, terms.tick
+    now = bar.close_time
+    base = {"order": sid, "side": row["side"], "tag": row["tag"]}
+    if row["entry_type"] != "market" and not ctx.broker.simulated:
+        decisions.append(
+            decision(now, "skip", f"{row['entry_type']} entries need the paper broker", **base)
+        )
+        return
+    if terms.final and cfg.close_at_end:
+        decisions.append(decision(now, "skip", "end of replay", **base))
+        return
+    in_slot = [
+        p for p in (*new["positions"].values(), *new["pending"].values(),
+                    *new["queued"].values())
+        if cfg.position_mode == "symbol" or p["tag"] == row["tag"]
+    ]  # fmt: skip
+    # a slot whose only occupant is an opposite position leaving at the next open is free
+    # for that open (a reversal)
+    reversal = (
+        len(in_slot) == 1
+        and in_slot[0].get("signal_exit")
+        and in_slot[0].get("side") != row["side"]
+    )
+    if in_slot and not reversal:
+        decisions.append(decision(now, "skip", f"slot busy ({cfg.position_mode})", **base))
+        return
+    if new["risk"]["halted"]:
+        decisions.append(decision(now, "skip", "trading halted", **base))
+        return
+    leaving = sum(1 for p in new["positions"].values() if p.get("signal_exit"))
+    verdicts = G.check_entry(
+        cfg.limits,
+        now=now,
+        last_tick_time=tick.time if tick else None,
+        spread=tick.spread if tick else None,
+        pip_size=ctx.inst.pip_size,
+        equity=terms.equity,
+        day_start_balance=new["daily"]["start_balance"],
+        peak_equity=new["risk"]["peak_equity"],
+        open_count=len(new["positions"]) - leaving + len(new["pending"]) + len(new["queued"]),
+    )
+    blocked = [v for v in verdicts if not v.ok]
+    if blocked:
+        for v in blocked:
+            decisions.append(decision(now, "guard", v.reason, guard=v.guard, **base))
+        return
+    if row["entry_type"] != "market":
+        ref = row["entry_price"]
+    else:
+        ref = bar.close + (ctx.spread(bar.spread) if row["side"] > 0 else 0.0)
+    exits_due = any(p["time_due"] or p.get("signal_exit") for p in new["positions"].values())
+    if exits_due:
+        # exits at the next open come first and the size uses the balance after them
+        new["queued"][sid] = {
+            "signal": row,
+            "signal_time": bar.time,
+            "tag": row["tag"],
+            "ref": ref,
+            "seq": len(new["queued"]),
+        }
+        why = "reversal" if reversal else "exits due at the next open"
+        decisions.append(decision(now, "queued", why, **base))
+        return
+    free_margin = terms.equity - terms.margin
+    place_entry(ctx, new, row, sid, bar.time, ref, terms.balance, free_margin, now, decisions)

@@ -1,0 +1,86 @@
+"""Entry orders: size one from the risk sizer and send it to the broker, and place the
+entries queued behind exits at the next quote (sized from the balance after those exits)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tradeforge.live.account import equity_margin, sizing_balance
+from tradeforge.live.brokers.base import BrokerError, OrderRequest
+from tradeforge.live.context import EngineContext
+from tradeforge.live.decisions import decision
+from tradeforge.live.feeds import Tick
+from tradeforge.live.market import observe
+from tradeforge.live.pending import sync_pending
+
+
+def place_entry(
+    ctx: EngineContext,
+    new: dict[str, Any],
+    row: dict[str, Any],
+    sid: str,
+    signal_time: int,
+    ref: float,
+    balance: float,
+    free_margin: float,
+    now: int,
+    decisions: list,
+) -> bool:
+    """Size and send one entry order; True when the broker accepted it."""
+    base = {"order": sid, "side": row["side"], "tag": row["tag"]}
+    dist = (
+        row["stop_distance"] if row["stop_distance"] is not None else abs(ref - row["stop_price"])
+    )
+    size = ctx.sizer.size(ctx.inst, balance, dist, ref, free_margin)
+    if size.steps <= 0:
+        decisions.append(decision(now, "skip", size.reason, **base))
+        return False
+    request = OrderRequest(
+        sid, ctx.symbol, row["side"], size.lots, comment=sid,
+        order_type=row["entry_type"], price=row["entry_price"],
+    )  # fmt: skip
+    try:
+        result = ctx.broker.place(request)
+    except BrokerError as exc:
+        decisions.append(decision(now, "rejected", str(exc), **base))
+        return False
+    steps = int(round(result.lots / ctx.inst.lot_step))  # a redo gets the original size
+    new["pending"][sid] = {
+        "signal": row,
+        "signal_time": signal_time,
+        "tag": row["tag"],
+        "steps": steps,
+        "lots": result.lots,
+        "bars_left": row["expiry"] if row["entry_type"] != "market" else None,
+    }
+    new["stats"]["orders"] += 1
+    decisions.append(
+        decision(now, "order", size.reason, lots=result.lots, status=result.status,
+                 entry=row["entry_type"], **base)
+    )  # fmt: skip
+    return True
+
+
+def place_queued(
+    ctx: EngineContext, new: dict[str, Any], tick: Tick, decisions: list, trades: list
+) -> None:
+    """Entries queued behind this open's exits: sized now, filled at this quote."""
+    queued = sorted(new["queued"].items(), key=lambda kv: kv[1]["seq"])
+    new["queued"] = {}
+    if new["risk"]["halted"]:
+        for sid, _ in queued:
+            decisions.append(decision(tick.time, "skip", "trading halted", order=sid))
+        return
+    balance = sizing_balance(ctx, new)
+    sp = ctx.spread(tick.spread)
+    open_pnl, margin = equity_margin(ctx, new, tick.bid, sp)
+    free = ctx.broker.account().balance + open_pnl - margin
+    placed = False
+    for sid, q in queued:
+        placed |= place_entry(
+            ctx, new, q["signal"], sid, q["signal_time"], q["ref"], balance, free, tick.time,
+            decisions,
+        )  # fmt: skip
+    if placed and ctx.broker.simulated:
+        observe(ctx, new, tick)  # the orders execute at this same quote
+        sync_pending(ctx, new, tick.time, decisions, trades)
