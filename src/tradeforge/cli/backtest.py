@@ -8,8 +8,14 @@ from typing import Annotated, Any
 import typer
 
 from tradeforge.cli.common import (
+    CommissionOption,
     HomeOption,
     InstrumentsOption,
+    SeedOption,
+    SlippageOption,
+    SpreadOption,
+    SwapLongOption,
+    SwapShortOption,
     console,
     home_dir,
     load_frames,
@@ -79,16 +85,12 @@ def backtest_command(
         Path | None, typer.Option(help="YAML/TOML file: strategy and/or params.")
     ] = None,
     out: Annotated[Path, typer.Option(help="Run folder to write.")] = Path("runs/backtest"),
-    spread: Annotated[
-        str, typer.Option(help="'data' (the data's spread column) or fixed pips.")
-    ] = "data",
-    slippage: Annotated[
-        str | None, typer.Option(help="Pips, 'fixed:0.2', 'atr:0.05' or 'random:0.5'.")
-    ] = None,
-    commission: Annotated[float, typer.Option(help="Money per lot per side.")] = 0.0,
-    swap_long: Annotated[float, typer.Option(help="Money per lot per night (long).")] = 0.0,
-    swap_short: Annotated[float, typer.Option(help="Money per lot per night (short).")] = 0.0,
-    seed: Annotated[int, typer.Option(help="Seed of random slippage.")] = 0,
+    spread: SpreadOption = "data",
+    slippage: SlippageOption = None,
+    commission: CommissionOption = 0.0,
+    swap_long: SwapLongOption = 0.0,
+    swap_short: SwapShortOption = 0.0,
+    seed: SeedOption = 0,
     sizing: Annotated[str, typer.Option(help="Lots ('0.1', 'fixed:0.1') or 'risk:1' (%).")] = "1",
     position_mode: Annotated[
         str, typer.Option(help="'symbol' (one position per symbol) or 'tag' (one per tag).")

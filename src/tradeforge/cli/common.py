@@ -39,6 +39,16 @@ InstrumentsOption = Annotated[
     typer.Option("--instruments", help="TOML/YAML file adding or overriding instrument specs."),
 ]
 
+# Execution-cost options shared by backtest, dry-run and research commands.
+SpreadOption = Annotated[str, typer.Option(help="'data' (the data's spread column) or fixed pips.")]
+SlippageOption = Annotated[
+    str | None, typer.Option(help="Pips, 'fixed:0.2', 'atr:0.05' or 'random:0.5'.")
+]
+CommissionOption = Annotated[float, typer.Option(help="Money per lot per side.")]
+SwapLongOption = Annotated[float, typer.Option(help="Money per lot per night (long).")]
+SwapShortOption = Annotated[float, typer.Option(help="Money per lot per night (short).")]
+SeedOption = Annotated[int, typer.Option(help="Seed of random slippage.")]
+
 
 def home_dir(home: Path | None) -> Path:
     return resolve_home(home)

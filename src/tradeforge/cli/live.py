@@ -8,7 +8,18 @@ from typing import Annotated, Any
 
 import typer
 
-from tradeforge.cli.common import HomeOption, InstrumentsOption, console, load_instruments
+from tradeforge.cli.common import (
+    CommissionOption,
+    HomeOption,
+    InstrumentsOption,
+    SeedOption,
+    SlippageOption,
+    SpreadOption,
+    SwapLongOption,
+    SwapShortOption,
+    console,
+    load_instruments,
+)
 from tradeforge.core.errors import ConfigError
 
 StateOption = Annotated[Path, typer.Option("--state", help="State directory of this session.")]
@@ -85,14 +96,12 @@ def register(app: typer.Typer) -> None:
         ] = None,
         window: Annotated[int, typer.Option(help="Bars handed to the strategy per candle.")] = 300,
         sizing: Annotated[str, typer.Option(help="risk:PCT or fixed:LOTS.")] = "risk:1",
-        spread: Annotated[str, typer.Option(help="'data' or fixed pips.")] = "data",
-        slippage: Annotated[
-            str | None, typer.Option(help="Pips, 'fixed:0.2', 'atr:0.05' or 'random:0.5'.")
-        ] = None,
-        commission: Annotated[float, typer.Option(help="Money per lot per side.")] = 0.0,
-        swap_long: Annotated[float, typer.Option(help="Money per lot per night (long).")] = 0.0,
-        swap_short: Annotated[float, typer.Option(help="Money per lot per night (short).")] = 0.0,
-        seed: Annotated[int, typer.Option(help="Seed of random slippage.")] = 0,
+        spread: SpreadOption = "data",
+        slippage: SlippageOption = None,
+        commission: CommissionOption = 0.0,
+        swap_long: SwapLongOption = 0.0,
+        swap_short: SwapShortOption = 0.0,
+        seed: SeedOption = 0,
         capital: Annotated[float, typer.Option(help="Paper account balance.")] = 100_000.0,
         leverage: float = 100.0,
         position_mode: Annotated[str, typer.Option(help="symbol or tag.")] = "symbol",

@@ -15,8 +15,11 @@ import typer
 from rich.table import Table
 
 from tradeforge.cli.common import (
+    CommissionOption,
     HomeOption,
     InstrumentsOption,
+    SlippageOption,
+    SpreadOption,
     console,
     home_dir,
     load_instruments,
@@ -57,13 +60,10 @@ ConstraintOpt = Annotated[
 ]
 WorkersOpt = Annotated[int, typer.Option(help="Local worker processes (1 = in-process).")]
 SchedulerOpt = Annotated[
-    str | None, typer.Option(help="Dask scheduler address, e.g. tcp://10.0.0.5:8786.")
+    str | None, typer.Option(help="Dask scheduler address, e.g. tcp://scheduler-host:8786.")
 ]
 BatchOpt = Annotated[int, typer.Option(help="Optuna trials asked per batch.")]
 TopOpt = Annotated[int, typer.Option(help="Rows of the printed top-N table.")]
-SpreadOpt = Annotated[str, typer.Option(help="'data' or fixed pips.")]
-SlippageOpt = Annotated[str | None, typer.Option(help="Pips, 'atr:0.05' or 'random:0.5'.")]
-CommissionOpt = Annotated[float, typer.Option(help="Money per lot per side.")]
 SizingOpt = Annotated[str, typer.Option(help="Lots ('0.1') or 'risk:1' (%).")]
 PositionOpt = Annotated[str, typer.Option(help="'symbol' or 'tag'.")]
 CapitalOpt = Annotated[float, typer.Option(help="Initial capital per symbol.")]
@@ -189,9 +189,9 @@ _SEARCH_TAIL = [
     _param("workers", WorkersOpt, 1),
     _param("scheduler", SchedulerOpt, None),
     _param("batch_size", BatchOpt, 16),
-    _param("spread", SpreadOpt, "data"),
-    _param("slippage", SlippageOpt, None),
-    _param("commission", CommissionOpt, 0.0),
+    _param("spread", SpreadOption, "data"),
+    _param("slippage", SlippageOption, None),
+    _param("commission", CommissionOption, 0.0),
     _param("sizing", SizingOpt, "1"),
     _param("position_mode", PositionOpt, "symbol"),
     _param("capital", CapitalOpt, 100_000.0),

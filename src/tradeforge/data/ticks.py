@@ -23,6 +23,18 @@ _NS_PER_MIN = 60_000_000_000
 _BAR_COLUMNS = ("open", "high", "low", "close", "volume", "spread")
 
 
+def empty_tick_arrays() -> dict[str, np.ndarray]:
+    """The tick arrays of a period without ticks (``time`` int64 ns, prices and volumes)."""
+    empty = np.array([], dtype=np.float64)
+    return {
+        "time": np.array([], dtype=np.int64),
+        "ask": empty,
+        "bid": empty,
+        "ask_volume": empty,
+        "bid_volume": empty,
+    }
+
+
 def aggregate_ticks_m1(
     time_ns: np.ndarray, bid: np.ndarray, ask: np.ndarray, bid_volume: np.ndarray
 ) -> dict[str, np.ndarray]:

@@ -66,7 +66,7 @@ from tradeforge.data.download import (
 )
 from tradeforge.data.resample import resample_ohlcv
 from tradeforge.data.sources import dukascopy_json as dj
-from tradeforge.data.ticks import aggregate_ticks_m1, bars_frame
+from tradeforge.data.ticks import aggregate_ticks_m1, bars_frame, empty_tick_arrays
 from tradeforge.data.validate import empty_ohlcv, validate_ohlcv
 
 log = logging.getLogger(__name__)
@@ -329,7 +329,7 @@ class DukascopySource:
     def _decode_ticks(self, fetched: Fetched, inst: Instrument) -> dict:
         file, result = fetched
         if result.status == MISSING:
-            return _no_ticks()
+            return empty_tick_arrays()
         data, name = _body(fetched)
         if self.mode in JSON_MODES:
             return dj.decode_json_ticks(data, inst.point, name)
@@ -431,17 +431,6 @@ def _check_json_body(body: Path, url: str) -> None:
         if data.lstrip()[:1] == b"<":
             raise
         raise TransientError(str(exc)) from None
-
-
-def _no_ticks() -> dict[str, np.ndarray]:
-    empty = np.array([], dtype=np.float64)
-    return {
-        "time": np.array([], dtype=np.int64),
-        "ask": empty,
-        "bid": empty,
-        "ask_volume": empty,
-        "bid_volume": empty,
-    }
 
 
 def _raise_failures(fetched: list[Fetched], label: str) -> None:

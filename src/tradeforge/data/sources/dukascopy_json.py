@@ -53,6 +53,7 @@ import pandas as pd
 from tradeforge.core.errors import ConfigError, DataError
 from tradeforge.core.instruments import Instrument
 from tradeforge.data.bi5 import price_scale
+from tradeforge.data.ticks import empty_tick_arrays
 
 DEFAULT_JSON_BASE_URL = "https://jetta.dukascopy.com/v1"
 CANDLE_SHIFT_MS = 60_000  # minute candles
@@ -130,7 +131,7 @@ def decode_json_ticks(data: bytes, point: float, name: str = "Dukascopy JSON tic
     cols = _columns(body, TICK_KEYS, name)
     n = len(cols["times"])
     if n == 0:
-        return _empty_ticks()
+        return empty_tick_arrays()
     _check_multiplier(body, point, name)
     ms = _cumulative_times(body, cols["times"], 1, name)
     return {
@@ -243,17 +244,6 @@ def _prices(body: dict, first_key: str, deltas: list, point: float, name: str) -
     divide, k = price_scale(point)
     values = points.astype(np.float64)
     return values / k if divide else values * k
-
-
-def _empty_ticks() -> dict[str, np.ndarray]:
-    empty = np.array([], dtype=np.float64)
-    return {
-        "time": np.array([], dtype=np.int64),
-        "ask": empty,
-        "bid": empty,
-        "ask_volume": empty,
-        "bid_volume": empty,
-    }
 
 
 __all__ = [
