@@ -6,7 +6,7 @@ STAMP   = $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DEMO_HOME ?= .demo-home
 BENCH_HOME ?= .bench-home
 
-.PHONY: demo test bench lint format clean venv
+.PHONY: demo test bench soak lint format clean venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ bench: $(STAMP)
 	$(BIN)/python bench/reference.py --home $(BENCH_HOME)
 	$(BIN)/python bench/report_bench.py
 	$(BIN)/python bench/optimize_bench.py
+
+# Crash-safety soak: SIGKILL a dry-run at 200 random points over 600 bars (the suite runs ~60).
+soak: $(STAMP)
+	$(BIN)/python -m tests.live.test_crash 200 600
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
