@@ -121,6 +121,7 @@ def simulate_symbol(
                 EQUITY_COLUMNS[2]: eq[:, 2].astype(np.int64),
             },
             index=frame.index,
+            copy=False,  # the kernel's arrays are ours: no 2-D consolidation copy
         ),
         counters={
             name: int(v) for name, v in zip(K.COUNTER_NAMES, counters[: K.N_COUNTERS], strict=True)
@@ -166,8 +167,7 @@ def _trades_frame(symbol, index, s: Signals, inst, ti, tf) -> pd.DataFrame:
         "exit_reason": _cat(ti[:, K.TI_REASON], EXIT_REASONS),
         "bars_held": exit_bar - ti[:, K.TI_ENTRY_BAR],
     }
-    frame = pd.DataFrame(data)
-    return frame[list(TRADE_COLUMNS)]
+    return pd.DataFrame(data, copy=False)[list(TRADE_COLUMNS)]
 
 
 def _legs_frame(symbol, index, s: Signals, inst, ti, li, lf) -> pd.DataFrame:
@@ -184,4 +184,4 @@ def _legs_frame(symbol, index, s: Signals, inst, ti, li, lf) -> pd.DataFrame:
         "pnl": lf[:, K.LF_PNL],
         "reason": _cat(li[:, K.LI_REASON], EXIT_REASONS),
     }
-    return pd.DataFrame(data)[list(LEG_COLUMNS)]
+    return pd.DataFrame(data, copy=False)[list(LEG_COLUMNS)]
