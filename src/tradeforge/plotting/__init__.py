@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -34,9 +35,11 @@ CHART_PATTERNS: tuple[str, ...] = (
 )
 
 
-def run_title(report: Report) -> str:
+def run_title(report: Report, width: int = 90) -> str:
+    """Symbols and strategy label, wrapped so that long parameter lists stay on the figure."""
     symbols = ", ".join(report.run["symbols"]) or "run"
-    return f"{symbols} · {report.strategy_label}" if report.strategy_label else symbols
+    title = f"{symbols} · {report.strategy_label}" if report.strategy_label else symbols
+    return textwrap.fill(title, width=width, break_long_words=False)
 
 
 def _pick_trades(trades: pd.DataFrame, n_best: int, n_worst: int) -> list[tuple[str, pd.Series]]:

@@ -73,9 +73,29 @@ def new_figure(
     return fig
 
 
+TITLE_LINE_INCHES = 0.22  # one line of a bold axes title at the chart font size
+
+
+def _fit_titles(fig: Figure) -> None:
+    """Grow the figure upwards so titles of more than two lines keep the fixed top margin
+    (``new_figure`` reserves room for two), leaving the plot area and other margins as they are."""
+    lines = max((ax.get_title().count("\n") + 1 for ax in fig.axes if ax.get_title()), default=0)
+    extra = max(0, lines - 2) * TITLE_LINE_INCHES
+    if not extra:
+        return
+    width, height = fig.get_size_inches()
+    pars = fig.subplotpars
+    top_in, bottom_in = (1 - pars.top) * height, pars.bottom * height
+    fig.set_size_inches(width, height + extra)
+    fig.subplots_adjust(
+        top=1 - (top_in + extra) / (height + extra), bottom=bottom_in / (height + extra)
+    )
+
+
 def save_png(fig: Figure, path: Path) -> Path:
     """Write ``fig`` as a PNG without metadata (byte-identical for identical figures)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    _fit_titles(fig)
     fig.savefig(
         path,
         format="png",
