@@ -10,6 +10,7 @@ import pandas as pd
 
 from tradeforge.backtest import kernel as K
 from tradeforge.backtest.execution import POSITION_MODES, ExecutionModel, Sizing
+from tradeforge.backtest.fx import Conversion, conversion_rates
 from tradeforge.backtest.result import EQUITY_COLUMNS, EXIT_REASONS, LEG_COLUMNS, TRADE_COLUMNS
 from tradeforge.core.errors import ConfigError
 from tradeforge.core.instruments import Instrument
@@ -38,9 +39,16 @@ def _i64(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=np.int64)
 
 
-def kernel_params(inst: Instrument, sizing: Sizing, execution: ExecutionModel, capital: float):
+def kernel_params(
+    inst: Instrument,
+    sizing: Sizing,
+    execution: ExecutionModel,
+    capital: float,
+    fx_mode: int = 0,
+) -> np.ndarray:
     """The kernel's float parameter vector (see `kernel.P_*`)."""
     p = np.zeros(K.N_PARAMS)
+    p[K.P_FX_MODE] = fx_mode
     p[K.P_UNIT] = float(f"{inst.lot_step * inst.contract_size:.12g}")
     p[K.P_STEP_LOTS] = inst.lot_step
     p[K.P_MIN_STEPS] = math.ceil(inst.min_lot / inst.lot_step - 1e-9)
@@ -68,8 +76,13 @@ def simulate_symbol(
     position_mode: str = "symbol",
     initial_capital: float = 100_000.0,
     symbol: str | None = None,
+    account_currency: str | None = None,
+    conversion: Conversion | None = None,
 ) -> SymbolRun:
-    """Backtest ``signals`` (computed on ``frame``) for one instrument."""
+    """Backtest ``signals`` (computed on ``frame``) for one instrument.
+
+    Money is in ``account_currency`` (None: the instrument's quote currency); see
+    `tradeforge.backtest.fx` for the conversion and what ``conversion`` holds."""
     execution = execution or ExecutionModel()
     sizing = sizing or Sizing()
     symbol = symbol or instrument.symbol
@@ -89,6 +102,7 @@ def simulate_symbol(
     spread = _f64(execution.spread_array(frame, instrument))
     slip = _f64(execution.slippage_array(frame, instrument, symbol))
     day = _i64(times // _NS_PER_DAY)
+    fx_mode, fx = conversion_rates(instrument, account_currency, conversion, times, c)
     nan = np.full(n, np.nan)
     lv_long = nan if signals.trail_level_long is None else _f64(signals.trail_level_long)
     lv_short = nan if signals.trail_level_short is None else _f64(signals.trail_level_short)
@@ -97,13 +111,13 @@ def simulate_symbol(
     s = signals
     arrays = K.allocate(n, len(s), n_slots)
     K.simulate(
-        o, h, lo, c, spread, slip, day, lv_long, lv_short,
+        o, h, lo, c, spread, slip, day, fx, lv_long, lv_short,
         _i64(s.bar), _i64(s.side), _i64(s.tag), _i64(s.entry_type), _f64(s.entry_price),
         _i64(s.expiry), _f64(s.stop_price), _f64(s.stop_distance), _i64(s.target_kind),
         _f64(s.target_value), _f64(s.target_fraction), _i64(s.runner), _f64(s.be_trigger_r),
         _f64(s.be_offset), _i64(s.trail_kind), _f64(s.trail_distance), _f64(s.trail_start_r),
         _i64(s.time_stop), _i64(s.exit_opposite), bool(per_tag),
-        kernel_params(instrument, sizing, execution, float(initial_capital)), **arrays,
+        kernel_params(instrument, sizing, execution, float(initial_capital), fx_mode), **arrays,
     )  # fmt: skip
     counters = arrays["counters"]
     n_trades, n_legs = int(counters[K.C_N_TRADES]), int(counters[K.C_N_LEGS])

@@ -14,6 +14,9 @@ per-bar arrays (spread and slippage in price units) so the kernel sees only nump
 * commission: money per lot per side;
 * swap: money per lot per night (positive credits, negative costs), charged for each UTC
   date change while the position is open.
+
+Commission and swap are money of the instrument's quote currency (like its prices); with an
+account currency the kernel converts them with the rest (`tradeforge.backtest.fx`).
 """
 
 from __future__ import annotations

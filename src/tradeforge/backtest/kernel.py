@@ -53,7 +53,8 @@ from tradeforge.backtest.rules import (
 # fparams layout
 P_UNIT, P_STEP_LOTS, P_MIN_STEPS, P_MAX_STEPS, P_COMM_STEP = 0, 1, 2, 3, 4
 P_SWAP_LONG, P_SWAP_SHORT, P_CAPITAL, P_SIZING_MODE, P_SIZING_VALUE = 5, 6, 7, 8, 9
-N_PARAMS = 10
+P_FX_MODE = 10  # 0: money * fx[i]; 1: money / instrument price (account = base currency)
+N_PARAMS = 11
 # counters layout
 C_SIGNALS, C_DEDUP, C_FILLED, C_EXPIRED, C_SKIPPED_SIZE, C_REJECTED, C_UNFILLED = range(7)
 N_COUNTERS = 7
@@ -106,22 +107,27 @@ def allocate(n_bars: int, n_signals: int, n_slots: int) -> dict[str, np.ndarray]
 
 @njit(cache=True)
 def _book(
-    s, bar, k, out, pf, work_i, work_f, fparams, trades_i, trades_f, legs_i, legs_f, n_legs,
+    s, bar, k, out, pf, work_i, work_f, fparams, fx, trades_i, trades_f, legs_i, legs_f,
+    n_legs,
 ):  # fmt: skip
     """Book the ``k`` exit legs in ``out`` (price, steps, reason) for slot ``s``; returns the
-    new leg count. Accrued swap goes to the first leg. F_REMAINING is the caller's job."""
+    new leg count. Accrued swap (already account money) goes to the first leg. F_REMAINING is
+    the caller's job. Quote money becomes account money at ``fx[bar]`` or, in base mode, at
+    the leg's own price."""
     t = work_i[s, W_TRADE]
     side = pf[s, F_SIDE]
     entry = pf[s, F_ENTRY]
     unit = fparams[P_UNIT]
+    base_mode = fparams[P_FX_MODE] != 0
     for q in range(k):
         price = out[q, 0]
         steps = out[q, 1]
         reason = int(out[q, 2])
-        comm = 2.0 * fparams[P_COMM_STEP] * steps
+        rate = 1.0 / price if base_mode else fx[bar]
+        comm = 2.0 * fparams[P_COMM_STEP] * steps * rate
         swap = work_f[s, WF_SWAP]
         work_f[s, WF_SWAP] = 0.0
-        pnl = side * (price - entry) * steps * unit - comm + swap
+        pnl = side * (price - entry) * steps * unit * rate - comm + swap
         trades_f[t, TF_SWAP] += swap
         trades_f[t, TF_PNL] += pnl
         trades_f[t, TF_COMMISSION] += comm
@@ -141,15 +147,21 @@ def _book(
 
 @njit(cache=True, error_model="numpy")
 def simulate(
-    o, h, lo, c, spread, slip, day, level_long, level_short,
+    o, h, lo, c, spread, slip, day, fx, level_long, level_short,
     sig_bar, sig_side, sig_tag, sig_etype, sig_eprice, sig_expiry, sig_stop_price,
     sig_stop_dist, sig_tkind, sig_tval, sig_tfrac, sig_runner, sig_be_r, sig_be_off,
     sig_trail_kind, sig_trail_dist, sig_trail_start, sig_time_stop, sig_exit_opp,
     per_tag, fparams, trades_i, trades_f, legs_i, legs_f, equity, counters, work_i, work_f,
     pf, out,
 ):  # fmt: skip
-    """Run the loop; results land in the arrays from `allocate` (counts in ``counters``)."""
+    """Run the loop; results land in the arrays from `allocate` (counts in ``counters``).
+
+    Money is account money: quote-currency amounts times ``fx[i]`` (the quote -> account
+    rate known at bar ``i``), or with ``fparams[P_FX_MODE] == 1`` divided by the instrument's
+    price (fill price for legs and risk, the open for swap; ``fx[i]`` is then ``1 / close``
+    for the mark-to-market)."""
     n = o.shape[0]
+    base_mode = fparams[P_FX_MODE] != 0
     ns = sig_bar.shape[0]
     n_slots = work_i.shape[0]
     unit = fparams[P_UNIT]
@@ -168,10 +180,13 @@ def simulate(
         # 1. swap
         if n_open > 0 and i > 0 and day[i] != day[i - 1]:
             nights = day[i] - day[i - 1]
+            conv = 1.0 / o[i] if base_mode else fx[i]
             for s in range(n_slots):
                 if work_i[s, W_STATUS] == OPEN:
                     rate = fparams[P_SWAP_LONG] if pf[s, F_SIDE] > 0 else fparams[P_SWAP_SHORT]
-                    work_f[s, WF_SWAP] += rate * fparams[P_STEP_LOTS] * pf[s, F_REMAINING] * nights
+                    work_f[s, WF_SWAP] += (
+                        rate * fparams[P_STEP_LOTS] * pf[s, F_REMAINING] * nights * conv
+                    )
         # 2. time stops and signal exits at the open (then a queued reversal order is pending)
         if n_open > 0:
             for s in range(n_slots):
@@ -184,7 +199,7 @@ def simulate(
                     out[0, 2] = R_TIME if timed else R_SIGNAL
                     before = n_legs
                     n_legs = _book(
-                        s, i, one, out, pf, work_i, work_f, fparams, trades_i, trades_f,
+                        s, i, one, out, pf, work_i, work_f, fparams, fx, trades_i, trades_f,
                         legs_i, legs_f, n_legs,
                     )  # fmt: skip
                     balance += legs_f[before, LF_PNL]
@@ -220,11 +235,12 @@ def simulate(
                 if not risk > 0:
                     counters[C_REJECTED] += 1
                     continue
+                conv = 1.0 / price if base_mode else fx[i]
                 if fparams[P_SIZING_MODE] == 0:
                     steps = fparams[P_SIZING_VALUE]
                 else:
                     money = balance * fparams[P_SIZING_VALUE] / 100.0
-                    steps = math.floor(money / (risk * unit) + 1e-9) if money > 0 else 0.0
+                    steps = math.floor(money / (risk * unit * conv) + 1e-9) if money > 0 else 0.0
                 steps = min(steps, fparams[P_MAX_STEPS])
                 if steps < fparams[P_MIN_STEPS] or steps <= 0:
                     counters[C_SKIPPED_SIZE] += 1
@@ -245,7 +261,7 @@ def simulate(
                 trades_f[t, TF_ENTRY] = price
                 trades_f[t, TF_EXIT_VALUE] = 0.0
                 trades_f[t, TF_INIT_STOP] = stop
-                trades_f[t, TF_RISK] = risk * steps * unit
+                trades_f[t, TF_RISK] = risk * steps * unit * conv
                 trades_f[t, TF_PNL] = 0.0
                 trades_f[t, TF_COMMISSION] = 0.0
                 trades_f[t, TF_SWAP] = 0.0
@@ -293,7 +309,7 @@ def simulate(
                 if k > 0:
                     before = n_legs
                     n_legs = _book(
-                        s, i, k, out, pf, work_i, work_f, fparams, trades_i, trades_f,
+                        s, i, k, out, pf, work_i, work_f, fparams, fx, trades_i, trades_f,
                         legs_i, legs_f, n_legs,
                     )  # fmt: skip
                     for q in range(before, n_legs):
@@ -343,13 +359,14 @@ def simulate(
         # 6. mark to market at the close (the exit-side commission is not yet paid)
         eq = balance
         if n_open > 0:
+            fxi = fx[i]
             for s in range(n_slots):
                 if work_i[s, W_STATUS] == OPEN:
                     rem = pf[s, F_REMAINING]
                     side = pf[s, F_SIDE]
                     mark = c[i] if side > 0 else c[i] + sp
-                    eq += side * (mark - pf[s, F_ENTRY]) * rem * unit
-                    eq += work_f[s, WF_SWAP] - fparams[P_COMM_STEP] * rem
+                    eq += side * (mark - pf[s, F_ENTRY]) * rem * unit * fxi
+                    eq += work_f[s, WF_SWAP] - fparams[P_COMM_STEP] * rem * fxi
         equity[i, 0] = eq
         equity[i, 1] = balance
         equity[i, 2] = n_open

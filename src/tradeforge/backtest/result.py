@@ -3,7 +3,8 @@
 Column schemas are fixed here so that every consumer (reports, charts, walk-forward,
 consistency checks against dry-run trades) reads the same names.
 
-Money columns are in the instrument's quote currency, which is taken as the account currency.
+Money columns are in the account currency: the instrument's quote currency unless the run
+names an ``account_currency`` (``run.json`` config; see `tradeforge.backtest.fx`).
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ import pandas as pd
 
 from tradeforge.backtest.engine import SymbolRun, simulate_symbol
 from tradeforge.backtest.execution import ExecutionModel, Sizing
+from tradeforge.backtest.fx import Conversion, normalize_currency
 from tradeforge.backtest.result import EQUITY_COLUMNS, BacktestResult
 from tradeforge.core.errors import ConfigError
 from tradeforge.core.instruments import Instrument, get_instrument
@@ -41,6 +42,8 @@ class _Job:
     sizing: Sizing
     position_mode: str
     initial_capital: float
+    account_currency: str | None = None
+    conversion: Conversion | None = None
 
 
 def _run_job(job: _Job) -> tuple[SymbolRun, str]:
@@ -55,6 +58,8 @@ def _run_job(job: _Job) -> tuple[SymbolRun, str]:
         position_mode=job.position_mode,
         initial_capital=job.initial_capital,
         symbol=job.symbol,
+        account_currency=job.account_currency,
+        conversion=job.conversion,
     )
     return run, frame_checksum(job.frame)
 
@@ -84,12 +89,18 @@ def run_backtest(
     workers: int = 1,
     progress: Progress | None = None,
     extra_config: Mapping[str, Any] | None = None,
+    account_currency: str | None = None,
+    conversion: Conversion | None = None,
 ) -> BacktestResult:
     """Features → signals → simulation for every symbol of ``data``; one combined result.
 
     ``workers > 1`` runs symbols in that many processes (results identical to serial).
     ``progress(symbol, done, total)`` is called as symbols finish, in completion order.
+    Money (capital, PnL, risk, equity) is in ``account_currency``, None meaning each
+    instrument's quote currency; ``conversion`` maps conversion symbols (``GBPUSD``) to bars
+    or constant rates where an instrument needs a third currency (`tradeforge.backtest.fx`).
     """
+    account_currency = normalize_currency(account_currency)
     execution = execution or ExecutionModel()
     sizing = sizing or Sizing()
     frames = _as_mapping(data, symbol)
@@ -97,7 +108,7 @@ def run_backtest(
     insts = {s: (instruments or {}).get(s) or get_instrument(s) for s in frames}
     jobs = [
         _Job(strategy, s, frames[s], insts[s], tf, execution, sizing, position_mode,
-             float(initial_capital))
+             float(initial_capital), account_currency, conversion)
         for s in sorted(frames)
     ]  # fmt: skip
     outputs: dict[str, tuple[SymbolRun, str]] = {}
@@ -126,11 +137,25 @@ def run_backtest(
         "execution": execution.to_dict(),
         "sizing": sizing.to_dict(),
         "instruments": {s: insts[s].to_dict() for s in sorted(insts)},
+        **_fx_config(account_currency, conversion),
         **dict(extra_config or {}),
     }
     runs = [outputs[s][0] for s in sorted(outputs)]
     checksums = {f"{s}/{tf or _tf_name(frames[s])}": outputs[s][1] for s in sorted(outputs)}
     return combine_runs(runs, float(initial_capital), config=config, checksums=checksums)
+
+
+def _fx_config(account: str | None, conversion: Conversion | None) -> dict[str, Any]:
+    """run.json entries of the account currency (none when money is in quote currency)."""
+    if account is None:
+        return {}
+    return {
+        "account_currency": account,
+        "conversion": {
+            str(k).upper(): "bars" if isinstance(v, pd.DataFrame) else float(v)
+            for k, v in sorted((conversion or {}).items(), key=lambda kv: str(kv[0]).upper())
+        },
+    }
 
 
 def _tf_name(frame: pd.DataFrame) -> str:
@@ -150,10 +175,14 @@ def backtest_signals(
     position_mode: str = "symbol",
     initial_capital: float = 100_000.0,
     instrument: Instrument | None = None,
+    account_currency: str | None = None,
+    conversion: Conversion | None = None,
 ) -> BacktestResult:
     """Backtest precomputed ``signals`` on one symbol's ``frame`` (no features, no strategy).
 
-    This is the pure engine step (what the reference benchmark times as "backtest")."""
+    This is the pure engine step (what the reference benchmark times as "backtest").
+    ``account_currency`` / ``conversion`` as in `run_backtest`."""
+    account_currency = normalize_currency(account_currency)
     execution = execution or ExecutionModel()
     sizing = sizing or Sizing()
     inst = instrument or get_instrument(symbol)
@@ -166,6 +195,8 @@ def backtest_signals(
         position_mode=position_mode,
         initial_capital=initial_capital,
         symbol=symbol.upper(),
+        account_currency=account_currency,
+        conversion=conversion,
     )
     config = {
         "symbols": [symbol.upper()],
@@ -174,6 +205,7 @@ def backtest_signals(
         "execution": execution.to_dict(),
         "sizing": sizing.to_dict(),
         "instruments": {inst.symbol: inst.to_dict()},
+        **_fx_config(account_currency, conversion),
     }
     return combine_runs([run], float(initial_capital), config=config, checksums={})
 

@@ -36,6 +36,8 @@ def run_and_write(
     capital: float,
     workers: int,
     extra_config: dict[str, Any] | None = None,
+    account_currency: str | None = None,
+    conversion: dict[str, Any] | None = None,
 ) -> Any:
     """Library call behind the command: run, write the folder, print a summary table."""
     from tradeforge.backtest import run_backtest, write_result
@@ -53,6 +55,8 @@ def run_and_write(
             workers=workers,
             progress=lambda _sym, _done, _total: advance(),
             extra_config=extra_config,
+            account_currency=account_currency,
+            conversion=conversion,
         )
     write_result(result, out)
     from tradeforge.analytics import print_summary, write_report
@@ -66,6 +70,73 @@ def run_and_write(
         console.print(f"[dim]note:[/] {note}")
     console.print(f"run folder: {out} (trades.csv, legs.csv, equity.csv, run.json)")
     return result
+
+
+def parse_fx_rates(items: list[str]) -> dict[str, float]:
+    """``["GBPUSD=1.27", …]`` → ``{"GBPUSD": 1.27}`` (constant conversion rates)."""
+    from tradeforge.core.errors import ConfigError
+
+    rates: dict[str, float] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            rate = float(value)
+        except ValueError:
+            rate = float("nan")
+        if not sep or not name.strip() or not rate > 0 or rate == float("inf"):
+            raise ConfigError(f"--fx-rate must be SYMBOL=RATE with a rate > 0, got {item!r}")
+        rates[name.strip().upper()] = rate
+    return rates
+
+
+def load_conversion(
+    home: Path,
+    symbols: list[str],
+    timeframe: str,
+    start: str | None,
+    end: str | None,
+    account_currency: str | None,
+    constants: dict[str, float],
+) -> dict[str, Any]:
+    """Conversion bars/rates the symbols need for ``account_currency``: constants first, else
+    the cached bars of ``{QUOTE}{ACCOUNT}`` or ``{ACCOUNT}{QUOTE}`` on ``timeframe`` (from a
+    little before ``start``, so the first bar has a completed conversion bar)."""
+    import pandas as pd
+
+    from tradeforge.backtest.fx import plan_conversion
+    from tradeforge.core.errors import ConfigError, DataError
+    from tradeforge.core.instruments import get_instrument
+    from tradeforge.core.timeframes import Timeframe
+    from tradeforge.core.timeutil import to_utc
+    from tradeforge.data.cache import ParquetStore
+
+    conversion: dict[str, Any] = dict(constants)
+    if account_currency is None:
+        if conversion:
+            raise ConfigError("--fx-rate needs --account-currency (money is in quote currency)")
+        return conversion
+    store = ParquetStore(home)
+    first = to_utc(start, "start")
+    if first is not None:
+        first = first - max(pd.Timedelta(days=7), 3 * Timeframe.parse(timeframe).delta)
+    for sym in symbols:
+        plan = plan_conversion(get_instrument(sym), account_currency, conversion)
+        if plan.symbol is None or plan.symbol in conversion:
+            continue
+        inverse = plan.symbol[3:] + plan.symbol[:3]
+        for name in (plan.symbol, inverse):
+            try:
+                conversion[name] = store.load(name, timeframe, first, end)
+                break
+            except DataError:
+                continue
+        else:
+            raise ConfigError(
+                f"{sym.upper()} with a {account_currency} account needs {plan.symbol} "
+                f"(or {inverse}) bars on {timeframe}: download them into the cache, or give "
+                f"a constant with --fx-rate {plan.symbol}=RATE"
+            )
+    return conversion
 
 
 def backtest_command(
@@ -96,12 +167,28 @@ def backtest_command(
         str, typer.Option(help="'symbol' (one position per symbol) or 'tag' (one per tag).")
     ] = "symbol",
     capital: Annotated[float, typer.Option(help="Initial capital per symbol.")] = 100_000.0,
+    account_currency: Annotated[
+        str | None,
+        typer.Option(
+            help="Account currency of capital, PnL and sizing (default: each symbol's quote "
+            "currency), e.g. USD."
+        ),
+    ] = None,
+    fx_rate: Annotated[
+        list[str],
+        typer.Option(
+            "--fx-rate",
+            help="Constant conversion rate SYMBOL=RATE, e.g. GBPUSD=1.27 (repeat); else the "
+            "conversion symbol's cached bars are used.",
+        ),
+    ] = [],  # noqa: B006
     workers: Annotated[int, typer.Option(help="Processes (symbols run in parallel).")] = 1,
     home: HomeOption = None,
     instruments: InstrumentsOption = None,
 ) -> None:
     """Backtest a strategy on cached bars; writes trades.csv, legs.csv, equity.csv, run.json."""
     from tradeforge.backtest import ExecutionModel, Sizing
+    from tradeforge.backtest.fx import normalize_currency
     from tradeforge.core.timeframes import Timeframe
     from tradeforge.strategy import resolve_strategy
 
@@ -117,6 +204,10 @@ def backtest_command(
         **ExecutionModel.parse_slippage(slippage),
     )
     frames = load_frames(home_dir(home), list(symbol), tf, start, end)
+    account = normalize_currency(account_currency)
+    conversion = load_conversion(
+        home_dir(home), list(frames), tf, start, end, account, parse_fx_rates(fx_rate)
+    )
     run_and_write(
         strategy=strat,
         frames=frames,
@@ -128,6 +219,8 @@ def backtest_command(
         capital=capital,
         workers=workers,
         extra_config={"start": start, "end": end},
+        account_currency=account,
+        conversion=conversion or None,
     )
 
 
