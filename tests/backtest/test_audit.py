@@ -743,3 +743,17 @@ def test_xauusd_contract_of_100_ounces():
     assert t.r_multiple == pytest.approx(1.98)
     # bar 1 marked at the ask close 1996.30: 3.70 * 50 = 185 less entry commission 2.5
     assert eq_at(res, 1) == pytest.approx(CAPITAL + 185.0 - 2.5)
+
+
+def test_no_entry_once_the_account_is_blown():
+    """Capital 100 and 1 lot: a long from 1.1000 stopped at 1.0980 loses 20 pips x $10 = $200,
+    balance -100. The next signal's market order finds the balance <= 0 and is skipped."""
+    frame = frame_of(flat(1.1, 2) + [(1.1, 1.1, 1.097, 1.098)] + flat(1.098, 3))
+    sig = make_signals(len(frame), [0, 3], [1, 1], tag="t", stop_distance=20 * PIP)
+    res = bt(frame, sig, capital=100.0)
+    t = only(res)
+    assert t.pnl == pytest.approx(-200.0)
+    assert res.counters["skipped_size"] == 1 and res.counters["filled"] == 1
+    assert res.equity["balance"].iloc[-1] == pytest.approx(-100.0)
+    funded = bt(frame, sig, capital=1_000.0)  # same signals, balance 800 > 0: both fill
+    assert funded.counters["filled"] == 2 and funded.counters["skipped_size"] == 0

@@ -7,7 +7,8 @@ Per bar ``i``, in this order:
    close at its open; a reversal entry queued behind a signal exit becomes a pending order;
 3. pending entry orders fill (market orders of bar ``i-1`` at the open; limit/stop orders when
    touched) or, after their last live bar, expire; sizing and the initial stop are fixed at
-   the fill, from the balance known at the open;
+   the fill, from the balance known at the open; nothing fills while that balance is at or
+   below zero — the account is blown (counted as ``skipped_size``);
 4. open positions (including those just filled) run `rules.process_observation` and then
    `rules.update_after_observation` (break-even / trailing take effect from bar ``i+1``); on
    the last bar whatever is still open closes at the close (reason ``end``);
@@ -242,8 +243,8 @@ def simulate(
                     money = balance * fparams[P_SIZING_VALUE] / 100.0
                     steps = math.floor(money / (risk * unit * conv) + 1e-9) if money > 0 else 0.0
                 steps = min(steps, fparams[P_MAX_STEPS])
-                if steps < fparams[P_MIN_STEPS] or steps <= 0:
-                    counters[C_SKIPPED_SIZE] += 1
+                if steps < fparams[P_MIN_STEPS] or steps <= 0 or balance <= 0.0:
+                    counters[C_SKIPPED_SIZE] += 1  # too small, or the account is blown
                     continue
                 open_position(
                     pf, s, side, price, stop, int(steps), sig_tkind[j], sig_tval[j],
