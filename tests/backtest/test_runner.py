@@ -94,3 +94,13 @@ def test_csv_quotes_only_when_a_value_needs_it():
     assert back["tag"].tolist() == ["a,b", 'c"d']
     times = pd.DataFrame({"t": pd.to_datetime(["2024-01-02 03:04:05"], utc=True)})
     assert _csv_bytes(times, ("t",)).decode() == "t\n2024-01-02T03:04:05Z\n"
+
+
+def test_result_keeps_each_symbols_signals(frames):
+    res = run_backtest(create_strategy("sma_cross"), frames, workers=2)
+    assert sorted(res.signals) == ["EURUSD", "GBPUSD"]
+    assert sum(len(s) for s in res.signals.values()) == res.counters["signals"]
+    for symbol, sig in res.signals.items():
+        entries = res.trades.loc[res.trades["symbol"].astype(str) == symbol, "signal_time"]
+        bar_times = frames[symbol].index[sig.bar]
+        assert set(entries) <= set(bar_times)  # every trade comes from one of its signals

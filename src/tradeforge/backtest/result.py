@@ -77,6 +77,9 @@ class BacktestResult:
     )  # signals, ignored_dedup, filled, expired
     config: dict[str, Any] = field(default_factory=dict)  # strategy, params, execution model, …
     checksums: dict[str, str] = field(default_factory=dict)  # data checksum per symbol/timeframe
+    #: Signals table of each symbol, as the strategy produced them (kept for charts and analysis;
+    #: not part of the run folder). Empty when the result was loaded from disk.
+    signals: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name, cols in (("trades", TRADE_COLUMNS), ("legs", LEG_COLUMNS)):

@@ -46,7 +46,7 @@ class _Job:
     conversion: Conversion | None = None
 
 
-def _run_job(job: _Job) -> tuple[SymbolRun, str]:
+def _run_job(job: _Job) -> tuple[SymbolRun, str, Signals]:
     frame = job.strategy.compute_features(job.frame, job.timeframe)
     signals = job.strategy.signals(frame, job.instrument)
     run = simulate_symbol(
@@ -61,7 +61,7 @@ def _run_job(job: _Job) -> tuple[SymbolRun, str]:
         account_currency=job.account_currency,
         conversion=job.conversion,
     )
-    return run, frame_checksum(job.frame)
+    return run, frame_checksum(job.frame), signals
 
 
 def _as_mapping(data: pd.DataFrame | Mapping[str, pd.DataFrame], symbol: str | None):
@@ -111,7 +111,7 @@ def run_backtest(
              float(initial_capital), account_currency, conversion)
         for s in sorted(frames)
     ]  # fmt: skip
-    outputs: dict[str, tuple[SymbolRun, str]] = {}
+    outputs: dict[str, tuple[SymbolRun, str, Signals]] = {}
     total = len(jobs)
     workers = max(1, min(int(workers), total))
     if workers == 1:
@@ -142,7 +142,9 @@ def run_backtest(
     }
     runs = [outputs[s][0] for s in sorted(outputs)]
     checksums = {f"{s}/{tf or _tf_name(frames[s])}": outputs[s][1] for s in sorted(outputs)}
-    return combine_runs(runs, float(initial_capital), config=config, checksums=checksums)
+    result = combine_runs(runs, float(initial_capital), config=config, checksums=checksums)
+    result.signals = {s: outputs[s][2] for s in sorted(outputs)}
+    return result
 
 
 def _fx_config(account: str | None, conversion: Conversion | None) -> dict[str, Any]:

@@ -62,7 +62,7 @@ def run_and_write(
     from tradeforge.analytics import print_summary, write_report
 
     with console.status("writing report and charts"):
-        paths = write_report(result, out, ohlc=frames)
+        paths = write_report(result, out, ohlc=frames, signals=result.signals)
     print_summary(paths.report, console, paths)
     counters = ", ".join(f"{k} {v:,}" for k, v in result.counters.items())
     console.print(f"[dim]counters:[/] {counters}")
