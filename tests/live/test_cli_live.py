@@ -29,6 +29,16 @@ def test_dry_run_status_kill(tmp_path):
     assert again.exit_code == 0, again.output
     status = runner.invoke(app, ["status", "--state", str(state)])
     assert status.exit_code == 0 and '"trades"' in status.output
+    # status is a read-only observer: with a torn snapshot and a torn journal tail it reports
+    # the recovered state but writes nothing into the (possibly running) session's directory
+    (state / "state.json").write_bytes((state / "state.json").read_bytes()[:40])
+    with open(state / "journal.jsonl", "ab") as fh:
+        fh.write(b'{"seq": 99999, "torn')
+    before = {p.name: p.read_bytes() for p in state.iterdir()}
+    status = runner.invoke(app, ["status", "--state", str(state)])
+    assert status.exit_code == 0, status.output
+    assert "state.json.prev" in status.output and "not repaired" in status.output
+    assert {p.name: p.read_bytes() for p in state.iterdir()} == before
     kill = runner.invoke(app, ["kill", "--state", str(state), "--reason", "lunch"])
     assert kill.exit_code == 0 and (state / "KILL").read_text().strip() == "lunch"
     log = [json.loads(x) for x in (state / "decisions.jsonl").read_text().splitlines()]

@@ -68,7 +68,7 @@ def _print_summary(state_dir: Path) -> None:
     from tradeforge.live.engine import engine_summary
     from tradeforge.live.state import StateRepository
 
-    state, report = StateRepository(state_dir).load()
+    state, report = StateRepository(state_dir).load(heal=False)  # read-only observer
     summary = engine_summary(state)
     console.print(f"[bold]state[/]: {report.message()}")
     console.print_json(json.dumps(summary, default=str))

@@ -148,16 +148,24 @@ class StateRepository:
             raise StateError("state not loaded")
         return self._state
 
-    def load(self) -> tuple[dict[str, Any], LoadReport]:
-        """Newest valid snapshot + journal replay; raises `StateError` when nothing validates."""
+    def load(self, *, heal: bool = True) -> tuple[dict[str, Any], LoadReport]:
+        """Newest valid snapshot + journal replay; raises `StateError` when nothing validates.
+
+        ``heal`` (the engine's start) cuts a damaged journal back and rewrites the snapshot it
+        recovered; ``heal=False`` only reads, so an observer (``tradeforge status``) never
+        writes into the directory of a session that may be running."""
         report = LoadReport()
         scan = self.journal.scan()
-        if scan.problem:
+        if scan.problem and heal:
             saved = self.journal.repair(scan)
             note = f"journal {scan.problem}; cut back to {len(scan.records)} valid record(s)"
             if saved:
                 note += f" (damaged file kept as {saved})"
             report.problems.append(note)
+        elif scan.problem:
+            report.problems.append(
+                f"journal {scan.problem}; read {len(scan.records)} valid record(s), not repaired"
+            )
         records = scan.records
         base: dict[str, Any] | None = None
         for path, name in ((self.state_path, STATE_FILE), (self.prev_path, PREV_FILE)):
@@ -197,7 +205,7 @@ class StateRepository:
             if sha256_of(state) != rec.get("sha"):
                 raise StateError(f"journal record {seq} does not reproduce its state checksum")
             report.replayed += 1
-        if report.source != STATE_FILE or report.replayed:
+        if heal and (report.source != STATE_FILE or report.replayed):
             self._doc = write_document(self.state_path, state)  # heal the snapshot
         else:
             self._doc = document_bytes(state)
