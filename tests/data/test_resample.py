@@ -85,3 +85,15 @@ def test_matches_pandas_resample(n, seed, target):
     )
     np.testing.assert_array_equal(out.index.as_unit("ns").asi8, ref.index.as_unit("ns").asi8)
     np.testing.assert_allclose(out.to_numpy(), ref.to_numpy(), rtol=0, atol=1e-12)
+
+
+def test_weekly_bars_open_on_a_stated_day():
+    frame = make_bars(24 * 14, start="2024-01-03", freq="1h")  # Wed 3 Jan .. Tue 16 Jan
+    out = resample_ohlcv(frame, "W1", week_start="SUN")
+    # Sunday anchors: 31 Dec (holds Wed 3 .. Sat 6), 7 Jan, 14 Jan (holds Sun 14 .. Tue 16)
+    assert list(out.index.strftime("%Y-%m-%d")) == ["2023-12-31", "2024-01-07", "2024-01-14"]
+    first_week = frame[frame.index < pd.Timestamp("2024-01-07", tz="UTC")]
+    assert out["high"].iloc[0] == first_week["high"].max()
+    assert out["volume"].sum() == frame["volume"].sum()
+    with pytest.raises(ConfigError, match="week_start"):
+        resample_ohlcv(frame, "W1", week_start="FUNDAY")

@@ -177,6 +177,9 @@ def resample(
     symbol: SymbolOption,
     source_tf: Annotated[str, typer.Option("--from", help="Source timeframe in the cache.")],
     target_tf: Annotated[str, typer.Option("--to", help="Target (coarser) timeframe.")],
+    week_start: Annotated[
+        str, typer.Option(help="Weekday weekly bars open on (MON … SUN).")
+    ] = "MON",
     home: HomeOption = None,
 ) -> None:
     """Resample cached bars to a coarser timeframe and cache the result."""
@@ -184,7 +187,7 @@ def resample(
 
     store = _store(home)
     src, dst = Timeframe.parse(source_tf), Timeframe.parse(target_tf)
-    frame = resample_ohlcv(store.load(symbol, src), dst)
+    frame = resample_ohlcv(store.load(symbol, src), dst, week_start=week_start)
     store.write(symbol, dst, frame, source=f"resample:{src}")
     console.print(f"wrote {len(frame):,} {dst} bars of {symbol.upper()} from {src}")
 

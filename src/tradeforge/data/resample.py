@@ -2,7 +2,8 @@
 
 Aggregation: open first, high max, low min, close last, volume sum, spread mean. Bars are
 labelled by their open time (left edge), periods with no source bars are dropped, weekly bars
-open on Monday 00:00 UTC. Vectorized with numpy group reductions on sorted bucket ids.
+open at 00:00 UTC of a stated day (Monday by default; ``week_start="SUN"`` for FX weeks that
+open on Sunday evening). Vectorized with numpy group reductions on sorted bucket ids.
 """
 
 from __future__ import annotations
@@ -14,23 +15,36 @@ from tradeforge.core.errors import ConfigError
 from tradeforge.core.timeframes import Timeframe
 
 _NS_PER_S = 1_000_000_000
-_MONDAY_OFFSET_S = 4 * 86400  # 1970-01-01 was a Thursday; Mondays are epoch + 4 days + k weeks
+WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 
 
-def bucket_starts(index: pd.DatetimeIndex, timeframe: Timeframe) -> np.ndarray:
+def _week_offset_s(week_start: str) -> int:
+    """Seconds from the epoch (a Thursday) to the first week start on or after it."""
+    day = str(week_start).strip().upper()[:3]
+    if day not in WEEKDAYS:
+        raise ConfigError(f"week_start must be one of {', '.join(WEEKDAYS)}, got {week_start!r}")
+    return (WEEKDAYS.index(day) - WEEKDAYS.index("THU")) % 7 * 86400
+
+
+def bucket_starts(
+    index: pd.DatetimeIndex, timeframe: Timeframe, week_start: str = "MON"
+) -> np.ndarray:
     """Open time (int64 ns since epoch) of the ``timeframe`` bar containing each timestamp."""
     ns = index.as_unit("ns").asi8
     step = timeframe.seconds * _NS_PER_S
-    offset = _MONDAY_OFFSET_S * _NS_PER_S if timeframe.unit == "W" else 0
+    offset = _week_offset_s(week_start) * _NS_PER_S if timeframe.unit == "W" else 0
     return (ns - offset) // step * step + offset
 
 
-def resample_ohlcv(frame: pd.DataFrame, timeframe: Timeframe | str) -> pd.DataFrame:
-    """Aggregate a valid OHLCV frame to ``timeframe`` (which must be a multiple of its step)."""
+def resample_ohlcv(
+    frame: pd.DataFrame, timeframe: Timeframe | str, week_start: str = "MON"
+) -> pd.DataFrame:
+    """Aggregate a valid OHLCV frame to ``timeframe`` (which must be a multiple of its step);
+    weekly bars open on ``week_start`` (MON … SUN) at 00:00 UTC."""
     tf = Timeframe.parse(timeframe)
     if len(frame) == 0:
         return frame.copy()
-    buckets = bucket_starts(frame.index, tf)
+    buckets = bucket_starts(frame.index, tf, week_start)
     ns = frame.index.as_unit("ns").asi8
     if len(ns) > 1:
         min_step = int(np.min(np.diff(ns)))
