@@ -39,7 +39,7 @@ def ensure_data(home: Path) -> float:
     from tradeforge.data.sources.synthetic import SyntheticParams, generate_bars
 
     store = ParquetStore(home)
-    if any(p.timeframe == BASE_TF for p in store.partitions(SYMBOL)):
+    if store.has(SYMBOL, BASE_TF):
         return 0.0
     t0 = time.perf_counter()
     bars = generate_bars(

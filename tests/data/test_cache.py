@@ -59,6 +59,14 @@ def test_write_validates_and_leaves_store_untouched(home):
     assert not list((home / "bars").rglob("*.tmp"))
 
 
+def test_has_tells_stored_symbol_and_timeframe_apart(home):
+    store = ParquetStore(home)
+    assert not store.has("EURUSD", "H1")
+    store.write("EURUSD", "H1", make_bars(24, freq="1h"), source="x")
+    assert store.has("eurusd", "H1") and not store.has("EURUSD", "M5")
+    assert not store.has("GBPUSD", "H1")
+
+
 def test_missing_data_error(home):
     with pytest.raises(DataError, match="no cached M5 bars for EURUSD"):
         ParquetStore(home).load("EURUSD", "M5")

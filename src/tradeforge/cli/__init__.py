@@ -10,8 +10,8 @@ import sys
 
 import typer
 
+from tradeforge.cli import backtest, demo, features, live, report, research, strategies
 from tradeforge.cli import data as data_cli
-from tradeforge.cli import demo as demo_cli
 from tradeforge.cli.common import console_err
 from tradeforge.core.errors import TradeforgeError
 
@@ -23,24 +23,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(data_cli.app, name="data")
-demo_cli.register(app)
-
-
-def _register_optional() -> None:
-    """Register command modules of layers that may be absent in a partial install."""
-    import importlib
-
-    for name in ("features", "strategies", "backtest", "report", "live", "research"):
-        try:
-            module = importlib.import_module(f"tradeforge.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"tradeforge.cli.{name}":
-                raise
-            continue
-        module.register(app)
-
-
-_register_optional()
+for _commands in (demo, features, strategies, backtest, report, live, research):
+    _commands.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -224,12 +224,11 @@ def backtest_command(
     )
 
 
-def run_demo_backtest(*, home: Path, out: Path, symbol: str, timeframe: str) -> Any:
-    """`sma_cross` with its defaults on the demo data (called by ``tradeforge demo``)."""
+def run_demo_backtest(*, frames: dict, out: Path, timeframe: str) -> Any:
+    """`sma_cross` with its defaults on the demo bars (called by ``tradeforge demo``)."""
     from tradeforge.backtest import ExecutionModel, Sizing
     from tradeforge.strategy import create_strategy
 
-    frames = load_frames(home, [symbol], timeframe, None, None)
     return run_and_write(
         strategy=create_strategy("sma_cross"),
         frames=frames,

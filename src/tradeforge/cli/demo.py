@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from tradeforge.cli.backtest import run_demo_backtest
 from tradeforge.cli.common import HomeOption, console, home_dir
 from tradeforge.core.timeframes import Timeframe
 from tradeforge.data.cache import ParquetStore
@@ -22,9 +22,7 @@ def ensure_demo_data(home: Path, seed: int = 42) -> ParquetStore:
     from tradeforge.data.sources.synthetic import generate_bars
 
     store = ParquetStore(home)
-    if not store.partitions(DEMO_SYMBOL) or not any(
-        p.timeframe == DEMO_TIMEFRAME.name for p in store.partitions(DEMO_SYMBOL)
-    ):
+    if not store.has(DEMO_SYMBOL, DEMO_TIMEFRAME):
         frame = generate_bars(DEMO_SYMBOL, DEMO_TIMEFRAME, DEMO_START, DEMO_END, seed=seed)
         store.write(DEMO_SYMBOL, DEMO_TIMEFRAME, frame, source=f"synthetic(seed={seed})")
     return store
@@ -47,9 +45,4 @@ def register(app: typer.Typer) -> None:
             f"[bold]data[/]: {len(frame):,} {DEMO_TIMEFRAME} bars of {DEMO_SYMBOL} "
             f"({frame.index[0]:%Y-%m-%d} → {frame.index[-1]:%Y-%m-%d}) in {store.root}"
         )
-        if importlib.util.find_spec("tradeforge.cli.backtest") is None:
-            console.print("backtester not installed in this build; stopping after the data step")
-            return
-        from tradeforge.cli.backtest import run_demo_backtest
-
-        run_demo_backtest(home=root, out=out, symbol=DEMO_SYMBOL, timeframe=DEMO_TIMEFRAME.name)
+        run_demo_backtest(frames={DEMO_SYMBOL: frame}, out=out, timeframe=DEMO_TIMEFRAME.name)

@@ -132,6 +132,11 @@ class ParquetStore:
         return frame
 
     # -- listing -----------------------------------------------------------------------------
+    def has(self, symbol: str, timeframe: Timeframe | str) -> bool:
+        """Whether any bars of ``symbol`` on ``timeframe`` are stored (no file is read)."""
+        directory = self._dir(symbol, Timeframe.parse(timeframe))
+        return any(directory.glob("*.parquet"))
+
     def partitions(self, symbol: str | None = None) -> list[PartitionInfo]:
         out: list[PartitionInfo] = []
         if not self.root.exists():
@@ -140,7 +145,6 @@ class ParquetStore:
         for path in sorted(self.root.glob(pattern)):
             md = pq.read_metadata(path)
             meta = json.loads((md.metadata or {}).get(_META_KEY, b"{}"))
-            index_stats = pq.read_table(path, columns=[]).num_rows  # cheap: footer only
             times = pq.read_table(path, columns=["time"]).column("time")
             out.append(
                 PartitionInfo(
@@ -148,7 +152,7 @@ class ParquetStore:
                     timeframe=path.parent.name,
                     year=int(path.stem),
                     path=path,
-                    rows=int(meta.get("rows", index_stats)),
+                    rows=int(meta.get("rows", md.num_rows)),
                     first=pd.Timestamp(times[0].as_py()),
                     last=pd.Timestamp(times[-1].as_py()),
                     source=str(meta.get("source", "?")),
