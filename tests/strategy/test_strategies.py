@@ -113,3 +113,11 @@ def test_custom_strategy_registration():
     s = create_strategy("test_every_n", {"every": "3"})
     assert s.params.every == 3
     assert s.describe() == {"name": "test_every_n", "params": {"every": 3}}
+
+
+def test_informative_timeframes_are_declared_from_feature_requests():
+    from tradeforge.core.timeframes import Timeframe
+    from tradeforge.strategy import create_strategy
+
+    assert create_strategy("structure").informative_timeframes() == [Timeframe.parse("M30")]
+    assert create_strategy("sma_cross").informative_timeframes() == []

@@ -90,11 +90,3 @@ class BacktestResult:
         missing = [c for c in EQUITY_COLUMNS if c not in self.equity.columns]
         if missing:
             raise ValueError(f"BacktestResult.equity lacks columns {missing}")
-
-
-def empty_trades() -> pd.DataFrame:
-    return pd.DataFrame({c: [] for c in TRADE_COLUMNS})
-
-
-def empty_legs() -> pd.DataFrame:
-    return pd.DataFrame({c: [] for c in LEG_COLUMNS})

@@ -8,7 +8,6 @@ compounds per symbol). The combined result is sorted deterministically — trade
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -301,7 +300,3 @@ def _sum_equity(curves: list[pd.DataFrame], initial_capital: float) -> pd.DataFr
         {EQUITY_COLUMNS[0]: equity, EQUITY_COLUMNS[1]: balance, EQUITY_COLUMNS[2]: open_pos},
         index=index,
     )
-
-
-def default_workers() -> int:
-    return max(1, (os.cpu_count() or 1))

@@ -49,12 +49,6 @@ class Instrument:
         if not self.dukascopy_symbol:
             object.__setattr__(self, "dukascopy_symbol", self.symbol)
 
-    def pips_to_price(self, pips: float) -> float:
-        return pips * self.pip_size
-
-    def price_to_pips(self, distance: float) -> float:
-        return distance / self.pip_size
-
     def round_price(self, price: float) -> float:
         return round(round(price / self.tick_size) * self.tick_size, self.digits)
 

@@ -106,15 +106,6 @@ def save_png(fig: Figure, path: Path) -> Path:
     return path
 
 
-def empty_chart(title: str, message: str) -> Figure:
-    fig = new_figure(8.0, 3.0, left=0.2, bottom=0.2)
-    ax = fig.add_subplot()
-    ax.set_title(title)
-    ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=13, transform=ax.transAxes)
-    ax.set_axis_off()
-    return fig
-
-
 def envelope(x: np.ndarray, y: np.ndarray, buckets: int = 2000) -> tuple[np.ndarray, np.ndarray]:
     """Downsample a long series to the min and the max of each of ``buckets`` slices, in
     time order; the line through them looks like the full series at screen resolution."""
