@@ -1,48 +1,90 @@
 """The ``tradeforge`` command: a thin shell that parses options, calls the library and prints.
 
-Errors derived from `TradeforgeError` are printed as one red line and exit with status 2;
-anything else is a bug and keeps its traceback.
+Exit codes (the contract scripts and CI gates rely on):
+
+- 0: success (bare ``tradeforge`` prints the help and exits 0 too);
+- 1: the command ran and a check it performs failed (``analyze consistency`` FAIL);
+- 2: a usage mistake (unknown command or option, missing or malformed value: a short usage
+  message) or an error of the library's own kind (`TradeforgeError`: one line);
+- 130: interrupted with Ctrl-C.
+
+Anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 
+from tradeforge import __version__
 from tradeforge.cli import backtest, demo, features, live, report, research, strategies
 from tradeforge.cli import data as data_cli
 from tradeforge.cli.common import console_err
 from tradeforge.core.errors import TradeforgeError
 
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
 app = typer.Typer(
     name="tradeforge",
     help="End-to-end quantitative trading research and execution.",
-    no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 app.add_typer(data_cli.app, name="data")
 for _commands in (demo, features, strategies, backtest, report, live, research):
     _commands.register(app)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"tradeforge {__version__}")
+        raise typer.Exit()
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    ctx: typer.Context,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """End-to-end quantitative trading research and execution."""
+    if ctx.invoked_subcommand is None:
+        typer.echo(ctx.get_help())
+        raise typer.Exit()
+
+
+def _interrupted() -> None:
+    console_err.print("interrupted (Ctrl-C)")
+    sys.exit(EXIT_INTERRUPTED)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point."""
+    """Console-script entry point: run the app and map every outcome to an exit code."""
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, prog_name="tradeforge", standalone_mode=False)
     except TradeforgeError as exc:
         console_err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        sys.exit(2)
-    except typer.Abort:
-        console_err.print("aborted")
-        sys.exit(130)
-    except Exception as exc:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        raise
+        sys.exit(EXIT_USAGE)
+    except typer.TyperException as exc:  # usage errors: unknown command/option, bad value
+        show = getattr(exc, "show", None)
+        if show is None:
+            console_err.print(f"error: {exc}", highlight=False, soft_wrap=True)
+        else:
+            show()
+        sys.exit(getattr(exc, "exit_code", EXIT_USAGE) or EXIT_USAGE)
+    except (KeyboardInterrupt, typer.Abort):
+        _interrupted()
+    # Without standalone mode, typer returns the code of `typer.Exit` and turns Ctrl-C inside a
+    # command into Exit(130); both must reach the shell.
+    if code == EXIT_INTERRUPTED:
+        _interrupted()
+    if isinstance(code, int) and code:
+        sys.exit(code)

@@ -50,6 +50,19 @@ SwapShortOption = Annotated[float, typer.Option(help="Money per lot per night (s
 SeedOption = Annotated[int, typer.Option(help="Seed of random slippage.")]
 
 
+def command_group(help: str) -> typer.Typer:
+    """A sub-command group that prints its help when called bare (exit 0, like bare ``tradeforge``)."""
+    group = typer.Typer(help=help)
+
+    @group.callback(invoke_without_command=True)
+    def _show_help_when_bare(ctx: typer.Context) -> None:
+        if ctx.invoked_subcommand is None:
+            typer.echo(ctx.get_help())
+            raise typer.Exit()
+
+    return group
+
+
 def home_dir(home: Path | None) -> Path:
     return resolve_home(home)
 

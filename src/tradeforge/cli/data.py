@@ -11,6 +11,7 @@ from rich.table import Table
 from tradeforge.cli.common import (
     HomeOption,
     InstrumentsOption,
+    command_group,
     console,
     home_dir,
     load_instruments,
@@ -20,7 +21,7 @@ from tradeforge.core.timeframes import Timeframe
 from tradeforge.core.timeutil import to_utc
 from tradeforge.data.cache import ParquetStore
 
-app = typer.Typer(help="Get, store and inspect OHLCV bars.", no_args_is_help=True)
+app = command_group("Get, store and inspect OHLCV bars.")
 
 SymbolOption = Annotated[
     str, typer.Option("--symbol", "-s", help="Instrument symbol, e.g. EURUSD.")

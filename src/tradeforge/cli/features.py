@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from tradeforge.cli.common import HomeOption, console, home_dir
+from tradeforge.cli.common import HomeOption, command_group, console, home_dir
 
-app = typer.Typer(help="Inspect the feature library and compute features.", no_args_is_help=True)
+app = command_group("Inspect the feature library and compute features.")
 
 
 @app.command("list")

@@ -20,15 +20,15 @@ from tradeforge.cli.common import (
     InstrumentsOption,
     SlippageOption,
     SpreadOption,
+    command_group,
     console,
     home_dir,
     load_instruments,
     progress_bar,
 )
 
-analyze_app = typer.Typer(
-    help="Analyse a backtest run: regimes, features, R distribution, consistency.",
-    no_args_is_help=True,
+analyze_app = command_group(
+    "Analyse a backtest run: regimes, features, R distribution, consistency."
 )
 
 # -- shared options ---------------------------------------------------------------------------------

@@ -1,0 +1,121 @@
+"""The command shell as a user meets it: the installed console script, run in a subprocess.
+
+CliRunner never goes through ``main()``, so it hid a traceback shown on every usage mistake;
+these tests run the real ``tradeforge`` executable and check exit code, message and that no
+Python traceback reaches the terminal.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import tradeforge
+
+SCRIPT = Path(sys.executable).with_name("tradeforge")
+pytestmark = pytest.mark.skipif(not SCRIPT.exists(), reason="console script not installed")
+
+
+def tradeforge_cmd(*args: str, home: Path | None = None) -> subprocess.CompletedProcess:
+    """Run the console script; with ``home``, inside it (as cwd and data root)."""
+    env = {**os.environ, "TRADEFORGE_HOME": str(home)} if home else None
+    return subprocess.run(
+        [str(SCRIPT), *args], capture_output=True, text=True, timeout=180, env=env, cwd=home
+    )
+
+
+# (arguments, exit code, text expected in the output)
+USAGE_MISTAKES = [
+    (["backtst"], 2, "No such command 'backtst'. Did you mean 'backtest'?"),
+    (["backtest", "--nope"], 2, "No such option: --nope"),
+    (["data", "import", "bars.csv", "--symbol", "EURUSD"], 2, "Missing option '--timeframe'"),
+    (["backtest", "--param", "fast", "5"], 2, "unexpected extra argument"),
+    (["backtest", "--strategy", "sma_cross", "--param", "fast"], 2, "must look like name=value"),
+    (
+        ["data", "import", "no-such-file.csv", "-s", "EURUSD", "-t", "H1"],
+        2,
+        "'no-such-file.csv' does not exist",
+    ),
+    (["data", "synth", "-s", "EURUSX"], 2, "unknown symbol 'EURUSX'; did you mean EURUSD"),
+    (["analyze", "r"], 2, "Missing option '--run'"),
+    ([], 0, "Commands:"),
+    (["data"], 0, "Commands:"),
+    (["analyze"], 0, "consistency"),
+    (["--help"], 0, "Usage: tradeforge"),
+    (["--version"], 0, f"tradeforge {tradeforge.__version__}"),
+]
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "text"),
+    USAGE_MISTAKES,
+    ids=[" ".join(a) or "(bare)" for a, _, _ in USAGE_MISTAKES],
+)
+def test_usage_mistakes_get_a_short_message_and_an_exit_code(args, code, text, tmp_path):
+    (tmp_path / "bars.csv").write_text("time,open,high,low,close\n")
+    r = tradeforge_cmd(*args, home=tmp_path)
+    out = r.stdout + r.stderr
+    assert r.returncode == code, out
+    assert text in out
+    assert "Traceback" not in out
+    if code == 2:  # short: a usage line, a hint and the error; never a page of output
+        assert len(r.stderr.splitlines()) <= 6, r.stderr
+
+
+def test_version_comes_from_the_package_metadata():
+    from importlib.metadata import version
+
+    assert tradeforge.__version__ == version("tradeforge")
+
+
+def test_a_failed_consistency_check_exits_1(tmp_path):
+    trades = tmp_path / "trades.csv"
+    trades.write_text(
+        "symbol,side,tag,entry_time,exit_time,entry_price,exit_price,size,pnl,r_multiple,exit_reason\n"
+        "EURUSD,1,x,2024-01-02T10:00:00Z,2024-01-02T12:00:00Z,1.1,1.101,1,100,1,target\n"
+    )
+    empty = tmp_path / "empty.csv"
+    empty.write_text(trades.read_text().splitlines()[0] + "\n")
+    r = tradeforge_cmd(
+        "analyze", "consistency", "--expected", str(trades), "--actual", str(empty),
+        "--out", str(tmp_path / "out"),
+    )  # fmt: skip
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "FAIL" in r.stdout
+    assert "Traceback" not in r.stdout + r.stderr
+    same = tradeforge_cmd(
+        "analyze", "consistency", "--expected", str(trades), "--actual", str(trades),
+        "--out", str(tmp_path / "out2"),
+    )  # fmt: skip
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert "PASS" in same.stdout
+
+
+def test_ctrl_c_prints_a_message_and_exits_130(tmp_path):
+    from tests.live.helpers import small_spec
+
+    spec = small_spec(tmp_path)
+    state = tmp_path / "state"
+    proc = subprocess.Popen(
+        [str(SCRIPT), "dry-run", "--state", str(state), "--strategy", "sma_cross",
+         "-p", "fast=3", "-p", "slow=12", "--symbol", "EURUSD", "--timeframe", "M5",
+         "--replay", "2024-01-01T03:00..2025-01-01", "--bars", spec.bars_file,
+         "--window", "36", "--pace", "0.05"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not (state / "journal.jsonl").exists() and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    time.sleep(0.3)  # well inside the paced replay
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out + err
+    assert "interrupted" in err
+    assert "Traceback" not in out + err
