@@ -2,18 +2,21 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
-STAMP   = $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+LOCK    = requirements.lock
+STAMP   = $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | cksum | cut -d' ' -f1)
 DEMO_HOME ?= .demo-home
 BENCH_HOME ?= .bench-home
 
-.PHONY: demo test bench soak lint format clean venv
+.PHONY: demo test bench soak lint format clean venv lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+# Installs take the exact versions of the lock (pip constraints): a fresh machine gets the
+# versions the tests passed with. Only Python and pip are needed.
+$(STAMP): $(BIN)/python pyproject.toml $(LOCK)
+	$(BIN)/python -m pip install --quiet --constraint $(LOCK) -e ".[test]"
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
@@ -41,6 +44,13 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
+
+# Re-resolve the lock from pyproject.toml for every supported Python and platform (needs the
+# package index); then `make test` and commit requirements.lock with the change that needed it.
+lock: $(BIN)/python
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --extra test --extra research --extra mt5 --universal \
+		--python-version 3.10 --custom-compile-command "make lock" --quiet -o $(LOCK)
 
 clean:
 	rm -rf $(VENV) $(DEMO_HOME) $(BENCH_HOME) .pytest_cache .ruff_cache
