@@ -30,6 +30,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/reference.py --home $(BENCH_HOME)
+	$(BIN)/python bench/peer_bench.py --home $(BENCH_HOME)
 	$(BIN)/python bench/report_bench.py
 	$(BIN)/python bench/optimize_bench.py
 
