@@ -56,3 +56,13 @@ def test_research_example_runs():
     res = namespace["res"]
     assert len(res.trials) == 18  # 6 fast values x 3 slow values
     assert set(res.best_params) >= {"fast", "slow"}
+
+
+def test_data_example_writes_under_the_home_directory(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(_block('ParquetStore("~/tf-home")'), namespace)
+    assert len(namespace["m30"]) > 0
+    assert (tmp_path / "tf-home" / "bars" / "EURUSD" / "M5" / "2024.parquet").exists()
+    assert not (tmp_path / "~").exists()  # a literal '~' folder was the bug
