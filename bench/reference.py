@@ -1,4 +1,4 @@
-"""The reference benchmark of DESIGN.md: the structure stress strategy on 7 years of M5 bars.
+"""The reference benchmark (docs/conventions.md): the structure stress strategy, 7 years of M5.
 
 Run with ``make bench``. By default it runs the workload twice in fresh subprocesses sharing
 one Numba cache directory: first *cold* (empty cache: every kernel compiles), then *warm*.

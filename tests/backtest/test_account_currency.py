@@ -62,7 +62,8 @@ def test_usdjpy_realized_pnl_and_commission_are_divided_by_the_exit_price():
     assert t["commission"] == pytest.approx(1400.0 / 150.4)
     assert t["pnl"] == pytest.approx((0.4 * 100_000 - 1400.0) / 150.4)  # 256.65 USD
     assert t["risk"] == pytest.approx(0.2 * 100_000 / 150.0)  # 133.33 USD at the entry fill
-    assert t["r_multiple"] == pytest.approx(t["pnl"] / t["risk"])
+    # R stays in yen: (40,000 - 1,400) / 20,000 (not pnl / risk, converted at two prices)
+    assert t["r_multiple"] == pytest.approx(1.93, abs=1e-12)
     assert res.legs["pnl"].sum() == pytest.approx(t["pnl"])
     assert res.equity["balance"].iloc[-1] == pytest.approx(100_000 + t["pnl"])
     assert res.config["account_currency"] == "USD"
@@ -100,6 +101,29 @@ def test_usdjpy_mark_to_market_uses_the_bar_close():
     assert eq["balance"].iloc[2] == pytest.approx(100_000 + final)
 
 
+@pytest.mark.parametrize(
+    "rows,r",
+    [
+        # bar 1 fills at 150.000, stop 149.800 is hit: -0.2 * 100,000 JPY at 149.8 is
+        # -133.51 USD, the risk 0.2 * 100,000 JPY at 150.0 is 133.33 USD (was -1.0013R)
+        ([(150.0, 150.0, 150.0, 150.0), (150.0, 150.1, 149.7, 149.9)], -1.0),
+        # the 2R target 150.400: +40,000 JPY at 150.4 = 265.96 USD (was +1.9947R)
+        ([(150.0, 150.0, 150.0, 150.0), (150.0, 150.5, 149.9, 150.3)], 2.0),
+    ],
+)
+def test_usdjpy_r_multiple_is_exact_with_a_usd_account(rows, r):
+    usd = _long(bars(rows), "USDJPY", stop=20 * JPY_PIP, target_r=2.0, account_currency="USD")
+    jpy = _long(bars(rows), "USDJPY", stop=20 * JPY_PIP, target_r=2.0)
+    t = usd.trades.iloc[0]
+    assert t["exit_reason"] == ("stop" if r < 0 else "target")
+    assert t["r_multiple"] == pytest.approx(r, abs=1e-12)
+    assert jpy.trades["r_multiple"].iloc[0] == pytest.approx(r, abs=1e-12)
+    # money stays converted as documented: PnL at the exit fill, risk at the entry fill
+    exit_price = 149.8 if r < 0 else 150.4
+    assert t["pnl"] == pytest.approx(r * 0.2 * 100_000 / exit_price)
+    assert t["risk"] == pytest.approx(0.2 * 100_000 / 150.0)
+
+
 # -- EURGBP with a USD account (conversion through GBPUSD) -----------------------------------
 
 
@@ -130,7 +154,7 @@ def test_eurgbp_converts_at_the_previous_completed_gbpusd_bar():
     t = res.trades.iloc[0]
     assert t["risk"] == pytest.approx(0.0020 * 100_000 * 1.26)  # 252 USD
     assert t["pnl"] == pytest.approx(0.0040 * 100_000 * 1.28)  # 512 USD
-    assert t["r_multiple"] == pytest.approx(512 / 252)
+    assert t["r_multiple"] == pytest.approx(2.0, abs=1e-12)  # 40 / 20 pips, not 512 / 252
     eq = res.equity["equity"].to_numpy()
     expected = [100_000, 100_000 + 50 * 1.26, 100_000 + 200 * 1.27, 100_000 + 512]
     np.testing.assert_allclose(eq, expected)
@@ -272,4 +296,6 @@ def test_swap_is_converted_when_it_accrues(symbol, price, conversion, rate):
     res = _long(_over_midnight(price), symbol, stop=0.01, execution=ex,
                 account_currency="USD", conversion=conversion)  # fmt: skip
     assert res.trades["pnl"].iloc[0] == pytest.approx(-5.0 * rate)
+    # R in quote currency: -5 swap / (0.01 * 100,000 = 1,000) risk
+    assert res.trades["r_multiple"].iloc[0] == pytest.approx(-0.005)
     assert res.equity["equity"].iloc[2] == pytest.approx(100_000 - 5.0 * rate)

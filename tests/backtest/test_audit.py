@@ -657,6 +657,52 @@ def test_open_positions_close_at_the_end_with_reason_end():
     assert t.pnl == pytest.approx(70.0)
 
 
+@pytest.mark.parametrize("side", [1, -1])
+def test_end_of_data_exit_is_a_market_close_paying_slippage(side):
+    frame = frame_of(
+        [
+            *flat(1.1000),  # 0 signal
+            (1.1000, 1.1010, 1.0995, 1.1005),  # 1 entry at the open
+            (1.1005, 1.1006, 1.0985, 1.0990),  # 2 last bar: everything closes at the close
+        ],
+        spread=1 * PIP,
+    )
+    sig = make_signals(len(frame), [0], side, stop_distance=50 * PIP)
+    res = bt(frame, sig, slippage="fixed", slippage_value=0.5)
+    t = only(res)
+    assert t.exit_reason == "end" and t.exit_time == frame.index[2]
+    if side > 0:
+        # in at the ask 1.1000 + 1 pip + 0.5 slip = 1.10015; out at the bid close 1.0990 - 0.5
+        # pip = 1.09895 (was 1.0990 without slippage): -12 pips = -$120 (was -$115)
+        assert t.entry_price == pytest.approx(1.10015)
+        assert t.exit_price == pytest.approx(1.09895)
+        assert t.pnl == pytest.approx(-120.0)
+    else:
+        # in at the bid 1.1000 - 0.5 pip = 1.09995; out at the ask close 1.0990 + 1 pip + 0.5
+        # pip = 1.09915 (was 1.0991): +8 pips = $80 (was $85)
+        assert t.entry_price == pytest.approx(1.09995)
+        assert t.exit_price == pytest.approx(1.09915)
+        assert t.pnl == pytest.approx(80.0)
+    assert res.legs["price"].iloc[-1] == pytest.approx(t.exit_price)
+    assert eq_at(res, 2) == pytest.approx(CAPITAL + t.pnl)
+    assert res.equity["balance"].iloc[2] == pytest.approx(CAPITAL + t.pnl)
+
+
+def test_end_of_data_exit_draws_the_last_bars_random_slippage():
+    from tradeforge.backtest.execution import random_units
+
+    frame = frame_of([*flat(1.1000, 2), (1.1000, 1.1010, 1.0990, 1.1007)])
+    res = bt(frame, make_signals(len(frame), [0], 1, stop_distance=20 * PIP),
+             slippage="random", slippage_value=2.0, seed=7)  # fmt: skip
+    t = only(res)
+    times = frame.index.as_unit("ns").asi8
+    slip = random_units(7, "EURUSD", times) * 2.0 * PIP  # the model's slippage per bar
+    assert slip[2] > 0
+    assert t.entry_price == pytest.approx(1.1000 + slip[1])
+    assert t.exit_price == pytest.approx(1.1007 - slip[2])
+    assert t.pnl == pytest.approx((1.1007 - slip[2] - 1.1000 - slip[1]) * 100_000)
+
+
 # --------------------------------------------------------------------------------------------
 # exact touches: a level on the price grid reached exactly must count despite float noise
 

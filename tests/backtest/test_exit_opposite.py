@@ -34,7 +34,7 @@ def test_reversal_in_symbol_mode_closes_the_long_and_opens_the_short_at_the_same
             *flat(1.1000),  # 0 long signal
             (1.1010, 1.1020, 1.1005, 1.1015),  # 1 long fills; short signal (exit_opposite)
             (1.1030, 1.1040, 1.1025, 1.1035),  # 2 open: long out, short in
-            *flat(1.1030),  # 3 last bar: the short closes at the ask close
+            *flat(1.1030),  # 3 last bar: the short closes at the ask close + 0.5 pip slippage
         ],
         spread=2 * PIP,
     )
@@ -50,8 +50,8 @@ def test_reversal_in_symbol_mode_closes_the_long_and_opens_the_short_at_the_same
     assert short.side == "short" and short.entry_time == frame.index[2]
     assert short.entry_price == pytest.approx(1.10295)
     assert short.initial_stop == pytest.approx(1.10495)
-    assert short.exit_reason == "end" and short.exit_price == pytest.approx(1.1032)
-    assert short.pnl == pytest.approx(-2.5 * 10 - 7.0)
+    assert short.exit_reason == "end" and short.exit_price == pytest.approx(1.10325)
+    assert short.pnl == pytest.approx(-3 * 10 - 7.0)
     assert res.counters["ignored_dedup"] == 0 and res.counters["filled"] == 2
     assert list(res.equity["open_positions"]) == [0, 1, 1, 0]
     # balance at bar 2's close holds the long's PnL; equity adds the short marked at ask 1.1037

@@ -1,4 +1,4 @@
-"""Hand-computed scenarios for every fill rule of DESIGN.md (EURUSD, 1 lot = $10 a pip)."""
+"""Hand-computed scenarios for every fill rule of docs/conventions.md (EURUSD, $10 a pip a lot)."""
 
 from __future__ import annotations
 

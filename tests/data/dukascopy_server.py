@@ -5,8 +5,9 @@ Serves bodies registered under URL paths (``/datafeed/EURUSD/2019/00/04/00h_tick
 any query string, e.g. ``candles/minute/EUR-USD/BID?from=1783641600000``) with
 knobs for the failure modes the client must survive: 5xx for the first N requests or always,
 a delay before answering (longer than the client timeout = a slow endpoint), a stall after the
-first N body bytes (an interrupted download), Range support on or off, and a small latency to
-make concurrency observable. Every request is logged; in-flight requests are counted.
+first N body bytes (an interrupted download), a body cut short without ``Content-Length`` (the
+connection simply closes), Range support on or off, and a small latency to make concurrency
+observable. Every request is logged; in-flight requests are counted.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class FakeDatafeed:
     delay: dict[str, list[float]] = field(default_factory=dict)  # path -> per-request delays
     stall_after: dict[str, int] = field(default_factory=dict)  # path -> bytes, once
     stall_seconds: float = 1.0
+    cut_after: dict[str, list[int]] = field(default_factory=dict)  # path -> per-request cuts
     support_range: bool = True
     latency: float = 0.0
     requests: list[Request] = field(default_factory=list)
@@ -120,6 +122,8 @@ class FakeDatafeed:
             stall = self.stall_after.pop(rel, None)
             queued = self.first.get(rel)
             early = queued.pop(0) if queued else None
+            cuts = self.cut_after.get(rel) if early is None and not failing else None
+            cut = cuts.pop(0) if cuts else None
         time.sleep(self.latency + wait)
         # A request leaves "in flight" before its response is written: the client can only
         # start its next request after reading this response, so the count never overlaps.
@@ -132,6 +136,8 @@ class FakeDatafeed:
                 self._reply(handler, req, 200, early)
             elif rel not in self.files:
                 self._reply(handler, req, 404, b"not found")
+            elif cut is not None:
+                self._reply_cut(handler, req, self.files[rel], cut)
             else:
                 self._serve_file(handler, req, self.files[rel], stall)
         except (BrokenPipeError, ConnectionResetError):
@@ -149,6 +155,16 @@ class FakeDatafeed:
             self._reply(handler, req, 206, body[start:], headers, stall)
         else:
             self._reply(handler, req, 200, body, {}, stall)
+
+    def _reply_cut(self, handler, req, body: bytes, cut: int) -> None:
+        """A 200 without Content-Length whose connection closes after ``cut`` body bytes."""
+        req.status, req.sent = 200, cut
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/octet-stream")
+        handler.send_header("Connection", "close")
+        handler.end_headers()
+        handler.wfile.write(body[:cut])
+        handler.close_connection = True
 
     def _reply(self, handler, req, status, body, headers=None, stall=None) -> None:
         req.status = status

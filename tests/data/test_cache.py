@@ -11,10 +11,9 @@ def test_round_trip_is_exact_and_partitioned_by_year(home):
     frame = make_bars(600, start="2023-12-31 00:00", freq="5min")
     store = ParquetStore(home)
     assert store.write("EURUSD", "M5", frame, source="test") == 2
-    assert sorted(p.name for p in (home / "bars" / "EURUSD" / "M5").iterdir()) == [
-        "2023.parquet",
-        "2024.parquet",
-    ]
+    names = sorted(p.name for p in (home / "bars" / "EURUSD" / "M5").iterdir())
+    assert [n for n in names if not n.startswith(".")] == ["2023.parquet", "2024.parquet"]
+    assert [n for n in names if n.startswith(".")] == [".2023.parquet.lock", ".2024.parquet.lock"]
     loaded = store.load("EURUSD", "M5")
     pd.testing.assert_frame_equal(loaded, frame, check_freq=False)
     assert frame_checksum(loaded) == frame_checksum(frame)

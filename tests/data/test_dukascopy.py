@@ -327,12 +327,13 @@ def test_unwritable_cache_is_a_clear_error(feed, tmp_path):
         make_source(feed, not_a_dir).fetch("EURUSD", "M1", H0, H0 + pd.Timedelta(hours=1))
 
 
-def test_corrupt_cached_file_names_the_path(feed, tmp_path):
+def test_corrupt_cached_file_is_downloaded_again(feed, tmp_path):
+    feed.files[P0] = encode_ticks(TICKS_00)
     (tmp_path / P0).parent.mkdir(parents=True)
-    (tmp_path / P0).write_bytes(encode_ticks(TICKS_00)[:-10])
-    with pytest.raises(DataError, match=r"00h_ticks\.bi5: corrupt or truncated"):
-        make_source(feed, tmp_path).fetch("EURUSD", "M1", H0, H0 + pd.Timedelta(hours=1))
-    assert feed.requests == []
+    (tmp_path / P0).write_bytes(encode_ticks(TICKS_00)[:-10])  # cached by an older version
+    bars = make_source(feed, tmp_path).fetch("EURUSD", "M1", H0, H0 + pd.Timedelta(hours=1))
+    assert len(bars) == 3 and len(feed.requests_for(P0)) == 1
+    assert (tmp_path / P0).read_bytes() == feed.files[P0]
 
 
 def test_download_report_counts_each_file_once(feed, tmp_path):

@@ -97,6 +97,62 @@ def test_prior_day_and_week():
     assert_allclose(out["prev_week_close"], [nan, nan, nan, 1, 1, 1])
 
 
+def _dst_weekend_frame() -> pd.DataFrame:
+    """H1 bars Thu 2024-03-07 00:00 .. Fri 21:00 UTC (0..45), then Sun 2024-03-10 20:00 ..
+    Tue 03:00 UTC (46..77). US summer time starts Sun 03-10: New York 17:00 is 22:00 UTC on
+    Thu/Fri and 21:00 UTC from Sunday. Bar i: close 100 + i, high/low +-0.5; the low of
+    bar 23 (Thu 23:00 UTC) is 90."""
+    idx = pd.date_range("2024-03-07 00:00", "2024-03-08 21:00", freq="1h", tz="UTC").append(
+        pd.date_range("2024-03-10 20:00", "2024-03-12 03:00", freq="1h", tz="UTC")
+    )
+    close = 100.0 + np.arange(len(idx))
+    low = close - 0.5
+    low[23] = 90.0
+    assert len(idx) == 78
+    return pd.DataFrame(
+        {"open": close, "high": close + 0.5, "low": low, "close": close, "volume": 1.0},
+        index=idx.rename("time"),
+    )
+
+
+def _runs(*pieces):
+    """Concatenate (count, value) runs into one array."""
+    return np.concatenate([np.full(n, v) for n, v in pieces])
+
+
+def test_prior_day_and_week_roll_at_new_york_17h_across_a_weekend_and_dst():
+    out = compute_features(_dst_weekend_frame(), ["prior_day", "prior_week"], "H1",
+                           keep_input=False)  # fmt: skip
+    # trading days: Thu = bars 0..21 (to 22:00 UTC), Fri = 22..45 (Thu 22:00 .. Fri 21:00,
+    # bar 23 included), Mon = 46..70 (Sun 20:00 stub before the 21:00 UTC open, then to
+    # Mon 20:00: the roll moved to 21:00 UTC), Tue = 71..77
+    assert_allclose(out["prev_day_high"], _runs((22, nan), (24, 121.5), (25, 145.5), (7, 170.5)))
+    assert_allclose(out["prev_day_low"], _runs((22, nan), (24, 99.5), (25, 90.0), (7, 145.5)))
+    assert_allclose(out["prev_day_close"], _runs((22, nan), (24, 121), (25, 145), (7, 170)))
+    # Monday's prior week: the week that closed Friday 17:00 New York (bars 0..45)
+    assert_allclose(out["prev_week_high"], _runs((46, nan), (32, 145.5)))
+    assert_allclose(out["prev_week_low"], _runs((46, nan), (32, 90.0)))
+    assert_allclose(out["prev_week_close"], _runs((46, nan), (32, 145)))
+
+
+def test_prior_day_and_week_roll_utc_keeps_utc_midnight():
+    out = compute_features(
+        _dst_weekend_frame(), ["prior_day(roll='utc')", "prior_week(roll='utc')"], "H1",
+        keep_input=False,
+    )  # fmt: skip
+    # UTC days: Thu = 0..23, Fri = 24..45, Sun stub = 46..49, Mon = 50..73, Tue = 74..77
+    high = _runs((24, nan), (22, 123.5), (4, 145.5), (24, 149.5), (4, 173.5))
+    assert_allclose(out["prev_day_high_utc"], high)
+    low = _runs((24, nan), (22, 90.0), (4, 123.5), (24, 145.5), (4, 149.5))
+    assert_allclose(out["prev_day_low_utc"], low)
+    close = _runs((24, nan), (22, 123), (4, 145), (24, 149), (4, 173))
+    assert_allclose(out["prev_day_close_utc"], close)
+    # UTC weeks start Monday 00:00: Sunday's stub belongs to the week before
+    assert_allclose(out["prev_week_high_utc"], _runs((50, nan), (28, 149.5)))
+    assert_allclose(out["prev_week_low_utc"], _runs((50, nan), (28, 90.0)))
+    assert_allclose(out["prev_week_close_utc"], _runs((50, nan), (28, 149)))
+
+
 def test_distance_atr():
     bars = make_bars(300)
     out = compute_features(

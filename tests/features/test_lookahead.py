@@ -35,6 +35,8 @@ _NON_DEFAULT = [
     "session_range('new_york')",
     "session_range('london', 'local')",
     "sessions(clock='local')",
+    "prior_day(roll='utc')",
+    "prior_week(roll='utc')",
     "atr_percentile(3, 10)",
     "keltner(5, 3, 1.0)",
 ]

@@ -3,7 +3,8 @@ dry-run start, so a test can SIGKILL and restart a run dozens of times without p
 interpreter + numba + pandas start-up each time.
 
 Protocol on stdin/stdout, one line each:
-``RUN <state_dir> <spec_json or ->`` → ``PID <pid>``; ``WAIT <pid>`` → ``EXIT <status>``.
+``RUN <state_dir> <spec_json or -> [write_delay]`` → ``PID <pid>``; ``WAIT <pid>`` →
+``EXIT <status>``. ``write_delay`` (seconds) overrides ``FORKSERVER_WRITE_DELAY`` for that run.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def main() -> None:
     for line in sys.stdin:
         cmd, *args = line.split()
         if cmd == "RUN":
-            state_dir, spec_file = args
+            state_dir, spec_file, *delay = args
             pid = os.fork()
             if pid == 0:
                 code = 0
@@ -42,8 +43,8 @@ def main() -> None:
                     spec = None
                     if spec_file != "-":
                         spec = DryRunSpec(**json.loads(Path(spec_file).read_text()))
-                    os.environ["TRADEFORGE_CRASH_WRITE_DELAY"] = os.environ.get(
-                        "FORKSERVER_WRITE_DELAY", "0"
+                    os.environ["TRADEFORGE_CRASH_WRITE_DELAY"] = (
+                        delay[0] if delay else os.environ.get("FORKSERVER_WRITE_DELAY", "0")
                     )
                     run_dry(state_dir, spec)
                 except BaseException:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -39,6 +40,15 @@ def _mid_write(state_dir: Path) -> bool:
     journal = state_dir / "journal.jsonl"
     torn = journal.exists() and not journal.read_bytes().endswith(b"\n")
     return torn or any(p.name.endswith(".tmp") for p in state_dir.iterdir())
+
+
+def _writing(state_dir: Path, name: str) -> bool:
+    """``name`` is being written: a torn journal line, or an atomic write's temporary file."""
+    if name == "journal.jsonl":
+        journal = state_dir / name
+        return journal.exists() and not journal.read_bytes().endswith(b"\n")
+    temp = re.compile(rf"\.{re.escape(name)}(\.[0-9a-f]+)?\.tmp")
+    return state_dir.is_dir() and any(temp.fullmatch(p.name) for p in state_dir.iterdir())
 
 
 def _wait_started(journal: Path, before: int, alive) -> None:
@@ -205,6 +215,39 @@ def test_sigkill_with_pending_orders_reversals_random_slippage_and_swap(tmp_path
             f"({fork['mid_write']} inside a write), {len(trades)} trades, 0 lost, 0 duplicated"
         )
     _assert_same(tmp_path / "crash", reference, expected)
+
+
+# the writes of a new session before its first commit is complete, in order
+FIRST_WRITES = ("dryrun.json", "paper_broker.json", "journal.jsonl", "state.json")
+
+
+@pytest.mark.slow
+def test_sigkill_during_the_first_writes_of_a_new_session(tmp_path):
+    """A session killed inside any of its first writes (the genesis journal record included)
+    restarts — a directory holding nothing committed is a fresh session — and ends with the
+    uninterrupted run's result."""
+    spec = small_spec(tmp_path, n_bars=120)
+    reference = tmp_path / "reference"
+    run_dry(reference, spec)
+    expected = outcome(reference)
+    spec_file = write_spec(tmp_path / "spec.json", spec)
+    server = ForkServer(spec_file, _env())
+    try:
+        for name in FIRST_WRITES:
+            state_dir = tmp_path / f"first_{name}"
+            pid = int(server.ask(f"RUN {state_dir} {spec_file} 0.05").split()[1])
+            deadline = time.monotonic() + 30
+            while not _writing(state_dir, name):
+                assert time.monotonic() < deadline, f"never caught writing {name}"
+                time.sleep(0.001)
+            os.kill(pid, signal.SIGKILL)
+            assert server.ask(f"WAIT {pid}") == f"EXIT {signal.SIGKILL}"
+            assert _writing(state_dir, name)  # killed inside that write
+            pid = int(server.ask(f"RUN {state_dir} {spec_file} 0").split()[1])  # same command
+            assert server.ask(f"WAIT {pid}") == "EXIT 0", f"restart after a kill in {name}"
+            _assert_same(state_dir, reference, expected)
+    finally:
+        server.close()
 
 
 def soak(kills: int, bars: int, seed: int = 1) -> None:

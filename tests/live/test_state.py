@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tradeforge.core.errors import StateError
-from tradeforge.live.persist import Journal, read_document, write_document
+from tradeforge.live.journal import Journal
+from tradeforge.live.persist import read_document, write_document
 from tradeforge.live.state import StateRepository, apply_patch, diff
 
 
@@ -79,7 +80,7 @@ def test_torn_journal_tail_is_cut_and_reported(tmp_path):
     state, report = StateRepository(tmp_path).load()
     assert state == final
     assert any("torn" in p for p in report.problems)
-    assert repo.journal.scan().problem is None
+    assert repo.journal.scan().torn_at is None
 
 
 def test_crash_between_journal_and_snapshot_replays(tmp_path):
@@ -115,17 +116,19 @@ def test_journal_gap_raises(tmp_path):
         StateRepository(tmp_path).load()
 
 
-def test_damaged_middle_of_journal_kept_aside(tmp_path):
+def test_scan_keeps_valid_lines_after_a_damaged_one(tmp_path):
     j = Journal(tmp_path / "j.jsonl")
-    for i in range(4):
+    for i in range(1, 5):
         j.append({"seq": i})
     lines = j.path.read_bytes().splitlines(keepends=True)
-    j.path.write_bytes(lines[0] + b"broken\n" + b"".join(lines[2:]))
+    j.path.write_bytes(lines[0] + b"broken\n" + b"".join(lines[2:]) + b'{"rec":{"seq":5')
     scan = j.scan()
-    assert [r["seq"] for r in scan.records] == [0] and "line 2" in scan.problem
-    saved = j.repair(scan)
-    assert saved and (tmp_path / "j.jsonl.damaged").exists()
-    assert [r["seq"] for r in j.scan().records] == [0]
+    assert [r["seq"] for r in scan.records] == [1, 3, 4]
+    assert scan.damaged == [(2, "not valid JSON")] and scan.lines == {1: 1, 3: 3, 4: 4}
+    assert scan.torn_at is not None and scan.torn_line == 5
+    saved = j.rewrite(scan.records)
+    assert saved.name == "j.jsonl.damaged" and saved.read_bytes().startswith(lines[0] + b"broken")
+    assert [r["seq"] for r in j.scan().records] == [1, 3, 4] and j.rewrite([]).name.endswith(".2")
 
 
 def test_document_nan_written_as_null(tmp_path):

@@ -8,7 +8,7 @@ tuples for ``symbol_info`` / ``symbol_info_tick`` / ``account_info``, ``None`` p
 
 Extending it for the MT5 broker adapter: keep positions/orders/deals as lists on the
 instance, implement ``order_send`` / ``positions_get`` / ``history_deals_get`` with the
-``TradePosition`` / ``TradeDeal`` / ``OrderSendResult`` tuples of external-protocols.md §2,
+``TradePosition`` / ``TradeDeal`` / ``OrderSendResult`` tuples of docs/protocols.md (MT5),
 start each with ``self._enter("name")`` (records the call, honours injected failures, checks
 initialisation) and report errors through ``self._error(code, text)``.
 """
@@ -164,7 +164,7 @@ class FakeMT5:
     RES_E_INTERNAL_FAIL_CONNECT = -10004
     RES_E_INTERNAL_FAIL_TIMEOUT = -10005
 
-    # trading (for the broker adapter; see external-protocols.md §2.3)
+    # trading (for the broker adapter; see docs/protocols.md §Trading)
     TRADE_ACTION_DEAL = 1
     TRADE_ACTION_PENDING = 5
     TRADE_ACTION_SLTP = 6

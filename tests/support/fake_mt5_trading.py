@@ -1,5 +1,5 @@
 """Trading functions for the `FakeMT5` stand-in: ``order_send``, ``positions_get``,
-``orders_get``, ``history_deals_get`` (external-protocols.md §2.2–2.3), on a hedging account.
+``orders_get``, ``history_deals_get`` (docs/protocols.md §Trading), on a hedging account.
 
 Kept in its own module as a subclass so the data-side fake stays untouched. Market deals fill
 at the current tick (``ticks[symbol]`` or the symbol's bid/ask); ``queue_retcode`` makes the

@@ -22,6 +22,7 @@ from tradeforge.backtest.result import (
     BacktestResult,
 )
 from tradeforge.core.errors import DataError
+from tradeforge.core.paths import user_path
 
 _TRADE_TIMES = ("signal_time", "entry_time", "exit_time")
 _TRADE_INTS = ("trade_id", "bars_held")
@@ -68,7 +69,7 @@ def load_run(run_dir: str | Path) -> BacktestResult:
     Raises `RunFolderError` naming the missing files, an unsupported ``schema_version`` or
     the malformed file/column.
     """
-    root = Path(run_dir)
+    root = user_path(run_dir)
     if not root.is_dir():
         raise RunFolderError(f"run folder {root} does not exist")
     missing = [name for name in RUN_FILES if not (root / name).is_file()]

@@ -71,7 +71,7 @@ def sample_result(
     exit_price = c[exit_bar].copy()
     reason = np.full(n_trades, "time", dtype=object)
     reason[rng.random(n_trades) < 0.3] = "signal"
-    for i in range(n_trades):  # first touch of stop (first, per DESIGN) or target
+    for i in range(n_trades):  # first touch of stop or target (stop first: conventions.md)
         a, b = entry_bar[i], exit_bar[i] + 1
         if side[i] > 0:
             hit_s, hit_t = lo[a:b] <= stop[i], h[a:b] >= target[i]

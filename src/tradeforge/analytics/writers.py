@@ -29,6 +29,7 @@ from tradeforge.analytics.report import NO_TRADES, Report, build_report
 from tradeforge.analytics.schema import SCHEMA_VERSION
 from tradeforge.backtest.result import BacktestResult
 from tradeforge.core.atomic import atomic_write_bytes
+from tradeforge.core.paths import user_path
 
 CHARTS_DIR = "charts"
 
@@ -64,7 +65,7 @@ def write_report(
     ``chart_options`` go to `tradeforge.plotting.render_charts` (``n_best``, ``n_worst``,
     ``window``). Returns the paths written, with ``.report`` set.
     """
-    out = Path(out_dir)
+    out = user_path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rep = report if report is not None else build_report(result)
     chart_paths: list[Path] = []

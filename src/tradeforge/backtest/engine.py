@@ -161,7 +161,7 @@ def _trades_frame(symbol, index, s: Signals, inst, ti, tf) -> pd.DataFrame:
     exit_bar = ti[:, K.TI_EXIT_BAR]
     with np.errstate(invalid="ignore", divide="ignore"):
         exit_price = tf[:, K.TF_EXIT_VALUE] / size
-        r_mult = tf[:, K.TF_PNL] / tf[:, K.TF_RISK]
+        r_mult = tf[:, K.TF_PNL_Q] / tf[:, K.TF_RISK_Q]  # R in quote currency
     data = {
         "trade_id": np.arange(len(ti), dtype=np.int64),
         "symbol": _cat(np.zeros(len(ti), dtype=np.int8), [symbol]),

@@ -10,6 +10,10 @@ Money in the kernel is computed in the instrument's quote currency and converted
 * otherwise a conversion instrument ``{QUOTE}{ACCOUNT}`` (multiply) or ``{ACCOUNT}{QUOTE}``
   (divide), given as bars or a constant. From bars, the rate of a traded bar is the close of
   the last conversion bar *completed* by that bar's open (no look-ahead).
+
+R multiples are not converted: a trade's R is its net PnL over its initial risk, both in the
+quote currency, so it does not depend on the account currency or on the rates (a clean
+stop-out is exactly -1R even when the rate moved between entry and exit).
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ import pyarrow.csv as pa_csv
 
 from tradeforge.backtest.result import RUN_SCHEMA_VERSION, BacktestResult
 from tradeforge.core.atomic import atomic_write_bytes
+from tradeforge.core.paths import user_path
 
 
 def _iso(values: Any) -> pa.Array:
@@ -103,7 +104,7 @@ def write_result(result: BacktestResult, out: str | Path) -> dict[str, Path]:
     """Write the run folder (the four files, each atomically) into ``out``; returns their paths.
 
     `tradeforge.analytics.load_run` reads it back."""
-    out = Path(out)
+    out = user_path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = {
         "trades": out / "trades.csv",

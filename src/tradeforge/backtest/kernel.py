@@ -11,7 +11,8 @@ Per bar ``i``, in this order:
    below zero — the account is blown (counted as ``skipped_size``);
 4. open positions (including those just filled) run `rules.process_observation` and then
    `rules.update_after_observation` (break-even / trailing take effect from bar ``i+1``); on
-   the last bar whatever is still open closes at the close (reason ``end``);
+   the last bar whatever is still open closes at market at the close, slippage included
+   (reason ``end``);
 5. signals of bar ``i``, in row order: an ``exit_opposite`` signal schedules the exit of
    every open opposite position at bar ``i+1``'s open and cancels opposite pending orders
    (counted as expired); then the signal becomes a pending order unless its slot (tag or
@@ -46,6 +47,7 @@ from tradeforge.backtest.rules import (
     R_SIGNAL,
     R_TIME,
     entry_fill,
+    market_exit_price,
     open_position,
     process_observation,
     update_after_observation,
@@ -71,6 +73,8 @@ COUNTER_NAMES = (
 # trade int columns / float columns
 TI_SIGNAL, TI_ENTRY_BAR, TI_EXIT_BAR, TI_SIZE, TI_REASON, TI_NLEGS = range(6)
 TF_ENTRY, TF_EXIT_VALUE, TF_INIT_STOP, TF_RISK, TF_PNL, TF_COMMISSION, TF_SWAP = range(7)
+TF_PNL_Q, TF_RISK_Q = 7, 8  # net PnL and initial risk in quote currency: R = TF_PNL_Q / TF_RISK_Q
+N_TF = 9
 # leg int columns / float columns
 LI_TRADE, LI_BAR, LI_STEPS, LI_REASON = range(4)
 LF_PRICE, LF_PNL = range(2)
@@ -83,6 +87,8 @@ N_WORK_I = 8
 # W_SIG_EXIT: bar whose open closes the position (exit on opposite signal), -1 none;
 # W_QUEUED: 1 when an entry order (W_SIG, W_EXPIRE) waits for that exit to free the slot
 WF_SWAP, WF_OPEN, WF_HIGH, WF_LOW = range(4)  # accrued swap; prices seen on an intrabar fill
+WF_SWAP_Q = 4  # accrued swap in quote currency
+N_WORK_F = 5
 
 EMPTY, PENDING, OPEN = 0, 1, 2
 
@@ -94,13 +100,13 @@ def allocate(n_bars: int, n_signals: int, n_slots: int) -> dict[str, np.ndarray]
     work_i[:, W_SIG_EXIT] = -1
     return {
         "trades_i": np.empty((n_signals, 6), dtype=np.int64),
-        "trades_f": np.empty((n_signals, 7)),
+        "trades_f": np.empty((n_signals, N_TF)),
         "legs_i": np.empty((n_signals * (MAX_T + 1), 4), dtype=np.int64),
         "legs_f": np.empty((n_signals * (MAX_T + 1), 2)),
         "equity": np.empty((n_bars, 3)),  # equity, balance, open positions
         "counters": np.zeros(N_COUNTERS + 2, dtype=np.int64),
         "work_i": work_i,
-        "work_f": np.zeros((n_slots, 4)),
+        "work_f": np.zeros((n_slots, N_WORK_F)),
         "pf": np.zeros((n_slots, NF)),
         "out": np.zeros((MAX_T + 1, 3)),
     }
@@ -114,7 +120,7 @@ def _book(
     """Book the ``k`` exit legs in ``out`` (price, steps, reason) for slot ``s``; returns the
     new leg count. Accrued swap (already account money) goes to the first leg. F_REMAINING is
     the caller's job. Quote money becomes account money at ``fx[bar]`` or, in base mode, at
-    the leg's own price."""
+    the leg's own price; the quote-currency PnL (for R) is kept alongside."""
     t = work_i[s, W_TRADE]
     side = pf[s, F_SIDE]
     entry = pf[s, F_ENTRY]
@@ -125,10 +131,14 @@ def _book(
         steps = out[q, 1]
         reason = int(out[q, 2])
         rate = 1.0 / price if base_mode else fx[bar]
-        comm = 2.0 * fparams[P_COMM_STEP] * steps * rate
+        comm_q = 2.0 * fparams[P_COMM_STEP] * steps
+        comm = comm_q * rate
         swap = work_f[s, WF_SWAP]
         work_f[s, WF_SWAP] = 0.0
-        pnl = side * (price - entry) * steps * unit * rate - comm + swap
+        gross_q = side * (price - entry) * steps * unit
+        pnl = gross_q * rate - comm + swap
+        trades_f[t, TF_PNL_Q] += gross_q - comm_q + work_f[s, WF_SWAP_Q]
+        work_f[s, WF_SWAP_Q] = 0.0
         trades_f[t, TF_SWAP] += swap
         trades_f[t, TF_PNL] += pnl
         trades_f[t, TF_COMMISSION] += comm
@@ -185,9 +195,9 @@ def simulate(
             for s in range(n_slots):
                 if work_i[s, W_STATUS] == OPEN:
                     rate = fparams[P_SWAP_LONG] if pf[s, F_SIDE] > 0 else fparams[P_SWAP_SHORT]
-                    work_f[s, WF_SWAP] += (
-                        rate * fparams[P_STEP_LOTS] * pf[s, F_REMAINING] * nights * conv
-                    )
+                    swap_q = rate * fparams[P_STEP_LOTS] * pf[s, F_REMAINING] * nights
+                    work_f[s, WF_SWAP_Q] += swap_q
+                    work_f[s, WF_SWAP] += swap_q * conv
         # 2. time stops and signal exits at the open (then a queued reversal order is pending)
         if n_open > 0:
             for s in range(n_slots):
@@ -195,7 +205,7 @@ def simulate(
                     continue
                 timed = work_i[s, W_TIME_EXIT] == i
                 if timed or work_i[s, W_SIG_EXIT] == i:
-                    out[0, 0] = o[i] - sl if pf[s, F_SIDE] > 0 else o[i] + sp + sl
+                    out[0, 0] = market_exit_price(pf[s, F_SIDE], o[i], sp, sl)
                     out[0, 1] = pf[s, F_REMAINING]
                     out[0, 2] = R_TIME if timed else R_SIGNAL
                     before = n_legs
@@ -262,7 +272,9 @@ def simulate(
                 trades_f[t, TF_ENTRY] = price
                 trades_f[t, TF_EXIT_VALUE] = 0.0
                 trades_f[t, TF_INIT_STOP] = stop
-                trades_f[t, TF_RISK] = risk * steps * unit * conv
+                trades_f[t, TF_RISK_Q] = risk * steps * unit
+                trades_f[t, TF_RISK] = trades_f[t, TF_RISK_Q] * conv
+                trades_f[t, TF_PNL_Q] = 0.0
                 trades_f[t, TF_PNL] = 0.0
                 trades_f[t, TF_COMMISSION] = 0.0
                 trades_f[t, TF_SWAP] = 0.0
@@ -271,6 +283,7 @@ def simulate(
                 n_open += 1
                 work_i[s, W_TRADE] = t
                 work_f[s, WF_SWAP] = 0.0
+                work_f[s, WF_SWAP_Q] = 0.0
                 work_i[s, W_TIME_EXIT] = i + sig_time_stop[j] if sig_time_stop[j] > 0 else -1
                 work_i[s, W_SIG_EXIT] = -1
                 if not at_open:
@@ -297,8 +310,8 @@ def simulate(
                 k = process_observation(pf, s, oi, hi, li, sp, sl, out)
                 rem = pf[s, F_REMAINING]
                 if rem > 0:
-                    if i == n - 1:  # end of data: close at the close
-                        out[k, 0] = c[i] if pf[s, F_SIDE] > 0 else c[i] + sp
+                    if i == n - 1:  # end of data: a market close at the close
+                        out[k, 0] = market_exit_price(pf[s, F_SIDE], c[i], sp, sl)
                         out[k, 1] = rem
                         out[k, 2] = R_END
                         k += 1

@@ -31,7 +31,7 @@ TRADE_COLUMNS: tuple[str, ...] = (
     "risk",  # money at risk at entry: size * contract_size * |entry - initial_stop|
     "pnl",  # net money PnL incl. commission and swap
     "commission",  # total commission paid (positive number)
-    "r_multiple",  # pnl / risk
+    "r_multiple",  # pnl / risk, both in quote currency (the same for any account currency)
     "exit_reason",  # stop | target | breakeven | trailing | time | signal | end
     "bars_held",  # bars from entry bar to exit bar
 )

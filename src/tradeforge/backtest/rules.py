@@ -294,6 +294,13 @@ def update_after_observation(
 
 
 @njit(cache=True)
+def market_exit_price(side: float, bid: float, sp: float, slip: float) -> float:
+    """Fill of a market close when the bid is ``bid`` (time, signal and end-of-data exits):
+    longs sell at the bid less slippage, shorts buy at the ask (bid + spread) plus slippage."""
+    return bid - slip if side > 0 else bid + sp + slip
+
+
+@njit(cache=True)
 def mark_price(st: np.ndarray, s: int, c: float, sp: float) -> float:
     """Price at which the position would close now (bid for longs, ask for shorts)."""
     return c if st[s, F_SIDE] > 0 else c + sp

@@ -99,6 +99,10 @@ def run_backtest(
     instrument's quote currency; ``conversion`` maps conversion symbols (``GBPUSD``) to bars
     or constant rates where an instrument needs a third currency (`tradeforge.backtest.fx`).
     """
+    if workers < 1:
+        raise ConfigError(f"workers must be >= 1, got {workers}")
+    if not initial_capital > 0:  # checked here too so that no worker process starts
+        raise ConfigError(f"initial capital must be > 0, got {initial_capital}")
     account_currency = normalize_currency(account_currency)
     execution = execution or ExecutionModel()
     sizing = sizing or Sizing()

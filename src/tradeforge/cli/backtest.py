@@ -17,10 +17,14 @@ from tradeforge.cli.common import (
     SwapLongOption,
     SwapShortOption,
     console,
+    expand_user,
     home_dir,
+    iso_time,
     load_frames,
     load_instruments,
+    positive,
     progress_bar,
+    symbol_names,
 )
 
 
@@ -144,18 +148,25 @@ def backtest_command(
         str | None, typer.Option("--strategy", help="Registered strategy name, e.g. sma_cross.")
     ] = None,
     symbol: Annotated[
-        list[str], typer.Option("--symbol", "-s", help="Symbol (repeat for several).")
+        list[str],
+        typer.Option("--symbol", "-s", help="Symbol (repeat for several).", callback=symbol_names),
     ] = ["EURUSD"],  # noqa: B006
     timeframe: Annotated[str, typer.Option("--timeframe", "-t", help="Bar timeframe.")] = "H1",
-    start: Annotated[str | None, typer.Option(help="First bar (UTC), e.g. 2019-01-01.")] = None,
-    end: Annotated[str | None, typer.Option(help="End, exclusive (UTC).")] = None,
+    start: Annotated[
+        str | None, typer.Option(help="First bar (UTC), e.g. 2019-01-01.", callback=iso_time)
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option(help="End, exclusive (UTC).", callback=iso_time)
+    ] = None,
     param: Annotated[
         list[str], typer.Option("--param", "-p", help="Strategy parameter name=value (repeat).")
     ] = [],  # noqa: B006
     config: Annotated[
         Path | None, typer.Option(help="YAML/TOML file: strategy and/or params.")
     ] = None,
-    out: Annotated[Path, typer.Option(help="Run folder to write.")] = Path("runs/backtest"),
+    out: Annotated[Path, typer.Option(help="Run folder to write.", callback=expand_user)] = Path(
+        "runs/backtest"
+    ),
     spread: SpreadOption = "data",
     slippage: SlippageOption = None,
     commission: CommissionOption = 0.0,
@@ -166,7 +177,9 @@ def backtest_command(
     position_mode: Annotated[
         str, typer.Option(help="'symbol' (one position per symbol) or 'tag' (one per tag).")
     ] = "symbol",
-    capital: Annotated[float, typer.Option(help="Initial capital per symbol.")] = 100_000.0,
+    capital: Annotated[
+        float, typer.Option(help="Initial capital per symbol.", callback=positive)
+    ] = 100_000.0,
     account_currency: Annotated[
         str | None,
         typer.Option(
@@ -182,7 +195,7 @@ def backtest_command(
             "conversion symbol's cached bars are used.",
         ),
     ] = [],  # noqa: B006
-    workers: Annotated[int, typer.Option(help="Processes (symbols run in parallel).")] = 1,
+    workers: Annotated[int, typer.Option(help="Processes (symbols run in parallel).", min=1)] = 1,
     home: HomeOption = None,
     instruments: InstrumentsOption = None,
 ) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
+import click
 import typer
 from rich.console import Console
 from rich.progress import (
@@ -18,13 +19,50 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from tradeforge.core.paths import resolve_home
+from tradeforge.core.names import validate_symbol
+from tradeforge.core.paths import resolve_home, user_path
+from tradeforge.core.timeutil import parse_time
 
 if TYPE_CHECKING:
     import pandas as pd
 
 console = Console()
 console_err = Console(stderr=True)
+
+
+def iso_time(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Option callback: ``value`` unchanged when it is ISO 8601 text, else `ConfigError`
+    naming the option (one date syntax on the whole command line; see `parse_time`)."""
+    if value is not None:
+        parse_time(value, _option_name(param))
+    return value
+
+
+def positive(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """Option callback: refuse a value that is not > 0 (capital, leverage) before any work."""
+    if value is not None and not value > 0:
+        from tradeforge.core.errors import ConfigError
+
+        raise ConfigError(f"{_option_name(param)} must be > 0, got {value:g}")
+    return value
+
+
+def _option_name(param: click.Parameter) -> str:
+    return param.opts[0] if param.opts else str(param.name)
+
+
+def symbol_names(value: Any) -> Any:
+    """Option callback: a symbol (or list of them) upper-cased and checked before any file
+    access (`validate_symbol`)."""
+    if isinstance(value, (list, tuple)):
+        return [validate_symbol(v) for v in value]
+    return None if value is None else validate_symbol(value)
+
+
+def expand_user(value: Path | None) -> Path | None:
+    """Option callback: a path with its leading ``~`` expanded (``--out=~/runs`` too)."""
+    return None if value is None else user_path(value)
+
 
 HomeOption = Annotated[
     Path | None,
@@ -48,6 +86,31 @@ CommissionOption = Annotated[float, typer.Option(help="Money per lot per side.")
 SwapLongOption = Annotated[float, typer.Option(help="Money per lot per night (long).")]
 SwapShortOption = Annotated[float, typer.Option(help="Money per lot per night (short).")]
 SeedOption = Annotated[int, typer.Option(help="Seed of random slippage.")]
+
+# MetaTrader 5 credentials shared by ``data mt5`` and ``live``: the password never in argv.
+LoginOption = Annotated[int | None, typer.Option(help="MT5 account number.")]
+ServerOption = Annotated[str | None, typer.Option(help="MT5 broker server name.")]
+PasswordEnvOption = Annotated[
+    str, typer.Option(help="Environment variable holding the MT5 password.")
+]
+PasswordFileOption = Annotated[
+    Path | None, typer.Option(help="File whose first line is the MT5 password.")
+]
+
+
+def mt5_password(env: str, file: Path | None, argv_password: str | None = None) -> str | None:
+    """The MT5 password: ``--password`` (warned about), else ``--password-file``, else the
+    ``--password-env`` variable (`read_secret`), else None (the terminal's saved login)."""
+    if argv_password is not None:
+        console_err.print(
+            "[yellow]warning:[/] --password is visible to other users in the process list; "
+            f"use --password-file or the {env} environment variable",
+            highlight=False,
+        )
+        return argv_password
+    from tradeforge.core.secrets import read_secret
+
+    return read_secret(env, file, "MT5 password")
 
 
 def command_group(help: str) -> typer.Typer:
@@ -74,7 +137,7 @@ def load_frames(
     from tradeforge.data.cache import ParquetStore
 
     store = ParquetStore(home)
-    return {s.upper(): store.load(s, timeframe, start, end) for s in symbols}
+    return {validate_symbol(s): store.load(s, timeframe, start, end) for s in symbols}
 
 
 def load_instruments(path: Path | None) -> None:

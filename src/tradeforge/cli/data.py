@@ -11,10 +11,17 @@ from rich.table import Table
 from tradeforge.cli.common import (
     HomeOption,
     InstrumentsOption,
+    LoginOption,
+    PasswordEnvOption,
+    PasswordFileOption,
+    ServerOption,
     command_group,
     console,
     home_dir,
+    iso_time,
     load_instruments,
+    mt5_password,
+    symbol_names,
 )
 from tradeforge.core.instruments import get_instrument
 from tradeforge.core.timeframes import Timeframe
@@ -24,15 +31,22 @@ from tradeforge.data.cache import ParquetStore
 app = command_group("Get, store and inspect OHLCV bars.")
 
 SymbolOption = Annotated[
-    str, typer.Option("--symbol", "-s", help="Instrument symbol, e.g. EURUSD.")
+    str,
+    typer.Option("--symbol", "-s", help="Instrument symbol, e.g. EURUSD.", callback=symbol_names),
 ]
 TimeframeOption = Annotated[
     str, typer.Option("--timeframe", "-t", help="M1, M5, M15, M30, H1, H4, D1, W1.")
 ]
 StartOption = Annotated[
-    str, typer.Option("--start", help="First bar open time (UTC), e.g. 2019-01-01.")
+    str,
+    typer.Option(
+        "--start", help="First bar open time (ISO 8601, UTC), e.g. 2019-01-01.", callback=iso_time
+    ),
 ]
-EndOption = Annotated[str, typer.Option("--end", help="End (exclusive, UTC), e.g. 2025-12-31.")]
+EndOption = Annotated[
+    str,
+    typer.Option("--end", help="End (exclusive, UTC), e.g. 2025-12-31.", callback=iso_time),
+]
 
 
 def _store(home: Path | None) -> ParquetStore:
@@ -82,6 +96,13 @@ def import_file(
         float | None,
         typer.Option(help="Price of one point (MT5 spreads), if not the instrument's."),
     ] = None,
+    date_format: Annotated[
+        str | None,
+        typer.Option(
+            help="strptime format of the file's dates, e.g. '%d.%m.%Y' (the date column, or "
+            "the whole time column when the file has one); default: detected, ISO 8601."
+        ),
+    ] = None,
     home: HomeOption = None,
     instruments: InstrumentsOption = None,
 ) -> None:
@@ -94,7 +115,8 @@ def import_file(
     get_instrument(symbol)
     tf = Timeframe.parse(timeframe)
     with console.status(f"reading {file}"):
-        frame = FileSource(file, format=fmt, tz=tz, point=point).fetch(symbol, tf)
+        source = FileSource(file, format=fmt, tz=tz, point=point, date_format=date_format)
+        frame = source.fetch(symbol, tf)
         _store(home).write(symbol, tf, frame, source=f"file:{file.name}")
     console.print(f"imported {len(frame):,} {tf} bars of {symbol.upper()} from {file}")
 
@@ -105,9 +127,14 @@ def mt5(
     timeframe: TimeframeOption,
     start: StartOption,
     end: EndOption,
-    login: Annotated[int | None, typer.Option(help="Account number.")] = None,
-    password: Annotated[str | None, typer.Option(help="Account password.")] = None,
-    server: Annotated[str | None, typer.Option(help="Broker server name.")] = None,
+    login: LoginOption = None,
+    password_env: PasswordEnvOption = "MT5_PASSWORD",
+    password_file: PasswordFileOption = None,
+    password: Annotated[
+        str | None,
+        typer.Option(help="Account password (visible in the process list: prefer the above)."),
+    ] = None,
+    server: ServerOption = None,
     terminal_path: Annotated[str | None, typer.Option(help="Path to terminal64.exe.")] = None,
     server_offset: Annotated[
         float, typer.Option(help="Broker server time minus UTC, hours.")
@@ -121,7 +148,8 @@ def mt5(
     load_instruments(instruments)
     get_instrument(symbol)
     tf = Timeframe.parse(timeframe)
-    source = MT5Source(login, password, server, terminal_path, server_tz_offset_hours=server_offset)
+    secret = mt5_password(password_env, password_file, password)
+    source = MT5Source(login, secret, server, terminal_path, server_tz_offset_hours=server_offset)
     with console.status(f"fetching {symbol.upper()} {tf} from MetaTrader 5"):
         frame = source.fetch(symbol, tf, to_utc(start, "start"), to_utc(end, "end"))
         _store(home).write(symbol, tf, frame, source="mt5")
@@ -142,14 +170,23 @@ def download(
         ),
     ] = "ticks",
     base_url: Annotated[str | None, typer.Option(help="Dukascopy datafeed base URL.")] = None,
-    workers: Annotated[int, typer.Option(help="Concurrent downloads.")] = 4,
+    workers: Annotated[int, typer.Option(help="Concurrent downloads.", min=1)] = 4,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            help="Seconds for the whole download: when they run out, stop, keep the complete "
+            "files and name the range still missing (re-run to resume).",
+            min=0.001,
+        ),
+    ] = None,
     home: HomeOption = None,
     instruments: InstrumentsOption = None,
 ) -> None:
-    """Download Dukascopy data (resumable; cached raw files are skipped), build bid bars with a
-    spread column and cache them."""
+    """Download Dukascopy data (resumable; valid cached raw files are skipped), build bid bars
+    with a spread column and cache them."""
     from tradeforge.cli.common import progress_bar
     from tradeforge.core.errors import DataError
+    from tradeforge.data.download import UNFINISHED, UnreachableError
     from tradeforge.data.sources.dukascopy import DukascopySource
 
     load_instruments(instruments)
@@ -162,12 +199,23 @@ def download(
         kwargs["base_url"] = base_url
     with progress_bar(f"downloading {symbol.upper()}", None) as advance:
         source = DukascopySource(**kwargs, on_progress=lambda done, total: advance(1, total))
-        report = source.download(symbol, start_ts, end_ts)
+        try:
+            report = source.download(symbol, start_ts, end_ts, time_limit=timeout)
+        except UnreachableError as exc:
+            raise DataError(f"{exc} — check the network or --base-url") from None
     console.print(report.summary())
+    problems = []
     if report.failed:
-        raise DataError(
-            f"{report.failed} file(s) failed; first: {report.errors[0]} (re-run to resume)"
+        problems.append(f"{report.failed} file(s) failed, first: {report.errors[0]}")
+    if report.unfinished:
+        files = source.files(symbol, start_ts, end_ts)
+        late = [f for f, r in zip(files, report.results, strict=True) if r.status == UNFINISHED]
+        problems.append(
+            f"--timeout {timeout:g} s ran out with {report.unfinished} file(s) not fetched, "
+            f"between {late[0].start} and {late[-1].end}"
         )
+    if problems:
+        raise DataError("; ".join(problems) + " (complete files are kept; re-run to resume)")
     frame = DukascopySource(**kwargs).fetch(symbol, tf, start_ts, end_ts)
     ParquetStore(root).write(symbol, tf, frame, source=f"dukascopy:{mode}")
     console.print(f"cached {len(frame):,} {tf} bars of {symbol.upper()}")
@@ -216,12 +264,41 @@ def list_cache(home: HomeOption = None) -> None:
     console.print(table)
 
 
+@app.command("repair")
+def repair(
+    symbol: SymbolOption,
+    timeframe: TimeframeOption,
+    year: Annotated[int | None, typer.Option(help="Only this year's partition.")] = None,
+    home: HomeOption = None,
+) -> None:
+    """Move unreadable cached partitions aside (to <YEAR>.parquet.corrupt-<time>) so the
+    range can be imported or downloaded again."""
+    from tradeforge.data.cache_repair import repair_partitions
+
+    tf = Timeframe.parse(timeframe)
+    report = repair_partitions(_store(home), symbol, tf, year)
+    for q in report.quarantined:
+        console.print(f"moved unreadable {q.path} to {q.moved_to} ({q.reason})", soft_wrap=True)
+    if report.stale_temp_files:
+        console.print(f"removed {report.stale_temp_files} temporary file(s) of killed writers")
+    if not report.quarantined:
+        console.print(f"all {report.checked} {tf} partition(s) of {symbol.upper()} are readable")
+        return
+    years = ", ".join(str(q.year) for q in report.quarantined)
+    console.print(
+        f"re-import or re-download {symbol.upper()} {tf} for {years}, e.g. `tradeforge data "
+        f"download -s {symbol.upper()} -t {tf} --start {report.quarantined[0].year}-01-01 "
+        f"--end {report.quarantined[0].year + 1}-01-01`",
+        soft_wrap=True,
+    )
+
+
 @app.command("show")
 def show(
     symbol: SymbolOption,
     timeframe: TimeframeOption,
-    start: Annotated[str | None, typer.Option(help="From (UTC).")] = None,
-    end: Annotated[str | None, typer.Option(help="To, exclusive (UTC).")] = None,
+    start: Annotated[str | None, typer.Option(help="From (UTC).", callback=iso_time)] = None,
+    end: Annotated[str | None, typer.Option(help="To, exclusive (UTC).", callback=iso_time)] = None,
     rows: Annotated[int, typer.Option("--rows", "-n", help="Rows to show from each end.")] = 5,
     home: HomeOption = None,
 ) -> None:

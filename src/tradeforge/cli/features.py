@@ -8,7 +8,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from tradeforge.cli.common import HomeOption, command_group, console, home_dir
+from tradeforge.cli.common import (
+    HomeOption,
+    command_group,
+    console,
+    expand_user,
+    home_dir,
+    iso_time,
+    symbol_names,
+)
 
 app = command_group("Inspect the feature library and compute features.")
 
@@ -30,14 +38,19 @@ def list_features() -> None:
 
 @app.command("compute")
 def compute(
-    symbol: Annotated[str, typer.Option("--symbol", "-s", help="Cached symbol.")],
+    symbol: Annotated[
+        str, typer.Option("--symbol", "-s", help="Cached symbol.", callback=symbol_names)
+    ],
     timeframe: Annotated[str, typer.Option("--timeframe", "-t", help="Base timeframe.")],
     requests: Annotated[
         list[str], typer.Argument(help='Feature requests, e.g. "atr(14)" "ema(50)@M30".')
     ],
-    start: Annotated[str | None, typer.Option(help="From (UTC).")] = None,
-    end: Annotated[str | None, typer.Option(help="To, exclusive (UTC).")] = None,
-    out: Annotated[Path | None, typer.Option(help="Write the result to this Parquet file.")] = None,
+    start: Annotated[str | None, typer.Option(help="From (UTC).", callback=iso_time)] = None,
+    end: Annotated[str | None, typer.Option(help="To, exclusive (UTC).", callback=iso_time)] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Write the result to this Parquet file.", callback=expand_user),
+    ] = None,
     cache: Annotated[bool, typer.Option(help="Use the on-disk feature cache under --home.")] = True,
     home: HomeOption = None,
 ) -> None:

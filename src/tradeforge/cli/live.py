@@ -12,24 +12,44 @@ from tradeforge.cli.common import (
     CommissionOption,
     HomeOption,
     InstrumentsOption,
+    LoginOption,
+    PasswordEnvOption,
+    PasswordFileOption,
     SeedOption,
+    ServerOption,
     SlippageOption,
     SpreadOption,
     SwapLongOption,
     SwapShortOption,
     console,
+    expand_user,
     load_instruments,
+    mt5_password,
+    positive,
+    symbol_names,
 )
 from tradeforge.core.errors import ConfigError
+from tradeforge.core.timeutil import parse_time
 
-StateOption = Annotated[Path, typer.Option("--state", help="State directory of this session.")]
+StateOption = Annotated[
+    Path, typer.Option("--state", help="State directory of this session.", callback=expand_user)
+]
 StrategyOpt = Annotated[str | None, typer.Option("--strategy", help="Registered strategy name.")]
 ParamOpt = Annotated[
     list[str] | None, typer.Option("--param", "-p", help="Strategy parameter k=v (repeatable).")
 ]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Strategy config file.")]
-SymbolOpt = Annotated[str | None, typer.Option("--symbol", "-s")]
+SymbolOpt = Annotated[str | None, typer.Option("--symbol", "-s", callback=symbol_names)]
+WindowOpt = Annotated[int, typer.Option(help="Bars handed to the strategy per candle.", min=1)]
 TimeframeOpt = Annotated[str | None, typer.Option("--timeframe", "-t")]
+AcceptLossOpt = Annotated[
+    bool,
+    typer.Option(
+        "--accept-state-loss",
+        help="Start although journal history (trades, decisions) was lost; the loss is "
+        "recorded in the journal. Without it such a start is refused.",
+    ),
+]
 
 
 def _echo(decision: dict[str, Any]) -> None:
@@ -57,6 +77,12 @@ def _limits(
     return {k: v for k, v in raw.items() if v is not None}
 
 
+def _mt5_login(login: int | None, server: str | None, password: str | None) -> dict[str, Any]:
+    """``initialize()`` keywords of the given credentials (none: the terminal's own login)."""
+    given = {"login": login, "server": server, "password": password}
+    return {k: v for k, v in given.items() if v is not None}
+
+
 def _strategy_params(strategy, params, config) -> tuple[str, dict[str, Any]]:
     from tradeforge.strategy.registry import resolve_strategy
 
@@ -66,11 +92,13 @@ def _strategy_params(strategy, params, config) -> tuple[str, dict[str, Any]]:
 
 def _print_summary(state_dir: Path) -> None:
     from tradeforge.live.engine import engine_summary
+    from tradeforge.live.schema import check_engine_state
     from tradeforge.live.state import StateRepository
 
-    state, report = StateRepository(state_dir).load(heal=False)  # read-only observer
+    repo = StateRepository(state_dir, validate=check_engine_state)
+    state, report = repo.load(heal=False)  # read-only observer: no lock, no writes
     summary = engine_summary(state)
-    console.print(f"[bold]state[/]: {report.message()}")
+    console.print(f"[bold]state[/]: {report.message()}", highlight=False, soft_wrap=True)
     console.print_json(json.dumps(summary, default=str))
 
 
@@ -94,7 +122,7 @@ def register(app: typer.Typer) -> None:
         bars: Annotated[
             Path | None, typer.Option(help="Parquet file of bars (else the cache).")
         ] = None,
-        window: Annotated[int, typer.Option(help="Bars handed to the strategy per candle.")] = 300,
+        window: WindowOpt = 300,
         sizing: Annotated[str, typer.Option(help="risk:PCT or fixed:LOTS.")] = "risk:1",
         spread: SpreadOption = "data",
         slippage: SlippageOption = None,
@@ -102,8 +130,10 @@ def register(app: typer.Typer) -> None:
         swap_long: SwapLongOption = 0.0,
         swap_short: SwapShortOption = 0.0,
         seed: SeedOption = 0,
-        capital: Annotated[float, typer.Option(help="Paper account balance.")] = 100_000.0,
-        leverage: float = 100.0,
+        capital: Annotated[
+            float, typer.Option(help="Paper account balance.", callback=positive)
+        ] = 100_000.0,
+        leverage: Annotated[float, typer.Option(callback=positive)] = 100.0,
         position_mode: Annotated[str, typer.Option(help="symbol or tag.")] = "symbol",
         close_at_end: Annotated[bool, typer.Option(help="Close open trades at the end.")] = False,
         max_lots: float | None = None,
@@ -112,14 +142,15 @@ def register(app: typer.Typer) -> None:
         max_positions: int | None = None,
         stale_seconds: float | None = None,
         max_spread: Annotated[float | None, typer.Option(help="Pips.")] = None,
-        pace: Annotated[float, typer.Option(help="Seconds per bar (0: full speed).")] = 0.0,
+        pace: Annotated[float, typer.Option(help="Seconds per bar (0: full speed).", min=0)] = 0.0,
+        accept_state_loss: AcceptLossOpt = False,
         home: HomeOption = None,
         instruments: InstrumentsOption = None,
     ) -> None:
         """Replay history through the live engine with a paper broker (resumable: run it again
         with only --state to continue after a stop or crash)."""
         from tradeforge.backtest.io import write_trades_csv
-        from tradeforge.live.runner import DryRunSpec, run_dry, trades_frame
+        from tradeforge.live.runner import DryRunSpec, dry_run_session, trades_frame
 
         load_instruments(instruments)
         spec = None
@@ -129,6 +160,8 @@ def register(app: typer.Typer) -> None:
             start, sep, end = replay.partition("..") if ".." in replay else replay.partition(":")
             if not sep or not start or not end:
                 raise ConfigError(f"--replay must be START:END (or START..END), got {replay!r}")
+            parse_time(start, "--replay start")
+            parse_time(end, "--replay end")
             name, params = _strategy_params(strategy, param, config)
             spec = DryRunSpec(
                 strategy=name,
@@ -157,9 +190,12 @@ def register(app: typer.Typer) -> None:
                 ),
                 pace=pace,
             )
-        engine = run_dry(state, spec, echo=_echo)
-        trades = trades_frame(state)
-        csv_path = write_trades_csv(trades, Path(state) / "trades.csv")
+            spec.engine_config()  # refuse bad settings before the state directory holds them
+        with dry_run_session(
+            state, spec, echo=_echo, accept_state_loss=accept_state_loss
+        ) as engine:  # trades.csv is written under the session's lock
+            trades = trades_frame(state)
+            csv_path = write_trades_csv(trades, Path(state) / "trades.csv")
         console.print(
             f"[bold]dry-run[/] {engine.cfg.strategy_name} {engine.symbol} {engine.tf}: "
             f"{len(trades)} closed trade(s), P&L {trades['pnl'].sum():,.2f}, "
@@ -176,7 +212,7 @@ def register(app: typer.Typer) -> None:
         config: ConfigOpt = None,
         symbol: SymbolOpt = None,
         timeframe: TimeframeOpt = None,
-        window: int = 300,
+        window: WindowOpt = 300,
         sizing: str = "risk:1",
         max_lots: float | None = None,
         max_daily_loss: float | None = None,
@@ -185,6 +221,11 @@ def register(app: typer.Typer) -> None:
         stale_seconds: Annotated[float | None, typer.Option()] = 30.0,
         max_spread: float | None = None,
         magic: Annotated[int, typer.Option(help="MT5 magic number of this session.")] = 240_601,
+        accept_state_loss: AcceptLossOpt = False,
+        login: LoginOption = None,
+        server: ServerOption = None,
+        password_env: PasswordEnvOption = "MT5_PASSWORD",
+        password_file: PasswordFileOption = None,
         instruments: InstrumentsOption = None,
     ) -> None:
         """Trade through a real broker (MetaTrader 5 terminal; Windows only)."""
@@ -208,6 +249,8 @@ def register(app: typer.Typer) -> None:
             limits=_limits(max_daily_loss, max_drawdown, max_positions, stale_seconds, max_spread),
             magic=magic,
             echo=_echo,
+            accept_state_loss=accept_state_loss,
+            login=_mt5_login(login, server, mt5_password(password_env, password_file)),
         )
 
     @app.command("status")

@@ -17,8 +17,10 @@ def load_run_bars(result, home: Path, pad_bars: int = 500) -> dict[str, pd.DataF
     """Cached bars of every traded symbol over the run (for candlestick charts).
 
     Needs ``config["timeframe"]`` in the run; returns ``{}`` (charts without candles) when the
-    timeframe is unknown or the bars are not in the cache.
+    timeframe is unknown or the bars are not in the cache. Raises `RunDataChangedError` when
+    the cached bars are not those the run was computed on (its recorded data checksums).
     """
+    from tradeforge.analytics.rundata import check_run_bars
     from tradeforge.core.errors import TradeforgeError
     from tradeforge.core.timeframes import Timeframe
     from tradeforge.data.cache import ParquetStore
@@ -37,9 +39,12 @@ def load_run_bars(result, home: Path, pad_bars: int = 500) -> dict[str, pd.DataF
     out = {}
     for symbol in sorted({str(s) for s in result.trades["symbol"]}):
         try:
-            out[symbol] = store.load(symbol, tf, start, end)
+            bars = store.load(symbol, tf, start, end)
         except TradeforgeError as exc:
             console.print(f"[yellow]no candlestick charts for {symbol}:[/] {exc}")
+            continue
+        check_run_bars(result, store, symbol)
+        out[symbol] = bars
     return out
 
 
@@ -52,6 +57,13 @@ def register(app: typer.Typer) -> None:
         ] = None,
         charts: Annotated[
             bool, typer.Option("--charts/--no-charts", help="Write PNG charts.")
+        ] = True,
+        trade_charts: Annotated[
+            bool,
+            typer.Option(
+                "--trade-charts/--no-trade-charts",
+                help="Candlestick charts of trades (need the run's cached bars, unchanged).",
+            ),
         ] = True,
         best: Annotated[int, typer.Option(help="Charts of the N best trades.")] = 3,
         worst: Annotated[int, typer.Option(help="Charts of the N worst trades.")] = 3,
@@ -74,7 +86,7 @@ def register(app: typer.Typer) -> None:
         if windows < 1:
             raise ConfigError("--windows must be >= 1")
         result = load_run(run)
-        ohlc = load_run_bars(result, home_dir(home)) if charts else {}
+        ohlc = load_run_bars(result, home_dir(home)) if charts and trade_charts else {}
         window = None
         if window_start is not None:
             window = (to_utc(window_start, "window start"), to_utc(window_end, "window end"))

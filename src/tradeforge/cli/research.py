@@ -22,9 +22,13 @@ from tradeforge.cli.common import (
     SpreadOption,
     command_group,
     console,
+    expand_user,
     home_dir,
+    iso_time,
     load_instruments,
+    positive,
     progress_bar,
+    symbol_names,
 )
 
 analyze_app = command_group(
@@ -34,11 +38,14 @@ analyze_app = command_group(
 # -- shared options ---------------------------------------------------------------------------------
 StrategyOpt = Annotated[str | None, typer.Option("--strategy", help="Registered strategy name.")]
 SymbolOpt = Annotated[
-    list[str], typer.Option("--symbol", "-s", help="Symbol (repeat for several).")
+    list[str],
+    typer.Option("--symbol", "-s", help="Symbol (repeat for several).", callback=symbol_names),
 ]
 TimeframeOpt = Annotated[str, typer.Option("--timeframe", "-t", help="Bar timeframe.")]
-StartOpt = Annotated[str | None, typer.Option(help="First bar (UTC), e.g. 2019-01-01.")]
-EndOpt = Annotated[str | None, typer.Option(help="End, exclusive (UTC).")]
+StartOpt = Annotated[
+    str | None, typer.Option(help="First bar (UTC), e.g. 2019-01-01.", callback=iso_time)
+]
+EndOpt = Annotated[str | None, typer.Option(help="End, exclusive (UTC).", callback=iso_time)]
 SpaceOpt = Annotated[
     list[str],
     typer.Option("--space", help="Searched parameter: fast=5:30:5, slow=20,40,60, x=0.5:2[:log]."),
@@ -58,7 +65,7 @@ MinTradesOpt = Annotated[int | None, typer.Option(help="Reject trials with fewer
 ConstraintOpt = Annotated[
     list[str], typer.Option("--constraint", help="Extra constraint, e.g. profit_factor>=1.1.")
 ]
-WorkersOpt = Annotated[int, typer.Option(help="Local worker processes (1 = in-process).")]
+WorkersOpt = Annotated[int, typer.Option(help="Local worker processes (1 = in-process).", min=1)]
 SchedulerOpt = Annotated[
     str | None, typer.Option(help="Dask scheduler address, e.g. tcp://scheduler-host:8786.")
 ]
@@ -66,7 +73,7 @@ BatchOpt = Annotated[int, typer.Option(help="Optuna trials asked per batch.")]
 TopOpt = Annotated[int, typer.Option(help="Rows of the printed top-N table.")]
 SizingOpt = Annotated[str, typer.Option(help="Lots ('0.1') or 'risk:1' (%).")]
 PositionOpt = Annotated[str, typer.Option(help="'symbol' or 'tag'.")]
-CapitalOpt = Annotated[float, typer.Option(help="Initial capital per symbol.")]
+CapitalOpt = Annotated[float, typer.Option(help="Initial capital per symbol.", callback=positive)]
 
 
 def _fmt(value: Any) -> str:
@@ -285,7 +292,9 @@ def _print_top(result: Any, top: int) -> None:
 @_with_options(_SEARCH_HEAD, _SEARCH_TAIL)
 def optimize_command(
     top: TopOpt = 10,
-    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/optimize"),
+    out: Annotated[Path, typer.Option(help="Output folder.", callback=expand_user)] = Path(
+        "runs/optimize"
+    ),
     **kw: Any,
 ) -> None:
     """Search a strategy's parameters (grid, random or Optuna) locally or on a Dask cluster;
@@ -316,7 +325,9 @@ def walkforward_command(
     validation: Annotated[str | None, typer.Option(help="Optional validation length.")] = None,
     step: Annotated[str | None, typer.Option(help="Step between folds (default: test).")] = None,
     top_k: Annotated[int, typer.Option(help="Train candidates tried on validation.")] = 5,
-    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/walkforward"),
+    out: Annotated[Path, typer.Option(help="Output folder.", callback=expand_user)] = Path(
+        "runs/walkforward"
+    ),
     **kw: Any,
 ) -> None:
     """Walk-forward validation: optimise on each train window, evaluate out of sample."""
@@ -371,13 +382,23 @@ def walkforward_command(
 
 
 # -- analyze ----------------------------------------------------------------------------------------
-RunOpt = Annotated[Path, typer.Option("--run", help="Run folder written by `tradeforge backtest`.")]
-AnalyzeOut = Annotated[Path | None, typer.Option(help="Output folder (default: <run>/analysis).")]
+RunOpt = Annotated[
+    Path,
+    typer.Option(
+        "--run", help="Run folder written by `tradeforge backtest`.", callback=expand_user
+    ),
+]
+AnalyzeOut = Annotated[
+    Path | None,
+    typer.Option(help="Output folder (default: <run>/analysis).", callback=expand_user),
+]
 
 
 #: Options of the analyze commands that need the run's bars, after their own options.
 _BARS_TAIL = [
-    _param("symbol", Annotated[list[str], typer.Option("--symbol", "-s")], []),
+    _param(
+        "symbol", Annotated[list[str], typer.Option("--symbol", "-s", callback=symbol_names)], []
+    ),  # fmt: skip
     _param("timeframe", Annotated[str | None, typer.Option("--timeframe", "-t")], None),
     _param("start", StartOpt, None),
     _param("end", EndOpt, None),
@@ -445,7 +466,9 @@ def features_command(
     bootstrap: Annotated[int, typer.Option(help="Bootstrap samples.")] = 1000,
     level: Annotated[float, typer.Option(help="Confidence level.")] = 0.95,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
-    split: Annotated[str | None, typer.Option(help="Drift split time (default: median).")] = None,
+    split: Annotated[
+        str | None, typer.Option(help="Drift split time (default: median).", callback=iso_time)
+    ] = None,
     **kw: Any,
 ) -> None:
     """Expectancy per feature quantile (bootstrap CIs), per year, drift and correlation."""
@@ -521,7 +544,9 @@ def consistency_command(
     max_win_rate_delta: Annotated[float, typer.Option(help="Max |Δwin rate| points.")] = 5.0,
     max_drawdown_delta: Annotated[float, typer.Option(help="Max |Δmax DD %| points.")] = 5.0,
     capital: CapitalOpt = 100_000.0,
-    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/consistency"),
+    out: Annotated[Path, typer.Option(help="Output folder.", callback=expand_user)] = Path(
+        "runs/consistency"
+    ),
 ) -> None:
     """Compare two trade sets (backtest vs dry-run/live): matches, slippage, metric deltas."""
     import pandas as pd

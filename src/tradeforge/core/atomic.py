@@ -1,15 +1,18 @@
 """Atomic file replacement: a crash leaves either the old file or the new one, never a torn one.
 
-The new content goes to a temporary file beside the target (``.<name>.tmp``, same directory so
-the rename cannot cross file systems), which then replaces the target with `os.replace`. With
-``durable=True`` the temporary file is fsync'd before the rename and the directory after it,
-so the new content also survives a power loss; outputs that can simply be regenerated (reports,
-run folders) skip the fsyncs.
+The new content goes to a temporary file beside the target (``.<name>.<random>.tmp``: same
+directory so the rename cannot cross file systems, a unique name so concurrent writers never
+write into or rename each other's file), which then replaces the target with `os.replace`; if
+writing fails the temporary file is removed. With ``durable=True`` the temporary file is
+fsync'd before the rename and the directory after it, so the new content also survives a power
+loss; outputs that can simply be regenerated (reports, run folders) skip the fsyncs. A process
+killed mid-write leaves its temporary file behind (never the target torn).
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -24,10 +27,14 @@ def fsync_dir(path: str | Path) -> None:
         os.close(fd)
 
 
-def temp_path(path: str | Path) -> Path:
-    """The temporary name `atomic_write` fills before renaming it to ``path``."""
-    path = Path(path)
-    return path.with_name(f".{path.name}.tmp")
+def _open_temp(path: Path) -> tuple[BinaryIO, Path]:
+    """Create a new, uniquely named temporary file beside ``path`` (honours the umask)."""
+    while True:
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            return open(tmp, "xb"), tmp  # noqa: SIM115 (closed by atomic_write)
+        except FileExistsError:
+            continue
 
 
 def atomic_write(
@@ -35,13 +42,17 @@ def atomic_write(
 ) -> None:
     """Replace ``path`` with what ``write`` writes to the binary file handle it is given."""
     path = Path(path)
-    tmp = temp_path(path)
-    with open(tmp, "wb") as fh:
-        write(fh)
-        if durable:
-            fh.flush()
-            os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    fh, tmp = _open_temp(path)
+    try:
+        with fh:
+            write(fh)
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     if durable:
         fsync_dir(path.parent)
 

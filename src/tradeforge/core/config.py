@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tradeforge.core.errors import ConfigError
+from tradeforge.core.paths import user_path
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -22,7 +23,7 @@ def read_config_file(path: str | Path, what: str) -> dict[str, Any]:
     ``what`` names the file in errors (e.g. ``"search config"``): a missing file, another
     suffix, a parse error or a top level that is not a mapping raise `ConfigError`.
     """
-    path = Path(path)
+    path = user_path(path)
     if not path.exists():
         raise ConfigError(f"{what} not found: {path}")
     suffix = path.suffix.lower()

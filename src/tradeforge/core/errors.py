@@ -26,7 +26,7 @@ class DataError(TradeforgeError):
 
 
 class DataValidationError(DataError):
-    """An OHLCV frame breaks a rule of DESIGN.md (the message names source, row and rule)."""
+    """An OHLCV frame breaks a rule of `tradeforge.data.validate` (message: source, row, rule)."""
 
 
 class StateError(TradeforgeError):

@@ -16,6 +16,8 @@ from typing import Any
 
 from tradeforge.core.config import read_config_file
 from tradeforge.core.errors import ConfigError, UnknownSymbolError
+from tradeforge.core.names import check_name, validate_symbol
+from tradeforge.core.paths import user_path
 
 _BUILTIN_FILE = Path(__file__).with_name("instruments.toml")
 
@@ -38,6 +40,9 @@ class Instrument:
     max_lot: float = 100.0
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "symbol", validate_symbol(self.symbol))
+        if self.dukascopy_symbol:  # names the raw-download folder
+            check_name(self.dukascopy_symbol, "Dukascopy symbol", "USA500IDXUSD")
         for name in ("pip_size", "tick_size", "contract_size", "min_lot", "lot_step", "max_lot"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
@@ -70,7 +75,11 @@ def _build(symbol: str, spec: Mapping[str, Any], origin: str) -> Instrument:
     if unknown:
         raise ConfigError(f"{origin}: instrument {symbol} has unknown keys {sorted(unknown)}")
     try:
-        return Instrument(symbol=symbol.upper(), **dict(spec))
+        name = validate_symbol(symbol)
+    except ConfigError as exc:
+        raise ConfigError(f"{origin}: {exc}") from None
+    try:
+        return Instrument(symbol=name, **dict(spec))
     except TypeError as exc:
         raise ConfigError(f"{origin}: instrument {symbol} is incomplete: {exc}") from exc
 
@@ -88,14 +97,15 @@ class InstrumentRegistry:
     def load_file(self, path: str | Path) -> InstrumentRegistry:
         """Add or override instruments from a TOML/YAML file; a partial override of a known
         symbol keeps its other fields."""
-        path = Path(path)
+        path = user_path(path)
         for symbol, spec in read_config_file(path, "instrument file").items():
             if not isinstance(spec, Mapping):
                 raise ConfigError(f"{path}: entry {symbol} must be a table of fields")
-            base = self._items.get(symbol.upper())
+            base = self._items.get(str(symbol).upper())
             merged = {**(base.to_dict() if base else {}), **spec}
             merged.pop("symbol", None)
-            self._items[symbol.upper()] = _build(symbol, merged, str(path))
+            instrument = _build(symbol, merged, str(path))
+            self._items[instrument.symbol] = instrument
         return self
 
     def add(self, instrument: Instrument) -> None:

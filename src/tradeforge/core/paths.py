@@ -6,6 +6,11 @@ import os
 from pathlib import Path
 
 
+def user_path(path: str | Path) -> Path:
+    """``path`` with a leading ``~`` expanded: every path a user gives goes through this."""
+    return Path(path).expanduser()
+
+
 def default_home() -> Path:
     env = os.environ.get("TRADEFORGE_HOME")
     if env:
@@ -16,6 +21,6 @@ def default_home() -> Path:
 
 
 def resolve_home(home: str | Path | None = None) -> Path:
-    path = Path(home).expanduser() if home else default_home()
+    path = user_path(home) if home else default_home()
     path.mkdir(parents=True, exist_ok=True)
     return path

@@ -1,6 +1,6 @@
 """Dukascopy ``.bi5`` files: LZMA-compressed arrays of big-endian fixed-size records.
 
-Two record layouts exist (see ``external-protocols.md`` §1.3):
+Two record layouts exist (see docs/protocols.md §Records):
 
 * tick, 20 bytes ``>3I2f``: ms since the start of the hour, **ask**, **bid** (integer points),
   ask volume, bid volume (float32, millions of units);

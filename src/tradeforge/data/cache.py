@@ -4,11 +4,18 @@ Each partition carries metadata (source, created, rows, checksum) in its Parquet
 metadata, so listing the store reads footers only. Loading a range reads only the years it
 needs. Writes are atomic (temp file, fsync, rename); writing bars that overlap stored ones
 merges them, the newer write winning on equal timestamps, never duplicating a bar.
+
+A write holds an exclusive lock on the partition (``.<YEAR>.parquet.lock`` beside it) from
+reading the old bars to renaming the merged file, so concurrent writers (threads or processes)
+never lose each other's bars; the OS drops the lock if the writer dies. Readers take no lock:
+the rename is atomic, so they see the old or the new partition. A partition that cannot be read
+is reported with the `tradeforge data repair` command that moves it aside.
 """
 
 from __future__ import annotations
 
 import json
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,6 +26,9 @@ import pyarrow.parquet as pq
 
 from tradeforge.core.atomic import atomic_write
 from tradeforge.core.errors import DataError
+from tradeforge.core.filelock import locked
+from tradeforge.core.names import validate_symbol
+from tradeforge.core.paths import user_path
 from tradeforge.core.timeframes import Timeframe
 from tradeforge.core.timeutil import to_utc
 from tradeforge.data.checksum import frame_checksum
@@ -46,10 +56,14 @@ class ParquetStore:
     """Bars cache rooted at ``<home>/bars``."""
 
     def __init__(self, home: str | Path) -> None:
-        self.root = Path(home) / "bars"
+        self.root = user_path(home) / "bars"
 
     def _dir(self, symbol: str, timeframe: Timeframe) -> Path:
-        return self.root / symbol.upper() / timeframe.name
+        return self.root / validate_symbol(symbol) / timeframe.name
+
+    def partition_dir(self, symbol: str, timeframe: Timeframe | str) -> Path:
+        """The folder holding the ``<YEAR>.parquet`` partitions of ``symbol``/``timeframe``."""
+        return self._dir(symbol, Timeframe.parse(timeframe))
 
     # -- writing -----------------------------------------------------------------------------
     def write(
@@ -61,21 +75,23 @@ class ParquetStore:
         if frame.empty:
             return 0
         years = frame.index.year
+        directory = self._dir(symbol, tf)
+        directory.mkdir(parents=True, exist_ok=True)
         written = 0
         for year in sorted(set(years)):
             part = frame[years == year]
-            path = self._dir(symbol, tf) / f"{year}.parquet"
-            if path.exists():
-                old = self._read_partition(path)
-                part = pd.concat([old[~old.index.isin(part.index)], part]).sort_index()
-                if "spread" in old.columns and "spread" not in frame.columns:
-                    part = part.drop(columns="spread")
-            self._write_partition(path, part, source)
+            path = directory / f"{year}.parquet"
+            with partition_lock(path):
+                if path.exists():
+                    old = self._read_partition(path)
+                    part = pd.concat([old[~old.index.isin(part.index)], part]).sort_index()
+                    if "spread" in old.columns and "spread" not in frame.columns:
+                        part = part.drop(columns="spread")
+                self._write_partition(path, part, source)
             written += 1
         return written
 
     def _write_partition(self, path: Path, frame: pd.DataFrame, source: str) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         meta = {
             "source": source,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -90,10 +106,7 @@ class ParquetStore:
 
     # -- reading -----------------------------------------------------------------------------
     def _read_partition(self, path: Path) -> pd.DataFrame:
-        try:
-            return pq.read_table(path).to_pandas()
-        except (OSError, pa.ArrowException) as exc:
-            raise DataError(f"cannot read cache partition {path}: {exc}") from exc
+        return read_partition_table(path).to_pandas()
 
     def load(
         self,
@@ -116,11 +129,7 @@ class ParquetStore:
                 f"no cached {tf} bars for {symbol.upper()} in {self.root}"
                 f"{_range_text(start_ts, end_ts)}; run `tradeforge data synth|import|download` first"
             )
-        try:
-            table = pa.concat_tables([pq.read_table(p) for p in paths])
-        except (OSError, pa.ArrowException) as exc:
-            raise DataError(f"cannot read cache for {symbol} {tf}: {exc}") from exc
-        frame = table.to_pandas()
+        frame = pa.concat_tables([read_partition_table(p) for p in paths]).to_pandas()
         if start_ts is not None or end_ts is not None:
             lo = 0 if start_ts is None else frame.index.searchsorted(start_ts, "left")
             hi = len(frame) if end_ts is None else frame.index.searchsorted(end_ts, "left")
@@ -139,13 +148,18 @@ class ParquetStore:
 
     def partitions(self, symbol: str | None = None) -> list[PartitionInfo]:
         out: list[PartitionInfo] = []
+        pattern = f"{validate_symbol(symbol)}/*/*.parquet" if symbol else "*/*/*.parquet"
         if not self.root.exists():
             return out
-        pattern = f"{symbol.upper()}/*/*.parquet" if symbol else "*/*/*.parquet"
         for path in sorted(self.root.glob(pattern)):
-            md = pq.read_metadata(path)
-            meta = json.loads((md.metadata or {}).get(_META_KEY, b"{}"))
-            times = pq.read_table(path, columns=["time"]).column("time")
+            try:
+                with open(path, "rb") as fh:  # one handle: a concurrent rename cannot interfere
+                    parquet = pq.ParquetFile(fh)
+                    md = parquet.metadata
+                    times = parquet.read(columns=["time"]).column("time")
+                meta = json.loads((md.metadata or {}).get(_META_KEY, b"{}"))
+            except (OSError, ValueError, pa.ArrowException) as exc:
+                raise unreadable_partition(path, exc) from exc
             out.append(
                 PartitionInfo(
                     symbol=path.parent.parent.name,
@@ -190,6 +204,33 @@ class ParquetStore:
             source=("source", lambda s: ",".join(sorted(set(s)))),
         )
         return agg.reset_index()
+
+
+def partition_lock(path: Path) -> AbstractContextManager[None]:
+    """The exclusive lock a partition's writers (and `tradeforge data repair`) hold."""
+    return locked(path.with_name(f".{path.name}.lock"))
+
+
+def read_partition_table(path: Path) -> pa.Table:
+    """Read a whole partition; an unreadable one is a `DataError` naming it and its repair.
+
+    The file is opened once: reading by path opens it again for the data pages, and a writer's
+    rename in between would pair one file's footer with another's pages."""
+    try:
+        with open(path, "rb") as fh:
+            return pq.read_table(fh)
+    except (OSError, pa.ArrowException) as exc:
+        raise unreadable_partition(path, exc) from exc
+
+
+def unreadable_partition(path: Path, exc: BaseException) -> DataError:
+    symbol, timeframe, year = path.parent.parent.name, path.parent.name, path.stem
+    home = path.parents[3]  # <home>/bars/<SYMBOL>/<TF>/<YEAR>.parquet
+    return DataError(
+        f"cannot read cache partition {path} ({exc}); run `tradeforge data repair --symbol "
+        f"{symbol} --timeframe {timeframe} --year {year} --home {home}` to move it aside, then "
+        "re-import or re-download that year"
+    )
 
 
 def _range_text(start: pd.Timestamp | None, end: pd.Timestamp | None) -> str:

@@ -2,7 +2,8 @@
 
 `Downloader.fetch_all` fetches a list of `FileRequest` (URL + cache path):
 
-* a file already at its cache path is never requested again (status ``"cached"``);
+* a file already at its cache path (and passing its validator, see below) is never requested
+  again (status ``"cached"``);
 * at most ``max_concurrency`` requests are in flight;
 * timeouts, connection errors, 5xx, 408 and 429 are retried ``retries`` times with exponential
   backoff (``backoff * 2**attempt`` seconds, jittered in [50 %, 100 %]); then the file fails;
@@ -15,19 +16,27 @@
   (`FetchResult.data`) and never written to the cache;
 * a request's ``validate`` callback checks each complete body before it is accepted: it raises
   `TransientError` to have the file retried or `DataError` to fail it (e.g. an HTML block
-  page); either way the rejected body is deleted.
+  page); either way the rejected body is deleted. A cached file is checked the same way before
+  it is reused, and downloaded again (as if absent) when it fails, so garbage never sticks;
+* a host that cannot be reached at all (name does not resolve, connection refused, no route)
+  stops the whole run at once with `UnreachableError`: no file is retried;
+* ``fetch_all(..., time_limit=s)`` bounds the whole run: files not finished by then are
+  ``"unfinished"`` (a partial body stays as ``.part`` for the next run to resume).
 
 Nothing here knows what the files contain.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import logging
 import os
 import random
+import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -36,6 +45,7 @@ from pathlib import Path
 from typing import Literal
 
 from tradeforge.core.errors import ConfigError, DataError
+from tradeforge.data.reachability import UnreachableError, unreachable_reason
 
 log = logging.getLogger(__name__)
 
@@ -45,17 +55,42 @@ _CHUNK = 1 << 16
 ProgressCallback = Callable[[int, int], None]
 BodyValidator = Callable[[Path, str], None]
 """``validate(body_path, url)``: raise `TransientError` (retry) or `DataError` (fail)."""
-FetchStatus = Literal["downloaded", "empty", "cached", "missing", "failed"]
+FetchStatus = Literal["downloaded", "empty", "cached", "missing", "failed", "unfinished"]
 
 DOWNLOADED: FetchStatus = "downloaded"  # fetched with data
 EMPTY: FetchStatus = "empty"  # fetched, 0-byte body
 CACHED: FetchStatus = "cached"  # already on disk, not requested
 MISSING: FetchStatus = "missing"  # HTTP 404
 FAILED: FetchStatus = "failed"  # gave up (after retries) or unusable body
+UNFINISHED: FetchStatus = "unfinished"  # the run's time limit came first
 
 
 class TransientError(Exception):
     """A failure worth another attempt (raised by body validators, or internally)."""
+
+
+class _OutOfTime(Exception):
+    """The run's time limit passed in the middle of a body (the ``.part`` is kept)."""
+
+
+@dataclass
+class _Run:
+    """What the workers of one `Downloader.fetch_all` share: its deadline (`time.monotonic`)
+    and the stop signal set when the host turns out to be unreachable."""
+
+    deadline: float | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def remaining(self) -> float | None:
+        return None if self.deadline is None else self.deadline - time.monotonic()
+
+    def over(self) -> bool:
+        left = self.remaining()
+        return self.stop.is_set() or (left is not None and left <= 0)
+
+    def sleep(self, seconds: float) -> None:
+        left = self.remaining()
+        self.stop.wait(seconds if left is None else max(0.0, min(seconds, left)))
 
 
 @dataclass(frozen=True)
@@ -81,7 +116,7 @@ class FetchResult:
 
 @dataclass
 class DownloadReport:
-    """What a download did. Each file counts in exactly one of the first five fields;
+    """What a download did. Each file counts in exactly one of the first six fields;
     ``results`` lists every file's `FetchResult` in request order."""
 
     downloaded: int = 0  # fetched with data
@@ -89,6 +124,7 @@ class DownloadReport:
     cached: int = 0  # already on disk, not requested
     missing: int = 0  # HTTP 404: no data on the server
     failed: int = 0  # gave up (after retries) or unusable body
+    unfinished: int = 0  # not fetched before the time limit
     bytes: int = 0  # body bytes received over the network (all attempts)
     errors: list[str] = field(default_factory=list)
     results: list[FetchResult] = field(default_factory=list, repr=False, compare=False)
@@ -105,13 +141,15 @@ class DownloadReport:
 
     @property
     def files(self) -> int:
-        return self.downloaded + self.empty + self.cached + self.missing + self.failed
+        counts = (self.downloaded, self.empty, self.cached, self.missing, self.failed)
+        return sum(counts) + self.unfinished
 
     def summary(self) -> str:
+        unfinished = f"{self.unfinished} unfinished, " if self.unfinished else ""
         return (
             f"{self.files} files: {self.downloaded} downloaded, {self.empty} empty, "
             f"{self.cached} cached, {self.missing} missing, {self.failed} failed, "
-            f"{self.bytes:,} bytes"
+            f"{unfinished}{self.bytes:,} bytes"
         )
 
 
@@ -120,7 +158,8 @@ class Downloader:
 
     ``headers`` are added to every request. ``retry_other_2xx`` treats a 2xx other than
     200/206 as transient (for APIs that answer 202 while a body is not ready).
-    ``on_progress(done, total)`` is called once per file, cached ones first.
+    ``on_progress(done, total)`` is called once per file (cached files without a validator
+    first).
     """
 
     def __init__(
@@ -148,15 +187,21 @@ class Downloader:
         self.headers = dict(headers or {})
         self.retry_other_2xx = retry_other_2xx
 
-    def fetch_all(self, files: Sequence[FileRequest]) -> DownloadReport:
-        """Fetch every file not yet cached, at most ``max_concurrency`` at a time; never
-        raises for network trouble (failures are counted and listed in the report)."""
+    def fetch_all(
+        self, files: Sequence[FileRequest], *, time_limit: float | None = None
+    ) -> DownloadReport:
+        """Fetch every file not validly cached, at most ``max_concurrency`` at a time, within
+        ``time_limit`` seconds if given. Failures are counted and listed in the report; only
+        an unreachable host raises (`UnreachableError`, after stopping every worker)."""
+        if time_limit is not None and not time_limit > 0:
+            raise ConfigError(f"time_limit must be > 0 seconds, got {time_limit}")
+        run = _Run(None if time_limit is None else time.monotonic() + time_limit)
         total = len(files)
         done = 0
         results: dict[int, FetchResult] = {}
         pending: list[int] = []
         for i, f in enumerate(files):
-            if f.path.is_file():
+            if f.validate is None and f.path.is_file():  # nothing to check: reuse at once
                 results[i] = FetchResult(f, CACHED)
                 done += 1
                 self._progress(done, total)
@@ -166,12 +211,13 @@ class Downloader:
             workers = min(self.max_concurrency, len(pending))
             pool = ThreadPoolExecutor(workers, thread_name_prefix="download")
             try:
-                futures = {pool.submit(self.fetch, files[i]): i for i in pending}
+                futures = {pool.submit(self._obtain, files[i], run): i for i in pending}
                 for fut in as_completed(futures):
                     results[futures[fut]] = fut.result()
                     done += 1
                     self._progress(done, total)
-            except BaseException:  # Ctrl-C or a bug: do not start the queued downloads
+            except BaseException:  # unreachable, Ctrl-C or a bug: start nothing more
+                run.stop.set()
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
             pool.shutdown(wait=True)
@@ -179,34 +225,59 @@ class Downloader:
 
     def fetch(self, file: FileRequest) -> FetchResult:
         """Download one file with retries (ignoring any cached copy); never raises for
-        network trouble."""
+        network trouble except `UnreachableError`."""
+        return self._fetch(file, _Run())
+
+    # ------------------------------------------------------------------------ internals
+
+    def _obtain(self, file: FileRequest, run: _Run) -> FetchResult:
+        """The cached copy if it passes the validator, else a download."""
+        if file.path.is_file():
+            try:
+                if file.validate is not None:
+                    file.validate(file.path, file.url)
+                return FetchResult(file, CACHED)
+            except (TransientError, DataError) as exc:
+                log.info("cached %s is invalid (%s); downloading it again", file.path, exc)
+                with contextlib.suppress(OSError):  # else the download replaces it
+                    file.path.unlink()
+        return self._fetch(file, run)
+
+    def _fetch(self, file: FileRequest, run: _Run) -> FetchResult:
         received = [0]
         last = ""
         for attempt in range(self.retries + 1):
             if attempt:
-                delay = self.backoff * 2 ** (attempt - 1) * (0.5 + 0.5 * random.random())
-                time.sleep(delay)
+                run.sleep(self.backoff * 2 ** (attempt - 1) * (0.5 + 0.5 * random.random()))
+            if run.over():
+                return FetchResult(file, UNFINISHED, received[0])
             try:
-                return self._fetch_once(file, received)
+                return self._fetch_once(file, received, run)
             except TransientError as exc:
                 last = str(exc)
                 log.debug("attempt %d for %s failed: %s", attempt + 1, file.url, last)
+            except _OutOfTime:
+                return FetchResult(file, UNFINISHED, received[0])
+            except UnreachableError:
+                run.stop.set()
+                raise
             except DataError as exc:
                 return FetchResult(file, FAILED, received[0], error=str(exc))
+        if run.over():  # the last attempt was cut short by the time limit
+            return FetchResult(file, UNFINISHED, received[0])
         attempts = self.retries + 1
         msg = f"{file.url}: failed after {attempts} attempt{'s' * (attempts > 1)}: {last}"
-        log.warning(msg)
+        log.debug(msg)
         return FetchResult(file, FAILED, received[0], error=msg)
-
-    # ------------------------------------------------------------------------ internals
 
     def _progress(self, done: int, total: int) -> None:
         if self.on_progress is not None:
             self.on_progress(done, total)
 
-    def _fetch_once(self, file: FileRequest, received: list[int]) -> FetchResult:
-        """One attempt. Network trouble raises `TransientError`; a local file-system problem
-        or an unusable answer raises `DataError`."""
+    def _fetch_once(self, file: FileRequest, received: list[int], run: _Run) -> FetchResult:
+        """One attempt. Network trouble raises `TransientError` (`UnreachableError` when the
+        host cannot be reached at all); a local file-system problem or an unusable answer
+        raises `DataError`; the time limit passing mid-body raises `_OutOfTime`."""
         url, target = file.url, file.path
         part = target.with_name(target.name + ".part")
         try:
@@ -218,8 +289,10 @@ class Downloader:
         if offset:
             headers["Range"] = f"bytes={offset}-"
         request = urllib.request.Request(url, headers=headers)
+        left = run.remaining()
+        timeout = self.timeout if left is None else max(0.01, min(self.timeout, left))
         try:
-            response = urllib.request.urlopen(request, timeout=self.timeout)
+            response = urllib.request.urlopen(request, timeout=timeout)
         except urllib.error.HTTPError as exc:
             exc.close()
             if exc.code == 404:
@@ -232,6 +305,10 @@ class Downloader:
                 raise TransientError(f"HTTP {exc.code} {exc.reason}") from None
             raise DataError(f"{url}: HTTP {exc.code} {exc.reason}") from None
         except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
+            reason = unreachable_reason(exc)
+            if reason is not None:
+                host = urllib.parse.urlsplit(url).netloc
+                raise UnreachableError(f"cannot reach {host}: {reason}") from None
             raise TransientError(_describe(exc)) from None
 
         with response:
@@ -246,12 +323,12 @@ class Downloader:
                 mode, offset = "wb", 0
             length = response.headers.get("Content-Length")
             expected = offset + int(length) if length and length.isdigit() else None
-            _stream_into(response, part, mode, received)
+            _stream_into(response, part, mode, received, run)
         return _finish(file, part, expected, received[0])
 
 
 def _stream_into(
-    response: http.client.HTTPResponse, part: Path, mode: str, received: list[int]
+    response: http.client.HTTPResponse, part: Path, mode: str, received: list[int], run: _Run
 ) -> None:
     try:
         out = open(part, mode)  # noqa: SIM115 (closed below; errors differ per step)
@@ -270,6 +347,8 @@ def _stream_into(
             except OSError as exc:
                 raise DataError(f"cannot write {part}: {exc}") from exc
             received[0] += len(chunk)
+            if run.over():
+                raise _OutOfTime
 
 
 def _finish(file: FileRequest, part: Path, expected: int | None, received: int) -> FetchResult:
@@ -328,4 +407,6 @@ __all__ = [
     "FileRequest",
     "ProgressCallback",
     "TransientError",
+    "UNFINISHED",
+    "UnreachableError",
 ]

@@ -1,4 +1,4 @@
-"""OHLCV frame rules of DESIGN.md, enforced with errors naming the source, the row and the rule.
+"""OHLCV frame rules (docs/conventions.md §Frames), enforced with errors naming source, row, rule.
 
 A valid frame has columns ``open, high, low, close, volume`` (+ optional ``spread``), float64
 prices, a sorted unique tz-aware UTC ``DatetimeIndex``, no NaN/inf, positive prices,

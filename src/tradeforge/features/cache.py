@@ -12,17 +12,26 @@ import os
 import shutil
 import tempfile
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-import tradeforge
+from tradeforge._numba_cache import source_digest
+from tradeforge.core.paths import user_path
+
+
+@lru_cache(maxsize=1)
+def _library_digest() -> str:
+    """Hash of the feature package's source: an edited built-in kernel never serves stale
+    values (features registered outside the package key on their ``version=``)."""
+    return source_digest(Path(__file__).resolve().parent)
 
 
 def entry_key(*parts: Any) -> str:
-    """Stable hash of JSON-serialisable key parts plus the tradeforge version."""
-    blob = json.dumps([tradeforge.__version__, *parts], sort_keys=True, default=str)
+    """Stable hash of JSON-serialisable key parts plus the feature library's source digest."""
+    blob = json.dumps([_library_digest(), *parts], sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -30,7 +39,7 @@ class FeatureCache:
     """Stores lists of 1-D arrays under string keys in ``root``."""
 
     def __init__(self, root: str | Path) -> None:
-        self.root = Path(root)
+        self.root = user_path(root)
         self.hits = 0
         self.misses = 0
 

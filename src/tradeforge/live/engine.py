@@ -28,10 +28,12 @@ from tradeforge.live.context import EngineContext
 from tradeforge.live.decisions import append_decisions, decision
 from tradeforge.live.events import on_bar, on_tick
 from tradeforge.live.feeds import Event, Feed, Tick
+from tradeforge.live.history import HistoryLost
 from tradeforge.live.kill import kill
 from tradeforge.live.market import observe
 from tradeforge.live.persist import canonical_json
 from tradeforge.live.reconcile import reconcile
+from tradeforge.live.schema import check_engine_state
 from tradeforge.live.state import LoadReport, StateRepository
 from tradeforge.live.strategy_signals import strategy_signals
 from tradeforge.live.summary import engine_summary
@@ -41,6 +43,13 @@ __all__ = ["Engine", "EngineConfig", "engine_summary", "strategy_signals"]
 
 def _clone(value: Any) -> Any:
     return json.loads(json.dumps(value))
+
+
+def _trades_note(state: dict[str, Any], records: list[dict[str, Any]]) -> str:
+    """How many closed trades the journal no longer holds (for a history-loss message)."""
+    kept = sum(len(r.get("trades") or []) for r in records)
+    counted = state["stats"]["trades"]
+    return f"; the state counts {counted} closed trade(s), the journal still holds {kept}"
 
 
 class Engine:
@@ -57,6 +66,7 @@ class Engine:
         instrument: Instrument | None = None,
         replaying: bool | None = None,
         echo: Callable[[dict[str, Any]], None] | None = None,
+        accept_state_loss: bool = False,
     ) -> None:
         self.ctx = EngineContext.build(config, strategy, feed, broker, state_dir, instrument)
         self.cfg = config
@@ -67,7 +77,8 @@ class Engine:
         self.inst = self.ctx.inst
         self.symbol = self.inst.symbol
         self.tf = self.ctx.tf
-        self.repo = StateRepository(self.dir)
+        self.repo = StateRepository(self.dir, validate=check_engine_state)
+        self.accept_state_loss = accept_state_loss  # start even if journal history was lost
         # a replayed feed redelivers the in-flight event after a crash, so discrepancies
         # explained by our own client ids are left to that redo instead of being "corrected"
         self.replaying = bool(broker.simulated) if replaying is None else replaying
@@ -109,7 +120,11 @@ class Engine:
     def start(self) -> LoadReport:
         """Load (or create) the state, check it belongs to this configuration, reconcile."""
         if self.repo.exists():
-            self.state, report = self.repo.load()
+            try:
+                self.state, report = self.repo.load(accept_loss=self.accept_state_loss)
+            except HistoryLost as exc:
+                note = _trades_note(exc.state, self.repo.records())
+                raise HistoryLost(exc.loss, exc.state, note) from None
         else:
             self.state = self.repo.create(self._initial_state())
             report = LoadReport(source="new", seq=1)

@@ -81,7 +81,7 @@ def on_bar(
         hasattr(ctx.feed, "__len__") and bar.index == len(ctx.feed) - 1
     )
     if final and ctx.cfg.close_at_end:
-        close_at_end(ctx, new, bar, sp, decisions, trades)
+        close_at_end(ctx, new, bar, sp, slip, decisions, trades)
     equity, margin = update_account(ctx, new, bar.close, sp, now)
     if atr is not None:
         roll_atr(new, atr, bar.time)

@@ -108,14 +108,21 @@ def manage_on_bar(
 
 
 def close_at_end(
-    ctx: EngineContext, new: dict[str, Any], bar: Bar, sp: float, decisions: list, trades: list
+    ctx: EngineContext,
+    new: dict[str, Any],
+    bar: Bar,
+    sp: float,
+    slip: float,
+    decisions: list,
+    trades: list,
 ) -> None:
-    """End of a replay: everything still open closes at the last bar's close (``end``)."""
+    """End of a replay: everything still open closes at market at the last bar's close,
+    paying the bar's slippage (``end``, as the backtest's end of data)."""
     now = bar.close_time
     for cid in sorted(new["positions"]):
         pos = new["positions"][cid]
         pf = M.pf_from_json(pos["pf"])
-        price = M.mark(pf, bar.close, sp)
+        price = M.market_exit(pf, bar.close, sp, slip)
         leg = M.Leg(price, M.remaining(pf), "end")
         pf[M.rules.F_REMAINING] = 0
         trades.append(execute_exit(ctx, new, pos, pf, leg, bar.time))

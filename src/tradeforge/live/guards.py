@@ -12,7 +12,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from tradeforge.core.errors import ConfigError
+from tradeforge.core.errors import ConfigError, StateError
+from tradeforge.live.lock import LOCK_FILE
+from tradeforge.live.persist import state_io
+from tradeforge.live.state import StateRepository
 
 KILL_FILE = "KILL"
 NS = 1_000_000_000
@@ -109,8 +112,12 @@ def kill_requested(state_dir: Path) -> bool:
 
 
 def request_kill(state_dir: str | Path, reason: str = "operator") -> Path:
-    """Create the kill file (what ``tradeforge kill`` does)."""
-    path = Path(state_dir) / KILL_FILE
-    Path(state_dir).mkdir(parents=True, exist_ok=True)
-    path.write_text(reason + "\n", encoding="utf-8")
+    """Create the kill file (what ``tradeforge kill`` does) in a directory that holds a
+    session; `StateError` for any other path (a typo must not look like a kill that worked)."""
+    state_dir = Path(state_dir)
+    if not (StateRepository(state_dir).exists() or (state_dir / LOCK_FILE).exists()):
+        raise StateError(f"{state_dir} holds no dry-run/live session; nothing to kill")
+    path = state_dir / KILL_FILE
+    with state_io(path, "write"):
+        path.write_text(reason + "\n", encoding="utf-8")
     return path

@@ -100,3 +100,8 @@ def stop_of(pf: np.ndarray) -> float:
 
 def mark(pf: np.ndarray, close: float, spread: float) -> float:
     return float(rules.mark_price(_row(pf), 0, close, spread))
+
+
+def market_exit(pf: np.ndarray, bid: float, spread: float, slip: float) -> float:
+    """Fill of a market close at bid ``bid`` (`rules.market_exit_price`)."""
+    return float(rules.market_exit_price(pf[rules.F_SIDE], bid, spread, slip))

@@ -2,12 +2,15 @@
 
 `DryRunSpec` is everything a dry-run needs; it is written to ``<state>/dryrun.json`` on the
 first start so a restart (``tradeforge dry-run --state DIR`` again, or after a crash) continues
-with the same configuration — a restart with a different one is refused.
+with the same configuration — a restart with a different one is refused. A session holds the
+state directory's writer lock (`tradeforge.live.lock`) from before its first write to its end.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,14 +18,15 @@ from typing import Any
 import pandas as pd
 
 from tradeforge.backtest.execution import ExecutionModel, Sizing
-from tradeforge.core.errors import ConfigError
+from tradeforge.core.errors import ConfigError, StateError
 from tradeforge.core.timeframes import Timeframe
 from tradeforge.core.timeutil import to_utc
 from tradeforge.live.brokers.paper import PAPER_FILE, PaperBroker
 from tradeforge.live.engine import Engine, EngineConfig
 from tradeforge.live.feeds import ReplayFeed
 from tradeforge.live.guards import RiskLimits
-from tradeforge.live.persist import read_document, write_document
+from tradeforge.live.lock import StateLock
+from tradeforge.live.persist import ensure_dir, read_document, write_document
 from tradeforge.live.state import JOURNAL_FILE, StateRepository
 
 SPEC_FILE = "dryrun.json"
@@ -107,7 +111,11 @@ def resolve_spec(state_dir: Path, spec: DryRunSpec | None) -> DryRunSpec:
     """The spec stored in ``state_dir`` (restart) or ``spec`` (first start, then stored)."""
     path = Path(state_dir) / SPEC_FILE
     if path.exists():
-        stored = DryRunSpec(**read_document(path))
+        body = read_document(path)
+        try:
+            stored = DryRunSpec(**body)
+        except TypeError as exc:
+            raise StateError(f"{path}: malformed dry-run settings ({exc})") from None
         if spec is not None and spec.to_dict() != stored.to_dict():
             diff = sorted(k for k, v in spec.to_dict().items() if stored.to_dict()[k] != v)
             raise ConfigError(
@@ -117,12 +125,18 @@ def resolve_spec(state_dir: Path, spec: DryRunSpec | None) -> DryRunSpec:
         return stored
     if spec is None:
         raise ConfigError(f"{state_dir} holds no dry-run; give --strategy/--symbol/--replay")
-    Path(state_dir).mkdir(parents=True, exist_ok=True)
+    ensure_dir(Path(state_dir))
     write_document(path, spec.to_dict())
     return spec
 
 
-def build_dry_run(state_dir: str | Path, spec: DryRunSpec | None = None, echo=None) -> Engine:
+def build_dry_run(
+    state_dir: str | Path,
+    spec: DryRunSpec | None = None,
+    echo=None,
+    *,
+    accept_state_loss: bool = False,
+) -> Engine:
     from tradeforge.strategy.registry import create_strategy
 
     state_dir = Path(state_dir)
@@ -137,14 +151,38 @@ def build_dry_run(state_dir: str | Path, spec: DryRunSpec | None = None, echo=No
         leverage=spec.leverage,
     )
     strategy = create_strategy(spec.strategy, spec.params)
-    return Engine(cfg, strategy, feed, broker, state_dir, echo=echo)
+    return Engine(
+        cfg, strategy, feed, broker, state_dir, echo=echo, accept_state_loss=accept_state_loss
+    )
 
 
-def run_dry(state_dir: str | Path, spec: DryRunSpec | None = None, echo=None) -> Engine:
-    engine = build_dry_run(state_dir, spec, echo)
-    engine.start()
-    engine.run()
-    return engine
+@contextmanager
+def dry_run_session(
+    state_dir: str | Path,
+    spec: DryRunSpec | None = None,
+    echo=None,
+    *,
+    accept_state_loss: bool = False,
+) -> Iterator[Engine]:
+    """Run (or resume) a dry-run under the state directory's lock and yield the finished
+    engine with the lock still held, so the caller exports its results before another writer
+    may start."""
+    with StateLock(state_dir):
+        engine = build_dry_run(state_dir, spec, echo, accept_state_loss=accept_state_loss)
+        engine.start()
+        engine.run()
+        yield engine
+
+
+def run_dry(
+    state_dir: str | Path,
+    spec: DryRunSpec | None = None,
+    echo=None,
+    *,
+    accept_state_loss: bool = False,
+) -> Engine:
+    with dry_run_session(state_dir, spec, echo, accept_state_loss=accept_state_loss) as engine:
+        return engine
 
 
 def run_live(
@@ -162,13 +200,16 @@ def run_live(
     mt5: Any = None,
     feed: Any = None,
     echo=None,
+    accept_state_loss: bool = False,
+    login: dict[str, Any] | None = None,
 ) -> Engine:
     """Live trading through MetaTrader 5: exits on every tick (``exit_mode="tick"``), stops
-    sent to the server, reconciliation with the terminal before the first order."""
+    sent to the server, reconciliation with the terminal before the first order. ``login``
+    (``login``/``password``/``server``) goes to the terminal's ``initialize()``."""
     from tradeforge.live.brokers.mt5 import MT5Broker, MT5Feed
     from tradeforge.strategy.registry import create_strategy
 
-    broker = MT5Broker(mt5, magic=magic)
+    broker = MT5Broker(mt5, magic=magic, **(login or {}))
     cfg = EngineConfig(
         strategy_name=strategy,
         symbol=symbol.upper(),
@@ -181,10 +222,18 @@ def run_live(
     )
     feed = feed or MT5Feed(broker.mt5, cfg.symbol, cfg.timeframe)
     engine = Engine(
-        cfg, create_strategy(strategy, params), feed, broker, state_dir, replaying=False, echo=echo
+        cfg,
+        create_strategy(strategy, params),
+        feed,
+        broker,
+        state_dir,
+        replaying=False,
+        echo=echo,
+        accept_state_loss=accept_state_loss,
     )
-    engine.start()
-    engine.run()
+    with StateLock(state_dir):
+        engine.start()
+        engine.run()
     return engine
 
 

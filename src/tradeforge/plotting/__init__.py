@@ -17,6 +17,7 @@ import pandas as pd
 from tradeforge.analytics._data import time_ns
 from tradeforge.analytics.report import Report
 from tradeforge.backtest.result import BacktestResult
+from tradeforge.core.paths import user_path
 from tradeforge.plotting._base import chart_style, save_png
 from tradeforge.plotting.candles import signal_points, trade_chart, trade_window_chart
 from tradeforge.plotting.distribution import monthly_heatmap, r_histogram, tag_expectancy
@@ -97,7 +98,7 @@ def render_charts(
     symbol covers that time range; otherwise the ``n_best`` and ``n_worst`` trades by PnL get
     one chart each. Charts that have nothing to show (no trades, no bars) are skipped.
     """
-    out = Path(out_dir)
+    out = user_path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for pattern in CHART_PATTERNS:  # charts of an earlier report in the same folder
         for stale in out.glob(pattern):

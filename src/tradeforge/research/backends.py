@@ -250,8 +250,10 @@ class DaskBackend:
 
 def make_backend(workers: int = 1, scheduler: str | None = None) -> Backend:
     """In-process for 1 worker, local processes for more, Dask when a scheduler is given."""
+    if workers < 1:
+        raise ConfigError(f"workers must be >= 1, got {workers}")
     if scheduler:
         return DaskBackend(scheduler)
-    if workers <= 1:
+    if workers == 1:
         return InProcessBackend()
     return ProcessBackend(workers)

@@ -95,6 +95,10 @@ class EvalSpec:
     initial_capital: float = 100_000.0
     instruments: tuple[tuple[str, Instrument], ...] = ()
 
+    def __post_init__(self) -> None:
+        if not self.initial_capital > 0:  # else every trial would fail the same way
+            raise ConfigError(f"initial capital must be > 0, got {self.initial_capital}")
+
     def instrument(self, symbol: str) -> Instrument:
         return dict(self.instruments).get(symbol) or get_instrument(symbol)
 

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from tradeforge.core.errors import ConfigError
+from tradeforge.core.timeutil import to_utc
 from tradeforge.research._align import per_symbol_rows, times_ns
 from tradeforge.research.consistency import ks_statistic
 
@@ -217,7 +218,7 @@ def analyze_features(
         else np.array([], dtype=np.int64)
     )
     all_ns = np.concatenate([f.index.as_unit("ns").asi8 for f in feats.values()])
-    split_ns = int(times_ns([pd.Timestamp(split)])[0]) if split else int(np.median(all_ns))
+    split_ns = int(times_ns([to_utc(split, "split")])[0]) if split else int(np.median(all_ns))
     out: dict[str, Any] = {
         "kind": "tradeforge.analyze.features",
         "trades": len(trades),

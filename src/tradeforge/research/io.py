@@ -11,6 +11,7 @@ import pandas as pd
 from tradeforge.analytics.report import jsonable
 from tradeforge.backtest import BacktestResult
 from tradeforge.core.errors import DataError
+from tradeforge.core.paths import user_path
 
 #: Keys holding chart data only (large arrays/series); left out of the JSON documents.
 CHART_ONLY = frozenset({"samples", "r", "curve", "curves"})
@@ -27,7 +28,7 @@ def _strip(doc: Any) -> Any:
 
 def write_json(path: str | Path, doc: dict[str, Any]) -> Path:
     """Write ``doc`` as UTF-8 JSON (NaN -> null, times ISO UTC, frames as row lists)."""
-    path = Path(path)
+    path = user_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(jsonable(_strip(doc)), indent=2, ensure_ascii=False, allow_nan=False)
     path.write_text(text + "\n", encoding="utf-8")
@@ -43,7 +44,7 @@ def _read_times(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
 
 def load_trades(path: str | Path) -> pd.DataFrame:
     """Trades from a run folder (``trades.csv``), a ``.csv`` or a ``.parquet`` file."""
-    path = Path(path)
+    path = user_path(path)
     if path.is_dir():
         path = path / "trades.csv"
     if not path.exists():

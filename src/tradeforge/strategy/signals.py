@@ -5,7 +5,7 @@ Every price-like value is in price units of the instrument; convert pips with
 ``pips * instrument.pip_size`` and ATR multiples with ``atr[bars] * k`` *when the signal is
 made* (`make_signals` does not know the instrument).
 
-Semantics (DESIGN.md "Fills" is the law; the engine implements them):
+Semantics (docs/conventions.md §Fills states them in full; the engine implements them):
 
 * **entry** — ``market``: fills at the next bar's open; ``limit`` / ``stop``: an order at
   ``entry_price`` (ask level for longs, bid level for shorts) live on bars ``t+1 … t+expiry``.

@@ -27,8 +27,13 @@ Downloading is `tradeforge.data.download` (bounded concurrency, retries with bac
 * 404 means "no data" (logged, not cached, not an error); a 0-byte body is a closed period;
   an HTML body (block page) is an error;
 * raw files are cached under ``cache_dir`` at the URL's path relative to ``base_url``; a file
-  already there is never requested again. Files of periods that are not over yet are used but
-  never cached (JSON mode asks for them with ``?from={epoch_ms}``).
+  already there (and valid) is never requested again. Files of periods that are not over yet
+  are used but never cached (JSON mode asks for them with ``?from={epoch_ms}``).
+* every body is decoded far enough to know it is whole before it is cached
+  (`tradeforge.data.sources.dukascopy_bodies`): a corrupt or truncated one is retried and
+  never cached, and a cached file that fails the same check is downloaded again;
+* a host that cannot be reached (DNS failure, connection refused) stops the run at once with
+  `UnreachableError`; `download` takes a ``time_limit`` for the whole run;
 * JSON mode only: the API answers every period with a JSON object, so a 0-byte body, a 2xx
   other than 200/206, or a body that is not JSON is retried (never cached as "empty"); a
   cached JSON file is named after its URL path plus ``.json``.
@@ -62,10 +67,10 @@ from tradeforge.data.download import (
     FetchResult,
     FileRequest,
     ProgressCallback,
-    TransientError,
 )
 from tradeforge.data.resample import resample_ohlcv
 from tradeforge.data.sources import dukascopy_json as dj
+from tradeforge.data.sources.dukascopy_bodies import body_validator
 from tradeforge.data.ticks import aggregate_ticks_m1, bars_frame, empty_tick_arrays
 from tradeforge.data.validate import empty_ohlcv, validate_ohlcv
 
@@ -243,15 +248,22 @@ class DukascopySource:
         return pd.DataFrame({c: v[keep] for c, v in arrays.items()}, index=index)
 
     def download(
-        self, symbol: str, start: pd.Timestamp | str, end: pd.Timestamp | str
+        self,
+        symbol: str,
+        start: pd.Timestamp | str,
+        end: pd.Timestamp | str,
+        *,
+        time_limit: float | None = None,
     ) -> DownloadReport:
-        """Fill the raw-file cache for ``[start, end)`` without decoding; failures are counted
-        in the report (and listed in ``errors``), not raised."""
+        """Fill the raw-file cache for ``[start, end)`` (bodies are validated, not turned into
+        bars); failures are counted in the report (and listed in ``errors``), not raised.
+        Files not done within ``time_limit`` seconds are counted as ``unfinished``; an
+        unreachable host raises `UnreachableError`."""
         if self.cache_dir is None:
             raise ConfigError("DukascopySource.download needs a cache_dir to download into")
         inst = self._instruments(symbol)
         t0, t1 = _utc_range(start, end)
-        return self._download(self._files(inst, t0, t1), self.cache_dir)
+        return self._download(self._files(inst, t0, t1), self.cache_dir, time_limit)
 
     def files(
         self, symbol: str, start: pd.Timestamp | str, end: pd.Timestamp | str
@@ -306,16 +318,22 @@ class DukascopySource:
             retry_other_2xx=json_mode,  # the API answers every period with a JSON object
         )
 
-    def _download(self, files: list[RemoteFile], root: Path) -> DownloadReport:
-        """Fetch every file not yet cached under ``root``; results come back in the order of
-        ``files`` (``result.request.path`` is the file's place under ``root``)."""
+    def _download(
+        self, files: list[RemoteFile], root: Path, time_limit: float | None = None
+    ) -> DownloadReport:
+        """Fetch every file not validly cached under ``root``; results come back in the order
+        of ``files`` (``result.request.path`` is the file's place under ``root``)."""
         now = self._now()
-        validate = _check_json_body if self.mode in JSON_MODES else _reject_html
         requests = [
-            FileRequest(self.url(f, live=f.end > now), root / f.path, f.end <= now, validate)
+            FileRequest(
+                self.url(f, live=f.end > now),
+                root / f.path,
+                f.end <= now,
+                body_validator(self.mode, f.side),
+            )
             for f in files
         ]
-        report = self._downloader().fetch_all(requests)
+        report = self._downloader().fetch_all(requests, time_limit=time_limit)
         for r in report.results:
             if r.status == MISSING:
                 log.info("no data (HTTP 404): %s", r.request.url)
@@ -402,35 +420,6 @@ def _body(fetched: Fetched) -> tuple[bytes, str]:
         return result.data, file.path
     path = result.request.path
     return path.read_bytes(), str(path)
-
-
-def _reject_html(body: Path, url: str) -> None:
-    """A bi5 body validator: an HTML page (block page) is an error, not retried."""
-    try:
-        with open(body, "rb") as fh:
-            head = fh.read(64)
-    except OSError as exc:
-        raise DataError(f"cannot read {body}: {exc}") from exc
-    if head.lstrip()[:1] == b"<":
-        raise DataError(f"{url}: got an HTML page instead of a bi5 file (blocked?)")
-
-
-def _check_json_body(body: Path, url: str) -> None:
-    """A JSON-API body validator. A body must be a JSON data object: the API answers closed
-    periods with empty arrays, so an empty or garbled body is a transient fault (retried,
-    never cached); an HTML page is a block (not retried)."""
-    try:
-        data = body.read_bytes()
-    except OSError as exc:
-        raise DataError(f"cannot read {body}: {exc}") from exc
-    if not data.strip():
-        raise TransientError("empty body where a JSON object was expected")
-    try:
-        dj.load_body(data, url)
-    except DataError as exc:
-        if data.lstrip()[:1] == b"<":
-            raise
-        raise TransientError(str(exc)) from None
 
 
 def _raise_failures(fetched: list[Fetched], label: str) -> None:

@@ -123,6 +123,12 @@ def load_body(data: bytes, name: str = "Dukascopy JSON") -> dict[str, Any]:
     return body
 
 
+def check_body(data: bytes, keys: tuple[str, ...], name: str = "Dukascopy JSON") -> None:
+    """Raise DataError unless ``data`` is a data body whose ``keys`` columns are lists of one
+    length (the shape check of decoding, without the instrument)."""
+    _columns(load_body(data, name), keys, name)
+
+
 def decode_json_ticks(data: bytes, point: float, name: str = "Dukascopy JSON ticks") -> dict:
     """Decode a tick body into arrays like `tradeforge.data.bi5.decode_tick_arrays`:
     ``time`` (int64 ns UTC), ``ask``, ``bid`` (prices), ``ask_volume``, ``bid_volume``
@@ -248,6 +254,7 @@ def _prices(body: dict, first_key: str, deltas: list, point: float, name: str) -
 
 __all__ = [
     "DEFAULT_JSON_BASE_URL",
+    "check_body",
     "decode_json_candles",
     "decode_json_ticks",
     "json_code",

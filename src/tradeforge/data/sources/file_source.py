@@ -18,6 +18,7 @@ import pandas as pd
 
 from tradeforge.core.errors import ConfigError, DataError, DataValidationError
 from tradeforge.core.instruments import get_instrument
+from tradeforge.core.paths import user_path
 from tradeforge.core.timeframes import Timeframe
 from tradeforge.core.timeutil import to_utc
 from tradeforge.data.resample import resample_ohlcv
@@ -85,8 +86,9 @@ class FileSource:
         tz: str | dt.tzinfo = "UTC",
         *,
         point: float | None = None,
+        date_format: str | None = None,
     ) -> None:
-        self.path = Path(path)
+        self.path = user_path(path)
         if not self.path.exists():
             raise DataError(f"no such file or folder: {self.path}")
         if format != "auto" and format not in FORMATS:
@@ -94,6 +96,7 @@ class FileSource:
         self.format = format
         self.tz = resolve_tz(tz)
         self.point = point
+        self.date_format = date_format
         self.name = f"file:{self.path.name}"
         self._cache: dict[Path, _Cached] = {}
 
@@ -128,7 +131,9 @@ class FileSource:
         key = (stat.st_mtime_ns, stat.st_size, symbol.upper())
         hit = self._cache.get(path)
         if hit is None or hit.key != key:
-            frame = read_bars_file(path, self.format, self.tz, symbol, point=self.point)
+            frame = read_bars_file(
+                path, self.format, self.tz, symbol, point=self.point, date_format=self.date_format
+            )
             hit = self._cache[path] = _Cached(key, frame)
         return hit.frame
 

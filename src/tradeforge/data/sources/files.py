@@ -26,10 +26,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from tradeforge.core.errors import ConfigError, DataError, DataValidationError
 from tradeforge.core.instruments import get_instrument
+from tradeforge.core.paths import user_path
+from tradeforge.data.sources import files_times as ft
 from tradeforge.data.sources.files_formats import (
     FORMATS,
     NUMERIC_ROLES,
@@ -49,8 +50,6 @@ if TYPE_CHECKING:  # re-exported lazily by __getattr__ below
 
 __all__ = ["FORMATS", "FileSource", "read_bars_file"]
 
-_NS = 1_000_000_000
-_DATE_FORMATS = {".": "%Y.%m.%d", "-": "%Y-%m-%d", "/": "%Y/%m/%d", "": "%Y%m%d"}
 _OFFSET_TZ = re.compile(r"^(?:UTC|GMT)?\s*([+-])(\d{1,2})(?::?(\d{2}))?$", re.IGNORECASE)
 
 
@@ -64,22 +63,25 @@ def read_bars_file(
     symbol: str | None = None,
     *,
     point: float | None = None,
+    date_format: str | None = None,
 ) -> pd.DataFrame:
     """Read a bar file into a validated OHLCV frame (see `tradeforge.data.validate`).
 
     ``format`` is ``"auto"`` or one of `FORMATS` (mt5, mt4, dukascopy, generic, parquet).
     ``tz`` is the time zone of naive timestamps (MetaTrader exports are in broker server time,
     often ``"EET"``). ``symbol`` (or ``point``) converts MetaTrader spreads from points to price.
+    ``date_format`` (strptime, e.g. ``"%d.%m.%Y"``) overrides the detected format of the date
+    column, or of the whole time column of files that have one, and of Parquet time text.
     """
-    path = Path(path)
+    path = user_path(path)
     if not path.is_file():
         raise DataError(f"file not found: {path}")
     zone = resolve_tz(tz)
     if format == "parquet" or (format == "auto" and is_parquet(path)):
-        return _read_parquet(path, zone)
+        return _read_parquet(path, zone, date_format)
     layout = detect_csv_layout(path, format)
     raw = _read_csv(path, layout)
-    index = _parse_times(raw, layout, path, zone)
+    index = _parse_times(raw, layout, path, zone, date_format)
     frame = pd.DataFrame(
         {c: np.asarray(raw[c], dtype="float64") for c in NUMERIC_ROLES if c in raw},
         index=index,
@@ -202,7 +204,10 @@ def _read_csv_pandas(path: Path, layout: CsvLayout, positions: dict[str, int]) -
 def _locate_bad_number(
     path: Path, kwargs: dict[str, Any], positions: dict[str, int], layout: CsvLayout
 ) -> DataError:
-    table = pd.read_csv(path, dtype=object, **kwargs)
+    try:
+        table = pd.read_csv(path, dtype=object, **kwargs)
+    except (ValueError, OSError, UnicodeError) as exc:  # e.g. rows without the layout's columns
+        return DataError(f"cannot read {path} as {layout.format} CSV: {exc}")
     for role in NUMERIC_ROLES:
         if role not in positions:
             continue
@@ -222,27 +227,53 @@ def _locate_bad_number(
 # --------------------------------------------------------------------------- timestamps
 
 
-def _parse_times(raw: Columns, layout: CsvLayout, path: Path, tz: dt.tzinfo) -> pd.DatetimeIndex:
+def _parse_times(
+    raw: Columns, layout: CsvLayout, path: Path, tz: dt.tzinfo, date_format: str | None
+) -> pd.DatetimeIndex:
     if "date" in raw:
-        ns, bad, what = _parse_date_time(raw, layout)
-        aware = False
+        fmt = date_format or _sniffed_date_format(layout.sample.get("date", ""))
+        ns, state = ft.date_and_clock(raw["date"], raw.get("time"), fmt)
+        aware, what = False, fmt.replace("%", "") + (" HH:MM[:SS]" if "time" in raw else "")
+    elif date_format:
+        ns, state, aware = ft.with_format(raw["datetime"], date_format)
+        what = f"--date-format {date_format!r}"
     elif layout.format == "dukascopy" and not re.match(r"^\d{4}-", layout.sample["datetime"]):
         # "Gmt time" is UTC and "Local time" carries explicit offsets: ``tz`` does not apply
-        ns, bad, what = _parse_dukascopy(raw["datetime"])
-        aware = True
+        ns, state = ft.dukascopy(raw["datetime"])
+        aware, what = True, "dd.mm.yyyy HH:MM:SS.fff [GMT+hhmm]"
     else:
-        ns, bad, aware, what = _parse_iso_or_epoch(raw["datetime"].to_pandas())
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
+        ns, state, aware, what = ft.iso_or_epoch(raw["datetime"].to_pandas())
+    if state.any():
+        row = int(np.flatnonzero(state)[0])
         shown = " ".join(str(raw[c][row]) for c in TIME_ROLES if c in raw)
-        raise DataError(
-            f"{path}: line {row + layout.first_data_line}: cannot parse time {shown!r} "
-            f"(expected {what})"
+        problem = _TIME_PROBLEMS[int(state[row])].format(
+            time=_clip(shown),
+            what=what,
+            range=ft.NS_RANGE,
+            offset="no UTC offset" if aware else "a UTC offset",
         )
+        raise DataError(f"{path}: line {row + layout.first_data_line}: {problem}")
     index = pd.DatetimeIndex(ns.view("datetime64[ns]"), name="time")
     if aware:
         return index.tz_localize("UTC")
     return _localize(index, tz, path)
+
+
+_TIME_PROBLEMS = {
+    ft.BAD: "cannot parse time {time!r} (expected {what}; see --date-format)",
+    ft.OUTSIDE: "time {time!r} is outside the supported range {range}",
+    ft.MIXED: "time {time!r} has {offset}, unlike the first row: a file's times must all have "
+    "an offset or all lack one",
+}
+
+
+def _sniffed_date_format(sample: str) -> str:
+    m = re.match(r"^\d{4}([./-]?)\d{2}", sample)
+    return ft.DATE_FORMATS[m.group(1) if m else "."]
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _localize(index: pd.DatetimeIndex, tz: dt.tzinfo, path: Path | str) -> pd.DatetimeIndex:
@@ -259,96 +290,6 @@ def _localize(index: pd.DatetimeIndex, tz: dt.tzinfo, path: Path | str) -> pd.Da
 
 def _to_arrow(values: pd.Series) -> pa.Array:
     return pa.array(values.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
-
-
-def _by_distinct(values: pa.Array, parse: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Apply ``parse`` (distinct strings -> (int64 ns, ok mask)) to each distinct value once.
-
-    Bar files repeat few dates and clock times, so this is vectorised in effect and lets the
-    per-value parser be strict (no day 30 of February, no hour 24).
-    """
-    encoded = pc.dictionary_encode(values.fill_null(""))
-    codes = encoded.indices.to_numpy(zero_copy_only=False)
-    ns, ok = parse(encoded.dictionary.to_pylist())
-    return ns[codes], ok[codes]
-
-
-def _dates(fmt: str) -> Any:
-    def parse(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        days = pd.to_datetime(pd.Series(texts, dtype=object), format=fmt, errors="coerce")
-        ok = days.notna().to_numpy()
-        ns = np.where(ok, pd.DatetimeIndex(days).as_unit("ns").asi8, 0)
-        return ns, ok
-
-    return parse
-
-
-_CLOCK = re.compile(
-    r"^\s*(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?"
-    r"\s*(?:(?:GMT|UTC)\s*(?:([+-])(\d{1,2}):?(\d{2})?)?)?\s*$"
-)
-
-
-def _clocks(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """``HH:MM[:SS[.fff]][ GMT+hhmm]`` -> ns since midnight UTC (the offset subtracted)."""
-    ns = np.zeros(len(texts), dtype="int64")
-    ok = np.zeros(len(texts), dtype=bool)
-    for k, text in enumerate(texts):
-        m = _CLOCK.match(text)
-        if m is None:
-            continue
-        hh, mm, ss, frac, sign, oh, om = m.groups()
-        h, mi, sec = int(hh), int(mm), int(ss or 0)
-        if h > 23 or mi > 59 or sec > 59 or int(oh or 0) > 14 or int(om or 0) > 59:
-            continue
-        offset = (int(oh or 0) * 3600 + int(om or 0) * 60) * (-1 if sign == "-" else 1)
-        seconds = h * 3600 + mi * 60 + sec - offset
-        ns[k] = seconds * _NS + int((frac or "0").ljust(9, "0"))
-        ok[k] = True
-    return ns, ok
-
-
-def _parse_date_time(raw: Columns, layout: CsvLayout) -> tuple[np.ndarray, np.ndarray, str]:
-    m = re.match(r"^\d{4}([./-]?)\d{2}", layout.sample.get("date", ""))
-    date_fmt = _DATE_FORMATS[m.group(1) if m else "."]
-    ns, ok = _by_distinct(raw["date"], _dates(date_fmt))
-    what = date_fmt.replace("%", "")
-    if "time" in raw:  # MetaTrader omits <TIME> from daily exports
-        clock_ns, clock_ok = _by_distinct(raw["time"], _clocks)
-        ns, ok = ns + clock_ns, ok & clock_ok
-        what += " HH:MM[:SS]"
-    return ns, ~ok, what
-
-
-def _parse_dukascopy(text: pa.Array) -> tuple[np.ndarray, np.ndarray, str]:
-    """``dd.mm.yyyy HH:MM:SS[.fff][ GMT+hhmm]``: dates and the rest, each distinct value once."""
-    ns, ok = _by_distinct(pc.utf8_slice_codeunits(text, 0, 10), _dates("%d.%m.%Y"))
-    rest = pc.utf8_slice_codeunits(text, 10)
-    clock_ns, clock_ok = _by_distinct(rest, _clocks)
-    sep_ok = pc.starts_with(rest, " ").to_numpy(zero_copy_only=False)
-    ok = ok & clock_ok & sep_ok
-    return ns + clock_ns, ~ok, "dd.mm.yyyy HH:MM:SS.fff [GMT+hhmm]"
-
-
-def _parse_iso_or_epoch(values: pd.Series) -> tuple[np.ndarray, np.ndarray, bool, str]:
-    """ISO 8601 strings (naive or with an offset) or epoch numbers (s, ms, us or ns)."""
-    first = next((v for v in values if isinstance(v, str) and v.strip()), "")
-    if re.fullmatch(r"\s*-?\d+(\.\d+)?\s*", first):
-        numbers = pd.to_numeric(values, errors="coerce").to_numpy("float64")
-        bad = ~np.isfinite(numbers)
-        magnitude = np.nanmax(np.abs(numbers)) if (~bad).any() else 0.0
-        limits = ((1e11, 1e9), (1e14, 1e6), (1e17, 1e3), (np.inf, 1.0))  # s, ms, us, ns
-        scale = next(factor for limit, factor in limits if magnitude < limit)
-        ns = np.where(bad, 0, np.round(numbers * scale)).astype("int64")
-        return ns, bad, True, "epoch seconds or milliseconds"
-    aware = bool(re.search(r"(Z|[+-]\d{2}:?\d{2})\s*$", first))
-    parsed = pd.to_datetime(values, format="ISO8601", errors="coerce", utc=aware)
-    index = pd.DatetimeIndex(parsed)
-    bad = np.asarray(index.isna())
-    if aware:
-        index = index.tz_convert("UTC").tz_localize(None)
-    ns = index.as_unit("ns").asi8
-    return ns, bad, aware, "an ISO 8601 time such as 2024-01-02T00:00:00"
 
 
 # --------------------------------------------------------------------------- other pieces
@@ -385,7 +326,7 @@ def _validate(frame: pd.DataFrame, path: Path, first_line: int | None) -> pd.Dat
         raise DataValidationError(f"{exc} [file line {line}]") from None
 
 
-def _read_parquet(path: Path, tz: dt.tzinfo) -> pd.DataFrame:
+def _read_parquet(path: Path, tz: dt.tzinfo, date_format: str | None) -> pd.DataFrame:
     try:
         table = pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises several unrelated types for bad files
@@ -400,13 +341,14 @@ def _read_parquet(path: Path, tz: dt.tzinfo) -> pd.DataFrame:
             )
         col = table[names[0]]
         if pd.api.types.is_numeric_dtype(col):
-            ns, bad, _, _ = _parse_iso_or_epoch(col.astype(str).astype(object))
-            if bad.any():
-                raise DataError(f"{path}: row {int(np.flatnonzero(bad)[0])}: bad epoch time")
+            ns, state, _, _ = ft.iso_or_epoch(col.astype(str).astype(object))
+            if state.any():
+                raise DataError(f"{path}: row {int(np.flatnonzero(state)[0])}: bad epoch time")
             index = pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC")
         else:
             try:
-                index = pd.DatetimeIndex(pd.to_datetime(col, errors="raise"))
+                fmt = date_format or "ISO8601"  # never guess day-first or month-first
+                index = pd.DatetimeIndex(pd.to_datetime(col, format=fmt, errors="raise"))
             except (ValueError, TypeError) as exc:
                 raise DataError(f"{path}: cannot parse column {names[0]!r}: {exc}") from None
         table = table.drop(columns=[names[0]]).set_index(index)

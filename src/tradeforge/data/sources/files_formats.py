@@ -132,11 +132,21 @@ def head_lines(path: Path, n: int = 5) -> tuple[list[str], str, str | None]:
     raw = _raw_head(path, compression)
     encoding = _encoding_of(raw)
     text = raw.decode(encoding, errors="replace").lstrip("\ufeff")
+    _check_text(path, text)
     lines = [ln.strip() for ln in io.StringIO(text) if ln.strip()]
     # the final line of a truncated head may be cut mid-row; keep it only if we read it all
     if len(raw) >= 65536 and lines:
         lines = lines[:-1]
     return lines[:n], encoding, compression
+
+
+def _check_text(path: Path, text: str) -> None:
+    """`DataError` naming the line when the head holds NUL bytes or bytes that are not text
+    in the file's encoding: binary data, which the CSV readers would misreport."""
+    bad = re.search("[\x00\ufffd]", text)
+    if bad:
+        line = text.count("\n", 0, bad.start()) + 1
+        raise DataError(f"{path}: line {line} holds binary data, not text: not a CSV file")
 
 
 def _split(line: str, sep: str) -> list[str]:

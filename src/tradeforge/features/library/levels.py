@@ -1,5 +1,5 @@
 """Price levels: Donchian channels, prior day/week high-low-close, distance to a level in
-ATR units."""
+ATR units. Days and weeks roll at 17:00 New York by default (``roll``, see `_rolls`)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,8 @@ import re
 import numpy as np
 
 from tradeforge.features.library import _kernels as k
-from tradeforge.features.library._common import (
-    MONDAY_OFFSET_NS,
-    NS_PER_DAY,
-    NS_PER_WEEK,
-    f64,
-    period,
-    safe_div,
-)
+from tradeforge.features.library._common import f64, period, safe_div
+from tradeforge.features.library._rolls import ROLL_PARAM, day_key, week_key
 from tradeforge.features.params import Param
 from tradeforge.features.spec import register_feature
 
@@ -58,22 +52,30 @@ def _prior_period(time, high, low, close, bucket):
 
 @register_feature(
     "prior_day",
+    params=[ROLL_PARAM],
     inputs=("time", "high", "low", "close"),
     outputs=("prev_day_high", "prev_day_low", "prev_day_close"),
+    version="2",
 )
-def prior_day(time, high, low, close):
-    """High, low and close of the previous UTC day that has bars (NaN on the first day)."""
-    return _prior_period(time, high, low, close, time // NS_PER_DAY)
+def prior_day(time, high, low, close, *, roll: str):
+    """High, low and close of the previous trading day that has bars (NaN on the first day).
+    ``roll='ny17'`` (default): days end 17:00 New York and weekend bars count to Monday, so
+    Monday's prior day is Friday; ``roll='utc'``: UTC dates."""
+    return _prior_period(time, high, low, close, day_key(time, roll))
 
 
 @register_feature(
     "prior_week",
+    params=[ROLL_PARAM],
     inputs=("time", "high", "low", "close"),
     outputs=("prev_week_high", "prev_week_low", "prev_week_close"),
+    version="2",
 )
-def prior_week(time, high, low, close):
-    """High, low and close of the previous week (Monday 00:00 UTC start) that has bars."""
-    return _prior_period(time, high, low, close, (time - MONDAY_OFFSET_NS) // NS_PER_WEEK)
+def prior_week(time, high, low, close, *, roll: str):
+    """High, low and close of the previous trading week that has bars. ``roll='ny17'``
+    (default): weeks close Friday 17:00 New York; ``roll='utc'``: weeks start Monday 00:00
+    UTC."""
+    return _prior_period(time, high, low, close, week_key(time, roll))
 
 
 def _dist_name(p):

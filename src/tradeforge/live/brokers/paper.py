@@ -80,12 +80,14 @@ class PaperBroker:
         self.execution = execution or ExecutionModel()
         if not leverage > 0:
             raise ConfigError("leverage must be > 0")
+        if not initial_balance > 0:
+            raise ConfigError(f"initial balance must be > 0, got {initial_balance}")
         self.path = Path(path) if path is not None else None
         self.leverage = float(leverage)
         self._events: list[BrokerEvent] = []
         if self.path is not None and self.path.exists():
             self.doc = read_document(self.path)  # StateError when corrupt: never guess
-            if self.doc.get("kind") != "paper_broker":
+            if not isinstance(self.doc, dict) or self.doc.get("kind") != "paper_broker":
                 raise StateError(f"{self.path}: not a paper broker state file")
         else:
             self.doc = {

@@ -1,4 +1,4 @@
-"""``structure``: the stress strategy of the reference benchmark (DESIGN.md).
+"""``structure``: the stress strategy of the reference benchmark (docs/conventions.md).
 
 Reads `tradeforge.features.REFERENCE_FEATURES` (M5 ATR, swings and structure with k=3;
 M30 structure, ATR and EMA(50)). A long signal on every bar where the M5 structure is
