@@ -74,27 +74,22 @@ def test_version_comes_from_the_package_metadata():
     assert tradeforge.__version__ == version("tradeforge")
 
 
-def test_a_failed_consistency_check_exits_1(tmp_path):
+@pytest.mark.parametrize(("actual", "code", "verdict"), [("empty", 1, "FAIL"), ("same", 0, "PASS")])
+def test_a_failed_consistency_check_exits_1(actual, code, verdict, tmp_path):
+    header = "symbol,side,tag,entry_time,exit_time,entry_price,exit_price,size,pnl,r_multiple,exit_reason\n"
     trades = tmp_path / "trades.csv"
     trades.write_text(
-        "symbol,side,tag,entry_time,exit_time,entry_price,exit_price,size,pnl,r_multiple,exit_reason\n"
-        "EURUSD,1,x,2024-01-02T10:00:00Z,2024-01-02T12:00:00Z,1.1,1.101,1,100,1,target\n"
+        header + "EURUSD,1,x,2024-01-02T10:00:00Z,2024-01-02T12:00:00Z,1.1,1.101,1,100,1,target\n"
     )
-    empty = tmp_path / "empty.csv"
-    empty.write_text(trades.read_text().splitlines()[0] + "\n")
+    (tmp_path / "empty.csv").write_text(header)
+    other = trades if actual == "same" else tmp_path / "empty.csv"
     r = tradeforge_cmd(
-        "analyze", "consistency", "--expected", str(trades), "--actual", str(empty),
+        "analyze", "consistency", "--expected", str(trades), "--actual", str(other),
         "--out", str(tmp_path / "out"),
     )  # fmt: skip
-    assert r.returncode == 1, r.stdout + r.stderr
-    assert "FAIL" in r.stdout
+    assert r.returncode == code, r.stdout + r.stderr
+    assert verdict in r.stdout
     assert "Traceback" not in r.stdout + r.stderr
-    same = tradeforge_cmd(
-        "analyze", "consistency", "--expected", str(trades), "--actual", str(trades),
-        "--out", str(tmp_path / "out2"),
-    )  # fmt: skip
-    assert same.returncode == 0, same.stdout + same.stderr
-    assert "PASS" in same.stdout
 
 
 def test_ctrl_c_prints_a_message_and_exits_130(tmp_path):

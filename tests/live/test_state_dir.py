@@ -164,3 +164,36 @@ def test_malformed_state_with_a_valid_checksum_is_a_state_error_naming_the_file(
         assert f"{state / 'state.json'}: malformed state ('positions' missing)" in str(
             result.exception
         )
+
+
+def test_a_restart_removes_temp_files_of_writers_killed_mid_write_and_expands_tilde(
+    tmp_path, monkeypatch
+):
+    from tradeforge.live.runner import run_dry
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    spec = small_spec(tmp_path, n_bars=80)
+    run_dry("~/state", spec)
+    state = tmp_path / "state"
+    assert state.is_dir() and not (tmp_path / "~").exists()
+    stale = [state / ".state.json.0123456789ab.tmp", state / ".paper_broker.json.ba9876543210.tmp"]
+    for path in stale:
+        path.write_bytes(b"half a document")
+    run_dry(state)  # resume: the lock is ours, so nobody else can be writing those
+    assert not any(p.exists() for p in stale)
+    assert read_document(state / "state.json")  # the real files are untouched
+
+
+def test_a_first_start_that_cannot_load_its_bars_stores_no_settings(tmp_path):
+    from dataclasses import replace
+
+    from tradeforge.core.errors import DataError
+    from tradeforge.live.runner import SPEC_FILE, run_dry
+
+    spec = small_spec(tmp_path, n_bars=80)
+    state = tmp_path / "state"
+    with pytest.raises(DataError):
+        run_dry(state, replace(spec, home=str(tmp_path / "empty-home"), bars_file=None))
+    assert not (state / SPEC_FILE).exists()  # else the corrected run below would be refused
+    run_dry(state, spec)
+    assert read_document(state / SPEC_FILE)["bars_file"] == spec.bars_file

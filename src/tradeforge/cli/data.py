@@ -299,7 +299,9 @@ def show(
     timeframe: TimeframeOption,
     start: Annotated[str | None, typer.Option(help="From (UTC).", callback=iso_time)] = None,
     end: Annotated[str | None, typer.Option(help="To, exclusive (UTC).", callback=iso_time)] = None,
-    rows: Annotated[int, typer.Option("--rows", "-n", help="Rows to show from each end.")] = 5,
+    rows: Annotated[
+        int, typer.Option("--rows", "-n", min=1, help="Rows to show from each end.")
+    ] = 5,
     home: HomeOption = None,
 ) -> None:
     """Show the first and last cached bars of a symbol and timeframe."""

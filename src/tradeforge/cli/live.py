@@ -190,7 +190,7 @@ def register(app: typer.Typer) -> None:
                 ),
                 pace=pace,
             )
-            spec.engine_config()  # refuse bad settings before the state directory holds them
+            spec.validate()  # refuse bad settings before the state directory holds them
         with dry_run_session(
             state, spec, echo=_echo, accept_state_loss=accept_state_loss
         ) as engine:  # trades.csv is written under the session's lock

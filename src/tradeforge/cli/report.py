@@ -65,8 +65,8 @@ def register(app: typer.Typer) -> None:
                 help="Candlestick charts of trades (need the run's cached bars, unchanged).",
             ),
         ] = True,
-        best: Annotated[int, typer.Option(help="Charts of the N best trades.")] = 3,
-        worst: Annotated[int, typer.Option(help="Charts of the N worst trades.")] = 3,
+        best: Annotated[int, typer.Option(min=0, help="Charts of the N best trades.")] = 3,
+        worst: Annotated[int, typer.Option(min=0, help="Charts of the N worst trades.")] = 3,
         window_start: Annotated[
             str | None, typer.Option(help="Chart this window (UTC) instead of best/worst trades.")
         ] = None,

@@ -55,13 +55,13 @@ ParamOpt = Annotated[
 ]
 ConfigOpt = Annotated[Path | None, typer.Option(help="YAML/TOML search config (see docs).")]
 MethodOpt = Annotated[str | None, typer.Option(help="grid | random | optuna (default grid).")]
-TrialsOpt = Annotated[int | None, typer.Option("--trials", help="Trials (random/optuna).")]
+TrialsOpt = Annotated[int | None, typer.Option("--trials", min=1, help="Trials (random/optuna).")]
 SeedOpt = Annotated[int | None, typer.Option(help="Seed of random/optuna search (default 0).")]
 ObjectiveOpt = Annotated[
     str | None, typer.Option(help="Report metric to optimise (default expectancy_r).")
 ]
 MinimizeOpt = Annotated[bool, typer.Option("--minimize", help="Smaller objective is better.")]
-MinTradesOpt = Annotated[int | None, typer.Option(help="Reject trials with fewer trades.")]
+MinTradesOpt = Annotated[int | None, typer.Option(min=0, help="Reject trials with fewer trades.")]
 ConstraintOpt = Annotated[
     list[str], typer.Option("--constraint", help="Extra constraint, e.g. profit_factor>=1.1.")
 ]
@@ -69,8 +69,8 @@ WorkersOpt = Annotated[int, typer.Option(help="Local worker processes (1 = in-pr
 SchedulerOpt = Annotated[
     str | None, typer.Option(help="Dask scheduler address, e.g. tcp://scheduler-host:8786.")
 ]
-BatchOpt = Annotated[int, typer.Option(help="Optuna trials asked per batch.")]
-TopOpt = Annotated[int, typer.Option(help="Rows of the printed top-N table.")]
+BatchOpt = Annotated[int, typer.Option(min=1, help="Optuna trials asked per batch.")]
+TopOpt = Annotated[int, typer.Option(min=1, help="Rows of the printed top-N table.")]
 SizingOpt = Annotated[str, typer.Option(help="Lots ('0.1') or 'risk:1' (%).")]
 PositionOpt = Annotated[str, typer.Option(help="'symbol' or 'tag'.")]
 CapitalOpt = Annotated[float, typer.Option(help="Initial capital per symbol.", callback=positive)]
@@ -435,7 +435,7 @@ def regimes_command(
             help="trend[:structure], volatility, session, weekday, feature:<request>[:q] (repeat).",
         ),  # fmt: skip
     ] = ["trend", "volatility", "session", "weekday"],  # noqa: B006
-    buckets: Annotated[int, typer.Option(help="Volatility buckets.")] = 3,
+    buckets: Annotated[int, typer.Option(min=2, help="Volatility buckets.")] = 3,
     **kw: Any,
 ) -> None:
     """Metrics and equity per market regime (trend, volatility, session, weekday, feature)."""
@@ -462,8 +462,8 @@ def features_command(
     feature: Annotated[
         list[str], typer.Option("--feature", "-f", help="Feature request, e.g. 'rsi(14)' (repeat).")
     ],
-    quantiles: Annotated[int, typer.Option(help="Quantile buckets.")] = 5,
-    bootstrap: Annotated[int, typer.Option(help="Bootstrap samples.")] = 1000,
+    quantiles: Annotated[int, typer.Option(min=2, help="Quantile buckets.")] = 5,
+    bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap samples.")] = 1000,
     level: Annotated[float, typer.Option(help="Confidence level.")] = 0.95,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
     split: Annotated[
@@ -498,7 +498,7 @@ def features_command(
 
 def r_command(
     run: RunOpt,
-    sims: Annotated[int, typer.Option(help="Monte Carlo simulations.")] = 1000,
+    sims: Annotated[int, typer.Option(min=1, help="Monte Carlo simulations.")] = 1000,
     seed: Annotated[int, typer.Option(help="Monte Carlo seed.")] = 0,
     alpha: Annotated[float, typer.Option(help="Tail share for VaR/CVaR.")] = 0.05,
     out: AnalyzeOut = None,

@@ -27,6 +27,17 @@ def fsync_dir(path: str | Path) -> None:
         os.close(fd)
 
 
+def remove_stale_temps(directory: str | Path, name: str = "*") -> int:
+    """Delete temporary files that killed writers left in ``directory`` (of target ``name``, or
+    of every target); returns how many. Only for a caller that holds the lock every writer of
+    those targets takes, or it could delete a file being written."""
+    count = 0
+    for tmp in Path(directory).glob(f".{name}.*.tmp"):
+        tmp.unlink(missing_ok=True)
+        count += 1
+    return count
+
+
 def _open_temp(path: Path) -> tuple[BinaryIO, Path]:
     """Create a new, uniquely named temporary file beside ``path`` (honours the umask)."""
     while True:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from tradeforge.core.atomic import remove_stale_temps
 from tradeforge.core.errors import DataError
 from tradeforge.core.timeframes import Timeframe
 from tradeforge.data.cache import ParquetStore, partition_lock, read_partition_table
@@ -50,9 +51,7 @@ def repair_partitions(
     stale = 0
     for path in paths:
         with partition_lock(path):
-            for tmp in directory.glob(f".{path.name}.*.tmp"):
-                tmp.unlink(missing_ok=True)
-                stale += 1
+            stale += remove_stale_temps(directory, path.name)
             try:
                 read_partition_table(path)
             except DataError as exc:

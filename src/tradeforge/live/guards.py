@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tradeforge.core.errors import ConfigError, StateError
+from tradeforge.core.paths import user_path
 from tradeforge.live.lock import LOCK_FILE
 from tradeforge.live.persist import state_io
 from tradeforge.live.state import StateRepository
@@ -114,7 +115,7 @@ def kill_requested(state_dir: Path) -> bool:
 def request_kill(state_dir: str | Path, reason: str = "operator") -> Path:
     """Create the kill file (what ``tradeforge kill`` does) in a directory that holds a
     session; `StateError` for any other path (a typo must not look like a kill that worked)."""
-    state_dir = Path(state_dir)
+    state_dir = user_path(state_dir)
     if not (StateRepository(state_dir).exists() or (state_dir / LOCK_FILE).exists()):
         raise StateError(f"{state_dir} holds no dry-run/live session; nothing to kill")
     path = state_dir / KILL_FILE

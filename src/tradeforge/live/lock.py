@@ -15,7 +15,9 @@ import sys
 from pathlib import Path
 from types import TracebackType
 
+from tradeforge.core.atomic import remove_stale_temps
 from tradeforge.core.errors import StateError
+from tradeforge.core.paths import user_path
 from tradeforge.live.persist import ensure_dir, state_io
 
 LOCK_FILE = "LOCK"
@@ -55,7 +57,7 @@ class StateLock:
     directory if needed); `StateError` if another process holds it or it cannot be taken."""
 
     def __init__(self, directory: str | Path) -> None:
-        self.dir = Path(directory)
+        self.dir = user_path(directory)
         self.path = self.dir / LOCK_FILE
         self._fd: int | None = None
 
@@ -79,6 +81,8 @@ class StateLock:
             os.close(fd)
             raise
         self._fd = fd
+        with state_io(self.dir, "clean up"):
+            remove_stale_temps(self.dir)  # of writers killed mid-write: only we write here now
         return self
 
     def __exit__(

@@ -19,6 +19,7 @@ import pandas as pd
 
 from tradeforge.backtest.execution import ExecutionModel, Sizing
 from tradeforge.core.errors import ConfigError, StateError
+from tradeforge.core.paths import user_path
 from tradeforge.core.timeframes import Timeframe
 from tradeforge.core.timeutil import to_utc
 from tradeforge.live.brokers.paper import PAPER_FILE, PaperBroker
@@ -72,6 +73,18 @@ class DryRunSpec:
             **ExecutionModel.parse_slippage(self.slippage),
         )
 
+    def validate(self) -> None:
+        """Refuse bad settings before a state directory stores them (a stored spec is reused
+        by every restart, so a bad one would block the corrected run)."""
+        if not self.capital > 0:
+            raise ConfigError(f"capital must be > 0, got {self.capital}")
+        if self.window < 1:
+            raise ConfigError(f"window must be >= 1 bar, got {self.window}")
+        if self.max_lots is not None and not self.max_lots > 0:
+            raise ConfigError(f"max_lots must be > 0, got {self.max_lots}")
+        to_utc(self.start, "start"), to_utc(self.end, "end")
+        self.engine_config()
+
     def engine_config(self) -> EngineConfig:
         return EngineConfig(
             strategy_name=self.strategy,
@@ -96,7 +109,7 @@ def load_bars(spec: DryRunSpec) -> pd.DataFrame:
     if spec.bars_file:
         from tradeforge.data.validate import validate_ohlcv
 
-        frame = validate_ohlcv(pd.read_parquet(spec.bars_file), spec.bars_file)
+        frame = validate_ohlcv(pd.read_parquet(user_path(spec.bars_file)), spec.bars_file)
     else:
         from tradeforge.core.paths import resolve_home
         from tradeforge.data.cache import ParquetStore
@@ -107,8 +120,9 @@ def load_bars(spec: DryRunSpec) -> pd.DataFrame:
     return frame.iloc[max(0, first - spec.window) :]
 
 
-def resolve_spec(state_dir: Path, spec: DryRunSpec | None) -> DryRunSpec:
-    """The spec stored in ``state_dir`` (restart) or ``spec`` (first start, then stored)."""
+def resolve_spec(state_dir: Path, spec: DryRunSpec | None) -> tuple[DryRunSpec, bool]:
+    """The spec stored in ``state_dir`` (restart) or the validated ``spec`` (first start), and
+    whether it is new (not stored yet: `build_dry_run` stores it once its bars have loaded)."""
     path = Path(state_dir) / SPEC_FILE
     if path.exists():
         body = read_document(path)
@@ -122,12 +136,11 @@ def resolve_spec(state_dir: Path, spec: DryRunSpec | None) -> DryRunSpec:
                 f"{state_dir} holds a dry-run with other settings ({', '.join(diff)}); "
                 "restart it without options or use a new --state directory"
             )
-        return stored
+        return stored, False
     if spec is None:
         raise ConfigError(f"{state_dir} holds no dry-run; give --strategy/--symbol/--replay")
-    ensure_dir(Path(state_dir))
-    write_document(path, spec.to_dict())
-    return spec
+    spec.validate()
+    return spec, True
 
 
 def build_dry_run(
@@ -140,8 +153,12 @@ def build_dry_run(
     from tradeforge.strategy.registry import create_strategy
 
     state_dir = Path(state_dir)
-    spec = resolve_spec(state_dir, spec)
+    spec, new = resolve_spec(state_dir, spec)
     frame = load_bars(spec)
+    strategy = create_strategy(spec.strategy, spec.params)
+    if new:  # stored only once it is known to run: a restart reuses it as it is
+        ensure_dir(state_dir)
+        write_document(state_dir / SPEC_FILE, spec.to_dict())
     cfg = spec.engine_config()
     feed = ReplayFeed(frame, cfg.symbol, cfg.timeframe, pace=spec.pace, play_from=spec.start)
     broker = PaperBroker(
@@ -150,7 +167,6 @@ def build_dry_run(
         execution=cfg.execution,
         leverage=spec.leverage,
     )
-    strategy = create_strategy(spec.strategy, spec.params)
     return Engine(
         cfg, strategy, feed, broker, state_dir, echo=echo, accept_state_loss=accept_state_loss
     )
@@ -167,6 +183,7 @@ def dry_run_session(
     """Run (or resume) a dry-run under the state directory's lock and yield the finished
     engine with the lock still held, so the caller exports its results before another writer
     may start."""
+    state_dir = user_path(state_dir)
     with StateLock(state_dir):
         engine = build_dry_run(state_dir, spec, echo, accept_state_loss=accept_state_loss)
         engine.start()
@@ -209,29 +226,30 @@ def run_live(
     from tradeforge.live.brokers.mt5 import MT5Broker, MT5Feed
     from tradeforge.strategy.registry import create_strategy
 
-    broker = MT5Broker(mt5, magic=magic, **(login or {}))
-    cfg = EngineConfig(
-        strategy_name=strategy,
-        symbol=symbol.upper(),
-        timeframe=Timeframe.parse(timeframe).name,
-        window=window,
-        sizing=Sizing.parse(sizing),
-        limits=RiskLimits(**(limits or {})),
-        exit_mode="tick",
-        max_lots=max_lots,
-    )
-    feed = feed or MT5Feed(broker.mt5, cfg.symbol, cfg.timeframe)
-    engine = Engine(
-        cfg,
-        create_strategy(strategy, params),
-        feed,
-        broker,
-        state_dir,
-        replaying=False,
-        echo=echo,
-        accept_state_loss=accept_state_loss,
-    )
-    with StateLock(state_dir):
+    state_dir = user_path(state_dir)
+    with StateLock(state_dir):  # before connecting: a refused second session touches nothing
+        broker = MT5Broker(mt5, magic=magic, **(login or {}))
+        cfg = EngineConfig(
+            strategy_name=strategy,
+            symbol=symbol.upper(),
+            timeframe=Timeframe.parse(timeframe).name,
+            window=window,
+            sizing=Sizing.parse(sizing),
+            limits=RiskLimits(**(limits or {})),
+            exit_mode="tick",
+            max_lots=max_lots,
+        )
+        feed = feed or MT5Feed(broker.mt5, cfg.symbol, cfg.timeframe)
+        engine = Engine(
+            cfg,
+            create_strategy(strategy, params),
+            feed,
+            broker,
+            state_dir,
+            replaying=False,
+            echo=echo,
+            accept_state_loss=accept_state_loss,
+        )
         engine.start()
         engine.run()
     return engine

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from tradeforge.core.errors import StateError
+from tradeforge.core.paths import user_path
 from tradeforge.live.history import HistoryLoss, HistoryLost, find_loss, index_records
 from tradeforge.live.journal import LOST, Journal, JournalScan
 from tradeforge.live.persist import (
@@ -147,7 +148,7 @@ class StateRepository:
     def __init__(
         self, directory: str | Path, validate: Callable[[dict[str, Any]], None] | None = None
     ) -> None:
-        self.dir = Path(directory)
+        self.dir = user_path(directory)
         self.state_path = self.dir / STATE_FILE
         self.prev_path = self.dir / PREV_FILE
         self.journal = Journal(self.dir / JOURNAL_FILE)
