@@ -114,3 +114,16 @@ def test_ctrl_c_prints_a_message_and_exits_130(tmp_path):
     assert proc.returncode == 130, out + err
     assert "interrupted" in err
     assert "Traceback" not in out + err
+
+
+def test_the_command_needs_no_click_package():
+    """typer 0.29 vendors click; `click` itself is not a dependency of ours (dask brings it in
+    the test environment, a plain install has none)."""
+    code = (
+        "import sys; sys.modules['click'] = None\n"
+        "from tradeforge.cli import main\n"
+        "main(['backtest', '--capital', '-1', '--start', '2024-01-01'])\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert "--capital must be > 0" in r.stderr and "Traceback" not in r.stderr

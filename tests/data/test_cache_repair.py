@@ -89,6 +89,7 @@ def test_cli_reports_and_repairs_an_unreadable_partition(home):
         assert r.returncode == 2, r.stdout + r.stderr
         assert str(broken) in r.stderr and "tradeforge data repair" in r.stderr
         assert "Traceback" not in r.stdout + r.stderr
+    assert "EURUSD" in r.stdout  # `data list` still lists what reads (the other years)
 
     r = tradeforge("data", "repair", "--symbol", "EURUSD", "--timeframe", "D1", home=home)
     assert r.returncode == 0, r.stderr

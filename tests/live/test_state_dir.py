@@ -197,3 +197,11 @@ def test_a_first_start_that_cannot_load_its_bars_stores_no_settings(tmp_path):
     assert not (state / SPEC_FILE).exists()  # else the corrected run below would be refused
     run_dry(state, spec)
     assert read_document(state / SPEC_FILE)["bars_file"] == spec.bars_file
+
+
+def test_a_decision_log_that_cannot_be_written_is_a_state_error_naming_it(tmp_path):
+    from tradeforge.live.decisions import DECISIONS_FILE, append_decisions
+
+    (tmp_path / DECISIONS_FILE).mkdir()  # appending to it fails like a full or read-only disk
+    with pytest.raises(StateError, match=f"cannot append to .*{DECISIONS_FILE}"):
+        append_decisions(tmp_path, 1, [{"kind": "start", "reason": "test"}])

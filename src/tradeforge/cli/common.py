@@ -7,7 +7,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import click
 import typer
 from rich.console import Console
 from rich.progress import (
@@ -30,7 +29,7 @@ console = Console()
 console_err = Console(stderr=True)
 
 
-def iso_time(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+def iso_time(ctx: typer.Context, param: typer.CallbackParam, value: str | None) -> str | None:
     """Option callback: ``value`` unchanged when it is ISO 8601 text, else `ConfigError`
     naming the option (one date syntax on the whole command line; see `parse_time`)."""
     if value is not None:
@@ -38,7 +37,7 @@ def iso_time(ctx: click.Context, param: click.Parameter, value: str | None) -> s
     return value
 
 
-def positive(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+def positive(ctx: typer.Context, param: typer.CallbackParam, value: float | None) -> float | None:
     """Option callback: refuse a value that is not > 0 (capital, leverage) before any work."""
     if value is not None and not value > 0:
         from tradeforge.core.errors import ConfigError
@@ -47,7 +46,7 @@ def positive(ctx: click.Context, param: click.Parameter, value: float | None) ->
     return value
 
 
-def _option_name(param: click.Parameter) -> str:
+def _option_name(param: typer.CallbackParam) -> str:
     return param.opts[0] if param.opts else str(param.name)
 
 

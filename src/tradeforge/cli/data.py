@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -23,10 +23,14 @@ from tradeforge.cli.common import (
     mt5_password,
     symbol_names,
 )
+from tradeforge.core.errors import DataError
 from tradeforge.core.instruments import get_instrument
 from tradeforge.core.timeframes import Timeframe
 from tradeforge.core.timeutil import to_utc
 from tradeforge.data.cache import ParquetStore
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 app = command_group("Get, store and inspect OHLCV bars.")
 
@@ -185,7 +189,6 @@ def download(
     """Download Dukascopy data (resumable; valid cached raw files are skipped), build bid bars
     with a spread column and cache them."""
     from tradeforge.cli.common import progress_bar
-    from tradeforge.core.errors import DataError
     from tradeforge.data.download import UNFINISHED, UnreachableError
     from tradeforge.data.sources.dukascopy import DukascopySource
 
@@ -244,11 +247,18 @@ def resample(
 @app.command("list")
 def list_cache(home: HomeOption = None) -> None:
     """List cached symbols, timeframes, ranges, rows and sizes."""
-    summary = _store(home).summary()
+    unreadable: list[DataError] = []
+    summary = _store(home).summary(unreadable)
+    _print_summary(summary, _store(home).root)
+    if unreadable:  # listed what still reads; the damage is an error all the same
+        raise DataError("; ".join(str(e) for e in unreadable))
+
+
+def _print_summary(summary: pd.DataFrame, root: Path) -> None:
     if summary.empty:
         console.print("the cache is empty; try `tradeforge data synth`")
         return
-    table = Table(title=f"cached bars in {_store(home).root}")
+    table = Table(title=f"cached bars in {root}")
     for col in ("symbol", "timeframe", "first", "last", "rows", "size", "source"):
         table.add_column(col, justify="right" if col in ("rows", "size") else "left")
     for row in summary.itertuples(index=False):

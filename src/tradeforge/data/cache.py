@@ -146,7 +146,11 @@ class ParquetStore:
         directory = self._dir(symbol, Timeframe.parse(timeframe))
         return any(directory.glob("*.parquet"))
 
-    def partitions(self, symbol: str | None = None) -> list[PartitionInfo]:
+    def partitions(
+        self, symbol: str | None = None, unreadable: list[DataError] | None = None
+    ) -> list[PartitionInfo]:
+        """Stored partitions (of ``symbol``, or all). An unreadable one raises its `DataError`,
+        or is appended to ``unreadable`` when a list is given (listing what still reads)."""
         out: list[PartitionInfo] = []
         pattern = f"{validate_symbol(symbol)}/*/*.parquet" if symbol else "*/*/*.parquet"
         if not self.root.exists():
@@ -159,7 +163,10 @@ class ParquetStore:
                     times = parquet.read(columns=["time"]).column("time")
                 meta = json.loads((md.metadata or {}).get(_META_KEY, b"{}"))
             except (OSError, ValueError, pa.ArrowException) as exc:
-                raise unreadable_partition(path, exc) from exc
+                if unreadable is None:
+                    raise unreadable_partition(path, exc) from exc
+                unreadable.append(unreadable_partition(path, exc))
+                continue
             out.append(
                 PartitionInfo(
                     symbol=path.parent.parent.name,
@@ -177,8 +184,9 @@ class ParquetStore:
             )
         return out
 
-    def summary(self) -> pd.DataFrame:
-        """One row per (symbol, timeframe): first, last, rows, bytes, sources."""
+    def summary(self, unreadable: list[DataError] | None = None) -> pd.DataFrame:
+        """One row per (symbol, timeframe): first, last, rows, bytes, sources (``unreadable``:
+        see `partitions`)."""
         rows = [
             {
                 "symbol": p.symbol,
@@ -189,7 +197,7 @@ class ParquetStore:
                 "bytes": p.size_bytes,
                 "source": p.source,
             }
-            for p in self.partitions()
+            for p in self.partitions(unreadable=unreadable)
         ]
         if not rows:
             return pd.DataFrame(

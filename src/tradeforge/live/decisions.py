@@ -10,6 +10,8 @@ from typing import Any
 
 import pandas as pd
 
+from tradeforge.live.persist import state_io
+
 DECISIONS_FILE = "decisions.jsonl"
 
 
@@ -23,6 +25,7 @@ def decision(now: int | None, kind: str, reason: str, **data: Any) -> dict[str, 
 
 def append_decisions(state_dir: Path, seq: int, decisions: Iterable[dict[str, Any]]) -> None:
     """Append the decisions of the commit numbered ``seq`` to the JSON-lines log."""
-    with open(state_dir / DECISIONS_FILE, "a", encoding="utf-8") as fh:
+    path = state_dir / DECISIONS_FILE
+    with state_io(path, "append to"), open(path, "a", encoding="utf-8") as fh:
         for d in decisions:
             fh.write(json.dumps({"seq": seq, **d}, sort_keys=True) + "\n")
