@@ -125,6 +125,7 @@ def test_lost_journal_history_is_refused_until_accepted(tmp_path):
     accepted = runner.invoke(app, ["dry-run", "--state", str(state), "--accept-state-loss"])
     assert accepted.exit_code == 0, accepted.output
     assert f"{n_trades - len(lost['trades'])} closed trade(s)" in accepted.output
+    assert f"history incomplete: the session closed {n_trades} trade(s)" in accepted.output
     log = [json.loads(x) for x in (state / "decisions.jsonl").read_text().splitlines()]
     start = [d for d in log if d["kind"] == "start"][-1]
     assert any("history loss accepted" in p for p in start["load"]["problems"])

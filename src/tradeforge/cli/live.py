@@ -22,6 +22,7 @@ from tradeforge.cli.common import (
     SwapLongOption,
     SwapShortOption,
     console,
+    console_err,
     expand_user,
     load_instruments,
     mt5_password,
@@ -202,6 +203,12 @@ def register(app: typer.Typer) -> None:
             f"balance {engine.broker.account().balance:,.2f}; state in {state}; "
             f"closed trades in {csv_path}"
         )
+        if engine.state["stats"]["trades"] != len(trades):  # only after --accept-state-loss
+            console_err.print(
+                f"[bold yellow]warning:[/] history incomplete: the session closed "
+                f"{engine.state['stats']['trades']} trade(s), the journal (trades.csv and the "
+                f"P&L above) holds {len(trades)}; see the start decision in decisions.jsonl"
+            )
 
     @app.command("live")
     def live(

@@ -127,7 +127,7 @@ class LoadReport:
         if self.replayed:
             text += f" + {self.replayed} journal record(s) replayed"
         if self.problems:
-            text += "; recovered from: " + "; ".join(self.problems)
+            text += "; problems: " + "; ".join(self.problems)
         return text
 
     def to_dict(self) -> dict[str, Any]:
