@@ -1,7 +1,7 @@
 """Where Numba caches tradeforge's compiled kernels.
 
 Numba invalidates a cached function only when *its own* source file changes, but our kernels
-call jitted functions in other files (the backtest kernel calls `backtest.rules`, features call
+call jitted functions in other files (the backtest kernel calls `trading.rules`, features call
 shared kernels). Editing one of those would silently keep running the old machine code. So the
 cache lives in a directory keyed by a hash of the package's source: any change to any module
 gives a fresh cache. An explicit ``NUMBA_CACHE_DIR`` always wins.

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from tradeforge.backtest.result import LEG_COLUMNS, TRADE_COLUMNS, BacktestResult
+from tradeforge.trading.result import LEG_COLUMNS, TRADE_COLUMNS, BacktestResult
 
 T0 = pd.Timestamp("2024-01-01 00:00", tz="UTC")  # a Monday
 H = pd.Timedelta(hours=1)

@@ -689,7 +689,7 @@ def test_end_of_data_exit_is_a_market_close_paying_slippage(side):
 
 
 def test_end_of_data_exit_draws_the_last_bars_random_slippage():
-    from tradeforge.backtest.execution import random_units
+    from tradeforge.trading.execution import random_units
 
     frame = frame_of([*flat(1.1000, 2), (1.1000, 1.1010, 1.0990, 1.1007)])
     res = bt(frame, make_signals(len(frame), [0], 1, stop_distance=20 * PIP),

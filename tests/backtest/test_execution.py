@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tradeforge.backtest.execution import ExecutionModel, atr_with_warmup
 from tradeforge.core.instruments import get_instrument
+from tradeforge.trading.execution import ExecutionModel, atr_with_warmup
 
 HIGH = np.array([1.10, 1.12, 1.11, 1.15, 1.13])
 LOW = np.array([1.00, 1.05, 1.06, 1.08, 1.09])

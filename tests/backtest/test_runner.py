@@ -7,10 +7,10 @@ import json
 import pytest
 
 from tradeforge.backtest import ExecutionModel, Sizing, run_backtest, write_result
-from tradeforge.backtest.result import LEG_COLUMNS, TRADE_COLUMNS
 from tradeforge.core.errors import ConfigError
 from tradeforge.data.sources.synthetic import generate_bars
 from tradeforge.strategy import create_strategy
+from tradeforge.trading.result import LEG_COLUMNS, TRADE_COLUMNS
 
 
 @pytest.fixture(scope="module")

@@ -8,12 +8,12 @@ import pytest
 
 from tests.conftest import make_bars
 from tests.live.helpers import small_spec  # also registers "test_pending_cross"
-from tradeforge.backtest.execution import Sizing
 from tradeforge.backtest.runner import run_backtest
 from tradeforge.core.instruments import get_instrument
 from tradeforge.live.engine import strategy_signals
 from tradeforge.live.runner import run_dry, trades_frame
 from tradeforge.strategy.registry import create_strategy
+from tradeforge.trading.execution import Sizing
 
 
 def _assert_trades_equal(live: pd.DataFrame, bt: pd.DataFrame) -> None:

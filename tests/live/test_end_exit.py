@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from tests.live.helpers import small_spec
-from tradeforge.backtest.execution import Sizing
 from tradeforge.backtest.runner import run_backtest
 from tradeforge.live.runner import run_dry, trades_frame
 from tradeforge.strategy.registry import create_strategy
+from tradeforge.trading.execution import Sizing
 
 # stop and target far away: the first trade is still open when the replay ends
 WIDE = {"fast": 5, "slow": 20, "stop_pips": 500, "target_pips": 500}

@@ -6,7 +6,6 @@ import pandas as pd
 import pytest
 
 from tests.conftest import make_bars
-from tradeforge.backtest.execution import ExecutionModel, Sizing
 from tradeforge.core.errors import ConfigError, StateError
 from tradeforge.core.instruments import get_instrument
 from tradeforge.live.brokers.base import OrderRejected, OrderRequest, PositionClosedError
@@ -14,6 +13,7 @@ from tradeforge.live.brokers.paper import PaperBroker
 from tradeforge.live.feeds import Bar, ReplayFeed, Tick
 from tradeforge.live.guards import RiskLimits, check_entry
 from tradeforge.live.sizing import RiskSizer
+from tradeforge.trading.execution import ExecutionModel, Sizing
 
 EURUSD = get_instrument("EURUSD")  # lot step 0.01, contract 100k, min lot 0.01
 

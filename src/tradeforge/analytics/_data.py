@@ -13,7 +13,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from tradeforge.backtest.result import BacktestResult
+from tradeforge.trading.result import BacktestResult
 
 NS_PER_DAY = 86_400 * 10**9
 

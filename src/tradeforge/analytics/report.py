@@ -21,7 +21,7 @@ from tradeforge.analytics.metrics import (
 )
 from tradeforge.analytics.schema import KIND, SCHEMA_VERSION
 from tradeforge.analytics.stability import stability
-from tradeforge.backtest.result import BacktestResult
+from tradeforge.trading.result import BacktestResult
 
 NO_TRADES = "no trades"
 

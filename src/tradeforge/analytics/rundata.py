@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tradeforge.backtest.result import BacktestResult
 from tradeforge.core.errors import DataError
 from tradeforge.data.checksum import frame_checksum
+from tradeforge.trading.result import BacktestResult
 
 
 class RunDataChangedError(DataError):

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from tradeforge.backtest.result import (
+from tradeforge.core.errors import DataError
+from tradeforge.core.paths import user_path
+from tradeforge.trading.result import (
     EQUITY_COLUMNS,
     LEG_COLUMNS,
     RUN_FILES,
@@ -21,8 +23,6 @@ from tradeforge.backtest.result import (
     TRADE_COLUMNS,
     BacktestResult,
 )
-from tradeforge.core.errors import DataError
-from tradeforge.core.paths import user_path
 
 _TRADE_TIMES = ("signal_time", "entry_time", "exit_time")
 _TRADE_INTS = ("trade_id", "bars_held")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tradeforge.backtest.result import LEG_COLUMNS, TRADE_COLUMNS, BacktestResult
+from tradeforge.trading.result import LEG_COLUMNS, TRADE_COLUMNS, BacktestResult
 
 CONTRACT = 100_000.0
 _TF = {"1min": "M1", "5min": "M5", "15min": "M15", "30min": "M30", "1h": "H1", "4h": "H4"}

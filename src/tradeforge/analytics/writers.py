@@ -27,9 +27,9 @@ from tradeforge.analytics.format import (
 )
 from tradeforge.analytics.report import NO_TRADES, Report, build_report
 from tradeforge.analytics.schema import SCHEMA_VERSION
-from tradeforge.backtest.result import BacktestResult
 from tradeforge.core.atomic import atomic_write_bytes
 from tradeforge.core.paths import user_path
+from tradeforge.trading.result import BacktestResult
 
 CHARTS_DIR = "charts"
 

@@ -1,4 +1,4 @@
-"""Backtesting: execution model, Numba kernel, parallel runner, result files.
+"""Backtesting: the Numba bar loop over the trading core's rules, parallel runner, result files.
 
 Quick use::
 
@@ -10,16 +10,16 @@ Quick use::
 """
 
 from tradeforge.backtest.engine import SymbolRun, simulate_symbol
-from tradeforge.backtest.execution import ExecutionModel, Sizing
 from tradeforge.backtest.io import write_result
-from tradeforge.backtest.result import (
+from tradeforge.backtest.runner import backtest_signals, combine_runs, run_backtest
+from tradeforge.trading.execution import ExecutionModel, Sizing
+from tradeforge.trading.result import (
     EQUITY_COLUMNS,
     EXIT_REASONS,
     LEG_COLUMNS,
     TRADE_COLUMNS,
     BacktestResult,
 )
-from tradeforge.backtest.runner import backtest_signals, combine_runs, run_backtest
 
 __all__ = [
     "EQUITY_COLUMNS",

@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 
 from tradeforge.backtest import kernel as K
-from tradeforge.backtest.execution import POSITION_MODES, ExecutionModel, Sizing
-from tradeforge.backtest.fx import Conversion, conversion_rates
-from tradeforge.backtest.result import EQUITY_COLUMNS, EXIT_REASONS, LEG_COLUMNS, TRADE_COLUMNS
 from tradeforge.core.errors import ConfigError
 from tradeforge.core.instruments import Instrument
 from tradeforge.strategy.signals import SignalError, Signals
+from tradeforge.trading.execution import POSITION_MODES, ExecutionModel, Sizing
+from tradeforge.trading.fx import Conversion, conversion_rates
+from tradeforge.trading.result import EQUITY_COLUMNS, EXIT_REASONS, LEG_COLUMNS, TRADE_COLUMNS
 
 _NS_PER_DAY = 86_400 * 1_000_000_000
 SIDES = ("long", "short")
@@ -82,7 +82,7 @@ def simulate_symbol(
     """Backtest ``signals`` (computed on ``frame``) for one instrument.
 
     Money is in ``account_currency`` (None: the instrument's quote currency); see
-    `tradeforge.backtest.fx` for the conversion and what ``conversion`` holds."""
+    `tradeforge.trading.fx` for the conversion and what ``conversion`` holds."""
     execution = execution or ExecutionModel()
     sizing = sizing or Sizing()
     symbol = symbol or instrument.symbol

@@ -19,9 +19,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from tradeforge.backtest.result import RUN_SCHEMA_VERSION, BacktestResult
 from tradeforge.core.atomic import atomic_write_bytes
 from tradeforge.core.paths import user_path
+from tradeforge.trading.result import RUN_SCHEMA_VERSION, BacktestResult
 
 
 def _iso(values: Any) -> pa.Array:

@@ -37,7 +37,7 @@ import math
 import numpy as np
 from numba import njit
 
-from tradeforge.backtest.rules import (
+from tradeforge.trading.rules import (
     F_ENTRY,
     F_REMAINING,
     F_SIDE,

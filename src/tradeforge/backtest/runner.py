@@ -17,15 +17,15 @@ import numpy as np
 import pandas as pd
 
 from tradeforge.backtest.engine import SymbolRun, simulate_symbol
-from tradeforge.backtest.execution import ExecutionModel, Sizing
-from tradeforge.backtest.fx import Conversion, normalize_currency
-from tradeforge.backtest.result import EQUITY_COLUMNS, BacktestResult
 from tradeforge.core.errors import ConfigError
 from tradeforge.core.instruments import Instrument, get_instrument
 from tradeforge.core.timeframes import Timeframe
 from tradeforge.data.checksum import frame_checksum
 from tradeforge.strategy.base import Strategy
 from tradeforge.strategy.signals import Signals
+from tradeforge.trading.execution import ExecutionModel, Sizing
+from tradeforge.trading.fx import Conversion, normalize_currency
+from tradeforge.trading.result import EQUITY_COLUMNS, BacktestResult
 
 Progress = Callable[[str, int, int], None]  # (symbol, done, total)
 
@@ -97,7 +97,7 @@ def run_backtest(
     ``progress(symbol, done, total)`` is called as symbols finish, in completion order.
     Money (capital, PnL, risk, equity) is in ``account_currency``, None meaning each
     instrument's quote currency; ``conversion`` maps conversion symbols (``GBPUSD``) to bars
-    or constant rates where an instrument needs a third currency (`tradeforge.backtest.fx`).
+    or constant rates where an instrument needs a third currency (`tradeforge.trading.fx`).
     """
     if workers < 1:
         raise ConfigError(f"workers must be >= 1, got {workers}")

@@ -107,12 +107,12 @@ def load_conversion(
     little before ``start``, so the first bar has a completed conversion bar)."""
     import pandas as pd
 
-    from tradeforge.backtest.fx import plan_conversion
     from tradeforge.core.errors import ConfigError, DataError
     from tradeforge.core.instruments import get_instrument
     from tradeforge.core.timeframes import Timeframe
     from tradeforge.core.timeutil import to_utc
     from tradeforge.data.cache import ParquetStore
+    from tradeforge.trading.fx import plan_conversion
 
     conversion: dict[str, Any] = dict(constants)
     if account_currency is None:
@@ -201,9 +201,9 @@ def backtest_command(
 ) -> None:
     """Backtest a strategy on cached bars; writes trades.csv, legs.csv, equity.csv, run.json."""
     from tradeforge.backtest import ExecutionModel, Sizing
-    from tradeforge.backtest.fx import normalize_currency
     from tradeforge.core.timeframes import Timeframe
     from tradeforge.strategy import resolve_strategy
+    from tradeforge.trading.fx import normalize_currency
 
     load_instruments(instruments)
     strat = resolve_strategy(strategy, param, config)

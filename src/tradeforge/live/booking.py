@@ -8,11 +8,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from tradeforge.backtest.result import TRADE_COLUMNS
 from tradeforge.live import manager as M
 from tradeforge.live.brokers.base import PositionClosedError
 from tradeforge.live.context import EngineContext, Record, State
 from tradeforge.live.decisions import iso
+from tradeforge.trading.result import TRADE_COLUMNS
 
 # exit reasons closing the whole position under a client-id action of their own
 WHOLE_EXIT_ACTIONS = {"time": "time", "signal": "signal", "end": "end"}

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tradeforge.backtest.execution import ExecutionModel, Sizing
 from tradeforge.core.errors import ConfigError
 from tradeforge.core.timeframes import Timeframe
 from tradeforge.live.guards import RiskLimits
+from tradeforge.trading.execution import ExecutionModel, Sizing
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Position manager: the backtest's exit rules (`tradeforge.backtest.rules`) on live prices.
+"""Position manager: the backtest's exit rules (`tradeforge.trading.rules`) on live prices.
 
 A managed position keeps the rules' float state vector ``pf`` (JSON: NaN as null); the rules
 work on row ``s`` of a 2-D state array, so the manager hands them ``pf`` as a one-row view. Per
@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from tradeforge.backtest import rules
-from tradeforge.backtest.result import EXIT_REASONS
+from tradeforge.trading import rules
+from tradeforge.trading.result import EXIT_REASONS
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tradeforge.backtest.execution import atr_with_warmup
 from tradeforge.live.context import EngineContext
 from tradeforge.live.feeds import Bar, Tick
+from tradeforge.trading.execution import atr_with_warmup
 
 
 def atr_for(state: dict[str, Any], bar_time: int) -> float | None:

@@ -17,7 +17,6 @@ from typing import Any
 
 import pandas as pd
 
-from tradeforge.backtest.execution import ExecutionModel, Sizing
 from tradeforge.core.errors import ConfigError, StateError
 from tradeforge.core.paths import user_path
 from tradeforge.core.timeframes import Timeframe
@@ -29,6 +28,7 @@ from tradeforge.live.guards import RiskLimits
 from tradeforge.live.lock import StateLock
 from tradeforge.live.persist import ensure_dir, read_document, write_document
 from tradeforge.live.state import JOURNAL_FILE, StateRepository
+from tradeforge.trading.execution import ExecutionModel, Sizing
 
 SPEC_FILE = "dryrun.json"
 
@@ -262,7 +262,7 @@ def journal_trades(state_dir: str | Path) -> list[dict[str, Any]]:
 
 
 def trades_frame(state_dir: str | Path) -> pd.DataFrame:
-    from tradeforge.backtest.result import TRADE_COLUMNS
+    from tradeforge.trading.result import TRADE_COLUMNS
 
     rows = sorted(journal_trades(state_dir), key=lambda t: t["trade_id"])  # entry order
     frame = pd.DataFrame(rows, columns=list(TRADE_COLUMNS))

@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from tradeforge.backtest.execution import Sizing
 from tradeforge.core.errors import ConfigError
 from tradeforge.core.instruments import Instrument
+from tradeforge.trading.execution import Sizing
 
 
 @dataclass(frozen=True)

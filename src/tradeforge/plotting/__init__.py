@@ -16,12 +16,12 @@ import pandas as pd
 
 from tradeforge.analytics._data import time_ns
 from tradeforge.analytics.report import Report
-from tradeforge.backtest.result import BacktestResult
 from tradeforge.core.paths import user_path
 from tradeforge.plotting._base import chart_style, save_png
 from tradeforge.plotting.candles import signal_points, trade_chart, trade_window_chart
 from tradeforge.plotting.distribution import monthly_heatmap, r_histogram, tag_expectancy
 from tradeforge.plotting.equity import equity_chart
+from tradeforge.trading.result import BacktestResult
 
 __all__ = ["CHART_PATTERNS", "render_charts", "run_title"]
 

@@ -24,10 +24,10 @@ import pandas as pd
 
 from tradeforge.analytics.report import build_report
 from tradeforge.backtest import BacktestResult
-from tradeforge.backtest.result import EQUITY_COLUMNS, LEG_COLUMNS, TRADE_COLUMNS
 from tradeforge.core.errors import ConfigError, UnknownSymbolError
 from tradeforge.core.instruments import get_instrument
 from tradeforge.research.evaluate import flat_metrics
+from tradeforge.trading.result import EQUITY_COLUMNS, LEG_COLUMNS, TRADE_COLUMNS
 
 KEY_COLUMNS = ("symbol", "side", "tag")
 DELTA_METRICS = (

@@ -32,7 +32,6 @@ import pandas as pd
 
 from tradeforge.analytics.report import build_report
 from tradeforge.backtest import BacktestResult
-from tradeforge.backtest.result import EQUITY_COLUMNS
 from tradeforge.core.errors import ConfigError
 from tradeforge.research.backends import Backend, InProcessBackend, Progress
 from tradeforge.research.evaluate import Window, flat_metrics
@@ -46,6 +45,7 @@ from tradeforge.research.optimize import (
 )
 from tradeforge.research.space import ParameterSpace
 from tradeforge.strategy.base import Strategy
+from tradeforge.trading.result import EQUITY_COLUMNS
 
 SCHEMES = ("rolling", "anchored")
 _NS_PER_YEAR = 365.25 * 86_400 * 10**9

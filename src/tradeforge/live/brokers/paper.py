@@ -1,12 +1,12 @@
 """`PaperBroker`: a simulated exchange for dry-runs, persisted so a restarted run sees it again.
 
-Fills follow the backtest's execution model (`tradeforge.backtest.execution.ExecutionModel`):
+Fills follow the backtest's execution model (`tradeforge.trading.execution.ExecutionModel`):
 
 * a market order fills at the **first tick stamped at or after the time it was placed** — buys at the ask plus
   slippage, sells at the bid minus slippage (so an order sent at a bar's close fills at the
   next bar's open, like the backtest's "signal on bar t fills at t+1's open");
 * a ``limit`` / ``stop`` entry order rests until the engine cancels it and fills through the
-  backtest's own `tradeforge.backtest.rules.entry_fill`: the first quote of a bar (and the
+  backtest's own `tradeforge.trading.rules.entry_fill`: the first quote of a bar (and the
   first quote the order sees) is that bar's *open* — a gap through the level fills at the
   quote (stop orders with slippage); later quotes continue the price path from the previous
   quote, so a level crossed between two quotes fills at the level (stop: plus slippage), as
@@ -35,8 +35,6 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from tradeforge.backtest.execution import ExecutionModel
-from tradeforge.backtest.rules import entry_fill
 from tradeforge.core.errors import ConfigError, StateError
 from tradeforge.core.instruments import Instrument, get_instrument
 from tradeforge.live.brokers.base import (
@@ -51,6 +49,8 @@ from tradeforge.live.brokers.base import (
 )
 from tradeforge.live.persist import read_document, write_document
 from tradeforge.strategy.signals import ENTRY_TYPES
+from tradeforge.trading.execution import ExecutionModel
+from tradeforge.trading.rules import entry_fill
 
 PAPER_FILE = "paper_broker.json"
 NS_DAY = 86_400 * 1_000_000_000

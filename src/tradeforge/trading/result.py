@@ -4,7 +4,7 @@ Column schemas are fixed here so that every consumer (reports, charts, walk-forw
 consistency checks against dry-run trades) reads the same names.
 
 Money columns are in the account currency: the instrument's quote currency unless the run
-names an ``account_currency`` (``run.json`` config; see `tradeforge.backtest.fx`).
+names an ``account_currency`` (``run.json`` config; see `tradeforge.trading.fx`).
 """
 
 from __future__ import annotations

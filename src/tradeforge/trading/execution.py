@@ -16,7 +16,7 @@ per-bar arrays (spread and slippage in price units) so the kernel sees only nump
   date change while the position is open.
 
 Commission and swap are money of the instrument's quote currency (like its prices); with an
-account currency the kernel converts them with the rest (`tradeforge.backtest.fx`).
+account currency the kernel converts them with the rest (`tradeforge.trading.fx`).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ A position is a float64 state vector of length `NF` (indices ``F_*`` below), cre
    observation's prices; the new stop is only used by the *next* call of step 1.
 
 Sizes are integer numbers of lot steps (stored as floats) so legs always sum to the size.
-Reason codes index `tradeforge.backtest.result.EXIT_REASONS`.
+Reason codes index `tradeforge.trading.result.EXIT_REASONS`.
 
 A level counts as touched when a price reaches it within `TOUCH_TOL` (relative): computed
 levels such as ``1.1000 + 15 pips`` carry float noise (``1.1015000000000001``) and a bar whose
