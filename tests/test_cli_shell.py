@@ -100,7 +100,7 @@ def test_ctrl_c_prints_a_message_and_exits_130(tmp_path):
     proc = subprocess.Popen(
         [str(SCRIPT), "dry-run", "--state", str(state), "--strategy", "sma_cross",
          "-p", "fast=3", "-p", "slow=12", "--symbol", "EURUSD", "--timeframe", "M5",
-         "--replay", "2024-01-01T03:00..2025-01-01", "--bars", spec.bars_file,
+         "--replay", "2024-01-01T03:00..2025-01-01", "--bars", spec.live.bars_file,
          "--window", "36", "--pace", "0.05"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip

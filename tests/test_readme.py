@@ -1,4 +1,9 @@
-"""The README's strategy and feature examples run as written."""
+"""Every ```python block of the README runs as written.
+
+Blocks with side effects or results worth checking have their own test (found by a marker
+in the block); every other block runs in `test_block_runs`, in a scratch directory and home,
+with ``bars`` holding the M5 bars the README's data section makes (blocks read them).
+"""
 
 import re
 from pathlib import Path
@@ -12,9 +17,42 @@ from tradeforge.data.sources.synthetic import generate_bars
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
+#: markers of the blocks that have a test of their own below
+OWN_TESTS = (
+    "class RsiFade",
+    "atr_stretch",
+    "ParameterSpace.from_specs(SMA",
+    'ParquetStore("~/tf-home")',
+    "import tradeforge as tf",
+)
+
+
+def _blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+
+
 def _block(marker: str) -> str:
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
-    return next(b for b in blocks if marker in b)
+    found = [b for b in _blocks() if marker in b]
+    assert len(found) == 1, f"README.md needs one python block containing {marker!r}"
+    return found[0]
+
+
+@pytest.fixture
+def scratch(tmp_path, monkeypatch):
+    """A scratch working directory that is also $HOME (blocks may write files)."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    "code",
+    [b for b in _blocks() if not any(m in b for m in OWN_TESTS)],
+    ids=lambda code: code.strip().splitlines()[-1][:40],
+)
+def test_block_runs(code, scratch):
+    bars = generate_bars("EURUSD", "M5", "2024-01-01", "2024-02-15", seed=42)
+    exec(code, {"bars": bars})
 
 
 @pytest.fixture(scope="module")
@@ -58,11 +96,21 @@ def test_research_example_runs():
     assert set(res.best_params) >= {"fast", "slow"}
 
 
-def test_data_example_writes_under_the_home_directory(tmp_path, monkeypatch):
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.chdir(tmp_path)
+def test_data_example_writes_under_the_home_directory(scratch):
     namespace: dict = {}
     exec(_block('ParquetStore("~/tf-home")'), namespace)
     assert len(namespace["m30"]) > 0
-    assert (tmp_path / "tf-home" / "bars" / "EURUSD" / "M5" / "2024.parquet").exists()
-    assert not (tmp_path / "~").exists()  # a literal '~' folder was the bug
+    assert (scratch / "tf-home" / "bars" / "EURUSD" / "M5" / "2024.parquet").exists()
+    assert not (scratch / "~").exists()  # a literal '~' folder was the bug
+
+
+def test_python_api_example(scratch):
+    namespace: dict = {}
+    exec(_block("import tradeforge as tf"), namespace)
+    run, res = namespace["run"], namespace["res"]
+    assert run.stats["trades"] == len(run.trades) > 0
+    assert run.equity["equity"].iloc[-1] == pytest.approx(100_000 + run.trades["pnl"].sum())
+    for name in ("trades.csv", "run.json", "report.html", "charts/equity.png"):
+        assert (scratch / "runs" / "api" / name).is_file()
+    assert (scratch / "equity.png").is_file()
+    assert set(res.best_params) == {"fast", "slow"}

@@ -1,8 +1,22 @@
-"""tradeforge — end-to-end quantitative trading research and execution framework."""
+"""tradeforge — end-to-end quantitative trading research and execution framework.
+
+Quick use::
+
+    import tradeforge as tf
+    from tradeforge.data.sources.synthetic import generate_bars
+
+    bars = generate_bars("EURUSD", "H1", "2023-01-01", "2024-01-01", seed=1)
+    run = tf.Backtest(bars, "sma_cross", symbol="EURUSD", fast=10, slow=30).run()
+    run.stats["sharpe"], run.trades, run.equity
+
+`Backtest`, `BacktestRun` and `optimize` (`tradeforge.api`) load on first use, so
+``import tradeforge`` (and the command's start-up) stays fast.
+"""
 
 from importlib.metadata import PackageNotFoundError, version
 
 from tradeforge import _numba_cache
+from tradeforge._lazy import lazy_exports
 
 try:
     __version__ = version("tradeforge")  # one home for the version: pyproject.toml
@@ -10,3 +24,6 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0+unknown"
 
 _numba_cache.configure()
+
+__all__ = ["Backtest", "BacktestRun", "optimize"]
+__getattr__, __dir__ = lazy_exports(__name__, {"tradeforge.api": tuple(__all__)})

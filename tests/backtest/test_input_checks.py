@@ -9,8 +9,8 @@ from tradeforge.backtest import run_backtest
 from tradeforge.core.errors import ConfigError
 from tradeforge.live.brokers.paper import PaperBroker
 from tradeforge.research.backends import make_backend
-from tradeforge.research.evaluate import EvalSpec
-from tradeforge.strategy import create_strategy, get_strategy
+from tradeforge.strategy import create_strategy
+from tradeforge.trading.spec import RunSpec
 
 
 @pytest.mark.parametrize("workers", [0, -1])
@@ -33,7 +33,7 @@ def test_research_backend_refuses_fewer_than_one_worker(workers: int) -> None:
 
 def test_search_refuses_non_positive_capital_up_front() -> None:
     with pytest.raises(ConfigError, match="initial capital must be > 0"):
-        EvalSpec(get_strategy("sma_cross"), initial_capital=0.0)
+        RunSpec("sma_cross", initial_capital=0.0)
 
 
 @pytest.mark.parametrize("balance", [0.0, -1.0])

@@ -104,3 +104,26 @@ def test_result_keeps_each_symbols_signals(frames):
         entries = res.trades.loc[res.trades["symbol"].astype(str) == symbol, "signal_time"]
         bar_times = frames[symbol].index[sig.bar]
         assert set(entries) <= set(bar_times)  # every trade comes from one of its signals
+
+
+def test_sub_accounts_add_up_to_the_capital_deployed(frames):
+    """Each symbol trades its own 50k; the combined account starts at 100k, so percentages are
+    of the capital deployed (it used to start at 50k: two losing sub-accounts could report
+    more than -100 % and a negative equity)."""
+    from tradeforge.analytics import build_summary
+
+    def run(data):
+        params = {"fast": 5, "slow": 20, "stop_pips": 15, "target_pips": 30}
+        return run_backtest(
+            create_strategy("sma_cross", params), data, sizing=Sizing("fixed", 1.0),
+            initial_capital=50_000.0,
+        )  # fmt: skip
+
+    res = run(frames)
+    singles = [run({s: frames[s]}) for s in sorted(frames)]
+    assert res.initial_capital == 100_000.0
+    pnl = res.trades["pnl"].sum()
+    assert pnl == pytest.approx(sum(s.trades["pnl"].sum() for s in singles))
+    assert res.equity["balance"].iloc[-1] == pytest.approx(100_000.0 + pnl)
+    assert res.equity["equity"].min() > 0
+    assert build_summary(res)["returns"]["return_pct"] == pytest.approx(pnl / 100_000.0 * 100)

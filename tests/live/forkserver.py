@@ -16,14 +16,15 @@ import traceback
 from pathlib import Path
 
 import tests.live.helpers  # noqa: F401  (registers the test strategies)
-from tradeforge.live.runner import DryRunSpec, run_dry
+from tradeforge.live.runner import run_dry
+from tradeforge.trading.spec import RunSpec
 
 
 def _warm(spec_file: str) -> None:
     """Run the spec once in a throw-away directory so numba and the strategy are loaded."""
     import tempfile
 
-    spec = DryRunSpec(**json.loads(Path(spec_file).read_text()))
+    spec = RunSpec.from_dict(json.loads(Path(spec_file).read_text()))
     with tempfile.TemporaryDirectory() as tmp:
         run_dry(Path(tmp) / "warm", spec)
 
@@ -42,7 +43,7 @@ def main() -> None:
                 try:
                     spec = None
                     if spec_file != "-":
-                        spec = DryRunSpec(**json.loads(Path(spec_file).read_text()))
+                        spec = RunSpec.from_dict(json.loads(Path(spec_file).read_text()))
                     os.environ["TRADEFORGE_CRASH_WRITE_DELAY"] = (
                         delay[0] if delay else os.environ.get("FORKSERVER_WRITE_DELAY", "0")
                     )

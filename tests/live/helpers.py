@@ -16,34 +16,45 @@ from tests.conftest import make_bars
 from tradeforge.core.instruments import Instrument
 from tradeforge.live.brokers.paper import PAPER_FILE
 from tradeforge.live.persist import read_document
-from tradeforge.live.runner import DryRunSpec
 from tradeforge.live.state import StateRepository
 from tradeforge.strategy.base import Strategy, StrategyParams
 from tradeforge.strategy.registry import register_strategy
 from tradeforge.strategy.signals import Signals, Target, make_signals
+from tradeforge.trading.execution import ExecutionModel, Sizing
+from tradeforge.trading.spec import LiveSettings, RunSpec
 
 AUDIT_KINDS = ("start", "reconcile")  # records that legitimately differ between runs
 
 
-def small_spec(tmp: Path, n_bars: int = 200, seed: int = 5, **overrides: Any) -> DryRunSpec:
+_EXECUTION = ("spread", "slippage", "commission", "swap_long", "swap_short", "seed")
+
+
+def small_spec(tmp: Path, n_bars: int = 200, seed: int = 5, **overrides: Any) -> RunSpec:
+    """A dry-run spec on ``n_bars`` test bars; ``overrides`` name fields of `RunSpec`,
+    `LiveSettings` or the execution model (``slippage`` as text, ``sizing`` as text too)."""
     bars_file = tmp / f"bars_{n_bars}_{seed}.parquet"
     if not bars_file.exists():
         make_bars(n_bars, seed=seed).to_parquet(bars_file)
+    execution: dict[str, Any] = {"commission": 3.0, "slippage": "0.2"}
+    live: dict[str, Any] = {"bars_file": str(bars_file), "window": 36, "close_at_end": True}
     values: dict[str, Any] = dict(
         strategy="sma_cross",
-        symbol="EURUSD",
+        symbols=("EURUSD",),
         timeframe="M5",
         start="2024-01-01 03:00",
         end="2025-01-01",
         params={"fast": 3, "slow": 12, "stop_pips": 6, "target_pips": 8},
-        bars_file=str(bars_file),
-        window=36,
-        close_at_end=True,
-        commission=3.0,
-        slippage="0.2",
+        sizing="risk:1",
     )
-    values.update(overrides)
-    return DryRunSpec(**values)
+    if "slippage_seed" in overrides:  # the former DryRunSpec's name of the seed
+        overrides["seed"] = overrides.pop("slippage_seed")
+    for key, value in overrides.items():
+        target = live if key in LiveSettings.__dataclass_fields__ else values
+        (execution if key in _EXECUTION else target)[key] = value
+    slippage = ExecutionModel.parse_slippage(execution.pop("slippage"))
+    values["execution"] = ExecutionModel(**execution, **slippage)
+    values["sizing"] = Sizing.parse(values["sizing"])
+    return RunSpec(**values, live=LiveSettings(**live))
 
 
 def outcome(state_dir: Path) -> dict[str, Any]:
@@ -59,7 +70,7 @@ def outcome(state_dir: Path) -> dict[str, Any]:
     return {"state": state, "broker": broker, "journal": records}
 
 
-def write_spec(path: Path, spec: DryRunSpec) -> Path:
+def write_spec(path: Path, spec: RunSpec) -> Path:
     path.write_text(json.dumps(spec.to_dict()))
     return path
 

@@ -19,7 +19,7 @@ def test_dry_run_status_kill(tmp_path):
         "dry-run", "--state", str(state), "--strategy", "sma_cross",
         "-p", "fast=3", "-p", "slow=12", "-p", "stop_pips=6", "-p", "target_pips=8",
         "--symbol", "EURUSD", "--timeframe", "M5", "--replay", "2024-01-01T03:00..2025-01-01",
-        "--bars", spec.bars_file, "--window", "36", "--close-at-end", "--commission", "3",
+        "--bars", spec.live.bars_file, "--window", "36", "--close-at-end", "--commission", "3",
     ]  # fmt: skip
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output

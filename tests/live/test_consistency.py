@@ -13,7 +13,6 @@ from tradeforge.core.instruments import get_instrument
 from tradeforge.live.engine import strategy_signals
 from tradeforge.live.runner import run_dry, trades_frame
 from tradeforge.strategy.registry import create_strategy
-from tradeforge.trading.execution import Sizing
 
 
 def _assert_trades_equal(live: pd.DataFrame, bt: pd.DataFrame) -> None:
@@ -74,24 +73,24 @@ def test_replay_trades_equal_backtest(tmp_path, strategy, params, extra, reasons
         strategy=strategy,
         params=params,
         start="2024-01-01",
-        window=120,
+        window=140,  # breakout(period=12, atr_period=5) needs 130 bars before a signal
         **extra,
     )
     run_dry(tmp_path / "dry", spec)
-    bars = pd.read_parquet(spec.bars_file)
+    bars = pd.read_parquet(spec.live.bars_file)
     bt = run_backtest(
         create_strategy(strategy, params),
         bars,
         symbol="EURUSD",
         timeframe="M5",
-        execution=spec.execution(),
-        sizing=Sizing.parse(spec.sizing),
+        execution=spec.execution,
+        sizing=spec.sizing,
         position_mode=spec.position_mode,
-        initial_capital=spec.capital,
+        initial_capital=spec.initial_capital,
     )
     _assert_trades_equal(trades_frame(tmp_path / "dry"), bt.trades)
     assert reasons <= set(bt.trades.exit_reason.astype(str))
-    if spec.swap_long or spec.swap_short:  # the case really charges swap
+    if spec.execution.swap_long or spec.execution.swap_short:  # the case really charges swap
         t = bt.trades
         assert (t.entry_time.dt.date != t.exit_time.dt.date).any()
 
@@ -104,15 +103,15 @@ def test_replay_with_atr_slippage_equals_backtest_with_a_long_window(tmp_path):
         slippage="atr:0.1",
     )  # fmt: skip
     run_dry(tmp_path / "dry", spec)
-    bars = pd.read_parquet(spec.bars_file)
+    bars = pd.read_parquet(spec.live.bars_file)
     bt = run_backtest(
         create_strategy("sma_cross", SMA),
         bars,
         symbol="EURUSD",
         timeframe="M5",
-        execution=spec.execution(),
-        sizing=Sizing.parse(spec.sizing),
-        initial_capital=spec.capital,
+        execution=spec.execution,
+        sizing=spec.sizing,
+        initial_capital=spec.initial_capital,
     )
     _assert_trades_equal(trades_frame(tmp_path / "dry"), bt.trades)
 

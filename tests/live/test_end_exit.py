@@ -10,7 +10,6 @@ from tests.live.helpers import small_spec
 from tradeforge.backtest.runner import run_backtest
 from tradeforge.live.runner import run_dry, trades_frame
 from tradeforge.strategy.registry import create_strategy
-from tradeforge.trading.execution import Sizing
 
 # stop and target far away: the first trade is still open when the replay ends
 WIDE = {"fast": 5, "slow": 20, "stop_pips": 500, "target_pips": 500}
@@ -22,10 +21,10 @@ def test_replay_end_close_pays_slippage_and_equals_the_backtest(tmp_path):
                       window=120, slippage="fixed:0.7", sizing="fixed:1")  # fmt: skip
     run_dry(tmp_path / "dry", spec)
     live = trades_frame(tmp_path / "dry")
-    bars = pd.read_parquet(spec.bars_file)
+    bars = pd.read_parquet(spec.live.bars_file)
     bt = run_backtest(create_strategy("sma_cross", WIDE), bars, symbol="EURUSD",
-                      timeframe="M5", execution=spec.execution(),
-                      sizing=Sizing.parse(spec.sizing), initial_capital=spec.capital)  # fmt: skip
+                      timeframe="M5", execution=spec.execution,
+                      sizing=spec.sizing, initial_capital=spec.initial_capital)  # fmt: skip
     assert len(live) == len(bt.trades) == 1
     t, b = live.iloc[0], bt.trades.iloc[0]
     assert t.exit_reason == b.exit_reason == "end"

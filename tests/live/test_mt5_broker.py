@@ -127,16 +127,18 @@ def test_client_order_id_is_deterministic_and_fits_a_comment():
 def test_engine_trades_through_mt5_on_ticks_and_reconciles_a_stop_out(tmp_path, mt5):
     """Replay bars through the engine with the MT5 adapter (tick exit mode): the fake's quote
     follows the feed; then a server-side stop-out while the engine is down is booked."""
+    from dataclasses import replace
+
     from tests.live.helpers import small_spec
     from tests.support.fake_mt5 import Tick as MT5Tick
     from tradeforge.live.engine import Engine
     from tradeforge.live.feeds import ReplayFeed, Tick
-    from tradeforge.live.runner import load_bars
+    from tradeforge.live.runner import engine_config, load_bars
     from tradeforge.strategy.registry import create_strategy
 
     spec = small_spec(tmp_path)
     frame = load_bars(spec)
-    cfg = spec.engine_config().__class__(**{**spec.engine_config().__dict__, "exit_mode": "tick"})
+    cfg = replace(engine_config(spec), exit_mode="tick")
 
     class QuotingFeed(ReplayFeed):
         def events(self, after=None):
@@ -148,7 +150,7 @@ def test_engine_trades_through_mt5_on_ticks_and_reconciles_a_stop_out(tmp_path, 
 
     feed = QuotingFeed(frame, "EURUSD", "M5", play_from=spec.start)
     broker = MT5Broker(mt5, magic=5)
-    strat = create_strategy(spec.strategy, spec.params)
+    strat = create_strategy(str(spec.strategy), spec.params)
     engine = Engine(cfg, strat, feed, broker, tmp_path / "s", replaying=False)
     engine.start()
     opened = None

@@ -48,7 +48,7 @@ def _one_line_error(r: subprocess.CompletedProcess, text: str) -> None:
 
 @needs_script
 def test_second_engine_on_a_state_dir_is_refused_and_a_killed_holder_leaves_no_lock(tmp_path):
-    bars = small_spec(tmp_path).bars_file
+    bars = small_spec(tmp_path).live.bars_file
     reference = tmp_path / "reference"
     assert runner.invoke(app, _dry_run_args(reference, bars)).exit_code == 0
     expected = journal_trades(reference)
@@ -105,7 +105,7 @@ def _trade_line(state: Path) -> int:
 
 
 def test_lost_journal_history_is_refused_until_accepted(tmp_path):
-    bars = small_spec(tmp_path).bars_file
+    bars = small_spec(tmp_path).live.bars_file
     state = tmp_path / "state"
     assert runner.invoke(app, _dry_run_args(state, bars)).exit_code == 0
     n_trades = len(journal_trades(state))
@@ -138,7 +138,9 @@ def test_lost_journal_history_is_refused_until_accepted(tmp_path):
 
 def test_deleted_journal_is_refused(tmp_path):
     state = tmp_path / "state"
-    assert runner.invoke(app, _dry_run_args(state, small_spec(tmp_path).bars_file)).exit_code == 0
+    assert (
+        runner.invoke(app, _dry_run_args(state, small_spec(tmp_path).live.bars_file)).exit_code == 0
+    )
     seq = read_document(state / "state.json")["seq"]
     (state / "journal.jsonl").unlink()
     refused = runner.invoke(app, ["dry-run", "--state", str(state)])
@@ -150,7 +152,9 @@ def test_deleted_journal_is_refused(tmp_path):
 
 def test_malformed_state_with_a_valid_checksum_is_a_state_error_naming_the_file(tmp_path):
     state = tmp_path / "state"
-    assert runner.invoke(app, _dry_run_args(state, small_spec(tmp_path).bars_file)).exit_code == 0
+    assert (
+        runner.invoke(app, _dry_run_args(state, small_spec(tmp_path).live.bars_file)).exit_code == 0
+    )
     body = read_document(state / "state.json")
     del body["positions"]
     (state / "state.json").write_bytes(document_bytes(body))
@@ -194,10 +198,11 @@ def test_a_first_start_that_cannot_load_its_bars_stores_no_settings(tmp_path):
     spec = small_spec(tmp_path, n_bars=80)
     state = tmp_path / "state"
     with pytest.raises(DataError):
-        run_dry(state, replace(spec, home=str(tmp_path / "empty-home"), bars_file=None))
+        live = replace(spec.live, home=str(tmp_path / "empty-home"), bars_file=None)
+        run_dry(state, replace(spec, live=live))
     assert not (state / SPEC_FILE).exists()  # else the corrected run below would be refused
     run_dry(state, spec)
-    assert read_document(state / SPEC_FILE)["bars_file"] == spec.bars_file
+    assert read_document(state / SPEC_FILE)["live"]["bars_file"] == spec.live.bars_file
 
 
 def test_a_decision_log_that_cannot_be_written_is_a_state_error_naming_it(tmp_path):

@@ -178,9 +178,10 @@ def test_malformed_snapshot_falls_back_to_the_previous_one(tmp_path):
 
 def test_engine_state_shape():
     good = {
-        "identity": {}, "last_key": None, "positions": {}, "pending": {}, "signals": {},
-        "daily": {}, "risk": {"halted": None},
-        "stats": {"trades": 0, "realized": 0.0, "orders": 0, "next_trade_id": 0},
+        "identity": {"strategy": "s", "symbol": "EURUSD", "timeframe": "M5"}, "last_key": None,
+        "positions": {}, "pending": {}, "queued": {}, "atr": None, "signals": {},
+        "daily": {"day": None, "start_balance": 1.0}, "risk": {"halted": None, "peak_equity": 1.0},
+        "stats": {"trades": 0, "realized": 0.0, "orders": 0, "next_trade_id": 0, "expired": 0},
     }  # fmt: skip
     check_engine_state(good)
     for bad, text in [

@@ -12,11 +12,12 @@ from tradeforge.analytics.report import build_report
 from tradeforge.backtest import run_backtest
 from tradeforge.core.errors import ConfigError
 from tradeforge.research.backends import DaskBackend, InProcessBackend, ProcessBackend, chunked
-from tradeforge.research.evaluate import EvalSpec, Evaluator
+from tradeforge.research.evaluate import Evaluator
 from tradeforge.research.objective import Constraint, Objective
 from tradeforge.research.optimize import optimize, prepare
 from tradeforge.research.space import ParameterSpace
 from tradeforge.strategy import get_strategy
+from tradeforge.trading.spec import RunSpec
 
 SMA = get_strategy("sma_cross")
 
@@ -62,7 +63,7 @@ def test_features_are_computed_once_per_distinct_spec(h1_bars):
 
 
 def test_lazy_features_are_cached_by_spec(h1_bars):
-    ev = Evaluator(EvalSpec(SMA), {"EURUSD": h1_bars})
+    ev = Evaluator(RunSpec(SMA.name), {"EURUSD": h1_bars})
     ev.evaluate({"fast": 5, "slow": 30})
     ev.evaluate({"fast": 5, "slow": 30})
     ev.evaluate({"fast": 10, "slow": 30})  # only sma(10) is new
@@ -205,3 +206,26 @@ def test_run_settings_reach_the_trials_and_the_config(h1_bars):
     assert cfg["sizing"] == {"mode": "fixed", "value": 0.5}
     with pytest.raises(TypeError, match="initial_captial"):
         optimize(SMA, {"EURUSD": h1_bars}, space, initial_captial=1.0)
+
+
+def test_trials_honour_swap_seed_and_account_currency(h1_bars):
+    """The trials run the spec's whole settings: swap, random-slippage seed and account
+    currency (USDJPY in a USD account) — what the search CLI could not pass before."""
+    from tradeforge.backtest import ExecutionModel, Sizing
+    from tradeforge.research.evaluate import flat_metrics
+
+    bars = h1_bars * 1.0
+    bars[["open", "high", "low", "close"]] *= 100  # USDJPY-like prices
+    execution = ExecutionModel(slippage="random", slippage_value=0.5, seed=11, swap_long=-900.0)
+    spec = RunSpec(None, symbols=["USDJPY"], timeframe="H1", execution=execution,
+                   sizing=Sizing("risk", 1.0), account_currency="USD")  # fmt: skip
+    space = ParameterSpace.from_specs(SMA, ["fast=5", "slow=20"])
+    res = optimize(SMA, {"USDJPY": bars}, space, objective=Objective("net_profit"), spec=spec)
+    plain = run_backtest(SMA(fast=5, slow=20), {"USDJPY": bars}, spec)
+    assert res.trials["objective"].iloc[0] == pytest.approx(
+        flat_metrics(build_report(plain))["net_profit"], rel=1e-12
+    )
+    other = run_backtest(SMA(fast=5, slow=20), {"USDJPY": bars}, timeframe="H1")
+    assert plain.trades["pnl"].sum() != pytest.approx(other.trades["pnl"].sum())
+    assert res.config["account_currency"] == "USD"
+    assert res.config["execution"]["seed"] == 11

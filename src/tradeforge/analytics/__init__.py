@@ -1,10 +1,19 @@
 """tradeforge.analytics: metrics, breakdowns, stability and report writers for backtest results.
 
-Typical use::
+Quick use::
 
+    import tempfile
+    from rich.console import Console
+    from tradeforge.analytics import build_report, print_summary, write_report
+    from tradeforge.backtest import run_backtest
+    from tradeforge.data.sources.synthetic import generate_bars
+    from tradeforge.strategy import create_strategy
+
+    bars = generate_bars("EURUSD", "H1", "2024-01-01", "2024-04-01", seed=1)
+    result = run_backtest(create_strategy("sma_cross"), {"EURUSD": bars})
     report = build_report(result)            # all metrics and tables (fast, no charts)
-    paths = write_report(result, "runs/x", ohlc={"EURUSD": bars})
-    print_summary(paths.report, console, paths)
+    paths = write_report(result, tempfile.mkdtemp(), ohlc={"EURUSD": bars})
+    print_summary(paths.report, Console(), paths)
 """
 
 from __future__ import annotations

@@ -9,9 +9,13 @@ one recorded by `run_backtest`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from tradeforge.core.errors import DataError
+import pandas as pd
+
+from tradeforge.core.errors import DataError, TradeforgeError
+from tradeforge.core.timeframes import Timeframe
 from tradeforge.data.checksum import frame_checksum
 from tradeforge.trading.result import BacktestResult
 
@@ -46,3 +50,40 @@ def check_run_bars(result: BacktestResult, store: Any, symbol: str) -> None:
             "checksum differs from run.json), so its trades cannot be drawn on them; rebuild "
             "the report without trade charts (--no-trade-charts) or re-run the backtest"
         )
+
+
+def load_run_bars(
+    result: BacktestResult,
+    store: Any,
+    pad_bars: int = 500,
+    on_missing: Callable[[str, Exception], None] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Bars of every traded symbol over the run plus ``pad_bars`` either side, from ``store``
+    (a `ParquetStore`), for candlestick charts.
+
+    Needs ``config["timeframe"]`` in the run; returns ``{}`` (charts without candles) when the
+    timeframe is unknown. A symbol whose bars cannot be loaded is left out (``on_missing``
+    is told why). Raises `RunDataChangedError` when the cached bars are not those the run was
+    computed on (its recorded data checksums).
+    """
+    timeframe = (result.config or {}).get("timeframe")
+    if not timeframe or len(result.trades) == 0:
+        return {}
+    try:
+        tf = Timeframe.parse(str(timeframe))
+    except TradeforgeError:
+        return {}
+    pad = tf.delta * pad_bars
+    start = pd.to_datetime(result.trades["entry_time"], utc=True).min() - pad
+    end = pd.to_datetime(result.trades["exit_time"], utc=True).max() + pad
+    out = {}
+    for symbol in sorted({str(s) for s in result.trades["symbol"]}):
+        try:
+            bars = store.load(symbol, tf, start, end)
+        except TradeforgeError as exc:
+            if on_missing is not None:
+                on_missing(symbol, exc)
+            continue
+        check_run_bars(result, store, symbol)
+        out[symbol] = bars
+    return out

@@ -2,8 +2,11 @@
 
 Quick use::
 
-    from tradeforge.backtest import run_backtest, ExecutionModel, Sizing
+    from tradeforge.backtest import ExecutionModel, Sizing, run_backtest
+    from tradeforge.data.sources.synthetic import generate_bars
     from tradeforge.strategy import get_strategy
+
+    bars = generate_bars("EURUSD", "H1", "2024-01-01", "2024-04-01", seed=1)
     result = run_backtest(get_strategy("sma_cross")(), {"EURUSD": bars},
                           execution=ExecutionModel(commission=3.5), sizing=Sizing("risk", 1))
     result.trades, result.legs, result.equity, result.counters

@@ -11,10 +11,11 @@ import pandas as pd
 from tradeforge.backtest import kernel as K
 from tradeforge.core.errors import ConfigError
 from tradeforge.core.instruments import Instrument
-from tradeforge.strategy.signals import SignalError, Signals
-from tradeforge.trading.execution import POSITION_MODES, ExecutionModel, Sizing
+from tradeforge.strategy.signals import SignalError, Signals, pack_signals
+from tradeforge.trading.execution import ExecutionModel, Sizing
 from tradeforge.trading.fx import Conversion, conversion_rates
 from tradeforge.trading.result import EQUITY_COLUMNS, EXIT_REASONS, LEG_COLUMNS, TRADE_COLUMNS
+from tradeforge.trading.spec import RunSpec
 
 _NS_PER_DAY = 86_400 * 1_000_000_000
 SIDES = ("long", "short")
@@ -70,26 +71,21 @@ def simulate_symbol(
     frame: pd.DataFrame,
     signals: Signals,
     instrument: Instrument,
+    spec: RunSpec | None = None,
     *,
-    execution: ExecutionModel | None = None,
-    sizing: Sizing | None = None,
-    position_mode: str = "symbol",
-    initial_capital: float = 100_000.0,
     symbol: str | None = None,
-    account_currency: str | None = None,
     conversion: Conversion | None = None,
 ) -> SymbolRun:
-    """Backtest ``signals`` (computed on ``frame``) for one instrument.
+    """Backtest ``signals`` (computed on ``frame``) for one instrument with the execution,
+    sizing, position mode, capital and account currency of ``spec`` (default: `RunSpec()`).
 
-    Money is in ``account_currency`` (None: the instrument's quote currency); see
-    `tradeforge.trading.fx` for the conversion and what ``conversion`` holds."""
-    execution = execution or ExecutionModel()
-    sizing = sizing or Sizing()
+    Money is in ``spec.account_currency`` (None: the instrument's quote currency); see
+    `tradeforge.trading.fx` for the conversion and what ``conversion`` (the data behind
+    ``spec.conversion``) holds."""
+    spec = spec or RunSpec()
+    execution, sizing, position_mode = spec.execution, spec.sizing, spec.position_mode
+    initial_capital, account_currency = spec.initial_capital, spec.account_currency
     symbol = symbol or instrument.symbol
-    if position_mode not in POSITION_MODES:
-        raise ConfigError(f"position mode must be one of {', '.join(POSITION_MODES)}")
-    if not initial_capital > 0:
-        raise ConfigError("initial capital must be > 0")
     n = len(frame)
     if signals.n_bars != n:
         raise SignalError(
@@ -102,21 +98,15 @@ def simulate_symbol(
     spread = _f64(execution.spread_array(frame, instrument))
     slip = _f64(execution.slippage_array(frame, instrument, symbol))
     day = _i64(times // _NS_PER_DAY)
-    fx_mode, fx = conversion_rates(instrument, account_currency, conversion, times, c)
-    nan = np.full(n, np.nan)
-    lv_long = nan if signals.trail_level_long is None else _f64(signals.trail_level_long)
-    lv_short = nan if signals.trail_level_short is None else _f64(signals.trail_level_short)
+    fx_mode, fx = conversion_rates(
+        instrument, account_currency, spec.conversion_data(conversion), times, c
+    )
     per_tag = position_mode == "tag"
     n_slots = max(len(signals.tags), 1) if per_tag else 1
     s = signals
     arrays = K.allocate(n, len(s), n_slots)
     K.simulate(
-        o, h, lo, c, spread, slip, day, fx, lv_long, lv_short,
-        _i64(s.bar), _i64(s.side), _i64(s.tag), _i64(s.entry_type), _f64(s.entry_price),
-        _i64(s.expiry), _f64(s.stop_price), _f64(s.stop_distance), _i64(s.target_kind),
-        _f64(s.target_value), _f64(s.target_fraction), _i64(s.runner), _f64(s.be_trigger_r),
-        _f64(s.be_offset), _i64(s.trail_kind), _f64(s.trail_distance), _f64(s.trail_start_r),
-        _i64(s.time_stop), _i64(s.exit_opposite), bool(per_tag),
+        o, h, lo, c, spread, slip, day, fx, pack_signals(s), bool(per_tag),
         kernel_params(instrument, sizing, execution, float(initial_capital), fx_mode), **arrays,
     )  # fmt: skip
     counters = arrays["counters"]
@@ -147,8 +137,13 @@ def _lots(steps: np.ndarray, inst: Instrument) -> np.ndarray:
     return np.round(steps * inst.lot_step, 8)
 
 
+_DTYPES = {cats: pd.CategoricalDtype(list(cats)) for cats in (SIDES, EXIT_REASONS)}
+
+
 def _cat(codes: np.ndarray, categories) -> pd.Categorical:
-    return pd.Categorical.from_codes(codes, categories=list(categories))
+    """A categorical straight from its codes (the fixed vocabularies' dtypes are built once)."""
+    dtype = _DTYPES.get(categories) if isinstance(categories, tuple) else None
+    return pd.Categorical.from_codes(codes, dtype=dtype or pd.CategoricalDtype(list(categories)))
 
 
 def _sides(side: np.ndarray) -> pd.Categorical:

@@ -22,6 +22,7 @@ import pyarrow.csv as pa_csv
 from tradeforge.core.atomic import atomic_write_bytes
 from tradeforge.core.paths import user_path
 from tradeforge.trading.result import RUN_SCHEMA_VERSION, BacktestResult
+from tradeforge.trading.spec import RunSpec
 
 
 def _iso(values: Any) -> pa.Array:
@@ -58,6 +59,14 @@ def _csv_bytes(frame: pd.DataFrame, time_columns: tuple[str, ...] = ()) -> bytes
     pa_csv.write_csv(pa.table(columns), sink, options)
     header = ",".join(map(str, columns)) + "\n"  # our own column names: never need quotes
     return header.encode() + sink.getvalue().to_pybytes()
+
+
+def run_config(spec: RunSpec) -> dict[str, Any]:
+    """``run.json``'s ``config``: the spec's `RunSpec.to_dict`, with ``instruments`` holding
+    the instrument of every symbol (overridden or from the registry) as the run used it."""
+    config = spec.to_dict()
+    config["instruments"] = {s: spec.instrument(s).to_dict() for s in spec.symbols}
+    return config
 
 
 def execution_notes(config: dict[str, Any]) -> list[str]:

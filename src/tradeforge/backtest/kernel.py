@@ -37,6 +37,7 @@ import math
 import numpy as np
 from numba import njit
 
+from tradeforge.strategy.signal_schema import ROW
 from tradeforge.trading.rules import (
     F_ENTRY,
     F_REMAINING,
@@ -91,6 +92,13 @@ WF_SWAP_Q = 4  # accrued swap in quote currency
 N_WORK_F = 5
 
 EMPTY, PENDING, OPEN = 0, 1, 2
+# rows of the packed signal table (`tradeforge.strategy.signal_schema`) the loop reads
+_BAR, _SIDE, _TAG, _ENTRY_TYPE, _EXPIRY, _TIME_STOP, _EXIT_OPPOSITE = (
+    ROW[k] for k in ("bar", "side", "tag", "entry_type", "expiry", "time_stop", "exit_opposite")
+)
+_ENTRY_PRICE, _STOP_PRICE, _STOP_DISTANCE = (
+    ROW[k] for k in ("entry_price", "stop_price", "stop_distance")
+)
 
 
 def allocate(n_bars: int, n_signals: int, n_slots: int) -> dict[str, np.ndarray]:
@@ -158,14 +166,11 @@ def _book(
 
 @njit(cache=True, error_model="numpy")
 def simulate(
-    o, h, lo, c, spread, slip, day, fx, level_long, level_short,
-    sig_bar, sig_side, sig_tag, sig_etype, sig_eprice, sig_expiry, sig_stop_price,
-    sig_stop_dist, sig_tkind, sig_tval, sig_tfrac, sig_runner, sig_be_r, sig_be_off,
-    sig_trail_kind, sig_trail_dist, sig_trail_start, sig_time_stop, sig_exit_opp,
-    per_tag, fparams, trades_i, trades_f, legs_i, legs_f, equity, counters, work_i, work_f,
-    pf, out,
+    o, h, lo, c, spread, slip, day, fx, sig, per_tag, fparams,
+    trades_i, trades_f, legs_i, legs_f, equity, counters, work_i, work_f, pf, out,
 ):  # fmt: skip
     """Run the loop; results land in the arrays from `allocate` (counts in ``counters``).
+    ``sig`` is the `PackedSignals` form of the signal table.
 
     Money is account money: quote-currency amounts times ``fx[i]`` (the quote -> account
     rate known at bar ``i``), or with ``fparams[P_FX_MODE] == 1`` divided by the instrument's
@@ -173,7 +178,9 @@ def simulate(
     for the mark-to-market)."""
     n = o.shape[0]
     base_mode = fparams[P_FX_MODE] != 0
-    ns = sig_bar.shape[0]
+    si, sf, levels = sig.ints, sig.floats, sig.levels
+    ns = si.shape[1]
+    last_level = levels.shape[1] - 1
     n_slots = work_i.shape[0]
     unit = fparams[P_UNIT]
     balance = fparams[P_CAPITAL]
@@ -227,9 +234,11 @@ def simulate(
                 if work_i[s, W_STATUS] != PENDING:
                     continue
                 j = work_i[s, W_SIG]
-                side = sig_side[j]
-                etype = sig_etype[j]
-                price, at_open = entry_fill(side, etype, sig_eprice[j], o[i], h[i], lo[i], sp, sl)
+                side = si[_SIDE, j]
+                etype = si[_ENTRY_TYPE, j]
+                price, at_open = entry_fill(
+                    side, etype, sf[_ENTRY_PRICE, j], o[i], h[i], lo[i], sp, sl
+                )
                 if price != price:
                     if i >= work_i[s, W_EXPIRE]:
                         counters[C_EXPIRED] += 1
@@ -238,10 +247,8 @@ def simulate(
                     continue
                 work_i[s, W_STATUS] = EMPTY
                 n_pending -= 1
-                if sig_stop_dist[j] == sig_stop_dist[j]:
-                    stop = price - side * sig_stop_dist[j]
-                else:
-                    stop = sig_stop_price[j]
+                stop_dist = sf[_STOP_DISTANCE, j]
+                stop = price - side * stop_dist if stop_dist == stop_dist else sf[_STOP_PRICE, j]
                 risk = side * (price - stop)
                 if not risk > 0:
                     counters[C_REJECTED] += 1
@@ -256,11 +263,7 @@ def simulate(
                 if steps < fparams[P_MIN_STEPS] or steps <= 0 or balance <= 0.0:
                     counters[C_SKIPPED_SIZE] += 1  # too small, or the account is blown
                     continue
-                open_position(
-                    pf, s, side, price, stop, int(steps), sig_tkind[j], sig_tval[j],
-                    sig_tfrac[j], sig_runner[j], sig_be_r[j], sig_be_off[j],
-                    sig_trail_kind[j], sig_trail_dist[j], sig_trail_start[j],
-                )  # fmt: skip
+                open_position(pf, s, side, price, stop, int(steps), sig, j)
                 t = n_trades
                 n_trades += 1
                 trades_i[t, TI_SIGNAL] = j
@@ -284,7 +287,8 @@ def simulate(
                 work_i[s, W_TRADE] = t
                 work_f[s, WF_SWAP] = 0.0
                 work_f[s, WF_SWAP_Q] = 0.0
-                work_i[s, W_TIME_EXIT] = i + sig_time_stop[j] if sig_time_stop[j] > 0 else -1
+                time_stop = si[_TIME_STOP, j]
+                work_i[s, W_TIME_EXIT] = i + time_stop if time_stop > 0 else -1
                 work_i[s, W_SIG_EXIT] = -1
                 if not at_open:
                     # filled inside the bar: step 4 sees the bar from the fill on
@@ -317,8 +321,9 @@ def simulate(
                         k += 1
                         pf[s, F_REMAINING] = 0.0
                     else:
+                        lv = i if i < last_level else last_level
                         update_after_observation(
-                            pf, s, hi, li, c[i], sp, level_long[i], level_short[i]
+                            pf, s, hi, li, c[i], sp, levels[0, lv], levels[1, lv]
                         )
                 if k > 0:
                     before = n_legs
@@ -332,12 +337,12 @@ def simulate(
                         work_i[s, W_STATUS] = EMPTY
                         n_open -= 1
         # 5. signals of this bar become pending orders unless their slot is busy
-        while ptr < ns and sig_bar[ptr] == i:
+        while ptr < ns and si[_BAR, ptr] == i:
             j = ptr
             ptr += 1
             counters[C_SIGNALS] += 1
-            side = sig_side[j]
-            if sig_exit_opp[j] != 0:
+            side = si[_SIDE, j]
+            if si[_EXIT_OPPOSITE, j] != 0:
                 for s in range(n_slots):
                     status = work_i[s, W_STATUS]
                     if status == OPEN:
@@ -346,11 +351,11 @@ def simulate(
                         elif work_i[s, W_QUEUED] != 0:  # an opposite reversal order
                             work_i[s, W_QUEUED] = 0
                             counters[C_EXPIRED] += 1
-                    elif status == PENDING and sig_side[work_i[s, W_SIG]] != side:
+                    elif status == PENDING and si[_SIDE, work_i[s, W_SIG]] != side:
                         work_i[s, W_STATUS] = EMPTY
                         n_pending -= 1
                         counters[C_EXPIRED] += 1
-            s = sig_tag[j] if per_tag else 0
+            s = si[_TAG, j] if per_tag else 0
             status = work_i[s, W_STATUS]
             if status == OPEN:
                 if (
@@ -369,7 +374,7 @@ def simulate(
                 work_i[s, W_STATUS] = PENDING
                 n_pending += 1
             work_i[s, W_SIG] = j
-            work_i[s, W_EXPIRE] = i + 1 if sig_etype[j] == 0 else i + sig_expiry[j]
+            work_i[s, W_EXPIRE] = i + 1 if si[_ENTRY_TYPE, j] == 0 else i + si[_EXPIRY, j]
         # 6. mark to market at the close (the exit-side commission is not yet paid)
         eq = balance
         if n_open > 0:

@@ -1,7 +1,8 @@
 """Run a strategy over one or many symbols (optionally in parallel processes) into a
 `BacktestResult`.
 
-Each symbol is an independent sub-account starting with ``initial_capital`` (risk sizing
+The settings are one `RunSpec` (`run_backtest` also builds it from keywords). Each symbol is
+an independent sub-account starting with ``initial_capital`` (risk sizing
 compounds per symbol). The combined result is sorted deterministically — trades by
 ``(entry_time, symbol, per-symbol order)`` — so a parallel run is identical to a serial one.
 """
@@ -10,22 +11,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from tradeforge.backtest.engine import SymbolRun, simulate_symbol
+from tradeforge.backtest.io import run_config
 from tradeforge.core.errors import ConfigError
-from tradeforge.core.instruments import Instrument, get_instrument
-from tradeforge.core.timeframes import Timeframe
-from tradeforge.data.checksum import frame_checksum
+from tradeforge.core.instruments import Instrument
+from tradeforge.data.checksum import cached_frame_checksum
 from tradeforge.strategy.base import Strategy
 from tradeforge.strategy.signals import Signals
-from tradeforge.trading.execution import ExecutionModel, Sizing
-from tradeforge.trading.fx import Conversion, normalize_currency
+from tradeforge.trading.fx import Conversion
 from tradeforge.trading.result import EQUITY_COLUMNS, BacktestResult
+from tradeforge.trading.spec import RunSpec
 
 Progress = Callable[[str, int, int], None]  # (symbol, done, total)
 
@@ -35,32 +36,18 @@ class _Job:
     strategy: Strategy
     symbol: str
     frame: pd.DataFrame
-    instrument: Instrument
-    timeframe: str | None
-    execution: ExecutionModel
-    sizing: Sizing
-    position_mode: str
-    initial_capital: float
-    account_currency: str | None = None
+    spec: RunSpec
     conversion: Conversion | None = None
 
 
 def _run_job(job: _Job) -> tuple[SymbolRun, str, Signals]:
-    frame = job.strategy.compute_features(job.frame, job.timeframe)
-    signals = job.strategy.signals(frame, job.instrument)
+    frame = job.strategy.compute_features(job.frame, job.spec.timeframe)
+    instrument = job.spec.instrument(job.symbol)
+    signals = job.strategy.signals(frame, instrument)
     run = simulate_symbol(
-        frame,
-        signals,
-        job.instrument,
-        execution=job.execution,
-        sizing=job.sizing,
-        position_mode=job.position_mode,
-        initial_capital=job.initial_capital,
-        symbol=job.symbol,
-        account_currency=job.account_currency,
-        conversion=job.conversion,
+        frame, signals, instrument, job.spec, symbol=job.symbol, conversion=job.conversion
     )
-    return run, frame_checksum(job.frame), signals
+    return run, cached_frame_checksum(job.frame), signals
 
 
 def _as_mapping(data: pd.DataFrame | Mapping[str, pd.DataFrame], symbol: str | None):
@@ -77,43 +64,31 @@ def _as_mapping(data: pd.DataFrame | Mapping[str, pd.DataFrame], symbol: str | N
 def run_backtest(
     strategy: Strategy,
     data: pd.DataFrame | Mapping[str, pd.DataFrame],
+    spec: RunSpec | None = None,
     *,
-    execution: ExecutionModel | None = None,
-    sizing: Sizing | None = None,
-    position_mode: str = "symbol",
-    initial_capital: float = 100_000.0,
-    timeframe: Timeframe | str | None = None,
+    conversion: Conversion | None = None,
     symbol: str | None = None,
-    instruments: Mapping[str, Instrument] | None = None,
     workers: int = 1,
     progress: Progress | None = None,
     extra_config: Mapping[str, Any] | None = None,
-    account_currency: str | None = None,
-    conversion: Conversion | None = None,
+    **keywords: Any,
 ) -> BacktestResult:
     """Features → signals → simulation for every symbol of ``data``; one combined result.
 
+    The settings come from ``spec`` (its symbols, when it names any, must be those of
+    ``data``; its strategy, when it names one, that of ``strategy``) or, as a convenience,
+    from ``keywords`` (`RunSpec.from_keywords`: ``execution``, ``sizing``,
+    ``position_mode``, ``initial_capital``, ``timeframe``, ``instruments``,
+    ``account_currency``). ``conversion`` maps conversion symbols (``GBPUSD``) to bars, or
+    (keywords only) to constant rates (`tradeforge.trading.fx`).
     ``workers > 1`` runs symbols in that many processes (results identical to serial).
     ``progress(symbol, done, total)`` is called as symbols finish, in completion order.
-    Money (capital, PnL, risk, equity) is in ``account_currency``, None meaning each
-    instrument's quote currency; ``conversion`` maps conversion symbols (``GBPUSD``) to bars
-    or constant rates where an instrument needs a third currency (`tradeforge.trading.fx`).
     """
     if workers < 1:
         raise ConfigError(f"workers must be >= 1, got {workers}")
-    if not initial_capital > 0:  # checked here too so that no worker process starts
-        raise ConfigError(f"initial capital must be > 0, got {initial_capital}")
-    account_currency = normalize_currency(account_currency)
-    execution = execution or ExecutionModel()
-    sizing = sizing or Sizing()
     frames = _as_mapping(data, symbol)
-    tf = Timeframe.parse(timeframe).name if timeframe is not None else None
-    insts = {s: (instruments or {}).get(s) or get_instrument(s) for s in frames}
-    jobs = [
-        _Job(strategy, s, frames[s], insts[s], tf, execution, sizing, position_mode,
-             float(initial_capital), account_currency, conversion)
-        for s in sorted(frames)
-    ]  # fmt: skip
+    spec = _spec_for(spec, strategy, frames, conversion, keywords)
+    jobs = [_Job(strategy, s, frames[s], spec, conversion) for s in spec.symbols]
     outputs: dict[str, tuple[SymbolRun, str, Signals]] = {}
     total = len(jobs)
     workers = max(1, min(int(workers), total))
@@ -131,36 +106,44 @@ def run_backtest(
                 outputs[futures[fut]] = fut.result()
                 if progress:
                     progress(futures[fut], len(outputs), total)
-    config = {
-        "strategy": strategy.describe(),
-        "symbols": sorted(frames),
-        "timeframe": tf,
-        "position_mode": position_mode,
-        "initial_capital": float(initial_capital),
-        "execution": execution.to_dict(),
-        "sizing": sizing.to_dict(),
-        "instruments": {s: insts[s].to_dict() for s in sorted(insts)},
-        **_fx_config(account_currency, conversion),
-        **dict(extra_config or {}),
-    }
+    config = {**run_config(spec), **dict(extra_config or {})}
+    tf = spec.timeframe
     runs = [outputs[s][0] for s in sorted(outputs)]
     checksums = {f"{s}/{tf or _tf_name(frames[s])}": outputs[s][1] for s in sorted(outputs)}
-    result = combine_runs(runs, float(initial_capital), config=config, checksums=checksums)
+    result = combine_runs(runs, spec.initial_capital, config=config, checksums=checksums)
     result.signals = {s: outputs[s][2] for s in sorted(outputs)}
     return result
 
 
-def _fx_config(account: str | None, conversion: Conversion | None) -> dict[str, Any]:
-    """run.json entries of the account currency (none when money is in quote currency)."""
-    if account is None:
-        return {}
-    return {
-        "account_currency": account,
-        "conversion": {
-            str(k).upper(): "bars" if isinstance(v, pd.DataFrame) else float(v)
-            for k, v in sorted((conversion or {}).items(), key=lambda kv: str(kv[0]).upper())
-        },
-    }
+def _spec_for(
+    spec: RunSpec | None,
+    strategy: Strategy | None,
+    frames: Mapping[str, pd.DataFrame],
+    conversion: Conversion | None,
+    keywords: Mapping[str, Any],
+) -> RunSpec:
+    """``spec`` checked against the data and strategy, or the spec of ``keywords``."""
+    if spec is None:
+        return RunSpec.from_keywords(strategy, frames, conversion, **keywords)
+    if keywords:
+        raise ConfigError(
+            f"give the run settings in the spec or as keywords, not both: {sorted(keywords)}"
+        )
+    if not spec.symbols:
+        spec = replace(spec, symbols=tuple(frames))
+    elif set(spec.symbols) != set(frames):
+        raise ConfigError(
+            f"the spec's symbols {list(spec.symbols)} differ from the data's {sorted(frames)}"
+        )
+    if strategy is not None and spec.strategy is not None:
+        described = strategy.describe()
+        if (described["name"], described["params"]) != (spec.strategy, spec.params):
+            raise ConfigError(
+                f"the strategy {strategy!r} is not the spec's {spec.strategy}({spec.params})"
+            )
+    if strategy is not None and spec.strategy is None:
+        spec = replace(spec, strategy=strategy.name, params=strategy.describe()["params"])
+    return spec
 
 
 def _tf_name(frame: pd.DataFrame) -> str:
@@ -174,45 +157,24 @@ def backtest_signals(
     frame: pd.DataFrame,
     signals: Signals,
     symbol: str,
+    spec: RunSpec | None = None,
     *,
-    execution: ExecutionModel | None = None,
-    sizing: Sizing | None = None,
-    position_mode: str = "symbol",
-    initial_capital: float = 100_000.0,
     instrument: Instrument | None = None,
-    account_currency: str | None = None,
     conversion: Conversion | None = None,
+    **keywords: Any,
 ) -> BacktestResult:
     """Backtest precomputed ``signals`` on one symbol's ``frame`` (no features, no strategy).
 
     This is the pure engine step (what the reference benchmark times as "backtest").
-    ``account_currency`` / ``conversion`` as in `run_backtest`."""
-    account_currency = normalize_currency(account_currency)
-    execution = execution or ExecutionModel()
-    sizing = sizing or Sizing()
-    inst = instrument or get_instrument(symbol)
-    run = simulate_symbol(
-        frame,
-        signals,
-        inst,
-        execution=execution,
-        sizing=sizing,
-        position_mode=position_mode,
-        initial_capital=initial_capital,
-        symbol=symbol.upper(),
-        account_currency=account_currency,
-        conversion=conversion,
-    )
-    config = {
-        "symbols": [symbol.upper()],
-        "position_mode": position_mode,
-        "initial_capital": float(initial_capital),
-        "execution": execution.to_dict(),
-        "sizing": sizing.to_dict(),
-        "instruments": {inst.symbol: inst.to_dict()},
-        **_fx_config(account_currency, conversion),
-    }
-    return combine_runs([run], float(initial_capital), config=config, checksums={})
+    Settings, ``conversion`` and ``keywords`` as in `run_backtest`; ``instrument`` overrides
+    the registry's (and the spec's)."""
+    frames = {symbol.upper(): frame}
+    spec = _spec_for(spec, None, frames, conversion, keywords)
+    if instrument is not None:
+        spec = replace(spec, instruments={**spec.instruments, symbol.upper(): instrument})
+    inst = spec.instrument(symbol)
+    run = simulate_symbol(frame, signals, inst, spec, symbol=symbol.upper(), conversion=conversion)
+    return combine_runs([run], spec.initial_capital, config=run_config(spec), checksums={})
 
 
 def combine_runs(
@@ -222,7 +184,11 @@ def combine_runs(
     config: dict[str, Any],
     checksums: dict[str, str],
 ) -> BacktestResult:
-    """Merge per-symbol runs: renumber trades by (entry_time, symbol, local id), sum equity."""
+    """Merge per-symbol runs: renumber trades by (entry_time, symbol, local id), sum equity.
+
+    Each symbol traded a sub-account of ``initial_capital``; the combined account starts with
+    their sum, so its returns and drawdowns are percentages of the capital actually deployed
+    (two sub-accounts losing 90k of 100k each lose 90 %, not 180 %)."""
     counters: dict[str, int] = {}
     for run in runs:
         for k, v in run.counters.items():
@@ -258,13 +224,14 @@ def combine_runs(
         pd.MultiIndex.from_arrays([legs["symbol"].astype(str), legs["trade_id"]])
     ).to_numpy()
     legs = legs.sort_values(["time", "trade_id"], kind="stable", ignore_index=True)
-    equity = _sum_equity([r.equity for r in runs], initial_capital)
+    total = initial_capital * len(runs)
+    equity = _sum_equity([r.equity for r in runs], initial_capital, total)
     config = {**config, "symbols": symbols}
     return BacktestResult(
         trades=trades,
         legs=legs,
         equity=equity,
-        initial_capital=initial_capital,
+        initial_capital=total,
         counters=counters,
         config=config,
         checksums=checksums,
@@ -287,13 +254,14 @@ def _concat(frames: list[pd.DataFrame], categorical: tuple[str, ...]) -> pd.Data
     return pd.concat(fixed, ignore_index=True)
 
 
-def _sum_equity(curves: list[pd.DataFrame], initial_capital: float) -> pd.DataFrame:
-    """Sum per-symbol curves on the union of bar times (each held flat before its first bar)."""
+def _sum_equity(curves: list[pd.DataFrame], initial_capital: float, total: float) -> pd.DataFrame:
+    """Sum per-symbol curves (each starting at ``initial_capital``) onto an account starting at
+    ``total``, on the union of bar times (each held flat before its first bar)."""
     index = curves[0].index
     for c in curves[1:]:
         index = index.union(c.index)
-    equity = np.full(len(index), initial_capital)
-    balance = np.full(len(index), initial_capital)
+    equity = np.full(len(index), total)
+    balance = np.full(len(index), total)
     open_pos = np.zeros(len(index), dtype=np.int64)
     for c in curves:
         aligned = c.reindex(index).ffill()

@@ -19,10 +19,11 @@ from typing import Annotated
 import typer
 
 from tradeforge import __version__
-from tradeforge.cli import backtest, demo, features, live, report, research, strategies
-from tradeforge.cli import data as data_cli
+from tradeforge.cli import backtest, data, demo, features, live, report, research, strategies
 from tradeforge.cli.common import console_err
 from tradeforge.core.errors import TradeforgeError
+
+__all__ = ["app", "main"]
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -34,8 +35,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-app.add_typer(data_cli.app, name="data")
-for _commands in (demo, features, strategies, backtest, report, live, research):
+# Every command module adds its commands and groups the same way: ``register(app)``.
+for _commands in (data, demo, features, strategies, backtest, report, live, research):
     _commands.register(app)
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import inspect
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -18,12 +19,15 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from tradeforge.core.errors import ConfigError
 from tradeforge.core.names import validate_symbol
 from tradeforge.core.paths import resolve_home, user_path
 from tradeforge.core.timeutil import parse_time
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from tradeforge.trading.spec import RunSpec
 
 console = Console()
 console_err = Console(stderr=True)
@@ -40,8 +44,6 @@ def iso_time(ctx: typer.Context, param: typer.CallbackParam, value: str | None) 
 def positive(ctx: typer.Context, param: typer.CallbackParam, value: float | None) -> float | None:
     """Option callback: refuse a value that is not > 0 (capital, leverage) before any work."""
     if value is not None and not value > 0:
-        from tradeforge.core.errors import ConfigError
-
         raise ConfigError(f"{_option_name(param)} must be > 0, got {value:g}")
     return value
 
@@ -76,7 +78,7 @@ InstrumentsOption = Annotated[
     typer.Option("--instruments", help="TOML/YAML file adding or overriding instrument specs."),
 ]
 
-# Execution-cost options shared by backtest, dry-run and research commands.
+# The run settings shared by backtest, optimize, walkforward and dry-run (see `run_options`).
 SpreadOption = Annotated[str, typer.Option(help="'data' (the data's spread column) or fixed pips.")]
 SlippageOption = Annotated[
     str | None, typer.Option(help="Pips, 'fixed:0.2', 'atr:0.05' or 'random:0.5'.")
@@ -84,7 +86,34 @@ SlippageOption = Annotated[
 CommissionOption = Annotated[float, typer.Option(help="Money per lot per side.")]
 SwapLongOption = Annotated[float, typer.Option(help="Money per lot per night (long).")]
 SwapShortOption = Annotated[float, typer.Option(help="Money per lot per night (short).")]
-SeedOption = Annotated[int, typer.Option(help="Seed of random slippage.")]
+SeedOption = Annotated[int, typer.Option("--seed", help="Seed of random slippage.")]
+#: Where ``--seed`` already means the search's seed (optimize, walkforward).
+SlippageSeedOption = Annotated[
+    int, typer.Option("--slippage-seed", help="Seed of random slippage.")
+]
+SizingOption = Annotated[str, typer.Option(help="Lots ('0.1', 'fixed:0.1') or 'risk:1' (%).")]
+PositionModeOption = Annotated[
+    str, typer.Option(help="'symbol' (one position per symbol) or 'tag' (one per tag).")
+]
+CapitalOption = Annotated[
+    float,
+    typer.Option(help="Initial capital per symbol (a dry-run's paper balance).", callback=positive),
+]
+AccountCurrencyOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Account currency of capital, PnL and sizing (default: each symbol's quote "
+        "currency), e.g. USD."
+    ),
+]
+FxRateOption = Annotated[
+    list[str],
+    typer.Option(
+        "--fx-rate",
+        help="Constant conversion rate SYMBOL=RATE, e.g. GBPUSD=1.27 (repeat); else the "
+        "conversion symbol's cached bars are used.",
+    ),
+]
 
 # MetaTrader 5 credentials shared by ``data mt5`` and ``live``: the password never in argv.
 LoginOption = Annotated[int | None, typer.Option(help="MT5 account number.")]
@@ -110,6 +139,89 @@ def mt5_password(env: str, file: Path | None, argv_password: str | None = None) 
     from tradeforge.core.secrets import read_secret
 
     return read_secret(env, file, "MT5 password")
+
+
+def option(name: str, annotation: Any, default: Any) -> inspect.Parameter:
+    """One option of a shared declaration list (see `with_options`)."""
+    return inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default
+    )
+
+
+def with_options(
+    head: list[inspect.Parameter], tail: list[inspect.Parameter]
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give a command ``fn(own options..., **kw)`` the shared options ``head`` and ``tail``
+    around its own: typer reads the signature, so options shared by several commands are
+    declared once and arrive in ``kw``."""
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        own = [
+            p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+            for p in inspect.signature(fn, eval_str=True).parameters.values()
+            if p.kind is not inspect.Parameter.VAR_KEYWORD
+        ]
+        fn.__signature__ = inspect.Signature([*head, *own, *tail])  # type: ignore[attr-defined]
+        return fn
+
+    return decorate
+
+
+def run_options(
+    *, sizing: str = "1", seed: Any = SeedOption, account: bool = True
+) -> list[inspect.Parameter]:
+    """The run-setting options (execution costs, sizing, position mode, capital and, with
+    ``account``, the account currency), read back by `run_spec`. ``sizing`` is the default
+    sizing; ``seed`` the slippage-seed declaration (`SlippageSeedOption` where ``--seed``
+    is taken)."""
+    params = [
+        option("spread", SpreadOption, "data"),
+        option("slippage", SlippageOption, None),
+        option("commission", CommissionOption, 0.0),
+        option("swap_long", SwapLongOption, 0.0),
+        option("swap_short", SwapShortOption, 0.0),
+        option("slippage_seed", seed, 0),
+        option("sizing", SizingOption, sizing),
+        option("position_mode", PositionModeOption, "symbol"),
+        option("capital", CapitalOption, 100_000.0),
+    ]
+    if account:
+        params += [
+            option("account_currency", AccountCurrencyOption, None),
+            option("fx_rate", FxRateOption, []),
+        ]
+    return params
+
+
+def run_spec(kw: dict[str, Any], strategy: Any, **values: Any) -> RunSpec:
+    """The `RunSpec` of the `run_options` in ``kw``, for ``strategy`` (an instance with its
+    parameters, or a name: a search's parameters come per trial) and the other fields in
+    ``values``."""
+    from tradeforge.trading.execution import ExecutionModel, Sizing
+    from tradeforge.trading.fx import parse_rates
+    from tradeforge.trading.spec import RunSpec
+
+    if kw.get("fx_rate") and not kw.get("account_currency"):
+        raise ConfigError("--fx-rate needs --account-currency (money is in quote currency)")
+    execution = ExecutionModel(
+        spread=kw["spread"],
+        commission=kw["commission"],
+        swap_long=kw["swap_long"],
+        swap_short=kw["swap_short"],
+        seed=kw["slippage_seed"],
+        **ExecutionModel.parse_slippage(kw["slippage"]),
+    )
+    values.update(
+        execution=execution,
+        sizing=Sizing.parse(kw["sizing"]),
+        position_mode=kw["position_mode"],
+        initial_capital=kw["capital"],
+        account_currency=kw.get("account_currency"),
+        conversion=parse_rates(kw.get("fx_rate") or []),
+    )
+    if isinstance(strategy, str):
+        return RunSpec(strategy=strategy, **values)
+    return RunSpec.for_strategy(strategy, **values)
 
 
 def command_group(help: str) -> typer.Typer:

@@ -333,3 +333,8 @@ def show(
         ]
         table.add_row(f"{ts:%Y-%m-%d %H:%M}", *cells)
     console.print(table)
+
+
+def register(root: typer.Typer) -> None:
+    """Add the ``data`` group to the root app."""
+    root.add_typer(app, name="data")

@@ -9,23 +9,7 @@ import typer
 
 from tradeforge.cli.backtest import run_demo_backtest
 from tradeforge.cli.common import HomeOption, console, home_dir
-from tradeforge.core.timeframes import Timeframe
-from tradeforge.data.cache import ParquetStore
-
-DEMO_SYMBOL = "EURUSD"
-DEMO_TIMEFRAME = Timeframe.parse("H1")
-DEMO_START, DEMO_END = "2019-01-01", "2026-01-01"
-
-
-def ensure_demo_data(home: Path, seed: int = 42) -> ParquetStore:
-    """Generate the embedded default data set (seeded synthetic H1 bars) if absent."""
-    from tradeforge.data.sources.synthetic import generate_bars
-
-    store = ParquetStore(home)
-    if not store.has(DEMO_SYMBOL, DEMO_TIMEFRAME):
-        frame = generate_bars(DEMO_SYMBOL, DEMO_TIMEFRAME, DEMO_START, DEMO_END, seed=seed)
-        store.write(DEMO_SYMBOL, DEMO_TIMEFRAME, frame, source=f"synthetic(seed={seed})")
-    return store
+from tradeforge.data.demo import DEMO_SYMBOL, DEMO_TIMEFRAME, ensure_demo_data
 
 
 def register(app: typer.Typer) -> None:

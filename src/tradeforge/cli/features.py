@@ -83,4 +83,5 @@ def compute(
 
 
 def register(root: typer.Typer) -> None:
+    """Add the ``features`` group to the root app."""
     root.add_typer(app, name="features")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -9,25 +10,23 @@ from typing import Annotated, Any
 import typer
 
 from tradeforge.cli.common import (
-    CommissionOption,
     HomeOption,
     InstrumentsOption,
     LoginOption,
     PasswordEnvOption,
     PasswordFileOption,
-    SeedOption,
     ServerOption,
-    SlippageOption,
-    SpreadOption,
-    SwapLongOption,
-    SwapShortOption,
     console,
     console_err,
     expand_user,
     load_instruments,
     mt5_password,
+    option,
     positive,
+    run_options,
+    run_spec,
     symbol_names,
+    with_options,
 )
 from tradeforge.core.errors import ConfigError
 from tradeforge.core.timeutil import parse_time
@@ -41,7 +40,14 @@ ParamOpt = Annotated[
 ]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Strategy config file.")]
 SymbolOpt = Annotated[str | None, typer.Option("--symbol", "-s", callback=symbol_names)]
-WindowOpt = Annotated[int, typer.Option(help="Bars handed to the strategy per candle.", min=1)]
+WindowOpt = Annotated[
+    int | None,
+    typer.Option(
+        help="Bars handed to the strategy per candle (default: the strategy's warm-up plus "
+        "50, at least 300).",
+        min=1,
+    ),
+]
 TimeframeOpt = Annotated[str | None, typer.Option("--timeframe", "-t")]
 AcceptLossOpt = Annotated[
     bool,
@@ -61,19 +67,34 @@ def _echo(decision: dict[str, Any]) -> None:
         )
 
 
-def _limits(
-    max_daily_loss: float | None,
-    max_drawdown: float | None,
-    max_positions: int | None,
-    stale_seconds: float | None,
-    max_spread: float | None,
-) -> dict[str, Any]:
+#: Risk-guard options of dry-run and live (``stale_seconds`` has a per-command default).
+def _limit_options(stale_seconds: float | None) -> list[inspect.Parameter]:
+    return [
+        option("max_lots", float | None, None),
+        option(
+            "max_daily_loss",
+            Annotated[float | None, typer.Option(help="Percent of day start.")],
+            None,
+        ),
+        option(
+            "max_drawdown",
+            Annotated[float | None, typer.Option(help="Percent from the peak.")],
+            None,
+        ),
+        option("max_positions", int | None, None),
+        option("stale_seconds", Annotated[float | None, typer.Option()], stale_seconds),
+        option("max_spread", Annotated[float | None, typer.Option(help="Pips.")], None),
+    ]
+
+
+def _limits(kw: dict[str, Any]) -> dict[str, Any]:
+    """`RiskLimits` keywords of the given `_limit_options`."""
     raw = {
-        "max_daily_loss_pct": max_daily_loss,
-        "max_drawdown_pct": max_drawdown,
-        "max_positions": max_positions,
-        "stale_seconds": stale_seconds,
-        "max_spread_pips": max_spread,
+        "max_daily_loss_pct": kw["max_daily_loss"],
+        "max_drawdown_pct": kw["max_drawdown"],
+        "max_positions": kw["max_positions"],
+        "stale_seconds": kw["stale_seconds"],
+        "max_spread_pips": kw["max_spread"],
     }
     return {k: v for k, v in raw.items() if v is not None}
 
@@ -84,11 +105,14 @@ def _mt5_login(login: int | None, server: str | None, password: str | None) -> d
     return {k: v for k, v in given.items() if v is not None}
 
 
-def _strategy_params(strategy, params, config) -> tuple[str, dict[str, Any]]:
-    from tradeforge.strategy.registry import resolve_strategy
-
-    strat = resolve_strategy(strategy, params or [], config)
-    return strat.name, strat.params.model_dump(mode="json")
+def _replay_range(replay: str) -> tuple[str, str]:
+    """``START:END`` (or ``START..END`` when the times carry colons) as two ISO strings."""
+    start, sep, end = replay.partition("..") if ".." in replay else replay.partition(":")
+    if not sep or not start or not end:
+        raise ConfigError(f"--replay must be START:END (or START..END), got {replay!r}")
+    parse_time(start, "--replay start")
+    parse_time(end, "--replay end")
+    return start, end
 
 
 def _print_summary(state_dir: Path) -> None:
@@ -107,6 +131,7 @@ def register(app: typer.Typer) -> None:
     """Add ``dry-run``, ``live``, ``status`` and ``kill`` to the root app."""
 
     @app.command("dry-run")
+    @with_options([], [*run_options(sizing="risk:1", account=False), *_limit_options(None)])
     def dry_run(
         state: StateOption,
         strategy: StrategyOpt = None,
@@ -123,75 +148,43 @@ def register(app: typer.Typer) -> None:
         bars: Annotated[
             Path | None, typer.Option(help="Parquet file of bars (else the cache).")
         ] = None,
-        window: WindowOpt = 300,
-        sizing: Annotated[str, typer.Option(help="risk:PCT or fixed:LOTS.")] = "risk:1",
-        spread: SpreadOption = "data",
-        slippage: SlippageOption = None,
-        commission: CommissionOption = 0.0,
-        swap_long: SwapLongOption = 0.0,
-        swap_short: SwapShortOption = 0.0,
-        seed: SeedOption = 0,
-        capital: Annotated[
-            float, typer.Option(help="Paper account balance.", callback=positive)
-        ] = 100_000.0,
+        window: WindowOpt = None,
         leverage: Annotated[float, typer.Option(callback=positive)] = 100.0,
-        position_mode: Annotated[str, typer.Option(help="symbol or tag.")] = "symbol",
         close_at_end: Annotated[bool, typer.Option(help="Close open trades at the end.")] = False,
-        max_lots: float | None = None,
-        max_daily_loss: Annotated[float | None, typer.Option(help="Percent of day start.")] = None,
-        max_drawdown: Annotated[float | None, typer.Option(help="Percent from the peak.")] = None,
-        max_positions: int | None = None,
-        stale_seconds: float | None = None,
-        max_spread: Annotated[float | None, typer.Option(help="Pips.")] = None,
         pace: Annotated[float, typer.Option(help="Seconds per bar (0: full speed).", min=0)] = 0.0,
         accept_state_loss: AcceptLossOpt = False,
         home: HomeOption = None,
         instruments: InstrumentsOption = None,
+        **kw: Any,
     ) -> None:
         """Replay history through the live engine with a paper broker (resumable: run it again
         with only --state to continue after a stop or crash)."""
         from tradeforge.backtest.io import write_trades_csv
-        from tradeforge.live.runner import DryRunSpec, dry_run_session, trades_frame
+        from tradeforge.live.runner import dry_run_session, prepare_session, trades_frame
+        from tradeforge.strategy.registry import resolve_strategy
+        from tradeforge.trading.spec import LiveSettings
 
         load_instruments(instruments)
         spec = None
         if strategy or config or symbol or replay:
             if not (symbol and timeframe and replay):
                 raise ConfigError("dry-run needs --symbol, --timeframe and --replay START:END")
-            start, sep, end = replay.partition("..") if ".." in replay else replay.partition(":")
-            if not sep or not start or not end:
-                raise ConfigError(f"--replay must be START:END (or START..END), got {replay!r}")
-            parse_time(start, "--replay start")
-            parse_time(end, "--replay end")
-            name, params = _strategy_params(strategy, param, config)
-            spec = DryRunSpec(
-                strategy=name,
-                symbol=symbol.upper(),
-                timeframe=timeframe,
-                start=start,
-                end=end,
-                params=params,
+            start, end = _replay_range(replay)
+            live = LiveSettings(
+                window=window,
+                close_at_end=close_at_end,
+                max_lots=kw["max_lots"],
+                leverage=leverage,
+                limits=_limits(kw),
+                pace=pace,
                 bars_file=str(bars) if bars else None,
                 home=str(home) if home else None,
-                window=window,
-                sizing=sizing,
-                spread=spread,
-                slippage=slippage,
-                commission=commission,
-                swap_long=swap_long,
-                swap_short=swap_short,
-                slippage_seed=seed,
-                capital=capital,
-                leverage=leverage,
-                position_mode=position_mode,
-                close_at_end=close_at_end,
-                max_lots=max_lots,
-                limits=_limits(
-                    max_daily_loss, max_drawdown, max_positions, stale_seconds, max_spread
-                ),
-                pace=pace,
             )
-            spec.validate()  # refuse bad settings before the state directory holds them
+            strat = resolve_strategy(strategy, param or [], config)
+            spec = run_spec(
+                kw, strat, symbols=[symbol], timeframe=timeframe, start=start, end=end, live=live
+            )
+            prepare_session(spec)  # refuse bad settings before the state directory holds them
         with dry_run_session(
             state, spec, echo=_echo, accept_state_loss=accept_state_loss
         ) as engine:  # trades.csv is written under the session's lock
@@ -211,6 +204,7 @@ def register(app: typer.Typer) -> None:
             )
 
     @app.command("live")
+    @with_options([], _limit_options(30.0))
     def live(
         state: StateOption,
         broker: Annotated[str, typer.Option(help="Broker adapter (mt5).")] = "mt5",
@@ -219,14 +213,8 @@ def register(app: typer.Typer) -> None:
         config: ConfigOpt = None,
         symbol: SymbolOpt = None,
         timeframe: TimeframeOpt = None,
-        window: WindowOpt = 300,
-        sizing: str = "risk:1",
-        max_lots: float | None = None,
-        max_daily_loss: float | None = None,
-        max_drawdown: float | None = None,
-        max_positions: int | None = None,
-        stale_seconds: Annotated[float | None, typer.Option()] = 30.0,
-        max_spread: float | None = None,
+        window: WindowOpt = None,
+        sizing: Annotated[str, typer.Option(help="risk:PCT or fixed:LOTS.")] = "risk:1",
         magic: Annotated[int, typer.Option(help="MT5 magic number of this session.")] = 240_601,
         accept_state_loss: AcceptLossOpt = False,
         login: LoginOption = None,
@@ -234,26 +222,32 @@ def register(app: typer.Typer) -> None:
         password_env: PasswordEnvOption = "MT5_PASSWORD",
         password_file: PasswordFileOption = None,
         instruments: InstrumentsOption = None,
+        **kw: Any,
     ) -> None:
         """Trade through a real broker (MetaTrader 5 terminal; Windows only)."""
         from tradeforge.live.runner import run_live
+        from tradeforge.strategy.registry import resolve_strategy
+        from tradeforge.trading.execution import Sizing
+        from tradeforge.trading.spec import LiveSettings, RunSpec
 
         load_instruments(instruments)
         if broker != "mt5":
             raise ConfigError(f"unknown broker {broker!r}; available: mt5")
         if not (symbol and timeframe):
             raise ConfigError("live needs --symbol and --timeframe")
-        name, params = _strategy_params(strategy, param, config)
+        live = LiveSettings(
+            window=window, exit_mode="tick", max_lots=kw["max_lots"], limits=_limits(kw)
+        )
+        spec = RunSpec.for_strategy(
+            resolve_strategy(strategy, param or [], config),
+            symbols=[symbol],
+            timeframe=timeframe,
+            sizing=Sizing.parse(sizing),
+            live=live,
+        )
         run_live(
             state,
-            strategy=name,
-            params=params,
-            symbol=symbol,
-            timeframe=timeframe,
-            window=window,
-            sizing=sizing,
-            max_lots=max_lots,
-            limits=_limits(max_daily_loss, max_drawdown, max_positions, stale_seconds, max_spread),
+            spec,
             magic=magic,
             echo=_echo,
             accept_state_loss=accept_state_loss,

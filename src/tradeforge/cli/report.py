@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 
 from tradeforge.cli.common import HomeOption, console, home_dir
@@ -13,39 +12,8 @@ from tradeforge.cli.common import HomeOption, console, home_dir
 RunArg = Annotated[Path, typer.Argument(help="Run folder written by `tradeforge backtest`.")]
 
 
-def load_run_bars(result, home: Path, pad_bars: int = 500) -> dict[str, pd.DataFrame]:
-    """Cached bars of every traded symbol over the run (for candlestick charts).
-
-    Needs ``config["timeframe"]`` in the run; returns ``{}`` (charts without candles) when the
-    timeframe is unknown or the bars are not in the cache. Raises `RunDataChangedError` when
-    the cached bars are not those the run was computed on (its recorded data checksums).
-    """
-    from tradeforge.analytics.rundata import check_run_bars
-    from tradeforge.core.errors import TradeforgeError
-    from tradeforge.core.timeframes import Timeframe
-    from tradeforge.data.cache import ParquetStore
-
-    timeframe = (result.config or {}).get("timeframe")
-    if not timeframe or len(result.trades) == 0:
-        return {}
-    try:
-        tf = Timeframe.parse(str(timeframe))
-    except TradeforgeError:
-        return {}
-    store = ParquetStore(home)
-    pad = tf.delta * pad_bars
-    start = pd.to_datetime(result.trades["entry_time"], utc=True).min() - pad
-    end = pd.to_datetime(result.trades["exit_time"], utc=True).max() + pad
-    out = {}
-    for symbol in sorted({str(s) for s in result.trades["symbol"]}):
-        try:
-            bars = store.load(symbol, tf, start, end)
-        except TradeforgeError as exc:
-            console.print(f"[yellow]no candlestick charts for {symbol}:[/] {exc}")
-            continue
-        check_run_bars(result, store, symbol)
-        out[symbol] = bars
-    return out
+def _no_candles(symbol: str, error: Exception) -> None:
+    console.print(f"[yellow]no candlestick charts for {symbol}:[/] {error}")
 
 
 def register(app: typer.Typer) -> None:
@@ -86,7 +54,12 @@ def register(app: typer.Typer) -> None:
         if windows < 1:
             raise ConfigError("--windows must be >= 1")
         result = load_run(run)
-        ohlc = load_run_bars(result, home_dir(home)) if charts and trade_charts else {}
+        from tradeforge.analytics.rundata import load_run_bars
+        from tradeforge.data.cache import ParquetStore
+
+        store = ParquetStore(home_dir(home))
+        wanted = charts and trade_charts
+        ohlc = load_run_bars(result, store, on_missing=_no_candles) if wanted else {}
         window = None
         if window_start is not None:
             window = (to_utc(window_start, "window start"), to_utc(window_end, "window end"))

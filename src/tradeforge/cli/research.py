@@ -5,7 +5,6 @@ Thin: parse options, call `tradeforge.research`, write JSON + PNG into ``--out``
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -15,20 +14,22 @@ import typer
 from rich.table import Table
 
 from tradeforge.cli.common import (
-    CommissionOption,
+    CapitalOption,
     HomeOption,
     InstrumentsOption,
-    SlippageOption,
-    SpreadOption,
+    SlippageSeedOption,
     command_group,
     console,
     expand_user,
     home_dir,
     iso_time,
     load_instruments,
-    positive,
+    option,
     progress_bar,
+    run_options,
+    run_spec,
     symbol_names,
+    with_options,
 )
 
 analyze_app = command_group(
@@ -71,9 +72,6 @@ SchedulerOpt = Annotated[
 ]
 BatchOpt = Annotated[int, typer.Option(min=1, help="Optuna trials asked per batch.")]
 TopOpt = Annotated[int, typer.Option(min=1, help="Rows of the printed top-N table.")]
-SizingOpt = Annotated[str, typer.Option(help="Lots ('0.1') or 'risk:1' (%).")]
-PositionOpt = Annotated[str, typer.Option(help="'symbol' or 'tag'.")]
-CapitalOpt = Annotated[float, typer.Option(help="Initial capital per symbol.", callback=positive)]
 
 
 def _fmt(value: Any) -> str:
@@ -169,84 +167,51 @@ class _Search:
         self.walkforward = dict(cfg.get("walkforward") or {})
 
 
-def _param(name: str, annotation: Any, default: Any) -> inspect.Parameter:
-    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation,
-                             default=default)  # fmt: skip
-
-
 #: Options of every search command, before and after the command's own options.
 _SEARCH_HEAD = [
-    _param("strategy", StrategyOpt, None),
-    _param("symbol", SymbolOpt, ["EURUSD"]),
-    _param("timeframe", TimeframeOpt, "H1"),
-    _param("start", StartOpt, None),
-    _param("end", EndOpt, None),
-    _param("space", SpaceOpt, []),
-    _param("param", ParamOpt, []),
-    _param("config", ConfigOpt, None),
+    option("strategy", StrategyOpt, None),
+    option("symbol", SymbolOpt, ["EURUSD"]),
+    option("timeframe", TimeframeOpt, "H1"),
+    option("start", StartOpt, None),
+    option("end", EndOpt, None),
+    option("space", SpaceOpt, []),
+    option("param", ParamOpt, []),
+    option("config", ConfigOpt, None),
 ]
 _SEARCH_TAIL = [
-    _param("method", MethodOpt, None),
-    _param("trials", TrialsOpt, None),
-    _param("seed", SeedOpt, None),
-    _param("objective", ObjectiveOpt, None),
-    _param("minimize", MinimizeOpt, False),
-    _param("min_trades", MinTradesOpt, None),
-    _param("constraint", ConstraintOpt, []),
-    _param("workers", WorkersOpt, 1),
-    _param("scheduler", SchedulerOpt, None),
-    _param("batch_size", BatchOpt, 16),
-    _param("spread", SpreadOption, "data"),
-    _param("slippage", SlippageOption, None),
-    _param("commission", CommissionOption, 0.0),
-    _param("sizing", SizingOpt, "1"),
-    _param("position_mode", PositionOpt, "symbol"),
-    _param("capital", CapitalOpt, 100_000.0),
-    _param("home", HomeOption, None),
-    _param("instruments", InstrumentsOption, None),
+    option("method", MethodOpt, None),
+    option("trials", TrialsOpt, None),
+    option("seed", SeedOpt, None),
+    option("objective", ObjectiveOpt, None),
+    option("minimize", MinimizeOpt, False),
+    option("min_trades", MinTradesOpt, None),
+    option("constraint", ConstraintOpt, []),
+    option("workers", WorkersOpt, 1),
+    option("scheduler", SchedulerOpt, None),
+    option("batch_size", BatchOpt, 16),
+    *run_options(seed=SlippageSeedOption),
+    option("home", HomeOption, None),
+    option("instruments", InstrumentsOption, None),
 ]
-
-
-def _with_options(
-    head: list[inspect.Parameter], tail: list[inspect.Parameter]
-) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """Give a command ``fn(own options..., **kw)`` the shared options ``head`` and ``tail``
-    around its own: typer reads the signature, so options shared by several commands are
-    declared once and arrive in ``kw``."""
-
-    def decorate(fn: Callable[..., None]) -> Callable[..., None]:
-        own = [
-            p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
-            for p in inspect.signature(fn, eval_str=True).parameters.values()
-            if p.kind is not inspect.Parameter.VAR_KEYWORD
-        ]
-        fn.__signature__ = inspect.Signature([*head, *own, *tail])  # type: ignore[attr-defined]
-        return fn
-
-    return decorate
 
 
 def _run_search(
     kw: dict[str, Any], search: _Search, label: str, fn: Callable[..., Any], *args: Any,
     total: int | None = None,
 ) -> Any:  # fmt: skip
-    """Load the data, build the execution model and backend from ``kw`` and call
-    ``fn(strategy, data, space, *args, <search settings>, **run settings)`` under a progress
-    bar (``total`` items, or as ``fn`` reports); the backend is closed afterwards."""
-    from tradeforge.backtest import ExecutionModel, Sizing
+    """Load the data, build the run spec and backend from ``kw`` and call
+    ``fn(strategy, data, space, *args, <search settings>, spec=…, conversion=…)`` under a
+    progress bar (``total`` items, or as ``fn`` reports); the backend is closed afterwards."""
+    from tradeforge.backtest.conversion import load_conversion
     from tradeforge.cli.common import load_frames
-    from tradeforge.core.timeframes import Timeframe
     from tradeforge.research.backends import make_backend
 
     load_instruments(kw["instruments"])
-    tf = Timeframe.parse(kw["timeframe"]).name
-    data = load_frames(home_dir(kw["home"]), list(kw["symbol"]), tf, kw["start"], kw["end"])
-    execution = ExecutionModel(
-        spread=kw["spread"],
-        commission=kw["commission"],
-        **ExecutionModel.parse_slippage(kw["slippage"]),
-    )
-    sizing = Sizing.parse(kw["sizing"])
+    spec = run_spec(kw, search.strategy.name, symbols=kw["symbol"],
+                    timeframe=kw["timeframe"], start=kw["start"], end=kw["end"])  # fmt: skip
+    home = home_dir(kw["home"])
+    data = load_frames(home, list(spec.symbols), str(spec.timeframe), kw["start"], kw["end"])
+    spec, conversion = load_conversion(spec, home)
     backend = make_backend(kw["workers"], kw["scheduler"])
     try:
         with progress_bar(f"{label} ({backend.name})", total) as advance:
@@ -268,11 +233,8 @@ def _run_search(
                 backend=backend,
                 batch_size=kw["batch_size"],
                 progress=progress,
-                timeframe=tf,
-                execution=execution,
-                sizing=sizing,
-                position_mode=kw["position_mode"],
-                initial_capital=kw["capital"],
+                spec=spec,
+                conversion=conversion,
             )
     finally:
         backend.close()
@@ -289,7 +251,7 @@ def _print_top(result: Any, top: int) -> None:
 
 
 # -- optimize ---------------------------------------------------------------------------------------
-@_with_options(_SEARCH_HEAD, _SEARCH_TAIL)
+@with_options(_SEARCH_HEAD, _SEARCH_TAIL)
 def optimize_command(
     top: TopOpt = 10,
     out: Annotated[Path, typer.Option(help="Output folder.", callback=expand_user)] = Path(
@@ -317,7 +279,7 @@ def optimize_command(
 
 
 # -- walkforward ------------------------------------------------------------------------------------
-@_with_options(_SEARCH_HEAD, _SEARCH_TAIL)
+@with_options(_SEARCH_HEAD, _SEARCH_TAIL)
 def walkforward_command(
     scheme: Annotated[str | None, typer.Option(help="rolling | anchored.")] = None,
     train: Annotated[str | None, typer.Option(help="Train length: bars (2000) or 6M, 90D…")] = None,
@@ -396,14 +358,14 @@ AnalyzeOut = Annotated[
 
 #: Options of the analyze commands that need the run's bars, after their own options.
 _BARS_TAIL = [
-    _param(
+    option(
         "symbol", Annotated[list[str], typer.Option("--symbol", "-s", callback=symbol_names)], []
     ),  # fmt: skip
-    _param("timeframe", Annotated[str | None, typer.Option("--timeframe", "-t")], None),
-    _param("start", StartOpt, None),
-    _param("end", EndOpt, None),
-    _param("out", AnalyzeOut, None),
-    _param("home", HomeOption, None),
+    option("timeframe", Annotated[str | None, typer.Option("--timeframe", "-t")], None),
+    option("start", StartOpt, None),
+    option("end", EndOpt, None),
+    option("out", AnalyzeOut, None),
+    option("home", HomeOption, None),
 ]
 
 
@@ -425,7 +387,7 @@ def _run_bars(run: Path, kw: dict[str, Any]) -> tuple[Any, dict, str, Path]:
     return result, frames, tf, kw["out"] or run / "analysis"
 
 
-@_with_options([], _BARS_TAIL)
+@with_options([], _BARS_TAIL)
 def regimes_command(
     run: RunOpt,
     by: Annotated[
@@ -456,7 +418,7 @@ def regimes_command(
     console.print(f"wrote regimes.json and {len(charts)} charts to {out}")
 
 
-@_with_options([], _BARS_TAIL)
+@with_options([], _BARS_TAIL)
 def features_command(
     run: RunOpt,
     feature: Annotated[
@@ -543,7 +505,7 @@ def consistency_command(
     max_expectancy_r_delta: Annotated[float, typer.Option(help="Max |ΔE[R]|.")] = 0.1,
     max_win_rate_delta: Annotated[float, typer.Option(help="Max |Δwin rate| points.")] = 5.0,
     max_drawdown_delta: Annotated[float, typer.Option(help="Max |Δmax DD %| points.")] = 5.0,
-    capital: CapitalOpt = 100_000.0,
+    capital: CapitalOption = 100_000.0,
     out: Annotated[Path, typer.Option(help="Output folder.", callback=expand_user)] = Path(
         "runs/consistency"
     ),

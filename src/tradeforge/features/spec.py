@@ -3,7 +3,7 @@
 A feature is a pure function of numpy arrays plus a declaration: its typed parameters, its
 inputs (raw columns such as ``"close"``, the bar open times ``"time"``, or outputs of other
 features such as ``"atr(14)"`` / ``"bollinger(20,2).bb_upper"`` / ``"ema(50)@M30"``) and the
-names of its outputs. See `register_feature`.
+names of its outputs, and its warm-up (`tradeforge.features.warmup`). See `register_feature`.
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from tradeforge.core.timeframes import Timeframe
 from tradeforge.features.errors import FeatureError
 from tradeforge.features.params import Param, format_value
+from tradeforge.features.warmup import Warmup, resolve_warmup
 
 Inputs = Sequence[str] | Callable[[Mapping[str, Any]], Sequence[str]]
 Outputs = Sequence[str]
@@ -42,6 +44,7 @@ class Feature:
     column_names: Callable[[Mapping[str, Any]], Sequence[str]] | None = field(
         default=None, compare=False
     )
+    warmup: Warmup | None = field(default=None, compare=False)
 
     def input_refs(self, params: Mapping[str, Any]) -> tuple[str, ...]:
         """Inputs for bound ``params``: raw column names or feature references."""
@@ -81,6 +84,20 @@ class Feature:
             return names
         suffix = self.suffix(params)
         return tuple(f"{o}_{suffix}" if suffix else o for o in self.outputs)
+
+    def warmup_bars(self, params: Mapping[str, Any], timeframe: Timeframe) -> int:
+        """Declared warm-up in bars of ``timeframe``, excluding the warm-ups of its inputs;
+        a feature registered without ``warmup=`` raises `FeatureError`."""
+        if self.warmup is None:
+            raise FeatureError(
+                "declares no warm-up (register it with warmup=), so no live window can be "
+                "derived from it",
+                (self.label(params),),
+            )
+        try:
+            return resolve_warmup(self.warmup, params, timeframe)
+        except ValueError as exc:
+            raise FeatureError(str(exc), (self.label(params),)) from None
 
     def run(self, arrays: Sequence[np.ndarray], params: Mapping[str, Any]) -> list[np.ndarray]:
         """Call the compute function and normalise its result to one array per output."""
@@ -123,6 +140,7 @@ def register_feature(
     check: Check | None = None,
     version: str = "1",
     column_names: Callable[[Mapping[str, Any]], Sequence[str]] | None = None,
+    warmup: Warmup | None = None,
     replace: bool = False,
 ) -> Callable[[ComputeFn], ComputeFn]:
     """Decorator registering ``fn(*input_arrays, **params)`` as feature ``name``.
@@ -130,11 +148,19 @@ def register_feature(
     ``fn`` returns one array per output (a single array, a tuple, or a dict by output name),
     each as long as the inputs. ``check`` validates parameters together and returns an error
     text or None. Bump ``version`` when the computation changes (it keys the disk cache).
+
+    ``warmup`` is the number of bars before a value that the value depends on (its inputs'
+    warm-ups excluded: the graph adds them): an int, a `Periods` of calendar time, or a
+    callable of the bound parameters returning either (``lambda p: p["period"] - 1``).
+    Without it the feature computes as usual, but `warmup_bars` (the dry-run/live window)
+    refuses requests that use it rather than guess.
     """
     if not _NAME_RE.fullmatch(name):
         raise ValueError(f"feature name {name!r} must match {_NAME_RE.pattern}")
     if not outputs:
         raise ValueError(f"feature {name!r} declares no outputs")
+    if warmup is not None and not callable(warmup):
+        resolve_warmup(warmup, {}, Timeframe("M", 1))  # a bad constant fails here, not live
 
     def decorate(fn: ComputeFn) -> ComputeFn:
         if name in _REGISTRY and not replace:
@@ -149,6 +175,7 @@ def register_feature(
             version=version,
             doc=(fn.__doc__ or "").strip(),
             column_names=column_names,
+            warmup=warmup,
         )
         return fn
 

@@ -2,40 +2,39 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from tradeforge.live import manager as M
 from tradeforge.live.context import EngineContext
+from tradeforge.live.model import Daily, EngineState
 
 NS_DAY = 86_400 * 1_000_000_000
 
 
-def sizing_balance(ctx: EngineContext, new: dict[str, Any]) -> float:
+def sizing_balance(ctx: EngineContext, new: EngineState) -> float:
     """The backtest's balance: the broker's plus the entry-side commission it already took
     on open positions (the backtest books both sides with each exit leg)."""
     balance = ctx.broker.account().balance
-    for pos in new["positions"].values():
-        balance += ctx.comm_step * M.remaining(M.pf_from_json(pos["pf"]))
+    for pos in new.positions.values():
+        balance += ctx.comm_step * M.remaining(M.pf_from_json(pos.pf))
     return balance
 
 
 def equity_margin(
-    ctx: EngineContext, new: dict[str, Any], close: float, sp: float
+    ctx: EngineContext, new: EngineState, close: float, sp: float
 ) -> tuple[float, float]:
     """Open P&L (less the exit-side commission) and used margin of the positions."""
     inst = ctx.inst
     pnl = margin = 0.0
-    for pos in new["positions"].values():
-        pf = M.pf_from_json(pos["pf"])
+    for pos in new.positions.values():
+        pf = M.pf_from_json(pos.pf)
         rem = M.remaining(pf)
-        pnl += pos["side"] * (M.mark(pf, close, sp) - pos["entry_price"]) * rem * ctx.unit
+        pnl += pos.side * (M.mark(pf, close, sp) - pos.entry_price) * rem * ctx.unit
         pnl -= ctx.comm_step * rem
-        margin += rem * inst.lot_step * inst.contract_size * pos["entry_price"] / ctx.cfg.leverage
+        margin += rem * inst.lot_step * inst.contract_size * pos.entry_price / ctx.cfg.leverage
     return pnl, margin
 
 
 def update_account(
-    ctx: EngineContext, new: dict[str, Any], close: float, sp: float, now: int
+    ctx: EngineContext, new: EngineState, close: float, sp: float, now: int
 ) -> tuple[float, float]:
     """At a bar's close: roll the daily counters on a new UTC date and raise the equity peak;
     returns (equity, used margin)."""
@@ -43,8 +42,8 @@ def update_account(
     open_pnl, margin = equity_margin(ctx, new, close, sp)
     equity = balance + open_pnl
     day = now // NS_DAY
-    if new["daily"]["day"] != day:
-        new["daily"] = {"day": day, "start_balance": balance}
-    if equity > new["risk"]["peak_equity"]:
-        new["risk"]["peak_equity"] = equity
+    if new.daily.day != day:
+        new.daily = Daily(day=day, start_balance=balance)
+    if equity > new.risk.peak_equity:
+        new.risk.peak_equity = equity
     return equity, margin

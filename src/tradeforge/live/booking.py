@@ -10,17 +10,18 @@ import numpy as np
 
 from tradeforge.live import manager as M
 from tradeforge.live.brokers.base import PositionClosedError
-from tradeforge.live.context import EngineContext, Record, State
+from tradeforge.live.context import EngineContext
 from tradeforge.live.decisions import iso
+from tradeforge.live.model import EngineState, Json, Position
 from tradeforge.trading.result import TRADE_COLUMNS
 
 # exit reasons closing the whole position under a client-id action of their own
 WHOLE_EXIT_ACTIONS = {"time": "time", "signal": "signal", "end": "end"}
 
 
-def own_close_ids(ctx: EngineContext, pos: Record) -> set[str]:
+def own_close_ids(ctx: EngineContext, pos: Position) -> set[str]:
     """Client ids the engine's next closes of ``pos`` would use (to recognise its own deals)."""
-    ids = {ctx.client_id(pos, f"leg{pos['legs'] + k}") for k in range(1, 7)}
+    ids = {ctx.client_id(pos, f"leg{pos.legs + k}") for k in range(1, 7)}
     ids |= {ctx.client_id(pos, a) for a in ("time", "signal", "end", "kill")}
     return ids
 
@@ -36,29 +37,29 @@ class Fill(NamedTuple):
 
 def execute_exit(
     ctx: EngineContext,
-    new: State,
-    pos: Record,
+    new: EngineState,
+    pos: Position,
     pf: np.ndarray,
     leg: M.Leg,
     bar_time: int,
     market: bool = False,
     action: str | None = None,
-) -> Record | None:
+) -> Json | None:
     """Send one exit leg (booked in bar ``bar_time``) to the broker and book it; returns the
     trade when it completes. ``pf`` already has the leg's steps removed (the rules did it)."""
     if action is None:
-        action = WHOLE_EXIT_ACTIONS.get(leg.reason, f"leg{pos['legs'] + 1}")
+        action = WHOLE_EXIT_ACTIONS.get(leg.reason, f"leg{pos.legs + 1}")
     cid = ctx.client_id(pos, action)
     broker = ctx.broker
     use_level = broker.simulated and not market
     try:
         deal = broker.close(
-            pos["ticket"], ctx.lots(leg.steps), cid, leg.price if use_level else None, leg.reason
+            pos.ticket, ctx.lots(leg.steps), cid, leg.price if use_level else None, leg.reason
         )
         price, swap = deal.price, deal.swap
     except PositionClosedError:
         # closed at the broker meanwhile (e.g. its stop): book what the broker did
-        deals = [d for d in broker.deals_for(pos["ticket"]) if d.client_id not in pos["booked"]]
+        deals = [d for d in broker.deals_for(pos.ticket) if d.client_id not in pos.booked]
         if not deals:
             raise
         price, cid, swap = deals[-1].price, deals[-1].client_id, deals[-1].swap
@@ -66,60 +67,66 @@ def execute_exit(
 
 
 def close_at_market(
-    ctx: EngineContext, new: State, pos: Record, reason: str, now: int, action: str | None = None
-) -> Record | None:
+    ctx: EngineContext,
+    new: EngineState,
+    pos: Position,
+    reason: str,
+    now: int,
+    action: str | None = None,
+) -> Json | None:
     """Close all that is left of ``pos`` at the market price; the trade when it completes."""
-    pf = M.pf_from_json(pos["pf"])
+    pf = M.pf_from_json(pos.pf)
     leg = M.Leg(math.nan, M.remaining(pf), reason)
     pf[M.rules.F_REMAINING] = 0
     return execute_exit(ctx, new, pos, pf, leg, ctx.bar_of(now), market=True, action=action)
 
 
 def book_leg(
-    ctx: EngineContext, new: State, pos: Record, pf: np.ndarray, leg: M.Leg, fill: Fill
-) -> Record | None:
+    ctx: EngineContext, new: EngineState, pos: Position, pf: np.ndarray, leg: M.Leg, fill: Fill
+) -> Json | None:
     """Book an exit leg the broker filled; the trade when the position is done."""
     price, t, cid, swap = fill
-    side = pos["side"]
     comm = 2.0 * ctx.comm_step * leg.steps
-    pnl = side * (price - pos["entry_price"]) * leg.steps * ctx.unit - comm + swap
-    pos["legs"] += 1
-    pos["booked"].append(cid)
-    pos["pnl"] += pnl
-    pos["commission"] += comm
-    pos["exit_value"] += price * leg.steps
-    pos["exit_time"] = t
-    pos["exit_reason"] = leg.reason
-    pos["pf"] = M.pf_to_json(pf)
-    new["stats"]["realized"] += pnl
+    pnl = pos.side * (price - pos.entry_price) * leg.steps * ctx.unit - comm + swap
+    pos.legs += 1
+    pos.booked.append(cid)
+    pos.pnl += pnl
+    pos.commission += comm
+    pos.exit_value += price * leg.steps
+    pos.exit_time = t
+    pos.exit_reason = leg.reason
+    pos.pf = M.pf_to_json(pf)
+    new.stats.realized += pnl
     if M.remaining(pf) > 0:
         return None
-    del new["positions"][pos["cid"]]
-    new["stats"]["trades"] += 1
+    del new.positions[pos.cid]
+    new.stats.trades += 1
     return trade_record(ctx, pos)
 
 
-def trade_record(ctx: EngineContext, pos: Record) -> Record:
-    size = pos["steps"]
-    risk = pos["risk_money"]
+def trade_record(ctx: EngineContext, pos: Position) -> Json:
+    """The closed trade of a position whose last leg is booked (the backtest's columns)."""
+    assert pos.exit_time is not None
+    size = pos.steps
+    risk = pos.risk_money
     rec = {
-        "trade_id": pos["trade_id"],
+        "trade_id": pos.trade_id,
         "symbol": ctx.symbol,
-        "tag": pos["tag"],
-        "side": "long" if pos["side"] > 0 else "short",
-        "signal_time": iso(pos["signal_time"]),
-        "entry_time": iso(pos["entry_time"]),
-        "entry_price": pos["entry_price"],
-        "exit_time": iso(pos["exit_time"]),
-        "exit_price": pos["exit_value"] / size,
+        "tag": pos.tag,
+        "side": "long" if pos.side > 0 else "short",
+        "signal_time": iso(pos.signal_time),
+        "entry_time": iso(pos.entry_time),
+        "entry_price": pos.entry_price,
+        "exit_time": iso(pos.exit_time),
+        "exit_price": pos.exit_value / size,
         "size": ctx.lots(size),
-        "initial_stop": pos["initial_stop"],
+        "initial_stop": pos.initial_stop,
         "risk": risk,
-        "pnl": pos["pnl"],
-        "commission": pos["commission"],
-        "r_multiple": pos["pnl"] / risk if risk else None,
-        "exit_reason": pos["exit_reason"],
-        "bars_held": int((pos["exit_time"] - pos["entry_time"]) // ctx.step_ns),
+        "pnl": pos.pnl,
+        "commission": pos.commission,
+        "r_multiple": pos.pnl / risk if risk else None,
+        "exit_reason": pos.exit_reason,
+        "bars_held": int((pos.exit_time - pos.entry_time) // ctx.step_ns),
     }
     assert list(rec) == list(TRADE_COLUMNS)
     return rec

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from tradeforge.core.errors import ConfigError
 from tradeforge.core.timeframes import Timeframe
 from tradeforge.live.guards import RiskLimits
+from tradeforge.live.model import Identity
 from tradeforge.trading.execution import ExecutionModel, Sizing
 
 
@@ -37,9 +38,5 @@ class EngineConfig:
             raise ConfigError("window must be >= 2 bars")
         Timeframe.parse(self.timeframe)
 
-    def identity(self) -> dict[str, str]:
-        return {
-            "strategy": self.strategy_name,
-            "symbol": self.symbol.upper(),
-            "timeframe": self.timeframe,
-        }
+    def identity(self) -> Identity:
+        return Identity(self.strategy_name, self.symbol.upper(), self.timeframe)

@@ -13,10 +13,8 @@ from tradeforge.core.timeframes import Timeframe
 from tradeforge.live.brokers.base import Broker, client_order_id
 from tradeforge.live.config import EngineConfig
 from tradeforge.live.feeds import Feed
+from tradeforge.live.model import PendingOrder, Position, QueuedEntry
 from tradeforge.live.sizing import RiskSizer
-
-State = dict[str, Any]  # the engine state, or a part of it, as plain JSON data
-Record = dict[str, Any]  # a position, order, decision or trade record in that state
 
 
 @dataclass(frozen=True)
@@ -81,8 +79,8 @@ class EngineContext:
     def lots(self, steps: int) -> float:
         return round(steps * self.inst.lot_step, 8)
 
-    def client_id(self, owner: dict[str, Any], action: str) -> str:
+    def client_id(self, owner: Position | PendingOrder | QueuedEntry, action: str) -> str:
         """The idempotent broker client id of ``action`` on a position or pending order."""
         return client_order_id(
-            self.cfg.strategy_name, self.symbol, owner["signal_time"], owner["tag"], action
+            self.cfg.strategy_name, self.symbol, owner.signal_time, owner.tag, action
         )

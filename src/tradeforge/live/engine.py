@@ -6,15 +6,15 @@ modules: `events` (the per-tick / per-bar sequence), `entries` and `orders` (sig
 orders), `pending` (fills), `exits` and `booking` (positions and trades), `reconcile`,
 `kill`, `decisions` (the log) and `summary`.
 
-Each event's effects are computed against the last committed state and committed as one
-journal record (see `tradeforge.live.state`) *after* the broker calls, which are idempotent by
-client id. A crash anywhere therefore leaves a state from which re-running the same event makes
-the same decisions, gets the same (deduplicated) broker answers and commits the same record.
+Each event's effects are computed on a working copy of the last committed state (a typed
+`EngineState`, `tradeforge.live.model`) and committed, in its JSON form, as one journal record
+(see `tradeforge.live.state`) *after* the broker calls, which are idempotent by client id. A
+crash anywhere therefore leaves a state from which re-running the same event makes the same
+decisions, gets the same (deduplicated) broker answers and commits the same record.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -31,9 +31,10 @@ from tradeforge.live.feeds import Event, Feed, Tick
 from tradeforge.live.history import HistoryLost
 from tradeforge.live.kill import kill
 from tradeforge.live.market import observe
+from tradeforge.live.model import EngineState, Json
 from tradeforge.live.persist import canonical_json
 from tradeforge.live.reconcile import reconcile
-from tradeforge.live.schema import check_engine_state
+from tradeforge.live.schema import check_engine_state, load_engine_state
 from tradeforge.live.state import LoadReport, StateRepository
 from tradeforge.live.strategy_signals import strategy_signals
 from tradeforge.live.summary import engine_summary
@@ -41,15 +42,18 @@ from tradeforge.live.summary import engine_summary
 __all__ = ["Engine", "EngineConfig", "engine_summary", "strategy_signals"]
 
 
-def _clone(value: Any) -> Any:
-    return json.loads(json.dumps(value))
-
-
-def _trades_note(state: dict[str, Any], records: list[dict[str, Any]]) -> str:
+def _trades_note(state: Json, records: list[Json]) -> str:
     """How many closed trades the journal no longer holds (for a history-loss message)."""
     kept = sum(len(r.get("trades") or []) for r in records)
-    counted = state["stats"]["trades"]
+    counted = load_engine_state(state).stats.trades
     return f"; the state counts {counted} closed trade(s), the journal still holds {kept}"
+
+
+def _compared(state: EngineState) -> str:
+    """What decides whether an event changed the state: all of it but the event key."""
+    body = state.to_json()
+    del body["last_key"]
+    return canonical_json(body)
 
 
 class Engine:
@@ -83,32 +87,29 @@ class Engine:
         # explained by our own client ids are left to that redo instead of being "corrected"
         self.replaying = bool(broker.simulated) if replaying is None else replaying
         self.echo = echo
-        self.state: dict[str, Any] = {}
+        self.current: EngineState | None = None  # the committed state, typed (read only)
+        self.state: Json = {}  # the committed state as stored (JSON, with seq and version)
+        self._compared = ""  # `_compared(self.current)`
         self.load_report: LoadReport | None = None
         self.last_tick: Tick | None = None
         self.stopped = False
 
     # ------------------------------------------------------------------ state
-    def _initial_state(self) -> dict[str, Any]:
-        balance = self.broker.account().balance
-        return {
-            "identity": self.cfg.identity(),
-            "last_key": None,
-            "positions": {},
-            "pending": {},
-            "queued": {},
-            "atr": None,
-            "signals": {},
-            "daily": {"day": None, "start_balance": balance},
-            "risk": {"peak_equity": balance, "halted": None},
-            "stats": {"trades": 0, "realized": 0.0, "orders": 0, "next_trade_id": 0},
-        }
+    def _adopt(self, state: Json) -> None:
+        """Make ``state`` (committed, JSON-normalised) the engine's current state."""
+        self.state = state
+        self.current = EngineState.from_json(state)
+        self._compared = _compared(self.current)
+
+    def working_copy(self) -> EngineState:
+        """A copy of the committed state for an event to change (the committed one stays)."""
+        return EngineState.from_json(self.state)
 
     def _commit(
-        self, new: dict[str, Any], kind: str, event: Any, decisions: list, trades: list
-    ) -> dict[str, Any]:
-        record = self.repo.commit(new, kind, event, decisions=decisions, trades=trades)
-        self.state = _clone(self.repo.state)
+        self, new: EngineState, kind: str, event: Any, decisions: list, trades: list
+    ) -> Json:
+        record = self.repo.commit(new.to_json(), kind, event, decisions=decisions, trades=trades)
+        self._adopt(self.repo.state)
         if decisions:
             append_decisions(self.dir, record["seq"], decisions)
         if self.echo:
@@ -121,54 +122,57 @@ class Engine:
         """Load (or create) the state, check it belongs to this configuration, reconcile."""
         if self.repo.exists():
             try:
-                self.state, report = self.repo.load(accept_loss=self.accept_state_loss)
+                _, report = self.repo.load(accept_loss=self.accept_state_loss)
             except HistoryLost as exc:
                 note = _trades_note(exc.state, self.repo.records())
                 raise HistoryLost(exc.loss, exc.state, note) from None
         else:
-            self.state = self.repo.create(self._initial_state())
+            initial = EngineState.initial(self.cfg.identity(), self.broker.account().balance)
+            self.repo.create(initial.to_json())
             report = LoadReport(source="new", seq=1)
+        self._adopt(self.repo.state)
         self.load_report = report
-        if self.state.get("identity") != self.cfg.identity():
+        new = self.working_copy()
+        if new.identity != self.cfg.identity():
             raise StateError(
-                f"state in {self.dir} belongs to {self.state.get('identity')}, not "
-                f"{self.cfg.identity()}; use another --state directory"
+                f"state in {self.dir} belongs to {new.identity.to_json()}, not "
+                f"{self.cfg.identity().to_json()}; use another --state directory"
             )
         decisions = [decision(None, "start", report.message(), load=report.to_dict())]
-        new = _clone(self.state)
-        halted = new["risk"]["halted"]
+        halted = new.risk.halted
         if halted and not G.kill_requested(self.dir):
-            new["risk"]["halted"] = None
+            new.risk.halted = None
             decisions.append(decision(None, "kill_cleared", f"KILL file gone; was: {halted}"))
         self._commit(new, "start", None, decisions, [])
-        last = self.state["last_key"]
+        last = new.last_key
         if last is not None and hasattr(self.feed, "last_tick"):
-            tick = self.feed.last_tick(tuple(last))
+            tick = self.feed.last_tick(last)
             if tick is not None:
                 self.last_tick = tick
                 if self.broker.simulated:
-                    observe(self.ctx, self.state, tick)
+                    observe(self.ctx, self.working_copy(), tick)
         self.reconcile()
         return report
 
-    def reconcile(self) -> list[dict[str, Any]]:
+    def reconcile(self) -> list[Json]:
         """Compare state and broker; fix and log every difference before any new order."""
-        new = _clone(self.state)
-        now = self.state["last_key"][0] if self.state["last_key"] else None
+        new = self.working_copy()
+        now = new.last_key[0] if new.last_key else None
         decisions, trades = reconcile(self.ctx, new, now, self.replaying)
         if decisions:
             self._commit(new, "reconcile", None, decisions, trades)
         return decisions
 
     # ------------------------------------------------------------------ run loop
-    def run(self, max_events: int | None = None) -> dict[str, Any]:
-        """Process feed events until the feed ends, the kill switch fires or ``max_events``."""
+    def run(self, max_events: int | None = None) -> Json:
+        """Process feed events until the feed ends, the kill switch fires or ``max_events``;
+        returns the committed state as stored."""
         if self.load_report is None:
             self.start()
-        if self.state["risk"]["halted"]:
+        assert self.current is not None
+        if self.current.risk.halted:
             return self.state
-        after = tuple(self.state["last_key"]) if self.state["last_key"] else None
-        for count, event in enumerate(self.feed.events(after), start=1):
+        for count, event in enumerate(self.feed.events(self.current.last_key), start=1):
             self.handle(event)
             if self.stopped or (max_events is not None and count >= max_events):
                 break
@@ -176,14 +180,13 @@ class Engine:
 
     def handle(self, event: Event) -> None:
         """Apply one feed event and commit its effects (a no-op for one already applied)."""
-        last = self.state["last_key"]
-        if last is not None and tuple(event.key) <= tuple(last):
+        assert self.current is not None
+        last = self.current.last_key
+        if last is not None and tuple(event.key) <= last:
             return  # duplicate or out-of-order event: already reflected in the state
-        new = _clone(self.state)
-        new.setdefault("queued", {})  # state written before these keys existed
-        new.setdefault("atr", None)
-        decisions: list[dict[str, Any]] = []
-        trades: list[dict[str, Any]] = []
+        new = self.working_copy()
+        decisions: list[Json] = []
+        trades: list[Json] = []
         if isinstance(event, Tick):
             self.last_tick = event
             on_tick(self.ctx, new, event, decisions, trades)
@@ -191,12 +194,10 @@ class Engine:
         else:
             on_bar(self.ctx, new, event, self.last_tick, decisions, trades)
             kind, now = "bar", event.close_time
-        if G.kill_requested(self.dir) and not new["risk"]["halted"]:
+        if G.kill_requested(self.dir) and not new.risk.halted:
             kill(self.ctx, new, now, decisions, trades)
-        before = {k: v for k, v in self.state.items() if k not in ("last_key", "seq")}
-        after = {k: v for k, v in new.items() if k not in ("last_key", "seq")}
-        if canonical_json(before) != canonical_json(after) or decisions or trades:
-            new["last_key"] = list(event.key)
+        if decisions or trades or _compared(new) != self._compared:
+            new.last_key = (event.key[0], event.key[1])
             self._commit(new, kind, list(event.key), decisions, trades)
-        if new["risk"]["halted"]:
+        if new.risk.halted:
             self.stopped = True

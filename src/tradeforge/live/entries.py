@@ -10,9 +10,10 @@ import numpy as np
 
 from tradeforge.live import guards as G
 from tradeforge.live.brokers.base import client_order_id
-from tradeforge.live.context import EngineContext, Record, State
+from tradeforge.live.context import EngineContext
 from tradeforge.live.decisions import decision
 from tradeforge.live.feeds import Bar, Tick
+from tradeforge.live.model import EngineState, Position, QueuedEntry, SignalRow
 from tradeforge.live.orders import place_entry
 from tradeforge.live.pending import cancel_unless_filled, count_expired
 from tradeforge.live.strategy_signals import signal_row
@@ -32,49 +33,61 @@ class EntryTerms:
 
 
 def enter_on_signals(
-    ctx: EngineContext, new: State, sig: Signals, last: int, terms: EntryTerms, decisions: list
+    ctx: EngineContext,
+    new: EngineState,
+    sig: Signals,
+    last: int,
+    terms: EntryTerms,
+    decisions: list,
 ) -> None:
     """Act on the signals of the window's last bar (``last``), each once (by client id)."""
     bar = terms.bar
     now = bar.close_time
     rows = np.flatnonzero(sig.bar == last)
     horizon = bar.time - ctx.cfg.window * ctx.step_ns
-    new["signals"] = {k: v for k, v in new["signals"].items() if v >= horizon}
+    new.signals = {k: v for k, v in new.signals.items() if v >= horizon}
     for j in rows:
         row = signal_row(sig, int(j))
         sid = client_order_id(ctx.cfg.strategy_name, ctx.symbol, bar.time, row["tag"], "entry")
-        if sid in new["signals"]:
+        if sid in new.signals:
             continue
-        new["signals"][sid] = bar.time
+        new.signals[sid] = bar.time
         if row["exit_opposite"]:
             exit_opposite(ctx, new, row, now, decisions)
         enter(ctx, new, row, sid, terms, decisions)
 
 
-def exit_opposite(ctx: EngineContext, new: State, row: Record, now: int, decisions: list) -> None:
+def exit_opposite(
+    ctx: EngineContext, new: EngineState, row: SignalRow, now: int, decisions: list
+) -> None:
     """An ``exit_opposite`` signal: opposite positions close at the next open, opposite
     pending and queued entry orders are cancelled (counted as expired)."""
     side = row["side"]
-    for cid in sorted(new["positions"]):
-        pos = new["positions"][cid]
-        if pos["side"] != side and not pos.get("signal_exit"):
-            pos["signal_exit"] = True
+    for cid in sorted(new.positions):
+        pos = new.positions[cid]
+        if pos.side != side and not pos.signal_exit:
+            pos.signal_exit = True
             decisions.append(
                 decision(now, "exit_due", "opposite signal: closes at the next open", position=cid)
             )
-    for book in ("pending", "queued"):
-        for cid in sorted(new[book]):
-            if new[book][cid]["signal"]["side"] == side:
+    for book in (new.pending, new.queued):
+        for cid in sorted(book):
+            if book[cid].signal["side"] == side:
                 continue
-            if book == "pending" and not cancel_unless_filled(ctx.broker, cid):
+            if book is new.pending and not cancel_unless_filled(ctx.broker, cid):
                 continue  # filled meanwhile: a position now, the next sync adopts it
-            del new[book][cid]
+            del book[cid]
             count_expired(new)
             decisions.append(decision(now, "cancel", "opposite signal", order=cid))
 
 
 def enter(
-    ctx: EngineContext, new: State, row: Record, sid: str, terms: EntryTerms, decisions: list
+    ctx: EngineContext,
+    new: EngineState,
+    row: SignalRow,
+    sid: str,
+    terms: EntryTerms,
+    decisions: list,
 ) -> None:
     """One entry signal: skipped, refused by a guard, queued or placed (each logged)."""
     cfg, bar, tick = ctx.cfg, terms.bar, terms.tick
@@ -89,24 +102,20 @@ def enter(
         decisions.append(decision(now, "skip", "end of replay", **base))
         return
     in_slot = [
-        p for p in (*new["positions"].values(), *new["pending"].values(),
-                    *new["queued"].values())
-        if cfg.position_mode == "symbol" or p["tag"] == row["tag"]
+        p for p in (*new.positions.values(), *new.pending.values(), *new.queued.values())
+        if cfg.position_mode == "symbol" or p.tag == row["tag"]
     ]  # fmt: skip
     # a slot whose only occupant is an opposite position leaving at the next open is free
     # for that open (a reversal)
-    reversal = (
-        len(in_slot) == 1
-        and in_slot[0].get("signal_exit")
-        and in_slot[0].get("side") != row["side"]
-    )
+    only = in_slot[0] if len(in_slot) == 1 else None
+    reversal = isinstance(only, Position) and only.signal_exit and only.side != row["side"]
     if in_slot and not reversal:
         decisions.append(decision(now, "skip", f"slot busy ({cfg.position_mode})", **base))
         return
-    if new["risk"]["halted"]:
+    if new.risk.halted:
         decisions.append(decision(now, "skip", "trading halted", **base))
         return
-    leaving = sum(1 for p in new["positions"].values() if p.get("signal_exit"))
+    leaving = sum(1 for p in new.positions.values() if p.signal_exit)
     verdicts = G.check_entry(
         cfg.limits,
         now=now,
@@ -114,9 +123,9 @@ def enter(
         spread=tick.spread if tick else None,
         pip_size=ctx.inst.pip_size,
         equity=terms.equity,
-        day_start_balance=new["daily"]["start_balance"],
-        peak_equity=new["risk"]["peak_equity"],
-        open_count=len(new["positions"]) - leaving + len(new["pending"]) + len(new["queued"]),
+        day_start_balance=new.daily.start_balance,
+        peak_equity=new.risk.peak_equity,
+        open_count=len(new.positions) - leaving + len(new.pending) + len(new.queued),
     )
     blocked = [v for v in verdicts if not v.ok]
     if blocked:
@@ -127,16 +136,10 @@ def enter(
         ref = row["entry_price"]
     else:
         ref = bar.close + (ctx.spread(bar.spread) if row["side"] > 0 else 0.0)
-    exits_due = any(p["time_due"] or p.get("signal_exit") for p in new["positions"].values())
+    exits_due = any(p.time_due or p.signal_exit for p in new.positions.values())
     if exits_due:
         # exits at the next open come first and the size uses the balance after them
-        new["queued"][sid] = {
-            "signal": row,
-            "signal_time": bar.time,
-            "tag": row["tag"],
-            "ref": ref,
-            "seq": len(new["queued"]),
-        }
+        new.queued[sid] = QueuedEntry(row, bar.time, row["tag"], ref, len(new.queued))
         why = "reversal" if reversal else "exits due at the next open"
         decisions.append(decision(now, "queued", why, **base))
         return

@@ -25,7 +25,6 @@ the backtest's once the window is long against the ATR period).
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from tradeforge.live.account import sizing_balance, update_account
 from tradeforge.live.context import EngineContext
@@ -33,19 +32,20 @@ from tradeforge.live.entries import EntryTerms, enter_on_signals
 from tradeforge.live.exits import close_at_end, close_due, exits_on_tick, manage_on_bar
 from tradeforge.live.feeds import Bar, Tick
 from tradeforge.live.market import observe, roll_atr, seed_atr, slip_at, window_atr
+from tradeforge.live.model import EngineState
 from tradeforge.live.orders import place_queued
 from tradeforge.live.pending import expire_pending, sync_pending
 from tradeforge.live.strategy_signals import strategy_signals
 
 
 def on_tick(
-    ctx: EngineContext, new: dict[str, Any], tick: Tick, decisions: list, trades: list
+    ctx: EngineContext, new: EngineState, tick: Tick, decisions: list, trades: list
 ) -> None:
     if ctx.broker.simulated:
         observe(ctx, new, tick)
     sync_pending(ctx, new, tick.time, decisions, trades)
     close_due(ctx, new, tick.time, decisions, trades)
-    if new["queued"]:
+    if new.queued:
         place_queued(ctx, new, tick, decisions, trades)
     if ctx.cfg.exit_mode == "tick":
         exits_on_tick(ctx, new, tick, decisions, trades)
@@ -53,7 +53,7 @@ def on_tick(
 
 def on_bar(
     ctx: EngineContext,
-    new: dict[str, Any],
+    new: EngineState,
     bar: Bar,
     last_tick: Tick | None,
     decisions: list,

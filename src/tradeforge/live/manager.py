@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from tradeforge.strategy.signal_schema import pack_row
 from tradeforge.trading import rules
 from tradeforge.trading.result import EXIT_REASONS
 
@@ -47,23 +48,9 @@ def open_pf(signal: dict[str, Any], fill: float, steps: int) -> tuple[np.ndarray
     else:
         stop = signal["stop_price"]
     pf = np.zeros(rules.NF)
-    nan = np.nan
-
-    def arr(name: str, dtype: Any) -> np.ndarray:
-        vals = [nan if v is None else v for v in signal[name]]
-        return np.ascontiguousarray(vals, dtype=dtype)
-
-    def num(name: str) -> float:
-        v = signal.get(name)
-        return nan if v is None else float(v)
-
     rules.open_position(
-        _row(pf), 0, side, float(fill), float(stop), int(steps),
-        arr("target_kind", np.int64), arr("target_value", np.float64),
-        arr("target_fraction", np.float64), int(signal["runner"]), num("be_trigger_r"),
-        num("be_offset") if signal.get("be_offset") is not None else 0.0,
-        int(signal["trail_kind"]), num("trail_distance"), num("trail_start_r"),
-    )  # fmt: skip
+        _row(pf), 0, side, float(fill), float(stop), int(steps), pack_row(signal), 0
+    )
     return pf, float(stop)
 
 

@@ -3,29 +3,28 @@ slippage in force for a bar, and quotes handed to a simulated broker."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
 from tradeforge.live.context import EngineContext
 from tradeforge.live.feeds import Bar, Tick
+from tradeforge.live.model import AtrSnapshot, EngineState
 from tradeforge.trading.execution import atr_with_warmup
 
 
-def atr_for(state: dict[str, Any], bar_time: int) -> float | None:
+def atr_for(state: EngineState, bar_time: int) -> float | None:
     """The ATR known at the close of the bar before ``bar_time`` (``atr`` slippage)."""
-    a = state.get("atr")
+    a = state.atr
     if a is None:
         return None
-    return a["value"] if bar_time > a["bar"] else a["prev"]
+    return a.value if bar_time > a.bar else a.prev
 
 
-def slip_at(ctx: EngineContext, state: dict[str, Any], bar_time: int) -> float:
+def slip_at(ctx: EngineContext, state: EngineState, bar_time: int) -> float:
     return ctx.cfg.execution.slippage_at(ctx.inst, ctx.symbol, bar_time, atr_for(state, bar_time))
 
 
-def observe(ctx: EngineContext, state: dict[str, Any], tick: Tick) -> None:
+def observe(ctx: EngineContext, state: EngineState, tick: Tick) -> None:
     """Hand a quote to the simulated broker with its bar and the ATR for its slippage."""
     bar_time = ctx.bar_of(tick.time)
     ctx.broker.observe(
@@ -46,13 +45,13 @@ def window_atr(ctx: EngineContext, window: pd.DataFrame) -> np.ndarray | None:
     )
 
 
-def seed_atr(ctx: EngineContext, state: dict[str, Any], atr: np.ndarray, bar: Bar) -> None:
+def seed_atr(ctx: EngineContext, state: EngineState, atr: np.ndarray, bar: Bar) -> None:
     """First bar seen: record the ATR known at the previous bar's close."""
-    if state["atr"] is None:
+    if state.atr is None:
         prev = float(atr[-2]) if len(atr) > 1 else float(bar.high - bar.low)
-        state["atr"] = {"bar": bar.time - ctx.step_ns, "value": prev, "prev": prev}
+        state.atr = AtrSnapshot(bar=bar.time - ctx.step_ns, value=prev, prev=prev)
 
 
-def roll_atr(state: dict[str, Any], atr: np.ndarray, bar_time: int) -> None:
+def roll_atr(state: EngineState, atr: np.ndarray, bar_time: int) -> None:
     """Bar ``bar_time`` closed: its ATR becomes the one known, the previous one is kept."""
-    state["atr"] = {"bar": bar_time, "value": float(atr[-1]), "prev": atr_for(state, bar_time)}
+    state.atr = AtrSnapshot(bar=bar_time, value=float(atr[-1]), prev=atr_for(state, bar_time))

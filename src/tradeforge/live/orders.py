@@ -3,21 +3,20 @@ entries queued behind exits at the next quote (sized from the balance after thos
 
 from __future__ import annotations
 
-from typing import Any
-
 from tradeforge.live.account import equity_margin, sizing_balance
 from tradeforge.live.brokers.base import BrokerError, OrderRequest
 from tradeforge.live.context import EngineContext
 from tradeforge.live.decisions import decision
 from tradeforge.live.feeds import Tick
 from tradeforge.live.market import observe
+from tradeforge.live.model import EngineState, PendingOrder, SignalRow
 from tradeforge.live.pending import sync_pending
 
 
 def place_entry(
     ctx: EngineContext,
-    new: dict[str, Any],
-    row: dict[str, Any],
+    new: EngineState,
+    row: SignalRow,
     sid: str,
     signal_time: int,
     ref: float,
@@ -45,15 +44,9 @@ def place_entry(
         decisions.append(decision(now, "rejected", str(exc), **base))
         return False
     steps = int(round(result.lots / ctx.inst.lot_step))  # a redo gets the original size
-    new["pending"][sid] = {
-        "signal": row,
-        "signal_time": signal_time,
-        "tag": row["tag"],
-        "steps": steps,
-        "lots": result.lots,
-        "bars_left": row["expiry"] if row["entry_type"] != "market" else None,
-    }
-    new["stats"]["orders"] += 1
+    bars_left = row["expiry"] if row["entry_type"] != "market" else None
+    new.pending[sid] = PendingOrder(row, signal_time, row["tag"], steps, result.lots, bars_left)
+    new.stats.orders += 1
     decisions.append(
         decision(now, "order", size.reason, lots=result.lots, status=result.status,
                  entry=row["entry_type"], **base)
@@ -62,12 +55,12 @@ def place_entry(
 
 
 def place_queued(
-    ctx: EngineContext, new: dict[str, Any], tick: Tick, decisions: list, trades: list
+    ctx: EngineContext, new: EngineState, tick: Tick, decisions: list, trades: list
 ) -> None:
     """Entries queued behind this open's exits: sized now, filled at this quote."""
-    queued = sorted(new["queued"].items(), key=lambda kv: kv[1]["seq"])
-    new["queued"] = {}
-    if new["risk"]["halted"]:
+    queued = sorted(new.queued.items(), key=lambda kv: kv[1].seq)
+    new.queued = {}
+    if new.risk.halted:
         for sid, _ in queued:
             decisions.append(decision(tick.time, "skip", "trading halted", order=sid))
         return
@@ -78,9 +71,8 @@ def place_queued(
     placed = False
     for sid, q in queued:
         placed |= place_entry(
-            ctx, new, q["signal"], sid, q["signal_time"], q["ref"], balance, free, tick.time,
-            decisions,
-        )  # fmt: skip
+            ctx, new, q.signal, sid, q.signal_time, q.ref, balance, free, tick.time, decisions
+        )
     if placed and ctx.broker.simulated:
         observe(ctx, new, tick)  # the orders execute at this same quote
         sync_pending(ctx, new, tick.time, decisions, trades)

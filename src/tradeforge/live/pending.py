@@ -4,13 +4,13 @@ broker), drop orders the broker refused or forgot, and cancel or expire the rest
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from tradeforge.live import manager as M
 from tradeforge.live.booking import execute_exit
 from tradeforge.live.brokers.base import Broker, PositionClosedError
 from tradeforge.live.context import EngineContext
 from tradeforge.live.decisions import decision
+from tradeforge.live.model import EngineState, Position
 
 
 def cancel_unless_filled(broker: Broker, cid: str) -> bool:
@@ -20,89 +20,89 @@ def cancel_unless_filled(broker: Broker, cid: str) -> bool:
     return not (res is not None and res.status == "filled")
 
 
-def count_expired(new: dict[str, Any]) -> None:
-    new["stats"]["expired"] = new["stats"].get("expired", 0) + 1
+def count_expired(new: EngineState) -> None:
+    new.stats.expired += 1
 
 
-def expire_pending(ctx: EngineContext, new: dict[str, Any], now: int, decisions: list) -> None:
+def expire_pending(ctx: EngineContext, new: EngineState, now: int, decisions: list) -> None:
     """Count a closed bar against limit / stop entries; cancel those past their last bar."""
-    for cid in sorted(new["pending"]):
-        p = new["pending"][cid]
-        if p.get("bars_left") is None:
+    for cid in sorted(new.pending):
+        p = new.pending[cid]
+        if p.bars_left is None:
             continue
-        p["bars_left"] -= 1
-        if p["bars_left"] <= 0:
+        p.bars_left -= 1
+        if p.bars_left <= 0:
             if not cancel_unless_filled(ctx.broker, cid):
                 continue
-            del new["pending"][cid]
+            del new.pending[cid]
             count_expired(new)
             decisions.append(decision(now, "expired", "entry order expired", order=cid))
 
 
-def send_stop(
-    ctx: EngineContext, pos: dict[str, Any], stop: float, now: int, decisions: list
-) -> None:
+def send_stop(ctx: EngineContext, pos: Position, stop: float, now: int, decisions: list) -> None:
     try:
-        ctx.broker.modify(pos["ticket"], stop)
+        ctx.broker.modify(pos.ticket, stop)
     except PositionClosedError:
         decisions.append(
-            decision(now, "warning", "stop update on a closed position", position=pos["cid"])
+            decision(now, "warning", "stop update on a closed position", position=pos.cid)
         )
 
 
 def sync_pending(
-    ctx: EngineContext, new: dict[str, Any], now: int, decisions: list, trades: list
+    ctx: EngineContext, new: EngineState, now: int, decisions: list, trades: list
 ) -> None:
     """Ask the broker about every pending entry; filled ones become managed positions."""
-    for cid in sorted(new["pending"]):
-        p = new["pending"][cid]
+    for cid in sorted(new.pending):
+        p = new.pending[cid]
         res = ctx.broker.order_status(cid)
         if res is None or res.status in ("rejected", "cancelled"):
-            del new["pending"][cid]
+            del new.pending[cid]
             why = "unknown to broker" if res is None else f"{res.status}: {res.reason}"
             decisions.append(decision(now, "order_dropped", why, order=cid))
             continue
         if res.status != "filled":
             continue
-        del new["pending"][cid]
-        sig = p["signal"]
-        pf, stop = M.open_pf(sig, res.price, p["steps"])
+        del new.pending[cid]
+        sig = p.signal
+        pf, stop = M.open_pf(sig, res.price, p.steps)
         side = sig["side"]
         risk = side * (res.price - stop)
-        tid = new["stats"]["next_trade_id"]
-        new["stats"]["next_trade_id"] = tid + 1
-        pos = {
-            "cid": cid,
-            "trade_id": tid,
-            "ticket": res.ticket,
-            "tag": p["tag"],
-            "side": side,
-            "signal_time": p["signal_time"],
-            "entry_time": ctx.bar_of(res.time),
-            "entry_price": res.price,
-            "entry_type": sig["entry_type"],
-            "fill_at_open": bool(res.at_open),
-            "steps": p["steps"],
-            "initial_stop": stop,
-            "risk_money": risk * p["steps"] * ctx.unit,
-            "pf": M.pf_to_json(pf),
-            "bars": 0,
-            "time_stop": sig["time_stop"],
-            "time_due": False,
-            "signal_exit": False,
-            "legs": 0,
-            "booked": [],
-            "pnl": 0.0,
-            "commission": 0.0,
-            "exit_value": 0.0,
-        }
-        new["positions"][cid] = pos
+        tid = new.stats.next_trade_id
+        new.stats.next_trade_id = tid + 1
+        pos = Position(
+            cid=cid,
+            trade_id=tid,
+            ticket=res.ticket,
+            tag=p.tag,
+            side=side,
+            signal_time=p.signal_time,
+            entry_time=ctx.bar_of(res.time),
+            entry_price=res.price,
+            entry_type=sig["entry_type"],
+            fill_at_open=bool(res.at_open),
+            steps=p.steps,
+            initial_stop=stop,
+            risk_money=risk * p.steps * ctx.unit,
+            pf=M.pf_to_json(pf),
+            bars=0,
+            time_stop=sig["time_stop"],
+            time_due=False,
+            signal_exit=False,
+            legs=0,
+            booked=[],
+            pnl=0.0,
+            commission=0.0,
+            exit_value=0.0,
+            exit_time=None,
+            exit_reason=None,
+        )
+        new.positions[cid] = pos
         decisions.append(
             decision(now, "filled", "entry filled", order=cid, ticket=res.ticket,
                      price=res.price, stop=stop, lots=res.lots)
         )  # fmt: skip
         if not risk > 0:
-            leg = M.Leg(math.nan, p["steps"], "stop")
+            leg = M.Leg(math.nan, p.steps, "stop")
             pf[M.rules.F_REMAINING] = 0
             decisions.append(
                 decision(now, "exit", "stop on the wrong side of the fill", position=cid)

@@ -5,42 +5,42 @@ positions and orders dropped, positions nobody knows closed or ignored."""
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from tradeforge.live import manager as M
 from tradeforge.live.booking import Fill, book_leg, own_close_ids
 from tradeforge.live.context import EngineContext
 from tradeforge.live.decisions import decision
+from tradeforge.live.model import EngineState, Json
 
 
 def reconcile(
-    ctx: EngineContext, new: dict[str, Any], now: int | None, replaying: bool
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    ctx: EngineContext, new: EngineState, now: int | None, replaying: bool
+) -> tuple[list[Json], list[Json]]:
     """Bring ``new`` (a copy of the state) in line with the broker; (decisions, trades).
 
     ``replaying``: a replayed feed redelivers the in-flight event, so closes under our own
     client ids are left to that redo instead of being booked here."""
-    decisions: list[dict[str, Any]] = []
-    trades: list[dict[str, Any]] = []
+    decisions: list[Json] = []
+    trades: list[Json] = []
     broker, inst = ctx.broker, ctx.inst
     at_broker = {p.ticket: p for p in broker.positions(ctx.symbol)}
     known_tickets = set()
-    for cid in sorted(new["positions"]):
-        pos = new["positions"][cid]
-        known_tickets.add(pos["ticket"])
-        pf = M.pf_from_json(pos["pf"])
-        bp = at_broker.get(pos["ticket"])
+    for cid in sorted(new.positions):
+        pos = new.positions[cid]
+        known_tickets.add(pos.ticket)
+        pf = M.pf_from_json(pos.pf)
+        bp = at_broker.get(pos.ticket)
         state_lots = ctx.lots(M.remaining(pf))
         if bp is not None and math.isclose(bp.lots, state_lots, abs_tol=1e-9):
             stop = M.stop_of(pf)
             if bp.stop is None or not math.isclose(bp.stop, stop, abs_tol=1e-12):
-                broker.modify(pos["ticket"], stop)
+                broker.modify(pos.ticket, stop)
                 decisions.append(
                     decision(now, "reconcile", "stop at broker differs; reset to state",
                              position=cid, broker_stop=bp.stop, state_stop=stop)
                 )  # fmt: skip
             continue
-        unbooked = [d for d in broker.deals_for(pos["ticket"]) if d.client_id not in pos["booked"]]
+        unbooked = [d for d in broker.deals_for(pos.ticket) if d.client_id not in pos.booked]
         own = own_close_ids(ctx, pos)
         if replaying and unbooked and all(d.client_id in own for d in unbooked):
             continue  # our own in-flight close: redoing the event books it
@@ -58,13 +58,13 @@ def reconcile(
             )  # fmt: skip
             if trade:
                 trades.append(trade)
-        if cid in new["positions"] and bp is None:
+        if cid in new.positions and bp is None:
             decisions.append(
                 decision(now, "reconcile", "position gone at broker without a deal; dropped",
                          position=cid)
             )  # fmt: skip
-            del new["positions"][cid]
-    pending_ids = set(new["pending"])
+            del new.positions[cid]
+    pending_ids = set(new.pending)
     for ticket, bp in sorted(at_broker.items()):
         if ticket in known_tickets or bp.client_id in pending_ids:
             continue  # pending fills are adopted by the normal sync on the next tick
@@ -78,9 +78,9 @@ def reconcile(
             decisions.append(
                 decision(now, "reconcile", "unknown position at broker; ignored", ticket=ticket)
             )
-    for cid in sorted(new["pending"]):
+    for cid in sorted(new.pending):
         if broker.order_status(cid) is None:
-            del new["pending"][cid]
+            del new.pending[cid]
             decisions.append(
                 decision(now, "reconcile", "pending order unknown to broker; dropped", order=cid)
             )

@@ -1,8 +1,9 @@
 """Assemble and run a dry-run (engine + replay feed + paper broker) or a live session.
 
-`DryRunSpec` is everything a dry-run needs; it is written to ``<state>/dryrun.json`` on the
-first start so a restart (``tradeforge dry-run --state DIR`` again, or after a crash) continues
-with the same configuration — a restart with a different one is refused. A session holds the
+A session runs one `RunSpec` with `LiveSettings` (one symbol). A dry-run's is written to
+``<state>/dryrun.json`` (`RunSpec.to_dict`, window resolved) on the first start so a restart
+(``tradeforge dry-run --state DIR`` again, or after a crash) continues with the same
+configuration — a restart with a different one is refused. A session holds the
 state directory's writer lock (`tradeforge.live.lock`) from before its first write to its end.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,6 @@ import pandas as pd
 
 from tradeforge.core.errors import ConfigError, StateError
 from tradeforge.core.paths import user_path
-from tradeforge.core.timeframes import Timeframe
 from tradeforge.core.timeutil import to_utc
 from tradeforge.live.brokers.paper import PAPER_FILE, PaperBroker
 from tradeforge.live.engine import Engine, EngineConfig
@@ -28,144 +28,125 @@ from tradeforge.live.guards import RiskLimits
 from tradeforge.live.lock import StateLock
 from tradeforge.live.persist import ensure_dir, read_document, write_document
 from tradeforge.live.state import JOURNAL_FILE, StateRepository
-from tradeforge.trading.execution import ExecutionModel, Sizing
+from tradeforge.strategy.base import Strategy
+from tradeforge.trading.spec import LiveSettings, RunSpec
 
 SPEC_FILE = "dryrun.json"
 
 
-@dataclass(frozen=True)
-class DryRunSpec:
-    strategy: str
-    symbol: str
-    timeframe: str
-    start: str  # first replayed bar (UTC)
-    end: str  # end of the replay (exclusive)
-    params: dict[str, Any] = field(default_factory=dict)
-    bars_file: str | None = None  # parquet of bars; else the cache under ``home``
-    home: str | None = None
-    window: int = 300
-    sizing: str = "risk:1"
-    spread: str | float = "data"
-    slippage: str | None = None
-    commission: float = 0.0
-    swap_long: float = 0.0  # money per lot per night
-    swap_short: float = 0.0
-    slippage_seed: int = 0  # seed of random slippage
-    capital: float = 100_000.0
-    leverage: float = 100.0
-    position_mode: str = "symbol"
-    exit_mode: str = "bar"
-    close_at_end: bool = False
-    max_lots: float | None = None
-    limits: dict[str, Any] = field(default_factory=dict)
-    pace: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def execution(self) -> ExecutionModel:
-        return ExecutionModel(
-            spread=self.spread,
-            commission=self.commission,
-            swap_long=self.swap_long,
-            swap_short=self.swap_short,
-            seed=self.slippage_seed,
-            **ExecutionModel.parse_slippage(self.slippage),
-        )
-
-    def validate(self) -> None:
-        """Refuse bad settings before a state directory stores them (a stored spec is reused
-        by every restart, so a bad one would block the corrected run)."""
-        if not self.capital > 0:
-            raise ConfigError(f"capital must be > 0, got {self.capital}")
-        if self.window < 1:
-            raise ConfigError(f"window must be >= 1 bar, got {self.window}")
-        if self.max_lots is not None and not self.max_lots > 0:
-            raise ConfigError(f"max_lots must be > 0, got {self.max_lots}")
-        to_utc(self.start, "start"), to_utc(self.end, "end")
-        self.engine_config()
-
-    def engine_config(self) -> EngineConfig:
-        return EngineConfig(
-            strategy_name=self.strategy,
-            symbol=self.symbol.upper(),
-            timeframe=Timeframe.parse(self.timeframe).name,
-            window=self.window,
-            sizing=Sizing.parse(self.sizing),
-            execution=self.execution(),
-            limits=RiskLimits(**self.limits),
-            position_mode=self.position_mode,
-            exit_mode=self.exit_mode,
-            close_at_end=self.close_at_end,
-            max_lots=self.max_lots,
-            leverage=self.leverage,
-        )
+def engine_config(spec: RunSpec, strategy: Strategy | None = None) -> EngineConfig:
+    """The engine's settings of a dry-run/live ``spec`` (``spec.live`` set; one symbol); the
+    window resolved against ``strategy``'s warm-up (`RunSpec.resolve_window`)."""
+    live = spec.live or LiveSettings()
+    try:
+        limits = RiskLimits(**live.limits)
+    except TypeError as exc:
+        raise ConfigError(f"unknown risk limit ({exc})") from None
+    return EngineConfig(
+        strategy_name=str(spec.strategy),
+        symbol=spec.symbol,
+        timeframe=str(spec.timeframe),
+        window=spec.resolve_window(strategy or spec.create_strategy()),
+        sizing=spec.sizing,
+        execution=spec.execution,
+        limits=limits,
+        position_mode=spec.position_mode,
+        exit_mode=live.exit_mode,
+        close_at_end=live.close_at_end,
+        max_lots=live.max_lots,
+        leverage=live.leverage,
+    )
 
 
-def load_bars(spec: DryRunSpec) -> pd.DataFrame:
+def prepare_session(spec: RunSpec) -> RunSpec:
+    """``spec`` checked for a session (one symbol, a timeframe, a strategy, valid limits) with
+    its window resolved, so that what a state directory stores is what runs on every
+    restart — a bad spec stored there would block the corrected run."""
+    if spec.live is None:
+        raise ConfigError("a dry-run/live session needs live settings (RunSpec.live)")
+    cfg = engine_config(spec)
+    return replace(spec, live=replace(spec.live, window=cfg.window))
+
+
+def load_bars(spec: RunSpec) -> pd.DataFrame:
     """The replay's bars plus ``window`` bars of history before ``start``."""
-    tf = Timeframe.parse(spec.timeframe)
+    live = spec.live or LiveSettings()
+    if spec.start is None or spec.end is None or spec.timeframe is None:
+        raise ConfigError("a replay needs a timeframe, a start and an end")
     start, end = to_utc(spec.start, "start"), to_utc(spec.end, "end")
-    if spec.bars_file:
+    if live.bars_file:
         from tradeforge.data.validate import validate_ohlcv
 
-        frame = validate_ohlcv(pd.read_parquet(user_path(spec.bars_file)), spec.bars_file)
+        frame = validate_ohlcv(pd.read_parquet(user_path(live.bars_file)), live.bars_file)
     else:
         from tradeforge.core.paths import resolve_home
         from tradeforge.data.cache import ParquetStore
 
-        frame = ParquetStore(resolve_home(spec.home)).load(spec.symbol, tf, None, end)
+        store = ParquetStore(resolve_home(live.home))
+        frame = store.load(spec.symbol, spec.timeframe, None, end)
     frame = frame[frame.index < end]
     first = int(frame.index.searchsorted(start))
-    return frame.iloc[max(0, first - spec.window) :]
+    window = live.window if live.window is not None else engine_config(spec).window
+    return frame.iloc[max(0, first - window) :]
 
 
-def resolve_spec(state_dir: Path, spec: DryRunSpec | None) -> tuple[DryRunSpec, bool]:
-    """The spec stored in ``state_dir`` (restart) or the validated ``spec`` (first start), and
+def resolve_spec(state_dir: Path, spec: RunSpec | None) -> tuple[RunSpec, bool]:
+    """The spec stored in ``state_dir`` (restart) or the checked ``spec`` (first start), and
     whether it is new (not stored yet: `build_dry_run` stores it once its bars have loaded)."""
     path = Path(state_dir) / SPEC_FILE
     if path.exists():
-        body = read_document(path)
         try:
-            stored = DryRunSpec(**body)
-        except TypeError as exc:
-            raise StateError(f"{path}: malformed dry-run settings ({exc})") from None
-        if spec is not None and spec.to_dict() != stored.to_dict():
-            diff = sorted(k for k, v in spec.to_dict().items() if stored.to_dict()[k] != v)
-            raise ConfigError(
-                f"{state_dir} holds a dry-run with other settings ({', '.join(diff)}); "
-                "restart it without options or use a new --state directory"
-            )
+            stored = RunSpec.from_dict(read_document(path))
+        except StateError as exc:
+            raise StateError(f"{path}: {exc}") from None
+        if spec is not None:
+            given, kept = prepare_session(spec).to_dict(), stored.to_dict()
+            if given != kept:
+                diff = sorted(_differences(given, kept))
+                raise ConfigError(
+                    f"{state_dir} holds a dry-run with other settings ({', '.join(diff)}); "
+                    "restart it without options or use a new --state directory"
+                )
         return stored, False
     if spec is None:
         raise ConfigError(f"{state_dir} holds no dry-run; give --strategy/--symbol/--replay")
-    spec.validate()
-    return spec, True
+    return prepare_session(spec), True
+
+
+def _differences(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
+    """Dotted names of the entries that differ (``live.window``, ``execution.commission``)."""
+    out = []
+    for key in dict.fromkeys([*a, *b]):
+        x, y = a.get(key), b.get(key)
+        if isinstance(x, dict) and isinstance(y, dict) and key != "params":
+            out += _differences(x, y, f"{prefix}{key}.")
+        elif x != y:
+            out.append(f"{prefix}{key}")
+    return out
 
 
 def build_dry_run(
     state_dir: str | Path,
-    spec: DryRunSpec | None = None,
+    spec: RunSpec | None = None,
     echo=None,
     *,
     accept_state_loss: bool = False,
 ) -> Engine:
-    from tradeforge.strategy.registry import create_strategy
-
     state_dir = Path(state_dir)
     spec, new = resolve_spec(state_dir, spec)
     frame = load_bars(spec)
-    strategy = create_strategy(spec.strategy, spec.params)
+    strategy = spec.create_strategy()
     if new:  # stored only once it is known to run: a restart reuses it as it is
         ensure_dir(state_dir)
         write_document(state_dir / SPEC_FILE, spec.to_dict())
-    cfg = spec.engine_config()
-    feed = ReplayFeed(frame, cfg.symbol, cfg.timeframe, pace=spec.pace, play_from=spec.start)
+    cfg = engine_config(spec, strategy)
+    live = spec.live or LiveSettings()
+    feed = ReplayFeed(frame, cfg.symbol, cfg.timeframe, pace=live.pace, play_from=spec.start)
     broker = PaperBroker(
         state_dir / PAPER_FILE,
-        initial_balance=spec.capital,
+        initial_balance=spec.initial_capital,
         execution=cfg.execution,
-        leverage=spec.leverage,
+        leverage=live.leverage,
     )
     return Engine(
         cfg, strategy, feed, broker, state_dir, echo=echo, accept_state_loss=accept_state_loss
@@ -175,7 +156,7 @@ def build_dry_run(
 @contextmanager
 def dry_run_session(
     state_dir: str | Path,
-    spec: DryRunSpec | None = None,
+    spec: RunSpec | None = None,
     echo=None,
     *,
     accept_state_loss: bool = False,
@@ -193,7 +174,7 @@ def dry_run_session(
 
 def run_dry(
     state_dir: str | Path,
-    spec: DryRunSpec | None = None,
+    spec: RunSpec | None = None,
     echo=None,
     *,
     accept_state_loss: bool = False,
@@ -204,15 +185,8 @@ def run_dry(
 
 def run_live(
     state_dir: str | Path,
+    spec: RunSpec,
     *,
-    strategy: str,
-    params: dict[str, Any],
-    symbol: str,
-    timeframe: str,
-    window: int = 300,
-    sizing: str = "risk:1",
-    max_lots: float | None = None,
-    limits: dict[str, Any] | None = None,
     magic: int = 240_601,
     mt5: Any = None,
     feed: Any = None,
@@ -224,25 +198,18 @@ def run_live(
     sent to the server, reconciliation with the terminal before the first order. ``login``
     (``login``/``password``/``server``) goes to the terminal's ``initialize()``."""
     from tradeforge.live.brokers.mt5 import MT5Broker, MT5Feed
-    from tradeforge.strategy.registry import create_strategy
 
+    live = replace(spec.live or LiveSettings(), exit_mode="tick")
+    spec = prepare_session(replace(spec, live=live))
+    strategy = spec.create_strategy()
     state_dir = user_path(state_dir)
     with StateLock(state_dir):  # before connecting: a refused second session touches nothing
         broker = MT5Broker(mt5, magic=magic, **(login or {}))
-        cfg = EngineConfig(
-            strategy_name=strategy,
-            symbol=symbol.upper(),
-            timeframe=Timeframe.parse(timeframe).name,
-            window=window,
-            sizing=Sizing.parse(sizing),
-            limits=RiskLimits(**(limits or {})),
-            exit_mode="tick",
-            max_lots=max_lots,
-        )
+        cfg = engine_config(spec, strategy)
         feed = feed or MT5Feed(broker.mt5, cfg.symbol, cfg.timeframe)
         engine = Engine(
             cfg,
-            create_strategy(strategy, params),
+            strategy,
             feed,
             broker,
             state_dir,
@@ -279,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args:
         print("usage: python -m tradeforge.live STATE_DIR [SPEC_JSON]", file=sys.stderr)
         return 2
-    spec = DryRunSpec(**json.loads(Path(args[1]).read_text())) if len(args) > 1 else None
+    spec = RunSpec.from_dict(json.loads(Path(args[1]).read_text())) if len(args) > 1 else None
     engine = run_dry(args[0], spec)
     print(json.dumps({"seq": engine.state["seq"], "journal": str(Path(args[0]) / JOURNAL_FILE)}))
     return 0

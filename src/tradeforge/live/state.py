@@ -23,7 +23,10 @@ loss is accepted, which rewrites the journal from its valid records plus ``lost`
 (the damaged file is kept as ``journal.jsonl.damaged``).
 
 State bodies are JSON objects whose top-level values are scalars or flat dicts; patches are
-two-level (``set``/``del`` of top-level keys and of entries of dict-valued keys).
+two-level (``set``/``del`` of top-level keys and of entries of dict-valued keys). Every body
+carries ``schema_version``; a body of an older layout is migrated when it is loaded
+(`tradeforge.live.migrations`) and, when the load heals the directory, the migration is
+committed as a ``migrate`` journal record like any other change.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from tradeforge.core.errors import StateError
 from tradeforge.core.paths import user_path
 from tradeforge.live.history import HistoryLoss, HistoryLost, find_loss, index_records
 from tradeforge.live.journal import LOST, Journal, JournalScan
+from tradeforge.live.migrations import SCHEMA_VERSION, upgrade, version_of
 from tradeforge.live.persist import (
     atomic_write_bytes,
     canonical_json,
@@ -50,7 +54,6 @@ from tradeforge.live.persist import (
     write_document,
 )
 
-SCHEMA_VERSION = 1
 STATE_FILE = "state.json"
 PREV_FILE = "state.json.prev"
 JOURNAL_FILE = "journal.jsonl"
@@ -117,6 +120,7 @@ class LoadReport:
     seq: int = 0
     replayed: int = 0
     problems: list[str] = field(default_factory=list)
+    migrated_from: int | None = None  # the stored layout's schema version, when older
 
     @property
     def recovered(self) -> bool:
@@ -126,24 +130,29 @@ class LoadReport:
         text = f"state seq {self.seq} from {self.source}"
         if self.replayed:
             text += f" + {self.replayed} journal record(s) replayed"
+        if self.migrated_from is not None:
+            text += f"; migrated from schema version {self.migrated_from} to {SCHEMA_VERSION}"
         if self.problems:
             text += "; problems: " + "; ".join(self.problems)
         return text
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "source": self.source,
             "seq": self.seq,
             "replayed": self.replayed,
             "problems": list(self.problems),
         }
+        if self.migrated_from is not None:  # absent otherwise: start decisions stay as they were
+            out["migrated_from"] = self.migrated_from
+        return out
 
 
 class StateRepository:
     """Load, validate, recover and commit the engine state of one state directory.
 
-    ``validate`` checks the shape of a state body (raising `StateError`); a snapshot that fails
-    it is treated like a corrupt one."""
+    ``validate`` checks the shape of a state body migrated to the current layout (raising
+    `StateError`); a snapshot that fails it is treated like a corrupt one."""
 
     def __init__(
         self, directory: str | Path, validate: Callable[[dict[str, Any]], None] | None = None
@@ -184,28 +193,38 @@ class StateRepository:
         scan = self.journal.scan()
         by_seq = index_records(scan, self.journal.path)
         state = self._replay(self._base(by_seq, report), by_seq, scan, report)
+        current = upgrade(state)
         loss, harmless = find_loss(scan, by_seq, state["seq"], self.journal.path)
         if loss is not None and heal and not accept_loss:
-            raise HistoryLost(loss, state)
+            raise HistoryLost(loss, current)
         self._settle_journal(scan, by_seq, loss, harmless, report, heal)
         if heal and (report.source != STATE_FILE or report.replayed):
             self._doc = write_document(self.state_path, state)  # heal the snapshot
         else:
             self._doc = document_bytes(state)
-        report.seq = state["seq"]
         self._state = state
-        return copy.deepcopy(state), report
+        if current is not state:
+            report.migrated_from = state["schema_version"]
+            if heal:
+                self.commit(current, "migrate", [report.migrated_from, SCHEMA_VERSION])
+            else:
+                self._state = current
+        report.seq = self.state["seq"]
+        return copy.deepcopy(self.state), report
 
     def _check(self, body: Any, where: str) -> None:
-        """`StateError` naming ``where`` unless ``body`` is a well-formed state."""
-        if not isinstance(body, dict) or body.get("schema_version") != SCHEMA_VERSION:
-            raise StateError(f"{where}: unsupported schema version")
+        """`StateError` naming ``where`` unless ``body`` is a well-formed state (of the current
+        layout once migrated)."""
+        try:
+            version_of(body)
+        except StateError as exc:
+            raise StateError(f"{where}: {exc}") from None
         seq = body.get("seq")
         if type(seq) is not int or seq < 1:
             raise StateError(f"{where}: malformed state (seq {seq!r} is not a positive integer)")
         if self.validate is not None:
             try:
-                self.validate(body)
+                self.validate(upgrade(body))
             except StateError as exc:
                 raise StateError(f"{where}: malformed state ({exc})") from None
 

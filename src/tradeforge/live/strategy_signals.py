@@ -10,38 +10,36 @@ import numpy as np
 import pandas as pd
 
 from tradeforge.core.instruments import Instrument
-from tradeforge.strategy.signals import ENTRY_TYPES, TARGET_KINDS, TRAIL_KINDS, Signals
+from tradeforge.strategy.signal_schema import (
+    COLUMNS,
+    ENTRY_TYPES,
+    TARGET_KINDS,
+    TRAIL_KINDS,
+    Column,
+)
+from tradeforge.strategy.signals import Signals
 
 
 def signal_row(sig: Signals, j: int) -> dict[str, Any]:
-    """One `Signals` row as plain JSON data (what a pending order remembers)."""
+    """One `Signals` row as plain JSON data (what a pending order remembers): every column of
+    the schema but ``bar``, NaN as None; the tag and the entry type by name, and the names of
+    the target and trailing kinds beside their codes."""
+    row: dict[str, Any] = {}
+    for c in COLUMNS[1:]:
+        values = getattr(sig, c.name)[j]
+        row[c.name] = [_json(c, v) for v in values] if c.width > 1 else _json(c, values)
+    row["tag"] = str(sig.tags[row["tag"]])
+    row["entry_type"] = ENTRY_TYPES[row["entry_type"]]
+    row["target_names"] = [TARGET_KINDS[k] for k in row["target_kind"]]
+    row["trail_name"] = TRAIL_KINDS[row["trail_kind"]]
+    return row
 
-    def f(a: np.ndarray) -> float | None:
-        v = float(a[j])
+
+def _json(column: Column, value: Any) -> Any:
+    if column.dtype is np.float64:
+        v = float(value)
         return v if math.isfinite(v) else None
-
-    return {
-        "side": int(sig.side[j]),
-        "tag": str(sig.tags[sig.tag[j]]),
-        "entry_type": ENTRY_TYPES[int(sig.entry_type[j])],
-        "entry_price": f(sig.entry_price),
-        "stop_price": f(sig.stop_price),
-        "stop_distance": f(sig.stop_distance),
-        "target_kind": [int(k) for k in sig.target_kind[j]],
-        "target_value": [None if not math.isfinite(v) else float(v) for v in sig.target_value[j]],
-        "target_fraction": [float(v) for v in sig.target_fraction[j]],
-        "target_names": [TARGET_KINDS[int(k)] for k in sig.target_kind[j]],
-        "runner": int(sig.runner[j]),
-        "be_trigger_r": f(sig.be_trigger_r),
-        "be_offset": f(sig.be_offset),
-        "trail_kind": int(sig.trail_kind[j]),
-        "trail_name": TRAIL_KINDS[int(sig.trail_kind[j])],
-        "trail_distance": f(sig.trail_distance),
-        "trail_start_r": f(sig.trail_start_r),
-        "time_stop": int(sig.time_stop[j]),
-        "expiry": int(sig.expiry[j]),
-        "exit_opposite": bool(sig.exit_opposite[j]),
-    }
+    return bool(value) if column.dtype is np.bool_ else int(value)
 
 
 def strategy_signals(

@@ -1,7 +1,8 @@
 """tradeforge.plotting: report charts as PNG files (matplotlib, Agg canvas, deterministic).
 
-`render_charts` writes the full set for a run; the single-chart builders live in
-`equity`, `candles` and `distribution` and return matplotlib Figures.
+`render_charts` writes the full set for a run; the single-chart builders (`equity_chart`,
+`trade_chart`, `r_histogram` …, in `equity`, `candles` and `distribution`) return matplotlib
+Figures — draw them inside `chart_style()` and write them with `save_png`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,19 @@ from tradeforge.plotting.distribution import monthly_heatmap, r_histogram, tag_e
 from tradeforge.plotting.equity import equity_chart
 from tradeforge.trading.result import BacktestResult
 
-__all__ = ["CHART_PATTERNS", "render_charts", "run_title"]
+__all__ = [
+    "CHART_PATTERNS",
+    "chart_style",
+    "equity_chart",
+    "monthly_heatmap",
+    "r_histogram",
+    "render_charts",
+    "run_title",
+    "save_png",
+    "tag_expectancy",
+    "trade_chart",
+    "trade_window_chart",
+]
 
 #: file names this module writes (stale ones are removed before a new set is written)
 CHART_PATTERNS: tuple[str, ...] = (

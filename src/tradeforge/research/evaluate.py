@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -19,17 +19,13 @@ import pandas as pd
 
 from tradeforge.analytics.report import build_summary
 from tradeforge.analytics.schema import SUMMARY_FIELDS
-from tradeforge.backtest import (
-    BacktestResult,
-    ExecutionModel,
-    Sizing,
-    combine_runs,
-    simulate_symbol,
-)
+from tradeforge.backtest import BacktestResult, combine_runs, simulate_symbol
+from tradeforge.backtest.io import run_config
 from tradeforge.core.errors import ConfigError
-from tradeforge.core.instruments import Instrument, get_instrument
-from tradeforge.core.timeframes import Timeframe
+from tradeforge.strategy import get_strategy
 from tradeforge.strategy.base import Strategy
+from tradeforge.trading.fx import Conversion
+from tradeforge.trading.spec import RunSpec
 
 #: Report keys that are not numbers (times, flags) and cannot be objectives.
 _NON_NUMERIC = {
@@ -82,44 +78,31 @@ def check_metric(name: str) -> str:
     return name
 
 
-@dataclass(frozen=True)
-class EvalSpec:
-    """Everything except the data and the searched parameters that a trial needs."""
-
-    strategy: type[Strategy]
-    fixed: tuple[tuple[str, Any], ...] = ()
-    timeframe: str | None = None
-    execution: ExecutionModel = field(default_factory=ExecutionModel)
-    sizing: Sizing = field(default_factory=Sizing)
-    position_mode: str = "symbol"
-    initial_capital: float = 100_000.0
-    instruments: tuple[tuple[str, Instrument], ...] = ()
-
-    def __post_init__(self) -> None:
-        if not self.initial_capital > 0:  # else every trial would fail the same way
-            raise ConfigError(f"initial capital must be > 0, got {self.initial_capital}")
-
-    def instrument(self, symbol: str) -> Instrument:
-        return dict(self.instruments).get(symbol) or get_instrument(symbol)
-
-
 class Evaluator:
     """Backtests parameter sets of one strategy on fixed data (see the module docstring)."""
 
     def __init__(
         self,
-        spec: EvalSpec,
+        spec: RunSpec,
         frames: Mapping[str, pd.DataFrame],
         features: Mapping[str, Mapping[str, np.ndarray]] | None = None,
+        *,
+        strategy: type[Strategy] | None = None,
+        conversion: Conversion | None = None,
     ) -> None:
+        """``spec`` holds every trial's settings and the fixed parameters (``spec.params``);
+        ``strategy`` is the class (default: the one registered as ``spec.strategy``);
+        ``conversion`` the conversion bars behind ``spec.conversion``."""
         if not frames:
             raise ConfigError("no data to evaluate on")
-        self.spec = spec
         self.frames = {str(s).upper(): f for s, f in sorted(frames.items())}
         for symbol, frame in self.frames.items():
             if len(frame) == 0:
                 raise ConfigError(f"{symbol}: no bars")
-        self.timeframe = Timeframe.parse(spec.timeframe).name if spec.timeframe else None
+        self.spec = replace(spec, symbols=tuple(self.frames))
+        self.strategy_class = strategy or get_strategy(str(spec.strategy))
+        self.conversion = conversion
+        self.timeframe = self.spec.timeframe
         self._columns: dict[str, dict[str, np.ndarray]] = {s: {} for s in self.frames}
         for s, cols in (features or {}).items():
             self._columns[s].update(cols)
@@ -130,7 +113,7 @@ class Evaluator:
     # -- features -------------------------------------------------------------------------------
     def strategy(self, params: Mapping[str, Any]) -> Strategy:
         """The strategy instance of a trial (raises `ConfigError` for invalid combinations)."""
-        return self.spec.strategy({**dict(self.spec.fixed), **dict(params)})
+        return self.strategy_class({**self.spec.params, **dict(params)})
 
     def _engine_instance(self) -> Any:
         if self._engine is None:
@@ -210,30 +193,16 @@ class Evaluator:
             signals = strategy.signals(frame, inst)
             runs.append(
                 simulate_symbol(
-                    frame,
-                    signals,
-                    inst,
-                    execution=self.spec.execution,
-                    sizing=self.spec.sizing,
-                    position_mode=self.spec.position_mode,
-                    initial_capital=self.spec.initial_capital,
-                    symbol=symbol,
+                    frame, signals, inst, self.spec, symbol=symbol, conversion=self.conversion
                 )
             )
         if not runs:
             raise ConfigError(f"no bars in the window {_window_text(window)}")
-        config = {
-            "strategy": strategy.describe(),
-            "symbols": sorted(self.frames),
-            "timeframe": self.timeframe,
-            "position_mode": self.spec.position_mode,
-            "initial_capital": self.spec.initial_capital,
-            "execution": self.spec.execution.to_dict(),
-            "sizing": self.spec.sizing.to_dict(),
-        }
+        spec = replace(self.spec, params=strategy.describe()["params"])
+        config = run_config(spec)
         if window is not None:
             config["window"] = _window_text(window)
-        return combine_runs(runs, self.spec.initial_capital, config=config, checksums={})
+        return combine_runs(runs, spec.initial_capital, config=config, checksums={})
 
     def evaluate(self, params: Mapping[str, Any], window: Window | None = None) -> dict[str, Any]:
         """``{"status": "ok", **metrics}``, or ``{"status": "invalid", "error": …}`` when the

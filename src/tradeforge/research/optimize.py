@@ -2,10 +2,16 @@
 
 Quick use::
 
-    from tradeforge.research import optimize, ParameterSpace, Objective
-    space = ParameterSpace.from_specs(SmaCross, ["fast=5:30:5", "slow=20,40,60"])
-    res = optimize(SmaCross, {"EURUSD": bars}, space, objective=Objective("expectancy_r",
-                   min_trades=30), backend=ProcessBackend(2))
+    from tradeforge.data.sources.synthetic import generate_bars
+    from tradeforge.research import Objective, ParameterSpace, ProcessBackend, optimize
+    from tradeforge.strategy import get_strategy
+
+    bars = generate_bars("EURUSD", "H1", "2022-01-01", "2024-01-01", seed=3)
+    SMA = get_strategy("sma_cross")
+    space = ParameterSpace.from_specs(SMA, ["fast=5:30:5", "slow=20,40,60"])
+    with ProcessBackend(2) as backend:
+        res = optimize(SMA, {"EURUSD": bars}, space, backend=backend,
+                       objective=Objective.build("expectancy_r", min_trades=30))
     res.top(10), res.best_params
 
 Determinism: trials are numbered before they run and the table is sorted by trial id, so every
@@ -18,29 +24,36 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from tradeforge.backtest import ExecutionModel, Sizing
+from tradeforge.backtest.io import run_config
 from tradeforge.core.errors import ConfigError
-from tradeforge.core.instruments import Instrument
 from tradeforge.research.backends import Backend, InProcessBackend, Progress, Shared
-from tradeforge.research.evaluate import METRICS, EvalSpec, Evaluator, Window
+from tradeforge.research.evaluate import METRICS, Evaluator, Window
 from tradeforge.research.objective import Objective
 from tradeforge.research.space import ParameterSpace, Params, param_key
 from tradeforge.strategy import get_strategy
 from tradeforge.strategy.base import Strategy
+from tradeforge.trading.fx import Conversion
+from tradeforge.trading.spec import RunSpec
 
 METHODS = ("grid", "random", "optuna")
 #: Grids up to this size have their feature union precomputed before any trial runs.
 WARM_LIMIT = 20_000
 
 
-def _build_evaluator(spec: EvalSpec, frames: Mapping[str, pd.DataFrame], features: Any):
-    return Evaluator(spec, frames, features)
+def _build_evaluator(
+    spec: RunSpec,
+    strategy: type[Strategy],
+    frames: Mapping[str, pd.DataFrame],
+    features: Any,
+    conversion: Conversion | None,
+) -> Evaluator:
+    return Evaluator(spec, frames, features, strategy=strategy, conversion=conversion)
 
 
 def _evaluate_item(evaluator: Evaluator, item: tuple[Params, Window | None]) -> dict[str, Any]:
@@ -52,33 +65,30 @@ def prepare(
     strategy: type[Strategy] | str,
     data: Mapping[str, pd.DataFrame],
     space: ParameterSpace,
+    spec: RunSpec | None = None,
     *,
-    execution: ExecutionModel | None = None,
-    sizing: Sizing | None = None,
-    position_mode: str = "symbol",
-    initial_capital: float = 100_000.0,
-    timeframe: str | None = None,
-    instruments: Mapping[str, Instrument] | None = None,
+    conversion: Conversion | None = None,
+    **keywords: Any,
 ) -> tuple[Evaluator, Shared]:
     """A parent-side evaluator with the feature union of a discrete space precomputed, and
-    the payload that gives every worker the same data and features."""
+    the payload that gives every worker the same data and features.
+
+    The trials' settings come from ``spec`` or, as a convenience, from ``keywords`` (those of
+    `RunSpec.from_keywords`); ``spec.params`` become the space's fixed parameters;
+    ``conversion`` holds the conversion bars (or, with keywords, rates) of an account
+    currency."""
     cls = get_strategy(strategy) if isinstance(strategy, str) else strategy
-    spec = EvalSpec(
-        strategy=cls,
-        fixed=space.fixed,
-        timeframe=timeframe,
-        execution=execution or ExecutionModel(),
-        sizing=sizing or Sizing(),
-        position_mode=position_mode,
-        initial_capital=float(initial_capital),
-        instruments=tuple(sorted((instruments or {}).items())),
-    )
-    evaluator = Evaluator(spec, data)
+    if spec is None:
+        spec = RunSpec.from_keywords(None, data, conversion, **keywords)
+    elif keywords:
+        raise ConfigError(f"give the run settings in the spec or as keywords: {sorted(keywords)}")
+    spec = replace(spec, strategy=cls.name, params={**spec.params, **dict(space.fixed)})
+    evaluator = Evaluator(spec, data, strategy=cls, conversion=conversion)
     size = space.size
     if size is not None and size <= WARM_LIMIT:
         evaluator.warm(space.grid())
-    shared = Shared(_build_evaluator, (spec, evaluator.frames, evaluator.feature_columns()))
-    return evaluator, shared
+    payload = (evaluator.spec, cls, evaluator.frames, evaluator.feature_columns(), conversion)
+    return evaluator, Shared(_build_evaluator, payload)
 
 
 @dataclass
@@ -349,8 +359,8 @@ def optimize(
 ) -> OptimizeResult:
     """Search ``space`` for the parameters that best meet ``objective`` (see module doc).
 
-    ``run``: the backtest settings of every trial, keywords of `prepare` (``execution``,
-    ``sizing``, ``position_mode``, ``initial_capital``, ``timeframe``, ``instruments``).
+    ``run``: the backtest settings of every trial, arguments of `prepare` (``spec`` and
+    ``conversion``, or the keywords of `RunSpec.from_keywords`).
     """
     objective = objective or Objective()
     backend = backend or InProcessBackend()
@@ -366,23 +376,14 @@ def optimize(
         batch_size=batch_size,
         progress=progress,
     )
-    spec: EvalSpec = shared.args[0]
+    spec: RunSpec = shared.args[0]
     result = OptimizeResult(
         trials=trials,
         space=space,
         objective=objective,
         method=method,
         seed=seed,
-        config={
-            "strategy": spec.strategy.name,
-            "symbols": sorted(shared.args[1]),
-            "timeframe": spec.timeframe,
-            "execution": spec.execution.to_dict(),
-            "sizing": spec.sizing.to_dict(),
-            "position_mode": spec.position_mode,
-            "initial_capital": spec.initial_capital,
-            "batch_size": batch_size if method == "optuna" else None,
-        },
+        config={**run_config(spec), "batch_size": batch_size if method == "optuna" else None},
     )
     chosen = result.best_params
     if chosen is not None:

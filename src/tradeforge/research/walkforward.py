@@ -32,6 +32,7 @@ import pandas as pd
 
 from tradeforge.analytics.report import build_report
 from tradeforge.backtest import BacktestResult
+from tradeforge.backtest.io import run_config
 from tradeforge.core.errors import ConfigError
 from tradeforge.research.backends import Backend, InProcessBackend, Progress
 from tradeforge.research.evaluate import Window, flat_metrics
@@ -330,19 +331,17 @@ def walk_forward(
     folds_frame = pd.DataFrame(rows)
     equity, oos = stitch(oos_results, spec.initial_capital)
     summary = _summary(folds_frame, folds, oos, objective)
-    run_config = {
+    settings = {
         "walkforward": config.describe(),
         "method": method,
         "n_trials": n_trials,
         "seed": seed,
         "objective": objective.describe(),
         "space": space.describe(),
-        "strategy": spec.strategy.name,
-        "symbols": sorted(evaluator.frames),
-        "timeframe": spec.timeframe,
+        **run_config(spec),
     }
     trials_all = pd.concat(trial_tables, ignore_index=True) if trial_tables else pd.DataFrame()
-    return WalkForwardResult(folds_frame, trials_all, equity, oos, summary, run_config)
+    return WalkForwardResult(folds_frame, trials_all, equity, oos, summary, settings)
 
 
 def _fold_row(fold: Fold, space: ParameterSpace) -> dict[str, Any]:

@@ -2,7 +2,10 @@
 
 Quick use::
 
+    from tradeforge.data.sources.synthetic import generate_bars
     from tradeforge.strategy import get_strategy
+
+    bars = generate_bars("EURUSD", "H1", "2024-01-01", "2024-04-01", seed=1)
     strat = get_strategy("sma_cross")(fast=10, slow=30, stop_pips=20, target_pips=40)
     frame = strat.compute_features(bars)
     sigs = strat.signals(frame, "EURUSD")

@@ -7,6 +7,8 @@ A strategy knows nothing of portfolio, broker or backtest. Subclasses set:
   parameters; unknown names are rejected;
 * ``features()`` — feature requests for `tradeforge.features.compute_features`
   (informative timeframes are part of a request, e.g. ``"ema(50)@M30"``);
+* ``signal_lookback`` — earlier bars ``signals`` compares with (1: a cross reads bar ``t-1``);
+  with the features' declared warm-ups it gives `Strategy.warmup_bars`;
 * ``signals(frame, instrument)`` — a `Signals` table from a frame that already holds the
   features (`compute_features` adds them). It must use bar ``t``'s values only for a signal
   on bar ``t`` (the engine fills at bar ``t+1``).
@@ -37,6 +39,7 @@ class Strategy:
 
     name: ClassVar[str] = ""
     Params: ClassVar[type[StrategyParams]] = StrategyParams
+    signal_lookback: ClassVar[int] = 1
 
     def __init__(self, params: StrategyParams | Mapping[str, Any] | None = None, **kwargs: Any):
         if isinstance(params, StrategyParams):
@@ -63,6 +66,17 @@ class Strategy:
         """Higher timeframes used through ``@TF`` feature requests."""
         tfs = {r.rsplit("@", 1)[1] for r in self.features() if "@" in r}
         return sorted(Timeframe.parse(t) for t in tfs)
+
+    def warmup_bars(self, timeframe: Timeframe | str) -> int:
+        """Bars of history a bar needs before it for its signals to equal the backtest's:
+        the features' declared warm-ups on ``timeframe`` plus `signal_lookback`. A window
+        handed to ``signals`` must hold this many bars plus the signal bar itself.
+
+        Raises `FeatureError` for a feature without a declared warm-up.
+        """
+        from tradeforge.features import warmup_bars
+
+        return warmup_bars(self.features(), timeframe) + self.signal_lookback
 
     # -- steps --------------------------------------------------------------------------------
     def compute_features(

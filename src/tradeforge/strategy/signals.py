@@ -1,6 +1,9 @@
 """The `Signals` table: what a strategy emits and what backtest and live engines consume.
 
-One row per signal bar, stored as aligned numpy arrays (the Numba kernel reads them as is).
+One row per signal bar. The columns are declared once, in
+`tradeforge.strategy.signal_schema.COLUMNS` (storage and the packed form the kernel reads are
+described there); each is an attribute of the table (``sig.stop_distance``: one value per row,
+``sig.target_kind``: ``(n, MAX_TARGETS)``).
 Every price-like value is in price units of the instrument; convert pips with
 ``pips * instrument.pip_size`` and ATR multiples with ``atr[bars] * k`` *when the signal is
 made* (`make_signals` does not know the instrument).
@@ -40,22 +43,42 @@ Semantics (docs/conventions.md §Fills states them in full; the engine implement
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from tradeforge.core.errors import TradeforgeError
+from tradeforge.strategy.signal_schema import (
+    BY_NAME,
+    COLUMNS,
+    ENTRY_LIMIT,
+    ENTRY_MARKET,
+    ENTRY_STOP,
+    ENTRY_TYPES,
+    FLOAT,
+    MAX_TARGETS,
+    ROW,
+    TARGET_DISTANCE,
+    TARGET_KINDS,
+    TARGET_NONE,
+    TARGET_PRICE,
+    TARGET_R,
+    TRAIL_DISTANCE,
+    TRAIL_KINDS,
+    TRAIL_NONE,
+    TRAIL_SWING,
+    Column,
+    PackedSignals,
+    blank_blocks,
+)
 
-MAX_TARGETS = 4
-
-ENTRY_TYPES: tuple[str, ...] = ("market", "limit", "stop")
-TARGET_KINDS: tuple[str, ...] = ("none", "r", "price", "distance")
-TRAIL_KINDS: tuple[str, ...] = ("none", "distance", "swing")
-
-ENTRY_MARKET, ENTRY_LIMIT, ENTRY_STOP = 0, 1, 2
-TARGET_NONE, TARGET_R, TARGET_PRICE, TARGET_DISTANCE = 0, 1, 2, 3
-TRAIL_NONE, TRAIL_DISTANCE, TRAIL_SWING = 0, 1, 2
+__all__ = [
+    "ENTRY_LIMIT", "ENTRY_MARKET", "ENTRY_STOP", "ENTRY_TYPES", "MAX_TARGETS", "TARGET_DISTANCE",
+    "TARGET_KINDS", "TARGET_NONE", "TARGET_PRICE", "TARGET_R", "TRAIL_DISTANCE", "TRAIL_KINDS",
+    "TRAIL_NONE", "TRAIL_SWING", "BreakEven", "PackedSignals", "SignalError", "Signals",
+    "Target", "Trailing", "make_signals", "pack_signals", "validate_signals",
+]  # fmt: skip
 
 
 class SignalError(TradeforgeError):
@@ -88,36 +111,20 @@ class Trailing:
 class Signals:
     """Columnar signal table; build it with `make_signals` or `Signals.concat`.
 
-    All per-row arrays have length ``len(self)``; ``bar`` holds positions into the frame the
-    signals were computed on (``n_bars`` long) and is sorted ascending.
+    Every column of `signal_schema.COLUMNS` is an attribute (a view into ``ints`` /
+    ``floats``); ``bar`` holds positions into the frame the signals were computed on
+    (``n_bars`` long) and is sorted ascending.
     """
 
     n_bars: int
-    bar: np.ndarray  # int64
-    side: np.ndarray  # int64, +1 long / -1 short
-    tag: np.ndarray  # int64 codes into ``tags``
     tags: tuple[str, ...]
-    entry_type: np.ndarray  # int64, ENTRY_*
-    entry_price: np.ndarray  # float64, NaN for market
-    expiry: np.ndarray  # int64 bars (>= 1 for limit/stop)
-    stop_price: np.ndarray  # float64 or NaN
-    stop_distance: np.ndarray  # float64 or NaN
-    target_kind: np.ndarray  # (n, MAX_TARGETS) int64, TARGET_*
-    target_value: np.ndarray  # (n, MAX_TARGETS) float64
-    target_fraction: np.ndarray  # (n, MAX_TARGETS) float64
-    runner: np.ndarray  # int64 0/1
-    be_trigger_r: np.ndarray  # float64, NaN = none
-    be_offset: np.ndarray  # float64 price units
-    trail_kind: np.ndarray  # int64, TRAIL_*
-    trail_distance: np.ndarray  # float64
-    trail_start_r: np.ndarray  # float64, NaN = immediately
-    time_stop: np.ndarray  # int64 bars, 0 = none
-    exit_opposite: np.ndarray  # bool: close opposite positions at the next open
-    trail_level_long: np.ndarray | None = field(default=None)  # (n_bars,) float64
-    trail_level_short: np.ndarray | None = field(default=None)
+    ints: np.ndarray  # (N_INT_ROWS, n) int64
+    floats: np.ndarray  # (N_FLOAT_ROWS, n) float64
+    trail_level_long: np.ndarray | None = None  # (n_bars,) float64
+    trail_level_short: np.ndarray | None = None
 
     def __len__(self) -> int:
-        return int(self.bar.shape[0])
+        return int(self.ints.shape[1])
 
     @property
     def tag_names(self) -> np.ndarray:
@@ -140,44 +147,20 @@ class Signals:
         tags: list[str] = []
         for p in parts:
             tags.extend(t for t in p.tags if t not in tags)
-        remapped = []
-        for p in parts:
+        ints = np.concatenate([p.ints for p in parts], axis=1)
+        at = 0
+        for p in parts:  # tag codes into the merged tag list
             lut = np.array([tags.index(t) for t in p.tags], dtype=np.int64)
-            remapped.append(lut[p.tag] if len(p.tags) else p.tag)
-        bar = np.concatenate([p.bar for p in parts])
-        order = np.argsort(bar, kind="stable")
-
-        def cat(name: str) -> np.ndarray:
-            return np.concatenate([getattr(p, name) for p in parts])[order]
-
+            if len(p.tags):
+                ints[ROW["tag"], at : at + len(p)] = lut[p.tag]
+            at += len(p)
+        order = np.argsort(ints[ROW["bar"]], kind="stable")
         levels = {}
         for name in ("trail_level_long", "trail_level_short"):
             arrays = [getattr(p, name) for p in parts if getattr(p, name) is not None]
             levels[name] = arrays[0] if arrays else None
-        return cls(
-            n_bars=n_bars,
-            bar=bar[order],
-            side=cat("side"),
-            tag=np.concatenate(remapped)[order],
-            tags=tuple(tags),
-            entry_type=cat("entry_type"),
-            entry_price=cat("entry_price"),
-            expiry=cat("expiry"),
-            stop_price=cat("stop_price"),
-            stop_distance=cat("stop_distance"),
-            target_kind=cat("target_kind"),
-            target_value=cat("target_value"),
-            target_fraction=cat("target_fraction"),
-            runner=cat("runner"),
-            be_trigger_r=cat("be_trigger_r"),
-            be_offset=cat("be_offset"),
-            trail_kind=cat("trail_kind"),
-            trail_distance=cat("trail_distance"),
-            trail_start_r=cat("trail_start_r"),
-            time_stop=cat("time_stop"),
-            exit_opposite=cat("exit_opposite"),
-            **levels,
-        )
+        floats = np.concatenate([p.floats for p in parts], axis=1)
+        return cls(n_bars, tuple(tags), ints[:, order], floats[:, order], **levels)
 
     def to_frame(self, index: Any = None) -> Any:
         """A pandas view for inspection (one row per signal; ``time`` when ``index`` given)."""
@@ -186,44 +169,75 @@ class Signals:
         data: dict[str, Any] = {"bar": self.bar}
         if index is not None:
             data["time"] = index[self.bar]
-        data.update(
-            side=self.side,
-            tag=self.tag_names,
-            entry_type=np.asarray(ENTRY_TYPES, dtype=object)[self.entry_type],
-            entry_price=self.entry_price,
-            expiry=self.expiry,
-            stop_price=self.stop_price,
-            stop_distance=self.stop_distance,
-        )
-        for k in range(MAX_TARGETS):
-            data[f"target{k + 1}_kind"] = np.asarray(TARGET_KINDS, dtype=object)[
-                self.target_kind[:, k]
-            ]
-            data[f"target{k + 1}_value"] = self.target_value[:, k]
-            data[f"target{k + 1}_fraction"] = self.target_fraction[:, k]
-        data.update(
-            runner=self.runner.astype(bool),
-            be_trigger_r=self.be_trigger_r,
-            be_offset=self.be_offset,
-            trail_kind=np.asarray(TRAIL_KINDS, dtype=object)[self.trail_kind],
-            trail_distance=self.trail_distance,
-            trail_start_r=self.trail_start_r,
-            time_stop=self.time_stop,
-            exit_opposite=self.exit_opposite,
-        )
+        for c in COLUMNS[1:]:
+            values = getattr(self, c.name)
+            if c.name == "tag":
+                values = self.tag_names
+            elif c.names:
+                values = np.asarray(c.names, dtype=object)[values]
+            if c.width == 1:
+                data[c.name] = values
+            else:  # target_kind -> target1_kind ...
+                head, rest = c.name.split("_", 1)
+                for k in range(c.width):
+                    data[f"{head}{k + 1}_{rest}"] = values[:, k]
         return pd.DataFrame(data)
 
 
-def _col(value: Any, n: int, dtype: Any, name: str) -> np.ndarray:
+def _accessor(c: Column) -> property:
+    row = ROW[c.name]
+    if c.width > 1:
+        block = "floats" if c.block == FLOAT else "ints"
+
+        def get(self: Signals) -> np.ndarray:
+            return getattr(self, block)[row : row + c.width].T
+
+    elif c.dtype is np.bool_:
+
+        def get(self: Signals) -> np.ndarray:
+            return self.ints[row] != 0
+
+    elif c.block == FLOAT:
+
+        def get(self: Signals) -> np.ndarray:
+            return self.floats[row]
+
+    else:
+
+        def get(self: Signals) -> np.ndarray:
+            return self.ints[row]
+
+    return property(get, doc=c.doc)
+
+
+for _c in COLUMNS:
+    setattr(Signals, _c.name, _accessor(_c))
+
+
+def pack_signals(signals: Signals) -> PackedSignals:
+    """The kernel's form of a table (no copy of the blocks; see `signal_schema`)."""
+    lv_long, lv_short = signals.trail_level_long, signals.trail_level_short
+    if lv_long is None and lv_short is None:
+        levels = np.full((2, 1), np.nan)
+    else:
+        levels = np.full((2, signals.n_bars), np.nan)
+        for k, lv in enumerate((lv_long, lv_short)):
+            if lv is not None:
+                levels[k] = lv
+    return PackedSignals(signals.ints, signals.floats, levels)
+
+
+def _col(value: Any, n: int, dtype: Any, name: str) -> np.ndarray | Any:
+    """A scalar (broadcast by the caller) or an ``(n,)`` array of ``dtype``."""
     arr = np.asarray(value if value is not None else np.nan, dtype=dtype)
     if arr.ndim == 0:
-        return np.full(n, arr.item(), dtype=dtype)
+        return arr.item()
     if arr.shape != (n,):
         raise SignalError(f"signal column {name!r} has shape {arr.shape}, expected ({n},)")
-    return np.ascontiguousarray(arr)
+    return arr
 
 
-def _flag(value: Any, n: int, name: str) -> np.ndarray:
+def _flag(value: Any, n: int, name: str) -> np.ndarray | Any:
     """A boolean column from a bool scalar or array (0/1 integers accepted, nothing else)."""
     arr = np.asarray(value)
     integer_flags = arr.dtype.kind in "iu" and (arr.size == 0 or np.isin(arr, (0, 1)).all())
@@ -232,12 +246,14 @@ def _flag(value: Any, n: int, name: str) -> np.ndarray:
     return _col(arr.astype(np.bool_), n, np.bool_, name)
 
 
-def _code(value: Any, names: tuple[str, ...], n: int, what: str) -> np.ndarray:
+def _code(value: Any, names: tuple[str, ...], n: int, what: str) -> np.ndarray | int:
     if isinstance(value, str):
         if value not in names:
             raise SignalError(f"unknown {what} {value!r}; use one of {', '.join(names)}")
-        return np.full(n, names.index(value), dtype=np.int64)
+        return names.index(value)
     arr = _col(value, n, np.int64, what)
+    if np.ndim(arr) == 0:
+        arr = np.full(n, arr, dtype=np.int64)
     if n and (arr.min() < 0 or arr.max() >= len(names)):
         raise SignalError(f"{what} codes must be in 0..{len(names) - 1}")
     return arr
@@ -283,79 +299,66 @@ def make_signals(
     if tag_names is not None:
         tags = tuple(str(t) for t in tag_names)
         tag_codes = _col(tag, n, np.int64, "tag")
-        if n and (tag_codes.min() < 0 or tag_codes.max() >= len(tags)):
+        if n and (np.min(tag_codes) < 0 or np.max(tag_codes) >= len(tags)):
             raise SignalError(f"tag codes must be in 0..{len(tags) - 1}")
     elif isinstance(tag, str):
-        tags, tag_codes = (tag,), np.zeros(n, dtype=np.int64)
+        tags, tag_codes = (tag,), 0
     else:
         tag_arr = np.asarray(tag, dtype=object)
         if tag_arr.shape != (n,):
             raise SignalError(f"signal column 'tag' has shape {tag_arr.shape}, expected ({n},)")
         uniq, tag_codes = np.unique(tag_arr.astype(str), return_inverse=True)
-        tags, tag_codes = tuple(str(t) for t in uniq), tag_codes.astype(np.int64)
+        tags = tuple(str(t) for t in uniq)
 
-    tk = np.zeros((n, MAX_TARGETS), dtype=np.int64)
-    tv = np.full((n, MAX_TARGETS), np.nan)
-    tf = np.zeros((n, MAX_TARGETS))
     if len(targets) > MAX_TARGETS:
         raise SignalError(f"at most {MAX_TARGETS} targets per signal, got {len(targets)}")
-    for k, t in enumerate(targets):
+    for t in targets:
         if t.kind not in TARGET_KINDS[1:]:
             raise SignalError(f"target kind must be one of r, price, distance; got {t.kind!r}")
-        tk[:, k] = TARGET_KINDS.index(t.kind)
-        tv[:, k] = _col(t.value, n, np.float64, f"target{k + 1}")
-        tf[:, k] = _col(t.fraction, n, np.float64, f"target{k + 1} fraction")
-
     be = break_even or BreakEven(trigger_r=np.nan, offset=0.0)
     tr = trailing or Trailing(kind="none")
     if tr.kind not in TRAIL_KINDS:
         raise SignalError(f"trailing kind must be one of {', '.join(TRAIL_KINDS)}; got {tr.kind!r}")
 
+    values: dict[str, Any] = {
+        "bar": bars_arr,
+        "side": _col(side, n, np.int64, "side"),
+        "tag": tag_codes,
+        "entry_type": _code(entry, ENTRY_TYPES, n, "entry type"),
+        "entry_price": _col(entry_price, n, np.float64, "entry_price"),
+        "expiry": _col(expiry, n, np.int64, "expiry"),
+        "stop_price": _col(stop_price, n, np.float64, "stop_price"),
+        "stop_distance": _col(stop_distance, n, np.float64, "stop_distance"),
+        "runner": _col(runner, n, np.bool_, "runner"),
+        "be_trigger_r": _col(be.trigger_r, n, np.float64, "be_trigger_r"),
+        "be_offset": _col(be.offset, n, np.float64, "be_offset"),
+        "trail_kind": TRAIL_KINDS.index(tr.kind),
+        "trail_distance": _col(tr.distance, n, np.float64, "trail_distance"),
+        "trail_start_r": _col(tr.start_r, n, np.float64, "trail_start_r"),
+        "time_stop": _col(time_stop, n, np.int64, "time_stop"),
+        "exit_opposite": _flag(exit_opposite, n, "exit_opposite"),
+    }
+    ints, floats = blank_blocks(n, given=values)
+    for name, v in values.items():
+        (floats if BY_NAME[name].block == FLOAT else ints)[ROW[name]] = v
+    for k, t in enumerate(targets):
+        ints[ROW["target_kind"] + k] = TARGET_KINDS.index(t.kind)
+        floats[ROW["target_value"] + k] = _col(t.value, n, np.float64, f"target{k + 1}")
+        floats[ROW["target_fraction"] + k] = _col(t.fraction, n, np.float64, f"target{k + 1} fraction")  # fmt: skip
+
+    def level(a: np.ndarray | None) -> np.ndarray | None:
+        return None if a is None else np.ascontiguousarray(a, dtype=np.float64)
+
     sig = Signals(
-        n_bars=int(n_bars),
-        bar=bars_arr,
-        side=_col(side, n, np.int64, "side"),
-        tag=tag_codes,
-        tags=tags,
-        entry_type=_code(entry, ENTRY_TYPES, n, "entry type"),
-        entry_price=_col(entry_price, n, np.float64, "entry_price"),
-        expiry=_col(expiry, n, np.int64, "expiry"),
-        stop_price=_col(stop_price, n, np.float64, "stop_price"),
-        stop_distance=_col(stop_distance, n, np.float64, "stop_distance"),
-        target_kind=tk,
-        target_value=tv,
-        target_fraction=tf,
-        runner=_col(runner, n, np.bool_, "runner").astype(np.int64),
-        be_trigger_r=_col(be.trigger_r, n, np.float64, "be_trigger_r"),
-        be_offset=_col(be.offset, n, np.float64, "be_offset"),
-        trail_kind=np.full(n, TRAIL_KINDS.index(tr.kind), dtype=np.int64),
-        trail_distance=_col(tr.distance, n, np.float64, "trail_distance"),
-        trail_start_r=_col(tr.start_r, n, np.float64, "trail_start_r"),
-        time_stop=_col(time_stop, n, np.int64, "time_stop"),
-        exit_opposite=_flag(exit_opposite, n, "exit_opposite"),
-        trail_level_long=None
-        if trail_level_long is None
-        else np.ascontiguousarray(trail_level_long, dtype=np.float64),
-        trail_level_short=None
-        if trail_level_short is None
-        else np.ascontiguousarray(trail_level_short, dtype=np.float64),
+        int(n_bars), tags, ints, floats, level(trail_level_long), level(trail_level_short)
     )
     ref = None if reference_price is None else _col(reference_price, n, np.float64, "reference")
     validate_signals(sig, reference_price=ref)
-    if n and np.any(np.diff(sig.bar) < 0):
-        order = np.argsort(sig.bar, kind="stable")
-        sig = Signals.concat([_take(sig, order)])
+    if n and np.any(bars_arr[1:] < bars_arr[:-1]):
+        order = np.argsort(bars_arr, kind="stable")
+        sig = Signals(sig.n_bars, tags, ints[:, order], floats[:, order], sig.trail_level_long,
+                      sig.trail_level_short)  # fmt: skip
     return sig
-
-
-def _take(sig: Signals, order: np.ndarray) -> Signals:
-    values = {}
-    for name in Signals.__dataclass_fields__:
-        v = getattr(sig, name)
-        if isinstance(v, np.ndarray) and name not in ("trail_level_long", "trail_level_short"):
-            v = v[order]
-        values[name] = v
-    return Signals(**values)
 
 
 def _fail(sig: Signals, rows: np.ndarray, rule: str) -> SignalError:
@@ -366,63 +369,77 @@ def _fail(sig: Signals, rows: np.ndarray, rule: str) -> SignalError:
     )
 
 
+def _rule_checks(sig: Signals, reference_price: np.ndarray | None):
+    """``(bad rows, rule)`` pairs, computed lazily in the order they are reported."""
+    bar, side, stop_price, stop_dist = sig.bar, sig.side, sig.stop_price, sig.stop_distance
+    yield (bar < 0) | (bar >= sig.n_bars), f"bar outside the frame (0..{sig.n_bars - 1})"
+    yield (side != 1) & (side != -1), "side must be +1 or -1"
+    has_price = np.isfinite(stop_price)
+    has_dist = np.isfinite(stop_dist)
+    yield has_price == has_dist, "give exactly one of stop_price or stop_distance"
+    yield has_dist & ~(stop_dist > 0), "stop_distance must be > 0"
+    pending = sig.entry_type != ENTRY_MARKET
+    entry = sig.entry_price
+    yield pending & ~(np.isfinite(entry) & (entry > 0)), "entry_price needed"
+    yield pending & (sig.expiry < 1), "limit/stop entries need expiry >= 1 bar"
+    yield sig.time_stop < 0, "time_stop must be >= 0"
+    be_r = sig.be_trigger_r
+    yield np.isfinite(be_r) & ~(be_r > 0), "be_trigger_r must be > 0"
+    yield ~np.isfinite(sig.be_offset), "be_offset must be finite"
+    yield (
+        (sig.trail_kind == TRAIL_DISTANCE) & ~(sig.trail_distance > 0),
+        ("trailing distance must be > 0"),
+    )
+    # targets: one contiguous row per slot; slots no row uses are skipped
+    kinds = sig.ints[ROW["target_kind"] : ROW["target_kind"] + MAX_TARGETS]
+    values = sig.floats[ROW["target_value"] : ROW["target_value"] + MAX_TARGETS]
+    fracs = sig.floats[ROW["target_fraction"] : ROW["target_fraction"] + MAX_TARGETS]
+    slots = [k for k in range(MAX_TARGETS) if (kinds[k] != TARGET_NONE).any()]
+    used = {k: kinds[k] != TARGET_NONE for k in slots}
+    none = np.zeros(len(sig), dtype=bool)
+
+    def any_slot(bad) -> np.ndarray:
+        out = none
+        for k in slots:
+            out = out | bad(k)
+        return out
+
+    yield (
+        any_slot(lambda k: used[k] & ~((fracs[k] > 0) & (fracs[k] <= 1))),
+        ("target fractions must be in (0, 1]"),
+    )
+    total = np.zeros(len(sig))
+    for k in slots:
+        total = total + np.where(used[k], fracs[k], 0.0)
+    yield total > 1 + 1e-9, "target fractions sum to more than 1"
+    yield any_slot(lambda k: used[k] & ~np.isfinite(values[k])), "target value is NaN"
+    yield (
+        any_slot(lambda k: used[k] & (kinds[k] != TARGET_PRICE) & ~(values[k] > 0)),
+        ("R and distance targets must be > 0"),
+    )
+    # right side of the market: the entry price for pending orders, else the reference price
+    ref = np.where(pending, entry, np.nan)
+    if reference_price is not None:
+        ref = np.where(pending, ref, reference_price)
+    known = np.isfinite(ref)
+    long_ = side == 1
+    wrong = known & has_price & np.where(long_, stop_price >= ref, stop_price <= ref)
+    yield wrong, "stop is on the wrong side of the entry"
+    yield any_slot(
+        lambda k: used[k] & (kinds[k] == TARGET_PRICE) & known
+        & np.where(long_, values[k] <= ref, values[k] >= ref)
+    ), "price target is on the wrong side of the entry"  # fmt: skip
+
+
 def validate_signals(sig: Signals, reference_price: np.ndarray | None = None) -> None:
     """Raise `SignalError` naming the first row that breaks a rule."""
-    n = len(sig)
-    if n == 0:
+    if len(sig) == 0:
         return
-    checks: list[tuple[np.ndarray, str]] = [
-        ((sig.bar < 0) | (sig.bar >= sig.n_bars), f"bar outside the frame (0..{sig.n_bars - 1})"),
-        ((sig.side != 1) & (sig.side != -1), "side must be +1 or -1"),
-    ]
-    has_price = np.isfinite(sig.stop_price)
-    has_dist = np.isfinite(sig.stop_distance)
-    checks += [
-        (has_price == has_dist, "give exactly one of stop_price or stop_distance"),
-        (has_dist & ~(sig.stop_distance > 0), "stop_distance must be > 0"),
-    ]
-    pending = sig.entry_type != ENTRY_MARKET
-    checks += [
-        (pending & ~(np.isfinite(sig.entry_price) & (sig.entry_price > 0)), "entry_price needed"),
-        (pending & (sig.expiry < 1), "limit/stop entries need expiry >= 1 bar"),
-        (sig.time_stop < 0, "time_stop must be >= 0"),
-        (np.isfinite(sig.be_trigger_r) & ~(sig.be_trigger_r > 0), "be_trigger_r must be > 0"),
-        (~np.isfinite(sig.be_offset), "be_offset must be finite"),
-        (
-            (sig.trail_kind == TRAIL_DISTANCE) & ~(sig.trail_distance > 0),
-            "trailing distance must be > 0",
-        ),
-    ]
-    used = sig.target_kind != TARGET_NONE
-    frac = np.where(used, sig.target_fraction, 0.0)
-    checks += [
-        ((used & ~((frac > 0) & (frac <= 1))).any(axis=1), "target fractions must be in (0, 1]"),
-        (frac.sum(axis=1) > 1 + 1e-9, "target fractions sum to more than 1"),
-        ((used & ~np.isfinite(sig.target_value)).any(axis=1), "target value is NaN"),
-        (
-            (used & (sig.target_kind != TARGET_PRICE) & ~(sig.target_value > 0)).any(axis=1),
-            "R and distance targets must be > 0",
-        ),
-    ]
     if (sig.trail_kind == TRAIL_SWING).any():
         for name in ("trail_level_long", "trail_level_short"):
             lv = getattr(sig, name)
             if lv is None or lv.shape != (sig.n_bars,):
                 raise SignalError(f"swing trailing needs {name} with one value per bar")
-    # Right side of the market: the entry price for pending orders, else the reference price.
-    ref = np.where(pending, sig.entry_price, np.nan)
-    if reference_price is not None:
-        ref = np.where(pending, ref, reference_price)
-    known = np.isfinite(ref)
-    long_ = sig.side == 1
-    wrong = known & has_price & np.where(long_, sig.stop_price >= ref, sig.stop_price <= ref)
-    checks.append((wrong, "stop is on the wrong side of the entry"))
-    price_t = used & (sig.target_kind == TARGET_PRICE)
-    tv = sig.target_value
-    wrong_t = (
-        price_t & known[:, None] & np.where(long_[:, None], tv <= ref[:, None], tv >= ref[:, None])
-    ).any(axis=1)
-    checks.append((wrong_t, "price target is on the wrong side of the entry"))
-    for bad, rule in checks:
+    for bad, rule in _rule_checks(sig, reference_price):
         if bad.any():
             raise _fail(sig, bad, rule)

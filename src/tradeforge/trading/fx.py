@@ -42,6 +42,21 @@ class FxPlan:
     invert: bool = False  # True when ``symbol`` is ACCOUNT+QUOTE (divide by its price)
 
 
+def parse_rates(items: list[str], what: str = "--fx-rate") -> dict[str, float]:
+    """``["GBPUSD=1.27", …]`` → ``{"GBPUSD": 1.27}`` (constant conversion rates)."""
+    rates: dict[str, float] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            rate = float(value)
+        except ValueError:
+            rate = float("nan")
+        if not sep or not name.strip() or not rate > 0 or rate == float("inf"):
+            raise ConfigError(f"{what} must be SYMBOL=RATE with a rate > 0, got {item!r}")
+        rates[name.strip().upper()] = rate
+    return rates
+
+
 def base_currency(inst: Instrument) -> str | None:
     """The base currency of ``inst`` (``USD`` for USDJPY), None when the symbol does not end
     with its quote currency (indices, custom names)."""

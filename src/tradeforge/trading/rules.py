@@ -29,12 +29,14 @@ import math
 import numpy as np
 from numba import njit
 
+from tradeforge.strategy.signal_schema import MAX_TARGETS, ROW, PackedSignals
+
 # exit reasons (indices into result.EXIT_REASONS)
 R_STOP, R_TARGET, R_BREAKEVEN, R_TRAILING, R_TIME, R_SIGNAL, R_END = 0, 1, 2, 3, 4, 5, 6
 # where the current stop came from
 SRC_INITIAL, SRC_BREAKEVEN, SRC_TRAILING = 0, 1, 2
 
-MAX_T = 4
+MAX_T = MAX_TARGETS
 TOUCH_TOL = 1e-9  # relative tolerance of "price reaches level" (see the module docstring)
 F_SIDE = 0  # +1 long, -1 short
 F_ENTRY = 1  # fill price (ask for longs, bid for shorts)
@@ -56,6 +58,14 @@ F_SIZE = 16  # initial size in lot steps
 F_TARGET = 17  # MAX_T target prices
 F_TSTEPS = F_TARGET + MAX_T  # MAX_T leg sizes in steps (-1: everything left)
 NF = F_TSTEPS + MAX_T
+# rows of the packed signal table `open_position` reads
+_TARGET_KIND, _TARGET_VALUE, _TARGET_FRACTION = (
+    ROW["target_kind"], ROW["target_value"], ROW["target_fraction"]
+)  # fmt: skip
+_RUNNER, _BE_TRIGGER_R, _BE_OFFSET = ROW["runner"], ROW["be_trigger_r"], ROW["be_offset"]
+_TRAIL_KIND, _TRAIL_DISTANCE, _TRAIL_START_R = (
+    ROW["trail_kind"], ROW["trail_distance"], ROW["trail_start_r"]
+)  # fmt: skip
 
 
 @njit(cache=True)
@@ -103,17 +113,12 @@ def open_position(
     entry: float,
     stop: float,
     size_steps: int,
-    target_kind: np.ndarray,
-    target_value: np.ndarray,
-    target_fraction: np.ndarray,
-    runner: int,
-    be_trigger_r: float,
-    be_offset: float,
-    trail_kind: int,
-    trail_distance: float,
-    trail_start_r: float,
+    sig: PackedSignals,
+    j: int,
 ) -> None:
-    """Initialise row ``s`` of the state array ``st`` for a fill at ``entry`` with initial ``stop``."""
+    """Initialise row ``s`` of the state array ``st`` for a fill at ``entry`` with initial
+    ``stop``, the exits as row ``j`` of the packed signal table ``sig`` declares them."""
+    si, sf = sig.ints, sig.floats
     st[s, :] = np.nan
     risk = abs(entry - stop)
     st[s, F_SIDE] = side
@@ -121,25 +126,27 @@ def open_position(
     st[s, F_STOP] = stop
     st[s, F_INIT_STOP] = stop
     st[s, F_RISK] = risk
+    be_trigger_r = sf[_BE_TRIGGER_R, j]
     if be_trigger_r == be_trigger_r:
         st[s, F_BE_TRIGGER] = entry + side * be_trigger_r * risk
-        st[s, F_BE_STOP] = entry + side * be_offset
+        st[s, F_BE_STOP] = entry + side * sf[_BE_OFFSET, j]
     st[s, F_BE_DONE] = 0.0
-    st[s, F_TRAIL_KIND] = trail_kind
-    st[s, F_TRAIL_DIST] = trail_distance
+    st[s, F_TRAIL_KIND] = si[_TRAIL_KIND, j]
+    st[s, F_TRAIL_DIST] = sf[_TRAIL_DISTANCE, j]
+    trail_start_r = sf[_TRAIL_START_R, j]
     if trail_start_r == trail_start_r:
         st[s, F_TRAIL_START] = entry + side * trail_start_r * risk
-    st[s, F_BEST] = entry if side > 0 else entry
+    st[s, F_BEST] = entry
     st[s, F_STOP_SRC] = SRC_INITIAL
     st[s, F_REMAINING] = size_steps
     st[s, F_SIZE] = size_steps
     nt = 0
     last = -1
     for k in range(MAX_T):
-        kind = target_kind[k]
+        kind = si[_TARGET_KIND + k, j]
         if kind == 0:
             continue
-        v = target_value[k]
+        v = sf[_TARGET_VALUE + k, j]
         if kind == 1:
             price = entry + side * v * risk
         elif kind == 2:
@@ -147,10 +154,10 @@ def open_position(
         else:
             price = entry + side * v
         st[s, F_TARGET + nt] = price
-        st[s, F_TSTEPS + nt] = math.floor(target_fraction[k] * size_steps + 1e-9)
+        st[s, F_TSTEPS + nt] = math.floor(sf[_TARGET_FRACTION + k, j] * size_steps + 1e-9)
         last = nt
         nt += 1
-    if last >= 0 and runner == 0:
+    if last >= 0 and si[_RUNNER, j] == 0:
         st[s, F_TSTEPS + last] = -1.0
     st[s, F_NT] = nt
     st[s, F_NEXT_T] = 0

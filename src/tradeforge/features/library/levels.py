@@ -8,6 +8,7 @@ import re
 import numpy as np
 
 from tradeforge.features.library import _kernels as k
+from tradeforge.features.library import _warmups as w
 from tradeforge.features.library._common import f64, period, safe_div
 from tradeforge.features.library._rolls import ROLL_PARAM, day_key, week_key
 from tradeforge.features.params import Param
@@ -19,6 +20,7 @@ from tradeforge.features.spec import register_feature
     params=[period(20)],
     inputs=("high", "low"),
     outputs=("donchian_upper", "donchian_lower", "donchian_mid"),
+    warmup=lambda p: w.window(p["period"]),
 )
 def donchian(high: np.ndarray, low: np.ndarray, *, period: int):
     """Highest high / lowest low of the last ``period`` bars, current bar included (a
@@ -56,6 +58,7 @@ def _prior_period(time, high, low, close, bucket):
     inputs=("time", "high", "low", "close"),
     outputs=("prev_day_high", "prev_day_low", "prev_day_close"),
     version="2",
+    warmup=lambda p: w.days(p["roll"]),
 )
 def prior_day(time, high, low, close, *, roll: str):
     """High, low and close of the previous trading day that has bars (NaN on the first day).
@@ -70,6 +73,7 @@ def prior_day(time, high, low, close, *, roll: str):
     inputs=("time", "high", "low", "close"),
     outputs=("prev_week_high", "prev_week_low", "prev_week_close"),
     version="2",
+    warmup=lambda p: w.weeks(p["roll"]),
 )
 def prior_week(time, high, low, close, *, roll: str):
     """High, low and close of the previous trading week that has bars. ``roll='ny17'``
@@ -92,6 +96,7 @@ def _dist_name(p):
     inputs=lambda p: ("close", p["level"], f"atr({p['period']})"),
     outputs=("distance_atr",),
     column_names=_dist_name,
+    warmup=0,
 )
 def distance_atr(close, level_values, atr_, *, level: str, period: int):
     """(close - level) / ATR(period): how many ATRs the close is above (+) or below (-)."""

@@ -5,12 +5,17 @@ from __future__ import annotations
 import numpy as np
 
 from tradeforge.features.library import _kernels as k
+from tradeforge.features.library import _warmups as w
 from tradeforge.features.library._common import f64, period, safe_div, source
 from tradeforge.features.spec import register_feature
 
 
 @register_feature(
-    "rsi", params=[period(14), source()], inputs=lambda p: (p["source"],), outputs=("rsi",)
+    "rsi",
+    params=[period(14), source()],
+    inputs=lambda p: (p["source"],),
+    outputs=("rsi",),
+    warmup=lambda p: 1 + w.rma(p["period"]),  # changes need the previous value
 )
 def rsi(x: np.ndarray, *, period: int, source: str) -> np.ndarray:
     """Wilder's RSI: RMA of gains and losses seeded with their mean over the first
@@ -34,6 +39,7 @@ def rsi(x: np.ndarray, *, period: int, source: str) -> np.ndarray:
     params=[period(14, "k_period"), period(3, "d_period")],
     inputs=("high", "low", "close"),
     outputs=("stoch_k", "stoch_d"),
+    warmup=lambda p: w.window(p["k_period"]) + w.window(p["d_period"]),
 )
 def stochastic(high, low, close, *, k_period: int, d_period: int):
     """%K = 100 (close - lowest low) / (highest high - lowest low) over ``k_period`` bars
@@ -48,7 +54,13 @@ def stochastic(high, low, close, *, k_period: int, d_period: int):
     return pk, pd_
 
 
-@register_feature("cci", params=[period(20)], inputs=("high", "low", "close"), outputs=("cci",))
+@register_feature(
+    "cci",
+    params=[period(20)],
+    inputs=("high", "low", "close"),
+    outputs=("cci",),
+    warmup=lambda p: w.window(p["period"]),
+)
 def cci(high, low, close, *, period: int) -> np.ndarray:
     """(TP - SMA(TP)) / (0.015 * mean absolute deviation of TP), TP = (H+L+C)/3; 0 when flat."""
     tp = f64((high + low + close) / 3.0)
@@ -61,6 +73,7 @@ def cci(high, low, close, *, period: int) -> np.ndarray:
     params=[period(20, minimum=2), source()],
     inputs=lambda p: (p["source"],),
     outputs=("zscore",),
+    warmup=lambda p: w.window(p["period"]),
 )
 def zscore(x: np.ndarray, *, period: int, source: str) -> np.ndarray:
     """(x - rolling mean) / rolling population std over ``period`` bars; 0 when flat."""

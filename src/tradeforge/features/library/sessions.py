@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from tradeforge.features.library import _kernels as k
+from tradeforge.features.library import _warmups as w
 from tradeforge.features.library._common import NS_PER_DAY, NS_PER_MINUTE, f64
 from tradeforge.features.params import Param
 from tradeforge.features.spec import register_feature
@@ -70,6 +71,7 @@ def session_labels(time: np.ndarray, clock: str = "utc") -> np.ndarray:
     params=[_CLOCK_PARAM],
     inputs=("time",),
     outputs=("session", "session_asia", "session_london", "session_new_york", "session_overlap"),
+    warmup=0,
 )
 def sessions(time: np.ndarray, *, clock: str):
     """Session label (see module doc) and 0/1 flags for each session and for overlaps."""
@@ -97,6 +99,7 @@ def _run_index(change: np.ndarray) -> np.ndarray:
     params=[_CLOCK_PARAM],
     inputs=("time",),
     outputs=("bar_in_day", "bar_in_session"),
+    warmup=w.utc_day(),
 )
 def bar_index(time: np.ndarray, *, clock: str):
     """Position (0-based) of the bar in its UTC day and in its current session label run
@@ -106,7 +109,7 @@ def bar_index(time: np.ndarray, *, clock: str):
     return _run_index(new_day), _run_index(new_session)
 
 
-@register_feature("day_of_week", inputs=("time",), outputs=("day_of_week",))
+@register_feature("day_of_week", inputs=("time",), outputs=("day_of_week",), warmup=0)
 def day_of_week(time: np.ndarray) -> np.ndarray:
     """0 = Monday … 6 = Sunday (UTC)."""
     return ((time // NS_PER_DAY + 3) % 7).astype(np.float64)
@@ -117,6 +120,7 @@ def day_of_week(time: np.ndarray) -> np.ndarray:
     params=[Param("session", str, "asia", choices=tuple(SESSION_HOURS)), _CLOCK_PARAM],
     inputs=("time", "high", "low"),
     outputs=("session_high", "session_low"),
+    warmup=lambda p: w.utc_day(p["clock"]),
 )
 def session_range(time, high, low, *, session: str, clock: str):
     """High/low of the latest instance of ``session`` so far: running while the session is

@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from tradeforge.features.library import _kernels as kern
+from tradeforge.features.library import _warmups as w
 from tradeforge.features.library._common import f64
 from tradeforge.features.params import Param
 from tradeforge.features.spec import register_feature
@@ -33,7 +34,11 @@ def _k() -> Param:
 
 
 @register_feature(
-    "swings", params=[_k()], inputs=("high", "low"), outputs=("swing_high", "swing_low")
+    "swings",
+    params=[_k()],
+    inputs=("high", "low"),
+    outputs=("swing_high", "swing_low"),
+    warmup=lambda p: 2 * p["k"],  # a pivot reads k bars each side, shown k bars later
 )
 def swings(high: np.ndarray, low: np.ndarray, *, k: int):
     """Swing high/low price on the bar that confirms it (``k`` bars after), NaN elsewhere."""
@@ -54,6 +59,7 @@ def swings(high: np.ndarray, low: np.ndarray, *, k: int):
         "bos",
         "choch",
     ),
+    warmup=lambda p: w.structure(p["k"]),
 )
 def structure(close: np.ndarray, swing_high: np.ndarray, swing_low: np.ndarray, *, k: int):
     """Structure state and events from confirmed swings (see module doc)."""

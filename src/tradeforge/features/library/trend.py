@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from tradeforge.features.library import _kernels as k
+from tradeforge.features.library import _warmups as w
 from tradeforge.features.library._common import f64, period, safe_div, source
 from tradeforge.features.spec import register_feature
 
@@ -13,30 +14,59 @@ def _src(p):
     return (p["source"],)
 
 
-@register_feature("sma", params=[period(20), source()], inputs=_src, outputs=("sma",))
+def _hull_period(period: int) -> int:
+    """Length of the Hull MA's final WMA."""
+    return int(np.sqrt(period))
+
+
+@register_feature(
+    "sma",
+    params=[period(20), source()],
+    inputs=_src,
+    outputs=("sma",),
+    warmup=lambda p: w.window(p["period"]),
+)
 def sma(x: np.ndarray, *, period: int, source: str) -> np.ndarray:
     """Simple moving average of the last ``period`` values (NaN for the first period-1)."""
     return k.rolling_sum(f64(x), period) / period
 
 
-@register_feature("ema", params=[period(20), source()], inputs=_src, outputs=("ema",))
+@register_feature(
+    "ema",
+    params=[period(20), source()],
+    inputs=_src,
+    outputs=("ema",),
+    warmup=lambda p: w.ema(p["period"]),
+)
 def ema(x: np.ndarray, *, period: int, source: str) -> np.ndarray:
     """EMA with alpha 2/(period+1), seeded with the SMA of the first ``period`` values."""
     return k.ema(f64(x), 2.0 / (period + 1), period)
 
 
-@register_feature("wma", params=[period(20), source()], inputs=_src, outputs=("wma",))
+@register_feature(
+    "wma",
+    params=[period(20), source()],
+    inputs=_src,
+    outputs=("wma",),
+    warmup=lambda p: w.window(p["period"]),
+)
 def wma(x: np.ndarray, *, period: int, source: str) -> np.ndarray:
     """Linearly weighted moving average (weights 1..period, newest heaviest)."""
     return k.wma(f64(x), period)
 
 
-@register_feature("hma", params=[period(20, minimum=2), source()], inputs=_src, outputs=("hma",))
+@register_feature(
+    "hma",
+    params=[period(20, minimum=2), source()],
+    inputs=_src,
+    outputs=("hma",),
+    warmup=lambda p: w.window(p["period"]) + w.window(_hull_period(p["period"])),
+)
 def hma(x: np.ndarray, *, period: int, source: str) -> np.ndarray:
     """Hull MA: WMA(2*WMA(x, n/2) - WMA(x, n), floor(sqrt(n)))."""
     x = f64(x)
     raw = 2.0 * k.wma(x, period // 2) - k.wma(x, period)
-    return _wma_skip_nan(raw, int(np.sqrt(period)))
+    return _wma_skip_nan(raw, _hull_period(period))
 
 
 def _wma_skip_nan(x: np.ndarray, n: int) -> np.ndarray:
@@ -67,6 +97,7 @@ def _macd_check(p):
     inputs=_macd_inputs,
     outputs=("macd", "macd_signal", "macd_hist"),
     check=_macd_check,
+    warmup=lambda p: w.ema(p["signal"]),
 )
 def macd(
     fast_ema: np.ndarray, slow_ema: np.ndarray, *, fast: int, slow: int, signal: int, source: str
@@ -82,6 +113,7 @@ def macd(
     params=[period(14)],
     inputs=("high", "low", "close"),
     outputs=("plus_di", "minus_di", "adx"),
+    warmup=lambda p: 1 + 2 * w.rma(p["period"]),
 )
 def adx(high: np.ndarray, low: np.ndarray, close: np.ndarray, *, period: int):
     """Wilder's DMI/ADX: +DI, -DI from Wilder-smoothed directional movement and true range,
@@ -109,7 +141,11 @@ def adx(high: np.ndarray, low: np.ndarray, close: np.ndarray, *, period: int):
 
 
 @register_feature(
-    "linreg_slope", params=[period(14, minimum=2), source()], inputs=_src, outputs=("linreg_slope",)
+    "linreg_slope",
+    params=[period(14, minimum=2), source()],
+    inputs=_src,
+    outputs=("linreg_slope",),
+    warmup=lambda p: w.window(p["period"]),
 )
 def linreg_slope(x: np.ndarray, *, period: int, source: str) -> np.ndarray:
     """Least-squares slope (price units per bar) of the last ``period`` values."""

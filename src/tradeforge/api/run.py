@@ -1,0 +1,107 @@
+"""`BacktestRun`: a finished backtest with its stats, tables, report and chart."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from tradeforge.analytics import Report, build_report, write_report
+from tradeforge.analytics.console import header_line
+from tradeforge.analytics.format import KEY_METRICS, fmt
+from tradeforge.backtest import BacktestResult, write_result
+from tradeforge.core.paths import user_path
+from tradeforge.research.evaluate import flat_metrics
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+#: the stats `repr` shows, in order
+REPR_STATS = (
+    "net_profit",
+    "return_pct",
+    "cagr_pct",
+    "sharpe",
+    "sortino",
+    "max_drawdown_pct",
+    "exposure_pct",
+    "trades",
+    "win_rate_pct",
+    "profit_factor",
+    "expectancy",
+    "expectancy_r",
+    "sqn",
+)
+_LABELS = {key: (label, kind) for rows in KEY_METRICS.values() for key, label, kind in rows}
+
+
+class BacktestRun:
+    """The outcome of `Backtest.run`: ``result`` (the library's `BacktestResult`) and the
+    ``bars`` it ran on (for the report's candlestick charts)."""
+
+    def __init__(self, result: BacktestResult, bars: Mapping[str, pd.DataFrame]) -> None:
+        self.result = result
+        self.bars = dict(bars)
+
+    @property
+    def trades(self) -> pd.DataFrame:
+        """One row per trade (columns: `tradeforge.trading.TRADE_COLUMNS`)."""
+        return self.result.trades
+
+    @property
+    def legs(self) -> pd.DataFrame:
+        """One row per partial or final exit."""
+        return self.result.legs
+
+    @property
+    def equity(self) -> pd.DataFrame:
+        """Equity, balance and open positions at every bar close."""
+        return self.result.equity
+
+    @property
+    def counters(self) -> dict[str, int]:
+        """Signals, fills, de-duplicated and expired orders …"""
+        return self.result.counters
+
+    @cached_property
+    def _report(self) -> Report:
+        return build_report(self.result)
+
+    @cached_property
+    def stats(self) -> pd.Series:
+        """Every numeric summary metric of the report by name (``net_profit``, ``return_pct``,
+        ``cagr_pct``, ``sharpe``, ``sortino``, ``max_drawdown_pct``, ``win_rate_pct``,
+        ``profit_factor``, ``expectancy``, ``expectancy_r``, ``sqn``, ``trades``,
+        ``exposure_pct`` …; see `tradeforge.analytics.schema`); NaN where undefined."""
+        return pd.Series(flat_metrics(self._report), name=self._report.strategy_label or None)
+
+    def report(self, out: str | Path | None = None) -> Report:
+        """The full report (every metric and table). With ``out``, also write the run folder
+        as the ``tradeforge backtest`` command does: trades/legs/equity CSVs, ``run.json``,
+        ``report.json``/``.txt``/``.html`` and ``charts/``."""
+        if out is not None:
+            folder = user_path(out)
+            write_result(self.result, folder)
+            write_report(
+                self.result, folder, ohlc=self.bars, signals=self.result.signals,
+                report=self._report,
+            )  # fmt: skip
+        return self._report
+
+    def plot(self, path: str | Path | None = None) -> Figure:
+        """The equity curve with its drawdown (a matplotlib Figure), saved as PNG at ``path``."""
+        from tradeforge.plotting import chart_style, equity_chart, run_title, save_png
+
+        with chart_style():
+            fig = equity_chart(self._report, run_title(self._report))
+            if path is not None:
+                save_png(fig, user_path(path))
+        return fig
+
+    def __repr__(self) -> str:
+        stats = self.stats
+        rows = [f"{_LABELS[k][0]:<16}{fmt(stats[k], _LABELS[k][1]):>14}" for k in REPR_STATS]
+        return "\n  ".join([f"<BacktestRun {header_line(self._report)}", *rows]) + ">"

@@ -1,0 +1,76 @@
+"""Stored engine-state layouts and the steps between them.
+
+`SCHEMA_VERSION` is the layout this code writes; ``MIGRATIONS[v]`` turns a body of version
+``v`` into one of ``v + 1``. A body is migrated as JSON, before it is typed and validated
+(`tradeforge.live.schema`); the repository journals the migration like any other change (a
+``migrate`` record), so a crash during or after it replays exactly as before.
+
+* **1** — the first layout; keys added over time were optional (``queued``, ``atr``,
+  ``stats.expired``, a position's ``signal_exit`` / ``fill_at_open`` / ``entry_type`` /
+  ``exit_time`` / ``exit_reason``, a pending order's ``bars_left``).
+* **2** — every key always present (`tradeforge.live.model`).
+
+Steps must be pure and deterministic, and must leave malformed bodies for the validation to
+name (they fill what is missing, never assume a shape).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+from tradeforge.core.errors import StateError
+
+Body = dict[str, Any]
+
+SCHEMA_VERSION = 2
+
+
+def _records(body: Body, key: str) -> list[Body]:
+    """The mapping entries of ``body[key]``, whatever else is there."""
+    entries = body.get(key)
+    if not isinstance(entries, dict):
+        return []
+    return [v for v in entries.values() if isinstance(v, dict)]
+
+
+def v1_to_v2(body: Body) -> Body:
+    """Make every optional v1 key explicit, with the value its absence meant."""
+    body.setdefault("queued", {})
+    body.setdefault("atr", None)
+    if isinstance(body.get("stats"), dict):
+        body["stats"].setdefault("expired", 0)
+    for pos in _records(body, "positions"):
+        pos.setdefault("signal_exit", False)
+        pos.setdefault("fill_at_open", True)
+        pos.setdefault("entry_type", "market")  # limit/stop entries came with the key
+        pos.setdefault("exit_time", None)
+        pos.setdefault("exit_reason", None)
+    for order in _records(body, "pending"):
+        order.setdefault("bars_left", None)
+    body["schema_version"] = 2
+    return body
+
+
+MIGRATIONS: dict[int, Callable[[Body], Body]] = {1: v1_to_v2}
+
+
+def version_of(body: Any) -> int:
+    """The layout version of a stored body; `StateError` unless this code can read it."""
+    version = body.get("schema_version") if isinstance(body, dict) else None
+    if type(version) is not int or not 1 <= version <= SCHEMA_VERSION:
+        raise StateError("unsupported schema version")
+    return version
+
+
+def upgrade(body: Body) -> Body:
+    """``body`` migrated to `SCHEMA_VERSION` (``body`` itself is never changed)."""
+    version = version_of(body)
+    if version == SCHEMA_VERSION:
+        return body
+    out = copy.deepcopy(body)
+    while version < SCHEMA_VERSION:
+        out = MIGRATIONS[version](out)
+        version += 1
+    return out

@@ -1,0 +1,222 @@
+"""The engine state, typed: positions with their exit-plan state, entry orders at the broker
+and queued behind exits, the ATR snapshot, daily and risk counters, statistics and the last
+event applied.
+
+Each class mirrors one JSON object of the stored state (same key names; `to_json` and
+`from_json`); the repository stores, diffs and journals that JSON form
+(`tradeforge.live.state`). `from_json` expects a body the loader has migrated
+(`tradeforge.live.migrations`) and validated (`tradeforge.live.schema`); it copies every
+container the engine mutates, so a working copy never changes the committed document.
+Dataclasses rather than pydantic models: the engine builds a working copy on every tick, and
+plain ``cls(**body)`` construction costs a fraction of model validation — validation runs
+once, when a document is loaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+Json = dict[str, Any]
+# One row of a strategy's `Signals` as `strategy_signals.signal_row` gives it (every column of
+# the Signals schema, NaN as None): kept as that JSON record, since its columns follow the
+# schema in `tradeforge.strategy`; never mutated, so copies of the state share it.
+SignalRow = Json
+
+
+def _plain(obj: Any) -> Json:
+    """The fields of a flat dataclass as a JSON object (containers shared, not copied)."""
+    return {name: getattr(obj, name) for name in obj.__dataclass_fields__}
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Which strategy, symbol and timeframe a state directory belongs to."""
+
+    strategy: str
+    symbol: str
+    timeframe: str
+
+    def to_json(self) -> Json:
+        return _plain(self)
+
+
+@dataclass(slots=True)
+class PendingOrder:
+    """An entry order the broker accepted and has not filled yet (keyed by client id)."""
+
+    signal: SignalRow
+    signal_time: int  # open time of the signal bar (ns)
+    tag: str
+    steps: int  # lot steps ordered
+    lots: float
+    bars_left: int | None  # closed bars a limit/stop entry still lives; None for market
+
+    def to_json(self) -> Json:
+        return _plain(self)
+
+    @classmethod
+    def from_json(cls, body: Json) -> PendingOrder:
+        return cls(**body)
+
+
+@dataclass(slots=True)
+class QueuedEntry:
+    """An entry waiting for the next quote, behind the exits due at that open."""
+
+    signal: SignalRow
+    signal_time: int
+    tag: str
+    ref: float  # the reference entry price the size is computed from
+    seq: int  # placing order among the queued entries
+
+    def to_json(self) -> Json:
+        return _plain(self)
+
+    @classmethod
+    def from_json(cls, body: Json) -> QueuedEntry:
+        return cls(**body)
+
+
+@dataclass(slots=True)
+class Position:
+    """A filled entry managed by the shared exit rules, and what its exit legs booked."""
+
+    cid: str  # client id of the entry order
+    trade_id: int
+    ticket: int  # the broker's position ticket
+    tag: str
+    side: int  # +1 long, -1 short
+    signal_time: int
+    entry_time: int  # open time of the fill's bar (ns)
+    entry_price: float
+    entry_type: str
+    fill_at_open: bool  # filled at its bar's open (else inside the bar)
+    steps: int  # lot steps filled
+    initial_stop: float
+    risk_money: float
+    pf: list[float | None]  # the exit plan: `trading.rules` state vector (NaN as None)
+    bars: int  # closed bars held (the time stop counts these)
+    time_stop: int  # bars to hold at most (0: no time stop)
+    time_due: bool  # the time stop fell due: closes at the next open
+    signal_exit: bool  # an opposite signal: closes at the next open
+    legs: int  # exit legs booked
+    booked: list[str]  # client ids of the deals booked (a redo recognises its own)
+    pnl: float
+    commission: float
+    exit_value: float  # sum of exit price x steps over the legs
+    exit_time: int | None  # bar of the last exit leg
+    exit_reason: str | None
+
+    def to_json(self) -> Json:
+        return _plain(self)
+
+    @classmethod
+    def from_json(cls, body: Json) -> Position:
+        return cls(**{**body, "pf": list(body["pf"]), "booked": list(body["booked"])})
+
+
+@dataclass(frozen=True, slots=True)
+class AtrSnapshot:
+    """The execution model's ATR at the close of bar ``bar``, and the one before it."""
+
+    bar: int
+    value: float | None
+    prev: float | None
+
+    def to_json(self) -> Json:
+        return _plain(self)
+
+
+@dataclass(slots=True)
+class Daily:
+    """The current UTC day and the balance it started with (the daily-loss guard)."""
+
+    day: int | None  # days since the epoch
+    start_balance: float
+
+    def to_json(self) -> Json:
+        return _plain(self)
+
+
+@dataclass(slots=True)
+class Risk:
+    halted: str | None  # why trading stopped (the kill switch), None while trading
+    peak_equity: float  # the drawdown guard's peak
+
+    def to_json(self) -> Json:
+        return _plain(self)
+
+
+@dataclass(slots=True)
+class Stats:
+    trades: int  # closed trades
+    realized: float  # realized P&L
+    orders: int  # entry orders accepted by the broker
+    next_trade_id: int
+    expired: int  # entry orders cancelled unfilled (expiry, opposite signal)
+
+    def to_json(self) -> Json:
+        return _plain(self)
+
+
+@dataclass(slots=True)
+class EngineState:
+    """Everything the engine needs to continue after a restart (without the repository's
+    ``seq`` and ``schema_version``, which `StateRepository` stamps on the stored form)."""
+
+    identity: Identity
+    last_key: tuple[int, int] | None  # feed ordering key of the last event applied
+    positions: dict[str, Position]  # by entry client id
+    pending: dict[str, PendingOrder]  # by client id
+    queued: dict[str, QueuedEntry]  # by client id
+    atr: AtrSnapshot | None  # ``atr`` slippage only; None before the first bar
+    signals: dict[str, int]  # entry client ids acted on -> signal bar (ns), the window's
+    daily: Daily
+    risk: Risk
+    stats: Stats
+
+    @classmethod
+    def initial(cls, identity: Identity, balance: float) -> EngineState:
+        return cls(
+            identity=identity,
+            last_key=None,
+            positions={},
+            pending={},
+            queued={},
+            atr=None,
+            signals={},
+            daily=Daily(day=None, start_balance=balance),
+            risk=Risk(halted=None, peak_equity=balance),
+            stats=Stats(trades=0, realized=0.0, orders=0, next_trade_id=0, expired=0),
+        )
+
+    def to_json(self) -> Json:
+        return {
+            "identity": self.identity.to_json(),
+            "last_key": None if self.last_key is None else list(self.last_key),
+            "positions": {k: v.to_json() for k, v in self.positions.items()},
+            "pending": {k: v.to_json() for k, v in self.pending.items()},
+            "queued": {k: v.to_json() for k, v in self.queued.items()},
+            "atr": None if self.atr is None else self.atr.to_json(),
+            "signals": dict(self.signals),
+            "daily": self.daily.to_json(),
+            "risk": self.risk.to_json(),
+            "stats": self.stats.to_json(),
+        }
+
+    @classmethod
+    def from_json(cls, body: Json) -> EngineState:
+        last, atr = body["last_key"], body["atr"]
+        return cls(
+            identity=Identity(**body["identity"]),
+            last_key=None if last is None else (last[0], last[1]),
+            positions={k: Position.from_json(v) for k, v in body["positions"].items()},
+            pending={k: PendingOrder.from_json(v) for k, v in body["pending"].items()},
+            queued={k: QueuedEntry.from_json(v) for k, v in body["queued"].items()},
+            atr=None if atr is None else AtrSnapshot(**atr),
+            signals=dict(body["signals"]),
+            daily=Daily(**body["daily"]),
+            risk=Risk(**body["risk"]),
+            stats=Stats(**body["stats"]),
+        )

@@ -1,0 +1,139 @@
+"""The one declaration of the `Signals` columns, and the packed form the Numba code reads.
+
+`COLUMNS` lists every per-row field once: name, storage type, the value of an omitted
+argument, what it means, its width (targets have `MAX_TARGETS` values per row) and, for coded
+columns, the names of its codes. `Signals` (its attributes), `make_signals` (defaults),
+`Signals.to_frame`, the live engine's JSON rows and the kernel's row indices are derived from
+it.
+
+Storage: two column-major blocks per table, ``ints`` (int64; integer, coded and boolean
+columns as 0/1) and ``floats`` (float64), shaped ``(n_columns, n_rows)``; `ROW` gives each
+column's first row in its block. Why this and not a numpy record array: each column stays a
+contiguous row, so building and validating a table are plain vectorised numpy operations on
+contiguous memory (a record array interleaves ~220-byte rows, making every column read
+strided), while the kernel still receives the whole table as two arrays — `PackedSignals`,
+built without copying by `tradeforge.strategy.signals.pack_signals` — instead of one argument
+per column: one compiled signature, a small argument list, and nothing to keep in sync when a
+column is added.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+
+MAX_TARGETS = 4
+
+ENTRY_TYPES: tuple[str, ...] = ("market", "limit", "stop")
+TARGET_KINDS: tuple[str, ...] = ("none", "r", "price", "distance")
+TRAIL_KINDS: tuple[str, ...] = ("none", "distance", "swing")
+
+ENTRY_MARKET, ENTRY_LIMIT, ENTRY_STOP = 0, 1, 2
+TARGET_NONE, TARGET_R, TARGET_PRICE, TARGET_DISTANCE = 0, 1, 2, 3
+TRAIL_NONE, TRAIL_DISTANCE, TRAIL_SWING = 0, 1, 2
+
+INT, FLOAT = 0, 1  # blocks
+
+
+@dataclass(frozen=True)
+class Column:
+    """One per-row field of a `Signals` table."""
+
+    name: str
+    dtype: type  # np.int64, np.float64 or np.bool_ (kept as 0/1 in the int block)
+    default: Any  # value when the argument is omitted; None: required
+    doc: str
+    width: int = 1  # values per row
+    names: tuple[str, ...] = ()  # what the codes of a coded int column mean
+
+    @property
+    def block(self) -> int:
+        return FLOAT if self.dtype is np.float64 else INT
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("bar", np.int64, None, "position of the signal bar in the frame (sorted ascending)"),
+    Column("side", np.int64, None, "+1 long, -1 short"),
+    Column("tag", np.int64, 0, "code into `Signals.tags`"),
+    Column("entry_type", np.int64, ENTRY_MARKET, "how the entry fills", names=ENTRY_TYPES),
+    Column("entry_price", np.float64, math.nan, "limit/stop level (NaN for market)"),
+    Column("expiry", np.int64, 0, "bars a limit/stop order stays live (>= 1)"),
+    Column("stop_price", np.float64, math.nan, "absolute initial stop (or NaN)"),
+    Column("stop_distance", np.float64, math.nan, "initial stop distance from the fill (or NaN)"),
+    Column("target_kind", np.int64, TARGET_NONE, "kind per target", MAX_TARGETS, TARGET_KINDS),
+    Column("target_value", np.float64, math.nan, "R multiple, price or distance", MAX_TARGETS),
+    Column("target_fraction", np.float64, 0.0, "share of the initial size", MAX_TARGETS),
+    Column("runner", np.int64, 0, "1: the last target leaves the rest open"),
+    Column("be_trigger_r", np.float64, math.nan, "excursion in R that arms break-even (NaN: none)"),
+    Column("be_offset", np.float64, 0.0, "break-even stop beyond the entry, price units"),
+    Column("trail_kind", np.int64, TRAIL_NONE, "trailing stop kind", names=TRAIL_KINDS),
+    Column("trail_distance", np.float64, math.nan, "trailing distance, price units"),
+    Column("trail_start_r", np.float64, math.nan, "excursion in R that starts trailing (NaN: at once)"),
+    Column("time_stop", np.int64, 0, "close at the open of entry bar + this many bars (0: none)"),
+    Column("exit_opposite", np.bool_, False, "close opposite positions at the next open"),
+)  # fmt: skip
+BY_NAME: dict[str, Column] = {c.name: c for c in COLUMNS}
+
+
+def _layout() -> tuple[dict[str, int], list[int]]:
+    rows: dict[str, int] = {}
+    counts = [0, 0]
+    for c in COLUMNS:
+        rows[c.name] = counts[c.block]
+        counts[c.block] += c.width
+    return rows, counts
+
+
+ROW, (N_INT_ROWS, N_FLOAT_ROWS) = _layout()
+
+
+class PackedSignals(NamedTuple):
+    """A `Signals` table as the Numba code reads it (see the module docstring).
+
+    ``levels`` holds the swing-trailing levels, long then short, one per bar — or a single
+    NaN column when the table has none (readers index it at ``min(i, levels.shape[1] - 1)``).
+    """
+
+    ints: np.ndarray  # (N_INT_ROWS, n) int64
+    floats: np.ndarray  # (N_FLOAT_ROWS, n) float64
+    levels: np.ndarray  # (2, n_bars or 1) float64
+
+
+def blank_blocks(n: int, given: Collection[str] = ()) -> tuple[np.ndarray, np.ndarray]:
+    """Both blocks for ``n`` rows, every column at its default (required ones zero) except
+    the ``given`` ones, left uninitialised for the caller to fill."""
+    ints = np.empty((N_INT_ROWS, n), dtype=np.int64)
+    floats = np.empty((N_FLOAT_ROWS, n), dtype=np.float64)
+    for c in COLUMNS:
+        if c.name not in given:
+            block = floats if c.block == FLOAT else ints
+            block[ROW[c.name] : ROW[c.name] + c.width] = c.default or 0
+    return ints, floats
+
+
+def pack_row(values: dict[str, Any]) -> PackedSignals:
+    """A one-row packed table from plain values (the live engine's stored signal rows).
+
+    Missing or None values take the column default; coded columns accept their names;
+    multi-value columns take a list. Keys that are not columns, and text in a column without
+    names (the row's tag name: the table's tag list is not known here), are ignored."""
+    ints, floats = blank_blocks(1)
+    for c in COLUMNS:
+        v = values.get(c.name)
+        if v is None:
+            continue
+        items = list(v) if c.width > 1 else [v]
+        for k, item in enumerate(items):
+            if item is None:
+                continue
+            if isinstance(item, str):
+                if not c.names:
+                    continue
+                item = c.names.index(item)
+            block = floats if c.block == FLOAT else ints
+            block[ROW[c.name] + k, 0] = item
+    return PackedSignals(ints, floats, np.full((2, 1), np.nan))

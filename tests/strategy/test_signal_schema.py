@@ -1,0 +1,55 @@
+"""The one `Signals` schema declaration: attributes, defaults, packing and live JSON rows."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tradeforge.live.strategy_signals import signal_row
+from tradeforge.strategy.signal_schema import COLUMNS, ROW, pack_row
+from tradeforge.strategy.signals import (
+    BreakEven,
+    Target,
+    Trailing,
+    make_signals,
+    pack_signals,
+)
+
+
+def test_every_declared_column_is_an_attribute_with_its_default():
+    sig = make_signals(8, [2, 5], 1, stop_distance=0.001)
+    for c in COLUMNS:
+        values = getattr(sig, c.name)
+        assert values.dtype == c.dtype, c.name
+        assert values.shape == ((2,) if c.width == 1 else (2, c.width)), c.name
+        if c.default is not None and c.name not in ("tag", "stop_distance"):
+            assert np.array_equal(values, np.full(values.shape, c.default), equal_nan=True), c.name
+
+
+def test_pack_signals_shares_the_blocks_and_pads_missing_levels():
+    sig = make_signals(8, [2, 5], [1, -1], stop_distance=0.001, time_stop=3)
+    packed = pack_signals(sig)
+    assert np.shares_memory(packed.ints, sig.ints) and np.shares_memory(packed.floats, sig.floats)
+    assert packed.ints[ROW["time_stop"]].tolist() == [3, 3]
+    assert packed.levels.shape == (2, 1) and np.isnan(packed.levels).all()
+    swing = make_signals(8, [2], 1, stop_distance=0.001, trailing=Trailing("swing"),
+                         trail_level_long=np.arange(8.0), trail_level_short=np.ones(8))  # fmt: skip
+    assert pack_signals(swing).levels.tolist() == [list(np.arange(8.0)), [1.0] * 8]
+
+
+def test_live_json_row_packs_back_to_the_same_row():
+    sig = make_signals(
+        10, [1, 4], [1, -1], tag=["a", "b"], entry="limit", entry_price=[1.1, 1.2], expiry=2,
+        stop_distance=0.002, targets=[Target(1.0, 0.5), Target([1.3, 1.1], 0.5, "price")],
+        runner=True, break_even=BreakEven(1.0, 0.0001), trailing=Trailing("distance", 0.003),
+        time_stop=5, exit_opposite=[True, False],
+    )  # fmt: skip
+    for j in range(len(sig)):
+        row = signal_row(sig, j)
+        assert row["entry_type"] == "limit" and row["tag"] == ("a", "b")[j]
+        assert row["target_names"] == ["r", "price", "none", "none"]
+        packed = pack_row(row)
+        # not in the JSON row: the bar; and it names the tag, whose code a one-row table lacks
+        keep = [ROW["bar"], ROW["tag"]]
+        ints = np.delete(sig.ints[:, j], keep)
+        assert np.array_equal(np.delete(packed.ints[:, 0], keep), ints)
+        assert np.array_equal(packed.floats[:, 0], sig.floats[:, j], equal_nan=True)
