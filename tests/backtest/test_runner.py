@@ -116,7 +116,7 @@ def test_sub_accounts_add_up_to_the_capital_deployed(frames):
         params = {"fast": 5, "slow": 20, "stop_pips": 15, "target_pips": 30}
         return run_backtest(
             create_strategy("sma_cross", params), data, sizing=Sizing("fixed", 1.0),
-            initial_capital=50_000.0,
+            initial_capital=50_000.0, portfolio="sub-accounts",
         )  # fmt: skip
 
     res = run(frames)

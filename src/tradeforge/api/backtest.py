@@ -30,7 +30,9 @@ class Backtest:
       ``slippage`` (pips, ``"atr:0.05"``, ``"random:1"``), ``swap_long``/``swap_short``,
       ``slippage_seed`` — or a ready ``execution=ExecutionModel(...)``;
     * ``sizing``: lots (``0.1``), ``"fixed:0.1"``, ``"risk:1"`` (% of balance) or a `Sizing`;
-    * ``capital`` per symbol, ``position_mode`` (``"symbol"`` or ``"tag"``), ``timeframe``
+    * ``capital``, ``portfolio`` (``"shared"``: several symbols trade one balance of
+      ``capital``; ``"sub-accounts"``: each symbol its own ``capital``),
+      ``position_mode`` (``"symbol"`` or ``"tag"``), ``timeframe``
       (inferred from the bars when omitted), ``account_currency`` and ``conversion`` (see
       `tradeforge.backtest.run_backtest`), ``workers`` (symbols in parallel processes).
     """
@@ -52,6 +54,7 @@ class Backtest:
         swap_short: float | None = None,
         slippage_seed: int | None = None,
         position_mode: str = "symbol",
+        portfolio: str = "shared",
         account_currency: str | None = None,
         conversion: Conversion | None = None,
         workers: int = 1,
@@ -74,6 +77,7 @@ class Backtest:
             "timeframe": None if timeframe is None else Timeframe.parse(timeframe).name,
             "initial_capital": capital,
             "position_mode": position_mode,
+            "portfolio": portfolio,
             "account_currency": normalize_currency(account_currency),
             "conversion": conversion,
             "workers": workers,

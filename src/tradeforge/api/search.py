@@ -56,6 +56,7 @@ def optimize(
             execution=backtest.execution,
             sizing=backtest.sizing,
             position_mode=settings["position_mode"],
+            portfolio=settings["portfolio"],
             initial_capital=settings["initial_capital"],
             timeframe=settings["timeframe"],
         )

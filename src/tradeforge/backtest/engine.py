@@ -23,12 +23,13 @@ SIDES = ("long", "short")
 
 @dataclass
 class SymbolRun:
-    """Frames of one symbol's run (trade ids local to the symbol, 0.. in entry order)."""
+    """Frames of one symbol's run (trade ids local to the symbol, 0.. in entry order).
+    ``equity`` is None for a symbol of a shared portfolio (the account has one curve)."""
 
     symbol: str
     trades: pd.DataFrame
     legs: pd.DataFrame
-    equity: pd.DataFrame
+    equity: pd.DataFrame | None
     counters: dict[str, int] = field(default_factory=dict)
 
 
@@ -67,6 +68,78 @@ def kernel_params(
     return p
 
 
+@dataclass(frozen=True)
+class SymbolInputs:
+    """One symbol reduced to what the kernel reads (`prepare_symbol`)."""
+
+    symbol: str
+    index: pd.DatetimeIndex
+    signals: Signals
+    instrument: Instrument
+    o: np.ndarray
+    h: np.ndarray
+    lo: np.ndarray
+    c: np.ndarray
+    spread: np.ndarray
+    slip: np.ndarray
+    day: np.ndarray
+    fx: np.ndarray
+    per_tag: bool
+    n_slots: int
+    fparams: np.ndarray
+
+    @property
+    def n_bars(self) -> int:
+        return len(self.index)
+
+
+def prepare_symbol(
+    frame: pd.DataFrame,
+    signals: Signals,
+    instrument: Instrument,
+    spec: RunSpec,
+    *,
+    symbol: str | None = None,
+    conversion: Conversion | None = None,
+) -> SymbolInputs:
+    """The per-bar arrays of one symbol (spread, slippage, UTC day, conversion rate) and its
+    kernel parameters, checked against its signals."""
+    symbol = symbol or instrument.symbol
+    n = len(frame)
+    if signals.n_bars != n:
+        raise SignalError(
+            f"{symbol}: signals were computed on {signals.n_bars} bars, the frame has {n}"
+        )
+    if n == 0:
+        raise ConfigError(f"{symbol}: no bars to backtest")
+    execution = spec.execution
+    times = frame.index.as_unit("ns").asi8
+    o, h, lo, c = (_f64(frame[k].to_numpy()) for k in ("open", "high", "low", "close"))
+    fx_mode, fx = conversion_rates(
+        instrument, spec.account_currency, spec.conversion_data(conversion), times, c
+    )
+    per_tag = spec.position_mode == "tag"
+    return SymbolInputs(
+        symbol=symbol,
+        index=frame.index,
+        signals=signals,
+        instrument=instrument,
+        o=o,
+        h=h,
+        lo=lo,
+        c=c,
+        spread=_f64(execution.spread_array(frame, instrument)),
+        slip=_f64(execution.slippage_array(frame, instrument, symbol)),
+        day=_i64(times // _NS_PER_DAY),
+        fx=fx,
+        per_tag=per_tag,
+        n_slots=max(len(signals.tags), 1) if per_tag else 1,
+        fparams=kernel_params(
+            instrument, spec.sizing, execution, float(spec.initial_capital), fx_mode
+        ),
+    )
+
+
 def simulate_symbol(
     frame: pd.DataFrame,
     signals: Signals,
@@ -82,51 +155,47 @@ def simulate_symbol(
     Money is in ``spec.account_currency`` (None: the instrument's quote currency); see
     `tradeforge.trading.fx` for the conversion and what ``conversion`` (the data behind
     ``spec.conversion``) holds."""
-    spec = spec or RunSpec()
-    execution, sizing, position_mode = spec.execution, spec.sizing, spec.position_mode
-    initial_capital, account_currency = spec.initial_capital, spec.account_currency
-    symbol = symbol or instrument.symbol
-    n = len(frame)
-    if signals.n_bars != n:
-        raise SignalError(
-            f"{symbol}: signals were computed on {signals.n_bars} bars, the frame has {n}"
-        )
-    if n == 0:
-        raise ConfigError(f"{symbol}: no bars to backtest")
-    times = frame.index.as_unit("ns").asi8
-    o, h, lo, c = (_f64(frame[k].to_numpy()) for k in ("open", "high", "low", "close"))
-    spread = _f64(execution.spread_array(frame, instrument))
-    slip = _f64(execution.slippage_array(frame, instrument, symbol))
-    day = _i64(times // _NS_PER_DAY)
-    fx_mode, fx = conversion_rates(
-        instrument, account_currency, spec.conversion_data(conversion), times, c
+    x = prepare_symbol(
+        frame, signals, instrument, spec or RunSpec(), symbol=symbol, conversion=conversion
     )
-    per_tag = position_mode == "tag"
-    n_slots = max(len(signals.tags), 1) if per_tag else 1
-    s = signals
-    arrays = K.allocate(n, len(s), n_slots)
+    return run_symbol(x)
+
+
+def run_symbol(x: SymbolInputs) -> SymbolRun:
+    """Run the single-symbol kernel on prepared inputs (its own balance, its own curve)."""
+    signals = x.signals
+    arrays = K.allocate(x.n_bars, len(signals), x.n_slots)
     K.simulate(
-        o, h, lo, c, spread, slip, day, fx, pack_signals(s), bool(per_tag),
-        kernel_params(instrument, sizing, execution, float(initial_capital), fx_mode), **arrays,
+        x.o, x.h, x.lo, x.c, x.spread, x.slip, x.day, x.fx, pack_signals(signals), x.per_tag,
+        x.fparams, **arrays,
     )  # fmt: skip
+    eq = arrays["equity"]
+    equity = pd.DataFrame(
+        {
+            EQUITY_COLUMNS[0]: eq[:, 0],
+            EQUITY_COLUMNS[1]: eq[:, 1],
+            EQUITY_COLUMNS[2]: eq[:, 2].astype(np.int64),
+        },
+        index=x.index,
+        copy=False,  # the kernel's arrays are ours: no 2-D consolidation copy
+    )
+    return symbol_run(x, arrays, equity)
+
+
+def symbol_run(
+    x: SymbolInputs, arrays: dict[str, np.ndarray], equity: pd.DataFrame | None
+) -> SymbolRun:
+    """The `SymbolRun` of the kernel's output ``arrays`` for ``x`` (``equity``: its curve,
+    None inside a shared portfolio)."""
     counters = arrays["counters"]
     n_trades, n_legs = int(counters[K.C_N_TRADES]), int(counters[K.C_N_LEGS])
     ti, tf = arrays["trades_i"][:n_trades], arrays["trades_f"][:n_trades]
     li, lf = arrays["legs_i"][:n_legs], arrays["legs_f"][:n_legs]
-    eq = arrays["equity"]
     return SymbolRun(
-        symbol=symbol,
-        trades=_trades_frame(symbol, frame.index, s, instrument, ti, tf),
-        legs=_legs_frame(symbol, frame.index, s, instrument, ti, li, lf),
-        equity=pd.DataFrame(
-            {
-                EQUITY_COLUMNS[0]: eq[:, 0],
-                EQUITY_COLUMNS[1]: eq[:, 1],
-                EQUITY_COLUMNS[2]: eq[:, 2].astype(np.int64),
-            },
-            index=frame.index,
-            copy=False,  # the kernel's arrays are ours: no 2-D consolidation copy
-        ),
+        symbol=x.symbol,
+        trades=_trades_frame(x.symbol, x.index, x.signals, x.instrument, ti, tf),
+        legs=_legs_frame(x.symbol, x.index, x.signals, x.instrument, ti, li, lf),
+        equity=equity,
         counters={
             name: int(v) for name, v in zip(K.COUNTER_NAMES, counters[: K.N_COUNTERS], strict=True)
         },

@@ -25,9 +25,17 @@ price, and for limit entries (filled on the way against the trade) the favourabl
 only taken as far as the close, since the bar's high (long) / low (short) may have come before
 the fill; stop entries fill on the way to that extreme, so it is known to come after the fill.
 
+The work of one bar for one symbol is three functions — `bar_open` (steps 1-2), `bar_fill`
+(step 3), `bar_close` (steps 4-5) — plus `mark` (step 6); `simulate` calls them bar by bar
+and the shared-cash portfolio loop (`tradeforge.backtest.portfolio_kernel`) calls the same
+functions for every symbol on the union of bar times, so every rule exists once. A symbol's
+loop state lives in its arrays (``counters[C_N_TRADES:]``: trade and leg counts, open
+positions, pending orders, next signal row) and the realised balance in ``acct[0]``, which
+the portfolio shares between symbols.
+
 Compile time matters (the cold benchmark budget): the kernel allocates nothing (the caller
-passes every array, see `allocate`), calls one private helper, and passes no literal-typed
-arguments to compiled callees (Numba would compile extra literal specialisations).
+passes every array, see `allocate`) and passes no literal-typed arguments to compiled
+callees (Numba would compile extra literal specialisations).
 """
 
 from __future__ import annotations
@@ -80,8 +88,10 @@ N_TF = 9
 LI_TRADE, LI_BAR, LI_STEPS, LI_REASON = range(4)
 LF_PRICE, LF_PNL = range(2)
 
-# where the kernel leaves the trade / leg counts (after the counters above)
-C_N_TRADES, C_N_LEGS = N_COUNTERS, N_COUNTERS + 1
+# the loop state of one symbol kept after the counters above: trade / leg counts, open
+# positions, pending orders, next signal row
+C_N_TRADES, C_N_LEGS, C_N_OPEN, C_N_PENDING, C_PTR = range(N_COUNTERS, N_COUNTERS + 5)
+N_STATE = N_COUNTERS + 5
 # per-slot int state / float state
 W_STATUS, W_SIG, W_EXPIRE, W_TRADE, W_TIME_EXIT, W_FILL_BAR, W_SIG_EXIT, W_QUEUED = range(8)
 N_WORK_I = 8
@@ -112,11 +122,12 @@ def allocate(n_bars: int, n_signals: int, n_slots: int) -> dict[str, np.ndarray]
         "legs_i": np.empty((n_signals * (MAX_T + 1), 4), dtype=np.int64),
         "legs_f": np.empty((n_signals * (MAX_T + 1), 2)),
         "equity": np.empty((n_bars, 3)),  # equity, balance, open positions
-        "counters": np.zeros(N_COUNTERS + 2, dtype=np.int64),
+        "counters": np.zeros(N_STATE, dtype=np.int64),
         "work_i": work_i,
         "work_f": np.zeros((n_slots, N_WORK_F)),
         "pf": np.zeros((n_slots, NF)),
         "out": np.zeros((MAX_T + 1, 3)),
+        "acct": np.zeros(1),  # the realised balance
     }
 
 
@@ -165,9 +176,256 @@ def _book(
 
 
 @njit(cache=True, error_model="numpy")
+def bar_open(
+    i, o, day, spread, slip, fx, fparams, trades_i, trades_f, legs_i, legs_f, counters,
+    work_i, work_f, pf, out, acct,
+):  # fmt: skip
+    """Steps 1-2 of bar ``i`` for one symbol: swap, then time stops and signal exits at the
+    open (a queued reversal order becomes pending). Realised PnL goes to ``acct[0]``."""
+    n_open = counters[C_N_OPEN]
+    if n_open == 0:
+        return
+    base_mode = fparams[P_FX_MODE] != 0
+    n_slots = work_i.shape[0]
+    sp = spread[i]
+    sl = slip[i]
+    # 1. swap
+    if i > 0 and day[i] != day[i - 1]:
+        nights = day[i] - day[i - 1]
+        conv = 1.0 / o[i] if base_mode else fx[i]
+        for s in range(n_slots):
+            if work_i[s, W_STATUS] == OPEN:
+                rate = fparams[P_SWAP_LONG] if pf[s, F_SIDE] > 0 else fparams[P_SWAP_SHORT]
+                swap_q = rate * fparams[P_STEP_LOTS] * pf[s, F_REMAINING] * nights
+                work_f[s, WF_SWAP_Q] += swap_q
+                work_f[s, WF_SWAP] += swap_q * conv
+    # 2. time stops and signal exits at the open (then a queued reversal order is pending)
+    n_legs = counters[C_N_LEGS]
+    one = n_legs - n_legs + 1  # not a literal: literal arguments would make _book compile twice
+    for s in range(n_slots):
+        if work_i[s, W_STATUS] != OPEN:
+            continue
+        timed = work_i[s, W_TIME_EXIT] == i
+        if timed or work_i[s, W_SIG_EXIT] == i:
+            out[0, 0] = market_exit_price(pf[s, F_SIDE], o[i], sp, sl)
+            out[0, 1] = pf[s, F_REMAINING]
+            out[0, 2] = R_TIME if timed else R_SIGNAL
+            before = n_legs
+            n_legs = _book(
+                s, i, one, out, pf, work_i, work_f, fparams, fx, trades_i, trades_f,
+                legs_i, legs_f, n_legs,
+            )  # fmt: skip
+            acct[0] += legs_f[before, LF_PNL]
+            pf[s, F_REMAINING] = 0.0
+            work_i[s, W_STATUS] = EMPTY
+            counters[C_N_OPEN] -= 1
+            if work_i[s, W_QUEUED] != 0:
+                work_i[s, W_QUEUED] = 0
+                work_i[s, W_STATUS] = PENDING
+                counters[C_N_PENDING] += 1
+    counters[C_N_LEGS] = n_legs
+
+
+@njit(cache=True, error_model="numpy")
+def bar_fill(
+    i, o, h, lo, c, spread, slip, fx, sig, fparams, trades_i, trades_f, counters, work_i,
+    work_f, pf, acct,
+):  # fmt: skip
+    """Step 3 of bar ``i`` for one symbol: pending orders fill, or expire after their last
+    live bar. Sizing reads the realised balance ``acct[0]`` (nothing fills at or below 0)."""
+    if counters[C_N_PENDING] == 0:
+        return
+    base_mode = fparams[P_FX_MODE] != 0
+    si, sf = sig.ints, sig.floats
+    n_slots = work_i.shape[0]
+    unit = fparams[P_UNIT]
+    balance = acct[0]
+    sp = spread[i]
+    sl = slip[i]
+    for s in range(n_slots):
+        if work_i[s, W_STATUS] != PENDING:
+            continue
+        j = work_i[s, W_SIG]
+        side = si[_SIDE, j]
+        etype = si[_ENTRY_TYPE, j]
+        price, at_open = entry_fill(side, etype, sf[_ENTRY_PRICE, j], o[i], h[i], lo[i], sp, sl)
+        if price != price:
+            if i >= work_i[s, W_EXPIRE]:
+                counters[C_EXPIRED] += 1
+                work_i[s, W_STATUS] = EMPTY
+                counters[C_N_PENDING] -= 1
+            continue
+        work_i[s, W_STATUS] = EMPTY
+        counters[C_N_PENDING] -= 1
+        stop_dist = sf[_STOP_DISTANCE, j]
+        stop = price - side * stop_dist if stop_dist == stop_dist else sf[_STOP_PRICE, j]
+        risk = side * (price - stop)
+        if not risk > 0:
+            counters[C_REJECTED] += 1
+            continue
+        conv = 1.0 / price if base_mode else fx[i]
+        if fparams[P_SIZING_MODE] == 0:
+            steps = fparams[P_SIZING_VALUE]
+        else:
+            money = balance * fparams[P_SIZING_VALUE] / 100.0
+            steps = math.floor(money / (risk * unit * conv) + 1e-9) if money > 0 else 0.0
+        steps = min(steps, fparams[P_MAX_STEPS])
+        if steps < fparams[P_MIN_STEPS] or steps <= 0 or balance <= 0.0:
+            counters[C_SKIPPED_SIZE] += 1  # too small, or the account is blown
+            continue
+        open_position(pf, s, side, price, stop, int(steps), sig, j)
+        t = counters[C_N_TRADES]
+        counters[C_N_TRADES] += 1
+        trades_i[t, TI_SIGNAL] = j
+        trades_i[t, TI_ENTRY_BAR] = i
+        trades_i[t, TI_EXIT_BAR] = -1
+        trades_i[t, TI_SIZE] = int(steps)
+        trades_i[t, TI_REASON] = 0
+        trades_i[t, TI_NLEGS] = 0
+        trades_f[t, TF_ENTRY] = price
+        trades_f[t, TF_EXIT_VALUE] = 0.0
+        trades_f[t, TF_INIT_STOP] = stop
+        trades_f[t, TF_RISK_Q] = risk * steps * unit
+        trades_f[t, TF_RISK] = trades_f[t, TF_RISK_Q] * conv
+        trades_f[t, TF_PNL_Q] = 0.0
+        trades_f[t, TF_PNL] = 0.0
+        trades_f[t, TF_COMMISSION] = 0.0
+        trades_f[t, TF_SWAP] = 0.0
+        counters[C_FILLED] += 1
+        work_i[s, W_STATUS] = OPEN
+        counters[C_N_OPEN] += 1
+        work_i[s, W_TRADE] = t
+        work_f[s, WF_SWAP] = 0.0
+        work_f[s, WF_SWAP_Q] = 0.0
+        time_stop = si[_TIME_STOP, j]
+        work_i[s, W_TIME_EXIT] = i + time_stop if time_stop > 0 else -1
+        work_i[s, W_SIG_EXIT] = -1
+        if not at_open:
+            # filled inside the bar: step 4 sees the bar from the fill on
+            eff_open = price - sp if side > 0 else price
+            work_i[s, W_FILL_BAR] = i
+            work_f[s, WF_OPEN] = eff_open
+            work_f[s, WF_HIGH] = h[i]
+            work_f[s, WF_LOW] = lo[i]
+            if etype == 1:  # limit: the favourable extreme may precede the fill
+                if side > 0:
+                    work_f[s, WF_HIGH] = max(eff_open, c[i])
+                else:
+                    work_f[s, WF_LOW] = min(eff_open, c[i])
+
+
+@njit(cache=True, error_model="numpy")
+def bar_close(
+    i, last, o, h, lo, c, spread, slip, fx, sig, per_tag, fparams, trades_i, trades_f,
+    legs_i, legs_f, counters, work_i, work_f, pf, out, acct,
+):  # fmt: skip
+    """Steps 4-5 of bar ``i`` for one symbol whose last bar is ``last``: exits of open
+    positions (realised PnL to ``acct[0]``), break-even / trailing, then the bar's signals."""
+    si, levels = sig.ints, sig.levels
+    ns = si.shape[1]
+    last_level = levels.shape[1] - 1
+    n_slots = work_i.shape[0]
+    sp = spread[i]
+    sl = slip[i]
+    # 4. exits of open positions, then break-even / trailing for the next bar
+    if counters[C_N_OPEN] > 0:
+        n_legs = counters[C_N_LEGS]
+        for s in range(n_slots):
+            if work_i[s, W_STATUS] != OPEN:
+                continue
+            if work_i[s, W_FILL_BAR] == i:
+                oi, hi, li = work_f[s, WF_OPEN], work_f[s, WF_HIGH], work_f[s, WF_LOW]
+            else:
+                oi, hi, li = o[i], h[i], lo[i]
+            k = process_observation(pf, s, oi, hi, li, sp, sl, out)
+            rem = pf[s, F_REMAINING]
+            if rem > 0:
+                if i == last:  # end of data: a market close at the close
+                    out[k, 0] = market_exit_price(pf[s, F_SIDE], c[i], sp, sl)
+                    out[k, 1] = rem
+                    out[k, 2] = R_END
+                    k += 1
+                    pf[s, F_REMAINING] = 0.0
+                else:
+                    lv = i if i < last_level else last_level
+                    update_after_observation(pf, s, hi, li, c[i], sp, levels[0, lv], levels[1, lv])
+            if k > 0:
+                before = n_legs
+                n_legs = _book(
+                    s, i, k, out, pf, work_i, work_f, fparams, fx, trades_i, trades_f,
+                    legs_i, legs_f, n_legs,
+                )  # fmt: skip
+                for q in range(before, n_legs):
+                    acct[0] += legs_f[q, LF_PNL]
+                if pf[s, F_REMAINING] <= 0:
+                    work_i[s, W_STATUS] = EMPTY
+                    counters[C_N_OPEN] -= 1
+        counters[C_N_LEGS] = n_legs
+    # 5. signals of this bar become pending orders unless their slot is busy
+    ptr = counters[C_PTR]
+    while ptr < ns and si[_BAR, ptr] == i:
+        j = ptr
+        ptr += 1
+        counters[C_SIGNALS] += 1
+        side = si[_SIDE, j]
+        if si[_EXIT_OPPOSITE, j] != 0:
+            for s in range(n_slots):
+                status = work_i[s, W_STATUS]
+                if status == OPEN:
+                    if pf[s, F_SIDE] != side:
+                        work_i[s, W_SIG_EXIT] = i + 1
+                    elif work_i[s, W_QUEUED] != 0:  # an opposite reversal order
+                        work_i[s, W_QUEUED] = 0
+                        counters[C_EXPIRED] += 1
+                elif status == PENDING and si[_SIDE, work_i[s, W_SIG]] != side:
+                    work_i[s, W_STATUS] = EMPTY
+                    counters[C_N_PENDING] -= 1
+                    counters[C_EXPIRED] += 1
+        s = si[_TAG, j] if per_tag else 0
+        status = work_i[s, W_STATUS]
+        if status == OPEN:
+            if (
+                work_i[s, W_SIG_EXIT] == i + 1
+                and work_i[s, W_QUEUED] == 0
+                and pf[s, F_SIDE] != side
+            ):
+                work_i[s, W_QUEUED] = 1  # reversal: pending once the exit frees the slot
+            else:
+                counters[C_DEDUP] += 1
+                continue
+        elif status != EMPTY:
+            counters[C_DEDUP] += 1
+            continue
+        else:
+            work_i[s, W_STATUS] = PENDING
+            counters[C_N_PENDING] += 1
+        work_i[s, W_SIG] = j
+        work_i[s, W_EXPIRE] = i + 1 if si[_ENTRY_TYPE, j] == 0 else i + si[_EXPIRY, j]
+    counters[C_PTR] = ptr
+
+
+@njit(cache=True, error_model="numpy")
+def mark(eq, i, c, spread, fx, fparams, counters, work_i, work_f, pf):
+    """Step 6: ``eq`` plus the open PnL of one symbol's positions marked at bar ``i``'s
+    close (the exit-side commission is not yet paid)."""
+    if counters[C_N_OPEN] > 0:
+        unit = fparams[P_UNIT]
+        sp = spread[i]
+        fxi = fx[i]
+        for s in range(work_i.shape[0]):
+            if work_i[s, W_STATUS] == OPEN:
+                rem = pf[s, F_REMAINING]
+                side = pf[s, F_SIDE]
+                m = c[i] if side > 0 else c[i] + sp
+                eq += side * (m - pf[s, F_ENTRY]) * rem * unit * fxi
+                eq += work_f[s, WF_SWAP] - fparams[P_COMM_STEP] * rem * fxi
+    return eq
+
+
+@njit(cache=True, error_model="numpy")
 def simulate(
     o, h, lo, c, spread, slip, day, fx, sig, per_tag, fparams,
-    trades_i, trades_f, legs_i, legs_f, equity, counters, work_i, work_f, pf, out,
+    trades_i, trades_f, legs_i, legs_f, equity, counters, work_i, work_f, pf, out, acct,
 ):  # fmt: skip
     """Run the loop; results land in the arrays from `allocate` (counts in ``counters``).
     ``sig`` is the `PackedSignals` form of the signal table.
@@ -177,218 +435,21 @@ def simulate(
     price (fill price for legs and risk, the open for swap; ``fx[i]`` is then ``1 / close``
     for the mark-to-market)."""
     n = o.shape[0]
-    base_mode = fparams[P_FX_MODE] != 0
-    si, sf, levels = sig.ints, sig.floats, sig.levels
-    ns = si.shape[1]
-    last_level = levels.shape[1] - 1
-    n_slots = work_i.shape[0]
-    unit = fparams[P_UNIT]
-    balance = fparams[P_CAPITAL]
-    n_trades = 0
-    zero = ns - ns  # int64, not a literal: literal arguments would make _book compile twice
-    n_legs = zero
-    one = zero + 1  # leg count of a single forced exit (time stop)
-    n_open = 0
-    n_pending = 0
-    ptr = 0
-
+    acct[0] = fparams[P_CAPITAL]
     for i in range(n):
-        sp = spread[i]
-        sl = slip[i]
-        # 1. swap
-        if n_open > 0 and i > 0 and day[i] != day[i - 1]:
-            nights = day[i] - day[i - 1]
-            conv = 1.0 / o[i] if base_mode else fx[i]
-            for s in range(n_slots):
-                if work_i[s, W_STATUS] == OPEN:
-                    rate = fparams[P_SWAP_LONG] if pf[s, F_SIDE] > 0 else fparams[P_SWAP_SHORT]
-                    swap_q = rate * fparams[P_STEP_LOTS] * pf[s, F_REMAINING] * nights
-                    work_f[s, WF_SWAP_Q] += swap_q
-                    work_f[s, WF_SWAP] += swap_q * conv
-        # 2. time stops and signal exits at the open (then a queued reversal order is pending)
-        if n_open > 0:
-            for s in range(n_slots):
-                if work_i[s, W_STATUS] != OPEN:
-                    continue
-                timed = work_i[s, W_TIME_EXIT] == i
-                if timed or work_i[s, W_SIG_EXIT] == i:
-                    out[0, 0] = market_exit_price(pf[s, F_SIDE], o[i], sp, sl)
-                    out[0, 1] = pf[s, F_REMAINING]
-                    out[0, 2] = R_TIME if timed else R_SIGNAL
-                    before = n_legs
-                    n_legs = _book(
-                        s, i, one, out, pf, work_i, work_f, fparams, fx, trades_i, trades_f,
-                        legs_i, legs_f, n_legs,
-                    )  # fmt: skip
-                    balance += legs_f[before, LF_PNL]
-                    pf[s, F_REMAINING] = 0.0
-                    work_i[s, W_STATUS] = EMPTY
-                    n_open -= 1
-                    if work_i[s, W_QUEUED] != 0:
-                        work_i[s, W_QUEUED] = 0
-                        work_i[s, W_STATUS] = PENDING
-                        n_pending += 1
-        # 3. pending orders fill, or expire after their last live bar
-        if n_pending > 0:
-            for s in range(n_slots):
-                if work_i[s, W_STATUS] != PENDING:
-                    continue
-                j = work_i[s, W_SIG]
-                side = si[_SIDE, j]
-                etype = si[_ENTRY_TYPE, j]
-                price, at_open = entry_fill(
-                    side, etype, sf[_ENTRY_PRICE, j], o[i], h[i], lo[i], sp, sl
-                )
-                if price != price:
-                    if i >= work_i[s, W_EXPIRE]:
-                        counters[C_EXPIRED] += 1
-                        work_i[s, W_STATUS] = EMPTY
-                        n_pending -= 1
-                    continue
-                work_i[s, W_STATUS] = EMPTY
-                n_pending -= 1
-                stop_dist = sf[_STOP_DISTANCE, j]
-                stop = price - side * stop_dist if stop_dist == stop_dist else sf[_STOP_PRICE, j]
-                risk = side * (price - stop)
-                if not risk > 0:
-                    counters[C_REJECTED] += 1
-                    continue
-                conv = 1.0 / price if base_mode else fx[i]
-                if fparams[P_SIZING_MODE] == 0:
-                    steps = fparams[P_SIZING_VALUE]
-                else:
-                    money = balance * fparams[P_SIZING_VALUE] / 100.0
-                    steps = math.floor(money / (risk * unit * conv) + 1e-9) if money > 0 else 0.0
-                steps = min(steps, fparams[P_MAX_STEPS])
-                if steps < fparams[P_MIN_STEPS] or steps <= 0 or balance <= 0.0:
-                    counters[C_SKIPPED_SIZE] += 1  # too small, or the account is blown
-                    continue
-                open_position(pf, s, side, price, stop, int(steps), sig, j)
-                t = n_trades
-                n_trades += 1
-                trades_i[t, TI_SIGNAL] = j
-                trades_i[t, TI_ENTRY_BAR] = i
-                trades_i[t, TI_EXIT_BAR] = -1
-                trades_i[t, TI_SIZE] = int(steps)
-                trades_i[t, TI_REASON] = 0
-                trades_i[t, TI_NLEGS] = 0
-                trades_f[t, TF_ENTRY] = price
-                trades_f[t, TF_EXIT_VALUE] = 0.0
-                trades_f[t, TF_INIT_STOP] = stop
-                trades_f[t, TF_RISK_Q] = risk * steps * unit
-                trades_f[t, TF_RISK] = trades_f[t, TF_RISK_Q] * conv
-                trades_f[t, TF_PNL_Q] = 0.0
-                trades_f[t, TF_PNL] = 0.0
-                trades_f[t, TF_COMMISSION] = 0.0
-                trades_f[t, TF_SWAP] = 0.0
-                counters[C_FILLED] += 1
-                work_i[s, W_STATUS] = OPEN
-                n_open += 1
-                work_i[s, W_TRADE] = t
-                work_f[s, WF_SWAP] = 0.0
-                work_f[s, WF_SWAP_Q] = 0.0
-                time_stop = si[_TIME_STOP, j]
-                work_i[s, W_TIME_EXIT] = i + time_stop if time_stop > 0 else -1
-                work_i[s, W_SIG_EXIT] = -1
-                if not at_open:
-                    # filled inside the bar: step 4 sees the bar from the fill on
-                    eff_open = price - sp if side > 0 else price
-                    work_i[s, W_FILL_BAR] = i
-                    work_f[s, WF_OPEN] = eff_open
-                    work_f[s, WF_HIGH] = h[i]
-                    work_f[s, WF_LOW] = lo[i]
-                    if etype == 1:  # limit: the favourable extreme may precede the fill
-                        if side > 0:
-                            work_f[s, WF_HIGH] = max(eff_open, c[i])
-                        else:
-                            work_f[s, WF_LOW] = min(eff_open, c[i])
-        # 4. exits of open positions, then break-even / trailing for the next bar
-        if n_open > 0:
-            for s in range(n_slots):
-                if work_i[s, W_STATUS] != OPEN:
-                    continue
-                if work_i[s, W_FILL_BAR] == i:
-                    oi, hi, li = work_f[s, WF_OPEN], work_f[s, WF_HIGH], work_f[s, WF_LOW]
-                else:
-                    oi, hi, li = o[i], h[i], lo[i]
-                k = process_observation(pf, s, oi, hi, li, sp, sl, out)
-                rem = pf[s, F_REMAINING]
-                if rem > 0:
-                    if i == n - 1:  # end of data: a market close at the close
-                        out[k, 0] = market_exit_price(pf[s, F_SIDE], c[i], sp, sl)
-                        out[k, 1] = rem
-                        out[k, 2] = R_END
-                        k += 1
-                        pf[s, F_REMAINING] = 0.0
-                    else:
-                        lv = i if i < last_level else last_level
-                        update_after_observation(
-                            pf, s, hi, li, c[i], sp, levels[0, lv], levels[1, lv]
-                        )
-                if k > 0:
-                    before = n_legs
-                    n_legs = _book(
-                        s, i, k, out, pf, work_i, work_f, fparams, fx, trades_i, trades_f,
-                        legs_i, legs_f, n_legs,
-                    )  # fmt: skip
-                    for q in range(before, n_legs):
-                        balance += legs_f[q, LF_PNL]
-                    if pf[s, F_REMAINING] <= 0:
-                        work_i[s, W_STATUS] = EMPTY
-                        n_open -= 1
-        # 5. signals of this bar become pending orders unless their slot is busy
-        while ptr < ns and si[_BAR, ptr] == i:
-            j = ptr
-            ptr += 1
-            counters[C_SIGNALS] += 1
-            side = si[_SIDE, j]
-            if si[_EXIT_OPPOSITE, j] != 0:
-                for s in range(n_slots):
-                    status = work_i[s, W_STATUS]
-                    if status == OPEN:
-                        if pf[s, F_SIDE] != side:
-                            work_i[s, W_SIG_EXIT] = i + 1
-                        elif work_i[s, W_QUEUED] != 0:  # an opposite reversal order
-                            work_i[s, W_QUEUED] = 0
-                            counters[C_EXPIRED] += 1
-                    elif status == PENDING and si[_SIDE, work_i[s, W_SIG]] != side:
-                        work_i[s, W_STATUS] = EMPTY
-                        n_pending -= 1
-                        counters[C_EXPIRED] += 1
-            s = si[_TAG, j] if per_tag else 0
-            status = work_i[s, W_STATUS]
-            if status == OPEN:
-                if (
-                    work_i[s, W_SIG_EXIT] == i + 1
-                    and work_i[s, W_QUEUED] == 0
-                    and pf[s, F_SIDE] != side
-                ):
-                    work_i[s, W_QUEUED] = 1  # reversal: pending once the exit frees the slot
-                else:
-                    counters[C_DEDUP] += 1
-                    continue
-            elif status != EMPTY:
-                counters[C_DEDUP] += 1
-                continue
-            else:
-                work_i[s, W_STATUS] = PENDING
-                n_pending += 1
-            work_i[s, W_SIG] = j
-            work_i[s, W_EXPIRE] = i + 1 if si[_ENTRY_TYPE, j] == 0 else i + si[_EXPIRY, j]
-        # 6. mark to market at the close (the exit-side commission is not yet paid)
-        eq = balance
-        if n_open > 0:
-            fxi = fx[i]
-            for s in range(n_slots):
-                if work_i[s, W_STATUS] == OPEN:
-                    rem = pf[s, F_REMAINING]
-                    side = pf[s, F_SIDE]
-                    mark = c[i] if side > 0 else c[i] + sp
-                    eq += side * (mark - pf[s, F_ENTRY]) * rem * unit * fxi
-                    eq += work_f[s, WF_SWAP] - fparams[P_COMM_STEP] * rem * fxi
-        equity[i, 0] = eq
-        equity[i, 1] = balance
-        equity[i, 2] = n_open
-    counters[C_UNFILLED] = n_pending
-    counters[C_N_TRADES] = n_trades
-    counters[C_N_LEGS] = n_legs
+        bar_open(
+            i, o, day, spread, slip, fx, fparams, trades_i, trades_f, legs_i, legs_f, counters,
+            work_i, work_f, pf, out, acct,
+        )  # fmt: skip
+        bar_fill(
+            i, o, h, lo, c, spread, slip, fx, sig, fparams, trades_i, trades_f, counters, work_i,
+            work_f, pf, acct,
+        )  # fmt: skip
+        bar_close(
+            i, n - 1, o, h, lo, c, spread, slip, fx, sig, per_tag, fparams, trades_i, trades_f,
+            legs_i, legs_f, counters, work_i, work_f, pf, out, acct,
+        )  # fmt: skip
+        equity[i, 0] = mark(acct[0], i, c, spread, fx, fparams, counters, work_i, work_f, pf)
+        equity[i, 1] = acct[0]
+        equity[i, 2] = counters[C_N_OPEN]
+    counters[C_UNFILLED] = counters[C_N_PENDING]

@@ -1,10 +1,15 @@
 """Run a strategy over one or many symbols (optionally in parallel processes) into a
 `BacktestResult`.
 
-The settings are one `RunSpec` (`run_backtest` also builds it from keywords). Each symbol is
-an independent sub-account starting with ``initial_capital`` (risk sizing
-compounds per symbol). The combined result is sorted deterministically — trades by
-``(entry_time, symbol, per-symbol order)`` — so a parallel run is identical to a serial one.
+The settings are one `RunSpec` (`run_backtest` also builds it from keywords). With several
+symbols, ``spec.portfolio`` says how they share money: ``shared`` (the default) trades one
+balance of ``initial_capital`` (`tradeforge.backtest.portfolio`: risk sizing and the
+blown-account rule on that balance); ``sub-accounts`` gives each symbol its own
+``initial_capital`` (risk sizing compounds per symbol) and sums the curves. Features and
+signals are computed per symbol (in ``workers`` processes if asked); a shared portfolio is
+then simulated in this process, sub-accounts in the workers. The combined result is sorted
+deterministically — trades by ``(entry_time, symbol, per-symbol order)`` — so a parallel run
+is identical to a serial one.
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tradeforge.backtest.engine import SymbolRun, simulate_symbol
+from tradeforge.backtest.engine import SymbolInputs, SymbolRun, prepare_symbol, simulate_symbol
 from tradeforge.backtest.io import run_config
+from tradeforge.backtest.portfolio import check_shared_money, run_portfolio
 from tradeforge.core.errors import ConfigError
 from tradeforge.core.instruments import Instrument
 from tradeforge.data.checksum import cached_frame_checksum
@@ -40,14 +46,33 @@ class _Job:
     conversion: Conversion | None = None
 
 
-def _run_job(job: _Job) -> tuple[SymbolRun, str, Signals]:
+@dataclass(frozen=True)
+class _Output:
+    """A job's result: the frame with features (kept only for a shared portfolio, which is
+    simulated afterwards), its signals, the run (sub-accounts) and the data checksum."""
+
+    frame: pd.DataFrame | None
+    signals: Signals
+    run: SymbolRun | None
+    checksum: str
+
+
+def _run_job(job: _Job) -> _Output:
     frame = job.strategy.compute_features(job.frame, job.spec.timeframe)
     instrument = job.spec.instrument(job.symbol)
     signals = job.strategy.signals(frame, instrument)
+    checksum = cached_frame_checksum(job.frame)
+    if _shared(job.spec):
+        return _Output(frame, signals, None, checksum)
     run = simulate_symbol(
         frame, signals, instrument, job.spec, symbol=job.symbol, conversion=job.conversion
     )
-    return run, cached_frame_checksum(job.frame), signals
+    return _Output(None, signals, run, checksum)
+
+
+def _shared(spec: RunSpec) -> bool:
+    """Whether ``spec`` runs a shared portfolio (one symbol: the sub-account is the account)."""
+    return spec.portfolio == "shared" and len(spec.symbols) > 1
 
 
 def _as_mapping(data: pd.DataFrame | Mapping[str, pd.DataFrame], symbol: str | None):
@@ -78,7 +103,7 @@ def run_backtest(
     The settings come from ``spec`` (its symbols, when it names any, must be those of
     ``data``; its strategy, when it names one, that of ``strategy``) or, as a convenience,
     from ``keywords`` (`RunSpec.from_keywords`: ``execution``, ``sizing``,
-    ``position_mode``, ``initial_capital``, ``timeframe``, ``instruments``,
+    ``position_mode``, ``portfolio``, ``initial_capital``, ``timeframe``, ``instruments``,
     ``account_currency``). ``conversion`` maps conversion symbols (``GBPUSD``) to bars, or
     (keywords only) to constant rates (`tradeforge.trading.fx`).
     ``workers > 1`` runs symbols in that many processes (results identical to serial).
@@ -88,8 +113,9 @@ def run_backtest(
         raise ConfigError(f"workers must be >= 1, got {workers}")
     frames = _as_mapping(data, symbol)
     spec = _spec_for(spec, strategy, frames, conversion, keywords)
+    check_shared_money(spec)
     jobs = [_Job(strategy, s, frames[s], spec, conversion) for s in spec.symbols]
-    outputs: dict[str, tuple[SymbolRun, str, Signals]] = {}
+    outputs: dict[str, _Output] = {}
     total = len(jobs)
     workers = max(1, min(int(workers), total))
     if workers == 1:
@@ -108,11 +134,34 @@ def run_backtest(
                     progress(futures[fut], len(outputs), total)
     config = {**run_config(spec), **dict(extra_config or {})}
     tf = spec.timeframe
-    runs = [outputs[s][0] for s in sorted(outputs)]
-    checksums = {f"{s}/{tf or _tf_name(frames[s])}": outputs[s][1] for s in sorted(outputs)}
-    result = combine_runs(runs, spec.initial_capital, config=config, checksums=checksums)
-    result.signals = {s: outputs[s][2] for s in sorted(outputs)}
+    symbols = sorted(outputs)
+    checksums = {f"{s}/{tf or _tf_name(frames[s])}": outputs[s].checksum for s in symbols}
+    if _shared(spec):
+        inputs = [_inputs(s, outputs[s], spec, conversion) for s in symbols]
+        runs, equity = run_portfolio(inputs, spec.initial_capital)
+        result = combine_runs(
+            runs, spec.initial_capital, config=config, checksums=checksums, equity=equity
+        )
+    else:
+        runs = [run for s in symbols if (run := outputs[s].run) is not None]
+        result = combine_runs(runs, spec.initial_capital, config=config, checksums=checksums)
+    result.signals = {s: outputs[s].signals for s in symbols}
     return result
+
+
+def _inputs(
+    symbol: str, output: _Output, spec: RunSpec, conversion: Conversion | None
+) -> SymbolInputs:
+    """The kernel inputs of one symbol of a shared portfolio (its job kept the frame)."""
+    assert output.frame is not None
+    return prepare_symbol(
+        output.frame,
+        output.signals,
+        spec.instrument(symbol),
+        spec,
+        symbol=symbol,
+        conversion=conversion,
+    )
 
 
 def _spec_for(
@@ -183,17 +232,21 @@ def combine_runs(
     *,
     config: dict[str, Any],
     checksums: dict[str, str],
+    equity: pd.DataFrame | None = None,
 ) -> BacktestResult:
-    """Merge per-symbol runs: renumber trades by (entry_time, symbol, local id), sum equity.
+    """Merge per-symbol runs: renumber trades by (entry_time, symbol, local id) and take the
+    account's curve.
 
-    Each symbol traded a sub-account of ``initial_capital``; the combined account starts with
-    their sum, so its returns and drawdowns are percentages of the capital actually deployed
-    (two sub-accounts losing 90k of 100k each lose 90 %, not 180 %)."""
+    With ``equity`` (a shared portfolio's curve, `run_portfolio`) the account is that curve
+    and starts with ``initial_capital``. Without it each symbol traded a sub-account of
+    ``initial_capital``: the curves are summed onto an account starting with their sum, so
+    its returns and drawdowns are percentages of the capital actually deployed (two
+    sub-accounts losing 90k of 100k each lose 90 %, not 180 %)."""
     counters: dict[str, int] = {}
     for run in runs:
         for k, v in run.counters.items():
             counters[k] = counters.get(k, 0) + v
-    if len(runs) == 1:
+    if len(runs) == 1 and equity is None:
         run = runs[0]
         return BacktestResult(
             trades=run.trades,
@@ -224,8 +277,11 @@ def combine_runs(
         pd.MultiIndex.from_arrays([legs["symbol"].astype(str), legs["trade_id"]])
     ).to_numpy()
     legs = legs.sort_values(["time", "trade_id"], kind="stable", ignore_index=True)
-    total = initial_capital * len(runs)
-    equity = _sum_equity([r.equity for r in runs], initial_capital, total)
+    if equity is None:
+        total = initial_capital * len(runs)
+        equity = _sum_equity([r.equity for r in runs], initial_capital, total)
+    else:
+        total = initial_capital
     config = {**config, "symbols": symbols}
     return BacktestResult(
         trades=trades,

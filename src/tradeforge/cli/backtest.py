@@ -85,7 +85,12 @@ def backtest_command(
     out: Annotated[Path, typer.Option(help="Run folder to write.", callback=expand_user)] = Path(
         "runs/backtest"
     ),
-    workers: Annotated[int, typer.Option(help="Processes (symbols run in parallel).", min=1)] = 1,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Processes (symbols prepared in parallel; sub-accounts also run there).", min=1
+        ),
+    ] = 1,
     home: HomeOption = None,
     instruments: InstrumentsOption = None,
     **kw: Any,

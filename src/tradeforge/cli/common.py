@@ -97,7 +97,18 @@ PositionModeOption = Annotated[
 ]
 CapitalOption = Annotated[
     float,
-    typer.Option(help="Initial capital per symbol (a dry-run's paper balance).", callback=positive),
+    typer.Option(
+        help="Initial capital (per symbol with --portfolio sub-accounts; a dry-run's paper "
+        "balance).",
+        callback=positive,
+    ),
+]
+PortfolioOption = Annotated[
+    str,
+    typer.Option(
+        help="Several symbols: 'shared' (one balance; risk sizing on it) or 'sub-accounts' "
+        "(each symbol its own capital, results summed)."
+    ),
 ]
 AccountCurrencyOption = Annotated[
     str | None,
@@ -168,12 +179,12 @@ def with_options(
 
 
 def run_options(
-    *, sizing: str = "1", seed: Any = SeedOption, account: bool = True
+    *, sizing: str = "1", seed: Any = SeedOption, account: bool = True, portfolio: bool = True
 ) -> list[inspect.Parameter]:
     """The run-setting options (execution costs, sizing, position mode, capital and, with
-    ``account``, the account currency), read back by `run_spec`. ``sizing`` is the default
-    sizing; ``seed`` the slippage-seed declaration (`SlippageSeedOption` where ``--seed``
-    is taken)."""
+    ``account``, the account currency; with ``portfolio``, how several symbols share money),
+    read back by `run_spec`. ``sizing`` is the default sizing; ``seed`` the slippage-seed
+    declaration (`SlippageSeedOption` where ``--seed`` is taken)."""
     params = [
         option("spread", SpreadOption, "data"),
         option("slippage", SlippageOption, None),
@@ -185,6 +196,8 @@ def run_options(
         option("position_mode", PositionModeOption, "symbol"),
         option("capital", CapitalOption, 100_000.0),
     ]
+    if portfolio:
+        params.append(option("portfolio", PortfolioOption, "shared"))
     if account:
         params += [
             option("account_currency", AccountCurrencyOption, None),
@@ -219,6 +232,8 @@ def run_spec(kw: dict[str, Any], strategy: Any, **values: Any) -> RunSpec:
         account_currency=kw.get("account_currency"),
         conversion=parse_rates(kw.get("fx_rate") or []),
     )
+    if "portfolio" in kw:
+        values["portfolio"] = kw["portfolio"]
     if isinstance(strategy, str):
         return RunSpec(strategy=strategy, **values)
     return RunSpec.for_strategy(strategy, **values)

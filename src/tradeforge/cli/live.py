@@ -131,7 +131,9 @@ def register(app: typer.Typer) -> None:
     """Add ``dry-run``, ``live``, ``status`` and ``kill`` to the root app."""
 
     @app.command("dry-run")
-    @with_options([], [*run_options(sizing="risk:1", account=False), *_limit_options(None)])
+    @with_options(
+        [], [*run_options(sizing="risk:1", account=False, portfolio=False), *_limit_options(None)]
+    )
     def dry_run(
         state: StateOption,
         strategy: StrategyOpt = None,

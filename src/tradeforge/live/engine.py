@@ -188,8 +188,8 @@ class Engine:
         decisions: list[Json] = []
         trades: list[Json] = []
         if isinstance(event, Tick):
-            self.last_tick = event
-            on_tick(self.ctx, new, event, decisions, trades)
+            prev, self.last_tick = self.last_tick, event
+            on_tick(self.ctx, new, event, decisions, trades, prev)
             kind, now = "tick", event.time
         else:
             on_bar(self.ctx, new, event, self.last_tick, decisions, trades)

@@ -17,6 +17,13 @@
   at that open (so sizing sees the balance after them, as in the backtest, and a reversal
   takes the slot its opposite position frees).
 
+In ``tick`` exit mode a quote is not a gap: within a bar, the price path runs from the
+previous quote to this one, so each position sees the observation ``(open = previous bid,
+high/low = the two bids' max/min)`` and a stop or target crossed between two quotes fills at its
+level, as inside a backtest bar (the simulated broker fills resting entries by the same rule).
+Only the first quote of a bar is its open, where gaps fill; a position filled at this quote
+starts from its fill (the kernel's "sees the bar from the fill on").
+
 Slippage is the execution model's value for the bar (`ExecutionModel.slippage_at`; ``atr``
 uses the model's ATR over the engine's window, known at the previous bar's close — equal to
 the backtest's once the window is long against the ATR period).
@@ -39,16 +46,23 @@ from tradeforge.live.strategy_signals import strategy_signals
 
 
 def on_tick(
-    ctx: EngineContext, new: EngineState, tick: Tick, decisions: list, trades: list
+    ctx: EngineContext,
+    new: EngineState,
+    tick: Tick,
+    decisions: list,
+    trades: list,
+    prev: Tick | None = None,
 ) -> None:
+    """``prev``: the quote before ``tick`` (None at the start: ``tick`` is an open)."""
     if ctx.broker.simulated:
         observe(ctx, new, tick)
+    held = set(new.positions)  # positions not in it were filled at this quote
     sync_pending(ctx, new, tick.time, decisions, trades)
     close_due(ctx, new, tick.time, decisions, trades)
     if new.queued:
         place_queued(ctx, new, tick, decisions, trades)
     if ctx.cfg.exit_mode == "tick":
-        exits_on_tick(ctx, new, tick, decisions, trades)
+        exits_on_tick(ctx, new, tick, prev, held, decisions, trades)
 
 
 def on_bar(

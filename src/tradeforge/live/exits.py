@@ -4,13 +4,15 @@ stop updates, time stops falling due, and the close of everything at the end of 
 
 from __future__ import annotations
 
+import numpy as np
+
 from tradeforge.live import manager as M
 from tradeforge.live.booking import close_at_market, execute_exit
 from tradeforge.live.context import EngineContext
 from tradeforge.live.decisions import decision
 from tradeforge.live.feeds import Bar, Tick
 from tradeforge.live.market import slip_at
-from tradeforge.live.model import EngineState
+from tradeforge.live.model import EngineState, Position
 from tradeforge.live.pending import send_stop
 
 STOP_MOVES = {1: "break-even armed", 2: "trailing stop tightened"}  # by the rules' stop source
@@ -35,22 +37,70 @@ def exits_on_tick(
     ctx: EngineContext,
     new: EngineState,
     tick: Tick,
+    prev: Tick | None,
+    held: set[str],
     decisions: list,
     trades: list,
 ) -> None:
-    """``tick`` exit mode: every position runs the exit rules on the bid."""
+    """``tick`` exit mode: every position runs the exit rules on the price path from the
+    previous quote of the same bar (``prev``) to this one, so a level crossed in between fills
+    at the level; the bar's first quote is its open (a gap fills there). A position not in
+    ``held`` was filled at this quote: its path starts at the fill (at the quote if the fill
+    was at the open)."""
     sp = ctx.spread(tick.spread)
-    slip = slip_at(ctx, new, ctx.bar_of(tick.time))
+    bar_time = ctx.bar_of(tick.time)
+    slip = slip_at(ctx, new, bar_time)
+    start = None
+    if prev is not None and ctx.bar_of(prev.time) == bar_time:
+        start = prev.bid
     for cid in sorted(new.positions):
         pos = new.positions[cid]
+        o = start
+        if cid not in held:  # filled at this quote
+            o = None if pos.fill_at_open else fill_bid(pos, sp)
+        if o is None:
+            o = h = lo = tick.bid
+        else:
+            h, lo = max(o, tick.bid), min(o, tick.bid)
         pf = M.pf_from_json(pos.pf)
-        for leg in M.observe(pf, tick.bid, tick.bid, tick.bid, sp, slip):
-            trade = execute_exit(ctx, new, pos, pf, leg, ctx.bar_of(tick.time))
-            decisions.append(decision(tick.time, "exit", leg.reason, position=cid, price=leg.price))
-            if trade:
-                trades.append(trade)
+        legs = M.observe(pf, o, h, lo, sp, slip)
+        book_legs(ctx, new, pos, pf, legs, bar_time, tick.time, decisions, trades)
         if cid in new.positions:
             pos.pf = M.pf_to_json(pf)
+
+
+def fill_bid(pos: Position, sp: float) -> float:
+    """The bid a position filled inside a bar starts from (the kernel's effective open)."""
+    return pos.entry_price - sp if pos.side > 0 else pos.entry_price
+
+
+def book_legs(
+    ctx: EngineContext,
+    new: EngineState,
+    pos: Position,
+    pf: np.ndarray,
+    legs: list[M.Leg],
+    bar_time: int,
+    now: int,
+    decisions: list,
+    trades: list,
+) -> None:
+    """Send and book the legs one observation produced, in order. The rules already took all
+    of them off ``pf``; each leg is booked with the size still open after it, so only the last
+    one that empties the position finishes the trade (e.g. a target gapped at the open and then
+    the stop, or two targets touched in one bar)."""
+    left = M.remaining(pf) + sum(leg.steps for leg in legs)
+    for leg in legs:
+        left -= leg.steps
+        pf[M.rules.F_REMAINING] = left
+        trade = execute_exit(ctx, new, pos, pf, leg, bar_time)
+        decisions.append(
+            decision(
+                now, "exit", leg.reason, position=pos.cid, price=leg.price, lots=ctx.lots(leg.steps)
+            )
+        )
+        if trade:
+            trades.append(trade)
 
 
 def manage_on_bar(
@@ -73,27 +123,15 @@ def manage_on_bar(
         oi, hi, li = bar.open, bar.high, bar.low
         if pos.entry_time == bar.time and not pos.fill_at_open:
             # filled inside this bar: it sees the bar from the fill on (as the kernel)
-            oi = pos.entry_price - sp if pos.side > 0 else pos.entry_price
+            oi = fill_bid(pos, sp)
             if pos.entry_type == "limit":  # the favourable extreme may precede it
                 if pos.side > 0:
                     hi = max(oi, bar.close)
                 else:
                     li = min(oi, bar.close)
         if ctx.cfg.exit_mode == "bar":
-            for leg in M.observe(pf, oi, hi, li, sp, slip):
-                trade = execute_exit(ctx, new, pos, pf, leg, bar.time)
-                decisions.append(
-                    decision(
-                        now,
-                        "exit",
-                        leg.reason,
-                        position=cid,
-                        price=leg.price,
-                        lots=ctx.lots(leg.steps),
-                    )
-                )
-                if trade:
-                    trades.append(trade)
+            legs = M.observe(pf, oi, hi, li, sp, slip)
+            book_legs(ctx, new, pos, pf, legs, bar.time, now, decisions, trades)
             if cid not in new.positions:
                 continue
         if M.update(pf, hi, li, bar.close, sp, lv_long, lv_short):

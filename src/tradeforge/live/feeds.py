@@ -9,7 +9,10 @@ key, which is how the engine picks up after a restart.
 then the high, for a down bar the high and then the low, then the close (the usual "O-L-H-C /
 O-H-L-C" path). ``ask = bid + spread`` (the bar's ``spread`` column, 0 without one). The
 engine's default *bar* exit mode evaluates exits on the closed bar with the backtest's rules,
-so these ticks decide entry fills, time stops and guards, not stop/target order.
+so these ticks decide entry fills, time stops and guards, not stop/target order. In *tick*
+exit mode the path between two ticks counts as continuous (a level crossed in between fills at
+the level), and its order decides a bar that touches both a stop and a target
+(docs/conventions.md, "Tick exit mode").
 """
 
 from __future__ import annotations

@@ -19,8 +19,10 @@ import pandas as pd
 
 from tradeforge.analytics.report import build_summary
 from tradeforge.analytics.schema import SUMMARY_FIELDS
-from tradeforge.backtest import BacktestResult, combine_runs, simulate_symbol
+from tradeforge.backtest import BacktestResult, combine_runs
+from tradeforge.backtest.engine import prepare_symbol, run_symbol
 from tradeforge.backtest.io import run_config
+from tradeforge.backtest.portfolio import check_shared_money, run_portfolio
 from tradeforge.core.errors import ConfigError
 from tradeforge.strategy import get_strategy
 from tradeforge.strategy.base import Strategy
@@ -100,6 +102,7 @@ class Evaluator:
             if len(frame) == 0:
                 raise ConfigError(f"{symbol}: no bars")
         self.spec = replace(spec, symbols=tuple(self.frames))
+        check_shared_money(self.spec)
         self.strategy_class = strategy or get_strategy(str(spec.strategy))
         self.conversion = conversion
         self.timeframe = self.spec.timeframe
@@ -182,7 +185,7 @@ class Evaluator:
     def backtest(self, params: Mapping[str, Any], window: Window | None = None) -> BacktestResult:
         """Backtest one parameter set (optionally on bars with open time in ``window``)."""
         strategy = self.strategy(params)
-        runs = []
+        inputs = []
         for symbol in self.frames:
             frame = self.frame_for(symbol, strategy)
             if window is not None:
@@ -191,18 +194,23 @@ class Evaluator:
                     continue
             inst = self.spec.instrument(symbol)
             signals = strategy.signals(frame, inst)
-            runs.append(
-                simulate_symbol(
+            inputs.append(
+                prepare_symbol(
                     frame, signals, inst, self.spec, symbol=symbol, conversion=self.conversion
                 )
             )
-        if not runs:
+        if not inputs:
             raise ConfigError(f"no bars in the window {_window_text(window)}")
         spec = replace(self.spec, params=strategy.describe()["params"])
         config = run_config(spec)
         if window is not None:
             config["window"] = _window_text(window)
-        return combine_runs(runs, spec.initial_capital, config=config, checksums={})
+        capital = spec.initial_capital
+        if spec.portfolio == "shared" and len(inputs) > 1:
+            runs, equity = run_portfolio(inputs, capital)
+            return combine_runs(runs, capital, config=config, checksums={}, equity=equity)
+        runs = [run_symbol(x) for x in inputs]
+        return combine_runs(runs, capital, config=config, checksums={})
 
     def evaluate(self, params: Mapping[str, Any], window: Window | None = None) -> dict[str, Any]:
         """``{"status": "ok", **metrics}``, or ``{"status": "invalid", "error": …}`` when the

@@ -2,7 +2,7 @@
 
 A backtest, a research trial, a dry-run and a live session all start from one `RunSpec`:
 strategy name and parameters, symbols, timeframe, date range, `ExecutionModel`, `Sizing`,
-position mode, initial capital, account currency, conversion rates, instrument overrides
+position mode, portfolio mode, initial capital, account currency, conversion rates, instrument overrides
 and — for the dry-run/live engine only — `LiveSettings`. Every entry point builds it once and
 passes it whole, so the settings cannot drift between them.
 
@@ -34,6 +34,9 @@ from tradeforge.trading.execution import POSITION_MODES, ExecutionModel, Sizing
 from tradeforge.trading.fx import normalize_currency
 
 EXIT_MODES = ("bar", "tick")
+#: How several symbols share money: ``shared`` (one balance, `tradeforge.backtest.portfolio`)
+#: or ``sub-accounts`` (each symbol its own balance of the initial capital, curves summed).
+PORTFOLIO_MODES = ("shared", "sub-accounts")
 #: Bars the dry-run/live window holds beyond the strategy's warm-up (a margin against
 #: features whose warm-up is only approximately declared, such as Wilder smoothing).
 WINDOW_MARGIN = 50
@@ -41,8 +44,8 @@ WINDOW_MARGIN = 50
 DEFAULT_WINDOW = 300
 #: Keywords `RunSpec.from_keywords` accepts (the convenience of `run_backtest`).
 _KEYWORDS = frozenset(
-    {"execution", "sizing", "position_mode", "initial_capital", "timeframe", "instruments",
-     "account_currency"}
+    {"execution", "sizing", "position_mode", "portfolio", "initial_capital", "timeframe",
+     "instruments", "account_currency"}
 )  # fmt: skip
 
 
@@ -91,7 +94,8 @@ class RunSpec:
     ``params`` its parameter values (`for_strategy` takes them from a validated instance; a
     search keeps only the fixed ones here). ``symbols`` are upper-cased and sorted;
     ``start``/``end`` are ISO 8601 text (end exclusive). ``instruments`` overrides the
-    registry for the symbols it names."""
+    registry for the symbols it names. ``portfolio`` (`PORTFOLIO_MODES`) only matters with
+    several symbols: one symbol trades the same in both modes."""
 
     strategy: str | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
@@ -102,6 +106,7 @@ class RunSpec:
     execution: ExecutionModel = field(default_factory=ExecutionModel)
     sizing: Sizing = field(default_factory=Sizing)
     position_mode: str = "symbol"
+    portfolio: str = "shared"
     initial_capital: float = 100_000.0
     account_currency: str | None = None
     conversion: Mapping[str, float | str] = field(default_factory=dict)
@@ -123,6 +128,8 @@ class RunSpec:
             raise ConfigError("sizing must be a Sizing (e.g. Sizing.parse('risk:1'))")
         if self.position_mode not in POSITION_MODES:
             raise ConfigError(f"position mode must be one of {', '.join(POSITION_MODES)}")
+        if self.portfolio not in PORTFOLIO_MODES:
+            raise ConfigError(f"portfolio must be one of {', '.join(PORTFOLIO_MODES)}")
         if not self.initial_capital > 0:
             raise ConfigError(f"initial capital must be > 0, got {self.initial_capital}")
         put(self, "initial_capital", float(self.initial_capital))
@@ -146,7 +153,7 @@ class RunSpec:
         **keywords: Any,
     ) -> RunSpec:
         """The spec of the keyword convenience (`run_backtest`, `backtest_signals`,
-        research's ``prepare``): ``execution``, ``sizing``, ``position_mode``,
+        research's ``prepare``): ``execution``, ``sizing``, ``position_mode``, ``portfolio``,
         ``initial_capital``, ``timeframe``, ``instruments``, ``account_currency``; None or
         absent means the default; another name is a `TypeError`, as for any function.
         ``conversion`` maps symbols to bars or rates (bars become ``"bars"``)."""
@@ -224,6 +231,7 @@ class RunSpec:
             "start": self.start,
             "end": self.end,
             "position_mode": self.position_mode,
+            "portfolio": self.portfolio,
             "initial_capital": self.initial_capital,
             "execution": self.execution.to_dict(),
             "sizing": self.sizing.to_dict(),
@@ -255,6 +263,8 @@ class RunSpec:
                 execution=ExecutionModel(**(data.get("execution") or {})),
                 sizing=Sizing(**(data.get("sizing") or {})),
                 position_mode=data.get("position_mode", "symbol"),
+                # configs written before the shared portfolio existed ran sub-accounts
+                portfolio=data.get("portfolio", "sub-accounts"),
                 initial_capital=data.get("initial_capital", 100_000.0),
                 account_currency=data.get("account_currency"),
                 conversion=data.get("conversion") or {},

@@ -1,0 +1,99 @@
+"""A shared-cash portfolio: several symbols trading one balance (`portfolio_kernel`).
+
+`run_portfolio` stacks the symbols' prepared arrays (`engine.prepare_symbol`, padded to the
+longest symbol), runs the compiled loop once and returns each symbol's trades and legs
+(`SymbolRun`, trade ids local to the symbol, as from `simulate_symbol`) with the account's
+one equity curve on the union of bar times, starting at the one initial capital.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from tradeforge.backtest import kernel as K
+from tradeforge.backtest.engine import SymbolInputs, SymbolRun, symbol_run
+from tradeforge.backtest.portfolio_kernel import simulate_portfolio
+from tradeforge.core.errors import ConfigError
+from tradeforge.strategy.signal_schema import ROW
+from tradeforge.strategy.signals import pack_signals
+from tradeforge.trading.result import EQUITY_COLUMNS
+from tradeforge.trading.spec import RunSpec
+
+
+def check_shared_money(spec: RunSpec) -> None:
+    """Refuse one balance holding several currencies: without an account currency each
+    symbol's money is in its quote currency, and a sum of dollars and yen sizes nothing."""
+    if spec.portfolio != "shared" or spec.account_currency is not None:
+        return
+    quotes = {s: spec.instrument(s).quote_currency for s in spec.symbols}
+    if len(set(quotes.values())) > 1:
+        listed = ", ".join(f"{s} ({q})" for s, q in sorted(quotes.items()))
+        raise ConfigError(
+            f"a shared portfolio keeps one balance, but {listed} have money in different "
+            "currencies: give an account currency (--account-currency USD) or run them as "
+            "sub-accounts (--portfolio sub-accounts)"
+        )
+
+
+def _pad(arrays: Sequence[np.ndarray], fill: float | int) -> np.ndarray:
+    """``arrays`` (alike but in their last axis) stacked on a new first axis, the last axis
+    padded with ``fill`` to the longest."""
+    width = max(a.shape[-1] for a in arrays)
+    out = np.full((len(arrays), *arrays[0].shape[:-1], width), fill, dtype=arrays[0].dtype)
+    for k, a in enumerate(arrays):
+        out[k, ..., : a.shape[-1]] = a
+    return out
+
+
+#: the kernel's per-symbol outputs (`kernel.allocate`), read back by `symbol_run`
+_OUTPUTS = ("trades_i", "trades_f", "legs_i", "legs_f", "counters")
+
+
+def run_portfolio(
+    inputs: Sequence[SymbolInputs], capital: float
+) -> tuple[list[SymbolRun], pd.DataFrame]:
+    """Simulate ``inputs`` on one balance of ``capital`` (same-time events in symbol-name
+    order); returns the symbols' runs, sorted by symbol, and the account's equity curve."""
+    inputs = sorted(inputs, key=lambda x: x.symbol)
+    m = len(inputs)
+    packed = [pack_signals(x.signals) for x in inputs]
+    n_signals = max(len(x.signals) for x in inputs)
+    n_slots = max(x.n_slots for x in inputs)
+    # outputs share one shape; a padded slot stays EMPTY, a padded signal row is never due
+    scratch = K.allocate(max(x.n_bars for x in inputs), n_signals, n_slots)
+    arrays = {name: np.stack([scratch[name]] * m) for name in (*_OUTPUTS, "work_i", "work_f", "pf")}
+    ints = _pad([p.ints for p in packed], 0)
+    for k, p in enumerate(packed):
+        ints[k, ROW["bar"], p.ints.shape[1] :] = -1
+    times = _pad([x.index.as_unit("ns").asi8 for x in inputs], np.iinfo(np.int64).max)
+    n_union = sum(x.n_bars for x in inputs)  # at most
+    eq_times = np.empty(n_union, dtype=np.int64)
+    equity = np.empty((n_union, 3))
+    n_rows = simulate_portfolio(
+        times, np.array([x.n_bars for x in inputs], dtype=np.int64),
+        *(_pad([getattr(x, name) for x in inputs], 0) for name in _BAR_ARRAYS),
+        ints, _pad([p.floats for p in packed], np.nan), _pad([p.levels for p in packed], np.nan),
+        inputs[0].per_tag, np.stack([x.fparams for x in inputs]), float(capital),
+        *(arrays[name] for name in (*_OUTPUTS, "work_i", "work_f", "pf")),
+        scratch["out"], scratch["acct"], np.zeros((3, m), dtype=np.int64), eq_times, equity,
+    )  # fmt: skip
+    runs = [
+        symbol_run(x, {name: arrays[name][k] for name in _OUTPUTS}, None)
+        for k, x in enumerate(inputs)
+    ]
+    curve = pd.DataFrame(
+        {
+            EQUITY_COLUMNS[0]: equity[:n_rows, 0],
+            EQUITY_COLUMNS[1]: equity[:n_rows, 1],
+            EQUITY_COLUMNS[2]: equity[:n_rows, 2].astype(np.int64),
+        },
+        index=pd.DatetimeIndex(pd.to_datetime(eq_times[:n_rows], utc=True)),
+    )
+    return runs, curve
+
+
+#: the per-bar arrays of `SymbolInputs` in the kernel's argument order
+_BAR_ARRAYS = ("o", "h", "lo", "c", "spread", "slip", "day", "fx")
