@@ -153,6 +153,13 @@ def register(app: typer.Typer) -> None:
         window: WindowOpt = None,
         leverage: Annotated[float, typer.Option(callback=positive)] = 100.0,
         close_at_end: Annotated[bool, typer.Option(help="Close open trades at the end.")] = False,
+        exit_mode: Annotated[
+            str,
+            typer.Option(
+                help="'bar': exits on closed bars, as the backtest; 'tick': on every synthetic "
+                "quote of the bar, as live trading does."
+            ),
+        ] = "bar",
         pace: Annotated[float, typer.Option(help="Seconds per bar (0: full speed).", min=0)] = 0.0,
         accept_state_loss: AcceptLossOpt = False,
         home: HomeOption = None,
@@ -174,6 +181,7 @@ def register(app: typer.Typer) -> None:
             start, end = _replay_range(replay)
             live = LiveSettings(
                 window=window,
+                exit_mode=exit_mode,
                 close_at_end=close_at_end,
                 max_lots=kw["max_lots"],
                 leverage=leverage,
