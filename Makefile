@@ -7,7 +7,7 @@ STAMP   = $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | cksum | cut -d
 DEMO_HOME ?= .demo-home
 BENCH_HOME ?= .bench-home
 
-.PHONY: demo test bench soak lint format clean venv lock
+.PHONY: demo test bench soak lint format clean venv lock chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,16 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/tradeforge demo --home $(DEMO_HOME)
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest -n 2 -q
+
+# The report's browser tests drive Debian's Chromium (Playwright cannot fetch its own browser):
+# installed here when missing, as root with apt (CI); otherwise those tests skip and say why.
+chromium:
+	@test -x /usr/bin/chromium || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null || \
+		{ echo "installing chromium (apt) for the report's browser tests"; \
+		  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+		  >/dev/null; }
 
 bench: $(STAMP)
 	$(BIN)/python bench/reference.py --home $(BENCH_HOME)

@@ -156,6 +156,14 @@ def test_repr_shows_the_key_stats(run):
     assert "Expectancy (R)" in text and "Max drawdown %" in text
 
 
+def test_notebook_html_shows_the_summary(run):
+    page = run._repr_html_()
+    assert page == run.report()._repr_html_()
+    assert "<table>" in page and "Sharpe" in page and "Expectancy (R)" in page
+    assert f"{len(run.trades):,} trades" in page
+    assert "<script" not in page
+
+
 def test_optimize_is_the_research_search(bars):
     bt = tf.Backtest(bars, "sma_cross", symbol="EURUSD", fast=7, stop_pips=25, **SETTINGS)
     res = tf.optimize(bt, {"fast": [5, 10], "slow": "30:60:30"}, objective="sharpe")

@@ -54,9 +54,30 @@ def test_write_report_is_byte_identical(written):
 def test_html_is_self_contained(written):
     paths = written[0]
     page = paths.html.read_text(encoding="utf-8")
-    assert page.count("data:image/png;base64,") == len(paths.charts)
-    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", page)
-    assert "<script" not in page and "<link" not in page
+    # interactive (Bokeh inlined): no external script, stylesheet or URL to load
+    assert "Bokeh" in page and 'name":"trade_table"' in page
+    # (BokehJS's code names a MathJax CDN, fetched only to typeset $$…$$ text, which the page
+    # has none of: the browser test checks the page requests nothing)
+    markup = re.sub(r"<script[^>]*>.*?</script>", "", page, flags=re.S)
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", markup)
+    assert not re.search(r"<script[^>]*\bsrc=", page) and "<link" not in markup
+    # the PNG charts stay files, linked from the page
+    for p in paths.charts:
+        assert f'href="charts/{p.name}"' in page
+    assert len(page.encode()) < 4_000_000
+
+
+def test_html_ids_are_deterministic(run, tmp_path):
+    from tradeforge.analytics.interactive import stable_ids
+
+    pages = [
+        write_report(run[0], tmp_path / str(i), run[1], charts=False).html.read_bytes()
+        for i in range(2)
+    ]
+    assert pages[0] == pages[1]
+    page = pages[0].decode()
+    assert not re.search(r'"id":"p\d+"', page)
+    assert stable_ids(page) == page
 
 
 def test_no_charts_and_no_trades(tmp_path):
@@ -120,3 +141,21 @@ def test_cli_report_missing_run_is_a_tradeforge_error(tmp_path):
 
     res = CliRunner().invoke(_app(), ["report", str(tmp_path / "none"), "--no-charts"])
     assert isinstance(res.exception, RunFolderError)
+
+
+def test_html_has_one_price_pane_per_symbol(tmp_path):
+    import pandas as pd
+
+    from tradeforge.trading.result import BacktestResult
+
+    a, bars_a = sample_result(30, 2000, seed=1)
+    b, bars_b = sample_result(30, 2000, seed=2, symbol="GBPUSD")
+    trades = pd.concat([a.trades, b.trades.assign(trade_id=b.trades["trade_id"] + 30)])
+    legs = pd.concat([a.legs, b.legs.assign(trade_id=b.legs["trade_id"] + 30)])
+    both = BacktestResult(trades, legs, a.equity, a.initial_capital)
+    page = write_report(both, tmp_path, {**bars_a, **bars_b}, charts=False).html.read_text()
+    for name in ("price_EURUSD", "price_GBPUSD", "candles_GBPUSD", "equity", "drawdown"):
+        assert f'"name":"{name}"' in page
+    # without bars (a run folder whose bars are gone) the page still has equity and trades
+    page = write_report(both, tmp_path / "nobars", charts=False).html.read_text()
+    assert '"name":"price_' not in page and '"name":"trade_table"' in page

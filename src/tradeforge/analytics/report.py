@@ -68,6 +68,12 @@ class Report:
             "series": {"daily": jsonable(self.daily.to_dict(orient="list"))},
         }
 
+    def _repr_html_(self) -> str:
+        """The notebook view: title, run line and key metric tables."""
+        from tradeforge.analytics.writers import summary_html
+
+        return summary_html(self)
+
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 

@@ -7,7 +7,6 @@ and identical input gives byte-identical files.
 
 from __future__ import annotations
 
-import base64
 import html
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -83,7 +82,7 @@ def write_report(
     )
     _write(paths.json, rep.to_json())
     _write(paths.txt, render_text(rep))
-    _write(paths.html, render_html(rep, chart_paths))
+    _write(paths.html, render_html(rep, chart_paths, result, ohlc))
     return paths
 
 
@@ -93,7 +92,7 @@ body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px a
 max-width:1180px;color:#222;font-size:14px}
 h1{font-size:22px;margin-bottom:4px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid
 #ddd;padding-bottom:4px}.sub{color:#666;margin-top:0}.grid{display:flex;gap:28px;
-flex-wrap:wrap}table{border-collapse:collapse;margin:6px 0 12px}td,th{padding:3px 10px;
+flex-wrap:wrap;align-items:flex-start}table{border-collapse:collapse;margin:6px 0 12px}td,th{padding:3px 10px;
 border-bottom:1px solid #eee;text-align:right;white-space:nowrap}th{background:#f5f7fa}
 td.l,th.l{text-align:left}.pos{color:#2e7d32}.neg{color:#c62828}.warn{background:#fff3cd;
 padding:10px 14px;border:1px solid #e0c36c;border-radius:4px;font-weight:bold}
@@ -159,17 +158,48 @@ def _stability_html(stab: dict | None, title: str) -> str:
     )
 
 
-def render_html(report: Report, chart_paths: list[Path]) -> str:
-    """One self-contained page: tables plus every chart embedded as a base64 PNG."""
+def summary_html(report: Report, heading: str = "") -> str:
+    """The title, run line and key metric tables (the notebook view of a report), the tables
+    under an ``<h2>`` ``heading`` when given."""
     title = "tradeforge report — " + (", ".join(report.run["symbols"]) or "run")
-    body = [f"<h1>{html.escape(title)}</h1><p class=sub>{html.escape(header_line(report))}</p>"]
+    parts = [f"<h1>{html.escape(title)}</h1><p class=sub>{html.escape(header_line(report))}</p>"]
     if report.no_trades:
-        body.append(f"<p class=warn>{NO_TRADES}: the run closed no trades.</p>")
-    body.append("<h2>Key metrics</h2>" + _key_tables(report))
-    charts = {p.stem: p for p in chart_paths}
-    for stem in ("equity", "monthly_returns", "r_multiples", "tag_expectancy"):
-        if stem in charts:
-            body.append(_img(charts.pop(stem)))
+        parts.append(f"<p class=warn>{NO_TRADES}: the run closed no trades.</p>")
+    if heading:
+        parts.append(f"<h2>{html.escape(heading)}</h2>")
+    parts.append(_key_tables(report))
+    return "\n".join(parts)
+
+
+def render_html(
+    report: Report,
+    chart_paths: list[Path] | None = None,
+    result: BacktestResult | None = None,
+    ohlc: Mapping[str, pd.DataFrame] | None = None,
+) -> str:
+    """One self-contained, offline page. With ``result``: interactive (Bokeh, inlined; see
+    `tradeforge.analytics.interactive`): candles with trades, equity and drawdown on one
+    zoomable time axis, a sortable trade table that zooms the chart to the selected trade,
+    R-multiple histogram and monthly returns; then the tables. The PNG charts stay in
+    ``charts/`` (linked, not embedded)."""
+    title = "tradeforge report — " + (", ".join(report.run["symbols"]) or "run")
+    head, script, divs = "", "", {}
+    if result is not None and len(result.equity):
+        from tradeforge.analytics import interactive
+
+        script, divs = interactive.interactive_components(report, result, ohlc)
+        head = interactive.bokeh_resources()
+    body = [summary_html(report, "Key metrics")]
+    if divs:
+        body.append("<h2>Price, equity and drawdown</h2>")
+        body.append(
+            "<p class=note>Wheel: zoom time; drag: pan; select a trade in the table to zoom to "
+            "it; click a column header to sort.</p>"
+        )
+        body.append(divs["charts"])
+        if not report.no_trades:
+            body.append("<h2>Trades</h2>" + divs["table"])
+        body.append("<h2>Distribution</h2>" + divs["dist"])
     if not report.no_trades:
         for name, frame in report.breakdowns.items():
             body.append(f"<h2>By {html.escape(name.replace('_', ' '))}</h2>")
@@ -180,19 +210,21 @@ def render_html(report: Report, chart_paths: list[Path]) -> str:
     if len(yearly):
         body.append("<h2>Yearly returns</h2>")
         body.append(frame_html(yearly, list(yearly.columns)))
-    if charts:
-        body.append("<h2>Trades</h2>")
-        body.extend(_img(p) for p in sorted(charts.values()))
+    if chart_paths:
+        links = " · ".join(
+            f'<a href="{CHARTS_DIR}/{html.escape(p.name)}">{html.escape(p.stem)}</a>'
+            for p in sorted(chart_paths)
+        )
+        body.append(f"<h2>PNG charts</h2><p class=note>{links}</p>")
     body.append(f"<p class=note>report schema {SCHEMA_VERSION}; all times UTC.</p>")
-    return (
+    page = (
         "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"
-        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>\n"
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style>{head}</head><body>\n"
         + "\n".join(body)
-        + "\n</body></html>\n"
+        + f"\n{script}\n</body></html>\n"
     )
+    if divs:
+        from tradeforge.analytics.interactive import stable_ids
 
-
-def _img(path: Path) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    alt = html.escape(path.stem.replace("_", " "))
-    return f'<img alt="{alt}" src="data:image/png;base64,{data}">'
+        page = stable_ids(page)
+    return page

@@ -101,6 +101,10 @@ class BacktestRun:
                 save_png(fig, user_path(path))
         return fig
 
+    def _repr_html_(self) -> str:
+        """The notebook view: the report's title, run line and key metric tables."""
+        return self._report._repr_html_()
+
     def __repr__(self) -> str:
         stats = self.stats
         rows = [f"{_LABELS[k][0]:<16}{fmt(stats[k], _LABELS[k][1]):>14}" for k in REPR_STATS]

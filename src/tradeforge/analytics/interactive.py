@@ -1,0 +1,358 @@
+"""The interactive ``report.html``: one self-contained, offline page built with Bokeh.
+
+Why Bokeh and not Plotly: Bokeh's inline resources put its JavaScript into the page, so the
+file opens offline and makes no request; only the bundles used are inlined (core, widgets,
+tables: ~1.9 MB, vs Plotly's ~3.5 MB ``plotly.min.js``, which cannot be
+split). Bokeh also gives, out of the box, what the page is made of: ranges shared
+by several figures (price, equity and drawdown pan and zoom together), a `DataTable` (virtual
+scrolling, sortable columns) whose selection drives a `CustomJS` callback (a selected trade
+zooms the price pane to it), and binary (base64 typed-array) serialization of numpy columns,
+which keeps a 50,000-trade page small.
+
+Long runs: the candles are precomputed at several resolutions (``LEVEL_FACTOR`` times
+coarser each), the finest one coarse enough that all levels together hold at most
+``CANDLE_BUDGET`` candles (split between the symbols; on the reference run of 736,000 M5
+bars that is every bar grouped by 3, i.e. M15). A `CustomJS` callback on the shared x range
+picks the finest level showing at most ``VIEW_POINTS`` candles in the visible span, copies
+that slice (plus one span either side, for panning) into the drawn source and fits the
+price axis to it. So the zoomed-out view holds a few thousand candles and zooming in reveals
+detail down to the finest level. The equity and drawdown curves are reduced the same way to
+``CURVE_POINTS`` (last equity and deepest drawdown of each group of bars).
+
+Indicators: the run folder does not keep the strategy's feature frame (only trades, legs,
+equity and the signals table), so the page draws no price-scale indicators.
+
+Deterministic output: Bokeh numbers its models from a process-wide counter and gives the
+document and its roots random UUIDs, with no supported setting to seed them. The page is
+therefore rewritten after rendering: every model id and every UUID is replaced, in order of
+first appearance, by a sequential one, so the same run gives a byte-identical page.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+from bokeh.embed import components
+from bokeh.layouts import column, row
+from bokeh.models import (
+    BooleanFilter,
+    CDSView,
+    ColumnDataSource,
+    CustomJS,
+    DataTable,
+    DateFormatter,
+    HoverTool,
+    NumberFormatter,
+    Range1d,
+    TableColumn,
+)
+from bokeh.plotting import figure
+from bokeh.resources import Resources
+
+from tradeforge.trading.result import BacktestResult
+
+#: the most candles the visible span shows (the level switch keeps below it)
+VIEW_POINTS = 4_000
+#: candles of all levels of all symbols together
+CANDLE_BUDGET = 260_000
+#: each level groups this many bars of the previous one
+LEVEL_FACTOR = 4
+#: points of the equity and drawdown curves
+CURVE_POINTS = 20_000
+#: the BokehJS bundles the page needs (not WebGL nor MathJax: ~1.9 MB instead of ~3.9 MB)
+COMPONENTS = ("bokeh", "bokeh-widgets", "bokeh-tables")
+UP, DOWN = "#26a69a", "#ef5350"
+TOOLS = "xpan,xwheel_zoom,box_zoom,reset,save"
+
+_LEVEL_JS = """
+const s = xr.start, e = xr.end;
+function lower(xs, v) { let lo = 0, hi = xs.length;
+  while (lo < hi) { const m = (lo + hi) >> 1; if (xs[m] < v) lo = m + 1; else hi = m; }
+  return lo; }
+let lvl = levels.length - 1;
+for (let i = 0; i < levels.length; i++) {
+  const xs = levels[i].data.x;
+  if (lower(xs, e) - lower(xs, s) <= view_points) { lvl = i; break; }
+}
+const d = levels[lvl].data, xs = d.x, n = xs.length;
+const i0 = lower(xs, s), i1 = lower(xs, e), pad = Math.max(i1 - i0, 10);
+const a = Math.max(0, i0 - pad), b = Math.min(n, i1 + pad);
+const o = d.o.slice(a, b), c = d.c.slice(a, b), color = new Array(b - a);
+for (let i = 0; i < b - a; i++) color[i] = c[i] >= o[i] ? up : down;
+let lo = Infinity, hi = -Infinity;
+for (let i = Math.max(0, i0 - 1); i < Math.min(n, i1 + 1); i++) {
+  if (d.l[i] < lo) lo = d.l[i]; if (d.h[i] > hi) hi = d.h[i]; }
+view.data = {x: xs.slice(a, b), o: o, h: d.h.slice(a, b), l: d.l.slice(a, b), c: c,
+             w: d.w.slice(a, b), color: color};
+view.tags = [lvl];
+if (hi > lo) { const m = (hi - lo) * 0.05; yr.setv({start: lo - m, end: hi + m}); }
+"""
+
+_SELECT_JS = """
+const i = src.selected.indices[0];
+if (i === undefined) return;
+const a = src.data.entry_time[i], b = src.data.exit_time[i];
+const span = Math.max(b - a, bar_ms * 12);
+xr.setv({start: a - span * 0.4, end: b + span * 0.4});
+"""
+
+
+def _ms(index: pd.DatetimeIndex | pd.Series) -> np.ndarray:
+    t = pd.DatetimeIndex(index)
+    if t.tz is not None:
+        t = t.tz_convert("UTC").tz_localize(None)
+    return (t.as_unit("ns").asi8 // 1_000_000).astype(np.float64)
+
+
+def _bar_ms(x: np.ndarray) -> float:
+    return float(np.median(np.diff(x))) if len(x) > 1 else 60_000.0
+
+
+def _group(x: np.ndarray, o, h, lo, c, f: int, bar_ms: float) -> dict[str, np.ndarray]:
+    """Bars grouped by ``f`` consecutive bars (OHLC of each group)."""
+    starts = np.arange(0, len(x), f)
+    ends = np.r_[starts[1:], len(x)] - 1
+    return {
+        "x": x[starts] + (f * bar_ms) / 2 - bar_ms / 2,
+        "o": o[starts].astype(np.float32),
+        "h": np.maximum.reduceat(h, starts).astype(np.float32),
+        "l": np.minimum.reduceat(lo, starts).astype(np.float32),
+        "c": c[ends].astype(np.float32),
+        "w": np.full(len(starts), f * bar_ms * 0.7, np.float32),
+    }
+
+
+def candle_levels(bars: pd.DataFrame, budget: int) -> list[dict[str, np.ndarray]]:
+    """The candles at each resolution, finest first (see the module docstring)."""
+    x = _ms(bars.index)
+    o, h, lo, c = (bars[k].to_numpy(np.float64) for k in ("open", "high", "low", "close"))
+    n, bar_ms = len(x), _bar_ms(x)
+    # all levels hold ~ finest * LEVEL_FACTOR / (LEVEL_FACTOR - 1) candles
+    finest = max(int(budget * (LEVEL_FACTOR - 1) / LEVEL_FACTOR), VIEW_POINTS)
+    f = max(1, -(-n // finest))
+    levels = [_group(x, o, h, lo, c, f, bar_ms)]
+    while len(levels[-1]["x"]) > VIEW_POINTS:
+        f *= LEVEL_FACTOR
+        levels.append(_group(x, o, h, lo, c, f, bar_ms))
+    return levels
+
+
+def _curves(result: BacktestResult) -> dict[str, np.ndarray]:
+    eq = result.equity
+    x = _ms(eq.index)
+    equity = eq["equity"].to_numpy(np.float64)
+    peak = np.maximum.accumulate(np.maximum(equity, float(result.initial_capital)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dd = np.where(peak > 0, 100.0 * (equity - peak) / peak, 0.0)
+    f = max(1, -(-len(x) // CURVE_POINTS))
+    if f > 1:
+        starts = np.arange(0, len(x), f)
+        ends = np.r_[starts[1:], len(x)] - 1
+        x, equity, dd = x[ends], equity[ends], np.minimum.reduceat(dd, starts)
+    return {"x": x, "equity": equity, "dd": dd}
+
+
+def _trade_source(result: BacktestResult) -> ColumnDataSource:
+    t = result.trades.reset_index(drop=True)
+    legs = result.legs
+    target = np.full(len(t), np.nan)
+    if len(legs) and len(t):
+        hit = legs[legs["reason"] == "target"].drop_duplicates("trade_id")
+        pos = pd.Index(t["trade_id"]).get_indexer(hit["trade_id"])
+        ok = pos >= 0
+        target[pos[ok]] = hit["price"].to_numpy(np.float64)[ok]
+    data = {
+        "trade_id": t["trade_id"].to_numpy(np.int32),
+        "symbol": t["symbol"].astype(str).tolist(),
+        "tag": t["tag"].astype(str).tolist(),
+        "side": t["side"].astype(str).tolist(),
+        "entry_time": _ms(t["entry_time"]),
+        "exit_time": _ms(t["exit_time"]),
+        "entry_price": t["entry_price"].to_numpy(np.float32),
+        "exit_price": t["exit_price"].to_numpy(np.float32),
+        "stop": t["initial_stop"].to_numpy(np.float32),
+        "target": target.astype(np.float32),
+        "size": t["size"].to_numpy(np.float32),
+        "pnl": t["pnl"].to_numpy(np.float64).round(2),
+        "r_multiple": t["r_multiple"].to_numpy(np.float32),
+        "exit_reason": t["exit_reason"].astype(str).tolist(),
+        "bars_held": t["bars_held"].to_numpy(np.int32),
+    }
+    return ColumnDataSource(data, name="trades")
+
+
+def _price_pane(
+    symbol: str,
+    bars: pd.DataFrame,
+    budget: int,
+    xr: Range1d,
+    trades: ColumnDataSource,
+    symbols: np.ndarray,
+):
+    levels = candle_levels(bars, budget)
+    level_sources = [
+        ColumnDataSource(lv, name=f"level_{symbol}_{i}") for i, lv in enumerate(levels)
+    ]
+    top = levels[-1]
+    view = ColumnDataSource(
+        {**top, "color": np.where(top["c"] >= top["o"], UP, DOWN).tolist()},
+        name=f"candles_{symbol}",
+        tags=[len(levels) - 1],
+    )
+    lo, hi = float(np.min(top["l"])), float(np.max(top["h"]))
+    margin = (hi - lo) * 0.05 or 1e-4
+    yr = Range1d(lo - margin, hi + margin, name=f"y_{symbol}")
+    p = figure(
+        name=f"price_{symbol}", title=f"{symbol} (UTC)", x_axis_type="datetime", x_range=xr,
+        y_range=yr, height=420, sizing_mode="stretch_width", tools=TOOLS,
+        active_scroll="xwheel_zoom", active_drag="xpan",
+    )  # fmt: skip
+    p.segment("x", "h", "x", "l", source=view, color="color")
+    p.vbar("x", "w", "o", "c", source=view, fill_color="color", line_color="color")
+    mine = symbols == symbol
+    side = np.asarray(trades.data["side"])
+    for s, marker, color in (
+        ("long", "triangle", "#1565c0"),
+        ("short", "inverted_triangle", "#ef6c00"),
+    ):
+        flt = CDSView(filter=BooleanFilter((mine & (side == s)).tolist()))
+        p.scatter("entry_time", "entry_price", source=trades, view=flt, marker=marker, size=9,
+                  color=color, legend_label=f"{s} entry")  # fmt: skip
+    flt = CDSView(filter=BooleanFilter(mine.tolist()))
+    p.scatter("exit_time", "exit_price", source=trades, view=flt, marker="x", size=9,
+              color="#333333", legend_label="exit")  # fmt: skip
+    p.segment("entry_time", "stop", "exit_time", "stop", source=trades, view=flt,
+              color=DOWN, line_dash="dashed", legend_label="stop")  # fmt: skip
+    p.segment("entry_time", "target", "exit_time", "target", source=trades, view=flt,
+              color=UP, line_dash="dashed", legend_label="target")  # fmt: skip
+    p.legend.location = "top_left"
+    p.legend.click_policy = "hide"
+    p.legend.background_fill_alpha = 0.6
+    cb = CustomJS(
+        args={"xr": xr, "yr": yr, "levels": level_sources, "view": view,
+              "view_points": VIEW_POINTS, "up": UP, "down": DOWN},
+        code=_LEVEL_JS,
+    )  # fmt: skip
+    xr.js_on_change("start", cb)
+    xr.js_on_change("end", cb)
+    return p
+
+
+def _trade_table(trades: ColumnDataSource) -> DataTable:
+    dt = DateFormatter(format="%Y-%m-%d %H:%M")
+    price = NumberFormatter(format="0.00000")
+    money = NumberFormatter(format="0,0.00")
+    cols = [
+        TableColumn(field="trade_id", title="#", width=50),
+        TableColumn(field="symbol", title="symbol", width=70),
+        TableColumn(field="side", title="side", width=50),
+        TableColumn(field="tag", title="tag", width=80),
+        TableColumn(field="entry_time", title="entry", formatter=dt, width=135),
+        TableColumn(field="entry_price", title="entry price", formatter=price, width=85),
+        TableColumn(field="exit_time", title="exit", formatter=dt, width=135),
+        TableColumn(field="exit_price", title="exit price", formatter=price, width=85),
+        TableColumn(field="stop", title="stop", formatter=price, width=85),
+        TableColumn(field="size", title="lots", formatter=NumberFormatter(format="0.00"), width=50),
+        TableColumn(field="pnl", title="P&L", formatter=money, width=80),
+        TableColumn(
+            field="r_multiple", title="R", formatter=NumberFormatter(format="0.00"), width=55
+        ),
+        TableColumn(field="exit_reason", title="exit reason", width=80),
+        TableColumn(field="bars_held", title="bars", width=50),
+    ]
+    return DataTable(
+        source=trades, columns=cols, name="trade_table", height=320, sortable=True,
+        sizing_mode="stretch_width", index_position=None, selectable=True,
+    )  # fmt: skip
+
+
+def _r_histogram(trades: ColumnDataSource):
+    r = np.asarray(trades.data["r_multiple"], np.float64)
+    r = r[np.isfinite(r)]
+    p = figure(name="r_hist", title="R-multiples", height=300, width=520, tools="save")
+    if len(r):
+        counts, edges = np.histogram(r, bins=min(60, max(10, int(np.sqrt(len(r))))))
+        color = np.where(edges[:-1] + edges[1:] >= 0, UP, DOWN).tolist()
+        p.quad(top=counts, bottom=0, left=edges[:-1], right=edges[1:], fill_color=color,
+               line_color="white")  # fmt: skip
+    p.xaxis.axis_label, p.yaxis.axis_label = "R", "trades"
+    return p
+
+
+def _monthly(monthly: pd.DataFrame):
+    p = figure(name="monthly", title="Monthly returns (%)", height=300, width=620,
+               x_axis_type="datetime", tools="xpan,xwheel_zoom,reset,save")  # fmt: skip
+    if len(monthly):
+        x = (
+            pd.to_datetime({"year": monthly["year"], "month": monthly["month"], "day": 1})
+            .to_numpy("datetime64[ms]")
+            .astype(np.int64)
+            .astype(np.float64)
+        )
+        r = monthly["return_pct"].to_numpy(np.float64)
+        src = ColumnDataSource({"x": x + 14 * 86_400_000, "r": r,
+                                "color": np.where(r >= 0, UP, DOWN).tolist()})  # fmt: skip
+        p.vbar("x", 24 * 86_400_000, "r", source=src, fill_color="color", line_color="color")
+        p.add_tools(HoverTool(tooltips=[("month", "@x{%Y-%m}"), ("return", "@r{0.00}%")],
+                              formatters={"@x": "datetime"}))  # fmt: skip
+    return p
+
+
+def interactive_components(
+    report, result: BacktestResult, ohlc: Mapping[str, pd.DataFrame] | None
+) -> tuple[str, dict[str, str]]:
+    """(``<script>`` of the document, {name: ``<div>``}) for the page's Bokeh parts."""
+    curves = _curves(result)
+    t0 = float(curves["x"][0]) if len(curves["x"]) else 0.0
+    t1 = float(curves["x"][-1]) if len(curves["x"]) else 1.0
+    pad = (t1 - t0) * 0.01 or 3_600_000.0
+    xr = Range1d(t0 - pad, t1 + pad, name="x_range")
+    trades = _trade_source(result)
+    symbols = np.asarray(trades.data["symbol"])
+    bars = {s: b for s, b in (ohlc or {}).items() if s in report.run["symbols"] and len(b)}
+    panes = []
+    for s in sorted(bars):
+        panes.append(_price_pane(s, bars[s], CANDLE_BUDGET // len(bars), xr, trades, symbols))
+    eq_src = ColumnDataSource(curves, name="curves")
+    eq = figure(name="equity", title="Equity", x_axis_type="datetime", x_range=xr, height=220,
+                sizing_mode="stretch_width", tools=TOOLS, active_scroll="xwheel_zoom")  # fmt: skip
+    eq.line("x", "equity", source=eq_src, color="#1565c0")
+    dd = figure(name="drawdown", title="Drawdown (%)", x_axis_type="datetime", x_range=xr,
+                height=160, sizing_mode="stretch_width", tools=TOOLS,
+                active_scroll="xwheel_zoom")  # fmt: skip
+    dd.varea("x", "dd", 0, source=eq_src, color=DOWN, alpha=0.5)
+    bar_ms = _bar_ms(_ms(next(iter(bars.values())).index)) if bars else _bar_ms(curves["x"])
+    trades.selected.js_on_change(
+        "indices", CustomJS(args={"src": trades, "xr": xr, "bar_ms": bar_ms}, code=_SELECT_JS)
+    )
+    roots = {
+        "charts": column(*panes, eq, dd, sizing_mode="stretch_width"),
+        "table": _trade_table(trades),
+        "dist": row(_r_histogram(trades), _monthly(report.periods["monthly"])),
+    }
+    script, divs = components(roots)
+    return script, dict(divs)
+
+
+_MODEL_ID = re.compile(r'"id":"(p\d+)"')
+_ID_STRING = re.compile(r'"(p\d+)"')
+_UUID = re.compile(r"\b(?:bk-)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
+
+
+def stable_ids(page: str) -> str:
+    """Replace Bokeh's counter ids and random UUIDs by sequential ones (see the docstring)."""
+    ids: dict[str, str] = {}
+    for m in _MODEL_ID.finditer(page):
+        ids.setdefault(m.group(1), f"q{len(ids) + 1}")
+    if ids:
+        page = _ID_STRING.sub(lambda m: f'"{ids.get(m.group(1), m.group(1))}"', page)
+    uuids: dict[str, str] = {}
+    return _UUID.sub(lambda m: uuids.setdefault(m.group(0), f"tf-{len(uuids) + 1:04d}"), page)
+
+
+def bokeh_resources() -> str:
+    """BokehJS and its CSS, inlined."""
+    return Resources(mode="inline", components=list(COMPONENTS)).render()

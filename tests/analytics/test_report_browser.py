@@ -1,0 +1,144 @@
+"""report.html in a real browser: Playwright driving Debian's Chromium (``/usr/bin/chromium``).
+
+`make test` installs Chromium with apt when it is missing (as root; CI runs as root). Outside
+CI the tests skip, saying why, when Chromium or Playwright is absent; in CI they fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tradeforge.analytics import write_report
+from tradeforge.analytics.sample import sample_result
+
+CHROMIUM = Path(os.environ.get("TRADEFORGE_CHROMIUM", "/usr/bin/chromium"))
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (required in CI: .ci/run installs it through `make test`)")
+    pytest.skip(f"{reason}; run `make test` as root (apt-get install chromium) to enable")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("the playwright package is not installed")
+    if not CHROMIUM.exists():
+        _unavailable(f"no Chromium at {CHROMIUM}")
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def report_run(tmp_path_factory):
+    result, ohlc = sample_result(80, 6_000, seed=3)
+    out = tmp_path_factory.mktemp("browser")
+    paths = write_report(result, out, ohlc, charts=False)
+    return result, paths.html
+
+
+@pytest.fixture
+def page(browser, report_run):
+    _, html_path = report_run
+    url = html_path.as_uri()
+    pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+    pg.errors, pg.requests = [], []
+    pg.on("console", lambda m: pg.errors.append(m.text) if m.type == "error" else None)
+    pg.on("pageerror", lambda e: pg.errors.append(str(e)))
+    pg.on("request", lambda r: pg.requests.append(r.url))
+    pg.goto(url)
+    pg.wait_for_function("window.Bokeh && Bokeh.documents.length > 0")
+    pg.wait_for_selector(".slick-row", timeout=15_000)
+    pg.url_opened = url
+    yield pg
+    pg.close()
+
+
+def _model(page, name: str, expr: str):
+    return page.evaluate(
+        f"() => {{ const m = Bokeh.documents[0].get_model_by_name({name!r}); return {expr}; }}"
+    )
+
+
+def test_opens_offline_without_errors(page, tmp_path):
+    assert page.errors == []
+    assert page.requests == [page.url_opened]
+    page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+    assert (tmp_path / "report.png").stat().st_size > 10_000
+
+
+def test_zoom_changes_visible_range_and_detail(page):
+    start, end = _model(page, "x_range", "[m.start, m.end]")
+    level0 = _model(page, "candles_EURUSD", "m.tags[0]")
+    mid = (start + end) / 2
+    span = 6 * 3_600_000  # six hours of M5 bars
+    page.evaluate(
+        "([a, b]) => Bokeh.documents[0].get_model_by_name('x_range').setv({start: a, end: b})",
+        [mid, mid + span],
+    )
+    new = _model(page, "x_range", "[m.start, m.end]")
+    assert new == [mid, mid + span]
+    # the finest level is drawn, and only around the visible span
+    assert _model(page, "candles_EURUSD", "m.tags[0]") == 0 < level0
+    xs = _model(page, "candles_EURUSD", "Array.from(m.data.x)")
+    assert xs[0] < mid + span and xs[-1] > mid
+    assert len(xs) < 300
+    # the price axis fits the visible candles
+    lo, hi = _model(page, "y_EURUSD", "[m.start, m.end]")
+    assert hi - lo < 0.05
+
+
+def test_wheel_zooms(page):
+    before = _model(page, "x_range", "m.end - m.start")
+    box = page.locator(".bk-Figure").first.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.wheel(0, -600)
+    page.wait_for_function(
+        f"() => Bokeh.documents[0].get_model_by_name('x_range').end - "
+        f"Bokeh.documents[0].get_model_by_name('x_range').start < {before}"
+    )
+
+
+def test_clicking_a_trade_zooms_to_it(page, report_run):
+    result, _ = report_run
+    page.locator(".slick-row").nth(2).locator(".slick-cell").first.click()
+    page.wait_for_function(
+        "() => Bokeh.documents[0].get_model_by_name('trades').selected.indices.length > 0"
+    )
+    i = _model(page, "trades", "m.selected.indices[0]")
+    trade = result.trades.iloc[i]
+    assert i == 2
+    a = trade["entry_time"].value / 1e6
+    b = trade["exit_time"].value / 1e6
+    start, end = _model(page, "x_range", "[m.start, m.end]")
+    assert start < a and end > b
+    assert end - start < 4 * max(b - a, 12 * 300_000)
+
+
+def test_table_sorts_by_a_column(page, report_run):
+    result, _ = report_run
+    first_id = page.locator(".slick-row").first.locator(".slick-cell").first
+    assert first_id.inner_text() == str(result.trades["trade_id"].iloc[0])
+    page.locator(".slick-header-column", has_text="P&L").click()
+    worst = result.trades["trade_id"].iloc[int(np.argmin(result.trades["pnl"].to_numpy()))]
+    from playwright.sync_api import expect
+
+    expect(first_id).to_have_text(str(worst))
