@@ -127,3 +127,10 @@ class PendingCross(Strategy):
             targets=[Target(p.target_pips * inst.pip_size, 1.0, "distance")],
             exit_opposite=p.exit_on_opposite,
         )
+
+
+def backtest_of(spec: RunSpec, bars: pd.DataFrame):
+    """The backtest of a dry-run's own settings on the same bars (what the dry-run must give)."""
+    from tradeforge.backtest.runner import run_backtest
+
+    return run_backtest(spec.create_strategy(), {spec.symbols[0]: bars}, spec)

@@ -7,8 +7,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import make_bars
-from tests.live.helpers import small_spec  # also registers "test_pending_cross"
-from tradeforge.backtest.runner import run_backtest
+from tests.live.helpers import backtest_of, small_spec  # also registers "test_pending_cross"
 from tradeforge.core.instruments import get_instrument
 from tradeforge.live.engine import strategy_signals
 from tradeforge.live.runner import run_dry, trades_frame
@@ -78,16 +77,7 @@ def test_replay_trades_equal_backtest(tmp_path, strategy, params, extra, reasons
     )
     run_dry(tmp_path / "dry", spec)
     bars = pd.read_parquet(spec.live.bars_file)
-    bt = run_backtest(
-        create_strategy(strategy, params),
-        bars,
-        symbol="EURUSD",
-        timeframe="M5",
-        execution=spec.execution,
-        sizing=spec.sizing,
-        position_mode=spec.position_mode,
-        initial_capital=spec.initial_capital,
-    )
+    bt = backtest_of(spec, bars)
     _assert_trades_equal(trades_frame(tmp_path / "dry"), bt.trades)
     assert reasons <= set(bt.trades.exit_reason.astype(str))
     if spec.execution.swap_long or spec.execution.swap_short:  # the case really charges swap
@@ -104,15 +94,7 @@ def test_replay_with_atr_slippage_equals_backtest_with_a_long_window(tmp_path):
     )  # fmt: skip
     run_dry(tmp_path / "dry", spec)
     bars = pd.read_parquet(spec.live.bars_file)
-    bt = run_backtest(
-        create_strategy("sma_cross", SMA),
-        bars,
-        symbol="EURUSD",
-        timeframe="M5",
-        execution=spec.execution,
-        sizing=spec.sizing,
-        initial_capital=spec.initial_capital,
-    )
+    bt = backtest_of(spec, bars)
     _assert_trades_equal(trades_frame(tmp_path / "dry"), bt.trades)
 
 

@@ -20,11 +20,11 @@ import pytest
 from pydantic import Field
 
 from tests.conftest import make_bars
-from tradeforge.backtest.runner import run_backtest
+from tests.live.helpers import backtest_of
 from tradeforge.core.instruments import Instrument
 from tradeforge.live.runner import run_dry, trades_frame
 from tradeforge.strategy.base import Strategy, StrategyParams
-from tradeforge.strategy.registry import create_strategy, register_strategy
+from tradeforge.strategy.registry import register_strategy
 from tradeforge.strategy.signals import Signals, Target, make_signals
 from tradeforge.trading.execution import ExecutionModel, Sizing
 from tradeforge.trading.spec import LiveSettings, RunSpec
@@ -108,16 +108,7 @@ def _three_ways(tmp_path: Path, bars: pd.DataFrame, strategy: str, params: dict,
         spec = _spec(bars_file, mode, strategy, params, **kw)
         run_dry(tmp_path / mode, spec)
         out[mode] = trades_frame(tmp_path / mode)
-    bt = run_backtest(
-        create_strategy(strategy, params),
-        bars,
-        symbol="EURUSD",
-        timeframe="M5",
-        execution=spec.execution,
-        sizing=spec.sizing,
-        position_mode=spec.position_mode,
-        initial_capital=spec.initial_capital,
-    )
+    bt = backtest_of(spec, bars)
     return bt, out["bar"], out["tick"]
 
 

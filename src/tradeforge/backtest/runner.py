@@ -186,7 +186,10 @@ def _spec_for(
         )
     if strategy is not None and spec.strategy is not None:
         described = strategy.describe()
-        if (described["name"], described["params"]) != (spec.strategy, spec.params):
+        if described["name"] != spec.strategy or (
+            described["params"] != spec.params
+            and described["params"] != spec.create_strategy().describe()["params"]  # validated
+        ):
             raise ConfigError(
                 f"the strategy {strategy!r} is not the spec's {spec.strategy}({spec.params})"
             )
