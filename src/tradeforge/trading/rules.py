@@ -16,6 +16,8 @@ A position is a float64 state vector of length `NF` (indices ``F_*`` below), cre
 
 Sizes are integer numbers of lot steps (stored as floats) so legs always sum to the size.
 Reason codes index `tradeforge.trading.result.EXIT_REASONS`.
+Functions taking the state array are compiled without Numba's reference counting
+(``_nrt=False``): they never allocate or keep an array (see `tradeforge.backtest.kernel`).
 
 A level counts as touched when a price reaches it within `TOUCH_TOL` (relative): computed
 levels such as ``1.1000 + 15 pips`` carry float noise (``1.1015000000000001``) and a bar whose
@@ -105,7 +107,7 @@ def entry_fill(
     return np.nan, False
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def open_position(
     st: np.ndarray,
     s: int,
@@ -163,7 +165,7 @@ def open_position(
     st[s, F_NEXT_T] = 0
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def stop_reason(st: np.ndarray, s: int) -> int:
     src = st[s, F_STOP_SRC]
     if src == SRC_BREAKEVEN:
@@ -173,7 +175,7 @@ def stop_reason(st: np.ndarray, s: int) -> int:
     return R_STOP
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def process_observation(
     st: np.ndarray, s: int, o: float, h: float, lo: float, sp: float, slip: float, out: np.ndarray
 ) -> int:
@@ -256,7 +258,7 @@ def process_observation(
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def update_after_observation(
     st: np.ndarray,
     s: int,
@@ -307,7 +309,7 @@ def market_exit_price(side: float, bid: float, sp: float, slip: float) -> float:
     return bid - slip if side > 0 else bid + sp + slip
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def mark_price(st: np.ndarray, s: int, c: float, sp: float) -> float:
     """Price at which the position would close now (bid for longs, ask for shorts)."""
     return c if st[s, F_SIDE] > 0 else c + sp
