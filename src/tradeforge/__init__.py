@@ -13,17 +13,12 @@ Quick use::
 ``import tradeforge`` (and the command's start-up) stays fast.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
 from tradeforge import _numba_cache
 from tradeforge._lazy import lazy_exports
-
-try:
-    __version__ = version("tradeforge")  # one home for the version: pyproject.toml
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0+unknown"
 
 _numba_cache.configure()
 
 __all__ = ["Backtest", "BacktestRun", "optimize"]
-__getattr__, __dir__ = lazy_exports(__name__, {"tradeforge.api": tuple(__all__)})
+__getattr__, __dir__ = lazy_exports(
+    __name__, {"tradeforge.api": tuple(__all__), "tradeforge._version": ("__version__",)}
+)

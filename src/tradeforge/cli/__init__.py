@@ -18,7 +18,6 @@ from typing import Annotated
 
 import typer
 
-from tradeforge import __version__
 from tradeforge.cli import backtest, data, demo, features, live, report, research, strategies
 from tradeforge.cli.common import console_err
 from tradeforge.core.errors import TradeforgeError
@@ -42,6 +41,8 @@ for _commands in (data, demo, features, strategies, backtest, report, live, rese
 
 def _print_version(value: bool) -> None:
     if value:
+        from tradeforge import __version__
+
         typer.echo(f"tradeforge {__version__}")
         raise typer.Exit()
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -22,7 +22,9 @@ from tradeforge.cli.common import (
     symbol_names,
     with_options,
 )
-from tradeforge.trading.spec import RunSpec
+
+if TYPE_CHECKING:
+    from tradeforge.trading.spec import RunSpec
 
 
 def run_and_write(
@@ -112,6 +114,8 @@ def run_demo_backtest(*, frames: dict, out: Path, timeframe: str) -> Any:
     from tradeforge.strategy import create_strategy
 
     strategy = create_strategy("sma_cross")
+    from tradeforge.trading.spec import RunSpec
+
     spec = RunSpec.for_strategy(strategy, symbols=tuple(frames), timeframe=timeframe)
     return run_and_write(strategy, frames, spec, out)
 
