@@ -63,6 +63,7 @@ from tradeforge.trading.rules import (
     R_SIGNAL,
     R_TIME,
     entry_fill,
+    mark_price,
     market_exit_price,
     open_position,
     process_observation,
@@ -423,8 +424,7 @@ def mark(eq, i, c, spread, fx, fparams, counters, work_i, work_f, pf):
             if work_i[s, W_STATUS] == OPEN:
                 rem = pf[s, F_REMAINING]
                 side = pf[s, F_SIDE]
-                m = c[i] if side > 0 else c[i] + sp
-                eq += side * (m - pf[s, F_ENTRY]) * rem * unit * fxi
+                eq += side * (mark_price(pf, s, c[i], sp) - pf[s, F_ENTRY]) * rem * unit * fxi
                 eq += work_f[s, WF_SWAP] - fparams[P_COMM_STEP] * rem * fxi
     return eq
 

@@ -224,14 +224,9 @@ def process_observation(
             elif h + sp >= level - tol:
                 fill = level + slip
         if fill == fill:
-            src = st[s, F_STOP_SRC]  # as `stop_reason`, inlined
             out[n, 0] = fill
             out[n, 1] = rem
-            out[n, 2] = (
-                R_BREAKEVEN
-                if src == SRC_BREAKEVEN
-                else (R_TRAILING if src == SRC_TRAILING else R_STOP)
-            )
+            out[n, 2] = stop_reason(st, s)
             n += 1
             rem = 0.0
     # 3. targets touched inside the bar
