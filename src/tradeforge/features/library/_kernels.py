@@ -52,6 +52,7 @@ def rolling_sum(x, period):
     out = np.full(n, np.nan)
     acc = 0.0
     nans = 0
+    due = 2 * period - 1  # next fresh sum (the first window already is one)
     for i in range(n):
         v = x[i]
         if np.isnan(v):
@@ -65,11 +66,13 @@ def rolling_sum(x, period):
             else:
                 acc -= w
         if i >= period - 1 and nans == 0:
-            if (i + 1) % period == 0:
+            if i == due:
                 acc = 0.0
                 for j in range(i - period + 1, i + 1):
                     acc += x[j]
             out[i] = acc
+        if i == due:
+            due += period
     return out
 
 
