@@ -19,7 +19,7 @@ from typing import Annotated
 import typer
 
 from tradeforge.cli import backtest, data, demo, features, live, report, research, strategies
-from tradeforge.cli.common import console_err
+from tradeforge.cli.common import console_err, show_help_if_bare
 from tradeforge.core.errors import TradeforgeError
 
 __all__ = ["app", "main"]
@@ -58,9 +58,7 @@ def _root(
     ] = False,
 ) -> None:
     """End-to-end quantitative trading research and execution."""
-    if ctx.invoked_subcommand is None:
-        typer.echo(ctx.get_help())
-        raise typer.Exit()
+    show_help_if_bare(ctx)
 
 
 def _interrupted() -> None:

@@ -242,14 +242,15 @@ def run_spec(kw: dict[str, Any], strategy: Any, **values: Any) -> RunSpec:
 def command_group(help: str) -> typer.Typer:
     """A sub-command group that prints its help when called bare (exit 0, like bare ``tradeforge``)."""
     group = typer.Typer(help=help)
-
-    @group.callback(invoke_without_command=True)
-    def _show_help_when_bare(ctx: typer.Context) -> None:
-        if ctx.invoked_subcommand is None:
-            typer.echo(ctx.get_help())
-            raise typer.Exit()
-
+    group.callback(invoke_without_command=True)(show_help_if_bare)
     return group
+
+
+def show_help_if_bare(ctx: typer.Context) -> None:
+    """Group callback: called without a sub-command, print the help and exit 0."""
+    if ctx.invoked_subcommand is None:
+        typer.echo(ctx.get_help())
+        raise typer.Exit()
 
 
 def home_dir(home: Path | None) -> Path:

@@ -106,12 +106,11 @@ def write_document(path: Path, body: Any) -> bytes:
 
 def read_document(path: Path) -> Any:
     """Read and verify a document written by `write_document`; `StateError` names the fault."""
-    try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise StateError(f"{path}: missing") from None
-    except OSError as exc:
-        raise StateError(f"cannot read {path}: {exc.strerror or exc}") from None
+    with state_io(path, "read"):
+        try:
+            raw = Path(path).read_bytes()
+        except FileNotFoundError:
+            raise StateError(f"{path}: missing") from None
     try:
         doc = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
