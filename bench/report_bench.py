@@ -20,19 +20,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from tradeforge.analytics.sample import CHROMIUM, CHROMIUM_ARGS
+
 RESULTS = Path(__file__).with_name("results")
 BUILD_BAR_S, CHARTS_BAR_S = 0.3, 5.0
 HTML_BAR_S, HTML_BAR_MB = 10.0, 25.0
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def first_render_s(page: Path) -> float | None:
@@ -44,7 +36,7 @@ def first_render_s(page: Path) -> float | None:
     if not CHROMIUM.exists():
         return None
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS))
         tab = browser.new_page(viewport={"width": 1400, "height": 1000})
         t0 = time.perf_counter()
         tab.goto(page.as_uri(), timeout=120_000)

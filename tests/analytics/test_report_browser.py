@@ -7,24 +7,12 @@ CI the tests skip, saying why, when Chromium or Playwright is absent; in CI they
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tradeforge.analytics import write_report
-from tradeforge.analytics.sample import sample_result
-
-CHROMIUM = Path(os.environ.get("TRADEFORGE_CHROMIUM", "/usr/bin/chromium"))
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from tradeforge.analytics.sample import CHROMIUM, CHROMIUM_ARGS, sample_result
 
 
 def _unavailable(reason: str) -> None:
@@ -42,7 +30,9 @@ def browser():
     if not CHROMIUM.exists():
         _unavailable(f"no Chromium at {CHROMIUM}")
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        b = pw.chromium.launch(
+            executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS), headless=True
+        )
         yield b
         b.close()
 

@@ -1,9 +1,13 @@
 """A seeded, internally consistent fake `BacktestResult` (with its bars) for demos, tests and
 the report benchmark. Not a strategy: entries are random, exits are the first touch of a 1R
 stop or a 2R target, else a time exit; the equity curve is marked to market at each close.
+Also the headless Chromium both the report's browser tests and its benchmark launch.
 """
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -161,3 +165,18 @@ def sample_result(
         },
     )
     return result, {symbol: bars}
+
+
+#: Debian's Chromium, as the report's browser tests and `make bench` drive it through
+#: Playwright (which cannot download its own browser here); ``$TRADEFORGE_CHROMIUM`` overrides.
+CHROMIUM = Path(os.environ.get("TRADEFORGE_CHROMIUM", "/usr/bin/chromium"))
+#: Headless, and quiet on a closed network (no background, component or sync requests).
+CHROMIUM_ARGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
