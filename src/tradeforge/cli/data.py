@@ -248,8 +248,8 @@ def resample(
 def list_cache(home: HomeOption = None) -> None:
     """List cached symbols, timeframes, ranges, rows and sizes."""
     unreadable: list[DataError] = []
-    summary = _store(home).summary(unreadable)
-    _print_summary(summary, _store(home).root)
+    store = _store(home)
+    _print_summary(store.summary(unreadable), store.root)
     if unreadable:  # listed what still reads; the damage is an error all the same
         raise DataError("; ".join(str(e) for e in unreadable))
 

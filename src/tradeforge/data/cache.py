@@ -83,7 +83,7 @@ class ParquetStore:
             path = directory / f"{year}.parquet"
             with partition_lock(path):
                 if path.exists():
-                    old = self._read_partition(path)
+                    old = read_partition_table(path).to_pandas()
                     part = pd.concat([old[~old.index.isin(part.index)], part]).sort_index()
                     if "spread" in old.columns and "spread" not in frame.columns:
                         part = part.drop(columns="spread")
@@ -105,9 +105,6 @@ class ParquetStore:
         atomic_write(path, lambda fh: pq.write_table(table, fh, compression="lz4"))
 
     # -- reading -----------------------------------------------------------------------------
-    def _read_partition(self, path: Path) -> pd.DataFrame:
-        return read_partition_table(path).to_pandas()
-
     def load(
         self,
         symbol: str,
@@ -143,8 +140,7 @@ class ParquetStore:
     # -- listing -----------------------------------------------------------------------------
     def has(self, symbol: str, timeframe: Timeframe | str) -> bool:
         """Whether any bars of ``symbol`` on ``timeframe`` are stored (no file is read)."""
-        directory = self._dir(symbol, Timeframe.parse(timeframe))
-        return any(directory.glob("*.parquet"))
+        return any(self.partition_dir(symbol, timeframe).glob("*.parquet"))
 
     def partitions(
         self, symbol: str | None = None, unreadable: list[DataError] | None = None
