@@ -169,7 +169,7 @@ def register(app: typer.Typer) -> None:
         """Replay history through the live engine with a paper broker (resumable: run it again
         with only --state to continue after a stop or crash)."""
         from tradeforge.backtest.io import write_trades_csv
-        from tradeforge.live.runner import dry_run_session, prepare_session, trades_frame
+        from tradeforge.live.runner import dry_run_session, trades_frame
         from tradeforge.strategy.registry import resolve_strategy
         from tradeforge.trading.spec import LiveSettings
 
@@ -194,7 +194,6 @@ def register(app: typer.Typer) -> None:
             spec = run_spec(
                 kw, strat, symbols=[symbol], timeframe=timeframe, start=start, end=end, live=live
             )
-            prepare_session(spec)  # refuse bad settings before the state directory holds them
         with dry_run_session(
             state, spec, echo=_echo, accept_state_loss=accept_state_loss
         ) as engine:  # trades.csv is written under the session's lock

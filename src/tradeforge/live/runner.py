@@ -165,6 +165,8 @@ def dry_run_session(
     engine with the lock still held, so the caller exports its results before another writer
     may start."""
     state_dir = user_path(state_dir)
+    if spec is not None:  # refused before the lock creates the directory (as `run_live` does)
+        spec = prepare_session(spec)
     with StateLock(state_dir):
         engine = build_dry_run(state_dir, spec, echo, accept_state_loss=accept_state_loss)
         engine.start()
