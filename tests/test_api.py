@@ -84,7 +84,7 @@ def test_friendly_settings_build_the_library_objects(bars):
         spread=1.5, slippage="atr", slippage_value=0.05, swap_long=-2, seed=3
     )
     assert bt.sizing == Sizing("fixed", 0.1)
-    assert bt.settings["timeframe"] == "H1"
+    assert bt.spec.timeframe == "H1"
     model, sizing = ExecutionModel(commission=7), Sizing("risk", 0.5)
     bt = tf.Backtest(bars, "sma_cross", symbol="EURUSD", execution=model, sizing=sizing)
     assert bt.execution is model and bt.sizing is sizing
@@ -98,6 +98,9 @@ def test_friendly_settings_build_the_library_objects(bars):
     [
         ({"strategy": "sma_crosss"}, ConfigError, "unknown strategy 'sma_crosss'; did you mean"),
         ({"fastt": 3}, ConfigError, "fastt: unknown parameter"),
+        ({"position_mode": "bogus"}, ConfigError, "position mode must be one of symbol, tag"),
+        ({"portfolio": "nope"}, ConfigError, "portfolio must be one of shared, sub-accounts"),
+        ({"capital": -5}, ConfigError, "initial capital must be > 0, got -5"),
         ({"fast": 0}, ConfigError, "fast: Input should be greater than or equal to 1"),
         ({"sizing": "risk:x"}, ConfigError, "cannot parse sizing 'risk:x'"),
         ({"sizing": "percent:1"}, ConfigError, "sizing mode must be one of fixed, risk"),

@@ -15,9 +15,9 @@ from tradeforge.api.inputs import (
 )
 from tradeforge.api.run import BacktestRun
 from tradeforge.backtest import run_backtest
-from tradeforge.core.timeframes import Timeframe
 from tradeforge.trading.execution import ExecutionModel, Sizing
-from tradeforge.trading.fx import Conversion, normalize_currency
+from tradeforge.trading.fx import Conversion
+from tradeforge.trading.spec import RunSpec
 
 
 class Backtest:
@@ -63,34 +63,42 @@ class Backtest:
     ) -> None:
         self.bars = bars_of(bars, symbol)
         self.strategy = strategy_of(strategy, {**dict(params or {}), **strategy_params})
-        self.execution = execution_of(
-            execution,
-            commission=commission,
-            spread=spread,
-            slippage=slippage,
-            swap_long=swap_long,
-            swap_short=swap_short,
-            slippage_seed=slippage_seed,
+        # the run specification checks every setting here, not at `run()`
+        self.spec = RunSpec.from_keywords(
+            self.strategy,
+            self.bars,
+            conversion,
+            execution=execution_of(
+                execution,
+                commission=commission,
+                spread=spread,
+                slippage=slippage,
+                swap_long=swap_long,
+                swap_short=swap_short,
+                slippage_seed=slippage_seed,
+            ),
+            sizing=sizing_of(sizing),
+            timeframe=timeframe,
+            initial_capital=capital,
+            position_mode=position_mode,
+            portfolio=portfolio,
+            account_currency=account_currency,
         )
-        self.sizing = sizing_of(sizing)
-        self.settings: dict[str, Any] = {
-            "timeframe": None if timeframe is None else Timeframe.parse(timeframe).name,
-            "initial_capital": capital,
-            "position_mode": position_mode,
-            "portfolio": portfolio,
-            "account_currency": normalize_currency(account_currency),
-            "conversion": conversion,
-            "workers": workers,
-        }
+        self.conversion = conversion
+        self.workers = workers
+
+    @property
+    def execution(self) -> ExecutionModel:
+        return self.spec.execution
+
+    @property
+    def sizing(self) -> Sizing:
+        return self.spec.sizing
 
     def run(self) -> BacktestRun:
         """Features → signals → simulation for every symbol (`run_backtest`)."""
         result = run_backtest(
-            self.strategy,
-            self.bars,
-            execution=self.execution,
-            sizing=self.sizing,
-            **self.settings,
+            self.strategy, self.bars, self.spec, conversion=self.conversion, workers=self.workers
         )
         return BacktestRun(result, self.bars)
 
@@ -98,5 +106,5 @@ class Backtest:
         return (
             f"Backtest({self.strategy!r} on {', '.join(self.bars)}, "
             f"sizing={self.sizing.mode}:{self.sizing.value:g}, "
-            f"capital={self.settings['initial_capital']:,.0f})"
+            f"capital={self.spec.initial_capital:,.0f})"
         )

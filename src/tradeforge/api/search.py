@@ -34,8 +34,8 @@ def optimize(
     with ``backtest``'s bars, costs, sizing and capital, the strategy parameters it was given
     held fixed, scoring each trial by the report metric ``objective``
     (`tradeforge.research.optimize.optimize`; ``workers`` processes run the trials)."""
-    settings = backtest.settings
-    if settings["account_currency"] is not None:
+    spec = backtest.spec
+    if spec.account_currency is not None:
         raise ConfigError("optimize sizes and scores in quote currency: drop account_currency")
     cls = type(backtest.strategy)
     searched = ParameterSpace.from_specs(cls, space).names
@@ -55,10 +55,10 @@ def optimize(
             backend=backend,
             execution=backtest.execution,
             sizing=backtest.sizing,
-            position_mode=settings["position_mode"],
-            portfolio=settings["portfolio"],
-            initial_capital=settings["initial_capital"],
-            timeframe=settings["timeframe"],
+            position_mode=spec.position_mode,
+            portfolio=spec.portfolio,
+            initial_capital=spec.initial_capital,
+            timeframe=spec.timeframe,
         )
     finally:
         backend.close()
