@@ -55,7 +55,7 @@ def test_second_engine_on_a_state_dir_is_refused_and_a_killed_holder_leaves_no_l
     assert len(expected) >= 3
     state = tmp_path / "state"
     first = subprocess.Popen(
-        [str(SCRIPT), *_dry_run_args(state, bars, pace=0.03)],
+        [str(SCRIPT), *_dry_run_args(state, bars, pace=0.5)],  # outlives the second
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:

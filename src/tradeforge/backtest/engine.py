@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -51,17 +50,17 @@ def kernel_params(
     """The kernel's float parameter vector (see `kernel.P_*`)."""
     p = np.zeros(K.N_PARAMS)
     p[K.P_FX_MODE] = fx_mode
-    p[K.P_UNIT] = float(f"{inst.lot_step * inst.contract_size:.12g}")
+    p[K.P_UNIT] = inst.unit
     p[K.P_STEP_LOTS] = inst.lot_step
-    p[K.P_MIN_STEPS] = math.ceil(inst.min_lot / inst.lot_step - 1e-9)
-    p[K.P_MAX_STEPS] = math.floor(inst.max_lot / inst.lot_step + 1e-9)
+    p[K.P_MIN_STEPS] = inst.min_steps
+    p[K.P_MAX_STEPS] = inst.max_steps
     p[K.P_COMM_STEP] = execution.commission * inst.lot_step
     p[K.P_SWAP_LONG] = execution.swap_long
     p[K.P_SWAP_SHORT] = execution.swap_short
     p[K.P_CAPITAL] = capital
     if sizing.mode == "fixed":
         p[K.P_SIZING_MODE] = 0
-        p[K.P_SIZING_VALUE] = math.floor(sizing.value / inst.lot_step + 1e-9)
+        p[K.P_SIZING_VALUE] = inst.lot_steps(sizing.value)
     else:
         p[K.P_SIZING_MODE] = 1
         p[K.P_SIZING_VALUE] = sizing.value

@@ -47,8 +47,6 @@ callees (Numba would compile extra literal specialisations).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit
 
@@ -63,11 +61,21 @@ from tradeforge.trading.rules import (
     R_SIGNAL,
     R_TIME,
     entry_fill,
-    mark_price,
     market_exit_price,
     open_position,
     process_observation,
     update_after_observation,
+)
+from tradeforge.trading.steps import (
+    SLOT_BUSY,
+    SLOT_REVERSAL,
+    fill_view,
+    initial_stop,
+    leg_quote,
+    open_quote,
+    position_steps,
+    slot_verdict,
+    swap_quote,
 )
 
 # fparams layout
@@ -158,11 +166,10 @@ def _book(
         steps = out[q, 1]
         reason = int(out[q, 2])
         rate = 1.0 / price if base_mode else fx[bar]
-        comm_q = 2.0 * fparams[P_COMM_STEP] * steps
+        gross_q, comm_q = leg_quote(side, entry, price, steps, unit, fparams[P_COMM_STEP])
         comm = comm_q * rate
         swap = work_f[s, WF_SWAP]
         work_f[s, WF_SWAP] = 0.0
-        gross_q = side * (price - entry) * steps * unit
         pnl = gross_q * rate - comm + swap
         trades_f[t, TF_PNL_Q] += gross_q - comm_q + work_f[s, WF_SWAP_Q]
         work_f[s, WF_SWAP_Q] = 0.0
@@ -203,8 +210,10 @@ def bar_open(
         conv = 1.0 / o[i] if base_mode else fx[i]
         for s in range(n_slots):
             if work_i[s, W_STATUS] == OPEN:
-                rate = fparams[P_SWAP_LONG] if pf[s, F_SIDE] > 0 else fparams[P_SWAP_SHORT]
-                swap_q = rate * fparams[P_STEP_LOTS] * pf[s, F_REMAINING] * nights
+                swap_q = swap_quote(
+                    pf[s, F_SIDE], fparams[P_SWAP_LONG], fparams[P_SWAP_SHORT],
+                    fparams[P_STEP_LOTS], pf[s, F_REMAINING], nights,
+                )  # fmt: skip
                 work_f[s, WF_SWAP_Q] += swap_q
                 work_f[s, WF_SWAP] += swap_q * conv
     # 2. time stops and signal exits at the open (then a queued reversal order is pending)
@@ -265,20 +274,18 @@ def bar_fill(
             continue
         work_i[s, W_STATUS] = EMPTY
         counters[C_N_PENDING] -= 1
-        stop_dist = sf[_STOP_DISTANCE, j]
-        stop = price - side * stop_dist if stop_dist == stop_dist else sf[_STOP_PRICE, j]
+        stop = initial_stop(side, price, sf[_STOP_DISTANCE, j], sf[_STOP_PRICE, j])
         risk = side * (price - stop)
         if not risk > 0:
             counters[C_REJECTED] += 1
             continue
         conv = 1.0 / price if base_mode else fx[i]
-        if fparams[P_SIZING_MODE] == 0:
-            steps = fparams[P_SIZING_VALUE]
-        else:
-            money = balance * fparams[P_SIZING_VALUE] / 100.0
-            steps = math.floor(money / (risk * unit * conv) + 1e-9) if money > 0 else 0.0
-        steps = min(steps, fparams[P_MAX_STEPS])
-        if steps < fparams[P_MIN_STEPS] or steps <= 0 or balance <= 0.0:
+        max_steps = fparams[P_MAX_STEPS]
+        steps, _, _ = position_steps(
+            fparams[P_SIZING_MODE] == 0, fparams[P_SIZING_VALUE], balance, risk * unit * conv,
+            max_steps, max_steps, fparams[P_MIN_STEPS],
+        )  # fmt: skip
+        if steps <= 0:
             counters[C_SKIPPED_SIZE] += 1  # too small, or the account is blown
             continue
         open_position(pf, s, side, price, stop, int(steps), sig, j)
@@ -308,18 +315,11 @@ def bar_fill(
         time_stop = si[_TIME_STOP, j]
         work_i[s, W_TIME_EXIT] = i + time_stop if time_stop > 0 else -1
         work_i[s, W_SIG_EXIT] = -1
-        if not at_open:
-            # filled inside the bar: step 4 sees the bar from the fill on
-            eff_open = price - sp if side > 0 else price
+        if not at_open:  # filled inside the bar: step 4 sees the bar from the fill on
             work_i[s, W_FILL_BAR] = i
-            work_f[s, WF_OPEN] = eff_open
-            work_f[s, WF_HIGH] = h[i]
-            work_f[s, WF_LOW] = lo[i]
-            if etype == 1:  # limit: the favourable extreme may precede the fill
-                if side > 0:
-                    work_f[s, WF_HIGH] = max(eff_open, c[i])
-                else:
-                    work_f[s, WF_LOW] = min(eff_open, c[i])
+            work_f[s, WF_OPEN], work_f[s, WF_HIGH], work_f[s, WF_LOW] = fill_view(
+                side, etype, price, sp, h[i], lo[i], c[i]
+            )
 
 
 @njit(cache=True, error_model="numpy", _nrt=False, inline="always")
@@ -391,19 +391,15 @@ def bar_close(
                     counters[C_EXPIRED] += 1
         s = si[_TAG, j] if per_tag else 0
         status = work_i[s, W_STATUS]
-        if status == OPEN:
-            if (
-                work_i[s, W_SIG_EXIT] == i + 1
-                and work_i[s, W_QUEUED] == 0
-                and pf[s, F_SIDE] != side
-            ):
-                work_i[s, W_QUEUED] = 1  # reversal: pending once the exit frees the slot
-            else:
-                counters[C_DEDUP] += 1
-                continue
-        elif status != EMPTY:
+        verdict = slot_verdict(
+            status != EMPTY, pf[s, F_SIDE] if status == OPEN else 0.0,
+            work_i[s, W_SIG_EXIT] == i + 1, work_i[s, W_QUEUED] != 0, side,
+        )  # fmt: skip
+        if verdict == SLOT_BUSY:
             counters[C_DEDUP] += 1
             continue
+        if verdict == SLOT_REVERSAL:
+            work_i[s, W_QUEUED] = 1  # pending once the exit frees the slot
         else:
             work_i[s, W_STATUS] = PENDING
             counters[C_N_PENDING] += 1
@@ -422,10 +418,9 @@ def mark(eq, i, c, spread, fx, fparams, counters, work_i, work_f, pf):
         fxi = fx[i]
         for s in range(work_i.shape[0]):
             if work_i[s, W_STATUS] == OPEN:
-                rem = pf[s, F_REMAINING]
-                side = pf[s, F_SIDE]
-                eq += side * (mark_price(pf, s, c[i], sp) - pf[s, F_ENTRY]) * rem * unit * fxi
-                eq += work_f[s, WF_SWAP] - fparams[P_COMM_STEP] * rem * fxi
+                gross, comm = open_quote(pf, s, c[i], sp, unit, fparams[P_COMM_STEP])
+                eq += gross * fxi
+                eq += work_f[s, WF_SWAP] - comm * fxi
     return eq
 
 

@@ -54,13 +54,30 @@ class Instrument:
         if not self.dukascopy_symbol:
             object.__setattr__(self, "dukascopy_symbol", self.symbol)
 
+    @property
+    def unit(self) -> float:
+        """Quote-currency money per price unit per lot step (``lot_step * contract_size``,
+        to 12 significant digits so that ``0.01 * 100000`` is exactly 1000)."""
+        return float(f"{self.lot_step * self.contract_size:.12g}")
+
+    def lot_steps(self, lots: float) -> int:
+        """``lots`` as a whole number of lot steps, rounded down."""
+        return math.floor(lots / self.lot_step + 1e-9)
+
+    @property
+    def min_steps(self) -> int:
+        return math.ceil(self.min_lot / self.lot_step - 1e-9)
+
+    @property
+    def max_steps(self) -> int:
+        return self.lot_steps(self.max_lot)
+
     def round_price(self, price: float) -> float:
         return round(round(price / self.tick_size) * self.tick_size, self.digits)
 
     def round_lots(self, lots: float) -> float:
         """Round a size down to the lot step; 0.0 when below the minimum lot."""
-        steps = math.floor(lots / self.lot_step + 1e-9)
-        size = round(steps * self.lot_step, 8)
+        size = round(self.lot_steps(lots) * self.lot_step, 8)
         if size < self.min_lot - 1e-12:
             return 0.0
         return min(size, self.max_lot)

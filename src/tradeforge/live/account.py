@@ -5,6 +5,7 @@ from __future__ import annotations
 from tradeforge.live import manager as M
 from tradeforge.live.context import EngineContext
 from tradeforge.live.model import Daily, EngineState
+from tradeforge.trading.steps import open_quote
 
 NS_DAY = 86_400 * 1_000_000_000
 
@@ -26,9 +27,10 @@ def equity_margin(
     pnl = margin = 0.0
     for pos in new.positions.values():
         pf = M.pf_from_json(pos.pf)
+        gross, exit_comm = open_quote(M.row(pf), 0, close, sp, inst.unit, ctx.comm_step)
+        pnl += gross
+        pnl -= exit_comm
         rem = M.remaining(pf)
-        pnl += pos.side * (M.mark(pf, close, sp) - pos.entry_price) * rem * ctx.unit
-        pnl -= ctx.comm_step * rem
         margin += rem * inst.lot_step * inst.contract_size * pos.entry_price / ctx.cfg.leverage
     return pnl, margin
 

@@ -14,6 +14,7 @@ from tradeforge.live.context import EngineContext
 from tradeforge.live.decisions import iso
 from tradeforge.live.model import EngineState, Json, Position
 from tradeforge.trading.result import TRADE_COLUMNS
+from tradeforge.trading.steps import leg_quote
 
 # exit reasons closing the whole position under a client-id action of their own
 WHOLE_EXIT_ACTIONS = {"time": "time", "signal": "signal", "end": "end"}
@@ -86,8 +87,10 @@ def book_leg(
 ) -> Json | None:
     """Book an exit leg the broker filled; the trade when the position is done."""
     price, t, cid, swap = fill
-    comm = 2.0 * ctx.comm_step * leg.steps
-    pnl = pos.side * (price - pos.entry_price) * leg.steps * ctx.unit - comm + swap
+    gross, comm = leg_quote(
+        float(pos.side), pos.entry_price, price, float(leg.steps), ctx.inst.unit, ctx.comm_step
+    )
+    pnl = gross - comm + swap
     pos.legs += 1
     pos.booked.append(cid)
     pos.pnl += pnl

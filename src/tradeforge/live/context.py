@@ -53,11 +53,6 @@ class EngineContext:
         return self.tf.seconds * 1_000_000_000
 
     @cached_property
-    def unit(self) -> float:
-        """Money per price unit per lot step."""
-        return float(f"{self.inst.lot_step * self.inst.contract_size:.12g}")
-
-    @cached_property
     def comm_step(self) -> float:
         """Commission per side per lot step."""
         return self.cfg.execution.commission * self.inst.lot_step

@@ -18,6 +18,7 @@ from tradeforge.live.orders import place_entry
 from tradeforge.live.pending import cancel_unless_filled, count_expired
 from tradeforge.live.strategy_signals import signal_row
 from tradeforge.strategy.signals import Signals
+from tradeforge.trading.steps import SLOT_BUSY, SLOT_REVERSAL, slot_verdict
 
 
 @dataclass(frozen=True)
@@ -105,13 +106,16 @@ def enter(
         p for p in (*new.positions.values(), *new.pending.values(), *new.queued.values())
         if cfg.position_mode == "symbol" or p.tag == row["tag"]
     ]  # fmt: skip
-    # a slot whose only occupant is an opposite position leaving at the next open is free
-    # for that open (a reversal)
     only = in_slot[0] if len(in_slot) == 1 else None
-    reversal = isinstance(only, Position) and only.signal_exit and only.side != row["side"]
-    if in_slot and not reversal:
+    held = isinstance(only, Position)
+    verdict = slot_verdict(
+        bool(in_slot), float(only.side) if held else 0.0, held and only.signal_exit, False,
+        int(row["side"]),
+    )  # fmt: skip
+    if verdict == SLOT_BUSY:
         decisions.append(decision(now, "skip", f"slot busy ({cfg.position_mode})", **base))
         return
+    reversal = verdict == SLOT_REVERSAL
     if new.risk.halted:
         decisions.append(decision(now, "skip", "trading halted", **base))
         return

@@ -14,8 +14,11 @@ from tradeforge.live.feeds import Bar, Tick
 from tradeforge.live.market import slip_at
 from tradeforge.live.model import EngineState, Position
 from tradeforge.live.pending import send_stop
+from tradeforge.strategy.signals import ENTRY_TYPES
+from tradeforge.trading.steps import fill_view
 
 STOP_MOVES = {1: "break-even armed", 2: "trailing stop tightened"}  # by the rules' stop source
+_TYPE = {name: code for code, name in enumerate(ENTRY_TYPES)}
 
 
 def close_due(
@@ -57,7 +60,11 @@ def exits_on_tick(
         pos = new.positions[cid]
         o = start
         if cid not in held:  # filled at this quote
-            o = None if pos.fill_at_open else fill_bid(pos, sp)
+            o = None
+            if not pos.fill_at_open:  # it starts from its fill (as a bid)
+                kind = _TYPE[pos.entry_type]
+                bid = tick.bid
+                o = fill_view(float(pos.side), kind, pos.entry_price, sp, bid, bid, bid)[0]
         if o is None:
             o = h = lo = tick.bid
         else:
@@ -67,11 +74,6 @@ def exits_on_tick(
         book_legs(ctx, new, pos, pf, legs, bar_time, tick.time, decisions, trades)
         if cid in new.positions:
             pos.pf = M.pf_to_json(pf)
-
-
-def fill_bid(pos: Position, sp: float) -> float:
-    """The bid a position filled inside a bar starts from (the kernel's effective open)."""
-    return pos.entry_price - sp if pos.side > 0 else pos.entry_price
 
 
 def book_legs(
@@ -123,12 +125,9 @@ def manage_on_bar(
         oi, hi, li = bar.open, bar.high, bar.low
         if pos.entry_time == bar.time and not pos.fill_at_open:
             # filled inside this bar: it sees the bar from the fill on (as the kernel)
-            oi = fill_bid(pos, sp)
-            if pos.entry_type == "limit":  # the favourable extreme may precede it
-                if pos.side > 0:
-                    hi = max(oi, bar.close)
-                else:
-                    li = min(oi, bar.close)
+            oi, hi, li = fill_view(
+                float(pos.side), _TYPE[pos.entry_type], pos.entry_price, sp, hi, li, bar.close
+            )
         if ctx.cfg.exit_mode == "bar":
             legs = M.observe(pf, oi, hi, li, sp, slip)
             book_legs(ctx, new, pos, pf, legs, bar.time, now, decisions, trades)

@@ -19,6 +19,7 @@ import numpy as np
 from tradeforge.strategy.signal_schema import pack_row
 from tradeforge.trading import rules
 from tradeforge.trading.result import EXIT_REASONS
+from tradeforge.trading.steps import initial_stop
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,8 @@ class Leg:
     reason: str
 
 
-def _row(pf: np.ndarray) -> np.ndarray:
+def row(pf: np.ndarray) -> np.ndarray:
+    """``pf`` as the one-row state array the rules work on."""
     return pf.reshape(1, -1)
 
 
@@ -40,24 +42,25 @@ def pf_from_json(values: list[float | None]) -> np.ndarray:
     return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
 
 
+def _float(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
 def open_pf(signal: dict[str, Any], fill: float, steps: int) -> tuple[np.ndarray, float]:
     """The rules' state vector for a fill; returns ``(pf, initial_stop)``."""
     side = int(signal["side"])
-    if signal.get("stop_distance") is not None:
-        stop = fill - side * signal["stop_distance"]
-    else:
-        stop = signal["stop_price"]
-    pf = np.zeros(rules.NF)
-    rules.open_position(
-        _row(pf), 0, side, float(fill), float(stop), int(steps), pack_row(signal), 0
+    stop = initial_stop(
+        float(side), float(fill), _float(signal.get("stop_distance")), _float(signal["stop_price"])
     )
+    pf = np.zeros(rules.NF)
+    rules.open_position(row(pf), 0, side, float(fill), float(stop), int(steps), pack_row(signal), 0)
     return pf, float(stop)
 
 
 def observe(pf: np.ndarray, o: float, h: float, lo: float, spread: float, slip: float) -> list[Leg]:
     """Exits of one price observation (a bar, or a tick as ``o = h = lo``)."""
     out = np.zeros((rules.MAX_T + 1, 3))
-    n = rules.process_observation(_row(pf), 0, o, h, lo, spread, slip, out)
+    n = rules.process_observation(row(pf), 0, o, h, lo, spread, slip, out)
     return [Leg(float(out[k, 0]), int(out[k, 1]), EXIT_REASONS[int(out[k, 2])]) for k in range(n)]
 
 
@@ -73,7 +76,7 @@ def update(
     """Break-even / trailing after a closed bar; True when the stop moved."""
     before = pf[rules.F_STOP]
     if pf[rules.F_REMAINING] > 0:
-        rules.update_after_observation(_row(pf), 0, h, lo, c, spread, level_long, level_short)
+        rules.update_after_observation(row(pf), 0, h, lo, c, spread, level_long, level_short)
     return bool(pf[rules.F_STOP] != before)
 
 
@@ -86,7 +89,7 @@ def stop_of(pf: np.ndarray) -> float:
 
 
 def mark(pf: np.ndarray, close: float, spread: float) -> float:
-    return float(rules.mark_price(_row(pf), 0, close, spread))
+    return float(rules.mark_price(row(pf), 0, close, spread))
 
 
 def market_exit(pf: np.ndarray, bid: float, spread: float, slip: float) -> float:

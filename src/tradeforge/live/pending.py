@@ -82,7 +82,7 @@ def sync_pending(
             fill_at_open=bool(res.at_open),
             steps=p.steps,
             initial_stop=stop,
-            risk_money=risk * p.steps * ctx.unit,
+            risk_money=risk * p.steps * ctx.inst.unit,
             pf=M.pf_to_json(pf),
             bars=0,
             time_stop=sig["time_stop"],

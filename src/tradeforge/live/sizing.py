@@ -1,9 +1,10 @@
-"""Risk-based position sizing, the same arithmetic as the backtest kernel.
+"""Risk-based position sizing for live orders: `tradeforge.trading.steps.position_steps`, the
+backtest kernel's own rule, plus the broker's free margin.
 
-``steps = floor(balance * risk% / (risk_per_unit * unit) + 1e-9)`` lot steps, where
-``unit = lot_step * contract_size`` and ``risk_per_unit`` is the entry-to-stop distance; then
-capped by the instrument's ``max_lot`` and the configured ``max_lots``, reduced to what free
-margin allows, and refused below ``min_lot``. Fixed sizing trades ``value`` lots.
+``steps = floor(balance * risk% / (stop_distance * unit) + 1e-9)`` lot steps (``unit =
+lot_step * contract_size``), capped by the instrument's ``max_lot`` and the configured
+``max_lots``, reduced to what free margin allows, and refused below ``min_lot`` or when the
+balance is gone. Fixed sizing trades ``value`` lots.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from tradeforge.core.errors import ConfigError
 from tradeforge.core.instruments import Instrument
 from tradeforge.trading.execution import Sizing
+from tradeforge.trading.steps import SIZE_CAPPED, SIZE_MARGIN, SIZE_REFUSED, position_steps
 
 
 @dataclass(frozen=True)
@@ -43,30 +45,34 @@ class RiskSizer:
         price: float,
         free_margin: float | None = None,
     ) -> SizeDecision:
-        unit = float(f"{inst.lot_step * inst.contract_size:.12g}")
         if not stop_distance > 0:
             return SizeDecision(0, 0.0, f"stop distance {stop_distance} is not positive")
-        if self.sizing.mode == "fixed":
-            steps = math.floor(self.sizing.value / inst.lot_step + 1e-9)
+        fixed = self.sizing.mode == "fixed"
+        if fixed:
             why = f"fixed {self.sizing.value} lots"
         else:
             money = balance * self.sizing.value / 100.0
-            steps = math.floor(money / (stop_distance * unit) + 1e-9) if money > 0 else 0
             why = (
                 f"risk {self.sizing.value}% of balance {balance:.2f} = {money:.2f} over stop "
                 f"distance {stop_distance:.6g}"
             )
-        max_steps = math.floor(inst.max_lot / inst.lot_step + 1e-9)
+        max_steps = inst.max_steps
         if self.max_lots is not None:
-            max_steps = min(max_steps, math.floor(self.max_lots / inst.lot_step + 1e-9))
-        if steps > max_steps:
-            steps, why = max_steps, why + f"; capped at {max_steps * inst.lot_step:g} lots"
+            max_steps = min(max_steps, inst.lot_steps(self.max_lots))
+        afford = float(max_steps)
         if free_margin is not None and price > 0:
             margin_per_step = inst.lot_step * inst.contract_size * price / self.leverage
-            afford = math.floor(max(free_margin, 0.0) / margin_per_step + 1e-9)
-            if steps > afford:
-                steps, why = afford, why + f"; reduced to free margin {free_margin:.2f}"
-        min_steps = math.ceil(inst.min_lot / inst.lot_step - 1e-9)
-        if steps < min_steps or steps <= 0:
-            return SizeDecision(0, 0.0, why + f"; below the minimum lot {inst.min_lot}")
+            afford = float(math.floor(max(free_margin, 0.0) / margin_per_step + 1e-9))
+        value = inst.lot_steps(self.sizing.value) if fixed else self.sizing.value
+        steps, _, flags = position_steps(
+            fixed, float(value), float(balance), stop_distance * inst.unit, float(max_steps),
+            afford, float(inst.min_steps),
+        )  # fmt: skip
+        if flags & SIZE_CAPPED:
+            why += f"; capped at {max_steps * inst.lot_step:g} lots"
+        if flags & SIZE_MARGIN:
+            why += f"; reduced to free margin {free_margin:.2f}"
+        if flags & SIZE_REFUSED:
+            gone = " (the balance is gone)" if balance <= 0 else ""
+            return SizeDecision(0, 0.0, why + f"; below the minimum lot {inst.min_lot}{gone}")
         return SizeDecision(int(steps), round(steps * inst.lot_step, 8), why)

@@ -50,16 +50,12 @@ from tradeforge.live.brokers.base import (
 from tradeforge.live.persist import read_document, write_document
 from tradeforge.strategy.signals import ENTRY_TYPES
 from tradeforge.trading.execution import ExecutionModel
-from tradeforge.trading.rules import entry_fill
+from tradeforge.trading.rules import entry_fill, market_exit_price
+from tradeforge.trading.steps import leg_quote, swap_quote
 
 PAPER_FILE = "paper_broker.json"
 NS_DAY = 86_400 * 1_000_000_000
 _POSITION_FIELDS = tuple(f.name for f in fields(BrokerPosition))
-
-
-def _unit(inst: Instrument) -> float:
-    """Money per price unit per lot step — exactly the backtest kernel's ``P_UNIT``."""
-    return float(f"{inst.lot_step * inst.contract_size:.12g}")
 
 
 class PaperBroker:
@@ -166,10 +162,12 @@ class PaperBroker:
         for p in self.doc["positions"].values():
             if p["symbol"] != symbol or day <= p.get("swap_day", day):
                 continue
-            nights = day - p["swap_day"]
-            rate = self.execution.swap_long if p["side"] > 0 else self.execution.swap_short
-            steps = round(p["lots"] / inst.lot_step)
-            p["swap"] = p.get("swap", 0.0) + rate * inst.lot_step * steps * nights
+            ex = self.execution
+            steps = float(round(p["lots"] / inst.lot_step))
+            p["swap"] = p.get("swap", 0.0) + swap_quote(
+                float(p["side"]), ex.swap_long, ex.swap_short, inst.lot_step, steps,
+                day - p["swap_day"],
+            )  # fmt: skip
             p["swap_day"] = day
             changed = True
         return changed
@@ -231,7 +229,7 @@ class PaperBroker:
                 tick["bid"] if p["side"] > 0 else self._spread_adj(inst, tick["bid"], tick["ask"])
             )
             steps = round(p["lots"] / inst.lot_step)
-            equity += p["side"] * (mark - p["price_open"]) * steps * _unit(inst)
+            equity += p["side"] * (mark - p["price_open"]) * steps * inst.unit
             margin += p["lots"] * inst.contract_size * p["price_open"] / self.leverage
         return AccountInfo(balance, equity, equity - margin, self.doc["currency"], self.leverage)
 
@@ -358,11 +356,11 @@ class PaperBroker:
             raise OrderRejected(f"paper broker: cannot close {lots} of {p['lots']} lots")
         tick = self._tick(p["symbol"])
         if price is None:
-            slip = self._slip(p["symbol"])
-            ask = self._spread_adj(inst, tick["bid"], tick["ask"])
-            price = tick["bid"] - slip if p["side"] > 0 else ask + slip
-        steps = round(lots / inst.lot_step)
-        profit = p["side"] * (price - p["price_open"]) * steps * _unit(inst)
+            spread = self._spread_adj(inst, tick["bid"], tick["ask"]) - tick["bid"]
+            side = float(p["side"])
+            price = market_exit_price(side, tick["bid"], spread, self._slip(p["symbol"]))
+        steps = float(round(lots / inst.lot_step))
+        profit, _ = leg_quote(float(p["side"]), p["price_open"], price, steps, inst.unit, 0.0)
         commission = self.execution.commission * lots
         swap = float(p.get("swap", 0.0))  # all accrued swap goes with the first closing deal
         p["swap"] = 0.0
