@@ -7,7 +7,7 @@ STAMP   = $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | cksum | cut -d
 DEMO_HOME ?= .demo-home
 BENCH_HOME ?= .bench-home
 
-.PHONY: demo test bench soak lint format clean venv lock chromium
+.PHONY: demo test bench soak lint format clean venv lock chromium protos
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ bench: $(STAMP)
 	$(BIN)/python bench/peer_bench.py --home $(BENCH_HOME)
 	$(BIN)/python bench/report_bench.py
 	$(BIN)/python bench/optimize_bench.py
+	$(BIN)/python bench/ctrader_bench.py
+	$(BIN)/python bench/notify_bench.py
+	$(BIN)/python bench/control_bench.py
+	$(BIN)/python bench/scale_bench.py --home $(BENCH_HOME)
 
 # Crash-safety soak: SIGKILL a dry-run at 200 random points over 600 bars (the suite runs ~60).
 soak: $(STAMP)
@@ -54,11 +58,19 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
+# Regenerate the cTrader Open API messages from src/tradeforge/ctrader/proto/openapi.proto (the
+# generated openapi_pb2.py is committed; grpcio-tools is needed only here). The generated code
+# requires a protobuf runtime of at least the protoc version it was made with (see pyproject).
+PROTO_DIR = src/tradeforge/ctrader/proto
+protos: $(BIN)/python
+	$(BIN)/python -m pip install --quiet "grpcio-tools==1.85.1"
+	cd $(PROTO_DIR) && $(abspath $(BIN))/python -m grpc_tools.protoc -I. --python_out=. openapi.proto
+
 # Re-resolve the lock from pyproject.toml for every supported Python and platform (needs the
 # package index); then `make test` and commit requirements.lock with the change that needed it.
 lock: $(BIN)/python
 	$(BIN)/python -m pip install --quiet uv
-	$(BIN)/uv pip compile pyproject.toml --extra test --extra research --extra mt5 --universal \
+	$(BIN)/uv pip compile pyproject.toml --extra test --extra research --extra ml --extra web --extra mt5 --universal \
 		--python-version 3.10 --custom-compile-command "make lock" --quiet -o $(LOCK)
 
 clean:

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from tradeforge.analytics import write_report
+from tradeforge.analytics.indicators import strategy_indicators
 from tradeforge.analytics.sample import CHROMIUM, CHROMIUM_ARGS, sample_result
 
 
@@ -37,17 +38,23 @@ def browser():
         b.close()
 
 
+#: the breakout strategy's features drawn on the sample run's bars: Donchian bands on the
+#: price pane, ATR in its own pane
+BREAKOUT = {"strategy": {"name": "breakout", "params": {}}, "timeframe": "M5"}
+
+
 @pytest.fixture(scope="module")
 def report_run(tmp_path_factory):
     result, ohlc = sample_result(80, 6_000, seed=3)
     out = tmp_path_factory.mktemp("browser")
-    paths = write_report(result, out, ohlc, charts=False)
-    return result, paths.html
+    indicators = strategy_indicators(BREAKOUT, ohlc)
+    paths = write_report(result, out, ohlc, charts=False, indicators=indicators)
+    return result, paths.html, ohlc, indicators["EURUSD"]
 
 
 @pytest.fixture
 def page(browser, report_run):
-    _, html_path = report_run
+    html_path = report_run[1]
     url = html_path.as_uri()
     pg = browser.new_page(viewport={"width": 1400, "height": 1000})
     pg.errors, pg.requests = [], []
@@ -108,7 +115,7 @@ def test_wheel_zooms(page):
 
 
 def test_clicking_a_trade_zooms_to_it(page, report_run):
-    result, _ = report_run
+    result = report_run[0]
     page.locator(".slick-row").nth(2).locator(".slick-cell").first.click()
     page.wait_for_function(
         "() => Bokeh.documents[0].get_model_by_name('trades').selected.indices.length > 0"
@@ -124,7 +131,7 @@ def test_clicking_a_trade_zooms_to_it(page, report_run):
 
 
 def test_table_sorts_by_a_column(page, report_run):
-    result, _ = report_run
+    result = report_run[0]
     first_id = page.locator(".slick-row").first.locator(".slick-cell").first
     assert first_id.inner_text() == str(result.trades["trade_id"].iloc[0])
     page.locator(".slick-header-column", has_text="P&L").click()
@@ -132,3 +139,43 @@ def test_table_sorts_by_a_column(page, report_run):
     from playwright.sync_api import expect
 
     expect(first_id).to_have_text(str(worst))
+
+
+def _zoom(page, a: float, b: float) -> None:
+    page.evaluate(
+        "([a, b]) => Bokeh.documents[0].get_model_by_name('x_range').setv({start: a, end: b})",
+        [a, b],
+    )
+
+
+def test_indicator_lines_and_pane_exist(page, report_run):
+    ind = report_run[3]
+    for col in ind.columns:
+        assert _model(page, f"line_EURUSD_{col}", "m !== null")
+    assert _model(page, "pane_EURUSD_atr", "m.x_range.name") == "x_range"
+    assert _model(page, "price_EURUSD", "m.x_range.name") == "x_range"
+    # the lines are part of the drawn source, one value per candle
+    n = _model(page, "candles_EURUSD", "m.data.x.length")
+    assert _model(page, "candles_EURUSD", "m.data.donchian_upper_20.length") == n > 0
+
+
+def test_zoom_shows_the_indicator_values_of_the_bars(page, report_run):
+    _, _, ohlc, ind = report_run
+    bars = ohlc["EURUSD"]
+    t = bars.index.as_unit("ns").asi8 / 1e6
+    a, b = t[3_000], t[3_060]  # five hours of M5 bars, finest level (one candle a bar)
+    _zoom(page, a, b)
+    assert _model(page, "candles_EURUSD", "m.tags[0]") == 0
+    xs = np.array(_model(page, "candles_EURUSD", "Array.from(m.data.x)"))
+    upper = np.array(_model(page, "candles_EURUSD", "Array.from(m.data.donchian_upper_20)"))
+    pos = np.searchsorted(t, xs)
+    np.testing.assert_array_equal(t[pos], xs)
+    np.testing.assert_array_equal(
+        upper, ind.values["donchian_upper_20"][pos].astype(np.float32).astype(np.float64)
+    )
+    # the ATR pane's axis fits the visible ATR values
+    visible = ind.values["atr_14"][(t >= a) & (t < b)]
+    lo, hi = _model(page, "y_EURUSD_atr", "[m.start, m.end]")
+    assert lo <= visible.min() and hi >= visible.max()
+    assert hi - lo < 1.5 * (visible.max() - visible.min())
+    assert page.errors == []

@@ -55,7 +55,7 @@ def assert_bars_equal(left: pd.DataFrame, right: pd.DataFrame) -> None:
 
 
 def test_fetch_values_dtypes_and_spread_conversion(mt5: FakeMT5) -> None:
-    source = MT5Source(module=mt5)
+    source = MT5Source(module=mt5, server_time="utc")
     assert isinstance(source, DataSource)
     frame = source.fetch("EURUSD", M5, START, END)
     assert_bars_equal(frame, expected())
@@ -64,9 +64,9 @@ def test_fetch_values_dtypes_and_spread_conversion(mt5: FakeMT5) -> None:
 
 
 def test_fetch_initializes_and_always_shuts_down(mt5: FakeMT5) -> None:
-    MT5Source(login=12345678, password="pw", server="Fake-Demo", module=mt5).fetch(
-        "EURUSD", M5, START, END
-    )
+    MT5Source(
+        login=12345678, password="pw", server="Fake-Demo", module=mt5, server_time="utc"
+    ).fetch("EURUSD", M5, START, END)
     names = [name for name, _ in mt5.calls]
     assert names[0] == "initialize" and names[-1] == "shutdown"
     assert mt5.init_kwargs is not None
@@ -75,12 +75,12 @@ def test_fetch_initializes_and_always_shuts_down(mt5: FakeMT5) -> None:
 
     mt5.fail("copy_rates_range", mt5.RES_E_INTERNAL_FAIL_TIMEOUT, "Terminal: timeout")
     with pytest.raises(DataError, match=r"copy_rates_range.*-10005.*timeout"):
-        MT5Source(module=mt5).fetch("EURUSD", M5, START, END)
+        MT5Source(module=mt5, server_time="utc").fetch("EURUSD", M5, START, END)
     assert mt5.calls[-1][0] == "shutdown" and not mt5.initialized
 
 
 def test_requested_range_is_half_open(mt5: FakeMT5) -> None:
-    frame = MT5Source(module=mt5).fetch(
+    frame = MT5Source(module=mt5, server_time="utc").fetch(
         "EURUSD", "M5", "2024-01-02 00:05", pd.Timestamp("2024-01-02 00:10", tz="UTC")
     )
     assert list(frame.index) == [pd.Timestamp("2024-01-02 00:05", tz="UTC")]
@@ -90,7 +90,7 @@ def test_requested_range_is_half_open(mt5: FakeMT5) -> None:
 
 def test_server_time_offset_converts_to_utc(mt5: FakeMT5) -> None:
     # the broker stamps 00:00 server time (UTC+2): that bar opened at 22:00 UTC the day before
-    source = MT5Source(module=mt5, server_tz_offset_hours=2)
+    source = MT5Source(module=mt5, server_time="+2")
     frame = source.fetch("EURUSD", M5, "2024-01-01 22:00", "2024-01-01 22:15")
     assert_bars_equal(frame, expected(start="2024-01-01 22:00"))
     _, args = next(c for c in mt5.calls if c[0] == "copy_rates_range")
@@ -98,14 +98,14 @@ def test_server_time_offset_converts_to_utc(mt5: FakeMT5) -> None:
 
 
 def test_real_volume_option(mt5: FakeMT5) -> None:
-    frame = MT5Source(module=mt5, volume="real").fetch("EURUSD", M5, START, END)
+    frame = MT5Source(module=mt5, volume="real", server_time="utc").fetch("EURUSD", M5, START, END)
     assert frame["volume"].tolist() == [0.0, 0.0, 5.0]
 
 
 def test_symbol_map_and_hidden_symbol_is_selected(mt5: FakeMT5) -> None:
     mt5.add_symbol("EURUSD.raw", digits=5, visible=False)
     mt5.add_rates("EURUSD.raw", mt5.TIMEFRAME_M5, make_rates(ROWS))
-    source = MT5Source(module=mt5, symbols={"eurusd": "EURUSD.raw"})
+    source = MT5Source(module=mt5, symbols={"eurusd": "EURUSD.raw"}, server_time="utc")
     frame = source.fetch("EURUSD", M5, START, END)
     assert len(frame) == 3
     assert ("symbol_select", ("EURUSD.raw", True)) in mt5.calls
@@ -116,12 +116,12 @@ def test_spread_uses_the_broker_point(mt5: FakeMT5) -> None:
     mt5.add_rates(
         "XAUUSD", mt5.TIMEFRAME_H1, make_rates([(T0, 2050.0, 2051.5, 2049.0, 2050.5, 9, 35, 0)])
     )
-    frame = MT5Source(module=mt5).fetch("XAUUSD", "H1", START, END)
+    frame = MT5Source(module=mt5, server_time="utc").fetch("XAUUSD", "H1", START, END)
     assert frame["spread"].tolist() == [0.35]
 
 
 def test_empty_result_is_an_empty_valid_frame(mt5: FakeMT5) -> None:
-    frame = MT5Source(module=mt5).fetch("EURUSD", "H1", START, END)
+    frame = MT5Source(module=mt5, server_time="utc").fetch("EURUSD", "H1", START, END)
     assert frame.empty and list(frame.columns) == [
         "open",
         "high",
@@ -131,26 +131,26 @@ def test_empty_result_is_an_empty_valid_frame(mt5: FakeMT5) -> None:
         "spread",
     ]
     assert str(frame.index.tz) == "UTC"
-    assert MT5Source(module=mt5).fetch("EURUSD", M5, END, START).empty
+    assert MT5Source(module=mt5, server_time="utc").fetch("EURUSD", M5, END, START).empty
 
 
 def test_initialize_failure_reports_last_error(mt5: FakeMT5) -> None:
     mt5.fail("initialize", mt5.RES_E_INTERNAL_FAIL_INIT, "IPC initialize failed")
     with pytest.raises(DataError, match=r"initialize\(\) failed.*-10003.*IPC initialize failed"):
-        MT5Source(module=mt5).fetch("EURUSD", M5, START, END)
+        MT5Source(module=mt5, server_time="utc").fetch("EURUSD", M5, START, END)
     assert "shutdown" not in [name for name, _ in mt5.calls]
 
 
 def test_wrong_login_fails_initialize(mt5: FakeMT5) -> None:
     with pytest.raises(DataError, match="Authorization failed"):
-        MT5Source(login=1, password="x", server="Fake-Demo", module=mt5).fetch(
+        MT5Source(login=1, password="x", server="Fake-Demo", module=mt5, server_time="utc").fetch(
             "EURUSD", M5, START, END
         )
 
 
 def test_unknown_symbol_reports_last_error(mt5: FakeMT5) -> None:
     with pytest.raises(DataError, match=r"does not know symbol 'GBPUSD'.*-4"):
-        MT5Source(module=mt5).fetch("GBPUSD", M5, START, END)
+        MT5Source(module=mt5, server_time="utc").fetch("GBPUSD", M5, START, END)
     assert mt5.calls[-1][0] == "shutdown"
 
 
@@ -161,19 +161,21 @@ def test_none_return_reports_last_error(mt5: FakeMT5) -> None:
 
     mt5.copy_rates_range = broken  # type: ignore[method-assign]
     with pytest.raises(DataError, match=r"\(-1, 'Terminal: Call failed'\)"):
-        MT5Source(module=mt5).fetch("EURUSD", M5, START, END)
+        MT5Source(module=mt5, server_time="utc").fetch("EURUSD", M5, START, END)
 
 
 def test_bad_bars_from_the_terminal_are_validation_errors(mt5: FakeMT5) -> None:
     bad = [*ROWS[:2], (T0 + 600, 1.1039, 1.1030, 1.1040, 1.1031, 77, 10, 0)]  # high < low
     mt5.add_rates("EURUSD", mt5.TIMEFRAME_M5, make_rates(bad))
     with pytest.raises(DataValidationError, match=r"mt5:EURUSD: row 2 .*high < low"):
-        MT5Source(module=mt5).fetch("EURUSD", M5, START, END)
+        MT5Source(module=mt5, server_time="utc").fetch("EURUSD", M5, START, END)
 
 
 def test_manage_connection_false_leaves_the_connection_alone(mt5: FakeMT5) -> None:
     assert mt5.initialize()
-    frame = MT5Source(module=mt5, manage_connection=False).fetch("EURUSD", M5, START, END)
+    frame = MT5Source(module=mt5, manage_connection=False, server_time="utc").fetch(
+        "EURUSD", M5, START, END
+    )
     assert len(frame) == 3 and mt5.initialized
     assert [n for n, _ in mt5.calls].count("initialize") == 1
 
@@ -181,14 +183,14 @@ def test_manage_connection_false_leaves_the_connection_alone(mt5: FakeMT5) -> No
 def test_missing_package_says_windows_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "MetaTrader5", None)  # makes `import` raise ImportError
     source = MT5Source()  # constructing is fine; the import happens on use
-    with pytest.raises(DataError, match=r"Windows only.*module=") as err:
+    with pytest.raises(ConfigError, match=r"Windows only.*module=") as err:
         source.fetch("EURUSD", M5, START, END)
     assert "pip install MetaTrader5" in str(err.value)
 
 
 def test_package_is_imported_lazily(monkeypatch: pytest.MonkeyPatch, mt5: FakeMT5) -> None:
     monkeypatch.setitem(sys.modules, "MetaTrader5", mt5)
-    assert len(MT5Source().fetch("EURUSD", M5, START, END)) == 3
+    assert len(MT5Source(server_time="utc").fetch("EURUSD", M5, START, END)) == 3
 
 
 @pytest.mark.parametrize(
@@ -217,8 +219,8 @@ def test_timeframe_without_constant() -> None:
 
 
 def test_invalid_options() -> None:
-    with pytest.raises(ConfigError, match="server_tz_offset_hours"):
-        MT5Source(module=FakeMT5(), server_tz_offset_hours=30)
+    with pytest.raises(ConfigError, match="whole minutes"):
+        MT5Source(module=FakeMT5(), server_time="+30")
     with pytest.raises(ConfigError, match="volume"):
         MT5Source(module=FakeMT5(), volume="ticks")  # type: ignore[arg-type]
 

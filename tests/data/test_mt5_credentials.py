@@ -29,6 +29,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> FakeMT5:
     mt5.add_rates("EURUSD", mt5.TIMEFRAME_M5, make_rates(ROWS))
     monkeypatch.setitem(sys.modules, "MetaTrader5", mt5)
     monkeypatch.delenv("MT5_PASSWORD", raising=False)
+    monkeypatch.setenv("MT5_SERVER_TIME", "utc")  # the option's environment variable
     return mt5
 
 

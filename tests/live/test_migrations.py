@@ -68,7 +68,7 @@ def test_v1_to_v2_makes_optional_keys_explicit_and_keeps_the_rest():
         for key in ("signal_exit", "fill_at_open", "entry_type"):
             del pos[key]
     out = upgrade(oldest)
-    assert out["schema_version"] == 2 and oldest["schema_version"] == 1  # input untouched
+    assert out["schema_version"] == SCHEMA_VERSION and oldest["schema_version"] == 1  # untouched
     assert out["queued"] == {} and out["atr"] is None and out["stats"]["expired"] == 0
     (pos,) = out["positions"].values()
     assert (pos["signal_exit"], pos["fill_at_open"], pos["entry_type"]) == (False, True, "market")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from tests.support.fake_mt5_trading import FakeMT5Trading
-from tradeforge.core.errors import ConfigError
+from tradeforge.core.errors import ConfigError, DataError
+from tradeforge.data.sources.mt5_terminal import MT5Terminal
 from tradeforge.live.brokers.base import (
     Broker,
-    BrokerError,
     OrderRejected,
     OrderRequest,
     PositionClosedError,
@@ -26,7 +26,7 @@ def mt5():
 
 @pytest.fixture
 def broker(mt5):
-    return MT5Broker(mt5, magic=77)
+    return MT5Broker(MT5Terminal(mt5, server_time="utc"), magic=77, sleep=lambda s: None)
 
 
 def _buy(cid="tfa", lots=0.5):
@@ -46,7 +46,7 @@ def test_missing_package_is_a_clear_error():
 
 def test_initialize_failure_reports_last_error(mt5):
     mt5.fail("initialize", -6, "Authorization failed")
-    with pytest.raises(BrokerError, match="-6 Authorization failed"):
+    with pytest.raises(DataError, match="-6, 'Authorization failed'"):
         MT5Broker(mt5)
 
 
@@ -89,7 +89,7 @@ def test_modify_partial_and_full_close(mt5, broker):
 
 
 def test_other_magic_numbers_are_not_ours(mt5, broker):
-    MT5Broker(mt5, magic=1).place(_buy("foreign"))
+    MT5Broker(MT5Terminal(mt5, server_time="utc"), magic=1).place(_buy("foreign"))
     assert broker.positions() == []
 
 
@@ -98,8 +98,6 @@ def test_other_magic_numbers_are_not_ours(mt5, broker):
     [
         (10019, OrderRejected, False, "NO_MONEY"),
         (10014, OrderRejected, False, "INVALID_VOLUME"),
-        (10004, BrokerError, True, "REQUOTE"),
-        (10031, BrokerError, True, "CONNECTION"),
         (10036, PositionClosedError, False, "POSITION_CLOSED"),
     ],
 )
@@ -149,7 +147,7 @@ def test_engine_trades_through_mt5_on_ticks_and_reconciles_a_stop_out(tmp_path, 
                 yield ev
 
     feed = QuotingFeed(frame, "EURUSD", "M5", play_from=spec.start)
-    broker = MT5Broker(mt5, magic=5)
+    broker = MT5Broker(MT5Terminal(mt5, server_time="utc"), magic=5)
     strat = create_strategy(str(spec.strategy), spec.params)
     engine = Engine(cfg, strat, feed, broker, tmp_path / "s", replaying=False)
     engine.start()
@@ -161,7 +159,9 @@ def test_engine_trades_through_mt5_on_ticks_and_reconciles_a_stop_out(tmp_path, 
             break
     assert opened is not None
     (bp,) = broker.positions()
-    assert bp.stop == pytest.approx(opened["initial_stop"])  # the stop went to the server
+    # the stop went to the server, on the symbol's price grid and never tighter than the state's
+    assert bp.stop == pytest.approx(opened["initial_stop"], abs=1e-5)
+    assert bp.stop == round(bp.stop, 5) and (bp.stop - opened["initial_stop"]) * bp.side <= 0
     mt5.stop_out(bp.ticket, opened["initial_stop"])
     engine = Engine(cfg, strat, feed, broker, tmp_path / "s", replaying=False)
     engine.start()

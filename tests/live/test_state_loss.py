@@ -13,6 +13,7 @@ from tests.live.test_state import _run
 from tradeforge.core.errors import StateError
 from tradeforge.live.history import HistoryLost
 from tradeforge.live.lock import StateLock
+from tradeforge.live.model import EngineState, Identity
 from tradeforge.live.persist import document_bytes, read_document, sha256_of
 from tradeforge.live.schema import check_engine_state
 from tradeforge.live.state import StateRepository
@@ -177,12 +178,7 @@ def test_malformed_snapshot_falls_back_to_the_previous_one(tmp_path):
 
 
 def test_engine_state_shape():
-    good = {
-        "identity": {"strategy": "s", "symbol": "EURUSD", "timeframe": "M5"}, "last_key": None,
-        "positions": {}, "pending": {}, "queued": {}, "atr": None, "signals": {},
-        "daily": {"day": None, "start_balance": 1.0}, "risk": {"halted": None, "peak_equity": 1.0},
-        "stats": {"trades": 0, "realized": 0.0, "orders": 0, "next_trade_id": 0, "expired": 0},
-    }  # fmt: skip
+    good = EngineState.initial(Identity("s", "EURUSD", "M5"), 1.0).to_json()
     check_engine_state(good)
     for bad, text in [
         ({**good, "positions": []}, "'positions' is list, expected a mapping"),

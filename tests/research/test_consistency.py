@@ -98,3 +98,25 @@ def test_ks_statistic_by_hand():
     assert d == pytest.approx(0.5)
     d, p = ks_statistic(np.zeros(500), np.ones(500))
     assert d == 1.0 and p < 1e-10
+
+
+def test_open_trades_match_on_entry_and_stay_out_of_exits_and_metrics():
+    """The monitor's case: a trade still open (no exit) on one side. It pairs on its entry;
+    its exit delay is NaN; metrics count closed trades only; the new count checks apply."""
+    times = ["2024-01-01 10:00", "2024-01-01 12:00"]
+    exp = _trades(times, ["long", "long"], [1.1, 1.2], pnl=[50.0, 30.0])
+    act = exp.copy()
+    for col in ("exit_time", "exit_price", "pnl", "r_multiple"):  # the second is still open
+        act.loc[1, col] = pd.NaT if col == "exit_time" else np.nan
+    doc = compare_trades(exp, act, thresholds=Thresholds(max_missing=0, max_extra=0,
+                                                         max_trades_delta=0))  # fmt: skip
+    s = doc["summary"]
+    assert (s["matched"], s["missing"], s["extra"]) == (2, 0, 0)
+    assert doc["matched"]["exit_delay_s"].tolist()[0] == 0.0
+    assert np.isnan(doc["matched"]["exit_delay_s"].tolist()[1])
+    assert s["mean_exit_delay_s"] == 0.0
+    trades = doc["metrics"]["trades"]
+    assert (trades["expected"], trades["actual"], trades["delta"]) == (2, 1, -1)
+    checks = {c["check"]: (c["value"], c["passed"]) for c in doc["checks"]}
+    assert checks["missing"] == (0, True) and checks["extra"] == (0, True)
+    assert checks["trades_delta"] == (1, False)

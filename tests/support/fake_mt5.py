@@ -68,6 +68,9 @@ class SymbolInfo(NamedTuple):
     bid: float
     ask: float
     description: str = ""
+    trade_stops_level: int = 0  # points
+    trade_freeze_level: int = 0  # points
+    expiration_mode: int = 15  # bitmask: 1 GTC, 2 DAY, 4 SPECIFIED, 8 SPECIFIED_DAY
 
 
 class Tick(NamedTuple):
@@ -180,7 +183,14 @@ class FakeMT5:
     ORDER_FILLING_FOK = 0
     ORDER_FILLING_IOC = 1
     ORDER_FILLING_RETURN = 2
+    ORDER_FILLING_BOC = 3
     ORDER_TIME_GTC = 0
+    ORDER_TIME_DAY = 1
+    ORDER_TIME_SPECIFIED = 2
+    ORDER_TIME_SPECIFIED_DAY = 3
+    COPY_TICKS_ALL = -1
+    COPY_TICKS_INFO = 1
+    COPY_TICKS_TRADE = 2
     POSITION_TYPE_BUY = 0
     POSITION_TYPE_SELL = 1
     DEAL_ENTRY_IN = 0
@@ -196,6 +206,7 @@ class FakeMT5:
         self.symbols: dict[str, SymbolInfo] = {}
         self.rates: dict[tuple[str, int], np.ndarray] = {}
         self.ticks: dict[str, Tick] = {}
+        self.tick_history: dict[str, np.ndarray] = {}
         self.account = AccountInfo(
             login=login, trade_mode=0, leverage=100, limit_orders=200, margin_so_mode=0,
             trade_allowed=True, trade_expert=True, margin_mode=2, currency_digits=2,
@@ -217,14 +228,23 @@ class FakeMT5:
         contract_size: float = 100_000.0,
         bid: float = 1.1,
         spread: int = 10,
+        filling_mode: int = 1,
+        volume_min: float = 0.01,
+        volume_step: float = 0.01,
+        volume_max: float = 100.0,
+        stops_level: int = 0,
+        freeze_level: int = 0,
+        expiration_mode: int = 15,
     ) -> SymbolInfo:
         point = 10.0**-digits
         info = SymbolInfo(
             name=name, visible=visible, select=visible, digits=digits, point=point,
             spread=spread, trade_tick_size=point, trade_tick_value=1.0,
-            trade_contract_size=contract_size, volume_min=0.01, volume_max=100.0,
-            volume_step=0.01, filling_mode=1, currency_base=name[:3],
+            trade_contract_size=contract_size, volume_min=volume_min, volume_max=volume_max,
+            volume_step=volume_step, filling_mode=filling_mode, currency_base=name[:3],
             currency_profit=name[3:6], bid=bid, ask=round(bid + spread * point, digits),
+            trade_stops_level=stops_level, trade_freeze_level=freeze_level,
+            expiration_mode=expiration_mode,
         )  # fmt: skip
         self.symbols[name] = info
         return info
@@ -233,6 +253,21 @@ class FakeMT5:
         if rates.dtype != RATES_DTYPE:
             raise TypeError(f"rates must have dtype {RATES_DTYPE}")
         self.rates[(symbol, timeframe)] = np.sort(rates, order="time")
+
+    def add_ticks(self, symbol: str, rows: Sequence[tuple[int, float, float]]) -> None:
+        """Ticks ``(time_msc, bid, ask)`` (server clock) for ``copy_ticks_from``; the last one
+        becomes the current quote."""
+        arr = np.array(
+            [(ms // 1000, b, a, 0.0, 0, ms, 6, 0.0) for ms, b, a in rows], dtype=TICKS_DTYPE
+        )
+        old = self.tick_history.get(symbol, np.empty(0, dtype=TICKS_DTYPE))
+        self.tick_history[symbol] = np.sort(np.concatenate([old, arr]), order="time_msc")
+        ms, b, a = rows[-1]
+        self.ticks[symbol] = Tick(ms // 1000, b, a, 0.0, 0, ms, 6, 0.0)
+
+    def disconnect(self) -> None:
+        """The terminal loses its IPC link: every call fails until ``initialize`` again."""
+        self.initialized = False
 
     def fail(self, function: str, code: int = RES_E_FAIL, text: str = "Generic fail") -> None:
         """Make every later call of ``function`` fail with ``(code, text)``."""
@@ -302,6 +337,11 @@ class FakeMT5:
             self._error(self.RES_E_NOT_FOUND, f"Terminal: Symbol {symbol} not found")
         return info
 
+    def symbols_get(self, group: str | None = None) -> tuple[SymbolInfo, ...] | None:
+        if not self._enter("symbols_get", group):
+            return None
+        return tuple(self.symbols.values())
+
     def symbol_select(self, symbol: str, enable: bool = True) -> bool:
         if not self._enter("symbol_select", symbol, enable):
             return False
@@ -362,3 +402,15 @@ class FakeMT5:
             return None
         stop = len(series) - start_pos
         return series[max(0, stop - count) : max(0, stop)].copy()
+
+    def copy_ticks_from(
+        self, symbol: str, date_from: Any, count: int, flags: int
+    ) -> np.ndarray | None:
+        """Up to ``count`` ticks at or after ``date_from`` (epoch seconds, server clock)."""
+        if not self._enter("copy_ticks_from", symbol, date_from, count, flags):
+            return None
+        if symbol not in self.symbols:
+            self._error(self.RES_E_NOT_FOUND, f"Terminal: Symbol {symbol} not found")
+            return None
+        ticks = self.tick_history.get(symbol, np.empty(0, dtype=TICKS_DTYPE))
+        return ticks[ticks["time"] >= _epoch(date_from)][:count].copy()

@@ -12,15 +12,23 @@ which keeps a 50,000-trade page small.
 Long runs: the candles are precomputed at several resolutions (``LEVEL_FACTOR`` times
 coarser each), the finest one coarse enough that all levels together hold at most
 ``CANDLE_BUDGET`` candles (split between the symbols; on the reference run of 736,000 M5
-bars that is every bar grouped by 3, i.e. M15). A `CustomJS` callback on the shared x range
+bars that is every 4 bars grouped, M20, or with the `structure` strategy's seven indicator
+lines every 6, M30: see ``VALUE_BUDGET``). A `CustomJS` callback on the shared x range
 picks the finest level showing at most ``VIEW_POINTS`` candles in the visible span, copies
 that slice (plus one span either side, for panning) into the drawn source and fits the
 price axis to it. So the zoomed-out view holds a few thousand candles and zooming in reveals
 detail down to the finest level. The equity and drawdown curves are reduced the same way to
 ``CURVE_POINTS`` (last equity and deepest drawdown of each group of bars).
 
-Indicators: the run folder does not keep the strategy's feature frame (only trades, legs,
-equity and the signals table), so the page draws no price-scale indicators.
+Indicators: the strategy's features (`tradeforge.analytics.indicators` picks the columns and
+their scale) ride in the same level sources as the candles, one value per candle (the value
+at the group's last bar, like the close), so the level switch slices them with the candles.
+Price-scale lines are drawn on the candle pane; the others get one pane per feature below
+it, on the shared time axis, their y axis fitted to the visible values. Lines cost page size,
+so with many of them the candle budget is lowered (``VALUE_BUDGET``).
+
+Trades: entry and exit markers, and over each trade's life its initial stop and its first
+target filled (the run records the legs, not the stop's later moves).
 
 Deterministic output: Bokeh numbers its models from a process-wide counter and gives the
 document and its roots random UUIDs, with no supported setting to seed them. The page is
@@ -52,12 +60,19 @@ from bokeh.models import (
 from bokeh.plotting import figure
 from bokeh.resources import Resources
 
+from tradeforge.analytics.indicators import Indicators
 from tradeforge.trading.result import BacktestResult
+
+NO_INDICATORS = Indicators()
 
 #: the most candles the visible span shows (the level switch keeps below it)
 VIEW_POINTS = 4_000
 #: candles of all levels of all symbols together
 CANDLE_BUDGET = 260_000
+#: numbers (float32 each; a float64 time counts as two) of the candle levels of all symbols
+#: together, indicator lines included: with the candles alone ~1.6 M (CANDLE_BUDGET), so
+#: indicators lower the candle count only beyond a few lines
+VALUE_BUDGET = 2_400_000
 #: each level groups this many bars of the previous one
 LEVEL_FACTOR = 4
 #: points of the equity and drawdown curves
@@ -65,6 +80,10 @@ CURVE_POINTS = 20_000
 #: the BokehJS bundles the page needs (not WebGL nor MathJax: ~1.9 MB instead of ~3.9 MB)
 COMPONENTS = ("bokeh", "bokeh-widgets", "bokeh-tables")
 UP, DOWN = "#26a69a", "#ef5350"
+#: indicator line colours, in the order of the strategy's feature columns (Category10
+#: without its green and red, which mean up and down here)
+PALETTE = ("#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+           "#17becf")  # fmt: skip
 TOOLS = "xpan,xwheel_zoom,box_zoom,reset,save"
 
 _LEVEL_JS = """
@@ -82,13 +101,20 @@ const i0 = lower(xs, s), i1 = lower(xs, e), pad = Math.max(i1 - i0, 10);
 const a = Math.max(0, i0 - pad), b = Math.min(n, i1 + pad);
 const o = d.o.slice(a, b), c = d.c.slice(a, b), color = new Array(b - a);
 for (let i = 0; i < b - a; i++) color[i] = c[i] >= o[i] ? up : down;
-let lo = Infinity, hi = -Infinity;
-for (let i = Math.max(0, i0 - 1); i < Math.min(n, i1 + 1); i++) {
-  if (d.l[i] < lo) lo = d.l[i]; if (d.h[i] > hi) hi = d.h[i]; }
-view.data = {x: xs.slice(a, b), o: o, h: d.h.slice(a, b), l: d.l.slice(a, b), c: c,
-             w: d.w.slice(a, b), color: color};
+function fit(range, cols) {
+  let lo = Infinity, hi = -Infinity;
+  for (const col of cols) { const v = d[col];
+    for (let i = Math.max(0, i0 - 1); i < Math.min(n, i1 + 1); i++) {
+      if (v[i] < lo) lo = v[i]; if (v[i] > hi) hi = v[i]; } }
+  if (hi > lo) { const m = (hi - lo) * 0.05; range.setv({start: lo - m, end: hi + m}); }
+}
+const data = {x: xs.slice(a, b), o: o, h: d.h.slice(a, b), l: d.l.slice(a, b), c: c,
+              w: new Array(b - a).fill(widths[lvl]), color: color};
+for (const col of lines) data[col] = d[col].slice(a, b);
+view.data = data;
 view.tags = [lvl];
-if (hi > lo) { const m = (hi - lo) * 0.05; yr.setv({start: lo - m, end: hi + m}); }
+fit(yr, ["l", "h"]);
+for (let k = 0; k < panes.length; k++) fit(panes[k], pane_cols[k]);
 """
 
 _SELECT_JS = """
@@ -111,33 +137,49 @@ def _bar_ms(x: np.ndarray) -> float:
     return float(np.median(np.diff(x))) if len(x) > 1 else 60_000.0
 
 
-def _group(x: np.ndarray, o, h, lo, c, f: int, bar_ms: float) -> dict[str, np.ndarray]:
-    """Bars grouped by ``f`` consecutive bars (OHLC of each group)."""
+def _group(
+    x: np.ndarray, o, h, lo, c, f: int, bar_ms: float, lines: Mapping[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Bars grouped by ``f`` consecutive bars: OHLC of each group, and each indicator line's
+    value at the group's last bar (as the close)."""
     starts = np.arange(0, len(x), f)
     ends = np.r_[starts[1:], len(x)] - 1
-    return {
+    level = {
         "x": x[starts] + (f * bar_ms) / 2 - bar_ms / 2,
         "o": o[starts].astype(np.float32),
         "h": np.maximum.reduceat(h, starts).astype(np.float32),
         "l": np.minimum.reduceat(lo, starts).astype(np.float32),
         "c": c[ends].astype(np.float32),
-        "w": np.full(len(starts), f * bar_ms * 0.7, np.float32),
     }
+    for name, v in lines.items():
+        level[name] = v[ends].astype(np.float32)
+    return level
 
 
-def candle_levels(bars: pd.DataFrame, budget: int) -> list[dict[str, np.ndarray]]:
-    """The candles at each resolution, finest first (see the module docstring)."""
+def candle_levels(
+    bars: pd.DataFrame, budget: int, lines: Mapping[str, np.ndarray] | None = None
+) -> tuple[list[dict[str, np.ndarray]], list[float]]:
+    """The candles (and indicator ``lines``, one value per bar) at each resolution, finest
+    first, with each level's candle width in ms (see the module docstring)."""
     x = _ms(bars.index)
     o, h, lo, c = (bars[k].to_numpy(np.float64) for k in ("open", "high", "low", "close"))
-    n, bar_ms = len(x), _bar_ms(x)
+    n, bar_ms, lines = len(x), _bar_ms(x), dict(lines or {})
     # all levels hold ~ finest * LEVEL_FACTOR / (LEVEL_FACTOR - 1) candles
     finest = max(int(budget * (LEVEL_FACTOR - 1) / LEVEL_FACTOR), VIEW_POINTS)
     f = max(1, -(-n // finest))
-    levels = [_group(x, o, h, lo, c, f, bar_ms)]
+    levels, widths = [_group(x, o, h, lo, c, f, bar_ms, lines)], [f * bar_ms * 0.7]
     while len(levels[-1]["x"]) > VIEW_POINTS:
         f *= LEVEL_FACTOR
-        levels.append(_group(x, o, h, lo, c, f, bar_ms))
-    return levels
+        levels.append(_group(x, o, h, lo, c, f, bar_ms, lines))
+        widths.append(f * bar_ms * 0.7)
+    return levels, widths
+
+
+def candle_budget(n_symbols: int, n_lines: int) -> int:
+    """Candles per symbol: `CANDLE_BUDGET` shared by the symbols, lowered when indicator
+    lines ride along so the page's data stays within `VALUE_BUDGET` numbers."""
+    per_candle = 6 + n_lines  # x (float64: two numbers' worth), o, h, l, c, the lines
+    return max(VIEW_POINTS, min(CANDLE_BUDGET, VALUE_BUDGET // per_candle) // max(n_symbols, 1))
 
 
 def _curves(result: BacktestResult) -> dict[str, np.ndarray]:
@@ -191,20 +233,22 @@ def _price_pane(
     xr: Range1d,
     trades: ColumnDataSource,
     symbols: np.ndarray,
-):
-    levels = candle_levels(bars, budget)
+    ind: Indicators,
+) -> list:
+    """The symbol's candle figure (with its price-scale indicators) and one figure per
+    oscillator-like feature, all driven by one level-switching callback."""
+    levels, widths = candle_levels(bars, budget, ind.values)
     level_sources = [
         ColumnDataSource(lv, name=f"level_{symbol}_{i}") for i, lv in enumerate(levels)
     ]
     top = levels[-1]
     view = ColumnDataSource(
-        {**top, "color": np.where(top["c"] >= top["o"], UP, DOWN).tolist()},
+        {**top, "w": np.full(len(top["x"]), widths[-1], np.float32),
+         "color": np.where(top["c"] >= top["o"], UP, DOWN).tolist()},
         name=f"candles_{symbol}",
         tags=[len(levels) - 1],
-    )
-    lo, hi = float(np.min(top["l"])), float(np.max(top["h"]))
-    margin = (hi - lo) * 0.05 or 1e-4
-    yr = Range1d(lo - margin, hi + margin, name=f"y_{symbol}")
+    )  # fmt: skip
+    yr = Range1d(*_fit(top, ("l", "h")), name=f"y_{symbol}")
     p = figure(
         name=f"price_{symbol}", title=f"{symbol} (UTC)", x_axis_type="datetime", x_range=xr,
         y_range=yr, height=420, sizing_mode="stretch_width", tools=TOOLS,
@@ -212,6 +256,10 @@ def _price_pane(
     )  # fmt: skip
     p.segment("x", "h", "x", "l", source=view, color="color")
     p.vbar("x", "w", "o", "c", source=view, fill_color="color", line_color="color")
+    colors = iter(PALETTE * (1 + len(ind.columns) // len(PALETTE)))
+    for col in ind.price:
+        p.line("x", col, source=view, color=next(colors), line_width=1.4, legend_label=col,
+               name=f"line_{symbol}_{col}")  # fmt: skip
     mine = symbols == symbol
     side = np.asarray(trades.data["side"])
     for s, marker, color in (
@@ -231,14 +279,43 @@ def _price_pane(
     p.legend.location = "top_left"
     p.legend.click_policy = "hide"
     p.legend.background_fill_alpha = 0.6
+    figures, pane_ranges = [p], []
+    for feature, cols in ind.panes:
+        pr = Range1d(*_fit(top, cols), name=f"y_{symbol}_{feature}")
+        q = figure(
+            name=f"pane_{symbol}_{feature}", title=f"{symbol} {feature}",
+            x_axis_type="datetime", x_range=xr, y_range=pr, height=150,
+            sizing_mode="stretch_width", tools=TOOLS, active_scroll="xwheel_zoom",
+            active_drag="xpan",
+        )  # fmt: skip
+        for col in cols:
+            q.line("x", col, source=view, color=next(colors), line_width=1.2, legend_label=col,
+                   name=f"line_{symbol}_{col}")  # fmt: skip
+        q.legend.location = "top_left"
+        q.legend.background_fill_alpha = 0.6
+        figures.append(q)
+        pane_ranges.append(pr)
     cb = CustomJS(
         args={"xr": xr, "yr": yr, "levels": level_sources, "view": view,
-              "view_points": VIEW_POINTS, "up": UP, "down": DOWN},
+              "view_points": VIEW_POINTS, "up": UP, "down": DOWN, "widths": widths,
+              "lines": list(ind.columns), "panes": pane_ranges,
+              "pane_cols": [list(cols) for _, cols in ind.panes]},
         code=_LEVEL_JS,
     )  # fmt: skip
     xr.js_on_change("start", cb)
     xr.js_on_change("end", cb)
-    return p
+    return figures
+
+
+def _fit(level: Mapping[str, np.ndarray], cols) -> tuple[float, float]:
+    """A y range around the values of ``cols`` (5 % margin)."""
+    vals = np.concatenate([np.asarray(level[c], np.float64) for c in cols])
+    vals = vals[np.isfinite(vals)]
+    if not len(vals):
+        return 0.0, 1.0
+    lo, hi = float(vals.min()), float(vals.max())
+    margin = (hi - lo) * 0.05 or abs(hi) * 1e-4 or 1e-4
+    return lo - margin, hi + margin
 
 
 def _trade_table(trades: ColumnDataSource) -> DataTable:
@@ -302,9 +379,14 @@ def _monthly(monthly: pd.DataFrame):
 
 
 def interactive_components(
-    report, result: BacktestResult, ohlc: Mapping[str, pd.DataFrame] | None
+    report,
+    result: BacktestResult,
+    ohlc: Mapping[str, pd.DataFrame] | None,
+    indicators: Mapping[str, Indicators] | None = None,
 ) -> tuple[str, dict[str, str]]:
-    """(``<script>`` of the document, {name: ``<div>``}) for the page's Bokeh parts."""
+    """(``<script>`` of the document, {name: ``<div>``}) for the page's Bokeh parts;
+    ``indicators`` ({symbol: `Indicators`}, from `strategy_indicators`) adds the strategy's
+    feature lines."""
     curves = _curves(result)
     t0 = float(curves["x"][0]) if len(curves["x"]) else 0.0
     t1 = float(curves["x"][-1]) if len(curves["x"]) else 1.0
@@ -313,9 +395,13 @@ def interactive_components(
     trades = _trade_source(result)
     symbols = np.asarray(trades.data["symbol"])
     bars = {s: b for s, b in (ohlc or {}).items() if s in report.run["symbols"] and len(b)}
+    indicators = dict(indicators or {})
+    n_lines = max((len(indicators.get(s, NO_INDICATORS).columns) for s in bars), default=0)
+    budget = candle_budget(len(bars), n_lines)
     panes = []
     for s in sorted(bars):
-        panes.append(_price_pane(s, bars[s], CANDLE_BUDGET // len(bars), xr, trades, symbols))
+        ind = indicators.get(s, NO_INDICATORS)
+        panes.extend(_price_pane(s, bars[s], budget, xr, trades, symbols, ind))
     eq_src = ColumnDataSource(curves, name="curves")
     eq = figure(name="equity", title="Equity", x_axis_type="datetime", x_range=xr, height=220,
                 sizing_mode="stretch_width", tools=TOOLS, active_scroll="xwheel_zoom")  # fmt: skip

@@ -24,6 +24,7 @@ from tradeforge.analytics.format import (
     fmt,
     sign,
 )
+from tradeforge.analytics.indicators import Indicators, strategy_indicators
 from tradeforge.analytics.report import NO_TRADES, Report, build_report
 from tradeforge.analytics.schema import SCHEMA_VERSION
 from tradeforge.core.atomic import atomic_write_bytes
@@ -57,21 +58,29 @@ def write_report(
     charts: bool = True,
     *,
     report: Report | None = None,
+    indicators: Mapping[str, Indicators] | None = None,
     **chart_options: Any,
 ) -> ReportPaths:
     """Build (unless given) and write the report of ``result`` into ``out_dir``.
 
-    ``chart_options`` go to `tradeforge.plotting.render_charts` (``n_best``, ``n_worst``,
-    ``window``). Returns the paths written, with ``.report`` set.
+    ``indicators`` ({symbol: `Indicators`}) are the lines drawn over the candles of
+    ``report.html`` and the trade charts; by default the run's strategy features, recomputed
+    on ``ohlc`` (`strategy_indicators`). ``chart_options`` go to
+    `tradeforge.plotting.render_charts` (``n_best``, ``n_worst``, ``window``). Returns the
+    paths written, with ``.report`` set.
     """
     out = user_path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rep = report if report is not None else build_report(result)
+    if indicators is None:
+        indicators = strategy_indicators(result.config, ohlc)
     chart_paths: list[Path] = []
     if charts:
         from tradeforge.plotting import render_charts
 
-        chart_paths = render_charts(rep, result, out / CHARTS_DIR, ohlc, signals, **chart_options)
+        chart_paths = render_charts(
+            rep, result, out / CHARTS_DIR, ohlc, signals, indicators=indicators, **chart_options
+        )
     paths = ReportPaths(
         out_dir=out,
         json=out / "report.json",
@@ -82,7 +91,7 @@ def write_report(
     )
     _write(paths.json, rep.to_json())
     _write(paths.txt, render_text(rep))
-    _write(paths.html, render_html(rep, chart_paths, result, ohlc))
+    _write(paths.html, render_html(rep, chart_paths, result, ohlc, indicators))
     return paths
 
 
@@ -176,9 +185,11 @@ def render_html(
     chart_paths: list[Path] | None = None,
     result: BacktestResult | None = None,
     ohlc: Mapping[str, pd.DataFrame] | None = None,
+    indicators: Mapping[str, Indicators] | None = None,
 ) -> str:
     """One self-contained, offline page. With ``result``: interactive (Bokeh, inlined; see
-    `tradeforge.analytics.interactive`): candles with trades, equity and drawdown on one
+    `tradeforge.analytics.interactive`): candles with trades and the strategy's
+    ``indicators``, equity and drawdown on one
     zoomable time axis, a sortable trade table that zooms the chart to the selected trade,
     R-multiple histogram and monthly returns; then the tables. The PNG charts stay in
     ``charts/`` (linked, not embedded)."""
@@ -187,7 +198,7 @@ def render_html(
     if result is not None and len(result.equity):
         from tradeforge.analytics import interactive
 
-        script, divs = interactive.interactive_components(report, result, ohlc)
+        script, divs = interactive.interactive_components(report, result, ohlc, indicators)
         head = interactive.bokeh_resources()
     body = [summary_html(report, "Key metrics")]
     if divs:
@@ -228,3 +239,23 @@ def render_html(
 
         page = stable_ids(page)
     return page
+
+
+def standalone_page(title: str, blocks: list[Any]) -> str:
+    """A self-contained, offline page in the report's style: ``blocks`` in order, each an
+    HTML string or a Bokeh model (rendered with BokehJS inlined and deterministic ids, as
+    `render_html`). The research pages (optimisation, walk-forward, consistency) use it."""
+    from bokeh.embed import components
+
+    from tradeforge.analytics import interactive
+
+    models = {f"block{i}": b for i, b in enumerate(blocks) if not isinstance(b, str)}
+    script, divs = components(models) if models else ("", {})
+    body = [b if isinstance(b, str) else divs[f"block{i}"] for i, b in enumerate(blocks)]
+    head = interactive.bokeh_resources() if models else ""
+    page = (
+        "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style>{head}</head><body>\n"
+        f"<h1>{html.escape(title)}</h1>\n" + "\n".join(body) + f"\n{script}\n</body></html>\n"
+    )
+    return interactive.stable_ids(page)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,12 +33,41 @@ class SymbolRun:
     counters: dict[str, int] = field(default_factory=dict)
 
 
-def _f64(a: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(a, dtype=np.float64)
+def _readonly(a: np.ndarray, dtype: type = np.float64) -> np.ndarray:
+    """``a`` as a contiguous read-only array of ``dtype`` (no copy when it already is one).
+
+    Every per-bar array reaches the kernel read-only, whatever made it (a pandas column, a
+    shared constant, a fresh computation): Numba compiles one specialisation per mix of
+    writable and read-only arguments, so a fixed mix keeps a process to one compilation."""
+    a = np.ascontiguousarray(a, dtype=dtype)
+    if a.flags.writeable:
+        a = a.view()
+        a.flags.writeable = False
+    return a
 
 
-def _i64(a: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(a, dtype=np.int64)
+_BAR_TIMES: dict[int, tuple[weakref.ref, np.ndarray, np.ndarray]] = {}
+
+
+def _bar_times(index: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
+    """Bar open times (int64 ns) and their UTC day numbers, both read-only.
+
+    Computed once per index *data*: an index's values never change, and the frames of
+    repeated runs on the same bars (features recomputed every time) share their index's
+    array, so a research loop or the peer bench does not redo the day division per run."""
+    values = index.array
+    key = id(values)
+    hit = _BAR_TIMES.get(key)
+    if hit is not None and hit[0]() is values and len(hit[1]) == len(index):
+        return hit[1], hit[2]
+    times = _readonly(index.as_unit("ns").asi8, np.int64)
+    day = _readonly(times // _NS_PER_DAY, np.int64)
+    try:
+        ref = weakref.ref(values, lambda _, key=key: _BAR_TIMES.pop(key, None))
+    except TypeError:  # an array type without weak references: not memoised
+        return times, day
+    _BAR_TIMES[key] = (ref, times, day)
+    return times, day
 
 
 def kernel_params(
@@ -112,8 +142,8 @@ def prepare_symbol(
     if n == 0:
         raise ConfigError(f"{symbol}: no bars to backtest")
     execution = spec.execution
-    times = frame.index.as_unit("ns").asi8
-    o, h, lo, c = (_f64(frame[k].to_numpy()) for k in ("open", "high", "low", "close"))
+    times, day = _bar_times(frame.index)
+    o, h, lo, c = (_readonly(frame[k].to_numpy()) for k in ("open", "high", "low", "close"))
     fx_mode, fx = conversion_rates(
         instrument, spec.account_currency, spec.conversion_data(conversion), times, c
     )
@@ -127,10 +157,10 @@ def prepare_symbol(
         h=h,
         lo=lo,
         c=c,
-        spread=_f64(execution.spread_array(frame, instrument)),
-        slip=_f64(execution.slippage_array(frame, instrument, symbol)),
-        day=_i64(times // _NS_PER_DAY),
-        fx=fx,
+        spread=_readonly(execution.spread_array(frame, instrument)),
+        slip=_readonly(execution.slippage_array(frame, instrument, symbol)),
+        day=day,
+        fx=_readonly(fx),
         per_tag=per_tag,
         n_slots=max(len(signals.tags), 1) if per_tag else 1,
         fparams=kernel_params(
@@ -205,13 +235,19 @@ def _lots(steps: np.ndarray, inst: Instrument) -> np.ndarray:
     return np.round(steps * inst.lot_step, 8)
 
 
-_DTYPES = {cats: pd.CategoricalDtype(list(cats)) for cats in (SIDES, EXIT_REASONS)}
+_DTYPES: dict[tuple[str, ...], pd.CategoricalDtype] = {}
 
 
-def _cat(codes: np.ndarray, categories) -> pd.Categorical:
-    """A categorical straight from its codes (the fixed vocabularies' dtypes are built once)."""
-    dtype = _DTYPES.get(categories) if isinstance(categories, tuple) else None
-    return pd.Categorical.from_codes(codes, dtype=dtype or pd.CategoricalDtype(list(categories)))
+def _cat(codes: np.ndarray, categories: tuple[str, ...]) -> pd.Categorical:
+    """A categorical straight from its codes. Each vocabulary's dtype is built once (the
+    fixed ones, and a run's symbol and tags: building one costs more than the column)."""
+    categories = tuple(categories)
+    dtype = _DTYPES.get(categories)
+    if dtype is None:
+        if len(_DTYPES) >= 256:
+            _DTYPES.clear()
+        dtype = _DTYPES[categories] = pd.CategoricalDtype(list(categories))
+    return pd.Categorical.from_codes(codes, dtype=dtype)
 
 
 def _sides(side: np.ndarray) -> pd.Categorical:
@@ -227,7 +263,7 @@ def _trades_frame(symbol, index, s: Signals, inst, ti, tf) -> pd.DataFrame:
         r_mult = tf[:, K.TF_PNL_Q] / tf[:, K.TF_RISK_Q]  # R in quote currency
     data = {
         "trade_id": np.arange(len(ti), dtype=np.int64),
-        "symbol": _cat(np.zeros(len(ti), dtype=np.int8), [symbol]),
+        "symbol": _cat(np.zeros(len(ti), dtype=np.int8), (symbol,)),
         "tag": _cat(s.tag[sig], s.tags),
         "side": _sides(s.side[sig]),
         "signal_time": index[s.bar[sig]],
@@ -244,7 +280,7 @@ def _trades_frame(symbol, index, s: Signals, inst, ti, tf) -> pd.DataFrame:
         "exit_reason": _cat(ti[:, K.TI_REASON], EXIT_REASONS),
         "bars_held": exit_bar - ti[:, K.TI_ENTRY_BAR],
     }
-    return pd.DataFrame(data, copy=False)[list(TRADE_COLUMNS)]
+    return pd.DataFrame({k: data[k] for k in TRADE_COLUMNS}, copy=False)
 
 
 def _legs_frame(symbol, index, s: Signals, inst, ti, li, lf) -> pd.DataFrame:
@@ -252,7 +288,7 @@ def _legs_frame(symbol, index, s: Signals, inst, ti, li, lf) -> pd.DataFrame:
     sig = ti[trade, K.TI_SIGNAL] if len(li) else np.zeros(0, dtype=np.int64)
     data = {
         "trade_id": trade,
-        "symbol": _cat(np.zeros(len(li), dtype=np.int8), [symbol]),
+        "symbol": _cat(np.zeros(len(li), dtype=np.int8), (symbol,)),
         "tag": _cat(s.tag[sig], s.tags),
         "side": _sides(s.side[sig]),
         "time": index[li[:, K.LI_BAR]],
@@ -261,4 +297,4 @@ def _legs_frame(symbol, index, s: Signals, inst, ti, li, lf) -> pd.DataFrame:
         "pnl": lf[:, K.LF_PNL],
         "reason": _cat(li[:, K.LI_REASON], EXIT_REASONS),
     }
-    return pd.DataFrame(data, copy=False)[list(LEG_COLUMNS)]
+    return pd.DataFrame({k: data[k] for k in LEG_COLUMNS}, copy=False)

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +141,29 @@ def write_result(result: BacktestResult, out: str | Path) -> dict[str, Path]:
     text = json.dumps(meta, indent=2, default=_json_default, allow_nan=True) + "\n"
     atomic_write_bytes(paths["run"], text.encode("utf-8"), durable=False)
     return paths
+
+
+@contextmanager
+def staged_folder(out: str | Path) -> Iterator[Path]:
+    """A fresh folder beside ``out`` to write a whole run folder into; when the block ends
+    normally it takes ``out``'s place (two renames), when it raises — Ctrl-C included — it
+    is removed. So ``out`` is the previous folder or the complete new one, never a mix or a
+    half-written file (a run's files are only valid together)."""
+    out = user_path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = out.with_name(f".{out.name}.partial-{os.getpid()}")
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir()
+    try:
+        yield stage
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        if out.exists():
+            os.replace(out, old)
+        os.replace(stage, out)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
 
 
 def _json_default(value: Any) -> Any:

@@ -424,7 +424,7 @@ def mark(eq, i, c, spread, fx, fparams, counters, work_i, work_f, pf):
     return eq
 
 
-@njit(cache=True, error_model="numpy", _nrt=False)
+@njit(cache=True, error_model="numpy", _nrt=False, nogil=True)
 def simulate(
     o, h, lo, c, spread, slip, day, fx, sig, per_tag, fparams,
     trades_i, trades_f, legs_i, legs_f, equity, counters, work_i, work_f, pf, out, acct,

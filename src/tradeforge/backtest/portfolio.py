@@ -50,6 +50,7 @@ def _pad(arrays: Sequence[np.ndarray], fill: float | int) -> np.ndarray:
 
 #: the kernel's per-symbol outputs (`kernel.allocate`), read back by `symbol_run`
 _OUTPUTS = ("trades_i", "trades_f", "legs_i", "legs_f", "counters")
+_WRITTEN_FIRST = ("trades_i", "trades_f", "legs_i", "legs_f")
 
 
 def run_portfolio(
@@ -64,7 +65,13 @@ def run_portfolio(
     n_slots = max(x.n_slots for x in inputs)
     # outputs share one shape; a padded slot stays EMPTY, a padded signal row is never due
     scratch = K.allocate(max(x.n_bars for x in inputs), n_signals, n_slots)
-    arrays = {name: np.stack([scratch[name]] * m) for name in (*_OUTPUTS, "work_i", "work_f", "pf")}
+    # trade and leg rows are written before they are read: no initial values to copy
+    arrays = {
+        name: np.empty((m, *scratch[name].shape), dtype=scratch[name].dtype)
+        if name in _WRITTEN_FIRST
+        else np.stack([scratch[name]] * m)
+        for name in (*_OUTPUTS, "work_i", "work_f", "pf")
+    }
     ints = _pad([p.ints for p in packed], 0)
     for k, p in enumerate(packed):
         ints[k, ROW["bar"], p.ints.shape[1] :] = -1
@@ -90,7 +97,7 @@ def run_portfolio(
             EQUITY_COLUMNS[1]: equity[:n_rows, 1],
             EQUITY_COLUMNS[2]: equity[:n_rows, 2].astype(np.int64),
         },
-        index=pd.DatetimeIndex(pd.to_datetime(eq_times[:n_rows], utc=True)),
+        index=pd.DatetimeIndex(eq_times[:n_rows].view("datetime64[ns]")).tz_localize("UTC"),
     )
     return runs, curve
 

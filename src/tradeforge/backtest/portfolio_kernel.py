@@ -40,7 +40,7 @@ _POS, _CUR, _DUE = 0, 1, 2
 _END = 2**63 - 1  # time of a symbol past its last bar
 
 
-@njit(cache=True, error_model="numpy", _nrt=False)
+@njit(cache=True, error_model="numpy", _nrt=False, nogil=True)
 def simulate_portfolio(
     times, n_bars, o, h, lo, c, spread, slip, day, fx, ints, floats, levels, per_tag, fparams,
     capital, trades_i, trades_f, legs_i, legs_f, counters, work_i, work_f, pf, out, acct,

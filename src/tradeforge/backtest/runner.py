@@ -1,21 +1,26 @@
-"""Run a strategy over one or many symbols (optionally in parallel processes) into a
-`BacktestResult`.
+"""Run a strategy over one or many symbols into a `BacktestResult`, serially or in parallel
+(threads, or a Dask cluster), on frames in memory or on bars read from the store per symbol.
 
 The settings are one `RunSpec` (`run_backtest` also builds it from keywords). With several
 symbols, ``spec.portfolio`` says how they share money: ``shared`` (the default) trades one
 balance of ``initial_capital`` (`tradeforge.backtest.portfolio`: risk sizing and the
 blown-account rule on that balance); ``sub-accounts`` gives each symbol its own
-``initial_capital`` (risk sizing compounds per symbol) and sums the curves. Features and
-signals are computed per symbol (in ``workers`` processes if asked); a shared portfolio is
-then simulated in this process, sub-accounts in the workers. The combined result is sorted
-deterministically — trades by ``(entry_time, symbol, per-symbol order)`` — so a parallel run
-is identical to a serial one.
+``initial_capital`` (risk sizing compounds per symbol) and sums the curves.
+
+Each symbol is one job (`_symbol_job`): load its bars (from ``data`` or a `StoreSlice`),
+features, signals, then either its whole simulation (sub-accounts) or its kernel inputs
+(`prepare_symbol`, a shared portfolio, simulated afterwards in this process). Jobs run
+through the backends of `tradeforge.backtest.parallel` — the same ones the research layer
+uses: serial, a thread pool (the kernels release the GIL: no pickling, no start-up, results
+stay arrays) or a Dask cluster. `plan_execution` picks serial when the work is too small for
+threads to pay, and the result says what ran (`BacktestResult.execution`). The combined
+result is sorted deterministically — trades by ``(entry_time, symbol, per-symbol order)`` —
+so every backend gives the same bytes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -24,9 +29,20 @@ import pandas as pd
 
 from tradeforge.backtest.engine import SymbolInputs, SymbolRun, prepare_symbol, simulate_symbol
 from tradeforge.backtest.io import run_config
+from tradeforge.backtest.parallel import (
+    Backend,
+    DaskBackend,
+    InProcessBackend,
+    Shared,
+    ThreadBackend,
+    check_cancelled,
+    release,
+)
 from tradeforge.backtest.portfolio import check_shared_money, run_portfolio
 from tradeforge.core.errors import ConfigError
 from tradeforge.core.instruments import Instrument
+from tradeforge.core.timeframes import Timeframe
+from tradeforge.data.cache import StoreSlice
 from tradeforge.data.checksum import cached_frame_checksum
 from tradeforge.strategy.base import Strategy
 from tradeforge.strategy.signals import Signals
@@ -36,38 +52,98 @@ from tradeforge.trading.spec import RunSpec
 
 Progress = Callable[[str, int, int], None]  # (symbol, done, total)
 
+#: Fewer bars than this per symbol (on average) and threads do not pay on two cores: the
+#: per-symbol work is then dominated by pandas bookkeeping that holds the GIL (measured in
+#: ``bench/scale_bench.py``).
+MIN_PARALLEL_BARS = 100_000
+
 
 @dataclass(frozen=True)
-class _Job:
+class ExecutionPlan:
+    """Which backend runs the symbols and why (kept as `BacktestResult.execution`)."""
+
+    backend: str  # "serial", "threads" or "dask"
+    workers: int
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"backend": self.backend, "workers": self.workers, "reason": self.reason}
+
+
+def plan_execution(
+    workers: int, n_symbols: int, n_bars: int | None, scheduler: str | None = None
+) -> ExecutionPlan:
+    """Serial unless parallel work pays: a scheduler always gets the work; threads need more
+    than one worker and one symbol and, when the bar count is known, on average at least
+    `MIN_PARALLEL_BARS` bars per symbol (``n_bars`` None: bars read from the store, large)."""
+    if scheduler:
+        return ExecutionPlan("dask", workers, f"scheduler {scheduler}")
+    if workers <= 1:
+        return ExecutionPlan("serial", 1, "1 worker asked")
+    if n_symbols <= 1:
+        return ExecutionPlan("serial", 1, "one symbol")
+    if n_bars is not None and n_bars < MIN_PARALLEL_BARS * n_symbols:
+        return ExecutionPlan(
+            "serial", 1, f"{n_bars:,} bars: too little work per symbol for threads to pay"
+        )
+    n = min(workers, n_symbols)
+    return ExecutionPlan("threads", n, f"{n} threads on {n_symbols} symbols")
+
+
+@dataclass(frozen=True)
+class _JobState:
+    """What every symbol job shares: the strategy, the spec, and where the bars are."""
+
     strategy: Strategy
-    symbol: str
-    frame: pd.DataFrame
     spec: RunSpec
-    conversion: Conversion | None = None
+    frames: Mapping[str, pd.DataFrame] | None
+    source: StoreSlice | None
+    conversion: Conversion | None
+
+    def bars(self, symbol: str) -> pd.DataFrame:
+        if self.frames is not None:
+            return self.frames[symbol]
+        assert self.source is not None
+        return self.source.load(symbol)
+
+
+def _job_state(*args: Any) -> _JobState:
+    return _JobState(*args)
 
 
 @dataclass(frozen=True)
 class _Output:
-    """A job's result: the frame with features (kept only for a shared portfolio, which is
-    simulated afterwards), its signals, the run (sub-accounts) and the data checksum."""
+    """A job's result: its signals, the kernel inputs (a shared portfolio, simulated
+    afterwards) or the run (sub-accounts), the data checksum and the bars' timeframe."""
 
-    frame: pd.DataFrame | None
+    symbol: str
     signals: Signals
+    inputs: SymbolInputs | None
     run: SymbolRun | None
     checksum: str
+    timeframe: str
 
 
-def _run_job(job: _Job) -> _Output:
-    frame = job.strategy.compute_features(job.frame, job.spec.timeframe)
-    instrument = job.spec.instrument(job.symbol)
-    signals = job.strategy.signals(frame, instrument)
-    checksum = cached_frame_checksum(job.frame)
-    if _shared(job.spec):
-        return _Output(frame, signals, None, checksum)
+def _symbol_job(state: _JobState, symbol: str) -> _Output:
+    spec = state.spec
+    bars = state.bars(symbol)
+    check_cancelled()
+    frame = state.strategy.compute_features(bars, spec.timeframe)
+    check_cancelled()
+    instrument = spec.instrument(symbol)
+    signals = state.strategy.signals(frame, instrument)
+    checksum = cached_frame_checksum(bars)
+    tf = str(spec.timeframe) if spec.timeframe else _tf_name(bars)
+    check_cancelled()
+    if _shared(spec):
+        inputs = prepare_symbol(
+            frame, signals, instrument, spec, symbol=symbol, conversion=state.conversion
+        )
+        return _Output(symbol, signals, inputs, None, checksum, tf)
     run = simulate_symbol(
-        frame, signals, instrument, job.spec, symbol=job.symbol, conversion=job.conversion
+        frame, signals, instrument, spec, symbol=symbol, conversion=state.conversion
     )
-    return _Output(None, signals, run, checksum)
+    return _Output(symbol, signals, None, run, checksum, tf)
 
 
 def _shared(spec: RunSpec) -> bool:
@@ -88,90 +164,119 @@ def _as_mapping(data: pd.DataFrame | Mapping[str, pd.DataFrame], symbol: str | N
 
 def run_backtest(
     strategy: Strategy,
-    data: pd.DataFrame | Mapping[str, pd.DataFrame],
+    data: pd.DataFrame | Mapping[str, pd.DataFrame] | StoreSlice,
     spec: RunSpec | None = None,
     *,
     conversion: Conversion | None = None,
     symbol: str | None = None,
     workers: int = 1,
+    scheduler: str | None = None,
+    backend: Backend | None = None,
     progress: Progress | None = None,
     extra_config: Mapping[str, Any] | None = None,
     **keywords: Any,
 ) -> BacktestResult:
     """Features → signals → simulation for every symbol of ``data``; one combined result.
 
-    The settings come from ``spec`` (its symbols, when it names any, must be those of
-    ``data``; its strategy, when it names one, that of ``strategy``) or, as a convenience,
-    from ``keywords`` (`RunSpec.from_keywords`: ``execution``, ``sizing``,
+    ``data`` is ``{symbol: bars}`` (or one frame with ``symbol=``), or a `StoreSlice` (bars
+    read from the store by each symbol's job; ``spec`` must then name the symbols and the
+    timeframe). The settings come from ``spec`` (its symbols, when it names any, must be
+    those of ``data``; its strategy, when it names one, that of ``strategy``) or, as a
+    convenience, from ``keywords`` (`RunSpec.from_keywords`: ``execution``, ``sizing``,
     ``position_mode``, ``portfolio``, ``initial_capital``, ``timeframe``, ``instruments``,
     ``account_currency``). ``conversion`` maps conversion symbols (``GBPUSD``) to bars, or
     (keywords only) to constant rates (`tradeforge.trading.fx`).
-    ``workers > 1`` runs symbols in that many processes (results identical to serial).
+
+    ``workers > 1`` runs symbols on that many threads when the work pays (`plan_execution`);
+    ``scheduler`` (``tcp://host:8786``) or ``backend`` runs them there instead. Results are
+    identical whichever ran; ``result.execution`` says which.
     ``progress(symbol, done, total)`` is called as symbols finish, in completion order.
     """
     if workers < 1:
         raise ConfigError(f"workers must be >= 1, got {workers}")
-    frames = _as_mapping(data, symbol)
-    spec = _spec_for(spec, strategy, frames, conversion, keywords)
+    source = data if isinstance(data, StoreSlice) else None
+    frames = None if source is not None else _as_mapping(data, symbol)
+    spec = _spec_for(spec, strategy, frames, source, conversion, keywords)
     check_shared_money(spec)
-    jobs = [_Job(strategy, s, frames[s], spec, conversion) for s in spec.symbols]
-    outputs: dict[str, _Output] = {}
-    total = len(jobs)
-    workers = max(1, min(int(workers), total))
-    if workers == 1:
-        for job in jobs:
-            outputs[job.symbol] = _run_job(job)
-            if progress:
-                progress(job.symbol, len(outputs), total)
+    symbols = sorted(spec.symbols)
+    n_bars = None if frames is None else sum(len(f) for f in frames.values())
+    if backend is not None:
+        plan = ExecutionPlan(backend.name, backend.workers, "backend given")
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(_run_job, job): job.symbol for job in jobs}
-            from concurrent.futures import as_completed
+        plan = plan_execution(workers, len(symbols), n_bars, scheduler)
+    own = backend is None
+    if backend is None:
+        backend = _make_backend(plan, scheduler)
+    if frames is not None and plan.backend == "dask":
+        raise ConfigError(
+            "on a Dask cluster the workers read the bars themselves: pass a StoreSlice "
+            "(a store path every worker can read), not frames"
+        )
+    shared = Shared(_job_state, (strategy, spec, frames, source, conversion))
+    total = len(symbols)
 
-            for fut in as_completed(futures):
-                outputs[futures[fut]] = fut.result()
-                if progress:
-                    progress(futures[fut], len(outputs), total)
+    def report(i: int, output: _Output) -> None:
+        nonlocal done
+        done += 1
+        if progress:
+            progress(symbols[i], done, total)
+
+    done = 0
+    try:
+        outputs = backend.map(_symbol_job, shared, symbols, on_result=report)
+    finally:
+        release(shared)
+        if own and plan.backend == "dask":
+            backend.close()
+    result = _combine(outputs, spec, extra_config)
+    result.execution = plan.to_dict()
+    return result
+
+
+def _make_backend(plan: ExecutionPlan, scheduler: str | None) -> Backend:
+    if plan.backend == "dask":
+        return DaskBackend(scheduler)
+    if plan.backend == "threads":
+        return ThreadBackend(plan.workers)
+    return InProcessBackend()
+
+
+def _combine(
+    outputs: list[_Output], spec: RunSpec, extra_config: Mapping[str, Any] | None
+) -> BacktestResult:
+    """The symbols' outputs (sorted by symbol) as one result."""
     config = {**run_config(spec), **dict(extra_config or {})}
-    tf = spec.timeframe
-    symbols = sorted(outputs)
-    checksums = {f"{s}/{tf or _tf_name(frames[s])}": outputs[s].checksum for s in symbols}
+    checksums = {f"{o.symbol}/{o.timeframe}": o.checksum for o in outputs}
     if _shared(spec):
-        inputs = [_inputs(s, outputs[s], spec, conversion) for s in symbols]
+        inputs = [o.inputs for o in outputs if o.inputs is not None]
         runs, equity = run_portfolio(inputs, spec.initial_capital)
         result = combine_runs(
             runs, spec.initial_capital, config=config, checksums=checksums, equity=equity
         )
     else:
-        runs = [run for s in symbols if (run := outputs[s].run) is not None]
+        runs = [o.run for o in outputs if o.run is not None]
         result = combine_runs(runs, spec.initial_capital, config=config, checksums=checksums)
-    result.signals = {s: outputs[s].signals for s in symbols}
+    result.signals = {o.symbol: o.signals for o in outputs}
     return result
-
-
-def _inputs(
-    symbol: str, output: _Output, spec: RunSpec, conversion: Conversion | None
-) -> SymbolInputs:
-    """The kernel inputs of one symbol of a shared portfolio (its job kept the frame)."""
-    assert output.frame is not None
-    return prepare_symbol(
-        output.frame,
-        output.signals,
-        spec.instrument(symbol),
-        spec,
-        symbol=symbol,
-        conversion=conversion,
-    )
 
 
 def _spec_for(
     spec: RunSpec | None,
     strategy: Strategy | None,
-    frames: Mapping[str, pd.DataFrame],
+    frames: Mapping[str, pd.DataFrame] | None,
+    source: StoreSlice | None,
     conversion: Conversion | None,
     keywords: Mapping[str, Any],
 ) -> RunSpec:
     """``spec`` checked against the data and strategy, or the spec of ``keywords``."""
+    if frames is None:  # bars in the store: the spec says which and on what timeframe
+        if spec is None or not spec.symbols or spec.timeframe is None:
+            raise ConfigError("bars from the store need a spec naming the symbols and timeframe")
+        if source is not None and Timeframe.parse(source.timeframe).name != spec.timeframe:
+            raise ConfigError(
+                f"the spec's timeframe {spec.timeframe} is not the store slice's {source.timeframe}"
+            )
+        frames = dict.fromkeys(spec.symbols)  # names only: checked below like frames
     if spec is None:
         return RunSpec.from_keywords(strategy, frames, conversion, **keywords)
     if keywords:
@@ -221,7 +326,7 @@ def backtest_signals(
     Settings, ``conversion`` and ``keywords`` as in `run_backtest`; ``instrument`` overrides
     the registry's (and the spec's)."""
     frames = {symbol.upper(): frame}
-    spec = _spec_for(spec, None, frames, conversion, keywords)
+    spec = _spec_for(spec, None, frames, None, conversion, keywords)
     if instrument is not None:
         spec = replace(spec, instruments={**spec.instruments, symbol.upper(): instrument})
     inst = spec.instrument(symbol)
@@ -253,7 +358,7 @@ def combine_runs(
         run = runs[0]
         return BacktestResult(
             trades=run.trades,
-            legs=run.legs.sort_values(["time", "trade_id"], kind="stable", ignore_index=True),
+            legs=_legs_in_order(run.legs),
             equity=run.equity,
             initial_capital=initial_capital,
             counters=counters,
@@ -268,18 +373,15 @@ def combine_runs(
             trades["symbol"].cat.codes.to_numpy()
             if hasattr(trades["symbol"], "cat")
             else trades["symbol"].to_numpy(),
-            trades["entry_time"].to_numpy(),
+            trades["entry_time"].array.asi8,  # int64: a tz-aware column is objects
         )
     )
     trades = trades.iloc[order].reset_index(drop=True)
-    key = pd.MultiIndex.from_arrays([trades["symbol"].astype(str), trades["trade_id"]])
-    new_id = pd.Series(np.arange(len(trades), dtype=np.int64), index=key)
-    trades["trade_id"] = new_id.to_numpy()
     legs = _concat([r.legs for r in runs], ("symbol", "tag", "side", "reason"))
-    legs["trade_id"] = new_id.reindex(
-        pd.MultiIndex.from_arrays([legs["symbol"].astype(str), legs["trade_id"]])
-    ).to_numpy()
-    legs = legs.sort_values(["time", "trade_id"], kind="stable", ignore_index=True)
+    renumber = _renumbering(runs, trades)
+    trades["trade_id"] = np.arange(len(trades), dtype=np.int64)
+    legs["trade_id"] = renumber(legs)
+    legs = _legs_in_order(legs)
     if equity is None:
         total = initial_capital * len(runs)
         equity = _sum_equity([r.equity for r in runs], initial_capital, total)
@@ -295,6 +397,43 @@ def combine_runs(
         config=config,
         checksums=checksums,
     )
+
+
+def _renumbering(runs: list[SymbolRun], trades: pd.DataFrame) -> Callable[[pd.DataFrame], Any]:
+    """A function giving rows keyed ``(symbol, local trade id)`` the new id of that trade in
+    ``trades`` (already in the combined order). A symbol's local ids are ``0..n-1``, so the
+    lookup is one flat array indexed by the symbol's offset plus the local id."""
+    offsets: dict[str, int] = {}
+    total = 0
+    for run in runs:
+        offsets[run.symbol] = total
+        total += len(run.trades)
+    lookup = np.empty(total, dtype=np.int64)
+
+    def flat(frame: pd.DataFrame) -> np.ndarray:
+        column = frame["symbol"]
+        starts = np.array([offsets[str(c)] for c in column.cat.categories], dtype=np.int64)
+        return starts[column.cat.codes.to_numpy()] + frame["trade_id"].to_numpy()
+
+    lookup[flat(trades)] = np.arange(len(trades), dtype=np.int64)
+    return lambda frame: lookup[flat(frame)]
+
+
+def _legs_in_order(legs: pd.DataFrame) -> pd.DataFrame:
+    """``legs`` stably sorted by ``(time, trade_id)`` on a fresh RangeIndex.
+
+    One symbol's legs come out of the kernel already in that order but for legs of two
+    trades closing in one bar; checking that is one vectorised pass, much cheaper than
+    pandas' two-key sort, and a stable sort of sorted rows would return them unchanged."""
+    index, times = legs.index, legs["time"].array
+    if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
+        time = times.asi8 if isinstance(times, pd.arrays.DatetimeArray) else None
+        trade = legs["trade_id"].to_numpy()
+        if time is not None and bool(
+            np.all((time[1:] > time[:-1]) | ((time[1:] == time[:-1]) & (trade[1:] >= trade[:-1])))
+        ):
+            return legs
+    return legs.sort_values(["time", "trade_id"], kind="stable", ignore_index=True)
 
 
 def _concat(frames: list[pd.DataFrame], categorical: tuple[str, ...]) -> pd.DataFrame:

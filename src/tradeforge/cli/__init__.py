@@ -18,7 +18,19 @@ from typing import Annotated
 
 import typer
 
-from tradeforge.cli import backtest, data, demo, features, live, report, research, strategies
+from tradeforge.cli import (
+    backtest,
+    ctl,
+    data,
+    demo,
+    features,
+    live,
+    notify,
+    report,
+    research,
+    strategies,
+    web,
+)
 from tradeforge.cli.common import console_err, show_help_if_bare
 from tradeforge.core.errors import TradeforgeError
 
@@ -35,7 +47,19 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 # Every command module adds its commands and groups the same way: ``register(app)``.
-for _commands in (data, demo, features, strategies, backtest, report, live, research):
+for _commands in (
+    data,
+    demo,
+    features,
+    strategies,
+    backtest,
+    report,
+    live,
+    ctl,
+    notify,
+    research,
+    web,
+):
     _commands.register(app)
 
 

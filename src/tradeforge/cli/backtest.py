@@ -29,37 +29,59 @@ if TYPE_CHECKING:
 
 def run_and_write(
     strategy: Any,
-    frames: dict,
+    frames: Any,
     spec: RunSpec,
     out: Path,
     *,
     conversion: dict[str, Any] | None = None,
     workers: int = 1,
+    scheduler: str | None = None,
 ) -> Any:
-    """Library call behind the command: run, write the folder, print a summary table."""
+    """Library call behind the command: run, write the folder, print a summary table.
+
+    ``frames`` is ``{symbol: bars}`` or a `StoreSlice` (each job reads its symbol; the
+    report then has no candle charts). The folder is written beside ``out`` and renamed into
+    place complete (`staged_folder`): Ctrl-C leaves the previous folder or none."""
     from tradeforge.analytics import print_summary, write_report
     from tradeforge.backtest import run_backtest, write_result
-    from tradeforge.backtest.io import execution_notes
+    from tradeforge.backtest.io import execution_notes, staged_folder
 
-    with progress_bar("backtesting", len(frames)) as advance:
+    with progress_bar("backtesting", len(spec.symbols)) as advance:
         result = run_backtest(
             strategy,
             frames,
             spec,
             conversion=conversion,
             workers=workers,
+            scheduler=scheduler,
             progress=lambda _sym, _done, _total: advance(),
         )
-    write_result(result, out)
-    with console.status("writing report and charts"):
-        paths = write_report(result, out, ohlc=frames, signals=result.signals)
+    ohlc = frames if isinstance(frames, dict) else None
+    with staged_folder(out) as stage:
+        write_result(result, stage)
+        with console.status("writing report and charts"):
+            paths = write_report(result, stage, ohlc=ohlc, signals=result.signals)
+    paths = type(paths)(**{k: _moved(v, stage, out) for k, v in vars(paths).items()})
     print_summary(paths.report, console, paths)
     counters = ", ".join(f"{k} {v:,}" for k, v in result.counters.items())
     console.print(f"[dim]counters:[/] {counters}")
     for note in execution_notes(result.config):
         console.print(f"[dim]note:[/] {note}")
+    ex = result.execution
+    console.print(f"[dim]executed:[/] {ex['backend']} × {ex['workers']} ({ex['reason']})")
     console.print(f"run folder: {out} (trades.csv, legs.csv, equity.csv, run.json)")
     return result
+
+
+def _moved(value: Any, stage: Path, out: Path) -> Any:
+    """A path written into the staging folder, as it is now under ``out``."""
+    if isinstance(value, Path) and value.is_relative_to(stage):
+        return out / value.relative_to(stage)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_moved(v, stage, out) for v in value)
+    if isinstance(value, dict):
+        return {k: _moved(v, stage, out) for k, v in value.items()}
+    return value
 
 
 @with_options([], run_options())
@@ -90,9 +112,18 @@ def backtest_command(
     workers: Annotated[
         int,
         typer.Option(
-            help="Processes (symbols prepared in parallel; sub-accounts also run there).", min=1
+            help="Threads running symbols in parallel (serial when the work is too small to "
+            "pay; the output says which ran).",
+            min=1,
         ),
     ] = 1,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="Dask scheduler address (tcp://host:8786): the symbols run on its workers, "
+            "which read the bars from --home (a path every worker can read)."
+        ),
+    ] = None,
     home: HomeOption = None,
     instruments: InstrumentsOption = None,
     **kw: Any,
@@ -104,9 +135,16 @@ def backtest_command(
     load_instruments(instruments)
     strat = resolve_strategy(strategy, param, config)
     spec = run_spec(kw, strat, symbols=symbol, timeframe=timeframe, start=start, end=end)
-    frames = load_frames(home_dir(home), list(spec.symbols), str(spec.timeframe), start, end)
+    if scheduler:
+        from tradeforge.data.cache import StoreSlice
+
+        frames: Any = StoreSlice(str(home_dir(home)), str(spec.timeframe), start, end)
+    else:
+        frames = load_frames(home_dir(home), list(spec.symbols), str(spec.timeframe), start, end)
     spec, conversion = load_conversion(spec, home_dir(home))
-    run_and_write(strat, frames, spec, out, conversion=conversion, workers=workers)
+    run_and_write(
+        strat, frames, spec, out, conversion=conversion, workers=workers, scheduler=scheduler
+    )
 
 
 def run_demo_backtest(*, frames: dict, out: Path, timeframe: str) -> Any:

@@ -127,8 +127,12 @@ FxRateOption = Annotated[
 ]
 
 # MetaTrader 5 credentials shared by ``data mt5`` and ``live``: the password never in argv.
-LoginOption = Annotated[int | None, typer.Option(help="MT5 account number.")]
-ServerOption = Annotated[str | None, typer.Option(help="MT5 broker server name.")]
+LoginOption = Annotated[
+    int | None, typer.Option(envvar="MT5_LOGIN", help="MT5 account number (or MT5_LOGIN).")
+]
+ServerOption = Annotated[
+    str | None, typer.Option(envvar="MT5_SERVER", help="MT5 broker server name (or MT5_SERVER).")
+]
 PasswordEnvOption = Annotated[
     str, typer.Option(help="Environment variable holding the MT5 password.")
 ]

@@ -23,7 +23,21 @@ from tradeforge.cli.common import (
     mt5_password,
     symbol_names,
 )
-from tradeforge.core.errors import DataError
+from tradeforge.cli.ctrader import (
+    DEFAULT_HOST,
+    AccountIdOption,
+    CaFileOption,
+    CTraderHostOption,
+    TokenFileOption,
+    ctrader_connection,
+)
+from tradeforge.cli.mt5 import (
+    BrokerSymbolOption,
+    ServerTimeOption,
+    TerminalPathOption,
+    mt5_terminal,
+)
+from tradeforge.core.errors import ConfigError, DataError
 from tradeforge.core.instruments import get_instrument
 from tradeforge.core.timeframes import Timeframe
 from tradeforge.core.timeutil import to_utc
@@ -139,10 +153,9 @@ def mt5(
         typer.Option(help="Account password (visible in the process list: prefer the above)."),
     ] = None,
     server: ServerOption = None,
-    terminal_path: Annotated[str | None, typer.Option(help="Path to terminal64.exe.")] = None,
-    server_offset: Annotated[
-        float, typer.Option(help="Broker server time minus UTC, hours.")
-    ] = 0.0,
+    terminal_path: TerminalPathOption = None,
+    server_time: ServerTimeOption = "auto",
+    broker_symbol: BrokerSymbolOption = None,
     home: HomeOption = None,
     instruments: InstrumentsOption = None,
 ) -> None:
@@ -153,7 +166,11 @@ def mt5(
     get_instrument(symbol)
     tf = Timeframe.parse(timeframe)
     secret = mt5_password(password_env, password_file, password)
-    source = MT5Source(login, secret, server, terminal_path, server_tz_offset_hours=server_offset)
+    terminal = mt5_terminal(
+        symbol, login=login, password=secret, server=server, path=terminal_path,
+        server_time=server_time, broker_symbol=broker_symbol,
+    )  # fmt: skip
+    source = MT5Source(terminal=terminal)
     with console.status(f"fetching {symbol.upper()} {tf} from MetaTrader 5"):
         frame = source.fetch(symbol, tf, to_utc(start, "start"), to_utc(end, "end"))
         _store(home).write(symbol, tf, frame, source="mt5")
@@ -169,44 +186,76 @@ def download(
     mode: Annotated[
         str,
         typer.Option(
-            help="'ticks' / 'candles' (bi5 datafeed: hourly ticks / daily M1 candles) or "
-            "'json' / 'json-candles' (the same from the JSON API; --base-url then names its root)."
+            help="'auto' (the JSON API's ticks, else the bi5 datafeed's; the mode used is "
+            "recorded with the cached bars), 'ticks' / 'candles' (bi5 datafeed: hourly ticks / "
+            "daily M1 candles) or 'json' / 'json-candles' (the same from the JSON API; "
+            "--base-url then names its root)."
         ),
-    ] = "ticks",
-    base_url: Annotated[str | None, typer.Option(help="Dukascopy datafeed base URL.")] = None,
+    ] = "auto",
+    base_url: Annotated[
+        str | None,
+        typer.Option(help="Dukascopy bi5 datafeed base URL (alone in auto mode: bi5 only)."),
+    ] = None,
+    json_base_url: Annotated[
+        str | None, typer.Option(help="Dukascopy JSON API base URL (auto mode).")
+    ] = None,
     workers: Annotated[int, typer.Option(help="Concurrent downloads.", min=1)] = 4,
     timeout: Annotated[
         float | None,
         typer.Option(
             help="Seconds for the whole download: when they run out, stop, keep the complete "
-            "files and name the range still missing (re-run to resume).",
+            "files and name the range still missing (re-run to resume; cTrader: nothing is "
+            "cached).",
             min=0.001,
         ),
     ] = None,
     home: HomeOption = None,
     instruments: InstrumentsOption = None,
+    source: Annotated[
+        str,
+        typer.Option(help="'dukascopy' or 'ctrader' (an account's trendbars, M1 ... D1)."),
+    ] = "dukascopy",
+    host: CTraderHostOption = DEFAULT_HOST,
+    account_id: AccountIdOption = None,
+    ca_file: CaFileOption = None,
+    token_file: TokenFileOption = None,
+    broker_symbol: Annotated[
+        str | None, typer.Option(help="The broker's name of the symbol (cTrader), if different.")
+    ] = None,
 ) -> None:
-    """Download Dukascopy data (resumable; valid cached raw files are skipped), build bid bars
-    with a spread column and cache them."""
+    """Download bars into the cache: Dukascopy (resumable; valid cached raw files are skipped;
+    bid bars with a spread column) or a cTrader account's trendbars (bid, no spread)."""
     from tradeforge.cli.common import progress_bar
     from tradeforge.data.download import UNFINISHED, UnreachableError
     from tradeforge.data.sources.dukascopy import DukascopySource
 
     load_instruments(instruments)
     get_instrument(symbol)
+    if source == "ctrader":
+        if mode != "auto" or base_url or json_base_url:
+            raise ConfigError(
+                "--mode and --base-url are Dukascopy options, not for --source ctrader"
+            )
+        connection = ctrader_connection(host, account_id, ca_file, token_file)
+        _download_ctrader(symbol, timeframe, start, end, home, timeout, broker_symbol, connection)
+        return
+    if source != "dukascopy":
+        raise ConfigError(f"unknown --source {source!r}; use 'dukascopy' or 'ctrader'")
     root = home_dir(home)
     tf = Timeframe.parse(timeframe)
     start_ts, end_ts = to_utc(start, "start"), to_utc(end, "end")
     kwargs = {"cache_dir": root / "raw" / "dukascopy", "max_concurrency": workers, "mode": mode}
     if base_url:
         kwargs["base_url"] = base_url
+    if json_base_url:
+        kwargs["json_base_url"] = json_base_url
     with progress_bar(f"downloading {symbol.upper()}", None) as advance:
         source = DukascopySource(**kwargs, on_progress=lambda done, total: advance(1, total))
         try:
             report = source.download(symbol, start_ts, end_ts, time_limit=timeout)
         except UnreachableError as exc:
             raise DataError(f"{exc} — check the network or --base-url") from None
-    console.print(report.summary())
+    console.print(f"{report.summary()} (mode {source.used_mode})", soft_wrap=True)
     problems = []
     if report.failed:
         problems.append(f"{report.failed} file(s) failed, first: {report.errors[0]}")
@@ -219,9 +268,34 @@ def download(
         )
     if problems:
         raise DataError("; ".join(problems) + " (complete files are kept; re-run to resume)")
-    frame = DukascopySource(**kwargs).fetch(symbol, tf, start_ts, end_ts)
-    ParquetStore(root).write(symbol, tf, frame, source=f"dukascopy:{mode}")
+    used = source.used_mode or mode
+    frame = DukascopySource(**{**kwargs, "mode": used}).fetch(symbol, tf, start_ts, end_ts)
+    ParquetStore(root).write(symbol, tf, frame, source=f"dukascopy:{used}")
     console.print(f"cached {len(frame):,} {tf} bars of {symbol.upper()}")
+
+
+def _download_ctrader(
+    symbol: str,
+    timeframe: str,
+    start: str,
+    end: str,
+    home: Path | None,
+    timeout: float | None,
+    broker_symbol: str | None,
+    connection: tuple,
+) -> None:
+    from tradeforge.data.sources.ctrader import CTraderSource
+
+    credentials, account_id, settings, on_token = connection
+    tf = Timeframe.parse(timeframe)
+    names = {symbol: broker_symbol} if broker_symbol else None
+    source = CTraderSource(
+        credentials, account_id, settings, symbols=names, time_limit=timeout, on_token=on_token
+    )
+    with console.status(f"downloading {symbol.upper()} {tf} from cTrader {settings.endpoint}"):
+        frame = source.fetch(symbol, tf, to_utc(start, "start"), to_utc(end, "end"))
+        _store(home).write(symbol, tf, frame, source="ctrader")
+    console.print(f"cached {len(frame):,} {tf} bars of {symbol.upper()} from cTrader")
 
 
 @app.command("resample")

@@ -28,6 +28,13 @@ from tradeforge.cli.common import (
     symbol_names,
     with_options,
 )
+from tradeforge.cli.mt5 import (
+    BrokerSymbolOption,
+    ServerTimeOption,
+    TerminalPathOption,
+    mt5_terminal,
+)
+from tradeforge.cli.notify import NotifyOption, session_notifier
 from tradeforge.core.errors import ConfigError
 from tradeforge.core.timeutil import parse_time
 
@@ -162,6 +169,7 @@ def register(app: typer.Typer) -> None:
         ] = "bar",
         pace: Annotated[float, typer.Option(help="Seconds per bar (0: full speed).", min=0)] = 0.0,
         accept_state_loss: AcceptLossOpt = False,
+        notify: NotifyOption = None,
         home: HomeOption = None,
         instruments: InstrumentsOption = None,
         **kw: Any,
@@ -194,8 +202,9 @@ def register(app: typer.Typer) -> None:
             spec = run_spec(
                 kw, strat, symbols=[symbol], timeframe=timeframe, start=start, end=end, live=live
             )
+        observer = session_notifier(notify)
         with dry_run_session(
-            state, spec, echo=_echo, accept_state_loss=accept_state_loss
+            state, spec, echo=_echo, accept_state_loss=accept_state_loss, observer=observer
         ) as engine:  # trades.csv is written under the session's lock
             trades = trades_frame(state)
             csv_path = write_trades_csv(trades, Path(state) / "trades.csv")
@@ -230,6 +239,10 @@ def register(app: typer.Typer) -> None:
         server: ServerOption = None,
         password_env: PasswordEnvOption = "MT5_PASSWORD",
         password_file: PasswordFileOption = None,
+        terminal_path: TerminalPathOption = None,
+        server_time: ServerTimeOption = "auto",
+        broker_symbol: BrokerSymbolOption = None,
+        notify: NotifyOption = None,
         instruments: InstrumentsOption = None,
         **kw: Any,
     ) -> None:
@@ -254,13 +267,20 @@ def register(app: typer.Typer) -> None:
             sizing=Sizing.parse(sizing),
             live=live,
         )
+        login_kw = _mt5_login(login, server, mt5_password(password_env, password_file))
+        terminal = mt5_terminal(
+            symbol, login=None, password=None, server=None, path=terminal_path,
+            server_time=server_time, broker_symbol=broker_symbol,
+        )  # fmt: skip
         run_live(
             state,
             spec,
+            mt5=terminal,
             magic=magic,
             echo=_echo,
             accept_state_loss=accept_state_loss,
-            login=_mt5_login(login, server, mt5_password(password_env, password_file)),
+            login=login_kw,
+            observer=session_notifier(notify),
         )
 
     @app.command("status")

@@ -122,49 +122,15 @@ def _frame_rows(frame: Any) -> list[dict[str, Any]]:
     return [{str(k): v for k, v in r.items()} for r in frame.to_dict(orient="records")]
 
 
-class _Search:
-    """Options common to optimize and walkforward, merged with a config file."""
+def _search(kw: dict[str, Any]) -> Any:
+    """The search settings of a command's options (`SearchSettings.resolve`)."""
+    from tradeforge.research.config import SearchSettings
 
-    def __init__(self, **kw: Any) -> None:
-        from tradeforge.research.config import load_search_config
-        from tradeforge.research.objective import Objective
-        from tradeforge.research.space import ParameterSpace
-        from tradeforge.strategy import get_strategy, parse_params
-
-        cfg = load_search_config(kw["config"])
-        name = kw["strategy"] or cfg.get("strategy")
-        if kw["strategy"] and cfg.get("strategy") and kw["strategy"] != cfg["strategy"]:
-            raise typer.BadParameter(f"--strategy disagrees with {cfg['strategy']!r} in config")
-        if not name:
-            from tradeforge.core.errors import ConfigError
-
-            raise ConfigError("no strategy given (use --strategy or 'strategy:' in the config)")
-        self.strategy = get_strategy(str(name))
-        fixed = {**dict(cfg.get("params") or {}), **parse_params(kw["param"])}
-        specs: dict[str, Any] = dict(cfg.get("space") or {})
-        for item in kw["space"]:
-            key, sep, value = item.partition("=")
-            if not sep:
-                from tradeforge.core.errors import ConfigError
-
-                raise ConfigError(f"--space {item!r} must look like name=spec")
-            specs[key.strip()] = value
-        for key in specs:
-            fixed.pop(key, None)
-        self.space = ParameterSpace.from_specs(self.strategy, specs, fixed)
-        self.method = kw["method"] or cfg.get("method") or "grid"
-        self.trials = kw["trials"] if kw["trials"] is not None else cfg.get("trials")
-        self.seed = int(kw["seed"] if kw["seed"] is not None else cfg.get("seed", 0))
-        ocfg = dict(cfg.get("objective") or {})
-        self.objective = Objective.build(
-            kw["objective"] or ocfg.get("metric", "expectancy_r"),
-            minimize=kw["minimize"] or ocfg.get("direction") == "minimize",
-            min_trades=kw["min_trades"]
-            if kw["min_trades"] is not None
-            else ocfg.get("min_trades", 0),
-            constraints=[*ocfg.get("constraints", []), *kw["constraint"]],
-        )
-        self.walkforward = dict(cfg.get("walkforward") or {})
+    return SearchSettings.resolve(
+        kw["config"], strategy=kw["strategy"], params=kw["param"], space=kw["space"],
+        method=kw["method"], trials=kw["trials"], seed=kw["seed"], objective=kw["objective"],
+        minimize=kw["minimize"], min_trades=kw["min_trades"], constraints=kw["constraint"],
+    )  # fmt: skip
 
 
 #: Options of every search command, before and after the command's own options.
@@ -196,7 +162,7 @@ _SEARCH_TAIL = [
 
 
 def _run_search(
-    kw: dict[str, Any], search: _Search, label: str, fn: Callable[..., Any], *args: Any,
+    kw: dict[str, Any], search: Any, label: str, fn: Callable[..., Any], *args: Any,
     total: int | None = None,
 ) -> Any:  # fmt: skip
     """Load the data, build the run spec and backend from ``kw`` and call
@@ -210,7 +176,12 @@ def _run_search(
     spec = run_spec(kw, search.strategy.name, symbols=kw["symbol"],
                     timeframe=kw["timeframe"], start=kw["start"], end=kw["end"])  # fmt: skip
     home = home_dir(kw["home"])
-    data = load_frames(home, list(spec.symbols), str(spec.timeframe), kw["start"], kw["end"])
+    if kw["scheduler"]:  # the cluster's workers read the bars from the store themselves
+        from tradeforge.data.cache import StoreSlice
+
+        data: Any = StoreSlice(str(home), str(spec.timeframe), kw["start"], kw["end"])
+    else:
+        data = load_frames(home, list(spec.symbols), str(spec.timeframe), kw["start"], kw["end"])
     spec, conversion = load_conversion(spec, home)
     backend = make_backend(kw["workers"], kw["scheduler"])
     try:
@@ -260,22 +231,26 @@ def optimize_command(
     **kw: Any,
 ) -> None:
     """Search a strategy's parameters (grid, random or Optuna) locally or on a Dask cluster;
-    writes trials.parquet, optimize.json and charts."""
+    writes trials.parquet, optimize.json, optimize.html and charts."""
     from tradeforge.research.charts import optimize_charts
     from tradeforge.research.io import write_json
     from tradeforge.research.optimize import optimize
+    from tradeforge.research.pages import optimize_page
 
-    search = _Search(**kw)
+    search = _search(kw)
     total = search.space.size if search.method == "grid" else search.trials
     result = _run_search(kw, search, "optimize", optimize, total=total)
     out.mkdir(parents=True, exist_ok=True)
     result.trials.to_parquet(out / "trials.parquet", index=False)
     write_json(out / "optimize.json", result.to_dict(top))
     charts = optimize_charts(result, out)
+    optimize_page(result, out)
     _print_top(result, top)
     if result.robustness and result.robustness["score"] is not None:
         console.print(f"robustness of the best (neighbourhood): {result.robustness['score']:.3f}")
-    console.print(f"wrote trials.parquet, optimize.json, {len(charts)} charts to {out}")
+    console.print(
+        f"wrote trials.parquet, optimize.json, optimize.html, {len(charts)} charts to {out}"
+    )
 
 
 # -- walkforward ------------------------------------------------------------------------------------
@@ -296,9 +271,10 @@ def walkforward_command(
     from tradeforge.core.errors import ConfigError
     from tradeforge.research.charts import walkforward_charts
     from tradeforge.research.io import write_json
+    from tradeforge.research.pages import walkforward_page
     from tradeforge.research.walkforward import WalkForwardConfig, walk_forward
 
-    search = _Search(**kw)
+    search = _search(kw)
     wf = search.walkforward
     train_len = train or wf.get("train")
     test_len = test or wf.get("test")
@@ -318,6 +294,7 @@ def walkforward_command(
     result.folds.to_parquet(out / "folds.parquet", index=False)
     write_json(out / "walkforward.json", result.to_dict())
     charts = walkforward_charts(result, out)
+    walkforward_page(result, out)
     cols = ["fold", "test_start", *search.space.names, "is_objective", "oos_objective",
             "oos_trades", "oos_net_profit", "wfe", "robustness"]  # fmt: skip
     rows = _frame_rows(result.folds)
@@ -340,7 +317,10 @@ def walkforward_command(
         summary += [{"metric": f"oos {k}", "value": s["oos"][k]}
                     for k in ("trades", "expectancy_r", "net_profit", "max_drawdown_pct")]  # fmt: skip
     console.print(_table("walk-forward summary", summary, ["metric", "value"]))
-    console.print(f"wrote walkforward.json, folds/trials parquet, {len(charts)} charts to {out}")
+    console.print(
+        f"wrote walkforward.json, walkforward.html, folds/trials parquet, {len(charts)} charts "
+        f"to {out}"
+    )
 
 
 # -- analyze ----------------------------------------------------------------------------------------
@@ -517,6 +497,7 @@ def consistency_command(
     from tradeforge.research.charts import consistency_charts
     from tradeforge.research.consistency import Thresholds, compare_trades
     from tradeforge.research.io import load_trades, write_json
+    from tradeforge.research.pages import consistency_page
 
     try:
         pd.Timedelta(tolerance)
@@ -532,6 +513,7 @@ def consistency_command(
     doc["missing"].to_csv(out / "missing.csv", index=False)
     doc["extra"].to_csv(out / "extra.csv", index=False)
     charts = consistency_charts(doc, exp, act, out)
+    consistency_page(doc, exp, act, out)
     s = doc["summary"]
     console.print(_table("matching", [{"metric": k, "value": v} for k, v in s.items()],
                          ["metric", "value"]))  # fmt: skip
@@ -540,8 +522,8 @@ def consistency_command(
                          ["metric", "expected", "actual", "delta"]))  # fmt: skip
     console.print(_table("checks", doc["checks"], ["check", "value", "limit", "kind", "passed"]))
     verdict = "[bold green]PASS[/]" if doc["passed"] else "[bold red]FAIL[/]"
-    console.print(f"{verdict} — wrote consistency.json, matched/missing/extra.csv, "
-                  f"{len(charts)} charts to {out}")  # fmt: skip
+    console.print(f"{verdict} — wrote consistency.json, consistency.html, "
+                  f"matched/missing/extra.csv, {len(charts)} charts to {out}")  # fmt: skip
     if not doc["passed"]:
         raise typer.Exit(1)
 
@@ -553,7 +535,12 @@ analyze_app.command("consistency")(consistency_command)
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``optimize``, ``walkforward`` and the ``analyze`` group to the root app."""
+    """Add ``optimize``, ``walkforward`` and the ``analyze`` and ``research`` (feature sets,
+    ML filters: `tradeforge.cli.ml`) groups to the root app."""
+    from tradeforge.cli import ml
+
     app.command("optimize")(optimize_command)
     app.command("walkforward")(walkforward_command)
     app.add_typer(analyze_app, name="analyze")
+    ml.register(ml.research_app)
+    app.add_typer(ml.research_app, name="research")

@@ -17,6 +17,7 @@ load the others (Parquet, HTTP, MetaTrader 5).
 from tradeforge._lazy import lazy_exports
 
 __all__ = [
+    "CTraderSource",
     "DataSource",
     "DukascopySource",
     "FileSource",
@@ -39,6 +40,7 @@ __getattr__, __dir__ = lazy_exports(
         "tradeforge.data.checksum": ("frame_checksum",),
         "tradeforge.data.resample": ("resample_ohlcv",),
         "tradeforge.data.sources.base": ("DataSource",),
+        "tradeforge.data.sources.ctrader": ("CTraderSource",),
         "tradeforge.data.sources.dukascopy": ("DukascopySource",),
         "tradeforge.data.sources.file_source": ("FileSource",),
         "tradeforge.data.sources.files": ("read_bars_file",),

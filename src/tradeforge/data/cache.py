@@ -210,6 +210,25 @@ class ParquetStore:
         return agg.reset_index()
 
 
+@dataclass(frozen=True)
+class StoreSlice:
+    """Where a run's bars are: a store ``home`` every worker can read (a local or shared
+    file-system path), a timeframe and an optional ``[start, end)`` range.
+
+    Small and picklable: a job (a thread, a local process, a Dask worker) loads its own
+    symbol with `load`, so bars never travel through a scheduler and a universe larger than
+    memory is read one symbol at a time."""
+
+    home: str
+    timeframe: str
+    start: str | None = None
+    end: str | None = None
+
+    def load(self, symbol: str) -> pd.DataFrame:
+        """The bars of ``symbol`` in the slice (`ParquetStore.load`)."""
+        return ParquetStore(self.home).load(symbol, self.timeframe, self.start, self.end)
+
+
 def partition_lock(path: Path) -> AbstractContextManager[None]:
     """The exclusive lock a partition's writers (and `tradeforge data repair`) hold."""
     return locked(path.with_name(f".{path.name}.lock"))

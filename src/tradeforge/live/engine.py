@@ -4,17 +4,24 @@
 feed event to `tradeforge.live.events` and commits what it changed. The steps live in small
 modules: `events` (the per-tick / per-bar sequence), `entries` and `orders` (signals to
 orders), `pending` (fills), `exits` and `booking` (positions and trades), `reconcile`,
-`kill`, `decisions` (the log) and `summary`.
+`kill`, `decisions` (the log) and `summary`; operator commands in `control`.
 
 Each event's effects are computed on a working copy of the last committed state (a typed
 `EngineState`, `tradeforge.live.model`) and committed, in its JSON form, as one journal record
 (see `tradeforge.live.state`) *after* the broker calls, which are idempotent by client id. A
 crash anywhere therefore leaves a state from which re-running the same event makes the same
 decisions, gets the same (deduplicated) broker answers and commits the same record.
+
+Operator commands (`tradeforge.live.control`) arrive on another thread, which journals each
+one (`acknowledge`) into the state's inbox under the engine's commit lock — the only thing
+the two threads share, held for one journal append and snapshot. The engine applies the inbox
+at the next event boundary, before the event's own effects, and keeps commands acknowledged
+meanwhile for the boundary after.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,13 +32,14 @@ from tradeforge.live import guards as G
 from tradeforge.live.brokers.base import Broker
 from tradeforge.live.config import EngineConfig
 from tradeforge.live.context import EngineContext
+from tradeforge.live.control.apply import apply_commands
 from tradeforge.live.decisions import append_decisions, decision
 from tradeforge.live.events import on_bar, on_tick
 from tradeforge.live.feeds import Event, Feed, Tick
 from tradeforge.live.history import HistoryLost
 from tradeforge.live.kill import kill
 from tradeforge.live.market import observe
-from tradeforge.live.model import EngineState, Json
+from tradeforge.live.model import Command, EngineState, Json
 from tradeforge.live.persist import canonical_json
 from tradeforge.live.reconcile import reconcile
 from tradeforge.live.schema import check_engine_state, load_engine_state
@@ -93,6 +101,9 @@ class Engine:
         self.load_report: LoadReport | None = None
         self.last_tick: Tick | None = None
         self.stopped = False
+        self.lock = threading.Lock()  # one committer at a time: this thread or the control's
+        # told the outcomes of applied commands after their commit (the control channel)
+        self.on_applied: Callable[[list[Json]], None] | None = None
 
     # ------------------------------------------------------------------ state
     def _adopt(self, state: Json) -> None:
@@ -108,14 +119,41 @@ class Engine:
     def _commit(
         self, new: EngineState, kind: str, event: Any, decisions: list, trades: list
     ) -> Json:
+        with self.lock:
+            record = self._store(new, kind, event, decisions, trades)
+        self._publish(record, decisions)
+        return record
+
+    def _store(
+        self, new: EngineState, kind: str, event: Any, decisions: list, trades: list
+    ) -> Json:
+        """Commit ``new`` (the caller holds ``lock``)."""
         record = self.repo.commit(new.to_json(), kind, event, decisions=decisions, trades=trades)
         self._adopt(self.repo.state)
+        return record
+
+    def _publish(self, record: Json, decisions: list) -> None:
+        """A commit's decisions to the log and the echo (outside the lock)."""
         if decisions:
             append_decisions(self.dir, record["seq"], decisions)
         if self.echo:
             for d in decisions:
                 self.echo(d)
-        return record
+
+    def acknowledge(
+        self, name: str, check: Callable[[EngineState], Json], who: Json, received: str
+    ) -> Command:
+        """Journal an operator command into the inbox, its arguments as ``check`` gives them
+        from the committed state (its `ConfigError` refuses the command: nothing is written);
+        it applies at the next event boundary. Runs on the control thread."""
+        with self.lock:
+            assert self.current is not None
+            args = check(self.current)
+            new = self.working_copy()
+            cmd = Command(self.state["seq"] + 1, name, args, who, received)
+            new.commands[str(cmd.id)] = cmd
+            self._store(new, "command", None, [], [])
+        return cmd
 
     # ------------------------------------------------------------------ start-up
     def start(self) -> LoadReport:
@@ -187,6 +225,8 @@ class Engine:
         new = self.working_copy()
         decisions: list[Json] = []
         trades: list[Json] = []
+        taken = set(new.commands)
+        applied = apply_commands(self.ctx, new, _time_of(event), decisions, trades)
         if isinstance(event, Tick):
             prev, self.last_tick = self.last_tick, event
             on_tick(self.ctx, new, event, decisions, trades, prev)
@@ -196,8 +236,22 @@ class Engine:
             kind, now = "bar", event.close_time
         if G.kill_requested(self.dir) and not new.risk.halted:
             kill(self.ctx, new, now, decisions, trades)
-        if decisions or trades or _compared(new) != self._compared:
-            new.last_key = (event.key[0], event.key[1])
-            self._commit(new, kind, list(event.key), decisions, trades)
+        record = None
+        with self.lock:
+            assert self.current is not None
+            for key, cmd in self.current.commands.items():  # acknowledged meanwhile: next time
+                if key not in taken:
+                    new.commands[key] = cmd
+            if decisions or trades or _compared(new) != self._compared:
+                new.last_key = (event.key[0], event.key[1])
+                record = self._store(new, kind, list(event.key), decisions, trades)
+        if record is not None:
+            self._publish(record, decisions)
+        if applied and self.on_applied is not None:
+            self.on_applied(applied)
         if new.risk.halted:
             self.stopped = True
+
+
+def _time_of(event: Event) -> int:
+    return event.time if isinstance(event, Tick) else event.close_time

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from tradeforge.live import guards as G
-from tradeforge.live.brokers.base import client_order_id
+from tradeforge.live.brokers.base import accepts_entry, client_order_id
 from tradeforge.live.context import EngineContext
+from tradeforge.live.control.gate import entry_block
 from tradeforge.live.decisions import decision
 from tradeforge.live.feeds import Bar, Tick
 from tradeforge.live.model import EngineState, Position, QueuedEntry, SignalRow
@@ -94,9 +95,9 @@ def enter(
     cfg, bar, tick = ctx.cfg, terms.bar, terms.tick
     now = bar.close_time
     base = {"order": sid, "side": row["side"], "tag": row["tag"]}
-    if row["entry_type"] != "market" and not ctx.broker.simulated:
+    if not accepts_entry(ctx.broker, row["entry_type"]):
         decisions.append(
-            decision(now, "skip", f"{row['entry_type']} entries need the paper broker", **base)
+            decision(now, "skip", f"{ctx.broker.name} takes no {row['entry_type']} entries", **base)
         )
         return
     if terms.final and cfg.close_at_end:
@@ -118,6 +119,10 @@ def enter(
     reversal = verdict == SLOT_REVERSAL
     if new.risk.halted:
         decisions.append(decision(now, "skip", "trading halted", **base))
+        return
+    blocked = entry_block(new, cfg.strategy_name, now, ctx.step_ns)
+    if blocked is not None:
+        decisions.append(decision(now, "skip", blocked[1], control=blocked[0], **base))
         return
     leaving = sum(1 for p in new.positions.values() if p.signal_exit)
     verdicts = G.check_entry(

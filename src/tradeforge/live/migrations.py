@@ -9,6 +9,9 @@
   ``stats.expired``, a position's ``signal_exit`` / ``fill_at_open`` / ``entry_type`` /
   ``exit_time`` / ``exit_reason``, a pending order's ``bars_left``).
 * **2** — every key always present (`tradeforge.live.model`).
+* **3** — runtime control (`tradeforge.live.control`): ``control`` (the global pause and each
+  strategy's pause / disable switches), ``blackouts`` and ``commands`` (acknowledged operator
+  commands not applied yet).
 
 Steps must be pure and deterministic, and must leave malformed bodies for the validation to
 name (they fill what is missing, never assume a shape).
@@ -24,7 +27,7 @@ from tradeforge.core.errors import StateError
 
 Body = dict[str, Any]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def _records(body: Body, key: str) -> list[Body]:
@@ -53,7 +56,20 @@ def v1_to_v2(body: Body) -> Body:
     return body
 
 
-MIGRATIONS: dict[int, Callable[[Body], Body]] = {1: v1_to_v2}
+def v2_to_v3(body: Body) -> Body:
+    """Runtime control starts empty: nothing paused, the session's strategy enabled, no
+    blackout windows, no pending commands."""
+    identity = body.get("identity")
+    name = identity.get("strategy") if isinstance(identity, dict) else None
+    strategies = {name: {"paused": False, "disabled": None}} if isinstance(name, str) else {}
+    body.setdefault("control", {"paused": False, "strategies": strategies})
+    body.setdefault("blackouts", {})
+    body.setdefault("commands", {})
+    body["schema_version"] = 3
+    return body
+
+
+MIGRATIONS: dict[int, Callable[[Body], Body]] = {1: v1_to_v2, 2: v2_to_v3}
 
 
 def version_of(body: Any) -> int:

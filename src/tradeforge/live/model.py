@@ -1,6 +1,7 @@
 """The engine state, typed: positions with their exit-plan state, entry orders at the broker
-and queued behind exits, the ATR snapshot, daily and risk counters, statistics and the last
-event applied.
+and queued behind exits, the ATR snapshot, daily and risk counters, statistics, the last
+event applied, and the operator's runtime control (pause / enable flags, blackout windows, and
+the commands acknowledged but not applied yet: `tradeforge.live.control`).
 
 Each class mirrors one JSON object of the stored state (same key names; `to_json` and
 `from_json`); the repository stores, diffs and journals that JSON form
@@ -161,6 +162,72 @@ class Stats:
 
 
 @dataclass(slots=True)
+class StrategyControl:
+    """The operator's switches for one strategy of the session."""
+
+    paused: bool  # no new entries; open positions still managed
+    disabled: str | None  # why it is switched off (entry orders cancelled), None if enabled
+
+    def to_json(self) -> Json:
+        return _plain(self)
+
+
+@dataclass(slots=True)
+class Control:
+    """Runtime control: the global pause and each strategy's switches (by strategy name)."""
+
+    paused: bool
+    strategies: dict[str, StrategyControl]
+
+    def to_json(self) -> Json:
+        return {
+            "paused": self.paused,
+            "strategies": {k: v.to_json() for k, v in self.strategies.items()},
+        }
+
+    @classmethod
+    def from_json(cls, body: Json) -> Control:
+        strategies = {k: StrategyControl(**v) for k, v in body["strategies"].items()}
+        return cls(paused=body["paused"], strategies=strategies)
+
+
+@dataclass(slots=True)
+class Blackout:
+    """A window without new entries: one-off (``start``..``end``, ns, both included) or daily
+    (from minute ``at`` of each UTC day for ``minutes``); with ``flatten`` positions close at
+    the last bar boundary before each occurrence (``flattened``: the last occurrence's start)."""
+
+    start: int | None
+    end: int | None
+    at: int | None
+    minutes: int | None
+    flatten: bool
+    label: str
+    flattened: int | None
+
+    def to_json(self) -> Json:
+        return _plain(self)
+
+
+@dataclass(slots=True)
+class Command:
+    """An operator command journaled and acknowledged, applied at the next event boundary."""
+
+    id: int  # the seq of the journal record that acknowledged it
+    name: str
+    args: Json  # checked and normalised when it was acknowledged
+    who: Json  # OS user, uid and pid of the client
+    received: str  # wall-clock time of the acknowledgement (audit only)
+
+    def to_json(self) -> Json:
+        return _plain(self)
+
+    @classmethod
+    def from_json(cls, body: Json) -> Command:
+        return cls(**body)
+
+
+@dataclass(slots=True)
 class EngineState:
     """Everything the engine needs to continue after a restart (without the repository's
     ``seq`` and ``schema_version``, which `StateRepository` stamps on the stored form)."""
@@ -175,6 +242,9 @@ class EngineState:
     daily: Daily
     risk: Risk
     stats: Stats
+    control: Control
+    blackouts: dict[str, Blackout]  # by id
+    commands: dict[str, Command]  # acknowledged, not applied yet; by id (as text)
 
     @classmethod
     def initial(cls, identity: Identity, balance: float) -> EngineState:
@@ -189,6 +259,11 @@ class EngineState:
             daily=Daily(day=None, start_balance=balance),
             risk=Risk(halted=None, peak_equity=balance),
             stats=Stats(trades=0, realized=0.0, orders=0, next_trade_id=0, expired=0),
+            control=Control(
+                paused=False, strategies={identity.strategy: StrategyControl(False, None)}
+            ),
+            blackouts={},
+            commands={},
         )
 
     def to_json(self) -> Json:
@@ -203,6 +278,9 @@ class EngineState:
             "daily": self.daily.to_json(),
             "risk": self.risk.to_json(),
             "stats": self.stats.to_json(),
+            "control": self.control.to_json(),
+            "blackouts": {k: v.to_json() for k, v in self.blackouts.items()},
+            "commands": {k: v.to_json() for k, v in self.commands.items()},
         }
 
     @classmethod
@@ -219,4 +297,7 @@ class EngineState:
             daily=Daily(**body["daily"]),
             risk=Risk(**body["risk"]),
             stats=Stats(**body["stats"]),
+            control=Control.from_json(body["control"]),
+            blackouts={k: Blackout(**v) for k, v in body["blackouts"].items()},
+            commands={k: Command.from_json(v) for k, v in body["commands"].items()},
         )

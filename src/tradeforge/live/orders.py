@@ -6,6 +6,7 @@ from __future__ import annotations
 from tradeforge.live.account import equity_margin, sizing_balance
 from tradeforge.live.brokers.base import BrokerError, OrderRequest
 from tradeforge.live.context import EngineContext
+from tradeforge.live.control.gate import entry_block
 from tradeforge.live.decisions import decision
 from tradeforge.live.feeds import Tick
 from tradeforge.live.market import observe
@@ -63,6 +64,11 @@ def place_queued(
     if new.risk.halted:
         for sid, _ in queued:
             decisions.append(decision(tick.time, "skip", "trading halted", order=sid))
+        return
+    blocked = entry_block(new, ctx.cfg.strategy_name, tick.time, ctx.step_ns)
+    if blocked is not None:  # paused, disabled or a blackout since the signal
+        for sid, _ in queued:
+            decisions.append(decision(tick.time, "skip", blocked[1], control=blocked[0], order=sid))
         return
     balance = sizing_balance(ctx, new)
     sp = ctx.spread(tick.spread)

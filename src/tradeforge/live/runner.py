@@ -5,16 +5,26 @@ A session runs one `RunSpec` with `LiveSettings` (one symbol). A dry-run's is wr
 (``tradeforge dry-run --state DIR`` again, or after a crash) continues with the same
 configuration — a restart with a different one is refused. A session holds the
 state directory's writer lock (`tradeforge.live.lock`) from before its first write to its end.
+
+While the engine runs, its control channel (`tradeforge.live.control.server`: ``<state>/
+control.sock`` and ``control.token``) takes operator commands from ``tradeforge ctl``; it
+closes when the run ends. Where it cannot open (no Unix sockets, a state path too long for
+one) the session runs without it and says so in ``decisions.jsonl``.
+
+A `SessionObserver` (the notifier, `tradeforge.notify.session.SessionNotifier`) follows a
+session without touching its trading: it sees each decision after its commit, through the
+engine's ``echo`` callback (refused control commands reach it from the control thread),
+and is told when the session ends and why.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 
@@ -22,6 +32,8 @@ from tradeforge.core.errors import ConfigError, StateError
 from tradeforge.core.paths import user_path
 from tradeforge.core.timeutil import to_utc
 from tradeforge.live.brokers.paper import PAPER_FILE, PaperBroker
+from tradeforge.live.control.server import ControlServer
+from tradeforge.live.decisions import append_decisions, decision
 from tradeforge.live.engine import Engine, EngineConfig
 from tradeforge.live.feeds import ReplayFeed
 from tradeforge.live.guards import RiskLimits
@@ -32,6 +44,63 @@ from tradeforge.strategy.base import Strategy
 from tradeforge.trading.spec import LiveSettings, RunSpec
 
 SPEC_FILE = "dryrun.json"
+
+
+class SessionObserver(Protocol):
+    """Follows a session: ``attach`` (before the engine starts) returns the callback that
+    gets every decision after its commit, on the engine's thread — it must return at once;
+    ``finish`` runs when the session ends, with the exception that ended it, if any."""
+
+    def attach(self, engine: Engine) -> Callable[[dict[str, Any]], None]: ...
+
+    def finish(self, engine: Engine, error: BaseException | None) -> Any: ...
+
+
+@contextmanager
+def observed(engine: Engine, observer: SessionObserver | None) -> Iterator[Engine]:
+    """Run the body with ``observer`` following ``engine`` (after the engine's own echo)."""
+    if observer is None:
+        yield engine
+        return
+    echo, watch = engine.echo, observer.attach(engine)
+
+    def both(d: dict[str, Any]) -> None:
+        if echo is not None:
+            echo(d)
+        watch(d)
+
+    engine.echo = both
+    try:
+        yield engine
+    except BaseException as exc:
+        observer.finish(engine, exc)
+        raise
+    observer.finish(engine, None)
+
+
+@contextmanager
+def control_channel(engine: Engine) -> Iterator[ControlServer | None]:
+    """Serve ``engine``'s control channel for the body (it must have started)."""
+    try:
+        server = ControlServer(engine).start()
+    except StateError as exc:
+        note = decision(None, "control_unavailable", f"no runtime control: {exc}")
+        append_decisions(engine.dir, engine.state["seq"], [note])
+        if engine.echo is not None:
+            engine.echo(note)
+        yield None
+        return
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def run_engine(engine: Engine) -> None:
+    """Start ``engine`` and run it to the end of its feed with its control channel open."""
+    engine.start()
+    with control_channel(engine):
+        engine.run()
 
 
 def engine_config(spec: RunSpec, strategy: Strategy | None = None) -> EngineConfig:
@@ -160,6 +229,7 @@ def dry_run_session(
     echo=None,
     *,
     accept_state_loss: bool = False,
+    observer: SessionObserver | None = None,
 ) -> Iterator[Engine]:
     """Run (or resume) a dry-run under the state directory's lock and yield the finished
     engine with the lock still held, so the caller exports its results before another writer
@@ -169,8 +239,8 @@ def dry_run_session(
         spec = prepare_session(spec)
     with StateLock(state_dir):
         engine = build_dry_run(state_dir, spec, echo, accept_state_loss=accept_state_loss)
-        engine.start()
-        engine.run()
+        with observed(engine, observer):
+            run_engine(engine)
         yield engine
 
 
@@ -180,8 +250,11 @@ def run_dry(
     echo=None,
     *,
     accept_state_loss: bool = False,
+    observer: SessionObserver | None = None,
 ) -> Engine:
-    with dry_run_session(state_dir, spec, echo, accept_state_loss=accept_state_loss) as engine:
+    with dry_run_session(
+        state_dir, spec, echo, accept_state_loss=accept_state_loss, observer=observer
+    ) as engine:
         return engine
 
 
@@ -195,6 +268,7 @@ def run_live(
     echo=None,
     accept_state_loss: bool = False,
     login: dict[str, Any] | None = None,
+    observer: SessionObserver | None = None,
 ) -> Engine:
     """Live trading through MetaTrader 5: exits on every tick (``exit_mode="tick"``), stops
     sent to the server, reconciliation with the terminal before the first order. ``login``
@@ -219,8 +293,10 @@ def run_live(
             echo=echo,
             accept_state_loss=accept_state_loss,
         )
-        engine.start()
-        engine.run()
+        if isinstance(feed, MT5Feed) and feed.on_reconnect is None:
+            feed.on_reconnect = engine.reconcile  # after a terminal reconnect, before new events
+        with observed(engine, observer):
+            run_engine(engine)
     return engine
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from tradeforge.analytics._data import time_ns
+from tradeforge.analytics.indicators import Indicators
 from tradeforge.analytics.report import Report
 from tradeforge.core.paths import user_path
 from tradeforge.plotting._base import chart_style, save_png
@@ -70,7 +71,9 @@ def _pick_trades(trades: pd.DataFrame, n_best: int, n_worst: int) -> list[tuple[
     ]
 
 
-def _window_charts(result: BacktestResult, ohlc, signals, window, out: Path) -> list[Path]:
+def _window_charts(
+    result: BacktestResult, ohlc, signals, window, out: Path, indicators
+) -> list[Path]:
     start, end = (pd.Timestamp(w) for w in window)
     start = start.tz_localize("UTC") if start.tzinfo is None else start
     end = end.tz_localize("UTC") if end.tzinfo is None else end
@@ -87,7 +90,9 @@ def _window_charts(result: BacktestResult, ohlc, signals, window, out: Path) -> 
             tr = tr[(e < time_ns([end])[0]) & (x >= time_ns([start])[0])]
         sig = signal_points((signals or {}).get(symbol), bars)
         title = f"{symbol} {start:%Y-%m-%d %H:%M} → {end:%Y-%m-%d %H:%M} UTC ({len(tr)} trades)"
-        fig = trade_window_chart(bars, tr, result.legs, int(lo), int(hi), title, sig)
+        fig = trade_window_chart(
+            bars, tr, result.legs, int(lo), int(hi), title, sig, indicators.get(symbol)
+        )
         name = f"candles_{symbol}_{start:%Y%m%dT%H%M}_{end:%Y%m%dT%H%M}.png"
         paths.append(save_png(fig, out / name))
     return paths
@@ -103,14 +108,17 @@ def render_charts(
     n_best: int = 3,
     n_worst: int = 3,
     window: tuple[Any, Any] | None = None,
+    indicators: Mapping[str, Indicators] | None = None,
 ) -> list[Path]:
     """Write every chart PNG into ``out_dir`` and return their paths (in a fixed order).
 
     Candlestick charts need ``ohlc`` (symbol -> bars); ``signals`` (symbol -> a `Signals`
     table or a frame with ``time``/``side``) adds signal markers. With ``window`` one chart per
     symbol covers that time range; otherwise the ``n_best`` and ``n_worst`` trades by PnL get
-    one chart each. Charts that have nothing to show (no trades, no bars) are skipped.
+    one chart each. ``indicators`` ({symbol: `Indicators`} aligned with ``ohlc``) are drawn
+    on those charts. Charts that have nothing to show (no trades, no bars) are skipped.
     """
+    indicators = dict(indicators or {})
     out = user_path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for pattern in CHART_PATTERNS:  # charts of an earlier report in the same folder
@@ -134,7 +142,7 @@ def render_charts(
         if not ohlc:
             return paths
         if window is not None:
-            paths.extend(_window_charts(result, ohlc, signals, window, out))
+            paths.extend(_window_charts(result, ohlc, signals, window, out, indicators))
             return paths
         sig_cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for label, trade in _pick_trades(result.trades, n_best, n_worst):
@@ -144,7 +152,10 @@ def render_charts(
             bars = ohlc[symbol]
             if symbol not in sig_cache:
                 sig_cache[symbol] = signal_points((signals or {}).get(symbol), bars)
-            fig = trade_chart(bars, trade, result.legs, sig_cache[symbol], label)
+            fig = trade_chart(
+                bars, trade, result.legs, sig_cache[symbol], label,
+                indicators=indicators.get(symbol),
+            )  # fmt: skip
             name = f"trade_{label.replace(' ', '_')}_{int(trade['trade_id'])}.png"
             paths.append(save_png(fig, out / name))
     return paths

@@ -1,8 +1,11 @@
-"""Candlestick charts with signals, entries, exits and stops.
+"""Candlestick charts with signals, entries, exits, stops, targets and the strategy's
+indicators.
 
 Candles are drawn on integer bar positions (no gaps over weekends) as two vectorized
 collections: a `LineCollection` of wicks and a `PolyCollection` of bodies. The x tick labels
-map positions back to UTC bar times.
+map positions back to UTC bar times, with the year. Price-scale indicators are lines over the
+candles; the others (oscillators, ATR) get a pane each below, on the same bar positions
+(`tradeforge.analytics.indicators` decides which is which). The charts are 1600 px wide.
 """
 
 from __future__ import annotations
@@ -18,9 +21,15 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from tradeforge.analytics._data import time_ns
+from tradeforge.analytics.indicators import Indicators
 from tradeforge.plotting._base import DOWN, LINE, NEG, POS, UP, new_figure
 
 BODY_WIDTH = 0.7
+#: trade and window charts: 16 x 8.5 inches at 100 dpi = 1600 px wide
+WIDTH, HEIGHT, PANE_HEIGHT = 16.0, 8.5, 1.8
+#: indicator line colours (no green or red: those mean up/down, profit/loss here)
+PALETTE = ("#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+           "#17becf")  # fmt: skip
 
 
 def draw_candles(ax: Axes, o, h, lo, c, x0: int = 0) -> None:
@@ -56,17 +65,16 @@ def draw_candles(ax: Axes, o, h, lo, c, x0: int = 0) -> None:
 
 
 def _time_axis(ax: Axes, index: pd.DatetimeIndex, x0: int) -> None:
+    """Tick labels with the full date (year included) and time of the bar at each tick."""
     n = len(index)
-    multi_day = n and index[-1].normalize() != index[0].normalize()
-    fmt = "%m-%d %H:%M" if multi_day else "%H:%M"
 
     def label(v: float, _pos: int) -> str:
         i = int(round(v)) - x0
-        return index[i].strftime(fmt) if 0 <= i < n else ""
+        return index[i].strftime("%Y-%m-%d\n%H:%M") if 0 <= i < n else ""
 
-    ax.xaxis.set_major_locator(MaxNLocator(nbins=9, integer=True))
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=12, integer=True))
     ax.xaxis.set_major_formatter(FuncFormatter(label))
-    ax.set_xlabel(f"Time (UTC){'' if multi_day else index[0].strftime(', %Y-%m-%d')}")
+    ax.set_xlabel("Time (UTC)")
 
 
 def signal_points(signals: Any, bars: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -100,15 +108,22 @@ def trade_window_chart(
     hi: int,
     title: str,
     signals: tuple[np.ndarray, np.ndarray] | None = None,
+    indicators: Indicators | None = None,
 ) -> Figure:
-    """Bars ``[lo, hi)`` of ``bars`` with every trade of ``trades`` drawn on them."""
+    """Bars ``[lo, hi)`` of ``bars`` with every trade of ``trades`` drawn on them, and the
+    strategy's ``indicators`` (values aligned with ``bars``) over and under the candles."""
     view = bars.iloc[lo:hi]
-    fig = new_figure(11.0, 5.8, bottom=1.0)
-    ax = fig.add_subplot()
+    ind = indicators or Indicators()
+    n_panes = len(ind.panes)
+    fig = new_figure(WIDTH, HEIGHT + PANE_HEIGHT * n_panes, bottom=1.3, hspace=0.08)
+    ratios = (HEIGHT - 2.0,) + (PANE_HEIGHT,) * n_panes
+    axes = fig.subplots(1 + n_panes, 1, sharex=True, squeeze=False, height_ratios=ratios)[:, 0]
+    ax = axes[0]
     draw_candles(
         ax, *(view[k].to_numpy(dtype=np.float64) for k in ("open", "high", "low", "close")), lo
     )
-    _time_axis(ax, view.index, lo)
+    _time_axis(axes[-1], view.index, lo)
+    _indicator_lines(axes, ind, lo, hi)
     ax.set_ylabel("Price")
     ax.ticklabel_format(axis="y", style="plain", useOffset=False)
     span = float(view["high"].max() - view["low"].min()) or 1e-4
@@ -193,6 +208,7 @@ def trade_window_chart(
                 zorder=7,
                 label="exit",
             )
+        levels += _target_lines(ax, lg, e_pos, trades, pos)
     if levels:
         allv = np.concatenate(levels)
         allv = allv[np.isfinite(allv)]
@@ -200,8 +216,37 @@ def trade_window_chart(
         lo_v, hi_v = min(y0, allv.min() - 0.04 * span), max(y1, allv.max() + 0.04 * span)
         ax.set_ylim(lo_v, hi_v)
     ax.set_title(title)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncols=6, frameon=False)
+    fig.legend(
+        *ax.get_legend_handles_labels(), loc="lower center", ncols=7, frameon=False,
+        bbox_to_anchor=(0.5, 0.0),
+    )  # fmt: skip
     return fig
+
+
+def _indicator_lines(axes, ind: Indicators, lo: int, hi: int) -> None:
+    """The price-scale lines on ``axes[0]``, each pane's lines on the next axes."""
+    x = np.arange(lo, hi, dtype=np.float64)
+    colors = iter(PALETTE * (1 + len(ind.columns) // len(PALETTE)))
+    for col in ind.price:
+        axes[0].plot(x, ind.values[col][lo:hi], color=next(colors), lw=1.3, zorder=4, label=col)
+    for a, (feature, cols) in zip(axes[1:], ind.panes, strict=True):
+        for col in cols:
+            a.plot(x, ind.values[col][lo:hi], color=next(colors), lw=1.1, label=col)
+        a.set_ylabel(feature)
+        a.legend(loc="upper left", ncols=len(cols))
+
+
+def _target_lines(ax: Axes, legs: pd.DataFrame, e_pos, trades: pd.DataFrame, pos) -> list:
+    """Each filled target of the trades: a dashed line at its price from the entry to its
+    fill (the run records the targets that filled, not the others)."""
+    hit = legs[legs["reason"].astype(str) == "target"] if len(legs) else legs
+    if not len(hit):
+        return []
+    start = pd.Series(e_pos, index=trades["trade_id"].to_numpy()).reindex(hit["trade_id"])
+    price = hit["price"].to_numpy(dtype=np.float64)
+    ax.hlines(price, start.to_numpy(np.float64), pos(hit["time"]), colors=POS,
+              linestyles="--", lw=1.0, zorder=5, label="target (filled)")  # fmt: skip
+    return [price]
 
 
 def trade_title(t: Mapping[str, Any]) -> str:
@@ -220,6 +265,7 @@ def trade_chart(
     signals: tuple[np.ndarray, np.ndarray] | None = None,
     label: str = "",
     max_bars: int = 400,
+    indicators: Indicators | None = None,
 ) -> Figure:
     """One trade with context before its entry and after its exit."""
     bar_ns = time_ns(bars.index)
@@ -229,4 +275,4 @@ def trade_chart(
     pad = int(np.clip(hold // 2, 15, max(15, (max_bars - hold) // 2)))
     lo, hi = max(0, e - pad), min(len(bars), x + pad + 1)
     title = (f"{label}: " if label else "") + trade_title(trade)
-    return trade_window_chart(bars, trade.to_frame().T, legs, lo, hi, title, signals)
+    return trade_window_chart(bars, trade.to_frame().T, legs, lo, hi, title, signals, indicators)

@@ -27,6 +27,7 @@ from tradeforge.research.backends import (
     ProcessBackend,
     make_backend,
 )
+from tradeforge.research.config import SearchSettings
 from tradeforge.research.consistency import Thresholds, compare_trades, match_trades
 from tradeforge.research.evaluate import METRICS
 from tradeforge.research.feature_stats import analyze_features
@@ -47,6 +48,7 @@ __all__ = [
     "OptimizeResult",
     "ParameterSpace",
     "ProcessBackend",
+    "SearchSettings",
     "Thresholds",
     "WalkForwardConfig",
     "WalkForwardResult",

@@ -32,6 +32,26 @@ def _save(fig: Any, path: Path) -> Path:
 
 
 # -- optimisation ---------------------------------------------------------------------------------
+#: fill of a heatmap cell whose best trial is not ``ok``, by status
+STATUS_COLORS = {"rejected": "#c7c7c7", "undefined": "#e6e6e6", "invalid": "#8c8c8c"}
+
+
+def heatmap_cells(trials: pd.DataFrame, x: str, y: str, sign: float) -> pd.DataFrame:
+    """One row per (``x``, ``y``) cell of the trials: the best ``ok`` trial of the cell or,
+    when none is ``ok``, its best other trial (NaN objectives last); with the cell's trial
+    count and ``ok`` count."""
+    t = trials.assign(
+        _ok=(trials["status"] == "ok").astype(int),
+        _key=-sign * trials["objective"].to_numpy(dtype=np.float64),
+    )
+    t["_key"] = t["_key"].fillna(np.inf)
+    t = t.sort_values(["_ok", "_key", "trial_id"], ascending=[False, True, True], kind="stable")
+    best = t.drop_duplicates([x, y], keep="first")
+    counts = t.groupby([x, y], sort=False).agg(n=("trial_id", "size"), n_ok=("_ok", "sum"))
+    best = best.join(counts, on=[x, y]).drop(columns=["_ok", "_key"])
+    return best.sort_values([y, x], kind="stable").reset_index(drop=True)
+
+
 def optimize_charts(result: Any, out: Path) -> list[Path]:
     """Objective by trial, objective vs each parameter, heatmap of the first two parameters."""
     trials = result.trials
@@ -59,23 +79,60 @@ def optimize_charts(result: Any, out: Path) -> list[Path]:
         a.set_ylabel(result.objective.metric)
     paths.append(_save(fig, out / "params.png"))
     if len(names) >= 2:
-        sub = trials[ok]
-        if not sub.empty:
-            pivot = sub.pivot_table(index=names[0], columns=names[1], values="objective",
-                                    aggfunc="max")  # fmt: skip
-            fig, ax = _figure(7.0, 5.5)
-            a = ax[0, 0]
-            im = a.imshow(pivot.to_numpy(dtype=float), aspect="auto", origin="lower",
-                          cmap="viridis")  # fmt: skip
-            a.set_xticks(range(len(pivot.columns)), [f"{c:g}" if isinstance(c, float) else str(c)
-                                                     for c in pivot.columns])  # fmt: skip
-            a.set_yticks(range(len(pivot.index)), [str(c) for c in pivot.index])
-            a.set_xlabel(names[1])
-            a.set_ylabel(names[0])
-            a.set_title(f"best {result.objective.metric} by {names[0]} x {names[1]}")
-            fig.colorbar(im, ax=a)
-            paths.append(_save(fig, out / "heatmap.png"))
+        paths.append(_heatmap_png(result, out / "heatmap.png"))
     return paths
+
+
+def _heatmap_png(result: Any, path: Path) -> Path:
+    """Every cell of the first two parameters: ``ok`` cells coloured by the objective and
+    labelled with it, the others grey and labelled with their status."""
+    from matplotlib import colormaps
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    x, y = result.space.names[:2]
+    cells = heatmap_cells(result.trials, x, y, result.objective.sign)
+    xs = sorted(pd.unique(result.trials[x].dropna()), key=_order)
+    ys = sorted(pd.unique(result.trials[y].dropna()), key=_order)
+    ok = (cells["status"] == "ok").to_numpy()
+    value = cells["objective"].to_numpy(dtype=float)
+    norm = Normalize(*(value[ok].min(), value[ok].max()) if ok.any() else (0.0, 1.0))
+    fig, ax = _figure(max(6.0, 1.0 + 0.9 * len(xs)), max(4.0, 1.5 + 0.6 * len(ys)))
+    a = ax[0, 0]
+    cmap = colormaps["viridis"]
+    for (_, cell), good, v in zip(cells.iterrows(), ok, value, strict=True):
+        i, j = ys.index(cell[y]), xs.index(cell[x])
+        color = cmap(norm(v)) if good else STATUS_COLORS.get(cell["status"], "#e6e6e6")
+        a.add_patch(_rect(j, i, color))
+        text = f"{v:.3g}" if good else cell["status"]
+        if not good and np.isfinite(v):
+            text += f"\n{v:.3g}"
+        dark = good and norm(v) < 0.65
+        a.text(j, i, text, ha="center", va="center", fontsize=8,
+               color="white" if dark else "#222222")  # fmt: skip
+    a.set_xlim(-0.5, len(xs) - 0.5)
+    a.set_ylim(-0.5, len(ys) - 0.5)
+    a.set_xticks(range(len(xs)), [_tick(v) for v in xs])
+    a.set_yticks(range(len(ys)), [_tick(v) for v in ys])
+    a.set_xlabel(x)
+    a.set_ylabel(y)
+    a.set_title(f"best {result.objective.metric} by {x} x {y} (grey: no ok trial)")
+    fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=a)
+    return _save(fig, path)
+
+
+def _order(value: Any) -> tuple[int, Any]:
+    return (0, value) if isinstance(value, int | float | np.number) else (1, str(value))
+
+
+def _tick(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float | np.floating) else str(value)
+
+
+def _rect(x: float, y: float, color: Any) -> Any:
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((x - 0.48, y - 0.48), 0.96, 0.96, facecolor=color, edgecolor="white")
 
 
 # -- walk-forward ---------------------------------------------------------------------------------

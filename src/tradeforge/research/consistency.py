@@ -8,7 +8,13 @@ actual trades *extra*.
 Per pair: entry/exit delay in seconds (actual minus expected) and entry/exit slippage in
 price units and pips, signed so that **positive is worse for the trader** (a long bought
 higher, a short sold lower; a long sold lower, a short bought back higher), plus PnL and R
-differences. Metric deltas (actual minus expected) come from `build_report` on each set.
+differences. Metric deltas (actual minus expected) come from `build_report` on each set's
+closed trades.
+
+A trade may still be open (no ``exit_time``): it is matched on its entry like any other, its
+exit figures are NaN and it takes no part in the metrics. The session monitor
+(`tradeforge.notify.monitor`) compares sessions in progress that way; ``tradeforge analyze
+consistency`` compares finished trade lists. Both call `compare_trades`.
 
 `Thresholds` turn the comparison into pass/fail checks.
 """
@@ -53,6 +59,12 @@ class Thresholds:
     max_expectancy_r_delta: float | None = 0.1  # |actual - expected|
     max_win_rate_delta_pct: float | None = 5.0
     max_drawdown_delta_pct: float | None = 5.0  # |actual - expected| drawdown, points
+    max_missing: int | None = None  # expected trades without an actual partner (a count)
+    max_extra: int | None = None  # actual trades without an expected partner (a count)
+    max_mean_exit_delay_s: float | None = None  # |mean exit delay| of matched closed trades
+    max_mean_exit_slippage_pips: float | None = None
+    max_trades_delta: int | None = None  # |actual - expected| closed trades
+    max_r_ks_statistic: float | None = None  # two-sample KS distance of the R multiples
 
     def describe(self) -> dict[str, Any]:
         return asdict(self)
@@ -63,6 +75,22 @@ def _times(values: Any) -> np.ndarray:
     if idx.tz is None:
         idx = idx.tz_localize("UTC")
     return idx.as_unit("ns").asi8
+
+
+def _delay_s(actual: Any, expected: Any) -> np.ndarray:
+    """Seconds from ``expected`` to ``actual`` times; NaN where either is missing (open)."""
+    a, e = pd.DatetimeIndex(actual), pd.DatetimeIndex(expected)
+    known = ~(a.isna() | e.isna())
+    out = np.full(len(a), np.nan)
+    out[known] = (_times(a[known]) - _times(e[known])) / 1e9
+    return out
+
+
+def closed_trades(trades: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``trades`` that have an exit (all of them when there is no ``exit_time``)."""
+    if "exit_time" not in trades.columns:
+        return trades
+    return trades[pd.DatetimeIndex(trades["exit_time"]).notna()]
 
 
 def _prepare(trades: pd.DataFrame, name: str) -> pd.DataFrame:
@@ -155,7 +183,7 @@ def matched_table(expected: pd.DataFrame, actual: pd.DataFrame, pe, pa) -> pd.Da
             "actual_entry_time": pd.DatetimeIndex(a["entry_time"]),
             "entry_delay_s": (_times(a["entry_time"]) - _times(e["entry_time"])) / 1e9,
             "exit_delay_s": (
-                (_times(a["exit_time"]) - _times(e["exit_time"])) / 1e9
+                _delay_s(a["exit_time"], e["exit_time"])
                 if "exit_time" in e.columns and "exit_time" in a.columns
                 else np.nan
             ),
@@ -240,8 +268,9 @@ def compare_trades(
     matched = matched_table(expected, actual, pe, pa)
     missing = e.drop(index=pe).reset_index(drop=True)
     extra = a.drop(index=pa).reset_index(drop=True)
-    m_exp = flat_metrics(build_report(trades_result(expected, initial_capital)))
-    m_act = flat_metrics(build_report(trades_result(actual, initial_capital)))
+    done_e, done_a = closed_trades(expected), closed_trades(actual)
+    m_exp = flat_metrics(build_report(trades_result(done_e, initial_capital)))
+    m_act = flat_metrics(build_report(trades_result(done_a, initial_capital)))
     deltas = {
         k: {"expected": m_exp[k], "actual": m_act[k], "delta": m_act[k] - m_exp[k]}
         for k in DELTA_METRICS
@@ -265,7 +294,7 @@ def compare_trades(
         "mean_pnl_diff": _mean(matched["pnl_diff"]),
         "mean_r_diff": _mean(matched["r_diff"]),
     }
-    checks = _checks(summary, deltas, thresholds)
+    checks = _checks(summary, deltas, ks_d, thresholds)
     return {
         "kind": "tradeforge.analyze.consistency",
         "passed": all(c["passed"] for c in checks),
@@ -293,7 +322,7 @@ def _absmax(s: pd.Series) -> float | None:
     return float(np.abs(v).max()) if len(v) else None
 
 
-def _checks(summary: dict, deltas: dict, th: Thresholds) -> list[dict[str, Any]]:
+def _checks(summary: dict, deltas: dict, ks_d: float, th: Thresholds) -> list[dict[str, Any]]:
     out = []
 
     def add(name: str, value: float | None, limit: float | None, kind: str) -> None:
@@ -334,6 +363,17 @@ def _checks(summary: dict, deltas: dict, th: Thresholds) -> list[dict[str, Any]]
         th.max_drawdown_delta_pct,
         "max",
     )
+    add("missing", summary["missing"], th.max_missing, "max")
+    add("extra", summary["extra"], th.max_extra, "max")
+    add("mean_exit_delay_s", _abs(summary["mean_exit_delay_s"]), th.max_mean_exit_delay_s, "max")
+    add(
+        "mean_exit_slippage_pips",
+        summary["mean_exit_slippage_pips"],
+        th.max_mean_exit_slippage_pips,
+        "max",
+    )
+    add("trades_delta", _abs(deltas["trades"]["delta"]), th.max_trades_delta, "max")
+    add("r_ks_statistic", ks_d, th.max_r_ks_statistic, "max")
     return out
 
 

@@ -32,6 +32,7 @@ import pandas as pd
 
 from tradeforge.backtest.io import run_config
 from tradeforge.core.errors import ConfigError
+from tradeforge.data.cache import StoreSlice
 from tradeforge.research.backends import Backend, InProcessBackend, Progress, Shared
 from tradeforge.research.evaluate import METRICS, Evaluator, Window
 from tradeforge.research.objective import Objective
@@ -49,10 +50,12 @@ WARM_LIMIT = 20_000
 def _build_evaluator(
     spec: RunSpec,
     strategy: type[Strategy],
-    frames: Mapping[str, pd.DataFrame],
+    frames: Mapping[str, pd.DataFrame] | StoreSlice,
     features: Any,
     conversion: Conversion | None,
 ) -> Evaluator:
+    if isinstance(frames, StoreSlice):  # a worker reads the bars from the shared store
+        frames = {s: frames.load(s) for s in spec.symbols}
     return Evaluator(spec, frames, features, strategy=strategy, conversion=conversion)
 
 
@@ -63,7 +66,7 @@ def _evaluate_item(evaluator: Evaluator, item: tuple[Params, Window | None]) -> 
 
 def prepare(
     strategy: type[Strategy] | str,
-    data: Mapping[str, pd.DataFrame],
+    data: Mapping[str, pd.DataFrame] | StoreSlice,
     space: ParameterSpace,
     spec: RunSpec | None = None,
     *,
@@ -76,8 +79,18 @@ def prepare(
     The trials' settings come from ``spec`` or, as a convenience, from ``keywords`` (those of
     `RunSpec.from_keywords`); ``spec.params`` become the space's fixed parameters;
     ``conversion`` holds the conversion bars (or, with keywords, rates) of an account
-    currency."""
+    currency.
+
+    ``data`` may be a `StoreSlice` (``spec`` then names the symbols): the payload then carries
+    that reference, not the bars or features, so on a cluster every worker reads the bars
+    from the shared store path (and computes its features) instead of receiving them
+    through the scheduler."""
     cls = get_strategy(strategy) if isinstance(strategy, str) else strategy
+    source = data if isinstance(data, StoreSlice) else None
+    if source is not None:
+        if spec is None or not spec.symbols:
+            raise ConfigError("bars from the store need a spec naming the symbols")
+        data = {s: source.load(s) for s in spec.symbols}
     if spec is None:
         spec = RunSpec.from_keywords(None, data, conversion, **keywords)
     elif keywords:
@@ -87,7 +100,10 @@ def prepare(
     size = space.size
     if size is not None and size <= WARM_LIMIT:
         evaluator.warm(space.grid())
-    payload = (evaluator.spec, cls, evaluator.frames, evaluator.feature_columns(), conversion)
+    if source is not None:
+        payload: tuple[Any, ...] = (evaluator.spec, cls, source, None, conversion)
+    else:
+        payload = (evaluator.spec, cls, evaluator.frames, evaluator.feature_columns(), conversion)
     return evaluator, Shared(_build_evaluator, payload)
 
 
@@ -345,7 +361,7 @@ def robustness(
 
 def optimize(
     strategy: type[Strategy] | str,
-    data: Mapping[str, pd.DataFrame],
+    data: Mapping[str, pd.DataFrame] | StoreSlice,
     space: ParameterSpace,
     *,
     method: str = "grid",

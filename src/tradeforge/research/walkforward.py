@@ -34,6 +34,7 @@ from tradeforge.analytics.report import build_report
 from tradeforge.backtest import BacktestResult
 from tradeforge.backtest.io import run_config
 from tradeforge.core.errors import ConfigError
+from tradeforge.data.cache import StoreSlice
 from tradeforge.research.backends import Backend, InProcessBackend, Progress
 from tradeforge.research.evaluate import Window, flat_metrics
 from tradeforge.research.objective import Objective
@@ -250,7 +251,7 @@ def _years(window: Window) -> float:
 
 def walk_forward(
     strategy: type[Strategy] | str,
-    data: Mapping[str, pd.DataFrame],
+    data: Mapping[str, pd.DataFrame] | StoreSlice,
     space: ParameterSpace,
     config: WalkForwardConfig,
     *,

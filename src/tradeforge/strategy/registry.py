@@ -13,6 +13,7 @@ from tradeforge.strategy.base import Strategy
 
 _REGISTRY: dict[str, type[Strategy]] = {}
 _BUILTINS_LOADED = False
+_PLUGINS_LOADED = False
 
 
 def register_strategy(cls: type[Strategy]) -> type[Strategy]:
@@ -35,14 +36,30 @@ def _load_builtins() -> None:
         import tradeforge.strategy.builtin  # noqa: F401  (registers on import)
 
 
+def _load_plugins() -> None:
+    """Strategies of other packages (and of tradeforge's upper layers, such as the ML filter)
+    register when their module loads: the "tradeforge_strategies" entry points. Loaded only
+    when a name is not built in, so built-in strategies never pay for them."""
+    global _PLUGINS_LOADED
+    if not _PLUGINS_LOADED:
+        _PLUGINS_LOADED = True
+        from importlib.metadata import entry_points
+
+        for entry in entry_points(group="tradeforge_strategies"):
+            entry.load()
+
+
 def available_strategies() -> list[str]:
     _load_builtins()
+    _load_plugins()
     return sorted(_REGISTRY)
 
 
 def get_strategy(name: str) -> type[Strategy]:
     """The strategy class registered as ``name``."""
     _load_builtins()
+    if name not in _REGISTRY:
+        _load_plugins()
     try:
         return _REGISTRY[name]
     except KeyError:

@@ -42,7 +42,7 @@ Semantics (docs/conventions.md §Fills states them in full; the engine implement
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -341,10 +341,16 @@ def make_signals(
     ints, floats = blank_blocks(n, given=values)
     for name, v in values.items():
         (floats if BY_NAME[name].block == FLOAT else ints)[ROW[name]] = v
+    per_row = {name for name, v in values.items() if isinstance(v, np.ndarray)}
     for k, t in enumerate(targets):
         ints[ROW["target_kind"] + k] = TARGET_KINDS.index(t.kind)
-        floats[ROW["target_value"] + k] = _col(t.value, n, np.float64, f"target{k + 1}")
-        floats[ROW["target_fraction"] + k] = _col(t.fraction, n, np.float64, f"target{k + 1} fraction")  # fmt: skip
+        for name, v in (
+            ("target_value", _col(t.value, n, np.float64, f"target{k + 1}")),
+            ("target_fraction", _col(t.fraction, n, np.float64, f"target{k + 1} fraction")),
+        ):
+            floats[ROW[name] + k] = v
+            if isinstance(v, np.ndarray):
+                per_row.add(name)
 
     def level(a: np.ndarray | None) -> np.ndarray | None:
         return None if a is None else np.ascontiguousarray(a, dtype=np.float64)
@@ -353,7 +359,9 @@ def make_signals(
         int(n_bars), tags, ints, floats, level(trail_level_long), level(trail_level_short)
     )
     ref = None if reference_price is None else _col(reference_price, n, np.float64, "reference")
-    validate_signals(sig, reference_price=ref)
+    if ref is not None and np.ndim(ref) == 0:
+        ref = np.full(1, ref)  # a scalar reference broadcasts like a constant column
+    _validate(sig, ref, {c.name for c in COLUMNS} - per_row)  # the rest hold one value
     if n and np.any(bars_arr[1:] < bars_arr[:-1]):
         order = np.argsort(bars_arr, kind="stable")
         sig = Signals(sig.n_bars, tags, ints[:, order], floats[:, order], sig.trail_level_long,
@@ -369,34 +377,48 @@ def _fail(sig: Signals, rows: np.ndarray, rule: str) -> SignalError:
     )
 
 
-def _rule_checks(sig: Signals, reference_price: np.ndarray | None):
-    """``(bad rows, rule)`` pairs, computed lazily in the order they are reported."""
-    bar, side, stop_price, stop_dist = sig.bar, sig.side, sig.stop_price, sig.stop_distance
+def _rule_checks(sig: Signals, reference_price: np.ndarray | None, constant: Collection[str] = ()):
+    """``(bad rows, rule)`` pairs, computed lazily in the order they are reported.
+
+    Columns named in ``constant`` hold one value on every row (`make_signals` knows which
+    it filled from a scalar or a default); they are read as their first row only and numpy
+    broadcasts them against the others. A rule on constant columns alone is then checked
+    once: it fails on every row or on none, and row 0 is the first bad row either way."""
+
+    def col(name: str) -> np.ndarray:
+        c = BY_NAME[name]
+        block = sig.floats if c.block == FLOAT else sig.ints
+        rows = block[ROW[name] : ROW[name] + c.width]
+        if name in constant:
+            rows = rows[:, :1]
+        return rows if c.width > 1 else rows[0]
+
+    bar, side, stop_price, stop_dist = col("bar"), col("side"), col("stop_price"), col("stop_distance")  # fmt: skip
     yield (bar < 0) | (bar >= sig.n_bars), f"bar outside the frame (0..{sig.n_bars - 1})"
     yield (side != 1) & (side != -1), "side must be +1 or -1"
     has_price = np.isfinite(stop_price)
     has_dist = np.isfinite(stop_dist)
     yield has_price == has_dist, "give exactly one of stop_price or stop_distance"
     yield has_dist & ~(stop_dist > 0), "stop_distance must be > 0"
-    pending = sig.entry_type != ENTRY_MARKET
-    entry = sig.entry_price
+    pending = col("entry_type") != ENTRY_MARKET
+    entry = col("entry_price")
     yield pending & ~(np.isfinite(entry) & (entry > 0)), "entry_price needed"
-    yield pending & (sig.expiry < 1), "limit/stop entries need expiry >= 1 bar"
-    yield sig.time_stop < 0, "time_stop must be >= 0"
-    be_r = sig.be_trigger_r
+    yield pending & (col("expiry") < 1), "limit/stop entries need expiry >= 1 bar"
+    yield col("time_stop") < 0, "time_stop must be >= 0"
+    be_r = col("be_trigger_r")
     yield np.isfinite(be_r) & ~(be_r > 0), "be_trigger_r must be > 0"
-    yield ~np.isfinite(sig.be_offset), "be_offset must be finite"
+    yield ~np.isfinite(col("be_offset")), "be_offset must be finite"
     yield (
-        (sig.trail_kind == TRAIL_DISTANCE) & ~(sig.trail_distance > 0),
+        (col("trail_kind") == TRAIL_DISTANCE) & ~(col("trail_distance") > 0),
         ("trailing distance must be > 0"),
     )
     # targets: one contiguous row per slot; slots no row uses are skipped
-    kinds = sig.ints[ROW["target_kind"] : ROW["target_kind"] + MAX_TARGETS]
-    values = sig.floats[ROW["target_value"] : ROW["target_value"] + MAX_TARGETS]
-    fracs = sig.floats[ROW["target_fraction"] : ROW["target_fraction"] + MAX_TARGETS]
+    kinds = col("target_kind")
+    values = col("target_value")
+    fracs = col("target_fraction")
     slots = [k for k in range(MAX_TARGETS) if (kinds[k] != TARGET_NONE).any()]
     used = {k: kinds[k] != TARGET_NONE for k in slots}
-    none = np.zeros(len(sig), dtype=bool)
+    none = np.zeros(1, dtype=bool)
 
     def any_slot(bad) -> np.ndarray:
         out = none
@@ -408,7 +430,7 @@ def _rule_checks(sig: Signals, reference_price: np.ndarray | None):
         any_slot(lambda k: used[k] & ~((fracs[k] > 0) & (fracs[k] <= 1))),
         ("target fractions must be in (0, 1]"),
     )
-    total = np.zeros(len(sig))
+    total = np.zeros(1)
     for k in slots:
         total = total + np.where(used[k], fracs[k], 0.0)
     yield total > 1 + 1e-9, "target fractions sum to more than 1"
@@ -433,13 +455,21 @@ def _rule_checks(sig: Signals, reference_price: np.ndarray | None):
 
 def validate_signals(sig: Signals, reference_price: np.ndarray | None = None) -> None:
     """Raise `SignalError` naming the first row that breaks a rule."""
+    _validate(sig, reference_price)
+
+
+def _validate(
+    sig: Signals, reference_price: np.ndarray | None, constant: Collection[str] = ()
+) -> None:
+    """`validate_signals`, reading the ``constant`` columns as one row (see `_rule_checks`)."""
     if len(sig) == 0:
         return
-    if (sig.trail_kind == TRAIL_SWING).any():
+    trail_kind = sig.trail_kind[:1] if "trail_kind" in constant else sig.trail_kind
+    if (trail_kind == TRAIL_SWING).any():
         for name in ("trail_level_long", "trail_level_short"):
             lv = getattr(sig, name)
             if lv is None or lv.shape != (sig.n_bars,):
                 raise SignalError(f"swing trailing needs {name} with one value per bar")
-    for bad, rule in _rule_checks(sig, reference_price):
+    for bad, rule in _rule_checks(sig, reference_price, constant):
         if bad.any():
             raise _fail(sig, bad, rule)

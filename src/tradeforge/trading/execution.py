@@ -91,15 +91,15 @@ class ExecutionModel:
         if self.spread == "data":
             if "spread" in frame.columns:
                 return np.ascontiguousarray(frame["spread"].to_numpy(np.float64))
-            return np.zeros(n)
-        return np.full(n, float(self.spread) * inst.pip_size)
+            return constant_array(n, 0.0)
+        return constant_array(n, float(self.spread) * inst.pip_size)
 
     def slippage_array(self, frame: Any, inst: Instrument, symbol: str) -> np.ndarray:
         n = len(frame)
         if self.slippage == "none" or self.slippage_value == 0:
-            return np.zeros(n)
+            return constant_array(n, 0.0)
         if self.slippage == "fixed":
-            return np.full(n, self.slippage_value * inst.pip_size)
+            return constant_array(n, self.slippage_value * inst.pip_size)
         if self.slippage == "random":
             times = frame.index.as_unit("ns").asi8
             return random_units(self.seed, symbol, times) * self.slippage_value * inst.pip_size
@@ -125,6 +125,28 @@ class ExecutionModel:
             return float(unit) * self.slippage_value * inst.pip_size
         atr = 0.0 if atr_prev is None or not np.isfinite(atr_prev) else float(atr_prev)
         return atr * self.slippage_value
+
+
+_CONSTANTS: dict[tuple[int, str], np.ndarray] = {}
+_MAX_CONSTANTS = 8
+
+
+def constant_array(n: int, value: float) -> np.ndarray:
+    """A read-only float64 array of ``n`` times ``value``, shared between calls.
+
+    A constant cost (no spread, fixed slippage, no conversion) makes the same per-bar array
+    for every run on bars of that length; repeated backtests (research loops, the bench) reuse
+    it instead of filling megabytes per call. Read-only, so no holder can change another's.
+    """
+    key = (int(n), float(value).hex())  # hex: -0.0 and 0.0 stay apart
+    arr = _CONSTANTS.get(key)
+    if arr is None:
+        if len(_CONSTANTS) >= _MAX_CONSTANTS:
+            _CONSTANTS.pop(next(iter(_CONSTANTS)))
+        arr = np.full(int(n), float(value))
+        arr.flags.writeable = False
+        _CONSTANTS[key] = arr
+    return arr
 
 
 def random_units(seed: int, symbol: str, times_ns: np.ndarray) -> np.ndarray:

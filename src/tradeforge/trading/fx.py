@@ -26,6 +26,7 @@ import pandas as pd
 
 from tradeforge.core.errors import ConfigError
 from tradeforge.core.instruments import Instrument
+from tradeforge.trading.execution import constant_array
 
 #: kernel ``fparams[P_FX_MODE]`` values
 FX_RATE, FX_BASE = 0, 1
@@ -146,7 +147,7 @@ def conversion_rates(
             rates = 1.0 / np.asarray(close, dtype=np.float64)
         return FX_BASE, _checked(rates, inst.symbol)
     if plan.symbol is None:
-        return FX_RATE, np.ones(n)
+        return FX_RATE, constant_array(n, 1.0)
     value = _lookup(conversion, plan.symbol)
     if value is None:
         quote, acct = inst.quote_currency.upper(), _check_currency(account or "")
@@ -159,7 +160,7 @@ def conversion_rates(
         raw = rates_from_bars(times_ns, value, plan.symbol)
     else:
         try:
-            raw = np.full(n, float(value))
+            raw = constant_array(n, float(value))
         except (TypeError, ValueError):
             raise ConfigError(
                 f"conversion {plan.symbol}: expected bars or a number, got {value!r}"

@@ -80,6 +80,9 @@ class BacktestResult:
     #: Signals table of each symbol, as the strategy produced them (kept for charts and analysis;
     #: not part of the run folder). Empty when the result was loaded from disk.
     signals: dict[str, Any] = field(default_factory=dict)
+    #: How the run was executed (``backend``: serial / threads / dask, ``workers``,
+    #: ``reason``); not part of the run folder, which is the same whichever backend ran.
+    execution: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name, cols in (("trades", TRADE_COLUMNS), ("legs", LEG_COLUMNS)):

@@ -1,8 +1,16 @@
 """Dukascopy historical data over HTTP: the classic ``datafeed`` bi5 files or the JSON API.
 
-Four modes, all producing M1 **bid** bars with a ``spread`` column:
+Five modes, all producing M1 **bid** bars with a ``spread`` column:
 
-* ``"ticks"`` (default) — hourly tick files ``{SYM}/{YYYY}/{MM}/{DD}/{HH}h_ticks.bi5``
+* ``"auto"`` (default) — ``"json"`` first and ``"ticks"`` (bi5) when the JSON API delivers
+  nothing usable: a file failed after its retries, the host is unreachable, or no data at all
+  came back (every file 404 — the API answers every period, so that is a wrong root — or an
+  empty range, which bi5 is then asked too); the mode that
+  delivered is ``used_mode`` (the CLI records it as the cached bars' source,
+  ``dukascopy:json`` / ``dukascopy:ticks``). Dukascopy's bi5 datafeed stopped answering
+  reliably in July 2026, hence JSON first. Given only ``base_url`` (a bi5 root, no
+  ``json_base_url``), auto means bi5 only;
+* ``"ticks"`` — hourly tick files ``{SYM}/{YYYY}/{MM}/{DD}/{HH}h_ticks.bi5``
   aggregated by `tradeforge.data.ticks` (spread = mean ask - bid over the minute, volume = sum
   of bid volume in millions of units);
 * ``"candles"`` — daily minute-candle files ``{BID,ASK}_candles_min_1.bi5``. Dukascopy fills
@@ -50,6 +58,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -68,6 +77,7 @@ from tradeforge.data.download import (
     FileRequest,
     ProgressCallback,
 )
+from tradeforge.data.reachability import UnreachableError
 from tradeforge.data.resample import resample_ohlcv
 from tradeforge.data.sources import dukascopy_json as dj
 from tradeforge.data.sources.dukascopy_bodies import body_validator
@@ -77,7 +87,8 @@ from tradeforge.data.validate import empty_ohlcv, validate_ohlcv
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://datafeed.dukascopy.com/datafeed"
-MODES = ("ticks", "candles", "json", "json-candles")
+MODES = ("auto", "ticks", "candles", "json", "json-candles")
+AUTO_ORDER = ("json", "ticks")  # what ``auto`` tries, in order
 JSON_MODES = ("json", "json-candles")
 DEFAULT_JSON_BASE_URL = dj.DEFAULT_JSON_BASE_URL
 _DECODE_WORKERS = min(8, os.cpu_count() or 1)
@@ -165,7 +176,7 @@ class DukascopySource:
         base_url: str | None = None,
         cache_dir: str | Path | None = None,
         *,
-        mode: str = "ticks",
+        mode: str = "auto",
         max_concurrency: int = 4,
         retries: int = 3,
         backoff: float = 0.5,
@@ -191,6 +202,44 @@ class DukascopySource:
         self._instruments = instruments
         self._now: Callable[[], pd.Timestamp] = lambda: pd.Timestamp(datetime.now(timezone.utc))
         self._downloader()  # checks the download settings now rather than on first use
+        self.auto_modes = AUTO_ORDER if json_base_url or not base_url else ("ticks",)
+        self.used_mode: str | None = None if mode == "auto" else mode
+
+    def with_mode(self, mode: str) -> DukascopySource:
+        """This source with another mode (same roots, cache and download settings)."""
+        other = DukascopySource(
+            self.base_url, self.cache_dir, mode=mode, max_concurrency=self.max_concurrency,
+            retries=self.retries, backoff=self.backoff, timeout=self.timeout,
+            on_progress=self.on_progress, instruments=self._instruments,
+            json_base_url=self.json_base_url, json_codes=self.json_codes,
+        )  # fmt: skip
+        other._now = self._now
+        return other
+
+    def _auto(self, action: Callable[[DukascopySource], Any], ok: Callable[[Any], bool]) -> Any:
+        """``action`` on each mode of ``auto`` until ``ok`` accepts its result (`DataError`s
+        count as failures); the last result when none is accepted, else a `DataError`."""
+        errors: list[DataError] = []
+        result, have = None, False
+        for mode in self.auto_modes:
+            try:
+                result, have = action(self.with_mode(mode)), True
+            except DataError as exc:
+                errors.append(exc)
+                continue
+            self.used_mode = mode
+            if ok(result):
+                return result
+            log.warning("Dukascopy %s mode incomplete; trying the next mode", mode)
+        if have:
+            return result
+        if len(errors) == 1:
+            raise errors[0]
+        kind = (
+            UnreachableError if all(isinstance(e, UnreachableError) for e in errors) else DataError
+        )
+        text = " | ".join(f"{m}: {e}" for m, e in zip(self.auto_modes, errors, strict=True))
+        raise kind(f"no Dukascopy mode delivered — {text}")
 
     # ------------------------------------------------------------------------ public API
 
@@ -206,6 +255,10 @@ class DukascopySource:
         Raises `DataError` when any file could not be downloaded (the others stay cached, so
         a rerun only fetches what is missing).
         """
+        if self.mode == "auto":
+            return self._auto(
+                lambda s: s.fetch(symbol, timeframe, start, end), lambda r: len(r) > 0
+            )
         tf = Timeframe.parse(timeframe)
         inst = self._instruments(symbol)
         t0, t1 = _utc_range(start, end)
@@ -232,6 +285,8 @@ class DukascopySource:
         self, symbol: str, start: pd.Timestamp | str, end: pd.Timestamp | str
     ) -> pd.DataFrame:
         """Raw ticks in ``[start, end)``: UTC index, ``ask, bid, ask_volume, bid_volume``."""
+        if self.mode == "auto":
+            return self._auto(lambda s: s.fetch_ticks(symbol, start, end), lambda r: len(r) > 0)
         inst = self._instruments(symbol)
         t0, t1 = _utc_range(start, end)
         files = self._tick_files(inst, t0, t1)
@@ -261,6 +316,11 @@ class DukascopySource:
         unreachable host raises `UnreachableError`."""
         if self.cache_dir is None:
             raise ConfigError("DukascopySource.download needs a cache_dir to download into")
+        if self.mode == "auto":
+            return self._auto(
+                lambda s: s.download(symbol, start, end, time_limit=time_limit),
+                lambda r: not r.failed and r.missing < r.files,
+            )
         inst = self._instruments(symbol)
         t0, t1 = _utc_range(start, end)
         return self._download(self._files(inst, t0, t1), self.cache_dir, time_limit)
@@ -268,7 +328,9 @@ class DukascopySource:
     def files(
         self, symbol: str, start: pd.Timestamp | str, end: pd.Timestamp | str
     ) -> list[RemoteFile]:
-        """The remote files the current mode needs for ``[start, end)``."""
+        """The remote files the current mode (auto: the one used, else the first) needs."""
+        if self.mode == "auto":
+            return self.with_mode(self.used_mode or self.auto_modes[0]).files(symbol, start, end)
         t0, t1 = _utc_range(start, end)
         return self._files(self._instruments(symbol), t0, t1)
 
@@ -439,6 +501,7 @@ __all__ = [
     "DownloadReport",
     "DukascopySource",
     "DEFAULT_JSON_BASE_URL",
+    "AUTO_ORDER",
     "MODES",
     "RemoteFile",
     "candle_file",

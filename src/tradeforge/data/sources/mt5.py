@@ -5,10 +5,12 @@ lazily, and any object with the same functions can be injected instead (``module
 a stand-in, Linux users may pass an ``mt5linux`` client).
 
 Time: MetaTrader stamps bars in the broker's *server* clock encoded as epoch seconds (often
-UTC+2 in winter and UTC+3 in summer). ``server_tz_offset_hours`` is that fixed offset: bar times
-are shifted back by it to UTC, and the requested UTC range is shifted forward by it. A fixed
-offset cannot follow a server's daylight-saving switch; for such servers fetch one season at a
-time or export files and import them with ``tz="EET"`` (see `tradeforge.data.sources.files`).
+UTC+2 in winter and UTC+3 in summer). ``server_time`` is that clock as a rule
+(`tradeforge.data.sources.mt5_clock`: ``ny``, ``+2``, an IANA zone, or ``auto`` to detect it
+from the latest tick): bar times are converted to UTC through it, and each end of the
+requested UTC range is converted to server time with the offset in force at that instant, so
+a range across a daylight-saving switch comes back whole and in UTC. The live feed
+(`tradeforge.live.brokers.mt5.MT5Feed`) converts through the same clock.
 
 Spreads arrive in points and are converted to price units with the symbol's ``point``.
 """
@@ -16,7 +18,6 @@ Spreads arrive in points and are converted to price units with the symbol's ``po
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -26,24 +27,13 @@ import pandas as pd
 from tradeforge.core.errors import ConfigError, DataError
 from tradeforge.core.timeframes import Timeframe
 from tradeforge.core.timeutil import to_utc
+from tradeforge.data.sources.mt5_clock import AUTO, ServerClock
+from tradeforge.data.sources.mt5_terminal import MT5Terminal, error_text
 from tradeforge.data.validate import empty_ohlcv, validate_ohlcv
 
 __all__ = ["MT5Source", "rates_to_frame", "timeframe_constant"]
 
 _RATE_FIELDS = ("time", "open", "high", "low", "close", "tick_volume", "spread", "real_volume")
-
-
-def load_mt5_module() -> Any:
-    """Import the ``MetaTrader5`` package or explain why it is not available."""
-    try:
-        return importlib.import_module("MetaTrader5")
-    except ImportError as exc:
-        raise DataError(
-            "the MetaTrader5 package is not installed or cannot be imported "
-            f"({exc}); it is published for Windows only and needs a running MetaTrader 5 "
-            "terminal. On Windows: pip install MetaTrader5. Elsewhere pass a compatible "
-            "module object, e.g. MT5Source(module=mt5linux.MetaTrader5(host, port))."
-        ) from None
 
 
 def timeframe_constant(module: Any, timeframe: Timeframe | str) -> int:
@@ -55,26 +45,18 @@ def timeframe_constant(module: Any, timeframe: Timeframe | str) -> int:
     return int(value)
 
 
-def _error_text(module: Any) -> str:
-    try:
-        code, text = module.last_error()
-    except Exception:  # a broken stand-in must not hide the original failure
-        return "last_error() unavailable"
-    return f"last_error()=({code}, {text!r})"
-
-
 def rates_to_frame(
     rates: np.ndarray,
     point: float,
     *,
     digits: int | None = None,
-    offset_seconds: int = 0,
+    clock: ServerClock | None = None,
     volume: Literal["tick", "real"] = "tick",
     source: str = "mt5",
 ) -> pd.DataFrame:
     """A ``copy_rates_*`` structured array as a validated OHLCV frame.
 
-    ``time`` (epoch seconds in server time) minus ``offset_seconds`` becomes the UTC index;
+    ``time`` (epoch seconds in server time) through ``clock`` (None: UTC) is the UTC index;
     ``spread`` (points) times ``point`` becomes price units, rounded to ``digits``.
     """
     names = rates.dtype.names or ()
@@ -83,8 +65,7 @@ def rates_to_frame(
         raise DataError(f"{source}: rates array lacks fields {missing} (got {list(names)})")
     if len(rates) == 0:
         return empty_ohlcv()
-    seconds = rates["time"].astype("int64") - int(offset_seconds)
-    index = pd.DatetimeIndex(seconds.astype("datetime64[s]"), name="time").tz_localize("UTC")
+    index = (clock or ServerClock.fixed(0)).to_utc(rates["time"].astype("int64"))
     spread = rates["spread"].astype("float64") * point
     if digits is not None:
         spread = np.round(spread, digits)
@@ -107,9 +88,10 @@ class MT5Source:
 
     ``login``/``password``/``server``/``path`` go to ``initialize()`` when given (otherwise the
     terminal's current account is used). ``symbols`` maps tradeforge symbols to broker names
-    (``{"EURUSD": "EURUSD.raw"}``). Each ``fetch`` calls ``initialize()`` and, once done,
-    ``shutdown()``; with ``manage_connection=False`` it does neither, for callers (such as a
-    live broker adapter) that own an open connection.
+    (``{"EURUSD": "EURUSD.raw"}``), ``symbol_pattern`` decorates them (``"{symbol}.r"``);
+    without either a decorated name is looked up (`MT5Terminal`). Each ``fetch`` calls
+    ``initialize()`` and, once done, ``shutdown()``; with ``manage_connection=False`` it does
+    neither, for callers that own an open connection (``terminal=`` shares one).
     """
 
     name = "mt5"
@@ -122,52 +104,30 @@ class MT5Source:
         path: str | None = None,
         module: Any = None,
         *,
-        server_tz_offset_hours: float = 0.0,
+        server_time: ServerClock | str = AUTO,
         symbols: Mapping[str, str] | None = None,
+        symbol_pattern: str | None = None,
         volume: Literal["tick", "real"] = "tick",
         timeout_ms: int | None = None,
         manage_connection: bool = True,
+        terminal: MT5Terminal | None = None,
     ) -> None:
         if volume not in ("tick", "real"):
             raise ConfigError(f"volume must be 'tick' or 'real', got {volume!r}")
-        offset = float(server_tz_offset_hours)
-        if not -14 <= offset <= 14 or (offset * 3600) % 60:
-            raise ConfigError(
-                f"server_tz_offset_hours must be whole minutes in [-14, 14], got {offset}"
-            )
-        self.login, self.password, self.server, self.path = login, password, server, path
-        self.timeout_ms = timeout_ms
-        self.offset_seconds = int(round(offset * 3600))
-        self.symbols = {k.upper(): v for k, v in (symbols or {}).items()}
+        self.terminal = terminal or MT5Terminal(
+            module, path=path, login=login, password=password, server=server,
+            timeout_ms=timeout_ms, server_time=server_time, symbols=symbols,
+            symbol_pattern=symbol_pattern,
+        )  # fmt: skip
         self.volume = volume
         self.manage_connection = manage_connection
-        self._module = module
 
     @property
     def module(self) -> Any:
-        if self._module is None:
-            self._module = load_mt5_module()
-        return self._module
+        return self.terminal.module
 
     def broker_symbol(self, symbol: str) -> str:
-        return self.symbols.get(symbol.upper(), symbol.upper())
-
-    def _initialize(self, mt5: Any) -> None:
-        kwargs: dict[str, Any] = {}
-        for key, value in (
-            ("login", self.login),
-            ("password", self.password),
-            ("server", self.server),
-            ("timeout", self.timeout_ms),
-        ):
-            if value is not None:
-                kwargs[key] = value
-        ok = mt5.initialize(self.path, **kwargs) if self.path else mt5.initialize(**kwargs)
-        if not ok:
-            raise DataError(
-                f"MetaTrader 5 initialize() failed: {_error_text(mt5)}; is the terminal "
-                "running and logged in, and are login/password/server right?"
-            )
+        return self.terminal.broker_symbol(symbol)
 
     def fetch(
         self,
@@ -182,38 +142,40 @@ class MT5Source:
             raise ConfigError("MT5Source.fetch needs both start and end")
         if hi <= lo:
             return empty_ohlcv()
-        mt5 = self.module
-        tf_const = timeframe_constant(mt5, timeframe)
+        tf_const = timeframe_constant(self.module, timeframe)
         if not self.manage_connection:
-            return self._fetch(mt5, self.broker_symbol(symbol), tf_const, lo, hi)
-        self._initialize(mt5)
+            return self._fetch(symbol, tf_const, lo, hi)
+        self.terminal.connect()
         try:
-            return self._fetch(mt5, self.broker_symbol(symbol), tf_const, lo, hi)
+            return self._fetch(symbol, tf_const, lo, hi)
         finally:
-            mt5.shutdown()
+            self.terminal.shutdown()
 
     def _fetch(
-        self, mt5: Any, name: str, tf_const: int, lo: pd.Timestamp, hi: pd.Timestamp
+        self, symbol: str, tf_const: int, lo: pd.Timestamp, hi: pd.Timestamp
     ) -> pd.DataFrame:
-        info = mt5.symbol_info(name)
-        if info is None:
-            raise DataError(f"MetaTrader 5 does not know symbol {name!r}: {_error_text(mt5)}")
-        if not info.visible and not mt5.symbol_select(name, True):
-            raise DataError(f"cannot select {name!r} in Market Watch: {_error_text(mt5)}")
-        shift = dt.timedelta(seconds=self.offset_seconds)
-        # the package takes UTC datetimes; server-clock epochs are what it compares against
-        date_from = lo.to_pydatetime() + shift
-        date_to = hi.to_pydatetime() + shift - dt.timedelta(seconds=1)  # range is inclusive
-        rates = mt5.copy_rates_range(name, tf_const, date_from, date_to)
+        terminal, mt5 = self.terminal, self.module
+        spec = terminal.spec(symbol)
+        clock = terminal.clock(symbol)
+        # the package compares these (as epoch seconds) against server-clock epochs
+        date_from = _utc_datetime(clock.to_server_seconds(lo))
+        date_to = _utc_datetime(clock.to_server_seconds(hi) - 1)  # the range is inclusive
+        rates = mt5.copy_rates_range(spec.name, tf_const, date_from, date_to)
         if rates is None:
-            raise DataError(f"MetaTrader 5 copy_rates_range({name!r}) failed: {_error_text(mt5)}")
+            raise DataError(
+                f"MetaTrader 5 copy_rates_range({spec.name!r}) failed: {error_text(mt5)}"
+            )
         frame = rates_to_frame(
             np.asarray(rates),
-            float(info.point),
-            digits=int(info.digits),
-            offset_seconds=self.offset_seconds,
+            spec.point,
+            digits=spec.digits,
+            clock=clock,
             volume=self.volume,
-            source=f"mt5:{name}",
+            source=f"mt5:{spec.name}",
         )
         i, j = frame.index.searchsorted(lo), frame.index.searchsorted(hi)
         return frame.iloc[i:j]
+
+
+def _utc_datetime(seconds: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc)

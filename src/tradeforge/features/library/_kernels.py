@@ -11,7 +11,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def ema(x, alpha, period):
     """Exponential average seeded with the simple mean of the first ``period`` values.
 
@@ -40,7 +40,7 @@ def ema(x, alpha, period):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def rolling_sum(x, period):
     """Sum of the last ``period`` values; NaN while the window holds any NaN.
 
@@ -76,7 +76,7 @@ def rolling_sum(x, period):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def rolling_max(x, period):
     """Maximum of the last ``period`` values (monotonic deque, O(n)); inputs without NaN."""
     n = x.shape[0]
@@ -96,7 +96,7 @@ def rolling_max(x, period):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def rolling_std(x, period, ddof):
     """Standard deviation of the last ``period`` values (two-pass per window)."""
     n = x.shape[0]
@@ -114,7 +114,7 @@ def rolling_std(x, period, ddof):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def mean_abs_dev(x, period):
     """Mean absolute deviation from the window mean over the last ``period`` values."""
     n = x.shape[0]
@@ -131,7 +131,7 @@ def mean_abs_dev(x, period):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def wma(x, period):
     """Linearly weighted average, weights 1..period with the newest value weighted most."""
     n = x.shape[0]
@@ -145,7 +145,7 @@ def wma(x, period):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def linreg_slope(x, period):
     """Least-squares slope of the last ``period`` values against 0..period-1 (per bar)."""
     n = x.shape[0]
@@ -166,7 +166,7 @@ def linreg_slope(x, period):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def percent_rank(x, window):
     """Fraction of the last ``window`` values (current included) that are <= the current one.
 
@@ -191,7 +191,7 @@ def percent_rank(x, window):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _is_pivot(x, t, k, sign):
     """``sign * x[t]`` is strictly above the ``k`` values before it and not below the ``k``
     after it (``sign = -1.0`` mirrors it for lows; negation is exact)."""
@@ -205,7 +205,7 @@ def _is_pivot(x, t, k, sign):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def swing_points(high, low, k):
     """Swing highs/lows confirmed ``k`` bars later, placed on the confirmation bar.
 
@@ -224,7 +224,7 @@ def swing_points(high, low, k):
     return sh, sl
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def market_structure(close, swing_high, swing_low):
     """Structure state from confirmed swing events (see ``structure`` feature docs).
 
@@ -287,7 +287,7 @@ def market_structure(close, swing_high, swing_low):
     return last_h, last_l, high_label, low_label, swing_trend, trend, bos, choch
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def running_range(high, low, group):
     """Running high/low of the latest group instance; ``group < 0`` bars carry the last value."""
     n = high.shape[0]

@@ -137,9 +137,19 @@ class BrokerEvent:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+def accepts_entry(broker: Any, entry_type: str) -> bool:
+    """Whether ``broker`` takes ``entry_type`` (market / limit / stop) entry orders."""
+    if broker.simulated:
+        return True
+    return entry_type in getattr(broker, "entry_types", ("market",))
+
+
 @runtime_checkable
 class Broker(Protocol):
-    """What the engine needs from a broker. All prices are in the instrument's quote currency."""
+    """What the engine needs from a broker. All prices are in the instrument's quote currency.
+
+    Optional capability: ``entry_types``, the `ORDER_TYPES` a real broker accepts as entries
+    (without it: market only; a simulated broker takes all). See `accepts_entry`."""
 
     name: str
     simulated: bool  # True: exits may be executed at the level the shared rules computed

@@ -1,0 +1,207 @@
+"""Scaling across symbols: 1 vs 2 workers on 4 symbols x 736k M5 bars (``structure``), and a
+28-pair universe of 7 years of M5 (~20M bars) read from the store one symbol per job.
+
+Rows: wall time (median of ``--repeat``, 1- and 2-worker runs interleaved so machine load
+hits both alike), speed-up over serial, the execution the runner chose, and the peak RSS of
+the whole process tree (this process and any children, sampled every 20 ms). The bars are
+synthetic (``generate_bars``, ``calendar="continuous"``) and generated once into
+``--home``. Optionally (``--cluster``) the 4-symbol case on a local Dask cluster of two
+worker processes. Results go to ``bench/results/scale.json``.
+
+    python bench/scale_bench.py --home .bench-home [--repeat 3] [--no-universe] [--cluster]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import statistics
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+RESULTS = Path(__file__).with_name("results")
+FOUR = ("EURUSD", "GBPUSD", "AUDUSD", "NZDUSD")
+CCY = ("EUR", "GBP", "AUD", "NZD", "USD", "CAD", "CHF", "JPY")
+#: the 28 pairs of the 8 majors, in market order
+UNIVERSE = tuple(a + b for i, a in enumerate(CCY) for b in CCY[i + 1 :])
+START, END = "2019-01-01", "2026-01-01"
+
+
+class PeakRSS:
+    """Peak resident memory of this process and its children while the block runs."""
+
+    def __enter__(self) -> PeakRSS:
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        me = psutil.Process()
+        while True:
+            total = 0
+            for p in [me, *me.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):  # a child that just ended
+                    total += p.memory_info().rss
+            self.peak = max(self.peak, total)
+            if self._stop.wait(0.02):
+                return
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _ensure(home: Path, symbols: tuple[str, ...]) -> float:
+    from tradeforge.data.cache import ParquetStore
+    from tradeforge.data.sources.synthetic import SyntheticParams, generate_bars
+
+    store = ParquetStore(home)
+    t0 = time.perf_counter()
+    for i, s in enumerate(symbols):
+        if not store.has(s, "M5"):
+            bars = generate_bars(
+                s, "M5", START, END, seed=100 + i, params=SyntheticParams(calendar="continuous")
+            )
+            store.write(s, "M5", bars, "synthetic")
+    return time.perf_counter() - t0
+
+
+def _spec(symbols, portfolio: str):
+    from tradeforge.trading.spec import RunSpec
+
+    return RunSpec(
+        strategy="structure",
+        symbols=tuple(symbols),
+        timeframe="M5",
+        position_mode="tag",
+        portfolio=portfolio,
+        initial_capital=10_000_000.0,
+        account_currency="USD",
+    )
+
+
+def _row(label, times, serial, result, peak) -> dict:
+    median = statistics.median(times)
+    row = {
+        "case": label,
+        "seconds": round(median, 3),
+        "runs": [round(t, 3) for t in times],
+        "speedup": round(serial / median, 3) if serial else None,
+        "ratio_to_serial": round(median / serial, 3) if serial else None,
+        "execution": result.execution,
+        "peak_rss_mib": round(peak / 2**20, 1),
+        "trades": len(result.trades),
+    }
+    print(
+        f"{label:<44} {median:7.2f} s  x{row['speedup'] or 1:.2f}  "
+        f"{row['peak_rss_mib']:8.0f} MiB  {result.execution['backend']}"
+        f"×{result.execution['workers']}",
+        flush=True,
+    )
+    return row
+
+
+def four_symbols(home: Path, repeat: int, portfolio: str) -> list[dict]:
+    """1 vs 2 workers, in memory, interleaved."""
+    from tradeforge.backtest import run_backtest
+    from tradeforge.data.cache import ParquetStore
+    from tradeforge.strategy import create_strategy
+
+    store = ParquetStore(home)
+    frames = {s: store.load(s, "M5") for s in FOUR}
+    strategy = create_strategy("structure")
+    spec = _spec(FOUR, portfolio)
+    run_backtest(strategy, frames, spec, workers=2)  # warm: kernels loaded, memos filled
+    times: dict[int, list[float]] = {1: [], 2: []}
+    results, peaks = {}, {1: 0, 2: 0}
+    for _ in range(repeat):
+        for w in (1, 2):
+            with PeakRSS() as rss:
+                t0 = time.perf_counter()
+                results[w] = run_backtest(strategy, frames, spec, workers=w)
+                times[w].append(time.perf_counter() - t0)
+            peaks[w] = max(peaks[w], rss.peak)
+    for part in ("trades", "legs", "equity"):
+        assert getattr(results[1], part).equals(getattr(results[2], part)), part
+    serial = statistics.median(times[1])
+    return [
+        _row(f"4 x 736k M5, {portfolio}, workers={w}", times[w], serial, results[w], peaks[w])
+        for w in (1, 2)
+    ]
+
+
+def universe(home: Path, workers: int) -> dict:
+    """28 pairs read from the store one symbol per job (sub-accounts: each job's result is
+    its trades, legs and curve; the bars and features of a symbol are dropped after it)."""
+    from tradeforge.backtest import run_backtest
+    from tradeforge.data.cache import StoreSlice
+    from tradeforge.strategy import create_strategy
+
+    spec = _spec(UNIVERSE, "sub-accounts")
+    with PeakRSS() as rss:
+        t0 = time.perf_counter()
+        result = run_backtest(
+            create_strategy("structure"), StoreSlice(str(home), "M5"), spec, workers=workers
+        )
+        seconds = time.perf_counter() - t0
+    return _row(
+        f"28 pairs x 736k M5 (store), sub-accounts, workers={workers}",
+        [seconds],
+        None,
+        result,
+        rss.peak,
+    )
+
+
+def cluster_row(home: Path) -> dict:
+    import distributed
+
+    from tradeforge.backtest import run_backtest
+    from tradeforge.data.cache import StoreSlice
+    from tradeforge.strategy import create_strategy
+
+    spec = _spec(FOUR, "sub-accounts")
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+        dashboard_address=":0",
+    ) as cluster:  # fmt: skip
+        source = StoreSlice(str(home), "M5")
+        strategy = create_strategy("structure")
+        run_backtest(strategy, source, spec, scheduler=cluster.scheduler_address)  # warm
+        with PeakRSS() as rss:
+            t0 = time.perf_counter()
+            result = run_backtest(strategy, source, spec, scheduler=cluster.scheduler_address)
+            seconds = time.perf_counter() - t0
+    return _row("4 x 736k M5, sub-accounts, LocalCluster 2 procs", [seconds], None, result,
+                rss.peak)  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", type=Path, default=Path(".bench-home"))
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--no-universe", action="store_true", help="skip the 28-pair rows")
+    parser.add_argument("--cluster", action="store_true", help="add the LocalCluster row")
+    args = parser.parse_args()
+    symbols = FOUR if args.no_universe else tuple(dict.fromkeys(FOUR + UNIVERSE))
+    generation = _ensure(args.home, symbols)
+    print(f"data ready ({generation:.1f} s generating); load average {psutil.getloadavg()}")
+    rows = four_symbols(args.home, args.repeat, "sub-accounts")
+    rows += four_symbols(args.home, args.repeat, "shared")
+    if not args.no_universe:
+        rows.append(universe(args.home, 2))
+    if args.cluster:
+        rows.append(cluster_row(args.home))
+    RESULTS.mkdir(exist_ok=True)
+    doc = {"rows": rows, "load_average": psutil.getloadavg(), "cpus": psutil.cpu_count()}
+    (RESULTS / "scale.json").write_text(json.dumps(doc, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,215 @@
+"""Acknowledged commands take effect here, at an event boundary: `apply_commands` runs inside
+`Engine.handle` before the event's own effects, applies every command of the state's inbox
+in id order (each logged as a ``command`` decision with its outcome), then closes what the
+blackout windows due at this instant ask to flatten. Everything runs on the engine's thread
+and lands in the event's own journal record, so a replay of the journal gives the same state,
+and a crash before that record is written re-applies the same commands to the same state
+(broker calls are idempotent by client id)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tradeforge.core.errors import ConfigError
+from tradeforge.live import guards as G
+from tradeforge.live import manager as M
+from tradeforge.live.booking import close_at_market, execute_exit
+from tradeforge.live.brokers.base import BrokerError
+from tradeforge.live.context import EngineContext
+from tradeforge.live.control.blackout import flattens_due, window_text
+from tradeforge.live.control.commands import close_steps
+from tradeforge.live.decisions import decision, iso
+from tradeforge.live.kill import flatten, kill
+from tradeforge.live.model import Blackout, Command, EngineState, Json
+from tradeforge.live.persist import state_io
+
+Step = Callable[[EngineContext, EngineState, Command, int, list, list], str]
+
+
+def _by(cmd: Command) -> str:
+    return f"{cmd.who.get('user', '?')} (command {cmd.id})"
+
+
+def _strategies(new: EngineState, name: str | None) -> list[str]:
+    return sorted(new.control.strategies) if name is None else [name]
+
+
+def _switch(cmd: Command, new: EngineState, decisions: list, now: int, kind: str) -> str:
+    name = cmd.args["strategy"]
+    pause = kind == "paused"
+    if name is None:
+        new.control.paused = pause
+        text = "trading paused: no new entries" if pause else "trading resumed"
+    else:
+        new.control.strategies[name].paused = pause
+        text = f"strategy {name} {kind}" + (": no new entries" if pause else "")
+    decisions.append(decision(now, kind, f"{text}, by {_by(cmd)}", strategy=name))
+    return text
+
+
+def _pause(ctx, new, cmd, now, decisions, trades) -> str:
+    return _switch(cmd, new, decisions, now, "paused")
+
+
+def _resume(ctx, new, cmd, now, decisions, trades) -> str:
+    return _switch(cmd, new, decisions, now, "resumed")
+
+
+def _cancel_entries(ctx: EngineContext, new: EngineState, now: int, why: str, decisions: list):
+    for cid in sorted(new.pending):
+        ctx.broker.cancel(cid)
+        del new.pending[cid]
+        decisions.append(decision(now, "cancel", why, order=cid))
+    for cid in sorted(new.queued):
+        del new.queued[cid]
+        decisions.append(decision(now, "cancel", why, order=cid))
+
+
+def _disable(ctx, new, cmd, now, decisions, trades) -> str:
+    name = cmd.args["strategy"]
+    new.control.strategies[name].disabled = f"by {_by(cmd)}"
+    _cancel_entries(ctx, new, now, f"strategy {name} disabled", decisions)
+    text = f"strategy {name} disabled: entry orders cancelled, no new entries"
+    decisions.append(decision(now, "disabled", f"{text}, by {_by(cmd)}", strategy=name))
+    return text
+
+
+def _enable(ctx, new, cmd, now, decisions, trades) -> str:
+    name = cmd.args["strategy"]
+    was = new.control.strategies[name].disabled
+    new.control.strategies[name].disabled = None
+    text = f"strategy {name} enabled" + (f" (was disabled {was})" if was else "")
+    decisions.append(decision(now, "enabled", f"{text}, by {_by(cmd)}", strategy=name))
+    return text
+
+
+def _add_window(new: EngineState, wid: str, args: Json) -> Blackout:
+    w = Blackout(
+        start=args.get("start"),
+        end=args.get("end"),
+        at=args.get("at"),
+        minutes=args.get("minutes"),
+        flatten=args["flatten"],
+        label=args["label"],
+        flattened=None,
+    )
+    new.blackouts[wid] = w
+    return w
+
+
+def _blackout_add(ctx, new, cmd, now, decisions, trades) -> str:
+    w = _add_window(new, str(cmd.id), cmd.args)
+    text = f"blackout {cmd.id} added: {window_text(w)}"
+    decisions.append(decision(now, "blackout", f"{text}, by {_by(cmd)}", window=str(cmd.id)))
+    return text
+
+
+def _blackout_import(ctx, new, cmd, now, decisions, trades) -> str:
+    windows = cmd.args["windows"]
+    for k, args in enumerate(windows, start=1):
+        _add_window(new, f"{cmd.id}-{k}", args)
+    ids = f"{cmd.id}-1" + (f"..{cmd.id}-{len(windows)}" if len(windows) > 1 else "")
+    text = (
+        f"blackout {ids} imported: {len(windows)} calendar event(s) ±{cmd.args['minutes']} min"
+        + (", flatten before" if cmd.args["flatten"] else "")
+    )
+    if cmd.args["past"]:
+        text += f" ({cmd.args['past']} past event(s) left out)"
+    decisions.append(decision(now, "blackout", f"{text}, by {_by(cmd)}"))
+    return text
+
+
+def _blackout_remove(ctx, new, cmd, now, decisions, trades) -> str:
+    wid = cmd.args["id"]
+    if wid not in new.blackouts:
+        raise ConfigError(f"unknown blackout window {wid!r} (removed meanwhile)")
+    w = new.blackouts.pop(wid)
+    text = f"blackout {wid} removed: {window_text(w)}"
+    decisions.append(decision(now, "blackout", f"{text}, by {_by(cmd)}", window=wid))
+    return text
+
+
+def _close(ctx, new, cmd, now, decisions, trades) -> str:
+    cid = cmd.args["position"]
+    pos = new.positions.get(cid)
+    if pos is None:
+        raise ConfigError(f"position {cid} is no longer open")
+    open_steps = M.remaining(M.pf_from_json(pos.pf))
+    steps = close_steps(pos, cmd.args["steps"], ctx.inst.lot_step)
+    why = f"manual close by {_by(cmd)}"
+    action = f"leg{pos.legs + 1}"
+    if steps == open_steps:
+        trade = close_at_market(ctx, new, pos, "signal", now, action=action)
+    else:
+        pf = M.pf_from_json(pos.pf)
+        pf[M.rules.F_REMAINING] = open_steps - steps
+        leg = M.Leg(float("nan"), steps, "signal")
+        trade = execute_exit(ctx, new, pos, pf, leg, ctx.bar_of(now), market=True, action=action)
+    decisions.append(decision(now, "exit", why, position=cid, lots=ctx.lots(steps)))
+    if trade:
+        trades.append(trade)
+    left = "" if steps == open_steps else f", {ctx.lots(open_steps - steps):g} left open"
+    return f"closed {ctx.lots(steps):g} lots of #{pos.trade_id}{left}"
+
+
+def _close_all(ctx, new, cmd, now, decisions, trades) -> str:
+    count = len(new.positions)
+    flatten(ctx, new, now, f"close-all by {_by(cmd)}", decisions, trades, action=None)
+    return f"closed {count} position(s), entry orders cancelled"
+
+
+def _kill(ctx, new, cmd, now, decisions, trades) -> str:
+    name, reason = cmd.args["strategy"], cmd.args["reason"]
+    if name is None:
+        path = ctx.dir / G.KILL_FILE  # sticky like `tradeforge kill`: cleared by removing it
+        with state_io(path, "write"):
+            path.write_text(reason + "\n", encoding="utf-8")
+        kill(ctx, new, now, decisions, trades, reason=f"{reason} ({_by(cmd)})")
+        return "killed: everything closed, trading halted"
+    text = f"strategy {name} killed: {reason} ({_by(cmd)}); closing its positions"
+    decisions.append(decision(now, "kill", text, strategy=name))
+    flatten(ctx, new, now, f"strategy {name} killed", decisions, trades)
+    new.control.strategies[name].disabled = f"killed: {reason}"
+    return f"strategy {name} killed: its positions closed, disabled until enabled"
+
+
+STEPS: dict[str, Step] = {
+    "pause": _pause,
+    "resume": _resume,
+    "enable": _enable,
+    "disable": _disable,
+    "blackout_add": _blackout_add,
+    "blackout_remove": _blackout_remove,
+    "blackout_import": _blackout_import,
+    "close": _close,
+    "close_all": _close_all,
+    "kill": _kill,
+}
+
+
+def apply_commands(
+    ctx: EngineContext, new: EngineState, now: int, decisions: list, trades: list
+) -> list[Json]:
+    """Apply the inbox (in id order) and due blackout flattens at ``now``; the outcomes."""
+    outcomes = []
+    for key in sorted(new.commands, key=int):
+        cmd = new.commands.pop(key)
+        try:
+            detail, ok = STEPS[cmd.name](ctx, new, cmd, now, decisions, trades), True
+        except (ConfigError, BrokerError) as exc:
+            detail, ok = f"not applied: {exc}", False
+        outcome = "applied" if ok else "failed"
+        decisions.append(
+            decision(now, "command", detail, id=cmd.id, command=cmd.name, outcome=outcome,
+                     who=cmd.who)
+        )  # fmt: skip
+        outcomes.append(
+            {"id": cmd.id, "command": cmd.name, "outcome": outcome, "detail": detail,
+             "time": iso(now)}
+        )  # fmt: skip
+    for hit in flattens_due(new, now, ctx.step_ns):
+        why = f"flatten for {hit.describe()}"
+        decisions.append(decision(now, "flatten", why, window=hit.id))
+        flatten(ctx, new, now, why, decisions, trades, action=None)
+        new.blackouts[hit.id].flattened = hit.start
+    return outcomes

@@ -1,0 +1,203 @@
+"""The command vocabulary and its checks: a request's arguments, judged against the committed
+state when the command arrives, become the normalised arguments that are journaled (times as
+nanoseconds, a position as its client id, lots as lot steps) — or a `ConfigError` whose one
+line is the refusal. Application (`tradeforge.live.control.apply`) re-checks what may have
+changed in between (a position closed by its stop, a window removed).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from tradeforge.core.errors import ConfigError
+from tradeforge.core.timeutil import parse_time
+from tradeforge.live import manager as M
+from tradeforge.live.context import EngineContext
+from tradeforge.live.control.blackout import MINUTE
+from tradeforge.live.decisions import iso
+from tradeforge.live.model import EngineState, Json, Position
+
+#: Commands that change the session (journaled, applied at the next event boundary).
+COMMANDS = (
+    "pause",
+    "resume",
+    "enable",
+    "disable",
+    "blackout_add",
+    "blackout_remove",
+    "blackout_import",
+    "close",
+    "close_all",
+    "kill",
+)
+#: Requests that only read (answered at once, nothing journaled).
+QUERIES = ("status", "wait")
+
+_HHMM = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
+_MAX_LABEL = 200
+
+
+def _arg(args: Json, key: str, kind: type | tuple[type, ...], required: bool = False) -> Any:
+    value = args.get(key)
+    if value is None:
+        if required:
+            raise ConfigError(f"missing argument {key!r}")
+        return None
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise ConfigError(f"argument {key!r} has the wrong type ({type(value).__name__})")
+    return value
+
+
+def strategy_of(args: Json, state: EngineState, required: bool = False) -> str | None:
+    """The strategy a command names (None: all), refused unless the session runs it."""
+    name = _arg(args, "strategy", str, required)
+    if name is not None and name not in state.control.strategies:
+        runs = ", ".join(sorted(state.control.strategies))
+        raise ConfigError(f"unknown strategy {name!r} (this session runs: {runs})")
+    return name
+
+
+def _minutes(args: Json, key: str = "minutes") -> int:
+    value = _arg(args, key, int, required=True)
+    if not 1 <= value <= 1440:
+        raise ConfigError(f"bad window: {key} must be 1..1440, got {value}")
+    return value
+
+
+def _flags(args: Json) -> tuple[bool, str]:
+    flatten = bool(_arg(args, "flatten", bool))
+    label = _arg(args, "label", str) or ""
+    if len(label) > _MAX_LABEL:
+        raise ConfigError(f"label longer than {_MAX_LABEL} characters")
+    return flatten, label
+
+
+def _session_time(state: EngineState) -> int | None:
+    return state.last_key[0] if state.last_key else None
+
+
+def _not_over(end: int, state: EngineState, what: str) -> None:
+    now = _session_time(state)
+    if now is not None and end < now:
+        raise ConfigError(
+            f"bad window: {what} ends at {iso(end)}, before the session's time {iso(now)}"
+        )
+
+
+def _blackout_add(args: Json, state: EngineState) -> Json:
+    flatten, label = _flags(args)
+    if args.get("at") is not None:
+        at = _arg(args, "at", str)
+        match = _HHMM.fullmatch(at)
+        if not match or args.get("start") is not None or args.get("end") is not None:
+            raise ConfigError(f"bad window: --at must be HH:MM (UTC, 00:00..23:59), got {at!r}")
+        minute = int(match[1]) * 60 + int(match[2])
+        return {"at": minute, "minutes": _minutes(args), "flatten": flatten, "label": label}
+    start_text = _arg(args, "start", str, required=True)
+    end_text = _arg(args, "end", str, required=True)
+    start = parse_time(start_text, "window start").value
+    end = parse_time(end_text, "window end").value
+    if end <= start:
+        raise ConfigError(f"bad window: end {iso(end)} is not after start {iso(start)}")
+    _not_over(end, state, "the window")
+    return {"start": start, "end": end, "flatten": flatten, "label": label}
+
+
+def _blackout_import(args: Json, state: EngineState) -> Json:
+    minutes = _minutes(args)
+    flatten = bool(_arg(args, "flatten", bool))
+    events = _arg(args, "events", list, required=True)
+    now = _session_time(state)
+    windows, past = [], 0
+    for n, event in enumerate(events, start=1):
+        if not isinstance(event, dict) or not all(
+            isinstance(event.get(k), str) for k in ("time", "currency", "impact", "event")
+        ):
+            raise ConfigError(f"calendar event {n} is not time/currency/impact/event text")
+        t = parse_time(event["time"], f"time of calendar event {n}").value
+        start, end = t - minutes * MINUTE, t + minutes * MINUTE
+        if now is not None and end < now:
+            past += 1
+            continue
+        label = f"{event['currency']} {event['impact']}: {event['event']}"[:_MAX_LABEL]
+        windows.append({"start": start, "end": end, "flatten": flatten, "label": label})
+    if not windows:
+        raise ConfigError(f"bad window: all {past} calendar event(s) are before the session's time")
+    return {"windows": windows, "minutes": minutes, "flatten": flatten, "past": past}
+
+
+def find_position(state: EngineState, ref: str) -> Position:
+    """A position by its id (the entry's client id) or trade number (``7`` or ``#7``)."""
+    if ref in state.positions:
+        return state.positions[ref]
+    number = ref.removeprefix("#")
+    if number.isdigit():
+        for pos in state.positions.values():
+            if pos.trade_id == int(number):
+                return pos
+    raise ConfigError(f"unknown position {ref!r} (open: {', '.join(_open(state)) or 'none'})")
+
+
+def _open(state: EngineState) -> list[str]:
+    return [f"#{p.trade_id} {cid}" for cid, p in sorted(state.positions.items())]
+
+
+def close_steps(pos: Position, steps: int | None, lot_step: float) -> int:
+    """The lot steps a close takes from ``pos`` (None: all that is open); `ConfigError` when
+    more than is open."""
+    open_steps = M.remaining(M.pf_from_json(pos.pf))
+    if steps is None:
+        return open_steps
+    if steps > open_steps:
+        raise ConfigError(
+            f"cannot close {steps * lot_step:g} lots of #{pos.trade_id}: "
+            f"{open_steps * lot_step:g} open"
+        )
+    return steps
+
+
+def _close(args: Json, state: EngineState, ctx: EngineContext) -> Json:
+    pos = find_position(state, _arg(args, "position", str, required=True))
+    lots = _arg(args, "lots", (int, float))
+    steps = None
+    if lots is not None:
+        step = ctx.inst.lot_step
+        steps = round(lots / step)
+        if not lots > 0 or steps < 1 or abs(steps * step - lots) > 1e-9 * max(1.0, lots):
+            raise ConfigError(f"--lots must be a positive multiple of the lot step {step:g}")
+        close_steps(pos, steps, step)
+    return {"position": pos.cid, "steps": steps}
+
+
+def _confirmed(args: Json, name: str) -> None:
+    if args.get("confirm") is not True:
+        raise ConfigError(f"{name} needs confirmation (--yes)")
+
+
+def check(name: str, args: Any, state: EngineState, ctx: EngineContext) -> Json:
+    """The normalised arguments of command ``name``; `ConfigError` (the refusal) otherwise."""
+    if name not in COMMANDS:
+        raise ConfigError(f"unknown command {name!r}")
+    if not isinstance(args, dict):
+        raise ConfigError("arguments must be a JSON object")
+    if name in ("pause", "resume"):
+        return {"strategy": strategy_of(args, state)}
+    if name in ("enable", "disable"):
+        return {"strategy": strategy_of(args, state, required=True)}
+    if name == "blackout_add":
+        return _blackout_add(args, state)
+    if name == "blackout_remove":
+        wid = _arg(args, "id", str, required=True)
+        if wid not in state.blackouts:
+            raise ConfigError(f"unknown blackout window {wid!r}")
+        return {"id": wid}
+    if name == "blackout_import":
+        return _blackout_import(args, state)
+    if name == "close":
+        return _close(args, state, ctx)
+    _confirmed(args, name.replace("_", "-"))
+    if name == "close_all":
+        return {}
+    reason = _arg(args, "reason", str) or "operator"
+    return {"strategy": strategy_of(args, state), "reason": reason[:_MAX_LABEL]}

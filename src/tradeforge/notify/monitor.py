@@ -1,0 +1,365 @@
+"""`DivergenceMonitor`: while a session runs, a shadow backtest on the same closed bars says
+which trades the session should have; the comparison with the session's own trades raises
+alerts when a limit is crossed.
+
+* **Shadow.** The session's `RunSpec` (``dryrun.json``; the execution model may be replaced
+  by the costs the backtest was validated with, `MonitorSettings`) and a fresh instance of its
+  strategy: `strategy_signals` (the engine's own step) on the bars closed so far, signals
+  before the first traded bar dropped, then `backtest_signals`. It is re-run **periodically**
+  — at most once every ``every_bars`` closed bars, on the last ``max_bars`` bars (plus the
+  strategy's window) — so one comparison costs a bounded backtest whatever the session's
+  length; it runs in the monitor's own thread, and bars that close while it runs are taken
+  by the next one (`bench/monitor_bench.py` measures the cost per bar).
+* **Session.** Its closed trades read from the journal as they are appended (`JournalTail`)
+  and its open positions from the committed state.
+* **Comparison.** Both sides restricted to trades entered by the last closed bar, matched
+  and judged by `tradeforge.research.consistency.compare_trades` — the code of ``tradeforge
+  analyze consistency``. A trade open on either side (the shadow "closes" what is open at its
+  last bar with reason ``end``: that trade is still open) is matched on its entry; exits and
+  metrics use closed trades. Below ``min_trades`` expected trades only the missing/extra
+  counts are checked.
+* **Alerts.** A check that starts failing is an alert (warning) through the notifier and a
+  ``divergence`` record in ``decisions.jsonl``; one that passes again a
+  ``divergence_cleared``; the session's end adds a last comparison (``monitor_summary``).
+
+Which intermediate points are compared depends on how fast bars arrive (a full-speed replay
+outruns the monitor); the last comparison, at the end, covers every bar and is reproducible.
+Only replayed sessions (dry-runs) are monitored for now: a live feed's history would have to
+be read from the monitor's thread, which the broker connections do not support.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from tradeforge.core.errors import TradeforgeError
+from tradeforge.live.decisions import append_decisions, decision, iso
+from tradeforge.live.feeds import ReplayFeed
+from tradeforge.live.model import EngineState
+from tradeforge.live.persist import read_document
+from tradeforge.live.runner import SPEC_FILE
+from tradeforge.live.state import JOURNAL_FILE
+from tradeforge.notify.config import MonitorSettings
+from tradeforge.notify.message import Level, Message
+from tradeforge.notify.records import JournalTail
+from tradeforge.trading.execution import ExecutionModel
+from tradeforge.trading.result import TRADE_COLUMNS
+from tradeforge.trading.spec import RunSpec
+
+if TYPE_CHECKING:
+    from tradeforge.live.engine import Engine
+    from tradeforge.research.consistency import Thresholds
+
+COUNT_CHECKS = ("missing", "extra")  # checked from the first trade on
+TIMES = ("signal_time", "entry_time", "exit_time")
+EXIT_COLUMNS = ("exit_time", "exit_price", "pnl", "commission", "r_multiple", "exit_reason")
+
+
+def shadow_spec(spec: RunSpec, settings: MonitorSettings) -> RunSpec:
+    """``spec`` with the monitor's cost overrides (the backtest the session is held to)."""
+    ex = spec.execution
+    changes: dict[str, Any] = {}
+    if settings.slippage is not None:
+        changes.update(ExecutionModel.parse_slippage(settings.slippage))
+    if settings.commission is not None:
+        changes["commission"] = settings.commission
+    if settings.spread is not None:
+        changes["spread"] = settings.spread
+    return replace(spec, execution=replace(ex, **changes)) if changes else spec
+
+
+def thresholds_of(settings: MonitorSettings, enough_trades: bool) -> Thresholds:
+    """The consistency limits of ``settings``; only the counts below ``min_trades``."""
+    from tradeforge.research.consistency import Thresholds
+
+    names = Thresholds.__dataclass_fields__
+    values = {k: getattr(settings, k) for k in names}
+    if not enough_trades:
+        values = {k: (v if k in ("max_missing", "max_extra") else None) for k, v in values.items()}
+    return Thresholds(**values)
+
+
+def trades_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Trade records (the journal's, or open positions) as a trade frame with UTC times."""
+    frame = pd.DataFrame(rows, columns=list(TRADE_COLUMNS))
+    for col in TIMES:
+        frame[col] = pd.to_datetime(frame[col], utc=True)
+    return frame
+
+
+def open_rows(state: EngineState, symbol: str, lot_step: float) -> list[dict[str, Any]]:
+    """The state's open positions as trade rows without an exit."""
+    return [
+        {
+            "trade_id": p.trade_id,
+            "symbol": symbol,
+            "tag": p.tag,
+            "side": "long" if p.side > 0 else "short",
+            "signal_time": pd.Timestamp(p.signal_time, tz="UTC"),
+            "entry_time": pd.Timestamp(p.entry_time, tz="UTC"),
+            "entry_price": p.entry_price,
+            "size": p.steps * lot_step,
+            "initial_stop": p.initial_stop,
+            "risk": p.risk_money,
+        }
+        for p in state.positions.values()
+    ]
+
+
+class DivergenceMonitor:
+    """Shadow backtest vs session (see the module doc). A `SessionObserver` by itself;
+    `tradeforge.notify.session.SessionNotifier` runs one when the config has ``[monitor]``
+    and passes ``alert`` (its dispatcher) so crossings reach the chats."""
+
+    def __init__(
+        self,
+        settings: MonitorSettings,
+        *,
+        spec: RunSpec | None = None,
+        alert: Callable[[Message], Any] | None = None,
+        poll: float = 0.25,
+    ) -> None:
+        self.settings = settings
+        self.spec = spec
+        self.alert = alert
+        self.poll = poll
+        self.engine: Engine | None = None
+        self.failing: dict[str, dict[str, Any]] = {}  # check -> its last failing entry
+        self.last: dict[str, Any] | None = None  # the latest comparison (`compare_trades`)
+        self.evaluations = 0
+        self.seconds = 0.0  # spent comparing (shadow backtest included)
+        self._closed: dict[int, dict[str, Any]] = {}  # session trades by id
+        self._done_bar = -1  # the last bar compared
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._errors: set[str] = set()
+
+    # -- the SessionObserver ---------------------------------------------------------------------
+    def attach(self, engine: Engine) -> Callable[[dict[str, Any]], None]:
+        """Prepare the shadow and start the monitor's thread (or log why it cannot run)."""
+        self.engine = engine
+        why = self.prepare(engine)
+        if why is not None:
+            self._log([decision(None, "monitor_unavailable", f"no divergence monitor: {why}")])
+            return self.on_decision
+        self._thread = threading.Thread(target=self._run, name="tradeforge-monitor", daemon=True)
+        self._thread.start()
+        return self.on_decision
+
+    def on_decision(self, d: dict[str, Any]) -> None:
+        """The engine's thread: a nudge, nothing else."""
+        self._wake.set()
+
+    def finish(self, engine: Engine, error: BaseException | None) -> dict[str, Any] | None:
+        """Stop the thread, compare once more on every bar, log the summary."""
+        if self._thread is None:
+            return None
+        self._stop.set()
+        self._wake.set()
+        self._thread.join()
+        self._thread = None
+        self._step(final=True)
+        if self.last is not None:
+            s = self.last["summary"]
+            failing = sorted(self.failing)
+            reason = (
+                f"divergence monitor: {s['matched']} matched, {s['missing']} missing, "
+                f"{s['extra']} extra of {s['expected_trades']} expected trade(s); "
+                + (f"failing: {', '.join(failing)}" if failing else "within limits")
+            )
+            self._log(
+                [
+                    decision(
+                        self._as_of_ns(), "monitor_summary", reason, summary=s, failing=failing,
+                        evaluations=self.evaluations, seconds=round(self.seconds, 3),
+                    )
+                ]
+            )  # fmt: skip
+        return self.last
+
+    # -- preparation -----------------------------------------------------------------------------
+    def prepare(self, engine: Engine) -> str | None:
+        """Set up the shadow for ``engine``; why it cannot be monitored, or None."""
+        feed = engine.feed
+        if not isinstance(feed, ReplayFeed):
+            return "only replayed sessions (dry-runs) are monitored for now"
+        spec = self.spec
+        if spec is None:
+            path = engine.dir / SPEC_FILE
+            if not path.exists():
+                return f"no session spec ({path})"
+            try:
+                spec = RunSpec.from_dict(read_document(path))
+            except TradeforgeError as exc:
+                return str(exc)
+        self.shadow = shadow_spec(spec, self.settings)
+        self.strategy = spec.create_strategy()  # its own instance: it runs on another thread
+        self.frame = feed.frame
+        step = feed.timeframe.seconds * 1_000_000_000
+        self.closes = feed.frame.index.as_unit("ns").asi8 + step
+        start = pd.Timestamp(spec.start) if spec.start else None
+        if start is not None and start.tzinfo is None:
+            start = start.tz_localize("UTC")
+        first = 0 if start is None else int(feed.frame.index.searchsorted(start))
+        self.first = first
+        self.window = engine.cfg.window
+        self.close_at_end = engine.cfg.close_at_end
+        self.journal = JournalTail(engine.dir / JOURNAL_FILE)
+        return None
+
+    # -- the monitor's thread --------------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.poll)
+            self._wake.clear()
+            if not self._stop.is_set():
+                self._step(final=False)
+
+    def _last_bar(self, state: EngineState | None) -> int:
+        """Index of the last bar closed by the state's last event (-1: none)."""
+        if state is None or state.last_key is None:
+            return -1
+        return int(np.searchsorted(self.closes, state.last_key[0], side="right")) - 1
+
+    def _as_of_ns(self) -> int | None:
+        return None if self._done_bar < 0 else int(self.closes[self._done_bar])
+
+    def _step(self, final: bool) -> None:
+        engine = self.engine
+        assert engine is not None
+        state = engine.current  # replaced by the engine, never changed: a consistent view
+        bar = self._last_bar(state)
+        if bar < self.first or (not final and bar - self._done_bar < self.settings.every_bars):
+            return
+        try:
+            doc = self.compare(state, bar, final)
+            self._done_bar = bar
+            self._judge(doc)
+        except Exception as exc:  # noqa: BLE001 - the monitor must never stop the session
+            text = f"{type(exc).__name__}: {exc}"
+            if text not in self._errors:
+                self._errors.add(text)
+                self._log([decision(None, "monitor_error", f"divergence monitor: {text}")])
+
+    def compare(self, state: EngineState, bar: int, final: bool = False) -> dict[str, Any]:
+        """The comparison as of the close of bar ``bar`` (`compare_trades`' document)."""
+        import time
+
+        from tradeforge.research.consistency import compare_trades
+
+        started = time.perf_counter()
+        end = bar + 1
+        trade_from = max(self.first, end - self.settings.max_bars)
+        since = self.frame.index[trade_from]
+        last_open = self.frame.index[bar]
+        expected = self.shadow_trades(trade_from, end, final)
+        actual = self.session_trades(state)
+        keep_e = (expected["entry_time"] >= since) & (expected["entry_time"] <= last_open)
+        keep_a = (actual["entry_time"] >= since) & (actual["entry_time"] <= last_open)
+        expected = expected[keep_e].reset_index(drop=True)
+        actual = actual[keep_a].reset_index(drop=True)
+        done = int(pd.DatetimeIndex(expected["exit_time"]).notna().sum())
+        doc = compare_trades(
+            expected,
+            actual,
+            tolerance=self.settings.tolerance,
+            thresholds=thresholds_of(self.settings, done >= self.settings.min_trades),
+            initial_capital=self.shadow.initial_capital,
+        )
+        doc["as_of"] = iso(int(self.closes[bar]))
+        self.last = doc
+        self.evaluations += 1
+        self.seconds += time.perf_counter() - started
+        return doc
+
+    def shadow_trades(self, trade_from: int, end: int, final: bool) -> pd.DataFrame:
+        """The backtest's trades on bars ``[trade_from, end)`` (with the window before them
+        for the strategy's warm-up); a trade its end of data closed is still open."""
+        from tradeforge.backtest.runner import backtest_signals
+        from tradeforge.live.strategy_signals import strategy_signals
+        from tradeforge.strategy.signals import Signals
+
+        engine = self.engine
+        assert engine is not None
+        lo = max(0, trade_from - self.window)
+        bars = self.frame.iloc[lo:end]
+        sig = strategy_signals(self.strategy, bars, engine.tf.name, engine.inst)
+        keep = sig.bar >= trade_from - lo
+        sig = Signals(
+            sig.n_bars, sig.tags, sig.ints[:, keep], sig.floats[:, keep],
+            sig.trail_level_long, sig.trail_level_short,
+        )  # fmt: skip
+        trades = backtest_signals(bars, sig, engine.symbol, self.shadow).trades.copy()
+        trades["exit_reason"] = trades["exit_reason"].astype(str)
+        if not (final and self.close_at_end):
+            still_open = trades["exit_reason"] == "end"
+            for col in EXIT_COLUMNS:
+                trades.loc[still_open, col] = pd.NaT if col == "exit_time" else np.nan
+        return trades
+
+    def session_trades(self, state: EngineState) -> pd.DataFrame:
+        """The session's closed trades (journal) and open positions (``state``)."""
+        engine = self.engine
+        assert engine is not None
+        for t in self.journal.trades():
+            self._closed[int(t["trade_id"])] = t
+        rows = [
+            r
+            for r in open_rows(state, engine.symbol, engine.inst.lot_step)
+            if r["trade_id"] not in self._closed
+        ]
+        closed = sorted(self._closed.values(), key=lambda t: t["trade_id"])
+        return trades_table(closed + rows)
+
+    # -- alerts ----------------------------------------------------------------------------------
+    def _judge(self, doc: dict[str, Any]) -> None:
+        """Alerts for checks that started failing, notes for those that pass again."""
+        s = doc["summary"]
+        counts = {k: s[k] for k in ("expected_trades", "matched", "missing", "extra")}
+        as_of = self._as_of_ns()
+        out, messages = [], []
+        for check in doc["checks"]:
+            c = {**check, "limit_kind": check["kind"]}
+            del c["kind"]  # "kind" names the decision
+            name = c["check"]
+            if not c["passed"] and name not in self.failing:
+                self.failing[name] = c
+                text = (
+                    f"divergence from the backtest: {name} = {_num(c['value'])} "
+                    f"({c['limit_kind']} {_num(c['limit'])}); {s['matched']} matched, "
+                    f"{s['missing']} missing, {s['extra']} extra"
+                )
+                out.append(decision(as_of, "divergence", text, **c, **counts))
+                messages.append(Message(Level.WARNING, "divergence", text, iso(as_of), c))
+            elif c["passed"] and name in self.failing:
+                del self.failing[name]
+                text = (
+                    f"divergence cleared: {name} = {_num(c['value'])} "
+                    f"({c['limit_kind']} {_num(c['limit'])})"
+                )
+                out.append(decision(as_of, "divergence_cleared", text, **c, **counts))
+                messages.append(Message(Level.INFO, "divergence", text, iso(as_of), c))
+        if out:
+            self._log(out)
+        if self.alert is not None:
+            for m in messages:
+                self.alert(m)
+
+    def _log(self, decisions: list[dict[str, Any]]) -> None:
+        engine = self.engine
+        assert engine is not None
+        seq = engine.state.get("seq", 0) if engine.state else 0
+        append_decisions(engine.dir, seq, decisions)
+
+
+def _num(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

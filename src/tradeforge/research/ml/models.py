@@ -1,0 +1,55 @@
+"""The classifiers a filter can use, seeded and single-threaded by default so that the same
+data and seed give the same model bytes and the same probabilities.
+
+* ``rf`` — scikit-learn's random forest (handles NaN inputs natively);
+* ``xgboost`` — XGBoost's histogram trees (the ``xgboost-cpu`` wheel);
+* ``lightgbm`` — LightGBM with ``deterministic`` and row-wise histograms.
+
+Shallow, regularised settings: a filter learns from hundreds or a few thousand trades, and a
+deep model would memorise them. The libraries are imported only when a model is built
+(``pip install "tradeforge[ml]"``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tradeforge.core.errors import ConfigError
+
+MODEL_KINDS: tuple[str, ...] = ("rf", "xgboost", "lightgbm")
+_PACKAGES = {"rf": "scikit-learn", "xgboost": "xgboost-cpu", "lightgbm": "lightgbm"}
+
+
+def check_kind(kind: str) -> str:
+    if kind not in MODEL_KINDS:
+        raise ConfigError(f"unknown model {kind!r}; choose from: {', '.join(MODEL_KINDS)}")
+    return kind
+
+
+def make_model(kind: str, seed: int = 0, n_jobs: int = 1) -> Any:
+    """An unfitted classifier of ``kind`` (see the module docstring)."""
+    check_kind(kind)
+    try:
+        if kind == "rf":
+            from sklearn.ensemble import RandomForestClassifier
+
+            return RandomForestClassifier(n_estimators=100, min_samples_leaf=10,
+                                          max_features="sqrt", random_state=seed,
+                                          n_jobs=n_jobs)  # fmt: skip
+        if kind == "xgboost":
+            from xgboost import XGBClassifier
+
+            return XGBClassifier(n_estimators=150, max_depth=3, learning_rate=0.05,
+                                 subsample=0.8, colsample_bytree=0.8, min_child_weight=5,
+                                 tree_method="hist", random_state=seed, n_jobs=n_jobs,
+                                 eval_metric="logloss")  # fmt: skip
+        from lightgbm import LGBMClassifier
+
+        return LGBMClassifier(n_estimators=150, num_leaves=7, learning_rate=0.05,
+                              min_child_samples=20, subsample=0.8, subsample_freq=1,
+                              colsample_bytree=0.8, random_state=seed, n_jobs=n_jobs,
+                              deterministic=True, force_row_wise=True, verbose=-1)  # fmt: skip
+    except ImportError:
+        raise ConfigError(
+            f'model {kind!r} needs {_PACKAGES[kind]}: pip install "tradeforge[ml]"'
+        ) from None

@@ -1,0 +1,33 @@
+"""The Django control plane (``tradeforge web``): backtests submitted from a browser or the JSON
+API and run by a worker in the background, their reports and comparisons, research results,
+and the operations page that drives running sessions through their control channel.
+
+* `settings` — everything from the environment (embedded SQLite default, or PostgreSQL + Redis);
+* `models` — Strategy, ParameterSet, Backtest, Report, BreakdownRow, Trade, RuntimeState,
+  AuditLog, NotificationConfig;
+* `jobs` — the backtest manager (submit, cancel, the worker, recovery); `queue` / `tasks` — Huey;
+  `runjob` — the child process of one backtest; `importer` — run folder → rows;
+* `sessions` — state directories and control commands; `research` — result folders;
+* `views` / `urls` / `auth` — pages, JSON API, roles; `server` — waitress + the local worker.
+
+Django is an optional dependency (the ``web`` extra): nothing outside this package imports it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["setup"]
+
+SETTINGS = "tradeforge.web.settings"
+
+
+def setup(home: str | Path | None = None) -> None:
+    """Configure Django for this process (the data home first: settings read it)."""
+    if home is not None:
+        os.environ["TRADEFORGE_HOME"] = str(Path(home).expanduser())
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", SETTINGS)
+    import django
+
+    django.setup()

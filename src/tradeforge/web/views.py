@@ -1,0 +1,413 @@
+"""Pages and the JSON API. Views read the database and the run folders, and act only through
+`jobs` (submit, cancel) and `sessions` (commands to a running session); none runs a backtest."""
+
+from __future__ import annotations
+
+import csv
+import json
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.db import connection
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    JsonResponse,
+)
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from tradeforge.core.errors import ConfigError, TradeforgeError
+from tradeforge.web import jobs, research, sessions
+from tradeforge.web.auth import operator_required
+from tradeforge.web.models import AuditLog, Backtest, RuntimeState, Strategy
+
+#: the list's sort keys (``?sort=-sharpe``): column → database field
+SORTS = {
+    "created": "created",
+    "status": "status",
+    "strategy": "strategy__name",
+    "net_profit": "report__net_profit",
+    "return_pct": "report__return_pct",
+    "sharpe": "report__sharpe",
+    "max_drawdown_pct": "report__max_drawdown_pct",
+    "trades": "report__trades",
+}
+
+
+@login_not_required
+@require_GET
+def healthz(request: HttpRequest) -> HttpResponse:
+    """Liveness for supervisors: 200 "ok" when the database answers."""
+    with connection.cursor() as cur:
+        cur.execute("SELECT 1")
+    return HttpResponse("ok\n", content_type="text/plain")
+
+
+# -- backtests ------------------------------------------------------------------------------
+def filtered_backtests(params: Any) -> tuple[Any, str]:
+    """The list's query from ``status``, ``strategy``, ``symbol`` and ``sort`` parameters."""
+    qs = Backtest.objects.select_related("strategy", "report", "submitted_by")
+    if params.get("status"):
+        qs = qs.filter(status=params["status"])
+    if params.get("strategy"):
+        qs = qs.filter(strategy__name=params["strategy"])
+    if params.get("symbol"):
+        qs = qs.filter(symbols__icontains=params["symbol"].strip().upper())
+    sort = params.get("sort") or "-created"
+    field = SORTS.get(sort.lstrip("-"))
+    if field is None:
+        sort, field = "-created", "created"
+    order = f"-{field}" if sort.startswith("-") else field
+    return qs.order_by(order, "-id"), sort
+
+
+def backtest_list(request: HttpRequest) -> HttpResponse:
+    qs, sort = filtered_backtests(request.GET)
+    return render(
+        request,
+        "web/backtest_list.html",
+        {
+            "backtests": qs[:500],
+            "sort": sort,
+            "statuses": [s for s, _ in Backtest.STATUSES],
+            "strategies": Strategy.objects.all(),
+            "filters": request.GET,
+            "columns": list(SORTS),
+        },
+    )
+
+
+def spec_from_form(data: Any) -> dict[str, Any]:
+    """A run specification (`RunSpec.to_dict` form) from the submit form's fields."""
+    from tradeforge.strategy.registry import parse_params
+    from tradeforge.trading.execution import Sizing
+
+    lines = [ln for ln in (data.get("params") or "").replace(",", "\n").splitlines() if ln.strip()]
+    try:
+        capital = float(data.get("capital") or 100_000)
+    except ValueError:
+        raise ConfigError(f"capital must be a number, got {data.get('capital')!r}") from None
+    return {
+        "strategy": {"name": data.get("strategy") or "", "params": parse_params(lines)},
+        "symbols": [s.strip() for s in (data.get("symbols") or "").split(",") if s.strip()],
+        "timeframe": (data.get("timeframe") or "").strip() or None,
+        "start": (data.get("start") or "").strip() or None,
+        "end": (data.get("end") or "").strip() or None,
+        "initial_capital": capital,
+        "sizing": Sizing.parse((data.get("sizing") or "").strip() or None).to_dict(),
+        "portfolio": "shared",
+    }
+
+
+@operator_required
+def backtest_new(request: HttpRequest) -> HttpResponse:
+    if not Strategy.objects.exists():
+        jobs.sync_strategies()
+    form = request.POST if request.method == "POST" else {}
+    if request.method == "POST":
+        try:
+            backtest = jobs.submit(spec_from_form(request.POST), request.user)
+        except TradeforgeError as exc:
+            messages.error(request, str(exc))
+        else:
+            AuditLog.objects.create(
+                user=request.user,
+                username=request.user.get_username(),
+                action="backtest_submit",
+                target=f"backtest #{backtest.pk}",
+                args=backtest.spec,
+                outcome=AuditLog.OK,
+            )
+            return redirect("backtest_detail", pk=backtest.pk)
+    return render(
+        request,
+        "web/backtest_new.html",
+        {"strategies": Strategy.objects.prefetch_related("parameter_sets"), "form": form},
+    )
+
+
+def backtest_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    backtest = get_object_or_404(Backtest.objects.select_related("strategy"), pk=pk)
+    report = getattr(backtest, "report", None)
+    breakdowns = report.breakdown_rows.all() if report else []
+    return render(
+        request,
+        "web/backtest_detail.html",
+        {
+            "b": backtest,
+            "report": report,
+            "breakdowns": breakdowns,
+            "spec_json": json.dumps(backtest.spec, indent=2),
+            "trades": backtest.trades.all()[:200],
+        },
+    )
+
+
+@require_GET
+def backtest_report_html(request: HttpRequest, pk: int) -> HttpResponse:
+    """The run's interactive ``report.html`` (same origin, so the report page can frame it)."""
+    backtest = get_object_or_404(Backtest, pk=pk)
+    if not backtest.run_dir:
+        raise Http404("this backtest has no report yet")
+    path = settings.RUNS_DIR / str(backtest.pk) / "report.html"
+    if not path.is_file():
+        raise Http404("report.html is missing from the run folder")
+    return FileResponse(open(path, "rb"), content_type="text/html; charset=utf-8")
+
+
+@operator_required
+@require_POST
+def backtest_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    backtest = get_object_or_404(Backtest, pk=pk)
+    try:
+        outcome = jobs.cancel(backtest)
+    except ConfigError as exc:
+        _audit(request, "backtest_cancel", f"backtest #{pk}", {}, AuditLog.REFUSED, str(exc))
+        messages.error(request, str(exc))
+    else:
+        _audit(request, "backtest_cancel", f"backtest #{pk}", {}, AuditLog.OK, outcome)
+        messages.info(request, outcome)
+    return redirect("backtest_detail", pk=pk)
+
+
+def _audit(request: HttpRequest, action: str, target: str, args: dict, outcome: str, detail: str):
+    AuditLog.objects.create(
+        user=request.user,
+        username=request.user.get_username(),
+        action=action,
+        target=target,
+        args=args,
+        outcome=outcome,
+        detail=detail,
+    )
+
+
+def compare_rows(a: Backtest, b: Backtest) -> list[dict[str, Any]]:
+    """`tradeforge compare`'s table of two finished backtests, formatted for a page."""
+    from tradeforge.analytics import build_report, compare_reports, load_run
+    from tradeforge.analytics.compare import _delta_text
+    from tradeforge.analytics.format import SECTION_TITLES, fmt
+
+    for job in (a, b):
+        if job.status != Backtest.DONE:
+            raise ConfigError(f"backtest #{job.pk} has not finished ({job.status})")
+    table = compare_reports(build_report(load_run(a.run_dir)), build_report(load_run(b.run_dir)))
+    rows = []
+    for row in table.itertuples(index=False):
+        delta = _delta_text(
+            None if row.delta is None or row.delta != row.delta else row.delta, row.kind, row.key
+        )
+        rows.append(
+            {
+                "section": SECTION_TITLES[row.section],
+                "key": row.key,
+                "label": row.label,
+                "a": fmt(row.a, row.kind),
+                "b": fmt(row.b, row.kind),
+                "delta": delta.plain,
+                "better": {"green": "better", "red": "worse"}.get(str(delta.style), ""),
+            }
+        )
+    return rows
+
+
+def compare(request: HttpRequest) -> HttpResponse:
+    ids = request.GET.getlist("id") or [request.GET.get("a"), request.GET.get("b")]
+    ids = [i for i in ids if i]
+    context: dict[str, Any] = {"choices": Backtest.objects.filter(status=Backtest.DONE)[:200]}
+    if len(ids) == 2:
+        try:
+            a, b = (get_object_or_404(Backtest, pk=int(i)) for i in ids)
+            context.update(a=a, b=b, rows=compare_rows(a, b))
+        except (ValueError, TradeforgeError) as exc:
+            context["error"] = str(exc)
+    elif ids:
+        context["error"] = "choose exactly two backtests"
+    return render(request, "web/compare.html", context)
+
+
+# -- research ---------------------------------------------------------------------------------
+def research_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "web/research_list.html", {"results": research.results()})
+
+
+def _research(root: int, name: str) -> research.ResearchResult:
+    try:
+        return research.find(f"{root}/{name}")
+    except ConfigError as exc:
+        raise Http404(str(exc)) from None
+
+
+def research_detail(request: HttpRequest, root: int, name: str) -> HttpResponse:
+    result = _research(root, name)
+    scalars, frames = research.tables(result.document())
+    return render(
+        request,
+        "web/research_detail.html",
+        {"r": result, "scalars": scalars, "frames": frames, "has_page": result.page.is_file()},
+    )
+
+
+def research_page(request: HttpRequest, root: int, name: str) -> HttpResponse:
+    result = _research(root, name)
+    if not result.page.is_file():
+        raise Http404("no interactive page in this folder")
+    return FileResponse(open(result.page, "rb"), content_type="text/html; charset=utf-8")
+
+
+# -- operations -------------------------------------------------------------------------------
+def operations(request: HttpRequest) -> HttpResponse:
+    rows = sessions.refresh()
+    return render(
+        request, "web/operations.html", {"sessions": rows, "audit": AuditLog.objects.all()[:20]}
+    )
+
+
+def command_args(action: str, data: Any) -> dict[str, Any]:
+    """The control command's arguments from the operations form."""
+    strategy = (data.get("strategy") or "").strip() or None
+    confirm = data.get("confirm") == "on"
+    if action in ("pause", "resume", "enable", "disable"):
+        return {"strategy": strategy}
+    if action == "close":
+        lots = (data.get("lots") or "").strip()
+        try:
+            return {"position": data.get("position") or "", "lots": float(lots) if lots else None}
+        except ValueError:
+            raise ConfigError(f"lots must be a number, got {lots!r}") from None
+    if action == "close_all":
+        return {"confirm": confirm}
+    if action == "kill":
+        return {
+            "strategy": strategy,
+            "reason": data.get("reason") or "operator",
+            "confirm": confirm,
+        }
+    if action == "blackout_add":
+        return {
+            "start": data.get("start") or None,
+            "end": data.get("end") or None,
+            "flatten": data.get("flatten") == "on",
+            "label": data.get("label") or "",
+        }
+    if action == "blackout_remove":
+        return {"id": data.get("id") or ""}
+    raise ConfigError(f"unknown action {action!r}")
+
+
+@operator_required
+@require_POST
+def operations_command(request: HttpRequest) -> HttpResponse:
+    action = request.POST.get("action", "")
+    state_dir = request.POST.get("state_dir", "")
+    try:
+        args = command_args(action, request.POST)
+        answer = sessions.send_command(request.user, state_dir, action, args)
+    except TradeforgeError as exc:
+        if not AuditLog.objects.filter(action=action, target=state_dir, detail=str(exc)).exists():
+            _audit(request, action, state_dir, {}, AuditLog.REFUSED, str(exc))
+        messages.error(request, f"{action}: {exc}")
+    else:
+        messages.info(request, f"{action}: acknowledged as command {answer.get('id', '?')}")
+    return redirect("operations")
+
+
+def audit(request: HttpRequest) -> HttpResponse:
+    entries = AuditLog.objects.select_related("user")
+    if request.GET.get("format") == "csv":
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="audit.csv"'
+        writer = csv.writer(response)
+        writer.writerow(["time", "user", "action", "target", "args", "outcome", "detail"])
+        for e in entries.order_by("time", "id").iterator():
+            writer.writerow(
+                [
+                    e.time.isoformat(),
+                    e.username,
+                    e.action,
+                    e.target,
+                    json.dumps(e.args),
+                    e.outcome,
+                    e.detail,
+                ]
+            )
+        return response
+    return render(request, "web/audit.html", {"entries": entries[:500]})
+
+
+def sessions_json(request: HttpRequest) -> JsonResponse:
+    rows = sessions.refresh()
+    return JsonResponse({"sessions": [_session_doc(r) for r in rows]})
+
+
+def _session_doc(row: RuntimeState) -> dict[str, Any]:
+    return {
+        "state_dir": row.state_dir,
+        "mode": row.mode,
+        "symbol": row.symbol,
+        "running": row.running,
+        "strategies": row.strategies,
+        "positions": row.positions,
+        "control": row.control,
+        "error": row.error,
+    }
+
+
+# -- JSON API -------------------------------------------------------------------------------
+def backtest_doc(b: Backtest) -> dict[str, Any]:
+    report = getattr(b, "report", None)
+    return {
+        "id": b.pk,
+        "status": b.status,
+        "progress": b.progress,
+        "stage": b.stage,
+        "error": b.error,
+        "spec": b.spec,
+        "created": b.created.isoformat(),
+        "started": b.started.isoformat() if b.started else None,
+        "finished": b.finished.isoformat() if b.finished else None,
+        "run_dir": b.run_dir,
+        "summary": report.summary if report else None,
+    }
+
+
+def api_backtests(request: HttpRequest) -> JsonResponse:
+    """GET: the filtered list; POST (operators): submit a JSON run specification."""
+    if request.method == "POST":
+        return _api_submit(request)
+    qs, _ = filtered_backtests(request.GET)
+    return JsonResponse({"backtests": [backtest_doc(b) for b in qs[:500]]})
+
+
+@operator_required
+def _api_submit(request: HttpRequest) -> JsonResponse:
+    try:
+        doc = json.loads(request.body or b"null")
+        backtest = jobs.submit(doc, request.user)
+    except ValueError as exc:
+        return JsonResponse({"error": f"the body is not JSON: {exc}"}, status=400)
+    except TradeforgeError as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    _audit(request, "backtest_submit", f"backtest #{backtest.pk}", backtest.spec, AuditLog.OK, "")
+    return JsonResponse(backtest_doc(backtest), status=201)
+
+
+def api_backtest(request: HttpRequest, pk: int) -> JsonResponse:
+    return JsonResponse(backtest_doc(get_object_or_404(Backtest, pk=pk)))
+
+
+@operator_required
+@require_POST
+def api_backtest_cancel(request: HttpRequest, pk: int) -> JsonResponse:
+    backtest = get_object_or_404(Backtest, pk=pk)
+    try:
+        outcome = jobs.cancel(backtest)
+    except ConfigError as exc:
+        return JsonResponse({"error": str(exc)}, status=409)
+    _audit(request, "backtest_cancel", f"backtest #{pk}", {}, AuditLog.OK, outcome)
+    return JsonResponse({"id": pk, "outcome": outcome})
