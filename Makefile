@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/optimize_bench.py
 	$(BIN)/python bench/ctrader_bench.py
 	$(BIN)/python bench/notify_bench.py
+	$(BIN)/python bench/monitor_bench.py
 	$(BIN)/python bench/control_bench.py
 	$(BIN)/python bench/scale_bench.py --home $(BENCH_HOME)
 

@@ -72,7 +72,9 @@ def _ensure(home: Path, symbols: tuple[str, ...]) -> float:
     return time.perf_counter() - t0
 
 
-def _spec(symbols, portfolio: str):
+def _spec(symbols, portfolio: str, account_currency: str | None = "USD"):
+    """The reference settings; the universe's sub-accounts keep quote-currency money (its
+    crosses would otherwise need conversion bars)."""
     from tradeforge.trading.spec import RunSpec
 
     return RunSpec(
@@ -82,7 +84,7 @@ def _spec(symbols, portfolio: str):
         position_mode="tag",
         portfolio=portfolio,
         initial_capital=10_000_000.0,
-        account_currency="USD",
+        account_currency=account_currency,
     )
 
 
@@ -143,7 +145,7 @@ def universe(home: Path, workers: int) -> dict:
     from tradeforge.data.cache import StoreSlice
     from tradeforge.strategy import create_strategy
 
-    spec = _spec(UNIVERSE, "sub-accounts")
+    spec = _spec(UNIVERSE, "sub-accounts", None)
     with PeakRSS() as rss:
         t0 = time.perf_counter()
         result = run_backtest(

@@ -7,7 +7,6 @@ import json
 
 import pandas as pd
 import pytest
-from matplotlib.figure import Figure
 
 import tradeforge as tf
 from tradeforge.analytics import write_report
@@ -143,11 +142,16 @@ def test_report_writes_what_the_command_writes(run, tmp_path):
     assert doc["summary"]["trades"]["trades"] == len(run.trades)
 
 
-def test_plot_is_the_equity_chart(run, tmp_path):
-    fig = run.plot()
-    assert isinstance(fig, Figure) and len(fig.axes) == 2
-    assert isinstance(run.plot(tmp_path / "eq.png"), Figure)
-    assert (tmp_path / "eq.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+def test_plot_is_the_report_figure(run, tmp_path):
+    from bokeh.models import LayoutDOM
+
+    fig = run.plot()  # outside IPython: returned, not shown
+    assert isinstance(fig, LayoutDOM)
+    assert fig.select_one({"name": "price_EURUSD"}) is not None
+    assert fig.select_one({"name": "trade_table"}) is not None
+    assert isinstance(run.plot(tmp_path / "fig.html"), LayoutDOM)
+    page = (tmp_path / "fig.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and "price_EURUSD" in page
 
 
 def test_repr_shows_the_key_stats(run):
@@ -159,12 +163,12 @@ def test_repr_shows_the_key_stats(run):
     assert "Expectancy (R)" in text and "Max drawdown %" in text
 
 
-def test_notebook_html_shows_the_summary(run):
+def test_notebook_html_shows_the_summary_and_figure(run):
     page = run._repr_html_()
-    assert page == run.report()._repr_html_()
     assert "<table>" in page and "Sharpe" in page and "Expectancy (R)" in page
     assert f"{len(run.trades):,} trades" in page
-    assert "<script" not in page
+    # the figure on its own offline page, in an iframe: no script runs in the notebook's page
+    assert "<script" not in page and "<iframe srcdoc=" in page and "price_EURUSD" in page
 
 
 def test_optimize_is_the_research_search(bars):

@@ -112,5 +112,5 @@ def test_python_api_example(scratch):
     assert run.equity["equity"].iloc[-1] == pytest.approx(100_000 + run.trades["pnl"].sum())
     for name in ("trades.csv", "run.json", "report.html", "charts/equity.png"):
         assert (scratch / "runs" / "api" / name).is_file()
-    assert (scratch / "equity.png").is_file()
+    assert (scratch / "figure.html").read_text().startswith("<!DOCTYPE html>")
     assert set(res.best_params) == {"fast", "slow"}

@@ -11,7 +11,8 @@ subscriptions with spot events, trendbars paged by ``hasMore`` (the newest or th
 first), reconcile, trader, deal list, market / limit / stop orders (ACCEPTED then FILLED, or
 ACCEPTED only for pending orders), partial closes, SL/TP amendment, cancel, order errors,
 ``BLOCKED_PAYLOAD_TYPE`` + ``retryAfter`` when a connection exceeds its rates, heartbeats both
-ways, and dropped connections / refused reconnections on demand.
+ways, dropped connections / refused reconnections on demand, a silent account (``paused``), the
+asset list and open P&L, and a virtual clock (``clock_ms``) for scripted live sessions.
 """
 
 from __future__ import annotations
@@ -143,6 +144,10 @@ class FakeCTrader:
         self.tokens = {ACCESS_TOKEN: ACCOUNT}
         self.refresh_tokens = {REFRESH_TOKEN: ACCOUNT}
         self.balance = 10_000_00  # cents, moneyDigits 2
+        self.deposit_asset = "USD"
+        self.leverage = 100
+        self.clock_ms: int | None = None  # a virtual clock (ms) for scripted sessions
+        self.paused = False  # True: the account stays, but nothing is answered (a silent link)
         self.positions: dict[int, pb.ProtoOAPosition] = {}
         self.orders: dict[int, pb.ProtoOAOrder] = {}  # pending
         self.order_history: dict[int, pb.ProtoOAOrder] = {}  # every order, by id
@@ -151,6 +156,7 @@ class FakeCTrader:
         self.requests: list[tuple[int, str]] = []  # (payload type, clientMsgId) in order
         self.request_times: list[tuple[int, float]] = []
         self.heartbeats_received = 0
+        self.live_subscriptions = 0  # live-bar subscriptions answered (a restarted feed adds one)
         self.connections = 0
         self.blocked = 0
         self._ids = itertools.count(1000)
@@ -158,6 +164,10 @@ class FakeCTrader:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.base_events.Server | None = None
         self._thread: threading.Thread | None = None
+
+    def now_ms(self) -> int:
+        """The server's clock: ``clock_ms`` when a test drives time, else the wall clock."""
+        return self.clock_ms if self.clock_ms is not None else int(time.time() * 1000)
 
     # ------------------------------------------------------------------ thread control
 
@@ -208,6 +218,11 @@ class FakeCTrader:
     def push_spot(self, symbol_id: int, bid: int, ask: int, bar=None, period: int = 1) -> None:  # noqa: ANN001
         """New prices; ``bar`` (a raw row) rides along as the forming live bar of ``period``."""
         self.call(self._push_spot(symbol_id, bid, ask, bar, period))
+
+    def set_quote(self, symbol_id: int, bid: int, ask: int) -> None:
+        """The prices the next subscriber's first spot event carries (nothing is sent)."""
+        sym = self.symbols[symbol_id]
+        sym.bid, sym.ask = bid, ask
 
     def send_event(self, message) -> None:  # noqa: ANN001
         """Push any message to every connection (e.g. a token-invalidated event)."""
@@ -272,7 +287,8 @@ class FakeCTrader:
     async def _beat(self, conn: _Conn) -> None:
         while True:
             await asyncio.sleep(self.heartbeat_interval or 1.0)
-            self._send(conn, pb.ProtoHeartbeatEvent())
+            if not self.paused:
+                self._send(conn, pb.ProtoHeartbeatEvent())
 
     def _send(self, conn: _Conn, message, client_msg_id: str = "") -> None:  # noqa: ANN001
         pt = message.DESCRIPTOR.fields_by_name["payloadType"].default_value
@@ -313,7 +329,7 @@ class FakeCTrader:
             symbolId=symbol_id,
             bid=sym.bid,
             ask=sym.ask,
-            timestamp=int(time.time() * 1000),
+            timestamp=self.now_ms(),
         )
 
     def _error(self, conn: _Conn, cid: str, code: str, text: str = "", retry: int | None = None):  # noqa: ANN202
@@ -340,6 +356,8 @@ class FakeCTrader:
         pt, cid = envelope.payloadType, envelope.clientMsgId
         if pt == 51:
             self.heartbeats_received += 1
+            return
+        if self.paused:
             return
         self.requests.append((pt, cid))
         self.request_times.append((pt, time.monotonic()))
@@ -425,6 +443,7 @@ class FakeCTrader:
         if req.symbolId not in conn.spots:
             return self._error(conn, cid, "NOT_SUBSCRIBED_TO_SPOTS")
         conn.live_bars.add((req.symbolId, req.period))
+        self.live_subscriptions += 1
         self._send(conn, pb.ProtoOASubscribeLiveTrendbarRes(ctidTraderAccountId=ACCOUNT), cid)
 
     async def _on_2137(self, conn: _Conn, cid: str, payload: bytes) -> None:
@@ -461,9 +480,36 @@ class FakeCTrader:
         res.order.extend(self.orders.values())
         self._send(conn, res, cid)
 
+    async def _on_2112(self, conn: _Conn, cid: str, payload: bytes) -> None:
+        res = pb.ProtoOAAssetListRes(ctidTraderAccountId=ACCOUNT)
+        res.asset.add(assetId=1, name=self.deposit_asset)
+        res.asset.add(assetId=2, name="JPY")
+        self._send(conn, res, cid)
+
+    def unrealized(self, position: pb.ProtoOAPosition) -> int:
+        """Open P&L in cents at the current quote (quote currency = deposit currency)."""
+        sym = self.symbols[position.tradeData.symbolId]
+        buy = position.tradeData.tradeSide == pb.BUY
+        price = (sym.bid if buy else sym.ask) / 100_000
+        units = position.tradeData.volume / 100
+        return round((price - position.price) * (1 if buy else -1) * units * 100)
+
+    async def _on_2187(self, conn: _Conn, cid: str, payload: bytes) -> None:
+        res = pb.ProtoOAGetPositionUnrealizedPnLRes(ctidTraderAccountId=ACCOUNT, moneyDigits=2)
+        for p in self.positions.values():
+            pnl = self.unrealized(p)
+            res.positionUnrealizedPnL.add(
+                positionId=p.positionId, grossUnrealizedPnL=pnl, netUnrealizedPnL=pnl
+            )
+        self._send(conn, res, cid)
+
     async def _on_2121(self, conn: _Conn, cid: str, payload: bytes) -> None:
         trader = pb.ProtoOATrader(
-            ctidTraderAccountId=ACCOUNT, balance=self.balance, depositAssetId=1, moneyDigits=2
+            ctidTraderAccountId=ACCOUNT,
+            balance=self.balance,
+            depositAssetId=1,
+            moneyDigits=2,
+            leverageInCents=self.leverage * 100,
         )
         self._send(conn, pb.ProtoOATraderRes(ctidTraderAccountId=ACCOUNT, trader=trader), cid)
 
@@ -505,7 +551,7 @@ class FakeCTrader:
             or req.volume % sym.step_volume
         ):
             return self._order_error(conn, cid, "TRADING_BAD_VOLUME", f"volume {req.volume}")
-        now = int(time.time() * 1000)
+        now = self.now_ms()
         order_id, position_id = next(self._ids), next(self._ids)
         trade = pb.ProtoOATradeData(
             symbolId=req.symbolId,
@@ -555,6 +601,8 @@ class FakeCTrader:
             position.takeProfit = price + (1 if buy else -1) * req.relativeTakeProfit / 100_000
         position.positionStatus = pb.POSITION_STATUS_OPEN
         position.price = price
+        units = req.volume / 100  # used margin in cents: notional / leverage
+        position.usedMargin = round(units * price / self.leverage * 100)
         volume = req.volume
         if self.partial_fraction is not None:  # fill part, cancel the rest (IOC-like)
             step = sym.step_volume
@@ -579,7 +627,7 @@ class FakeCTrader:
         )
 
     def _deal(self, order_id, position_id, symbol_id, volume, side, price, close=None):  # noqa: ANN001, ANN202
-        now = int(time.time() * 1000)
+        now = self.now_ms()
         deal = pb.ProtoOADeal(
             dealId=next(self._ids),
             orderId=order_id,
@@ -636,7 +684,7 @@ class FakeCTrader:
                 symbolId=sym.symbol_id,
                 volume=req.volume,
                 tradeSide=side,
-                openTimestamp=int(time.time() * 1000),
+                openTimestamp=self.now_ms(),
             ),
             orderType=pb.MARKET,
             orderStatus=pb.ORDER_STATUS_FILLED,

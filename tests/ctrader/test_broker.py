@@ -150,9 +150,19 @@ def test_pending_orders_cancel_and_rejections(server, open_broker):
 
 
 def test_account_and_other_symbols(server, open_broker):
-    broker = open_broker(currency="EUR")
+    server.deposit_asset = "EUR"
+    broker = open_broker()
     account = broker.account()
-    assert (account.balance, account.currency) == (10_000.0, "EUR")
+    assert (account.balance, account.equity, account.currency) == (10_000.0, 10_000.0, "EUR")
+    assert (account.margin_free, account.leverage) == (10_000.0, 100.0)
+    ticket = broker.place(buy("tf-eq", lots=1.0)).ticket  # 100,000 units at ask 1.10002
+    server.push_spot(1, 110_052, 110_054)  # bid +50 points: open P&L (1.10052-1.10002)*1e5 = 50
+    account = broker.account()
+    assert account.equity == pytest.approx(10_050.0)
+    # used margin: 100,000 x 1.10002 / 100 = 1,100.02
+    assert account.margin_free == pytest.approx(10_050.0 - 1_100.02)
+    broker.close(ticket, None, "tf-eq-close")
+    assert broker.account().balance == pytest.approx(10_050.0)
     gold = broker.place(OrderRequest("tf-xau", "XAUUSD", 1, 0.5))  # lotSize 10,000 cents = 100 oz
     assert server.positions[gold.ticket].tradeData.volume == 5_000
     assert broker.positions("XAUUSD")[0].lots == 0.5

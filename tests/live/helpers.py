@@ -134,3 +134,8 @@ def backtest_of(spec: RunSpec, bars: pd.DataFrame):
     from tradeforge.backtest.runner import run_backtest
 
     return run_backtest(spec.create_strategy(), {spec.symbols[0]: bars}, spec)
+
+
+def positions_of(state: dict[str, Any]) -> dict[str, Any]:
+    """Every strategy's open positions (stored form) of a stored state, by client id."""
+    return {k: v for b in state["strategies"].values() for k, v in b["positions"].items()}

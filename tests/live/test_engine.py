@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.live.helpers import outcome, small_spec
+from tests.live.helpers import outcome, positions_of, small_spec
 from tradeforge.core.errors import StateError
 from tradeforge.live.engine import engine_summary
 from tradeforge.live.feeds import Tick
@@ -22,7 +22,7 @@ def _run_until_position(state_dir, spec):
     after = None
     for event in engine.feed.events(after):
         engine.handle(event)
-        if engine.state["positions"] and isinstance(event, Tick):
+        if positions_of(engine.state) and isinstance(event, Tick):
             return engine
     raise AssertionError("no position opened")
 
@@ -34,7 +34,7 @@ def _records(state_dir):
 def test_reconcile_books_broker_closes_and_closes_orphans_before_trading(tmp_path):
     spec = small_spec(tmp_path)
     engine = _run_until_position(tmp_path / "s", spec)
-    ((cid, pos),) = engine.state["positions"].items()
+    ((cid, pos),) = positions_of(engine.state).items()
     broker = engine.broker
     # while "down": the broker stopped the position out, and someone opened a foreign one
     deal = broker.force_close(pos["ticket"], price=pos["entry_price"] - 0.0005)
@@ -54,7 +54,7 @@ def test_reconcile_books_broker_closes_and_closes_orphans_before_trading(tmp_pat
     assert any("unknown position at broker; closed" in r for r in reasons)
     (trade,) = recs[1]["trades"]
     assert trade["exit_price"] == pytest.approx(deal.price)
-    assert not engine.state["positions"]
+    assert not positions_of(engine.state)
     assert [p.ticket for p in engine.broker.positions()] == []
     # trading continues afterwards; every later record comes after the corrections
     engine.run()
@@ -65,7 +65,7 @@ def test_reconcile_books_broker_closes_and_closes_orphans_before_trading(tmp_pat
 def test_reconcile_resets_a_stop_that_differs(tmp_path):
     spec = small_spec(tmp_path)
     engine = _run_until_position(tmp_path / "s", spec)
-    (pos,) = engine.state["positions"].values()
+    (pos,) = positions_of(engine.state).values()
     engine.broker.modify(pos["ticket"], 1.0)
     engine = build_dry_run(tmp_path / "s")
     engine.start()
@@ -113,7 +113,7 @@ def test_duplicate_and_out_of_order_events_change_nothing(tmp_path):
     assert len(_records(tmp_path / "s")) == n
     assert json.dumps(engine.state, sort_keys=True) == state
     # the broker too: a resubmitted order and a repeated close return the original answers
-    (pos,) = engine.state["positions"].values()
+    (pos,) = positions_of(engine.state).values()
     from tradeforge.live.brokers.base import OrderRequest
 
     first = engine.broker.order_status(pos["cid"])
@@ -131,7 +131,7 @@ def test_kill_switch_closes_everything_and_stops(tmp_path):
     request_kill(tmp_path / "s", "test")
     engine.run()
     assert engine.stopped and engine.state["risk"]["halted"] == "kill: test"
-    assert not engine.state["positions"] and not engine.broker.positions()
+    assert not positions_of(engine.state) and not engine.broker.positions()
     decisions = [d["kind"] for r in _records(tmp_path / "s") for d in r.get("decisions", [])]
     assert "kill" in decisions
     # a restart while the KILL file exists does not trade

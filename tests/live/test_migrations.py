@@ -25,6 +25,12 @@ from tradeforge.live.state import StateRepository
 
 FIXTURE = Path(__file__).parent / "fixtures" / "v1_session"
 V1_SEQ = 78  # the fixture's state.json
+NAME = "test_pending_cross"  # the session of one a v1..v3 state becomes (schema 4)
+
+
+def _book(body: dict) -> dict:
+    """The one strategy's part of a current-layout body."""
+    return body["strategies"][NAME]
 
 
 def _spec(tmp: Path):
@@ -69,17 +75,18 @@ def test_v1_to_v2_makes_optional_keys_explicit_and_keeps_the_rest():
             del pos[key]
     out = upgrade(oldest)
     assert out["schema_version"] == SCHEMA_VERSION and oldest["schema_version"] == 1  # untouched
-    assert out["queued"] == {} and out["atr"] is None and out["stats"]["expired"] == 0
-    (pos,) = out["positions"].values()
+    book = _book(out)
+    assert book["queued"] == {} and book["atr"] is None and out["stats"]["expired"] == 0
+    assert book["stats"]["expired"] == 0
+    (pos,) = book["positions"].values()
     assert (pos["signal_exit"], pos["fill_at_open"], pos["entry_type"]) == (False, True, "market")
     assert (pos["exit_time"], pos["exit_reason"]) == (None, None)
     full = upgrade(body)
     (cid,) = body["positions"]
-    assert {k: v for k, v in full["positions"][cid].items() if k in body["positions"][cid]} == (
-        body["positions"][cid]
-    )
+    kept = _book(full)["positions"][cid]
+    assert {k: v for k, v in kept.items() if k in body["positions"][cid]} == body["positions"][cid]
     state = load_engine_state(full)
-    assert state.positions[cid].entry_type == "limit" and state.atr is not None
+    assert state.positions[cid].entry_type == "limit" and state.strategies[NAME].atr is not None
     assert state.stats.expired == body["stats"]["expired"]
 
 
@@ -114,7 +121,7 @@ def test_validation_names_the_file_and_field(tmp_path):
         StateRepository(state_dir, validate=check_engine_state).load()
     text = str(exc.value)
     assert f"{state_dir / 'state.json'}: malformed state" in text
-    assert f"'positions.{cid}.steps' is str, expected an integer" in text
+    assert f"'strategies.{NAME}.positions.{cid}.steps' is str, expected an integer" in text
 
 
 def test_read_only_load_migrates_in_memory(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.live.helpers import positions_of
 from tests.support.fake_mt5_trading import FakeMT5Trading
 from tradeforge.core.errors import ConfigError, DataError
 from tradeforge.data.sources.mt5_terminal import MT5Terminal
@@ -154,8 +155,8 @@ def test_engine_trades_through_mt5_on_ticks_and_reconciles_a_stop_out(tmp_path, 
     opened = None
     for ev in feed.events(None):
         engine.handle(ev)
-        if engine.state["positions"] and isinstance(ev, Tick):
-            opened = next(iter(engine.state["positions"].values()))
+        if positions_of(engine.state) and isinstance(ev, Tick):
+            opened = next(iter(positions_of(engine.state).values()))
             break
     assert opened is not None
     (bp,) = broker.positions()
@@ -173,4 +174,4 @@ def test_engine_trades_through_mt5_on_ticks_and_reconciles_a_stop_out(tmp_path, 
     )
     engine.run()
     assert engine.state["stats"]["trades"] >= 2
-    assert len(broker.positions()) == len(engine.state["positions"])
+    assert len(broker.positions()) == len(positions_of(engine.state))

@@ -156,17 +156,17 @@ def test_malformed_state_with_a_valid_checksum_is_a_state_error_naming_the_file(
         runner.invoke(app, _dry_run_args(state, small_spec(tmp_path).live.bars_file)).exit_code == 0
     )
     body = read_document(state / "state.json")
-    del body["positions"]
+    del body["strategies"]
     (state / "state.json").write_bytes(document_bytes(body))
     # the journal can still rebuild it: recovered, and reported
     status = runner.invoke(app, ["status", "--state", str(state)])
-    assert status.exit_code == 0 and "'positions' missing" in status.output
+    assert status.exit_code == 0 and "'strategies' missing" in status.output
     os.remove(state / "state.json.prev")
     os.remove(state / "journal.jsonl")  # now nothing else can
     for args in (["status", "--state", str(state)], ["dry-run", "--state", str(state)]):
         result = runner.invoke(app, args)
         assert isinstance(result.exception, StateError), result.exception
-        assert f"{state / 'state.json'}: malformed state ('positions' missing)" in str(
+        assert f"{state / 'state.json'}: malformed state ('strategies' missing)" in str(
             result.exception
         )
 

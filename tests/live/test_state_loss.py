@@ -151,7 +151,7 @@ def _malformed(body: dict) -> bytes:
     [
         ({"schema_version": 1}, "seq None is not a positive integer"),
         ({"schema_version": 1, "seq": "7"}, "seq '7' is not a positive integer"),
-        ({"schema_version": 1, "seq": 3}, "'identity' missing"),
+        ({"schema_version": 1, "seq": 3}, "'strategies' missing"),
         ([1, 2], "unsupported schema version"),
     ],
 )
@@ -180,9 +180,15 @@ def test_malformed_snapshot_falls_back_to_the_previous_one(tmp_path):
 def test_engine_state_shape():
     good = EngineState.initial(Identity("s", "EURUSD", "M5"), 1.0).to_json()
     check_engine_state(good)
+    inst = good["strategies"]["s"]
+
+    def with_inst(**fields):
+        return {**good, "strategies": {"s": {**inst, **fields}}}
+
     for bad, text in [
-        ({**good, "positions": []}, "'positions' is list, expected a mapping"),
-        ({**good, "pending": {"a": 1}}, "'pending.a' is int"),
+        (with_inst(positions=[]), "'strategies.s.positions' is list, expected a mapping"),
+        (with_inst(pending={"a": 1}), "'strategies.s.pending.a' is int"),
+        ({**good, "positions": {}}, "'positions' is not a field of the state"),
         ({**good, "stats": {**good["stats"], "trades": "2"}}, "'stats.trades' is str"),
         ({**good, "last_key": 5}, "'last_key' is int"),
         ({**good, "risk": {}}, "'risk.halted' missing"),

@@ -27,8 +27,15 @@ Price-scale lines are drawn on the candle pane; the others get one pane per feat
 it, on the shared time axis, their y axis fitted to the visible values. Lines cost page size,
 so with many of them the candle budget is lowered (``VALUE_BUDGET``).
 
-Trades: entry and exit markers, and over each trade's life its initial stop and its first
-target filled (the run records the legs, not the stop's later moves).
+Trades: entry and exit markers for every trade; over each trade's life its stop (initial,
+break-even, each trailing step) and every target level, filled or not, and the strategy's
+signals (`tradeforge.analytics.tradepath` recomputes them). There can be several per trade
+and 50,000 trades, so they are kept in hidden sources and copied into the drawn ones only
+when the visible span holds at most ``PATH_VIEW`` of them (another `CustomJS` on the x
+range): zoomed out the page draws none, and its first render does not pay for them.
+
+Per tag and per symbol: the closed P&L accumulated over time, one line per tag (symbol),
+at most ``GROUP_POINTS`` points each, beside the breakdown tables.
 
 Deterministic output: Bokeh numbers its models from a process-wide counter and gives the
 document and its roots random UUIDs, with no supported setting to seed them. The page is
@@ -40,6 +47,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -61,6 +69,7 @@ from bokeh.plotting import figure
 from bokeh.resources import Resources
 
 from tradeforge.analytics.indicators import Indicators
+from tradeforge.analytics.tradepath import STOP_KINDS, TradePaths
 from tradeforge.trading.result import BacktestResult
 
 NO_INDICATORS = Indicators()
@@ -85,6 +94,12 @@ UP, DOWN = "#26a69a", "#ef5350"
 PALETTE = ("#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf")  # fmt: skip
 TOOLS = "xpan,xwheel_zoom,box_zoom,reset,save"
+#: stop colour by kind (`STOP_KINDS`: initial, breakeven, trailing)
+STOP_COLORS = (DOWN, "#212121", "#ef6c00")
+#: stops, targets and signals are drawn when the visible span holds at most this many of each
+PATH_VIEW = 3_000
+#: points of each per-tag / per-symbol P&L line
+GROUP_POINTS = 4_000
 
 _LEVEL_JS = """
 const s = xr.start, e = xr.end;
@@ -115,6 +130,28 @@ view.data = data;
 view.tags = [lvl];
 fit(yr, ["l", "h"]);
 for (let k = 0; k < panes.length; k++) fit(panes[k], pane_cols[k]);
+"""
+
+_PATHS_JS = """
+const s = xr.start, e = xr.end;
+function lower(xs, v) { let lo = 0, hi = xs.length;
+  while (lo < hi) { const m = (lo + hi) >> 1; if (xs[m] < v) lo = m + 1; else hi = m; }
+  return lo; }
+for (const [store, views, span, colors] of items) {
+  const d = store.data, x0 = d.x0, n = x0.length;
+  const a = lower(x0, s - span), b = lower(x0, e);
+  const out = views.map(() => ({x0: [], x1: [], y: [], color: [], marker: []}));
+  if (b - a <= limit) {
+    for (let i = a; i < b; i++) {
+      if (d.x1[i] < s) continue;
+      const k = d.kind[i], o = out[views.length > 1 ? k : 0];
+      o.x0.push(x0[i]); o.x1.push(d.x1[i]); o.y.push(d.y[i]);
+      o.color.push(colors[k % colors.length]);
+      o.marker.push(k > 0 ? "triangle" : "inverted_triangle");
+    }
+  }
+  views.forEach((v, k) => { v.data = out[k]; });
+}
 """
 
 _SELECT_JS = """
@@ -199,13 +236,6 @@ def _curves(result: BacktestResult) -> dict[str, np.ndarray]:
 
 def _trade_source(result: BacktestResult) -> ColumnDataSource:
     t = result.trades.reset_index(drop=True)
-    legs = result.legs
-    target = np.full(len(t), np.nan)
-    if len(legs) and len(t):
-        hit = legs[legs["reason"] == "target"].drop_duplicates("trade_id")
-        pos = pd.Index(t["trade_id"]).get_indexer(hit["trade_id"])
-        ok = pos >= 0
-        target[pos[ok]] = hit["price"].to_numpy(np.float64)[ok]
     data = {
         "trade_id": t["trade_id"].to_numpy(np.int32),
         "symbol": t["symbol"].astype(str).tolist(),
@@ -216,7 +246,6 @@ def _trade_source(result: BacktestResult) -> ColumnDataSource:
         "entry_price": t["entry_price"].to_numpy(np.float32),
         "exit_price": t["exit_price"].to_numpy(np.float32),
         "stop": t["initial_stop"].to_numpy(np.float32),
-        "target": target.astype(np.float32),
         "size": t["size"].to_numpy(np.float32),
         "pnl": t["pnl"].to_numpy(np.float64).round(2),
         "r_multiple": t["r_multiple"].to_numpy(np.float32),
@@ -234,6 +263,7 @@ def _price_pane(
     trades: ColumnDataSource,
     symbols: np.ndarray,
     ind: Indicators,
+    paths: TradePaths,
 ) -> list:
     """The symbol's candle figure (with its price-scale indicators) and one figure per
     oscillator-like feature, all driven by one level-switching callback."""
@@ -272,10 +302,7 @@ def _price_pane(
     flt = CDSView(filter=BooleanFilter(mine.tolist()))
     p.scatter("exit_time", "exit_price", source=trades, view=flt, marker="x", size=9,
               color="#333333", legend_label="exit")  # fmt: skip
-    p.segment("entry_time", "stop", "exit_time", "stop", source=trades, view=flt,
-              color=DOWN, line_dash="dashed", legend_label="stop")  # fmt: skip
-    p.segment("entry_time", "target", "exit_time", "target", source=trades, view=flt,
-              color=UP, line_dash="dashed", legend_label="target")  # fmt: skip
+    _path_glyphs(p, symbol, xr, paths)
     p.legend.location = "top_left"
     p.legend.click_policy = "hide"
     p.legend.background_fill_alpha = 0.6
@@ -305,6 +332,103 @@ def _price_pane(
     xr.js_on_change("start", cb)
     xr.js_on_change("end", cb)
     return figures
+
+
+def _path_store(name: str, frame: pd.DataFrame, kind: np.ndarray, x0: str, x1: str):
+    """A hidden source of segments (or points: ``x0 == x1``) sorted by ``x0``, and the
+    longest one's span in ms (how far before the view a visible segment may start)."""
+    a, b = _ms(frame[x0]), _ms(frame[x1])
+    data = {"x0": a, "x1": b, "y": frame["price"].to_numpy(np.float32),
+            "kind": kind.astype(np.int8)}  # fmt: skip
+    span = float(np.max(b - a)) if len(a) else 0.0
+    return ColumnDataSource(data, name=name), span
+
+
+def _path_glyphs(p, symbol: str, xr: Range1d, paths: TradePaths) -> None:
+    """Stops, targets and signal markers of ``symbol`` on the price figure ``p``, drawn from
+    sources the `_PATHS_JS` callback fills when zoomed in (see the module docstring)."""
+
+    def empty(name: str) -> ColumnDataSource:
+        return ColumnDataSource({"x0": [], "x1": [], "y": [], "color": [], "marker": []},
+                                name=name)  # fmt: skip
+
+    stops = paths.stops[paths.stops["symbol"] == symbol]
+    targets = paths.targets[paths.targets["symbol"] == symbol]
+    signals = paths.signals[paths.signals["symbol"] == symbol]
+    kind = pd.Categorical(stops["kind"], categories=STOP_KINDS).codes
+    stop_store, stop_span = _path_store(f"stops_all_{symbol}", stops, kind, "start", "end")
+    filled = targets["filled"].to_numpy(bool)
+    tgt_store, tgt_span = _path_store(
+        f"targets_all_{symbol}", targets, np.where(filled, 0, 1), "start", "end"
+    )
+    sig_store, _ = _path_store(
+        f"signals_all_{symbol}", signals, (signals["side"].to_numpy() > 0).astype(int),
+        "time", "time",
+    )  # fmt: skip
+    stop_view, hit_view, open_view, sig_view = (
+        empty(f"{k}_{symbol}") for k in ("stops", "targets_hit", "targets_open", "signals")
+    )
+    sig_glyph = p.scatter("x0", "y", source=sig_view, marker="marker", size=8, color="#9e9e9e",
+                          legend_label="signal")  # fmt: skip
+    sig_glyph.level = "underlay"
+    p.segment("x0", "y", "x1", "y", source=stop_view, color="color", line_width=2,
+              legend_label="stop (initial / break-even / trailing)")  # fmt: skip
+    p.segment("x0", "y", "x1", "y", source=hit_view, color=UP, line_width=2,
+              legend_label="target (filled)")  # fmt: skip
+    p.segment("x0", "y", "x1", "y", source=open_view, color=UP, line_width=1.5,
+              line_dash="dashed", alpha=0.7, legend_label="target (not filled)")  # fmt: skip
+    items = [
+        [stop_store, [stop_view], stop_span, list(STOP_COLORS)],
+        [tgt_store, [hit_view, open_view], tgt_span, [UP, UP]],
+        [sig_store, [sig_view], 0.0, ["#9e9e9e"]],
+    ]
+    cb = CustomJS(args={"xr": xr, "items": items, "limit": PATH_VIEW}, code=_PATHS_JS)
+    xr.js_on_change("start", cb)
+    xr.js_on_change("end", cb)
+
+
+def _group_pnl(result: BacktestResult, column: str):
+    """Closed P&L accumulated at each exit, one line per value of ``column`` (tag, symbol)."""
+    t = result.trades
+    p = figure(name=f"pnl_by_{column}", title=f"Closed P&L by {column}", height=260,
+               sizing_mode="stretch_width", x_axis_type="datetime",
+               tools="xpan,xwheel_zoom,box_zoom,reset,save", active_scroll="xwheel_zoom")  # fmt: skip
+    order = np.lexsort((t["trade_id"].to_numpy(), _ms(t["exit_time"])))
+    t = t.iloc[order]
+    groups = sorted({str(v) for v in t[column]})
+    colors = PALETTE * (1 + len(groups) // len(PALETTE))
+    for k, g in enumerate(groups):
+        mine = t[t[column].astype(str) == g]
+        x = _ms(mine["exit_time"])
+        y = np.cumsum(mine["pnl"].to_numpy(np.float64))
+        if len(x) > GROUP_POINTS:  # keep the last point of each of GROUP_POINTS groups
+            ends = np.unique(np.linspace(0, len(x) - 1, GROUP_POINTS).round().astype(np.int64))
+            x, y = x[ends], y[ends]
+        p.step(x, y, mode="after", color=colors[k], line_width=1.5, legend_label=g)
+    if groups:
+        p.legend.location = "top_left"
+        p.legend.click_policy = "hide"
+        p.legend.background_fill_alpha = 0.6
+    p.yaxis.axis_label = "P&L"
+    return p
+
+
+def daily_figure(report) -> Any:
+    """Daily equity and drawdown of a report on one time axis (what a `Report` alone can
+    draw: it holds no trades or bars)."""
+    d = report.daily
+    x = _ms(pd.DatetimeIndex(pd.to_datetime(d["date"], utc=True))) if len(d) else np.empty(0)
+    src = ColumnDataSource({"x": x, "equity": d["equity"].to_numpy(np.float64),
+                            "dd": d["drawdown_pct"].to_numpy(np.float64)})  # fmt: skip
+    eq = figure(name="daily_equity", title="Equity (daily)", x_axis_type="datetime",
+                height=240, sizing_mode="stretch_width", tools=TOOLS,
+                active_scroll="xwheel_zoom")  # fmt: skip
+    eq.line("x", "equity", source=src, color="#1565c0")
+    dd = figure(name="daily_drawdown", title="Drawdown (%)", x_axis_type="datetime",
+                x_range=eq.x_range, height=150, sizing_mode="stretch_width", tools=TOOLS,
+                active_scroll="xwheel_zoom")  # fmt: skip
+    dd.varea("x", "dd", 0, source=src, color=DOWN, alpha=0.5)
+    return column(eq, dd, sizing_mode="stretch_width")
 
 
 def _fit(level: Mapping[str, np.ndarray], cols) -> tuple[float, float]:
@@ -383,10 +507,25 @@ def interactive_components(
     result: BacktestResult,
     ohlc: Mapping[str, pd.DataFrame] | None,
     indicators: Mapping[str, Indicators] | None = None,
+    paths: TradePaths | None = None,
 ) -> tuple[str, dict[str, str]]:
-    """(``<script>`` of the document, {name: ``<div>``}) for the page's Bokeh parts;
-    ``indicators`` ({symbol: `Indicators`}, from `strategy_indicators`) adds the strategy's
-    feature lines."""
+    """(``<script>`` of the document, {name: ``<div>``}) of `report_models`."""
+    script, divs = components(report_models(report, result, ohlc, indicators, paths))
+    return script, dict(divs)
+
+
+def report_models(
+    report,
+    result: BacktestResult,
+    ohlc: Mapping[str, pd.DataFrame] | None,
+    indicators: Mapping[str, Indicators] | None = None,
+    paths: TradePaths | None = None,
+) -> dict[str, Any]:
+    """The page's Bokeh roots: ``charts`` (candles, indicators, trades, equity, drawdown on
+    one time axis), ``table`` (the trades), ``dist`` (R histogram, monthly returns) and, with
+    trades, ``by_tag`` / ``by_symbol`` (closed P&L per tag / symbol). ``indicators``
+    ({symbol: `Indicators`}, from `strategy_indicators`) adds the strategy's feature lines,
+    ``paths`` (`trade_paths`) each trade's stops, targets and the signals."""
     curves = _curves(result)
     t0 = float(curves["x"][0]) if len(curves["x"]) else 0.0
     t1 = float(curves["x"][-1]) if len(curves["x"]) else 1.0
@@ -401,7 +540,9 @@ def interactive_components(
     panes = []
     for s in sorted(bars):
         ind = indicators.get(s, NO_INDICATORS)
-        panes.extend(_price_pane(s, bars[s], budget, xr, trades, symbols, ind))
+        panes.extend(
+            _price_pane(s, bars[s], budget, xr, trades, symbols, ind, paths or TradePaths())
+        )
     eq_src = ColumnDataSource(curves, name="curves")
     eq = figure(name="equity", title="Equity", x_axis_type="datetime", x_range=xr, height=220,
                 sizing_mode="stretch_width", tools=TOOLS, active_scroll="xwheel_zoom")  # fmt: skip
@@ -419,8 +560,10 @@ def interactive_components(
         "table": _trade_table(trades),
         "dist": row(_r_histogram(trades), _monthly(report.periods["monthly"])),
     }
-    script, divs = components(roots)
-    return script, dict(divs)
+    if len(result.trades):  # in a layout, like every other figure of the page
+        for name in ("tag", "symbol"):
+            roots[f"by_{name}"] = column(_group_pnl(result, name), sizing_mode="stretch_width")
+    return roots
 
 
 _MODEL_ID = re.compile(r'"id":"(p\d+)"')

@@ -69,10 +69,12 @@ class Report:
         }
 
     def _repr_html_(self) -> str:
-        """The notebook view: title, run line and key metric tables."""
-        from tradeforge.analytics.writers import summary_html
+        """The notebook view: title, run line and key metric tables, and the daily equity
+        and drawdown (interactive, `notebook_html`)."""
+        from tradeforge.analytics.interactive import daily_figure
+        from tradeforge.analytics.writers import notebook_html
 
-        return summary_html(self)
+        return notebook_html(self, daily_figure(self), height=480)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"

@@ -11,7 +11,7 @@ import html
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -30,6 +30,9 @@ from tradeforge.analytics.schema import SCHEMA_VERSION
 from tradeforge.core.atomic import atomic_write_bytes
 from tradeforge.core.paths import user_path
 from tradeforge.trading.result import BacktestResult
+
+if TYPE_CHECKING:
+    from tradeforge.analytics.tradepath import TradePaths
 
 CHARTS_DIR = "charts"
 
@@ -59,29 +62,43 @@ def write_report(
     *,
     report: Report | None = None,
     indicators: Mapping[str, Indicators] | None = None,
+    paths: TradePaths | None = None,
+    progress: Any = None,
     **chart_options: Any,
 ) -> ReportPaths:
     """Build (unless given) and write the report of ``result`` into ``out_dir``.
 
     ``indicators`` ({symbol: `Indicators`}) are the lines drawn over the candles of
     ``report.html`` and the trade charts; by default the run's strategy features, recomputed
-    on ``ohlc`` (`strategy_indicators`). ``chart_options`` go to
-    `tradeforge.plotting.render_charts` (``n_best``, ``n_worst``, ``window``). Returns the
-    paths written, with ``.report`` set.
+    on ``ohlc`` (`strategy_indicators`); ``paths`` each trade's stops and targets and the
+    signals, by default `trade_paths` of the run on ``ohlc`` (with ``signals``).
+    ``chart_options`` go to `tradeforge.plotting.render_charts` (``n_best``, ``n_worst``,
+    ``window``). ``progress(stage)`` (optional) is told each stage as it starts: indicators,
+    trade paths, charts, report files. Returns the paths written, with ``.report`` set.
     """
+    say = progress or (lambda _stage: None)
     out = user_path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rep = report if report is not None else build_report(result)
     if indicators is None:
+        say("indicators")
         indicators = strategy_indicators(result.config, ohlc)
+    if paths is None:
+        from tradeforge.analytics.tradepath import trade_paths
+
+        say("trade paths")
+        paths = trade_paths(result, ohlc, signals)
     chart_paths: list[Path] = []
     if charts:
         from tradeforge.plotting import render_charts
 
+        say("charts")
         chart_paths = render_charts(
-            rep, result, out / CHARTS_DIR, ohlc, signals, indicators=indicators, **chart_options
-        )
-    paths = ReportPaths(
+            rep, result, out / CHARTS_DIR, ohlc, signals, indicators=indicators, paths=paths,
+            **chart_options,
+        )  # fmt: skip
+    say("report files")
+    files = ReportPaths(
         out_dir=out,
         json=out / "report.json",
         txt=out / "report.txt",
@@ -89,10 +106,10 @@ def write_report(
         charts=chart_paths,
         report=rep,
     )
-    _write(paths.json, rep.to_json())
-    _write(paths.txt, render_text(rep))
-    _write(paths.html, render_html(rep, chart_paths, result, ohlc, indicators))
-    return paths
+    _write(files.json, rep.to_json())
+    _write(files.txt, render_text(rep))
+    _write(files.html, render_html(rep, chart_paths, result, ohlc, indicators, paths))
+    return files
 
 
 # -- HTML ---------------------------------------------------------------------------------------
@@ -186,26 +203,34 @@ def render_html(
     result: BacktestResult | None = None,
     ohlc: Mapping[str, pd.DataFrame] | None = None,
     indicators: Mapping[str, Indicators] | None = None,
+    paths: TradePaths | None = None,
 ) -> str:
     """One self-contained, offline page. With ``result``: interactive (Bokeh, inlined; see
     `tradeforge.analytics.interactive`): candles with trades and the strategy's
-    ``indicators``, equity and drawdown on one
-    zoomable time axis, a sortable trade table that zooms the chart to the selected trade,
-    R-multiple histogram and monthly returns; then the tables. The PNG charts stay in
-    ``charts/`` (linked, not embedded)."""
+    ``indicators``, each trade's stops and targets and the signals (``paths``, by default
+    `trade_paths` on ``ohlc``), equity and drawdown on one zoomable time axis, a sortable
+    trade table that zooms the chart to the selected trade, R-multiple histogram and monthly
+    returns, closed P&L per tag and per symbol beside their tables; then the other tables.
+    The PNG charts stay in ``charts/`` (linked, not embedded)."""
     title = "tradeforge report — " + (", ".join(report.run["symbols"]) or "run")
     head, script, divs = "", "", {}
     if result is not None and len(result.equity):
         from tradeforge.analytics import interactive
 
-        script, divs = interactive.interactive_components(report, result, ohlc, indicators)
+        if paths is None:
+            from tradeforge.analytics.tradepath import trade_paths
+
+            paths = trade_paths(result, ohlc)
+        script, divs = interactive.interactive_components(report, result, ohlc, indicators, paths)
         head = interactive.bokeh_resources()
     body = [summary_html(report, "Key metrics")]
     if divs:
         body.append("<h2>Price, equity and drawdown</h2>")
         body.append(
             "<p class=note>Wheel: zoom time; drag: pan; select a trade in the table to zoom to "
-            "it; click a column header to sort.</p>"
+            "it; click a column header to sort. Zoomed in, each trade shows its stop (red: "
+            "initial, black: break-even, orange: trailing), its targets (solid: filled, "
+            "dashed: not filled) and the strategy's signals (grey triangles).</p>"
         )
         body.append(divs["charts"])
         if not report.no_trades:
@@ -215,6 +240,8 @@ def render_html(
         for name, frame in report.breakdowns.items():
             body.append(f"<h2>By {html.escape(name.replace('_', ' '))}</h2>")
             body.append(frame_html(frame, (name, *BREAKDOWN_VIEW)))
+            if f"by_{name}" in divs:
+                body.append(divs[f"by_{name}"])
         body.append(_stability_html(report.stability.get("equal"), "Stability: equal windows"))
         body.append(_stability_html(report.stability.get("yearly"), "Stability: calendar years"))
     yearly = report.periods["yearly"]
@@ -239,6 +266,18 @@ def render_html(
 
         page = stable_ids(page)
     return page
+
+
+def notebook_html(report: Report, figure: Any, height: int = 900) -> str:
+    """The notebook view: the summary tables, then ``figure`` (a Bokeh model) on its own
+    offline page inside an ``<iframe srcdoc>``, so its BokehJS neither needs a notebook
+    extension nor meets another Bokeh version loaded in the notebook."""
+    page = standalone_page("tradeforge", [figure])
+    return (
+        summary_html(report)
+        + f'\n<iframe srcdoc="{html.escape(page, quote=True)}" style="width:100%;'
+        + f'height:{int(height)}px;border:0" sandbox="allow-scripts"></iframe>'
+    )
 
 
 def standalone_page(title: str, blocks: list[Any]) -> str:

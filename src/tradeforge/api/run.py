@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
@@ -17,7 +18,7 @@ from tradeforge.core.paths import user_path
 from tradeforge.research.evaluate import flat_metrics
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
+    from bokeh.models import LayoutDOM
 
 #: the stats `repr` shows, in order
 REPR_STATS = (
@@ -91,21 +92,62 @@ class BacktestRun:
             )  # fmt: skip
         return self._report
 
-    def plot(self, path: str | Path | None = None) -> Figure:
-        """The equity curve with its drawdown (a matplotlib Figure), saved as PNG at ``path``."""
-        from tradeforge.plotting import chart_style, equity_chart, run_title, save_png
+    def figure(self) -> LayoutDOM:
+        """The interactive figure of ``report.html`` (a new Bokeh layout each call): candles
+        with the strategy's indicators, each trade's entries, exits, stops and targets, the
+        signals, equity and drawdown on one time axis, the trade table, R histogram, monthly
+        returns and the P&L per tag and symbol."""
+        from bokeh.layouts import column
 
-        with chart_style():
-            fig = equity_chart(self._report, run_title(self._report))
-            if path is not None:
-                save_png(fig, user_path(path))
+        from tradeforge.analytics.interactive import report_models
+
+        models = report_models(self._report, self.result, self.bars, *self._chart_lines)
+        return column(*models.values(), sizing_mode="stretch_width")
+
+    @cached_property
+    def _chart_lines(self) -> tuple:
+        """The strategy's indicators and the trades' stop/target paths (computed once)."""
+        from tradeforge.analytics.indicators import strategy_indicators
+        from tradeforge.analytics.tradepath import trade_paths
+
+        return (
+            strategy_indicators(self.result.config, self.bars),
+            trade_paths(self.result, self.bars, self.result.signals),
+        )
+
+    def plot(self, path: str | Path | None = None) -> LayoutDOM:
+        """Show `figure` inline when running under IPython/Jupyter (`bokeh.io.show` after
+        ``output_notebook``) and return it; with ``path``, also write it as a self-contained
+        offline HTML page there."""
+        fig = self.figure()
+        if path is not None:
+            from tradeforge.analytics.writers import standalone_page
+            from tradeforge.core.atomic import atomic_write_bytes
+
+            page = standalone_page(f"tradeforge — {header_line(self._report)}", [fig])
+            atomic_write_bytes(user_path(path), page.encode("utf-8"), durable=False)
+            fig = self.figure()  # a model lives in one document: a fresh one to show
+        if _in_ipython():
+            from bokeh.io import output_notebook, show
+
+            output_notebook(hide_banner=True)
+            show(fig)
         return fig
 
     def _repr_html_(self) -> str:
-        """The notebook view: the report's title, run line and key metric tables."""
-        return self._report._repr_html_()
+        """The notebook view: the report's title, run line and key metric tables, then
+        `figure` (`tradeforge.analytics.writers.notebook_html`)."""
+        from tradeforge.analytics.writers import notebook_html
+
+        return notebook_html(self._report, self.figure())
 
     def __repr__(self) -> str:
         stats = self.stats
         rows = [f"{_LABELS[k][0]:<16}{fmt(stats[k], _LABELS[k][1]):>14}" for k in REPR_STATS]
         return "\n  ".join([f"<BacktestRun {header_line(self._report)}", *rows]) + ">"
+
+
+def _in_ipython() -> bool:
+    """Whether an IPython shell (a notebook kernel) runs this code; never imports IPython."""
+    ipython = sys.modules.get("IPython")
+    return ipython is not None and getattr(ipython, "get_ipython", lambda: None)() is not None

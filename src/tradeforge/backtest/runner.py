@@ -207,6 +207,8 @@ def run_backtest(
     own = backend is None
     if backend is None:
         backend = _make_backend(plan, scheduler)
+        if plan.backend == "dask":  # the cluster's size, not the workers= argument
+            plan = replace(plan, workers=backend.workers)
     if frames is not None and plan.backend == "dask":
         raise ConfigError(
             "on a Dask cluster the workers read the bars themselves: pass a StoreSlice "

@@ -31,7 +31,7 @@ from tradeforge.cli import (
     strategies,
     web,
 )
-from tradeforge.cli.common import console_err, show_help_if_bare
+from tradeforge.cli.common import console_err, set_quiet, show_help_if_bare
 from tradeforge.core.errors import TradeforgeError
 
 __all__ = ["app", "main"]
@@ -80,8 +80,15 @@ def _root(
             "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
         ),
     ] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet", "-q", help="No progress or info output (results and errors still print)."
+        ),
+    ] = False,
 ) -> None:
     """End-to-end quantitative trading research and execution."""
+    set_quiet(quiet)
     show_help_if_bare(ctx)
 
 

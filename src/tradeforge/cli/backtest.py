@@ -19,6 +19,7 @@ from tradeforge.cli.common import (
     progress_bar,
     run_options,
     run_spec,
+    stages,
     symbol_names,
     with_options,
 )
@@ -46,7 +47,7 @@ def run_and_write(
     from tradeforge.backtest import run_backtest, write_result
     from tradeforge.backtest.io import execution_notes, staged_folder
 
-    with progress_bar("backtesting", len(spec.symbols)) as advance:
+    with progress_bar("backtest: features → signals → simulate", len(spec.symbols)) as advance:
         result = run_backtest(
             strategy,
             frames,
@@ -57,10 +58,10 @@ def run_and_write(
             progress=lambda _sym, _done, _total: advance(),
         )
     ohlc = frames if isinstance(frames, dict) else None
-    with staged_folder(out) as stage:
+    with staged_folder(out) as stage, stages("backtest") as step:
+        step("run folder")
         write_result(result, stage)
-        with console.status("writing report and charts"):
-            paths = write_report(result, stage, ohlc=ohlc, signals=result.signals)
+        paths = write_report(result, stage, ohlc=ohlc, signals=result.signals, progress=step)
     paths = type(paths)(**{k: _moved(v, stage, out) for k, v in vars(paths).items()})
     print_summary(paths.report, console, paths)
     counters = ", ".join(f"{k} {v:,}" for k, v in result.counters.items())

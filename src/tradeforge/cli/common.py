@@ -280,9 +280,33 @@ def load_instruments(path: Path | None) -> None:
     set_default_registry(InstrumentRegistry.builtin().load_file(path))
 
 
+# -- progress -------------------------------------------------------------------------------
+# One facility for every long command: a bar (`progress_bar`) when the work has a count, a
+# spinner naming the running stage (`stages`) otherwise, and `info` lines. All of it goes to
+# stderr, so stdout carries only results (identical with and without ``-q``); the root
+# ``-q/--quiet`` option (`set_quiet`) silences it, errors excepted. Rich draws it only on a
+# terminal (``FORCE_COLOR=1`` forces one, e.g. in CI logs).
+_quiet = False
+
+
+def set_quiet(quiet: bool) -> None:
+    """Silence (or restore) progress and info output for this process (``tradeforge -q``)."""
+    global _quiet
+    _quiet = bool(quiet)
+
+
+def info(message: str) -> None:
+    """An informational line on stderr (not shown with ``-q``)."""
+    if not _quiet:
+        console_err.print(message, highlight=False, soft_wrap=True)
+
+
 @contextmanager
 def progress_bar(description: str, total: int | None) -> Iterator:
-    """A rich progress bar; yields ``advance(n=1)``."""
+    """A rich progress bar on stderr (nothing with ``-q``); yields ``advance(n=1, total=None)``."""
+    if _quiet:
+        yield lambda n=1, total=None: None
+        return
     columns = [
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -299,3 +323,21 @@ def progress_bar(description: str, total: int | None) -> Iterator:
             progress.advance(task, n)
 
         yield advance
+
+
+@contextmanager
+def stages(description: str) -> Iterator[Callable[[str], None]]:
+    """A spinner on stderr showing ``description`` and the stage running (nothing with
+    ``-q``); yields ``stage(name)`` to call as each stage starts."""
+    if _quiet:
+        yield lambda _name: None
+        return
+    from rich.live import Live
+    from rich.spinner import Spinner
+
+    with Live(Spinner("dots", description), console=console_err, transient=True) as live:
+
+        def stage(name: str) -> None:  # drawn at once: a short stage is seen too
+            live.update(Spinner("dots", f"{description}: {name}"), refresh=True)
+
+        yield stage

@@ -14,7 +14,9 @@ import typer
 from tradeforge.cli.common import console, console_err, expand_user
 from tradeforge.core.errors import ConfigError
 
-app = typer.Typer(help="Control a running dry-run/live session (pause, blackouts, closes, kill).")
+app = typer.Typer(
+    help="Control a running dry-run/live session (pause, blackouts, closes, kill, reload)."
+)
 blackout = typer.Typer(help="Blackout windows: no new entries inside them.")
 app.add_typer(blackout, name="blackout")
 
@@ -48,7 +50,7 @@ def _ctl(
         bool, typer.Option("--json", help="Print the engine's answers as JSON.")
     ] = False,
 ) -> None:
-    """Control a running dry-run/live session (pause, blackouts, closes, kill)."""
+    """Control a running dry-run/live session (pause, blackouts, closes, kill, reload)."""
     if ctx.invoked_subcommand is None:
         typer.echo(ctx.get_help())
         raise typer.Exit()
@@ -206,11 +208,33 @@ def close(
 
 
 @app.command("close-all")
-def close_all(ctx: typer.Context, yes: YesOpt = False, wait: WaitOpt = False) -> None:
-    """Emergency: close every position at market and cancel entry orders (trading goes on)."""
+def close_all(
+    ctx: typer.Context, strategy: StrategyOpt = None, yes: YesOpt = False, wait: WaitOpt = False
+) -> None:
+    """Emergency: close every position at market and cancel entry orders (all strategies, or
+    one); trading goes on."""
     if not yes:
         raise ConfigError("close-all closes every position at market: confirm with --yes")
-    _send(ctx, "close_all", {"confirm": True}, wait)
+    _send(ctx, "close_all", {"strategy": strategy, "confirm": True}, wait)
+
+
+@app.command("reload")
+def reload(
+    ctx: typer.Context,
+    strategy: NamedStrategy,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="New parameter k=v (repeatable).")
+    ] = None,
+    wait: WaitOpt = False,
+) -> None:
+    """New parameters for one strategy instance without a restart: checked first (a failing
+    check changes nothing), applied at the next event; its open positions keep their stops,
+    later signals use the new parameters, and a restart keeps them."""
+    from tradeforge.strategy.registry import parse_params
+
+    if not param:
+        raise ConfigError("reload needs new parameters: -p key=value (repeatable)")
+    _send(ctx, "reload", {"strategy": strategy, "params": parse_params(param)}, wait)
 
 
 @app.command("kill")

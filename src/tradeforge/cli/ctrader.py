@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -23,6 +23,9 @@ from tradeforge.ctrader.config import (
     Credentials,
     parse_endpoint,
 )
+
+if TYPE_CHECKING:
+    from tradeforge.live.brokers.ctrader import CTraderLogin
 
 CTraderHostOption = Annotated[
     str,
@@ -44,7 +47,11 @@ AccountIdOption = Annotated[
 ]
 CaFileOption = Annotated[
     Path | None,
-    typer.Option(help="Extra trusted CA certificate (PEM) for a private cTrader endpoint."),
+    typer.Option(
+        envvar="CTRADER_CA_FILE",
+        help="Extra trusted CA certificate (PEM) for a private cTrader endpoint (or "
+        "CTRADER_CA_FILE).",
+    ),
 ]
 TokenFileOption = Annotated[
     Path | None,
@@ -86,6 +93,24 @@ def ctrader_connection(
     return Credentials(client_id, secret, access, refresh), account_id, settings, on_token
 
 
+def ctrader_login(
+    host: str,
+    account_id: int | None,
+    ca_file: Path | None,
+    token_file: Path | None,
+    symbol: str,
+    broker_symbol: str | None = None,
+) -> CTraderLogin:
+    """The `CTraderLogin` of a live or live-fed paper session built from the options."""
+    from tradeforge.live.brokers.ctrader import CTraderLogin
+
+    credentials, account, settings, on_token = ctrader_connection(
+        host, account_id, ca_file, token_file
+    )
+    symbols = {symbol: broker_symbol} if broker_symbol else {}
+    return CTraderLogin(credentials, account, settings, on_token, symbols)
+
+
 __all__ = [
     "DEFAULT_HOST",
     "AccountIdOption",
@@ -93,4 +118,5 @@ __all__ = [
     "CaFileOption",
     "TokenFileOption",
     "ctrader_connection",
+    "ctrader_login",
 ]

@@ -21,6 +21,7 @@ from tradeforge.cli.common import (
     iso_time,
     load_instruments,
     mt5_password,
+    stages,
     symbol_names,
 )
 from tradeforge.cli.ctrader import (
@@ -89,10 +90,12 @@ def synth(
 
     load_instruments(instruments)
     tf = Timeframe.parse(timeframe)
-    with console.status(f"generating {symbol} {tf} {start} → {end}"):
+    with stages(f"synth {symbol} {tf} {start} → {end}") as stage:
+        stage("generating bars")
         frame = generate_bars(
             symbol, tf, start, end, seed=seed, params=SyntheticParams(calendar=calendar)
         )
+        stage(f"writing {len(frame):,} bars to the cache")
         _store(home).write(symbol, tf, frame, source=f"synthetic(seed={seed},calendar={calendar})")
     console.print(
         f"wrote {len(frame):,} {tf} bars of {symbol.upper()} ({frame.index[0]} → {frame.index[-1]})"
@@ -132,9 +135,11 @@ def import_file(
     load_instruments(instruments)
     get_instrument(symbol)
     tf = Timeframe.parse(timeframe)
-    with console.status(f"reading {file}"):
+    with stages(f"import {file.name}") as stage:
+        stage("reading and checking the bars")
         source = FileSource(file, format=fmt, tz=tz, point=point, date_format=date_format)
         frame = source.fetch(symbol, tf)
+        stage(f"writing {len(frame):,} bars to the cache")
         _store(home).write(symbol, tf, frame, source=f"file:{file.name}")
     console.print(f"imported {len(frame):,} {tf} bars of {symbol.upper()} from {file}")
 
@@ -171,7 +176,7 @@ def mt5(
         server_time=server_time, broker_symbol=broker_symbol,
     )  # fmt: skip
     source = MT5Source(terminal=terminal)
-    with console.status(f"fetching {symbol.upper()} {tf} from MetaTrader 5"):
+    with stages(f"fetching {symbol.upper()} {tf} from MetaTrader 5"):
         frame = source.fetch(symbol, tf, to_utc(start, "start"), to_utc(end, "end"))
         _store(home).write(symbol, tf, frame, source="mt5")
     console.print(f"cached {len(frame):,} {tf} bars of {symbol.upper()} from MetaTrader 5")
@@ -292,7 +297,7 @@ def _download_ctrader(
     source = CTraderSource(
         credentials, account_id, settings, symbols=names, time_limit=timeout, on_token=on_token
     )
-    with console.status(f"downloading {symbol.upper()} {tf} from cTrader {settings.endpoint}"):
+    with stages(f"downloading {symbol.upper()} {tf} from cTrader {settings.endpoint}"):
         frame = source.fetch(symbol, tf, to_utc(start, "start"), to_utc(end, "end"))
         _store(home).write(symbol, tf, frame, source="ctrader")
     console.print(f"cached {len(frame):,} {tf} bars of {symbol.upper()} from cTrader")

@@ -15,6 +15,7 @@ from tradeforge.cli.common import (
     expand_user,
     home_dir,
     iso_time,
+    stages,
     symbol_names,
 )
 
@@ -60,7 +61,7 @@ def compute(
 
     root = home_dir(home)
     bars = ParquetStore(root).load(symbol, timeframe, start, end)
-    with console.status(f"computing {len(requests)} feature(s) on {len(bars):,} bars"):
+    with stages(f"computing {len(requests)} feature(s) on {len(bars):,} bars"):
         frame = compute_features(
             bars,
             requests,

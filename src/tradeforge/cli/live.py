@@ -1,4 +1,5 @@
-"""``tradeforge dry-run | live | status | kill``: run the live engine, inspect and stop it."""
+"""``tradeforge dry-run | live | status | health | kill``: run the live engine, inspect and stop
+it."""
 
 from __future__ import annotations
 
@@ -28,6 +29,14 @@ from tradeforge.cli.common import (
     symbol_names,
     with_options,
 )
+from tradeforge.cli.ctrader import (
+    DEFAULT_HOST,
+    AccountIdOption,
+    CaFileOption,
+    CTraderHostOption,
+    TokenFileOption,
+    ctrader_login,
+)
 from tradeforge.cli.mt5 import (
     BrokerSymbolOption,
     ServerTimeOption,
@@ -56,6 +65,27 @@ WindowOpt = Annotated[
     ),
 ]
 TimeframeOpt = Annotated[str | None, typer.Option("--timeframe", "-t")]
+HealthOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--health",
+        help="Health rule CONDITION=THRESHOLD[:ACTION] (repeatable; replaces that condition's "
+        "defaults; CONDITION=off drops it). Conditions: feed, link, latency, rejects, skew, "
+        "loop; actions: warn, halt, flatten, exit (loop only).",
+    ),
+]
+HealthIntervalOpt = Annotated[
+    float, typer.Option(help="Seconds between health checks (and health.json writes).", min=0.05)
+]
+SessionOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--session",
+        help="Session file (TOML/YAML) of several strategy instances on one account; replaces "
+        "--strategy/--symbol/--timeframe/--replay and the run options.",
+        callback=expand_user,
+    ),
+]
 AcceptLossOpt = Annotated[
     bool,
     typer.Option(
@@ -128,10 +158,111 @@ def _print_summary(state_dir: Path) -> None:
     from tradeforge.live.state import StateRepository
 
     repo = StateRepository(state_dir, validate=check_engine_state)
+    from tradeforge.live.health import read_health
+
     state, report = repo.load(heal=False)  # read-only observer: no lock, no writes
     summary = engine_summary(state)
+    if (state_dir / "health.json").exists():  # live sessions: the monitor's last verdict
+        verdict, doc = read_health(state_dir)
+        summary["health"] = {"status": verdict, **{k: doc.get(k) for k in _HEALTH_KEYS}}
     console.print(f"[bold]state[/]: {report.message()}", highlight=False, soft_wrap=True)
     console.print_json(json.dumps(summary, default=str))
+
+
+_HEALTH_KEYS = ("reason", "updated", "last_event", "link", "guards", "holds", "last_error")
+
+
+def _paper_live(
+    state: Path, feed: str, strategy: str | None, param: list[str] | None,
+    config: Path | None, symbol: str | None, timeframe: str | None, window: int | None,
+    exit_mode: str, leverage: float, kw: dict[str, Any], endpoint: tuple[Any, ...],
+    broker_symbol: str | None, health: list[str] | None, health_interval: float,
+    accept_state_loss: bool, notify: Any,
+) -> None:  # fmt: skip
+    """``dry-run --feed ctrader|mt5``: the paper broker on a live feed."""
+    from tradeforge.live.health import health_rules
+    from tradeforge.live.runner import run_paper, trades_frame
+    from tradeforge.strategy.registry import resolve_strategy
+    from tradeforge.trading.spec import LiveSettings
+
+    if feed not in ("ctrader", "mt5"):
+        raise ConfigError(f"unknown --feed {feed!r}; use replay, ctrader or mt5")
+    if not (symbol and timeframe):
+        raise ConfigError(f"dry-run --feed {feed} needs --symbol and --timeframe")
+    live = LiveSettings(
+        window=window, exit_mode=exit_mode, max_lots=kw["max_lots"], leverage=leverage,
+        limits=_limits(kw),
+    )  # fmt: skip
+    strat = resolve_strategy(strategy, param or [], config)
+    spec = run_spec(kw, strat, symbols=[symbol], timeframe=timeframe, live=live)
+    session: dict[str, Any] = {}
+    if feed == "ctrader":
+        session["ctrader"] = ctrader_login(*endpoint, symbol, broker_symbol)
+    else:
+        session["mt5"] = mt5_terminal(
+            symbol, login=None, password=None, server=None, path=None, server_time="auto",
+            broker_symbol=broker_symbol,
+        )  # fmt: skip
+    engine = run_paper(
+        state, spec, feed=feed, echo=_echo, accept_state_loss=accept_state_loss,
+        observer=session_notifier(notify), health=health_rules(health),
+        health_interval=health_interval, **session,
+    )  # fmt: skip
+    trades = trades_frame(state)
+    console.print(
+        f"[bold]paper[/] {engine.cfg.strategy_name} {engine.symbol} {engine.tf} on the {feed} "
+        f"feed: {len(trades)} closed trade(s), P&L {trades['pnl'].sum():,.2f}, "
+        f"balance {engine.broker.account().balance:,.2f}; state in {state}"
+    )
+
+
+def _session_only(given: dict[str, Any], kw: dict[str, Any], options: list[Any]) -> None:
+    """Refuse single-strategy options beside ``--session`` (the file holds the settings)."""
+    named = [f"--{k.replace('_', '-')}" for k, v in given.items() if v]
+    named += [
+        f"--{p.name.replace('_', '-')}" for p in options if kw.get(p.name, p.default) != p.default
+    ]
+    if named:
+        raise ConfigError(
+            f"--session takes its settings from the file; drop {', '.join(sorted(named))}"
+        )
+
+
+def _dry_run_session(
+    state: Path, session_file: Path | None, accept_state_loss: bool, notify: Any
+) -> None:
+    """``dry-run --session FILE`` (or a restart of one): every instance in one engine."""
+    from tradeforge.backtest.io import write_trades_csv
+    from tradeforge.live.runner import trades_frame
+    from tradeforge.live.session import load_session
+    from tradeforge.live.session_runner import session_dry_run, strategy_trades
+
+    session = load_session(session_file) if session_file is not None else None
+    with session_dry_run(
+        state,
+        session,
+        echo=_echo,
+        accept_state_loss=accept_state_loss,
+        observer=session_notifier(notify),
+    ) as engine:  # the trade files are written under the session's lock
+        trades = trades_frame(state)
+        csv_path = write_trades_csv(trades, Path(state) / "trades.csv")
+        own = strategy_trades(state)
+        for name, frame in own.items():
+            write_trades_csv(frame, Path(state) / f"trades-{name}.csv")
+    for name, book in engine.current.strategies.items():
+        ident = book.identity
+        console.print(
+            f"  {name} ({ident.strategy} {ident.symbol} {ident.timeframe}): "
+            f"{book.stats.trades} closed trade(s), P&L {book.stats.realized:,.2f}",
+            highlight=False,
+        )
+    console.print(
+        f"[bold]dry-run[/] session of {len(engine.contexts)} strategies: {len(trades)} closed "
+        f"trade(s), P&L {trades['pnl'].sum():,.2f}, balance "
+        f"{engine.broker.account().balance:,.2f}; state in {state}; closed trades in {csv_path} "
+        "(per strategy: trades-<name>.csv)"
+    )
 
 
 def register(app: typer.Typer) -> None:
@@ -168,20 +299,55 @@ def register(app: typer.Typer) -> None:
             ),
         ] = "bar",
         pace: Annotated[float, typer.Option(help="Seconds per bar (0: full speed).", min=0)] = 0.0,
+        feed: Annotated[
+            str,
+            typer.Option(
+                help="'replay' (history, --replay) or a live feed: 'ctrader' (--host, "
+                "--account-id, credentials as for live) or 'mt5' (the running terminal)."
+            ),
+        ] = "replay",
+        host: CTraderHostOption = DEFAULT_HOST,
+        account_id: AccountIdOption = None,
+        ca_file: CaFileOption = None,
+        token_file: TokenFileOption = None,
+        broker_symbol: Annotated[
+            str | None, typer.Option(help="The broker's name of the symbol (live feeds).")
+        ] = None,
+        health: HealthOpt = None,
+        health_interval: HealthIntervalOpt = 1.0,
         accept_state_loss: AcceptLossOpt = False,
         notify: NotifyOption = None,
         home: HomeOption = None,
         instruments: InstrumentsOption = None,
+        session: SessionOpt = None,
         **kw: Any,
     ) -> None:
         """Replay history through the live engine with a paper broker (resumable: run it again
-        with only --state to continue after a stop or crash)."""
+        with only --state to continue after a stop or crash), or paper-trade a live feed
+        (--feed ctrader|mt5: real-time quotes, paper fills; stop with `tradeforge kill`).
+        --session FILE runs several strategy instances on one paper account."""
         from tradeforge.backtest.io import write_trades_csv
         from tradeforge.live.runner import dry_run_session, trades_frame
         from tradeforge.strategy.registry import resolve_strategy
         from tradeforge.trading.spec import LiveSettings
 
         load_instruments(instruments)
+        from tradeforge.live.session import SESSION_FILE
+
+        if session is not None or (Path(state) / SESSION_FILE).exists():
+            given = {"strategy": strategy, "param": param, "config": config, "symbol": symbol,
+                     "timeframe": timeframe, "replay": replay, "bars": bars, "window": window,
+                     "home": home, "feed": feed != "replay"}  # fmt: skip
+            options = [*run_options(sizing="risk:1", account=False, portfolio=False),
+                       *_limit_options(None)]  # fmt: skip
+            _session_only(given, kw, options)
+            _dry_run_session(state, session, accept_state_loss, notify)
+            return
+        if feed != "replay":
+            _paper_live(state, feed, strategy, param, config, symbol, timeframe, window,
+                        exit_mode, leverage, kw, (host, account_id, ca_file, token_file),
+                        broker_symbol, health, health_interval, accept_state_loss, notify)  # fmt: skip
+            return
         spec = None
         if strategy or config or symbol or replay:
             if not (symbol and timeframe and replay):
@@ -225,7 +391,9 @@ def register(app: typer.Typer) -> None:
     @with_options([], _limit_options(30.0))
     def live(
         state: StateOption,
-        broker: Annotated[str, typer.Option(help="Broker adapter (mt5).")] = "mt5",
+        broker: Annotated[
+            str, typer.Option(help="Broker adapter: mt5 (Windows) or ctrader (Open API).")
+        ] = "mt5",
         strategy: StrategyOpt = None,
         param: ParamOpt = None,
         config: ConfigOpt = None,
@@ -242,19 +410,53 @@ def register(app: typer.Typer) -> None:
         terminal_path: TerminalPathOption = None,
         server_time: ServerTimeOption = "auto",
         broker_symbol: BrokerSymbolOption = None,
+        host: CTraderHostOption = DEFAULT_HOST,
+        account_id: AccountIdOption = None,
+        ca_file: CaFileOption = None,
+        token_file: TokenFileOption = None,
+        health: HealthOpt = None,
+        health_interval: HealthIntervalOpt = 1.0,
         notify: NotifyOption = None,
         instruments: InstrumentsOption = None,
+        session: SessionOpt = None,
         **kw: Any,
     ) -> None:
-        """Trade through a real broker (MetaTrader 5 terminal; Windows only)."""
+        """Trade through a real broker: a MetaTrader 5 terminal (Windows only) or a cTrader
+        account over the Open API (--host, --account-id; CTRADER_CLIENT_ID,
+        CTRADER_CLIENT_SECRET and CTRADER_ACCESS_TOKEN or --token-file). --session FILE runs
+        several strategy instances on one symbol through MetaTrader 5."""
+        from tradeforge.live.health import health_rules
         from tradeforge.live.runner import run_live
         from tradeforge.strategy.registry import resolve_strategy
         from tradeforge.trading.execution import Sizing
         from tradeforge.trading.spec import LiveSettings, RunSpec
 
         load_instruments(instruments)
-        if broker != "mt5":
-            raise ConfigError(f"unknown broker {broker!r}; available: mt5")
+        if broker not in ("mt5", "ctrader"):
+            raise ConfigError(f"unknown broker {broker!r}; available: mt5, ctrader")
+        if session is not None:
+            from tradeforge.live.session import load_session
+            from tradeforge.live.session_runner import run_live_session
+
+            if broker != "mt5":
+                raise ConfigError("live --session trades through MetaTrader 5 only (--broker mt5)")
+            given = {"strategy": strategy, "param": param, "config": config, "symbol": symbol,
+                     "timeframe": timeframe, "window": window}  # fmt: skip
+            _session_only(given, kw, _limit_options(30.0))
+            spec = load_session(session)
+            login_kw = _mt5_login(login, server, mt5_password(password_env, password_file))
+            terminal = None  # several symbols: refused by run_live_session before connecting
+            if len(spec.symbols) == 1:
+                terminal = mt5_terminal(
+                    spec.symbols[0], login=None, password=None, server=None, path=terminal_path,
+                    server_time=server_time, broker_symbol=broker_symbol,
+                )  # fmt: skip
+            run_live_session(
+                state, spec, mt5=terminal, magic=magic, echo=_echo,
+                accept_state_loss=accept_state_loss, login=login_kw,
+                observer=session_notifier(notify),
+            )  # fmt: skip
+            return
         if not (symbol and timeframe):
             raise ConfigError("live needs --symbol and --timeframe")
         live = LiveSettings(
@@ -267,26 +469,45 @@ def register(app: typer.Typer) -> None:
             sizing=Sizing.parse(sizing),
             live=live,
         )
-        login_kw = _mt5_login(login, server, mt5_password(password_env, password_file))
-        terminal = mt5_terminal(
-            symbol, login=None, password=None, server=None, path=terminal_path,
-            server_time=server_time, broker_symbol=broker_symbol,
-        )  # fmt: skip
+        rules = health_rules(health)
+        session: dict[str, Any] = {}
+        if broker == "ctrader":
+            session["ctrader"] = ctrader_login(
+                host, account_id, ca_file, token_file, symbol, broker_symbol
+            )
+        else:
+            session["login"] = _mt5_login(login, server, mt5_password(password_env, password_file))
+            session["mt5"] = mt5_terminal(
+                symbol, login=None, password=None, server=None, path=terminal_path,
+                server_time=server_time, broker_symbol=broker_symbol,
+            )  # fmt: skip
         run_live(
             state,
             spec,
-            mt5=terminal,
+            broker=broker,
             magic=magic,
             echo=_echo,
             accept_state_loss=accept_state_loss,
-            login=login_kw,
             observer=session_notifier(notify),
+            health=rules,
+            health_interval=health_interval,
+            **session,
         )
 
     @app.command("status")
     def status(state: StateOption) -> None:
         """Positions, P&L and guard state of a session."""
         _print_summary(state)
+
+    @app.command("health")
+    def health_cmd(state: StateOption) -> None:
+        """Health of a running live session as JSON (feed, broker link, latency, rejects,
+        clock skew, loop, guards, last error); exit 0 healthy, 1 degraded, 2 down."""
+        from tradeforge.live.health import STATUS_CODES, read_health
+
+        verdict, doc = read_health(state)
+        typer.echo(json.dumps({"status": verdict, **doc}, sort_keys=True, default=str))
+        raise typer.Exit(STATUS_CODES[verdict])
 
     @app.command("kill")
     def kill(

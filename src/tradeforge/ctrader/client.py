@@ -120,6 +120,18 @@ class CTraderClient:
     def connected(self) -> bool:
         return self._ready is not None and self._ready.is_set() and self._failure is None
 
+    def link(self) -> dict[str, Any]:
+        """The connection's health as plain values (safe to read from another thread): up or
+        not, seconds since anything (a heartbeat included) was received, reconnections made."""
+        silent = time.monotonic() - self._last_received if self._last_received else None
+        return {
+            "connected": self.connected,
+            "silent_seconds": None if silent is None else round(silent, 3),
+            "reconnects": self.stats.reconnects,
+            "heartbeats_received": self.stats.heartbeats_received,
+            "failure": str(self._failure) if self._failure is not None else None,
+        }
+
     def add_listener(self, listener: Listener) -> None:
         self._listeners.append(listener)
 

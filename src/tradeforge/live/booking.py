@@ -99,16 +99,20 @@ def book_leg(
     pos.exit_time = t
     pos.exit_reason = leg.reason
     pos.pf = M.pf_to_json(pf)
+    book = ctx.book(new)
     new.stats.realized += pnl
+    book.stats.realized += pnl
     if M.remaining(pf) > 0:
         return None
-    del new.positions[pos.cid]
+    del book.positions[pos.cid]
     new.stats.trades += 1
+    book.stats.trades += 1
     return trade_record(ctx, pos)
 
 
 def trade_record(ctx: EngineContext, pos: Position) -> Json:
-    """The closed trade of a position whose last leg is booked (the backtest's columns)."""
+    """The closed trade of a position whose last leg is booked: the backtest's columns and
+    the instance that traded it (``strategy``, for the session's per-strategy files)."""
     assert pos.exit_time is not None
     size = pos.steps
     risk = pos.risk_money
@@ -132,4 +136,5 @@ def trade_record(ctx: EngineContext, pos: Position) -> Json:
         "bars_held": int((pos.exit_time - pos.entry_time) // ctx.step_ns),
     }
     assert list(rec) == list(TRADE_COLUMNS)
+    rec["strategy"] = ctx.name
     return rec

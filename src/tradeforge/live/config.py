@@ -1,4 +1,5 @@
-"""`EngineConfig`: what one engine runs (strategy, symbol, timeframe) and how it trades."""
+"""`EngineConfig`: what one strategy instance runs (strategy, symbol, timeframe) and how it
+trades."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from tradeforge.trading.execution import ExecutionModel, Sizing
 
 @dataclass(frozen=True)
 class EngineConfig:
+    """``strategy_name`` names the instance (its client ids carry it); ``strategy`` is the
+    registered strategy it runs when the two differ (a session's instances)."""
+
     strategy_name: str
     symbol: str
     timeframe: str
@@ -26,6 +30,7 @@ class EngineConfig:
     max_lots: float | None = None
     leverage: float = 100.0
     orphans: str = "close"  # broker positions nobody knows: "close" or "ignore"
+    strategy: str | None = None  # the registered strategy (None: ``strategy_name``)
 
     def __post_init__(self) -> None:
         if self.position_mode not in ("symbol", "tag"):
@@ -39,4 +44,4 @@ class EngineConfig:
         Timeframe.parse(self.timeframe)
 
     def identity(self) -> Identity:
-        return Identity(self.strategy_name, self.symbol.upper(), self.timeframe)
+        return Identity(self.strategy or self.strategy_name, self.symbol.upper(), self.timeframe)

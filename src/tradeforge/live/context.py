@@ -1,9 +1,15 @@
-"""`EngineContext`: what every step of the engine works with besides the state — the
-configuration, instrument, strategy, feed and broker, and the numbers derived from them once."""
+"""`EngineContext`: what every step of the engine works with besides the state — one strategy
+instance's configuration, instrument, strategy, feed and the broker, and the numbers derived
+from them once — and the `Desk` every instance of a session shares: all the instances'
+contexts, the last quote of each symbol and the account's guards.
+
+A step works on its instance's part of the state, ``new.strategies[ctx.name]`` (`book`);
+what concerns the account (its equity, a global kill, the orphans of a reconciliation) goes
+through the desk."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -12,9 +18,27 @@ from tradeforge.core.instruments import Instrument, get_instrument
 from tradeforge.core.timeframes import Timeframe
 from tradeforge.live.brokers.base import Broker, client_order_id
 from tradeforge.live.config import EngineConfig
-from tradeforge.live.feeds import Feed
-from tradeforge.live.model import PendingOrder, Position, QueuedEntry
+from tradeforge.live.feeds import Feed, Tick
+from tradeforge.live.guards import RiskLimits
+from tradeforge.live.model import EngineState, PendingOrder, Position, QueuedEntry, StrategyState
 from tradeforge.live.sizing import RiskSizer
+
+
+@dataclass(eq=False)
+class Desk:
+    """What the instances of one session share (in memory; rebuilt on every start):
+    ``contexts`` by instance name (sorted), the last quote of each symbol, the account's
+    guards, and each instance's window setting (None: derived from the strategy's warm-up,
+    which a ``reload`` derives again)."""
+
+    limits: RiskLimits = field(default_factory=RiskLimits)
+    contexts: dict[str, EngineContext] = field(default_factory=dict)
+    quotes: dict[str, Tick] = field(default_factory=dict)
+    windows: dict[str, int | None] = field(default_factory=dict)
+
+    def first_on(self, symbol: str) -> EngineContext:
+        """The first instance (by name) trading ``symbol``."""
+        return next(c for c in self.contexts.values() if c.symbol == symbol)
 
 
 @dataclass(frozen=True)
@@ -25,6 +49,7 @@ class EngineContext:
     broker: Broker
     dir: Path
     inst: Instrument
+    desk: Desk = field(default_factory=Desk, compare=False, repr=False)
 
     @classmethod
     def build(
@@ -35,13 +60,23 @@ class EngineContext:
         broker: Broker,
         state_dir: str | Path,
         instrument: Instrument | None = None,
+        desk: Desk | None = None,
     ) -> EngineContext:
         inst = instrument or get_instrument(cfg.symbol)
-        return cls(cfg, strategy, feed, broker, Path(state_dir), inst)
+        return cls(cfg, strategy, feed, broker, Path(state_dir), inst, desk or Desk())
+
+    @property
+    def name(self) -> str:
+        """The instance's name in its session (its client ids carry it)."""
+        return self.cfg.strategy_name
 
     @property
     def symbol(self) -> str:
         return self.inst.symbol
+
+    def book(self, state: EngineState) -> StrategyState:
+        """This instance's part of ``state``."""
+        return state.strategies[self.name]
 
     @cached_property
     def tf(self) -> Timeframe:

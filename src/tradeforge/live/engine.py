@@ -1,7 +1,12 @@
 """The event loop shared by dry-run and live: feed → strategy → sizing/guards → broker → state.
 
-`Engine` loads (or creates) the state, reconciles it with the broker, then hands each new
-feed event to `tradeforge.live.events` and commits what it changed. The steps live in small
+`Engine` runs a session: one or several strategy instances (`Instance`: a configuration, a
+strategy and the feed of its symbol) on one broker account, with one state directory, one
+journal, one lock and one control channel. It loads (or creates) the state, reconciles it with
+the broker, then hands each new feed event to `tradeforge.live.events` for every instance
+trading the event's symbol (in name order) and commits what it changed. Events of several
+feeds are merged in the order ``(time, priority, symbol)`` (`MergedFeed`), so a replay, a
+resume and an uninterrupted run see the same sequence. The steps live in small
 modules: `events` (the per-tick / per-bar sequence), `entries` and `orders` (signals to
 orders), `pending` (fills), `exits` and `booking` (positions and trades), `reconcile`,
 `kill`, `decisions` (the log) and `summary`; operator commands in `control`.
@@ -21,33 +26,90 @@ meanwhile for the boundary after.
 
 from __future__ import annotations
 
+import heapq
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from tradeforge.core.errors import StateError
 from tradeforge.core.instruments import Instrument
 from tradeforge.live import guards as G
+from tradeforge.live.account import sizing_balance
 from tradeforge.live.brokers.base import Broker
 from tradeforge.live.config import EngineConfig
-from tradeforge.live.context import EngineContext
+from tradeforge.live.context import Desk, EngineContext
 from tradeforge.live.control.apply import apply_commands
 from tradeforge.live.decisions import append_decisions, decision
 from tradeforge.live.events import on_bar, on_tick
 from tradeforge.live.feeds import Event, Feed, Tick
+from tradeforge.live.guards import RiskLimits
 from tradeforge.live.history import HistoryLost
 from tradeforge.live.kill import kill
 from tradeforge.live.market import observe
-from tradeforge.live.model import Command, EngineState, Json
+from tradeforge.live.model import Command, EngineState, Json, StrategyState
 from tradeforge.live.persist import canonical_json
 from tradeforge.live.reconcile import reconcile
 from tradeforge.live.schema import check_engine_state, load_engine_state
 from tradeforge.live.state import LoadReport, StateRepository
 from tradeforge.live.strategy_signals import strategy_signals
 from tradeforge.live.summary import engine_summary
+from tradeforge.strategy.registry import create_strategy
 
-__all__ = ["Engine", "EngineConfig", "engine_summary", "strategy_signals"]
+__all__ = ["Engine", "EngineConfig", "Instance", "MergedFeed", "engine_summary", "strategy_signals"]
+
+SessionKey = tuple[int, int, str]  # (time, priority, symbol): the merged order of events
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One strategy instance of a session: its configuration (``cfg.strategy_name`` is the
+    instance's name, carried by its client ids), the strategy and the feed of its symbol
+    (instances on one symbol share one feed). ``window``: the window as configured (None:
+    derived from the warm-up; a ``reload`` derives it again)."""
+
+    cfg: EngineConfig
+    strategy: Any
+    feed: Feed
+    instrument: Instrument | None = None
+    window: int | None = None
+
+
+def _after(key: SessionKey | None, symbol: str) -> tuple[int, int] | None:
+    """Where ``symbol``'s feed resumes for the merged stream to continue after ``key``: a feed
+    whose symbol sorts after the last event's has not had its events at that same key yet."""
+    if key is None:
+        return None
+    t, p, last = key
+    return (t, p) if symbol <= last else (t, p - 1)
+
+
+class MergedFeed:
+    """The feeds of a session's symbols as one stream in ``(time, priority, symbol)`` order
+    (each feed yields its own events in key order). Blocking live feeds cannot be merged
+    this way: a live session trades one symbol (`tradeforge.live.session_runner`)."""
+
+    def __init__(self, feeds: Mapping[str, Feed]) -> None:
+        self.feeds = dict(sorted(feeds.items()))
+
+    def events(self, after: SessionKey | None = None) -> Iterator[Event]:
+        def keyed(symbol: str, feed: Feed) -> Iterator[tuple[SessionKey, Event]]:
+            for ev in feed.events(_after(after, symbol)):
+                yield (ev.key[0], ev.key[1], symbol), ev
+
+        merged = heapq.merge(*(keyed(s, f) for s, f in self.feeds.items()), key=lambda x: x[0])
+        for skey, ev in merged:
+            if after is None or skey > after:
+                yield ev
+
+    def last_tick(self, key: SessionKey, symbol: str) -> Tick | None:
+        """The last quote of ``symbol`` the merged stream had delivered at ``key``."""
+        feed = self.feeds[symbol]
+        after = _after(key, symbol)
+        if after is None or not hasattr(feed, "last_tick"):
+            return None
+        return feed.last_tick(after)
 
 
 def _trades_note(state: Json, records: list[Json]) -> str:
@@ -60,12 +122,19 @@ def _trades_note(state: Json, records: list[Json]) -> str:
 def _compared(state: EngineState) -> str:
     """What decides whether an event changed the state: all of it but the event key."""
     body = state.to_json()
-    del body["last_key"]
+    del body["last_key"], body["last_symbol"]
     return canonical_json(body)
 
 
 class Engine:
-    """One strategy on one symbol against one broker, with crash-safe state in ``state_dir``."""
+    """A session of strategy instances against one broker, with crash-safe state in
+    ``state_dir``. ``Engine(config, strategy, feed, broker, state_dir)`` is a session of one
+    (``config.limits`` are then the account's guards); `Engine.session` builds one of several.
+
+    ``ctx``, ``strategy``, ``inst``, ``symbol`` and ``tf`` are the first instance's (by name),
+    ``cfg`` its configuration with the account's guards (for a session of one: the config it
+    was built with); ``feed`` is the session's event stream (the one feed, or a
+    `MergedFeed`)."""
 
     def __init__(
         self,
@@ -80,10 +149,66 @@ class Engine:
         echo: Callable[[dict[str, Any]], None] | None = None,
         accept_state_loss: bool = False,
     ) -> None:
-        self.ctx = EngineContext.build(config, strategy, feed, broker, state_dir, instrument)
-        self.cfg = config
-        self.strategy = strategy
-        self.feed = feed
+        one = Instance(
+            replace(config, limits=RiskLimits()), strategy, feed, instrument, config.window
+        )
+        self._setup([one], broker, state_dir, config.limits, replaying, echo, accept_state_loss)
+
+    @classmethod
+    def session(
+        cls,
+        instances: Sequence[Instance],
+        broker: Broker,
+        state_dir: str | Path,
+        *,
+        limits: RiskLimits | None = None,
+        replaying: bool | None = None,
+        echo: Callable[[dict[str, Any]], None] | None = None,
+        accept_state_loss: bool = False,
+    ) -> Engine:
+        """A session of ``instances`` (unique names; instances on one symbol share its feed and
+        timeframe) with the account's guards ``limits``."""
+        engine = cls.__new__(cls)
+        engine._setup(
+            instances, broker, state_dir, limits or RiskLimits(), replaying, echo,
+            accept_state_loss,
+        )  # fmt: skip
+        return engine
+
+    def _setup(
+        self,
+        instances: Sequence[Instance],
+        broker: Broker,
+        state_dir: str | Path,
+        limits: RiskLimits,
+        replaying: bool | None,
+        echo: Callable[[dict[str, Any]], None] | None,
+        accept_state_loss: bool,
+    ) -> None:
+        if not instances:
+            raise StateError("a session needs at least one strategy instance")
+        self.desk = Desk(limits=limits)
+        feeds: dict[str, Feed] = {}
+        for one in sorted(instances, key=lambda i: i.cfg.strategy_name):
+            name = one.cfg.strategy_name
+            if name in self.desk.contexts:
+                raise StateError(f"two strategy instances are named {name!r}")
+            ctx = EngineContext.build(
+                one.cfg, one.strategy, one.feed, broker, state_dir, one.instrument, self.desk
+            )
+            known = feeds.setdefault(ctx.symbol, one.feed)
+            if known is not one.feed:
+                raise StateError(f"instances on {ctx.symbol} must share one feed")
+            self.desk.contexts[name] = ctx
+            self.desk.windows[name] = one.window
+        self.routes = {
+            symbol: [n for n, c in self.desk.contexts.items() if c.symbol == symbol]
+            for symbol in feeds
+        }
+        self.ctx = next(iter(self.desk.contexts.values()))
+        self.cfg = replace(self.ctx.cfg, limits=limits)  # with the account's guards
+        self.strategy = self.ctx.strategy
+        self.feed: Any = next(iter(feeds.values())) if len(feeds) == 1 else MergedFeed(feeds)
         self.broker = broker
         self.dir = self.ctx.dir
         self.inst = self.ctx.inst
@@ -99,11 +224,20 @@ class Engine:
         self.state: Json = {}  # the committed state as stored (JSON, with seq and version)
         self._compared = ""  # `_compared(self.current)`
         self.load_report: LoadReport | None = None
-        self.last_tick: Tick | None = None
         self.stopped = False
         self.lock = threading.Lock()  # one committer at a time: this thread or the control's
         # told the outcomes of applied commands after their commit (the control channel)
         self.on_applied: Callable[[list[Json]], None] | None = None
+
+    @property
+    def contexts(self) -> dict[str, EngineContext]:
+        """The instances' contexts by name (a ``reload`` replaces one)."""
+        return self.desk.contexts
+
+    @property
+    def last_tick(self) -> Tick | None:
+        """The last quote of the first instance's symbol."""
+        return self.desk.quotes.get(self.symbol)
 
     # ------------------------------------------------------------------ state
     def _adopt(self, state: Json) -> None:
@@ -156,8 +290,20 @@ class Engine:
         return cmd
 
     # ------------------------------------------------------------------ start-up
+    def _books(self, balance: float) -> dict[str, StrategyState]:
+        return {
+            name: StrategyState.initial(
+                ctx.cfg.identity(), ctx.strategy.describe()["params"], ctx.cfg.window, balance
+            )
+            for name, ctx in self.desk.contexts.items()
+        }
+
+    def _identities(self, state: EngineState) -> dict[str, Json]:
+        return {name: book.identity.to_json() for name, book in state.strategies.items()}
+
     def start(self) -> LoadReport:
-        """Load (or create) the state, check it belongs to this configuration, reconcile."""
+        """Load (or create) the state, check it belongs to this session, adopt the parameters
+        a ``reload`` recorded, reconcile."""
         if self.repo.exists():
             try:
                 _, report = self.repo.load(accept_loss=self.accept_state_loss)
@@ -165,32 +311,76 @@ class Engine:
                 note = _trades_note(exc.state, self.repo.records())
                 raise HistoryLost(exc.loss, exc.state, note) from None
         else:
-            initial = EngineState.initial(self.cfg.identity(), self.broker.account().balance)
-            self.repo.create(initial.to_json())
+            balance = self.broker.account().balance
+            self.repo.create(EngineState.initial(self._books(balance), balance).to_json())
             report = LoadReport(source="new", seq=1)
         self._adopt(self.repo.state)
         self.load_report = report
         new = self.working_copy()
-        if new.identity != self.cfg.identity():
+        wanted = {n: c.cfg.identity().to_json() for n, c in self.desk.contexts.items()}
+        if self._identities(new) != wanted:
             raise StateError(
-                f"state in {self.dir} belongs to {new.identity.to_json()}, not "
-                f"{self.cfg.identity().to_json()}; use another --state directory"
+                f"state in {self.dir} belongs to {_described(self._identities(new))}, not "
+                f"{_described(wanted)}; use another --state directory"
             )
         decisions = [decision(None, "start", report.message(), load=report.to_dict())]
+        decisions += self._adopt_parameters(new)
         halted = new.risk.halted
         if halted and not G.kill_requested(self.dir):
             new.risk.halted = None
             decisions.append(decision(None, "kill_cleared", f"KILL file gone; was: {halted}"))
         self._commit(new, "start", None, decisions, [])
-        last = new.last_key
-        if last is not None and hasattr(self.feed, "last_tick"):
-            tick = self.feed.last_tick(last)
-            if tick is not None:
-                self.last_tick = tick
-                if self.broker.simulated:
-                    observe(self.ctx, self.working_copy(), tick)
+        self._restore_quotes(new)
         self.reconcile()
         return report
+
+    def _adopt_parameters(self, new: EngineState) -> list[Json]:
+        """Each instance trades with the parameters and window its state records (a reload's
+        survive a restart); a state that records none (migrated from one strategy) records the
+        configuration's, and the capital its own guards count from."""
+        notes = []
+        for name, ctx in list(self.desk.contexts.items()):
+            book = new.strategies[name]
+            if book.risk.capital is None:  # the account's starting balance, to the cent
+                capital = round(sizing_balance(ctx, new) - book.stats.realized, 2)
+                book.risk.capital = book.risk.day_start = book.risk.peak = capital
+            configured = ctx.strategy.describe()["params"]
+            if book.params is None:
+                book.params, book.window = configured, ctx.cfg.window
+                continue
+            if book.params == configured and book.window == ctx.cfg.window:
+                continue
+            strategy = create_strategy(book.identity.strategy, book.params)
+            window = book.window if book.window is not None else ctx.cfg.window
+            self.desk.contexts[name] = replace(
+                ctx, strategy=strategy, cfg=replace(ctx.cfg, window=window)
+            )
+            notes.append(
+                decision(None, "reloaded", f"strategy {name} trades with the parameters of "
+                         "its last reload (recorded in the state)", strategy=name,
+                         params=book.params, window=window)
+            )  # fmt: skip
+        return notes
+
+    def _restore_quotes(self, state: EngineState) -> None:
+        """The last quote of each symbol before the restart (guards, the path of tick exits),
+        handed to a simulated broker again."""
+        last = state.last_key
+        if last is None or state.last_symbol is None:
+            return
+        key = (last[0], last[1], state.last_symbol)
+        for symbol in self.routes:
+            if isinstance(self.feed, MergedFeed):
+                tick = self.feed.last_tick(key, symbol)
+            elif hasattr(self.feed, "last_tick"):
+                tick = self.feed.last_tick(last)
+            else:
+                tick = None
+            if tick is None:
+                continue
+            self.desk.quotes[symbol] = tick
+            if self.broker.simulated:
+                observe(self.desk.first_on(symbol), self.working_copy(), tick)
 
     def reconcile(self) -> list[Json]:
         """Compare state and broker; fix and log every difference before any new order."""
@@ -202,6 +392,17 @@ class Engine:
         return decisions
 
     # ------------------------------------------------------------------ run loop
+    def resume_key(self) -> Any:
+        """Where `feed` continues: after the last event committed (with its symbol when
+        several feeds are merged); None before the first."""
+        assert self.current is not None
+        last = self.current.last_key
+        if last is None:
+            return None
+        if isinstance(self.feed, MergedFeed):
+            return (last[0], last[1], self.current.last_symbol or "")
+        return last
+
     def run(self, max_events: int | None = None) -> Json:
         """Process feed events until the feed ends, the kill switch fires or ``max_events``;
         returns the committed state as stored."""
@@ -210,29 +411,44 @@ class Engine:
         assert self.current is not None
         if self.current.risk.halted:
             return self.state
-        for count, event in enumerate(self.feed.events(self.current.last_key), start=1):
+        for count, event in enumerate(self.feed.events(self.resume_key()), start=1):
             self.handle(event)
             if self.stopped or (max_events is not None and count >= max_events):
                 break
         return self.state
 
+    def _instances(self, symbol: str) -> list[EngineContext]:
+        names = self.routes.get(symbol)
+        if names is None and len(self.routes) == 1:  # one feed: its events are everyone's
+            names = next(iter(self.routes.values()))
+        return [self.desk.contexts[n] for n in names or ()]
+
     def handle(self, event: Event) -> None:
         """Apply one feed event and commit its effects (a no-op for one already applied)."""
         assert self.current is not None
+        symbol = self._symbol_of(event)
         last = self.current.last_key
-        if last is not None and tuple(event.key) <= last:
-            return  # duplicate or out-of-order event: already reflected in the state
+        if last is not None:
+            seen = (*last, self.current.last_symbol or "")
+            if (*event.key, symbol) <= seen:
+                return  # duplicate or out-of-order event: already reflected in the state
         new = self.working_copy()
         decisions: list[Json] = []
         trades: list[Json] = []
         taken = set(new.commands)
         applied = apply_commands(self.ctx, new, _time_of(event), decisions, trades)
+        instances = self._instances(symbol)
         if isinstance(event, Tick):
-            prev, self.last_tick = self.last_tick, event
-            on_tick(self.ctx, new, event, decisions, trades, prev)
+            prev = self.desk.quotes.get(symbol)
+            self.desk.quotes[symbol] = event
+            if self.broker.simulated and instances:
+                observe(instances[0], new, event)  # once, whatever trades the symbol
+            for ctx in instances:
+                on_tick(ctx, new, event, decisions, trades, prev)
             kind, now = "tick", event.time
         else:
-            on_bar(self.ctx, new, event, self.last_tick, decisions, trades)
+            for ctx in instances:
+                on_bar(ctx, new, event, self.desk.quotes.get(symbol), decisions, trades)
             kind, now = "bar", event.close_time
         if G.kill_requested(self.dir) and not new.risk.halted:
             kill(self.ctx, new, now, decisions, trades)
@@ -244,6 +460,7 @@ class Engine:
                     new.commands[key] = cmd
             if decisions or trades or _compared(new) != self._compared:
                 new.last_key = (event.key[0], event.key[1])
+                new.last_symbol = symbol
                 record = self._store(new, kind, list(event.key), decisions, trades)
         if record is not None:
             self._publish(record, decisions)
@@ -251,6 +468,21 @@ class Engine:
             self.on_applied(applied)
         if new.risk.halted:
             self.stopped = True
+
+    def _symbol_of(self, event: Event) -> str:
+        """The session's name of the event's symbol (a single feed's events are its own)."""
+        symbol = event.symbol.upper()
+        if symbol not in self.routes and len(self.routes) == 1:
+            return next(iter(self.routes))
+        return symbol
+
+
+def _described(identities: dict[str, Json]) -> str:
+    """``sma_cross EURUSD M5`` for a session of one, else ``name=strategy SYMBOL TF, …``."""
+    parts = [f"{v['strategy']} {v['symbol']} {v['timeframe']}" for v in identities.values()]
+    if len(identities) == 1:
+        return parts[0]
+    return "{" + ", ".join(f"{n}={p}" for n, p in zip(identities, parts, strict=True)) + "}"
 
 
 def _time_of(event: Event) -> int:

@@ -1,6 +1,10 @@
 """A closed bar's signals, in row order: ``exit_opposite`` first (opposite positions leave at
 the next open, opposite orders are cancelled), then the entry through the slot rule and the
-guards — placed now, or queued until the next quote when exits are due at that open."""
+guards — placed now, or queued until the next quote when exits are due at that open.
+
+All of it concerns one strategy instance: its slots, its positions and orders. The guards are
+the account's (its equity, every instance's positions) and then the instance's own, when its
+configuration has any (its equity: `tradeforge.live.account.strategy_equity`)."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tradeforge.live import guards as G
+from tradeforge.live.account import strategy_equity
 from tradeforge.live.brokers.base import accepts_entry, client_order_id
 from tradeforge.live.context import EngineContext
 from tradeforge.live.control.gate import entry_block
@@ -47,13 +52,14 @@ def enter_on_signals(
     now = bar.close_time
     rows = np.flatnonzero(sig.bar == last)
     horizon = bar.time - ctx.cfg.window * ctx.step_ns
-    new.signals = {k: v for k, v in new.signals.items() if v >= horizon}
+    book = ctx.book(new)
+    book.signals = {k: v for k, v in book.signals.items() if v >= horizon}
     for j in rows:
         row = signal_row(sig, int(j))
-        sid = client_order_id(ctx.cfg.strategy_name, ctx.symbol, bar.time, row["tag"], "entry")
-        if sid in new.signals:
+        sid = client_order_id(ctx.name, ctx.symbol, bar.time, row["tag"], "entry")
+        if sid in book.signals:
             continue
-        new.signals[sid] = bar.time
+        book.signals[sid] = bar.time
         if row["exit_opposite"]:
             exit_opposite(ctx, new, row, now, decisions)
         enter(ctx, new, row, sid, terms, decisions)
@@ -65,21 +71,22 @@ def exit_opposite(
     """An ``exit_opposite`` signal: opposite positions close at the next open, opposite
     pending and queued entry orders are cancelled (counted as expired)."""
     side = row["side"]
-    for cid in sorted(new.positions):
-        pos = new.positions[cid]
+    book = ctx.book(new)
+    for cid in sorted(book.positions):
+        pos = book.positions[cid]
         if pos.side != side and not pos.signal_exit:
             pos.signal_exit = True
             decisions.append(
                 decision(now, "exit_due", "opposite signal: closes at the next open", position=cid)
             )
-    for book in (new.pending, new.queued):
-        for cid in sorted(book):
-            if book[cid].signal["side"] == side:
+    for orders in (book.pending, book.queued):
+        for cid in sorted(orders):
+            if orders[cid].signal["side"] == side:
                 continue
-            if book is new.pending and not cancel_unless_filled(ctx.broker, cid):
+            if orders is book.pending and not cancel_unless_filled(ctx.broker, cid):
                 continue  # filled meanwhile: a position now, the next sync adopts it
-            del book[cid]
-            count_expired(new)
+            del orders[cid]
+            count_expired(ctx, new)
             decisions.append(decision(now, "cancel", "opposite signal", order=cid))
 
 
@@ -92,9 +99,10 @@ def enter(
     decisions: list,
 ) -> None:
     """One entry signal: skipped, refused by a guard, queued or placed (each logged)."""
-    cfg, bar, tick = ctx.cfg, terms.bar, terms.tick
+    cfg, bar = ctx.cfg, terms.bar
     now = bar.close_time
-    base = {"order": sid, "side": row["side"], "tag": row["tag"]}
+    book = ctx.book(new)
+    base = {"order": sid, "side": row["side"], "tag": row["tag"], "strategy": ctx.name}
     if not accepts_entry(ctx.broker, row["entry_type"]):
         decisions.append(
             decision(now, "skip", f"{ctx.broker.name} takes no {row['entry_type']} entries", **base)
@@ -104,7 +112,7 @@ def enter(
         decisions.append(decision(now, "skip", "end of replay", **base))
         return
     in_slot = [
-        p for p in (*new.positions.values(), *new.pending.values(), *new.queued.values())
+        p for p in (*book.positions.values(), *book.pending.values(), *book.queued.values())
         if cfg.position_mode == "symbol" or p.tag == row["tag"]
     ]  # fmt: skip
     only = in_slot[0] if len(in_slot) == 1 else None
@@ -120,37 +128,66 @@ def enter(
     if new.risk.halted:
         decisions.append(decision(now, "skip", "trading halted", **base))
         return
-    blocked = entry_block(new, cfg.strategy_name, now, ctx.step_ns)
+    blocked = entry_block(new, ctx.name, now, ctx.step_ns)
     if blocked is not None:
         decisions.append(decision(now, "skip", blocked[1], control=blocked[0], **base))
         return
-    leaving = sum(1 for p in new.positions.values() if p.signal_exit)
-    verdicts = G.check_entry(
-        cfg.limits,
-        now=now,
-        last_tick_time=tick.time if tick else None,
-        spread=tick.spread if tick else None,
-        pip_size=ctx.inst.pip_size,
-        equity=terms.equity,
-        day_start_balance=new.daily.start_balance,
-        peak_equity=new.risk.peak_equity,
-        open_count=len(new.positions) - leaving + len(new.pending) + len(new.queued),
-    )
-    blocked = [v for v in verdicts if not v.ok]
-    if blocked:
-        for v in blocked:
-            decisions.append(decision(now, "guard", v.reason, guard=v.guard, **base))
+    refused = guard_verdicts(ctx, new, terms)
+    if refused:
+        for scope, v in refused:
+            decisions.append(decision(now, "guard", v.reason, guard=v.guard, scope=scope, **base))
         return
     if row["entry_type"] != "market":
         ref = row["entry_price"]
     else:
         ref = bar.close + (ctx.spread(bar.spread) if row["side"] > 0 else 0.0)
-    exits_due = any(p.time_due or p.signal_exit for p in new.positions.values())
+    exits_due = any(p.time_due or p.signal_exit for p in book.positions.values())
     if exits_due:
         # exits at the next open come first and the size uses the balance after them
-        new.queued[sid] = QueuedEntry(row, bar.time, row["tag"], ref, len(new.queued))
+        book.queued[sid] = QueuedEntry(row, bar.time, row["tag"], ref, len(book.queued))
         why = "reversal" if reversal else "exits due at the next open"
         decisions.append(decision(now, "queued", why, **base))
         return
     free_margin = terms.equity - terms.margin
     place_entry(ctx, new, row, sid, bar.time, ref, terms.balance, free_margin, now, decisions)
+
+
+def _open_count(books) -> int:
+    """Positions not leaving at the next open, plus entry orders pending or queued."""
+    leaving = sum(1 for b in books for p in b.positions.values() if p.signal_exit)
+    return sum(b.entries() for b in books) - leaving
+
+
+def guard_verdicts(
+    ctx: EngineContext, new: EngineState, terms: EntryTerms
+) -> list[tuple[str, G.Verdict]]:
+    """The guards refusing one more entry of ``ctx``'s instance, as ``(scope, verdict)``:
+    the account's (``account``), then the instance's own (``strategy``)."""
+    bar, tick = terms.bar, terms.tick
+    common = {
+        "now": bar.close_time,
+        "last_tick_time": tick.time if tick else None,
+        "spread": tick.spread if tick else None,
+        "pip_size": ctx.inst.pip_size,
+    }
+    verdicts = G.check_entry(
+        ctx.desk.limits,
+        equity=terms.equity,
+        day_start_balance=new.daily.start_balance,
+        peak_equity=new.risk.peak_equity,
+        open_count=_open_count(new.strategies.values()),
+        **common,
+    )
+    out = [("account", v) for v in verdicts if not v.ok]
+    if ctx.cfg.limits != G.RiskLimits():
+        book = ctx.book(new)
+        own = G.check_entry(
+            ctx.cfg.limits,
+            equity=strategy_equity(ctx, book, bar.close, ctx.spread(bar.spread)),
+            day_start_balance=book.risk.day_start,
+            peak_equity=book.risk.peak,
+            open_count=_open_count([book]),
+            **common,
+        )
+        out += [("strategy", v) for v in own if not v.ok]
+    return out

@@ -1,5 +1,8 @@
 """What one feed event does to the state (the order mirrors the backtest kernel's bar loop).
 
+Each runs for one strategy instance (`EngineContext`) on its part of the state; the engine
+calls it for every instance trading the event's symbol, in name order.
+
 * **tick** — a simulated broker sees the quote first (pending market orders fill, resting
   limit/stop entries fill when the price path crosses their level, swap accrues on a new UTC
   date); then pending orders are synced (fills become managed positions, their stop is sent to
@@ -38,7 +41,7 @@ from tradeforge.live.context import EngineContext
 from tradeforge.live.entries import EntryTerms, enter_on_signals
 from tradeforge.live.exits import close_at_end, close_due, exits_on_tick, manage_on_bar
 from tradeforge.live.feeds import Bar, Tick
-from tradeforge.live.market import observe, roll_atr, seed_atr, slip_at, window_atr
+from tradeforge.live.market import roll_atr, seed_atr, slip_at, window_atr
 from tradeforge.live.model import EngineState
 from tradeforge.live.orders import place_queued
 from tradeforge.live.pending import expire_pending, sync_pending
@@ -53,13 +56,14 @@ def on_tick(
     trades: list,
     prev: Tick | None = None,
 ) -> None:
-    """``prev``: the quote before ``tick`` (None at the start: ``tick`` is an open)."""
-    if ctx.broker.simulated:
-        observe(ctx, new, tick)
-    held = set(new.positions)  # positions not in it were filled at this quote
+    """``prev``: the quote of ``tick``'s symbol before it (None at the start: ``tick`` is an
+    open). A simulated broker has seen the quote already (`Engine.handle`: once for every
+    instance on the symbol)."""
+    book = ctx.book(new)
+    held = set(book.positions)  # positions not in it were filled at this quote
     sync_pending(ctx, new, tick.time, decisions, trades)
     close_due(ctx, new, tick.time, decisions, trades)
-    if new.queued:
+    if book.queued:
         place_queued(ctx, new, tick, decisions, trades)
     if ctx.cfg.exit_mode == "tick":
         exits_on_tick(ctx, new, tick, prev, held, decisions, trades)
@@ -86,8 +90,9 @@ def on_bar(
         lv_short = float(sig.trail_level_short[last])
     sp = ctx.spread(bar.spread)
     atr = window_atr(ctx, window)
+    book = ctx.book(new)
     if atr is not None:
-        seed_atr(ctx, new, atr, bar)
+        seed_atr(ctx, book, atr, bar)
     slip = slip_at(ctx, new, bar.time)
     manage_on_bar(ctx, new, bar, sp, slip, (lv_long, lv_short), decisions, trades)
     expire_pending(ctx, new, now, decisions)
@@ -98,7 +103,7 @@ def on_bar(
         close_at_end(ctx, new, bar, sp, slip, decisions, trades)
     equity, margin = update_account(ctx, new, bar.close, sp, now)
     if atr is not None:
-        roll_atr(new, atr, bar.time)
+        roll_atr(book, atr, bar.time)
     balance = sizing_balance(ctx, new)
     terms = EntryTerms(bar, balance, equity, margin, final, last_tick)
     enter_on_signals(ctx, new, sig, last, terms, decisions)

@@ -25,8 +25,9 @@ def close_due(
     ctx: EngineContext, new: EngineState, now: int, decisions: list, trades: list
 ) -> None:
     """Close at market the positions whose time stop or opposite-signal exit fell due."""
-    for cid in sorted(new.positions):
-        pos = new.positions[cid]
+    book = ctx.book(new)
+    for cid in sorted(book.positions):
+        pos = book.positions[cid]
         if pos.time_due or pos.signal_exit:
             reason = "time" if pos.time_due else "signal"
             trade = close_at_market(ctx, new, pos, reason, now)
@@ -56,8 +57,9 @@ def exits_on_tick(
     start = None
     if prev is not None and ctx.bar_of(prev.time) == bar_time:
         start = prev.bid
-    for cid in sorted(new.positions):
-        pos = new.positions[cid]
+    book = ctx.book(new)
+    for cid in sorted(book.positions):
+        pos = book.positions[cid]
         o = start
         if cid not in held:  # filled at this quote
             o = None
@@ -72,7 +74,7 @@ def exits_on_tick(
         pf = M.pf_from_json(pos.pf)
         legs = M.observe(pf, o, h, lo, sp, slip)
         book_legs(ctx, new, pos, pf, legs, bar_time, tick.time, decisions, trades)
-        if cid in new.positions:
+        if cid in book.positions:
             pos.pf = M.pf_to_json(pf)
 
 
@@ -119,8 +121,9 @@ def manage_on_bar(
     management from the bar (changes go to the broker) and the time stop's bar count."""
     now = bar.close_time
     lv_long, lv_short = trail_levels
-    for cid in sorted(new.positions):
-        pos = new.positions[cid]
+    book = ctx.book(new)
+    for cid in sorted(book.positions):
+        pos = book.positions[cid]
         pf = M.pf_from_json(pos.pf)
         oi, hi, li = bar.open, bar.high, bar.low
         if pos.entry_time == bar.time and not pos.fill_at_open:
@@ -131,7 +134,7 @@ def manage_on_bar(
         if ctx.cfg.exit_mode == "bar":
             legs = M.observe(pf, oi, hi, li, sp, slip)
             book_legs(ctx, new, pos, pf, legs, bar.time, now, decisions, trades)
-            if cid not in new.positions:
+            if cid not in book.positions:
                 continue
         if M.update(pf, hi, li, bar.close, sp, lv_long, lv_short):
             why = STOP_MOVES.get(int(pf[M.rules.F_STOP_SRC]), "stop moved")
@@ -155,8 +158,9 @@ def close_at_end(
     """End of a replay: everything still open closes at market at the last bar's close,
     paying the bar's slippage (``end``, as the backtest's end of data)."""
     now = bar.close_time
-    for cid in sorted(new.positions):
-        pos = new.positions[cid]
+    book = ctx.book(new)
+    for cid in sorted(book.positions):
+        pos = book.positions[cid]
         pf = M.pf_from_json(pos.pf)
         price = M.market_exit(pf, bar.close, sp, slip)
         leg = M.Leg(price, M.remaining(pf), "end")

@@ -12,6 +12,12 @@
 * **3** — runtime control (`tradeforge.live.control`): ``control`` (the global pause and each
   strategy's pause / disable switches), ``blackouts`` and ``commands`` (acknowledged operator
   commands not applied yet).
+* **4** — several strategies in one session: what belonged to the one strategy (``identity``,
+  ``positions``, ``pending``, ``queued``, ``atr``, ``signals``) moves into
+  ``strategies[<its name>]`` with its own counters (``stats``) and guard state (``risk``), its
+  ``params`` and ``window`` (None: the configuration's, recorded when the engine starts); the
+  account keeps ``daily``, ``risk`` and the totals in ``stats``; ``last_symbol`` joins
+  ``last_key`` (events of several feeds are ordered by time, priority and symbol).
 
 Steps must be pure and deterministic, and must leave malformed bodies for the validation to
 name (they fill what is missing, never assume a shape).
@@ -27,7 +33,7 @@ from tradeforge.core.errors import StateError
 
 Body = dict[str, Any]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def _records(body: Body, key: str) -> list[Body]:
@@ -69,7 +75,32 @@ def v2_to_v3(body: Body) -> Body:
     return body
 
 
-MIGRATIONS: dict[int, Callable[[Body], Body]] = {1: v1_to_v2, 2: v2_to_v3}
+def v3_to_v4(body: Body) -> Body:
+    """The one strategy of a v3 state becomes a session of one, named after its strategy
+    (the name its client ids already carry). Its counters are the account's; its own guard
+    state (it had no guards of its own) starts when the engine fills in its ``capital``."""
+    identity = body.pop("identity", None)
+    name = identity.get("strategy") if isinstance(identity, dict) else None
+    stats = body.get("stats") if isinstance(body.get("stats"), dict) else {}
+    book = {
+        "identity": identity,
+        "params": None,
+        "window": None,
+        **{key: body.pop(key, None) for key in ("positions", "pending", "queued", "atr")},
+        "signals": body.pop("signals", None),
+        "stats": {k: stats.get(k) for k in ("trades", "realized", "orders", "expired")},
+        "risk": {"capital": None, "day": None, "day_start": 0.0, "peak": 0.0},
+    }
+    if isinstance(name, str):  # else no strategy: the validation names what is missing
+        body["strategies"] = {name: book}
+    last = body.get("last_key")
+    known = last is not None and isinstance(identity, dict)
+    body["last_symbol"] = identity.get("symbol") if known else None
+    body["schema_version"] = 4
+    return body
+
+
+MIGRATIONS: dict[int, Callable[[Body], Body]] = {1: v1_to_v2, 2: v2_to_v3, 3: v3_to_v4}
 
 
 def version_of(body: Any) -> int:

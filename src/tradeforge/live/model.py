@@ -1,7 +1,10 @@
-"""The engine state, typed: positions with their exit-plan state, entry orders at the broker
-and queued behind exits, the ATR snapshot, daily and risk counters, statistics, the last
-event applied, and the operator's runtime control (pause / enable flags, blackout windows, and
-the commands acknowledged but not applied yet: `tradeforge.live.control`).
+"""The engine state, typed. A session runs one or several strategy instances on one account:
+each instance's `StrategyState` holds what it runs (strategy, symbol, timeframe, parameters,
+window) and what it holds (positions with their exit-plan state, entry orders at the broker
+and queued behind exits, the ATR snapshot, its counters and guard state); the session keeps
+the account's daily and risk counters and totals, the last event applied, and the operator's
+runtime control (pause / enable flags, blackout windows, and the commands acknowledged but not
+applied yet: `tradeforge.live.control`).
 
 Each class mirrors one JSON object of the stored state (same key names; `to_json` and
 `from_json`); the repository stores, diffs and journals that JSON form
@@ -32,7 +35,7 @@ def _plain(obj: Any) -> Json:
 
 @dataclass(frozen=True, slots=True)
 class Identity:
-    """Which strategy, symbol and timeframe a state directory belongs to."""
+    """Which registered strategy, symbol and timeframe one instance of a session trades."""
 
     strategy: str
     symbol: str
@@ -151,6 +154,8 @@ class Risk:
 
 @dataclass(slots=True)
 class Stats:
+    """The account's totals (the sums of the strategies' `StrategyStats`)."""
+
     trades: int  # closed trades
     realized: float  # realized P&L
     orders: int  # entry orders accepted by the broker
@@ -159,6 +164,106 @@ class Stats:
 
     def to_json(self) -> Json:
         return _plain(self)
+
+
+@dataclass(slots=True)
+class StrategyStats:
+    """One strategy's counters (the account's `Stats` are their sums)."""
+
+    trades: int  # closed trades
+    realized: float  # realized P&L
+    orders: int  # entry orders accepted by the broker
+    expired: int  # entry orders cancelled unfilled
+
+    def to_json(self) -> Json:
+        return _plain(self)
+
+
+@dataclass(slots=True)
+class StrategyRisk:
+    """What one strategy's own guards judge: its equity is ``capital`` plus its realized and
+    open P&L (as if it traded the account alone), with its UTC day's opening balance and its
+    equity peak — counted only while the instance has guards of its own. ``capital`` is None
+    in a state migrated from one strategy until the engine starts."""
+
+    capital: float | None
+    day: int | None  # days since the epoch
+    day_start: float  # equity at the start of ``day``
+    peak: float
+
+    def to_json(self) -> Json:
+        return _plain(self)
+
+
+@dataclass(slots=True)
+class StrategyState:
+    """One strategy instance of the session (keyed by its name): what it runs and holds.
+
+    ``params`` and ``window`` are what it trades with now — its configuration's, or what a
+    ``reload`` set (a restart keeps them); None in a state migrated from one strategy until
+    the engine starts (it then records the configuration's)."""
+
+    identity: Identity
+    params: Json | None
+    window: int | None
+    positions: dict[str, Position]  # by entry client id
+    pending: dict[str, PendingOrder]  # by client id
+    queued: dict[str, QueuedEntry]  # by client id
+    atr: AtrSnapshot | None  # ``atr`` slippage only; None before the first bar
+    signals: dict[str, int]  # entry client ids acted on -> signal bar (ns), the window's
+    stats: StrategyStats
+    risk: StrategyRisk
+
+    @classmethod
+    def initial(
+        cls, identity: Identity, params: Json | None, window: int | None, capital: float
+    ) -> StrategyState:
+        return cls(
+            identity=identity,
+            params=params,
+            window=window,
+            positions={},
+            pending={},
+            queued={},
+            atr=None,
+            signals={},
+            stats=StrategyStats(trades=0, realized=0.0, orders=0, expired=0),
+            risk=StrategyRisk(capital=capital, day=None, day_start=capital, peak=capital),
+        )
+
+    def to_json(self) -> Json:
+        return {
+            "identity": self.identity.to_json(),
+            "params": None if self.params is None else dict(self.params),
+            "window": self.window,
+            "positions": {k: v.to_json() for k, v in self.positions.items()},
+            "pending": {k: v.to_json() for k, v in self.pending.items()},
+            "queued": {k: v.to_json() for k, v in self.queued.items()},
+            "atr": None if self.atr is None else self.atr.to_json(),
+            "signals": dict(self.signals),
+            "stats": self.stats.to_json(),
+            "risk": self.risk.to_json(),
+        }
+
+    @classmethod
+    def from_json(cls, body: Json) -> StrategyState:
+        atr, params = body["atr"], body["params"]
+        return cls(
+            identity=Identity(**body["identity"]),
+            params=None if params is None else dict(params),
+            window=body["window"],
+            positions={k: Position.from_json(v) for k, v in body["positions"].items()},
+            pending={k: PendingOrder.from_json(v) for k, v in body["pending"].items()},
+            queued={k: QueuedEntry.from_json(v) for k, v in body["queued"].items()},
+            atr=None if atr is None else AtrSnapshot(**atr),
+            signals=dict(body["signals"]),
+            stats=StrategyStats(**body["stats"]),
+            risk=StrategyRisk(**body["risk"]),
+        )
+
+    def entries(self) -> int:
+        """Open positions plus entry orders pending or queued."""
+        return len(self.positions) + len(self.pending) + len(self.queued)
 
 
 @dataclass(slots=True)
@@ -230,15 +335,14 @@ class Command:
 @dataclass(slots=True)
 class EngineState:
     """Everything the engine needs to continue after a restart (without the repository's
-    ``seq`` and ``schema_version``, which `StateRepository` stamps on the stored form)."""
+    ``seq`` and ``schema_version``, which `StateRepository` stamps on the stored form).
 
-    identity: Identity
+    Events of several feeds are applied in the order ``(time, priority, symbol)``;
+    ``last_key`` and ``last_symbol`` say where that merged stream stands."""
+
+    strategies: dict[str, StrategyState]  # by instance name
     last_key: tuple[int, int] | None  # feed ordering key of the last event applied
-    positions: dict[str, Position]  # by entry client id
-    pending: dict[str, PendingOrder]  # by client id
-    queued: dict[str, QueuedEntry]  # by client id
-    atr: AtrSnapshot | None  # ``atr`` slippage only; None before the first bar
-    signals: dict[str, int]  # entry client ids acted on -> signal bar (ns), the window's
+    last_symbol: str | None  # the symbol of that event
     daily: Daily
     risk: Risk
     stats: Stats
@@ -247,34 +351,63 @@ class EngineState:
     commands: dict[str, Command]  # acknowledged, not applied yet; by id (as text)
 
     @classmethod
-    def initial(cls, identity: Identity, balance: float) -> EngineState:
+    def initial(
+        cls, strategies: dict[str, StrategyState] | Identity, balance: float
+    ) -> EngineState:
+        """A new session's state: of its instances by name, or of one strategy (``Identity``,
+        named after its strategy, its parameters left to the engine)."""
+        if isinstance(strategies, Identity):
+            one = StrategyState.initial(strategies, None, None, balance)
+            strategies = {strategies.strategy: one}
         return cls(
-            identity=identity,
+            strategies=dict(sorted(strategies.items())),
             last_key=None,
-            positions={},
-            pending={},
-            queued={},
-            atr=None,
-            signals={},
+            last_symbol=None,
             daily=Daily(day=None, start_balance=balance),
             risk=Risk(halted=None, peak_equity=balance),
             stats=Stats(trades=0, realized=0.0, orders=0, next_trade_id=0, expired=0),
             control=Control(
-                paused=False, strategies={identity.strategy: StrategyControl(False, None)}
+                paused=False,
+                strategies={k: StrategyControl(False, None) for k in sorted(strategies)},
             ),
             blackouts={},
             commands={},
         )
 
+    # -- views across the strategies (read only) -------------------------------------------------
+    @property
+    def identity(self) -> Identity:
+        """The session's identity: its one strategy's, else the instance names, symbols and
+        timeframes joined with ``+`` (for messages and ``status``)."""
+        books = list(self.strategies.values())
+        if len(books) == 1:
+            return books[0].identity
+        return Identity(
+            "+".join(self.strategies),
+            "+".join(dict.fromkeys(b.identity.symbol for b in books)),
+            "+".join(dict.fromkeys(b.identity.timeframe for b in books)),
+        )
+
+    @property
+    def positions(self) -> dict[str, Position]:
+        """Every strategy's open positions by entry client id: a session of one's own
+        mapping, else a new one merging them (read only)."""
+        if len(self.strategies) == 1:
+            return next(iter(self.strategies.values())).positions
+        return {k: v for b in self.strategies.values() for k, v in b.positions.items()}
+
+    def owner(self, client_id: str) -> str | None:
+        """The strategy holding position or entry order ``client_id``."""
+        for name, book in self.strategies.items():
+            if client_id in book.positions or client_id in book.pending:
+                return name
+        return None
+
     def to_json(self) -> Json:
         return {
-            "identity": self.identity.to_json(),
+            "strategies": {k: v.to_json() for k, v in self.strategies.items()},
             "last_key": None if self.last_key is None else list(self.last_key),
-            "positions": {k: v.to_json() for k, v in self.positions.items()},
-            "pending": {k: v.to_json() for k, v in self.pending.items()},
-            "queued": {k: v.to_json() for k, v in self.queued.items()},
-            "atr": None if self.atr is None else self.atr.to_json(),
-            "signals": dict(self.signals),
+            "last_symbol": self.last_symbol,
             "daily": self.daily.to_json(),
             "risk": self.risk.to_json(),
             "stats": self.stats.to_json(),
@@ -285,15 +418,11 @@ class EngineState:
 
     @classmethod
     def from_json(cls, body: Json) -> EngineState:
-        last, atr = body["last_key"], body["atr"]
+        last = body["last_key"]
         return cls(
-            identity=Identity(**body["identity"]),
+            strategies={k: StrategyState.from_json(v) for k, v in body["strategies"].items()},
             last_key=None if last is None else (last[0], last[1]),
-            positions={k: Position.from_json(v) for k, v in body["positions"].items()},
-            pending={k: PendingOrder.from_json(v) for k, v in body["pending"].items()},
-            queued={k: QueuedEntry.from_json(v) for k, v in body["queued"].items()},
-            atr=None if atr is None else AtrSnapshot(**atr),
-            signals=dict(body["signals"]),
+            last_symbol=body["last_symbol"],
             daily=Daily(**body["daily"]),
             risk=Risk(**body["risk"]),
             stats=Stats(**body["stats"]),

@@ -46,8 +46,11 @@ def place_entry(
         return False
     steps = int(round(result.lots / ctx.inst.lot_step))  # a redo gets the original size
     bars_left = row["expiry"] if row["entry_type"] != "market" else None
-    new.pending[sid] = PendingOrder(row, signal_time, row["tag"], steps, result.lots, bars_left)
+    ctx.book(new).pending[sid] = PendingOrder(
+        row, signal_time, row["tag"], steps, result.lots, bars_left
+    )
     new.stats.orders += 1
+    ctx.book(new).stats.orders += 1
     decisions.append(
         decision(now, "order", size.reason, lots=result.lots, status=result.status,
                  entry=row["entry_type"], **base)
@@ -59,13 +62,14 @@ def place_queued(
     ctx: EngineContext, new: EngineState, tick: Tick, decisions: list, trades: list
 ) -> None:
     """Entries queued behind this open's exits: sized now, filled at this quote."""
-    queued = sorted(new.queued.items(), key=lambda kv: kv[1].seq)
-    new.queued = {}
+    book = ctx.book(new)
+    queued = sorted(book.queued.items(), key=lambda kv: kv[1].seq)
+    book.queued = {}
     if new.risk.halted:
         for sid, _ in queued:
             decisions.append(decision(tick.time, "skip", "trading halted", order=sid))
         return
-    blocked = entry_block(new, ctx.cfg.strategy_name, tick.time, ctx.step_ns)
+    blocked = entry_block(new, ctx.name, tick.time, ctx.step_ns)
     if blocked is not None:  # paused, disabled or a blackout since the signal
         for sid, _ in queued:
             decisions.append(decision(tick.time, "skip", blocked[1], control=blocked[0], order=sid))

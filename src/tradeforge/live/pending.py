@@ -20,22 +20,24 @@ def cancel_unless_filled(broker: Broker, cid: str) -> bool:
     return not (res is not None and res.status == "filled")
 
 
-def count_expired(new: EngineState) -> None:
+def count_expired(ctx: EngineContext, new: EngineState) -> None:
     new.stats.expired += 1
+    ctx.book(new).stats.expired += 1
 
 
 def expire_pending(ctx: EngineContext, new: EngineState, now: int, decisions: list) -> None:
     """Count a closed bar against limit / stop entries; cancel those past their last bar."""
-    for cid in sorted(new.pending):
-        p = new.pending[cid]
+    book = ctx.book(new)
+    for cid in sorted(book.pending):
+        p = book.pending[cid]
         if p.bars_left is None:
             continue
         p.bars_left -= 1
         if p.bars_left <= 0:
             if not cancel_unless_filled(ctx.broker, cid):
                 continue
-            del new.pending[cid]
-            count_expired(new)
+            del book.pending[cid]
+            count_expired(ctx, new)
             decisions.append(decision(now, "expired", "entry order expired", order=cid))
 
 
@@ -52,17 +54,18 @@ def sync_pending(
     ctx: EngineContext, new: EngineState, now: int, decisions: list, trades: list
 ) -> None:
     """Ask the broker about every pending entry; filled ones become managed positions."""
-    for cid in sorted(new.pending):
-        p = new.pending[cid]
+    book = ctx.book(new)
+    for cid in sorted(book.pending):
+        p = book.pending[cid]
         res = ctx.broker.order_status(cid)
         if res is None or res.status in ("rejected", "cancelled"):
-            del new.pending[cid]
+            del book.pending[cid]
             why = "unknown to broker" if res is None else f"{res.status}: {res.reason}"
             decisions.append(decision(now, "order_dropped", why, order=cid))
             continue
         if res.status != "filled":
             continue
-        del new.pending[cid]
+        del book.pending[cid]
         sig = p.signal
         pf, stop = M.open_pf(sig, res.price, p.steps)
         side = sig["side"]
@@ -96,7 +99,7 @@ def sync_pending(
             exit_time=None,
             exit_reason=None,
         )
-        new.positions[cid] = pos
+        book.positions[cid] = pos
         decisions.append(
             decision(now, "filled", "entry filled", order=cid, ticket=res.ticket,
                      price=res.price, stop=stop, lots=res.lots)

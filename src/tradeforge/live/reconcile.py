@@ -1,6 +1,8 @@
 """Start-up reconciliation: compare the state with the broker and fix (and log) every
 difference before any new order — stops reset, closes made while away booked, vanished
-positions and orders dropped, positions nobody knows closed or ignored."""
+positions and orders dropped, positions nobody knows closed or ignored. Each instance's
+positions and orders are compared on its own; a broker position is an orphan only when no
+instance of the session knows it."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import math
 
 from tradeforge.live import manager as M
 from tradeforge.live.booking import Fill, book_leg, own_close_ids
+from tradeforge.live.brokers.base import BrokerPosition
 from tradeforge.live.context import EngineContext
 from tradeforge.live.decisions import decision
 from tradeforge.live.model import EngineState, Json
@@ -16,18 +19,60 @@ from tradeforge.live.model import EngineState, Json
 def reconcile(
     ctx: EngineContext, new: EngineState, now: int | None, replaying: bool
 ) -> tuple[list[Json], list[Json]]:
-    """Bring ``new`` (a copy of the state) in line with the broker; (decisions, trades).
+    """Bring ``new`` (a copy of the state) in line with the broker for every instance of
+    ``ctx``'s session; (decisions, trades).
 
     ``replaying``: a replayed feed redelivers the in-flight event, so closes under our own
     client ids are left to that redo instead of being booked here."""
     decisions: list[Json] = []
     trades: list[Json] = []
+    contexts = list(ctx.desk.contexts.values()) or [ctx]
+    at_broker: dict[int, BrokerPosition] = {}
+    for symbol in sorted({c.symbol for c in contexts}):
+        at_broker |= {p.ticket: p for p in ctx.broker.positions(symbol)}
+    known = {p.ticket for b in new.strategies.values() for p in b.positions.values()}
+    for c in contexts:
+        _positions(c, new, at_broker, now, replaying, decisions, trades)
+    pending_ids = {cid for b in new.strategies.values() for cid in b.pending}
+    for ticket, bp in sorted(at_broker.items()):
+        if ticket in known or bp.client_id in pending_ids:
+            continue  # pending fills are adopted by the normal sync on the next tick
+        if ctx.cfg.orphans == "close":
+            deal = ctx.broker.close(ticket, None, f"orphan-{ticket}", None, "orphan")
+            decisions.append(
+                decision(now, "reconcile", "unknown position at broker; closed",
+                         ticket=ticket, deal=deal.to_dict())
+            )  # fmt: skip
+        else:
+            decisions.append(
+                decision(now, "reconcile", "unknown position at broker; ignored", ticket=ticket)
+            )
+    for c in contexts:
+        book = c.book(new)
+        for cid in sorted(book.pending):
+            if c.broker.order_status(cid) is None:
+                del book.pending[cid]
+                decisions.append(
+                    decision(now, "reconcile", "pending order unknown to broker; dropped",
+                             order=cid)
+                )  # fmt: skip
+    return decisions, trades
+
+
+def _positions(
+    ctx: EngineContext,
+    new: EngineState,
+    at_broker: dict[int, BrokerPosition],
+    now: int | None,
+    replaying: bool,
+    decisions: list[Json],
+    trades: list[Json],
+) -> None:
+    """One instance's positions against the broker's."""
+    book = ctx.book(new)
     broker, inst = ctx.broker, ctx.inst
-    at_broker = {p.ticket: p for p in broker.positions(ctx.symbol)}
-    known_tickets = set()
-    for cid in sorted(new.positions):
-        pos = new.positions[cid]
-        known_tickets.add(pos.ticket)
+    for cid in sorted(book.positions):
+        pos = book.positions[cid]
         pf = M.pf_from_json(pos.pf)
         bp = at_broker.get(pos.ticket)
         state_lots = ctx.lots(M.remaining(pf))
@@ -58,30 +103,9 @@ def reconcile(
             )  # fmt: skip
             if trade:
                 trades.append(trade)
-        if cid in new.positions and bp is None:
+        if cid in book.positions and bp is None:
             decisions.append(
                 decision(now, "reconcile", "position gone at broker without a deal; dropped",
                          position=cid)
             )  # fmt: skip
-            del new.positions[cid]
-    pending_ids = set(new.pending)
-    for ticket, bp in sorted(at_broker.items()):
-        if ticket in known_tickets or bp.client_id in pending_ids:
-            continue  # pending fills are adopted by the normal sync on the next tick
-        if ctx.cfg.orphans == "close":
-            deal = broker.close(ticket, None, f"orphan-{ticket}", None, "orphan")
-            decisions.append(
-                decision(now, "reconcile", "unknown position at broker; closed",
-                         ticket=ticket, deal=deal.to_dict())
-            )  # fmt: skip
-        else:
-            decisions.append(
-                decision(now, "reconcile", "unknown position at broker; ignored", ticket=ticket)
-            )
-    for cid in sorted(new.pending):
-        if broker.order_status(cid) is None:
-            del new.pending[cid]
-            decisions.append(
-                decision(now, "reconcile", "pending order unknown to broker; dropped", order=cid)
-            )
-    return decisions, trades
+            del book.positions[cid]

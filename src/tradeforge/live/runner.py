@@ -37,6 +37,7 @@ from tradeforge.live.decisions import append_decisions, decision
 from tradeforge.live.engine import Engine, EngineConfig
 from tradeforge.live.feeds import ReplayFeed
 from tradeforge.live.guards import RiskLimits
+from tradeforge.live.health import DEFAULT_RULES, HealthMonitor, HealthRule
 from tradeforge.live.lock import StateLock
 from tradeforge.live.persist import ensure_dir, read_document, write_document
 from tradeforge.live.state import JOURNAL_FILE, StateRepository
@@ -262,42 +263,169 @@ def run_live(
     state_dir: str | Path,
     spec: RunSpec,
     *,
+    broker: str = "mt5",
     magic: int = 240_601,
     mt5: Any = None,
+    ctrader: Any = None,
     feed: Any = None,
     echo=None,
     accept_state_loss: bool = False,
     login: dict[str, Any] | None = None,
     observer: SessionObserver | None = None,
+    health: tuple[HealthRule, ...] | None = None,
+    health_interval: float = 1.0,
 ) -> Engine:
-    """Live trading through MetaTrader 5: exits on every tick (``exit_mode="tick"``), stops
-    sent to the server, reconciliation with the terminal before the first order. ``login``
-    (``login``/``password``/``server``) goes to the terminal's ``initialize()``."""
-    from tradeforge.live.brokers.mt5 import MT5Broker, MT5Feed
-
+    """Live trading through MetaTrader 5 (``broker="mt5"``: ``login`` — ``login``/``password``/
+    ``server`` — goes to the terminal's ``initialize()``) or the cTrader Open API
+    (``broker="ctrader"``: ``ctrader`` is a `CTraderLogin`; the adapter journals its closes in
+    ``<state>/ctrader_broker.json``): exits on every tick (``exit_mode="tick"``), stops sent
+    to the server, reconciliation with the broker before the first order and after every
+    reconnection, a `HealthMonitor` with ``health`` rules (default `DEFAULT_RULES`)."""
+    if broker not in LIVE_BROKERS:
+        raise ConfigError(f"unknown broker {broker!r}; available: {', '.join(LIVE_BROKERS)}")
+    if broker == "ctrader" and ctrader is None:
+        raise ConfigError("a cTrader session needs its login (account, credentials, endpoint)")
     live = replace(spec.live or LiveSettings(), exit_mode="tick")
     spec = prepare_session(replace(spec, live=live))
     strategy = spec.create_strategy()
     state_dir = user_path(state_dir)
+    monitor = HealthMonitor(state_dir, health or DEFAULT_RULES, interval=health_interval)
     with StateLock(state_dir):  # before connecting: a refused second session touches nothing
-        broker = MT5Broker(mt5, magic=magic, **(login or {}))
         cfg = engine_config(spec, strategy)
-        feed = feed or MT5Feed(broker.mt5, cfg.symbol, cfg.timeframe)
-        engine = Engine(
-            cfg,
-            strategy,
-            feed,
-            broker,
-            state_dir,
-            replaying=False,
-            echo=echo,
-            accept_state_loss=accept_state_loss,
+        adapter, feed, shutdown = _connect(
+            broker, state_dir, cfg, magic, mt5, ctrader, login, feed, trading=True
         )
-        if isinstance(feed, MT5Feed) and feed.on_reconnect is None:
-            feed.on_reconnect = engine.reconcile  # after a terminal reconnect, before new events
-        with observed(engine, observer):
-            run_engine(engine)
+        try:
+            engine = Engine(
+                cfg,
+                strategy,
+                monitor.watch_feed(feed),
+                monitor.watch_broker(adapter),
+                state_dir,
+                replaying=False,
+                echo=echo,
+                accept_state_loss=accept_state_loss,
+            )
+            if getattr(feed, "on_reconnect", False) is None:
+                feed.on_reconnect = engine.reconcile  # after a reconnection, before new events
+            _run_monitored(engine, monitor, observer)
+        finally:
+            shutdown()
     return engine
+
+
+def run_paper(
+    state_dir: str | Path,
+    spec: RunSpec,
+    *,
+    feed: str = "ctrader",
+    mt5: Any = None,
+    ctrader: Any = None,
+    login: dict[str, Any] | None = None,
+    echo=None,
+    accept_state_loss: bool = False,
+    observer: SessionObserver | None = None,
+    health: tuple[HealthRule, ...] | None = None,
+    health_interval: float = 1.0,
+) -> Engine:
+    """Paper trading on a live feed: `PaperBroker` (the backtest's fills, ``paper_broker.json``)
+    fed by a broker's real-time quotes and bars (``feed``: ``ctrader`` or ``mt5``, connected
+    as `run_live` connects, but never sent an order). Runs until the kill switch or Ctrl-C;
+    a restart continues the same paper account."""
+    if feed not in LIVE_BROKERS:
+        raise ConfigError(f"unknown live feed {feed!r}; available: {', '.join(LIVE_BROKERS)}")
+    if feed == "ctrader" and ctrader is None:
+        raise ConfigError("a cTrader feed needs its login (account, credentials, endpoint)")
+    spec = prepare_session(spec)
+    strategy = spec.create_strategy()
+    live = spec.live or LiveSettings()
+    state_dir = user_path(state_dir)
+    monitor = HealthMonitor(state_dir, health or DEFAULT_RULES, interval=health_interval)
+    with StateLock(state_dir):
+        cfg = engine_config(spec, strategy)
+        source, events, shutdown = _connect(
+            feed, state_dir, cfg, 240_601, mt5, ctrader, login, None, trading=False
+        )
+        try:
+            paper = PaperBroker(
+                state_dir / PAPER_FILE,
+                initial_balance=spec.initial_capital,
+                execution=cfg.execution,
+                leverage=live.leverage,
+            )
+            watched = monitor.watch_broker(paper)
+            monitor.link_source = getattr(source, "link", None)  # the feed's connection
+            engine = Engine(
+                cfg, strategy, monitor.watch_feed(events), watched, state_dir,
+                replaying=False, echo=echo, accept_state_loss=accept_state_loss,
+            )  # fmt: skip
+            _run_monitored(engine, monitor, observer)
+        finally:
+            shutdown()
+    return engine
+
+
+def _run_monitored(engine: Engine, monitor: HealthMonitor, observer: Any) -> None:
+    """Start and run ``engine`` with its observer, health monitor and control channel."""
+    with observed(engine, observer), sigterm_interrupts():
+        engine.start()
+        with monitor.running(engine), control_channel(engine):
+            engine.run()
+
+
+@contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM (``docker stop``, a service manager) ends the body as Ctrl-C does: the
+    observer and the health file learn the session stopped, the broker link closes."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+#: Brokers `run_live` trades through.
+LIVE_BROKERS = ("mt5", "ctrader")
+
+
+def _connect(
+    broker: str,
+    state_dir: Path,
+    cfg: EngineConfig,
+    magic: int,
+    mt5: Any,
+    ctrader: Any,
+    login: dict[str, Any] | None,
+    feed: Any,
+    *,
+    trading: bool,
+) -> tuple[Any, Any, Callable[[], None]]:
+    """The broker adapter, its live feed (unless given) and how to close them; a connection
+    that will not trade (``trading=False``: a paper session's feed) keeps no close journal."""
+    if broker == "ctrader":
+        from tradeforge.live.brokers.ctrader import STATE_FILE, CTraderFeed
+
+        adapter = ctrader.broker(state_dir / STATE_FILE if trading else None)
+        try:
+            feed = feed or CTraderFeed(adapter, cfg.symbol, cfg.timeframe)
+        except BaseException:
+            adapter.shutdown()
+            raise
+        return adapter, feed, adapter.shutdown
+    from tradeforge.live.brokers.mt5 import MT5Broker, MT5Feed
+
+    adapter = MT5Broker(mt5, magic=magic, **(login or {}))
+    return adapter, feed or MT5Feed(adapter.mt5, cfg.symbol, cfg.timeframe), lambda: None
 
 
 def journal_trades(state_dir: str | Path) -> list[dict[str, Any]]:

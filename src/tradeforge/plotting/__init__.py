@@ -18,6 +18,7 @@ import pandas as pd
 from tradeforge.analytics._data import time_ns
 from tradeforge.analytics.indicators import Indicators
 from tradeforge.analytics.report import Report
+from tradeforge.analytics.tradepath import TradePaths, trade_paths
 from tradeforge.core.paths import user_path
 from tradeforge.plotting._base import chart_style, save_png
 from tradeforge.plotting.candles import signal_points, trade_chart, trade_window_chart
@@ -71,8 +72,16 @@ def _pick_trades(trades: pd.DataFrame, n_best: int, n_worst: int) -> list[tuple[
     ]
 
 
+def _signals_of(signals, paths: TradePaths, symbol: str, bars: pd.DataFrame):
+    """Signal markers of ``symbol``: the given table, else the signals of ``paths``."""
+    given = (signals or {}).get(symbol)
+    if given is None and len(paths.signals):
+        given = paths.signals[paths.signals["symbol"] == symbol]
+    return signal_points(given, bars)
+
+
 def _window_charts(
-    result: BacktestResult, ohlc, signals, window, out: Path, indicators
+    result: BacktestResult, ohlc, signals, window, out: Path, indicators, lines: TradePaths
 ) -> list[Path]:
     start, end = (pd.Timestamp(w) for w in window)
     start = start.tz_localize("UTC") if start.tzinfo is None else start
@@ -88,11 +97,12 @@ def _window_charts(
             tr = tr[tr["symbol"].astype(str) == symbol]
             e, x = time_ns(tr["entry_time"]), time_ns(tr["exit_time"])
             tr = tr[(e < time_ns([end])[0]) & (x >= time_ns([start])[0])]
-        sig = signal_points((signals or {}).get(symbol), bars)
+        sig = _signals_of(signals, lines, symbol, bars)
         title = f"{symbol} {start:%Y-%m-%d %H:%M} → {end:%Y-%m-%d %H:%M} UTC ({len(tr)} trades)"
         fig = trade_window_chart(
-            bars, tr, result.legs, int(lo), int(hi), title, sig, indicators.get(symbol)
-        )
+            bars, tr, result.legs, int(lo), int(hi), title, sig, indicators.get(symbol),
+            lines.of(tr["trade_id"]) if len(tr) else lines,
+        )  # fmt: skip
         name = f"candles_{symbol}_{start:%Y%m%dT%H%M}_{end:%Y%m%dT%H%M}.png"
         paths.append(save_png(fig, out / name))
     return paths
@@ -109,6 +119,7 @@ def render_charts(
     n_worst: int = 3,
     window: tuple[Any, Any] | None = None,
     indicators: Mapping[str, Indicators] | None = None,
+    paths: TradePaths | None = None,
 ) -> list[Path]:
     """Write every chart PNG into ``out_dir`` and return their paths (in a fixed order).
 
@@ -116,9 +127,12 @@ def render_charts(
     table or a frame with ``time``/``side``) adds signal markers. With ``window`` one chart per
     symbol covers that time range; otherwise the ``n_best`` and ``n_worst`` trades by PnL get
     one chart each. ``indicators`` ({symbol: `Indicators`} aligned with ``ohlc``) are drawn
-    on those charts. Charts that have nothing to show (no trades, no bars) are skipped.
+    on those charts, ``paths`` (`trade_paths`, computed when not given) each trade's stop
+    over its life, its targets and — without ``signals`` — the signal markers. Charts that
+    have nothing to show (no trades, no bars) are skipped.
     """
     indicators = dict(indicators or {})
+    trade_lines = paths
     out = user_path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for pattern in CHART_PATTERNS:  # charts of an earlier report in the same folder
@@ -141,8 +155,12 @@ def render_charts(
             paths.append(save_png(tag_expectancy(tags, title), out / "tag_expectancy.png"))
         if not ohlc:
             return paths
+        if trade_lines is None:
+            trade_lines = trade_paths(result, ohlc, signals)
         if window is not None:
-            paths.extend(_window_charts(result, ohlc, signals, window, out, indicators))
+            paths.extend(
+                _window_charts(result, ohlc, signals, window, out, indicators, trade_lines)
+            )
             return paths
         sig_cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for label, trade in _pick_trades(result.trades, n_best, n_worst):
@@ -151,10 +169,10 @@ def render_charts(
                 continue
             bars = ohlc[symbol]
             if symbol not in sig_cache:
-                sig_cache[symbol] = signal_points((signals or {}).get(symbol), bars)
+                sig_cache[symbol] = _signals_of(signals, trade_lines, symbol, bars)
             fig = trade_chart(
                 bars, trade, result.legs, sig_cache[symbol], label,
-                indicators=indicators.get(symbol),
+                indicators=indicators.get(symbol), paths=trade_lines.of([trade["trade_id"]]),
             )  # fmt: skip
             name = f"trade_{label.replace(' ', '_')}_{int(trade['trade_id'])}.png"
             paths.append(save_png(fig, out / name))

@@ -22,6 +22,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from tradeforge.analytics._data import time_ns
 from tradeforge.analytics.indicators import Indicators
+from tradeforge.analytics.tradepath import STOP_KINDS, TradePaths, recorded_paths
 from tradeforge.plotting._base import DOWN, LINE, NEG, POS, UP, new_figure
 
 BODY_WIDTH = 0.7
@@ -30,6 +31,9 @@ WIDTH, HEIGHT, PANE_HEIGHT = 16.0, 8.5, 1.8
 #: indicator line colours (no green or red: those mean up/down, profit/loss here)
 PALETTE = ("#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf")  # fmt: skip
+#: stop line colour and legend label by kind (`STOP_KINDS`)
+STOP_STYLE = {"initial": (NEG, "stop (initial)"), "breakeven": ("#212121", "stop (break-even)"),
+              "trailing": ("#ef6c00", "stop (trailing)")}  # fmt: skip
 
 
 def draw_candles(ax: Axes, o, h, lo, c, x0: int = 0) -> None:
@@ -109,9 +113,12 @@ def trade_window_chart(
     title: str,
     signals: tuple[np.ndarray, np.ndarray] | None = None,
     indicators: Indicators | None = None,
+    paths: TradePaths | None = None,
 ) -> Figure:
-    """Bars ``[lo, hi)`` of ``bars`` with every trade of ``trades`` drawn on them, and the
-    strategy's ``indicators`` (values aligned with ``bars``) over and under the candles."""
+    """Bars ``[lo, hi)`` of ``bars`` with every trade of ``trades`` drawn on them — its stop
+    over its life and its targets from ``paths`` (`trade_paths`; by default what the run
+    recorded: the initial stop and the filled targets) — and the strategy's ``indicators``
+    (values aligned with ``bars``) over and under the candles."""
     view = bars.iloc[lo:hi]
     ind = indicators or Indicators()
     n_panes = len(ind.panes)
@@ -160,10 +167,10 @@ def trade_window_chart(
             ax.axvspan(a - 0.5, b + 0.5, color=LINE, alpha=0.06, lw=0, zorder=1)
         long = trades["side"].astype(str).to_numpy() == "long"
         entry = trades["entry_price"].to_numpy(dtype=np.float64)
-        stop = trades["initial_stop"].to_numpy(dtype=np.float64)
-        ax.hlines(
-            stop, e_pos, x_pos, colors=NEG, linestyles="--", lw=1.0, zorder=5, label="initial stop"
-        )
+        ids = set(trades["trade_id"].tolist())
+        lg = legs[legs["trade_id"].isin(ids)] if len(legs) else legs
+        mine = paths.of(list(ids)) if paths is not None else recorded_paths(trades, lg)
+        levels += _path_lines(ax, mine, pos)
         ax.hlines(
             entry, e_pos, x_pos, colors=LINE, linestyles=":", lw=1.0, zorder=5, label="entry price"
         )
@@ -180,9 +187,7 @@ def trade_window_chart(
                     zorder=6,
                     label=lab,
                 )
-        levels += [entry, stop, trades["exit_price"].to_numpy(dtype=np.float64)]
-        ids = set(trades["trade_id"].tolist())
-        lg = legs[legs["trade_id"].isin(ids)] if len(legs) else legs
+        levels += [entry, trades["exit_price"].to_numpy(dtype=np.float64)]
         if len(lg):
             pnl = lg["pnl"].to_numpy(dtype=np.float64)
             lp = pos(lg["time"])
@@ -208,7 +213,6 @@ def trade_window_chart(
                 zorder=7,
                 label="exit",
             )
-        levels += _target_lines(ax, lg, e_pos, trades, pos)
     if levels:
         allv = np.concatenate(levels)
         allv = allv[np.isfinite(allv)]
@@ -236,17 +240,31 @@ def _indicator_lines(axes, ind: Indicators, lo: int, hi: int) -> None:
         a.legend(loc="upper left", ncols=len(cols))
 
 
-def _target_lines(ax: Axes, legs: pd.DataFrame, e_pos, trades: pd.DataFrame, pos) -> list:
-    """Each filled target of the trades: a dashed line at its price from the entry to its
-    fill (the run records the targets that filled, not the others)."""
-    hit = legs[legs["reason"].astype(str) == "target"] if len(legs) else legs
-    if not len(hit):
-        return []
-    start = pd.Series(e_pos, index=trades["trade_id"].to_numpy()).reindex(hit["trade_id"])
-    price = hit["price"].to_numpy(dtype=np.float64)
-    ax.hlines(price, start.to_numpy(np.float64), pos(hit["time"]), colors=POS,
-              linestyles="--", lw=1.0, zorder=5, label="target (filled)")  # fmt: skip
-    return [price]
+def _path_lines(ax: Axes, paths: TradePaths, pos) -> list:
+    """Each trade's stop levels (a step per move, coloured by kind: from the open of the bar
+    it takes effect on to the bar it is replaced or hit on) and its targets (solid: filled,
+    dashed: not filled; from the entry bar to the fill or exit bar) over its life; returns
+    the prices drawn."""
+    drawn = []
+    st = paths.stops
+    for kind in STOP_KINDS:
+        part = st[st["kind"] == kind]
+        if len(part):
+            color, label = STOP_STYLE[kind]
+            price = part["price"].to_numpy(np.float64)
+            ax.hlines(price, pos(part["start"]) - 0.5, pos(part["end"]), colors=color,
+                      lw=1.6, zorder=5, label=label)  # fmt: skip
+            drawn.append(price)
+    tg = paths.targets
+    for filled, style, label in ((True, "-", "target (filled)"),
+                                 (False, "--", "target (not filled)")):  # fmt: skip
+        part = tg[tg["filled"].astype(bool) == filled]
+        if len(part):
+            price = part["price"].to_numpy(np.float64)
+            ax.hlines(price, pos(part["start"]), pos(part["end"]), colors=POS,
+                      linestyles=style, lw=1.3, zorder=5, label=label)  # fmt: skip
+            drawn.append(price)
+    return drawn
 
 
 def trade_title(t: Mapping[str, Any]) -> str:
@@ -266,8 +284,10 @@ def trade_chart(
     label: str = "",
     max_bars: int = 400,
     indicators: Indicators | None = None,
+    paths: TradePaths | None = None,
 ) -> Figure:
-    """One trade with context before its entry and after its exit."""
+    """One trade with context before its entry and after its exit (``paths``: as
+    `trade_window_chart`)."""
     bar_ns = time_ns(bars.index)
     e = int(np.searchsorted(bar_ns, time_ns([trade["entry_time"]])[0]))
     x = int(np.searchsorted(bar_ns, time_ns([trade["exit_time"]])[0]))
@@ -275,4 +295,6 @@ def trade_chart(
     pad = int(np.clip(hold // 2, 15, max(15, (max_bars - hold) // 2)))
     lo, hi = max(0, e - pad), min(len(bars), x + pad + 1)
     title = (f"{label}: " if label else "") + trade_title(trade)
-    return trade_window_chart(bars, trade.to_frame().T, legs, lo, hi, title, signals, indicators)
+    return trade_window_chart(
+        bars, trade.to_frame().T, legs, lo, hi, title, signals, indicators, paths
+    )

@@ -24,8 +24,9 @@ Idempotence after a crash:
 Market entries are sent without stops (the protocol refuses absolute ones on market orders)
 and their stop and target are set by an amendment right after the fill; limit and stop entries
 carry them. Prices are the instrument's quote currency; money fields are scaled by
-``moneyDigits``. The account's currency is not resolved from the server (it needs the asset
-list): pass ``currency``.
+``moneyDigits``. `account` reads the balance (trader), the equity (balance plus the open
+positions' net unrealised P&L) and the free margin (equity less the positions' used margin);
+the account's currency is the name of its deposit asset (asset list, read once).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -48,7 +50,7 @@ import pandas as pd
 from tradeforge.core.errors import ConfigError, StateError
 from tradeforge.core.timeframes import Timeframe
 from tradeforge.ctrader.bars import PRICE_SCALE, decode_trendbars, get_trendbars, period_code
-from tradeforge.ctrader.client import CTraderClient
+from tradeforge.ctrader.client import RECONNECTED, CTraderClient
 from tradeforge.ctrader.config import ClientSettings, Credentials
 from tradeforge.ctrader.errors import ConnectionLost, CTraderError, RequestTimeout
 from tradeforge.ctrader.messages import EXECUTION_EVENT, ORDER_ERROR_EVENT, SPOT_EVENT
@@ -56,6 +58,7 @@ from tradeforge.ctrader.proto import openapi_pb2 as pb
 from tradeforge.ctrader.symbols import SymbolSpec, resolve_symbol
 from tradeforge.data.sources.ctrader import bars_frame
 from tradeforge.live.brokers.base import (
+    ORDER_TYPES,
     AccountInfo,
     BrokerError,
     BrokerEvent,
@@ -78,6 +81,24 @@ _ORDER_TYPES = {"market": pb.MARKET, "limit": pb.LIMIT, "stop": pb.STOP}
 _GONE = {"POSITION_NOT_FOUND", "POSITION_NOT_OPEN", "ENTITY_NOT_FOUND", "ORDER_NOT_FOUND"}
 _RETRYABLE = {"TIMEOUT_ERROR", "CANT_ROUTE_REQUEST", "CONCURRENT_MODIFICATION", "NO_QUOTES"}
 _TERMINAL = {pb.ORDER_FILLED, pb.ORDER_REJECTED, pb.ORDER_CANCELLED, pb.ORDER_EXPIRED}
+
+
+@dataclass(frozen=True)
+class CTraderLogin:
+    """Where and as whom a session reaches its account (what `CTraderBroker` connects with);
+    ``symbols`` maps tradeforge symbols to the broker's names."""
+
+    credentials: Credentials
+    account_id: int
+    settings: ClientSettings | None = None
+    on_token: Callable[[Credentials], None] | None = None
+    symbols: Mapping[str, str] = field(default_factory=dict)
+
+    def broker(self, state_file: str | Path | None, **kwargs: Any) -> CTraderBroker:
+        return CTraderBroker(
+            self.credentials, self.account_id, self.settings, state_file=state_file,
+            symbols=self.symbols, on_token=self.on_token, **kwargs,
+        )  # fmt: skip
 
 
 class _LoopThread:
@@ -111,6 +132,7 @@ class CTraderBroker:
 
     name = "ctrader"
     simulated = False
+    entry_types = ORDER_TYPES  # market, limit and stop entries
 
     def __init__(
         self,
@@ -120,14 +142,13 @@ class CTraderBroker:
         *,
         state_file: str | Path | None = None,
         symbols: Mapping[str, str] | None = None,
-        currency: str = "USD",
         timeout: float = 30.0,
         history_days: int = 30,
         on_token: Callable[[Credentials], None] | None = None,
     ) -> None:
         if not timeout > 0 or history_days < 1:
             raise ConfigError("timeout must be > 0 and history_days >= 1")
-        self.currency = currency
+        self.currency: str | None = None  # the deposit asset's name, read with the account
         self.timeout = float(timeout)
         self.history_ms = history_days * 86_400_000
         self.symbol_names = {k.upper(): v for k, v in (symbols or {}).items()}
@@ -274,14 +295,33 @@ class CTraderBroker:
 
     # ------------------------------------------------------------------ queries
 
+    def link(self) -> dict[str, Any]:
+        """The connection's state for the health monitor (`CTraderClient.link`)."""
+        return self.client.link()
+
     def account(self) -> AccountInfo:
-        res = self._run(
-            self.client.request(pb.ProtoOATraderReq(ctidTraderAccountId=self.account_id))
-        )
+        ask = self.client.request
+        res = self._run(ask(pb.ProtoOATraderReq(ctidTraderAccountId=self.account_id)))
         t = res.trader
         balance = t.balance / 10**t.moneyDigits
         leverage = t.leverageInCents / 100 if t.leverageInCents else 100.0
-        return AccountInfo(balance, balance, balance, self.currency, leverage)
+        if self.currency is None:
+            assets = self._run(ask(pb.ProtoOAAssetListReq(ctidTraderAccountId=self.account_id)))
+            names = {a.assetId: a.name for a in assets.asset}
+            if t.depositAssetId not in names:
+                raise BrokerError(
+                    f"cTrader: deposit asset {t.depositAssetId} not in the asset list"
+                )
+            self.currency = names[t.depositAssetId]
+        positions = self._reconcile().position
+        used = sum(p.usedMargin / 10 ** (p.moneyDigits or t.moneyDigits) for p in positions)
+        pnl = 0.0
+        if positions:
+            req = pb.ProtoOAGetPositionUnrealizedPnLReq(ctidTraderAccountId=self.account_id)
+            res = self._run(ask(req))
+            pnl = sum(x.netUnrealizedPnL for x in res.positionUnrealizedPnL) / 10**res.moneyDigits
+        equity = balance + pnl
+        return AccountInfo(balance, equity, equity - used, self.currency, leverage)
 
     def _reconcile(self) -> Any:
         return self._run(
@@ -575,8 +615,15 @@ class CTraderFeed:
     event keeps its last value). The spot events also carry the forming live bar of the
     timeframe; when one with a later open time arrives, the bars that closed in between are
     fetched as historical trendbars (their final values; the last snapshot seen stands in for
-    a bar history does not have yet) and emitted before the tick. Subscriptions survive reconnections (the client restores them).
-    ``max_events`` bounds `events` (tests); ``poll`` is how often a quiet wait checks it.
+    a bar history does not have yet) and emitted before the tick. Subscriptions survive
+    reconnections (the client restores them).
+
+    Resuming after ``after`` (a restart): the first live bar seen also brings the bars that
+    closed after ``after`` and before it, from history — the bars that closed while no process
+    was listening. `last_tick` gives the engine the quote the subscription starts with.
+    ``clock_skew`` is the latest spot's local receipt time minus its server timestamp, in
+    seconds (the health monitor watches it). ``max_events`` bounds `events` (tests); ``poll``
+    is how often a quiet wait checks it.
     """
 
     def __init__(
@@ -587,8 +634,11 @@ class CTraderFeed:
         *,
         max_events: int | None = None,
         poll: float = 1.0,
+        on_reconnect: Callable[[], Any] | None = None,
     ) -> None:
         self.broker = broker
+        self.on_reconnect = on_reconnect  # called on the engine's thread after a reconnection
+        self._reconnected = threading.Event()
         self.symbol = symbol.upper()
         self.timeframe = Timeframe.parse(timeframe)
         self.max_events = max_events
@@ -596,23 +646,57 @@ class CTraderFeed:
         self._period = period_code(self.timeframe)
         self._spec = broker.symbol_spec(self.symbol)
         self._queue: queue.Queue[Any] = queue.Queue()
+        self._held: Any = None  # a spot `last_tick` took, still to be processed by `events`
+        self.clock_skew: float | None = None
         broker.client.add_listener(self._on_event)
         broker.call(broker.client.subscribe_live_trendbars(self._spec.symbol_id, self._period))
         self._index = 0
 
     def _on_event(self, payload_type: int, message: Any) -> None:
-        if payload_type == SPOT_EVENT and message.symbolId == self._spec.symbol_id:
+        if payload_type == RECONNECTED:
+            self._reconnected.set()
+        elif payload_type == SPOT_EVENT and message.symbolId == self._spec.symbol_id:
+            if message.HasField("timestamp"):
+                self.clock_skew = round(time.time() - message.timestamp / 1000, 3)
             self._queue.put(message)
 
-    def _bars(self, end_minute: int, snapshot: np.ndarray, spread: float) -> list[Bar]:
-        """Closed bars opened from the ``snapshot`` bar's minute to ``end_minute``, fetched
-        from history; the snapshot (the live bar last seen) stands in if history lacks it."""
-        start = pd.Timestamp(int(snapshot[0]) * 60, unit="s", tz="UTC")
+    def _next_spot(self) -> Any:
+        held, self._held = self._held, None
+        return held if held is not None else self._queue.get(timeout=self.poll)
+
+    def last_tick(self, key: tuple[int, int]) -> Tick | None:
+        """The quote the subscription starts with (the server sends the latest prices
+        first), so a restarted engine has a quote before the next tick; None when no spot with
+        both sides arrives within a few polls."""
+        for _ in range(max(1, round(10 / self.poll))):
+            try:
+                spot = self._next_spot()
+            except queue.Empty:
+                continue
+            self._held = spot
+            if spot.HasField("bid") and spot.HasField("ask"):
+                when = spot.timestamp if spot.HasField("timestamp") else time.time() * 1000
+                return Tick(self.symbol, int(when) * MS_NS, spot.bid / PRICE_SCALE,
+                            spot.ask / PRICE_SCALE)  # fmt: skip
+            return None
+        return None
+
+    def _bars(
+        self, end_minute: int, snapshot: np.ndarray | None, spread: float, start_minute: int = 0
+    ) -> list[Bar]:
+        """Closed bars opened from the ``snapshot`` bar's minute (or ``start_minute``) to
+        ``end_minute``, fetched from history; the snapshot (the live bar last seen) stands in
+        if history lacks it."""
+        first = int(snapshot[0]) if snapshot is not None else start_minute
+        start = pd.Timestamp(first * 60, unit="s", tz="UTC")
         end = pd.Timestamp(end_minute * 60, unit="s", tz="UTC")
         client, sid = self.broker.client, self._spec.symbol_id
         raw = self.broker.call(get_trendbars(client, sid, self.timeframe, start, end))
-        if snapshot[0] not in raw[:, 0]:
+        raw = raw[raw[:, 0] < end_minute]
+        if snapshot is not None and snapshot[0] not in raw[:, 0]:
             raw = np.vstack([raw, snapshot[None, :]])
+        if not len(raw):
+            return []
         frame = bars_frame(raw, self._spec.digits, f"ctrader live {self.symbol}")
         step = self.timeframe.seconds * 1_000_000_000
         bars = []
@@ -627,10 +711,21 @@ class CTraderFeed:
     def events(self, after: tuple[int, int] | None = None) -> Iterator[Tick | Bar]:
         bid = ask = None
         forming: np.ndarray | None = None  # the live bar last seen, as a decoded row
+        step_min = self.timeframe.seconds // 60
+        resume: int | None = None  # open minute of the first bar the engine has not seen
+        if after is not None:
+            ns_min = 60 * 1_000_000_000
+            resume = (
+                after[0] // ns_min if after[1] == 0 else after[0] // ns_min // step_min * step_min
+            )
         emitted = 0
         while self.max_events is None or emitted < self.max_events:
+            if self._reconnected.is_set():  # fills may have happened while the link was down
+                self._reconnected.clear()
+                if self.on_reconnect is not None:
+                    self.on_reconnect()
             try:
-                spot = self._queue.get(timeout=self.poll)
+                spot = self._next_spot()
             except queue.Empty:
                 continue
             if spot.HasField("bid"):
@@ -640,6 +735,8 @@ class CTraderFeed:
             spread = round(ask - bid, self._spec.digits) if bid and ask else 0.0
             out: list[Tick | Bar] = []
             for row in decode_trendbars(b for b in spot.trendbar if b.period == self._period):
+                if forming is None and resume is not None and row[0] > resume:
+                    out += self._bars(int(row[0]), None, spread, resume)  # closed meanwhile
                 if forming is not None and row[0] > forming[0]:
                     out += self._bars(int(row[0]), forming, spread)
                 if forming is None or row[0] >= forming[0]:
@@ -667,4 +764,4 @@ class CTraderFeed:
         return frame.iloc[-count:]
 
 
-__all__ = ["STATE_FILE", "CTraderBroker", "CTraderFeed"]
+__all__ = ["STATE_FILE", "CTraderBroker", "CTraderFeed", "CTraderLogin"]

@@ -4,11 +4,16 @@ in id order (each logged as a ``command`` decision with its outcome), then close
 blackout windows due at this instant ask to flatten. Everything runs on the engine's thread
 and lands in the event's own journal record, so a replay of the journal gives the same state,
 and a crash before that record is written re-applies the same commands to the same state
-(broker calls are idempotent by client id)."""
+(broker calls are idempotent by client id).
+
+A command naming a strategy acts on that instance only (its entries, its positions); a
+``reload`` swaps the instance's strategy object in the session's `Desk` at once, so the
+event's own effects already use the new parameters."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from tradeforge.core.errors import ConfigError
 from tradeforge.live import guards as G
@@ -19,9 +24,10 @@ from tradeforge.live.context import EngineContext
 from tradeforge.live.control.blackout import flattens_due, window_text
 from tradeforge.live.control.commands import close_steps
 from tradeforge.live.decisions import decision, iso
-from tradeforge.live.kill import flatten, kill
+from tradeforge.live.kill import flatten, flatten_all, kill
 from tradeforge.live.model import Blackout, Command, EngineState, Json
 from tradeforge.live.persist import state_io
+from tradeforge.strategy.registry import create_strategy
 
 Step = Callable[[EngineContext, EngineState, Command, int, list, list], str]
 
@@ -30,8 +36,9 @@ def _by(cmd: Command) -> str:
     return f"{cmd.who.get('user', '?')} (command {cmd.id})"
 
 
-def _strategies(new: EngineState, name: str | None) -> list[str]:
-    return sorted(new.control.strategies) if name is None else [name]
+def _of(ctx: EngineContext, name: str) -> EngineContext:
+    """The context of instance ``name`` of ``ctx``'s session."""
+    return ctx.desk.contexts.get(name, ctx)
 
 
 def _switch(cmd: Command, new: EngineState, decisions: list, now: int, kind: str) -> str:
@@ -56,19 +63,21 @@ def _resume(ctx, new, cmd, now, decisions, trades) -> str:
 
 
 def _cancel_entries(ctx: EngineContext, new: EngineState, now: int, why: str, decisions: list):
-    for cid in sorted(new.pending):
+    """Cancel the entry orders of ``ctx``'s instance."""
+    book = ctx.book(new)
+    for cid in sorted(book.pending):
         ctx.broker.cancel(cid)
-        del new.pending[cid]
+        del book.pending[cid]
         decisions.append(decision(now, "cancel", why, order=cid))
-    for cid in sorted(new.queued):
-        del new.queued[cid]
+    for cid in sorted(book.queued):
+        del book.queued[cid]
         decisions.append(decision(now, "cancel", why, order=cid))
 
 
 def _disable(ctx, new, cmd, now, decisions, trades) -> str:
     name = cmd.args["strategy"]
     new.control.strategies[name].disabled = f"by {_by(cmd)}"
-    _cancel_entries(ctx, new, now, f"strategy {name} disabled", decisions)
+    _cancel_entries(_of(ctx, name), new, now, f"strategy {name} disabled", decisions)
     text = f"strategy {name} disabled: entry orders cancelled, no new entries"
     decisions.append(decision(now, "disabled", f"{text}, by {_by(cmd)}", strategy=name))
     return text
@@ -131,9 +140,11 @@ def _blackout_remove(ctx, new, cmd, now, decisions, trades) -> str:
 
 def _close(ctx, new, cmd, now, decisions, trades) -> str:
     cid = cmd.args["position"]
-    pos = new.positions.get(cid)
-    if pos is None:
+    owner = new.owner(cid)
+    if owner is None or cid not in new.strategies[owner].positions:
         raise ConfigError(f"position {cid} is no longer open")
+    ctx = _of(ctx, owner)
+    pos = ctx.book(new).positions[cid]
     open_steps = M.remaining(M.pf_from_json(pos.pf))
     steps = close_steps(pos, cmd.args["steps"], ctx.inst.lot_step)
     why = f"manual close by {_by(cmd)}"
@@ -153,9 +164,15 @@ def _close(ctx, new, cmd, now, decisions, trades) -> str:
 
 
 def _close_all(ctx, new, cmd, now, decisions, trades) -> str:
-    count = len(new.positions)
-    flatten(ctx, new, now, f"close-all by {_by(cmd)}", decisions, trades, action=None)
-    return f"closed {count} position(s), entry orders cancelled"
+    name = cmd.args.get("strategy")
+    why = f"close-all by {_by(cmd)}"
+    if name is None:
+        count = len(new.positions)
+        flatten_all(ctx, new, now, why, decisions, trades, action=None)
+        return f"closed {count} position(s), entry orders cancelled"
+    count = len(new.strategies[name].positions)
+    flatten(_of(ctx, name), new, now, why, decisions, trades, action=None)
+    return f"closed {count} position(s) of strategy {name}, its entry orders cancelled"
 
 
 def _kill(ctx, new, cmd, now, decisions, trades) -> str:
@@ -168,9 +185,31 @@ def _kill(ctx, new, cmd, now, decisions, trades) -> str:
         return "killed: everything closed, trading halted"
     text = f"strategy {name} killed: {reason} ({_by(cmd)}); closing its positions"
     decisions.append(decision(now, "kill", text, strategy=name))
-    flatten(ctx, new, now, f"strategy {name} killed", decisions, trades)
+    flatten(_of(ctx, name), new, now, f"strategy {name} killed", decisions, trades)
     new.control.strategies[name].disabled = f"killed: {reason}"
     return f"strategy {name} killed: its positions closed, disabled until enabled"
+
+
+def _reload(ctx, new, cmd, now, decisions, trades) -> str:
+    """New parameters (checked when acknowledged) for one instance: its positions, their
+    stops and its orders stay; its signals from this event on come from the new strategy,
+    over the window its warm-up needs."""
+    name, params, window = cmd.args["strategy"], cmd.args["params"], cmd.args["window"]
+    target = _of(ctx, name)
+    book = target.book(new)
+    strategy = create_strategy(book.identity.strategy, params)
+    book.params, book.window = dict(params), window
+    ctx.desk.contexts[name] = replace(
+        target, strategy=strategy, cfg=replace(target.cfg, window=window)
+    )
+    changed = ", ".join(f"{k}={v}" for k, v in sorted(cmd.args["changed"].items()))
+    text = (
+        f"strategy {name} reloaded: {changed}; window {window} bars; "
+        f"{len(book.positions)} open position(s) kept with their stops"
+    )
+    decisions.append(decision(now, "reloaded", f"{text}, by {_by(cmd)}", strategy=name,
+                              params=dict(params), window=window))  # fmt: skip
+    return text
 
 
 STEPS: dict[str, Step] = {
@@ -184,6 +223,7 @@ STEPS: dict[str, Step] = {
     "close": _close,
     "close_all": _close_all,
     "kill": _kill,
+    "reload": _reload,
 }
 
 
@@ -210,6 +250,6 @@ def apply_commands(
     for hit in flattens_due(new, now, ctx.step_ns):
         why = f"flatten for {hit.describe()}"
         decisions.append(decision(now, "flatten", why, window=hit.id))
-        flatten(ctx, new, now, why, decisions, trades, action=None)
+        flatten_all(ctx, new, now, why, decisions, trades, action=None)
         new.blackouts[hit.id].flattened = hit.start
     return outcomes

@@ -3,6 +3,11 @@ state when the command arrives, become the normalised arguments that are journal
 nanoseconds, a position as its client id, lots as lot steps) — or a `ConfigError` whose one
 line is the refusal. Application (`tradeforge.live.control.apply`) re-checks what may have
 changed in between (a position closed by its stop, a window removed).
+
+A strategy named by a command is one instance of the session (by its name in the session
+file; the registered strategy's name for a session of one). ``reload`` is validated in full
+here — the strategy built with the new parameters, its warm-up fitted into a window — so a
+reload that would fail is refused and changes nothing.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tradeforge.core.errors import ConfigError
+from tradeforge.core.errors import ConfigError, TradeforgeError
 from tradeforge.core.timeutil import parse_time
 from tradeforge.live import manager as M
 from tradeforge.live.context import EngineContext
@@ -30,6 +35,7 @@ COMMANDS = (
     "close",
     "close_all",
     "kill",
+    "reload",
 )
 #: Requests that only read (answered at once, nothing journaled).
 QUERIES = ("status", "wait")
@@ -128,12 +134,14 @@ def _blackout_import(args: Json, state: EngineState) -> Json:
 
 
 def find_position(state: EngineState, ref: str) -> Position:
-    """A position by its id (the entry's client id) or trade number (``7`` or ``#7``)."""
-    if ref in state.positions:
-        return state.positions[ref]
+    """A position of any instance by its id (the entry's client id) or trade number (``7`` or
+    ``#7``; trade numbers are the session's)."""
+    positions = state.positions
+    if ref in positions:
+        return positions[ref]
     number = ref.removeprefix("#")
     if number.isdigit():
-        for pos in state.positions.values():
+        for pos in positions.values():
             if pos.trade_id == int(number):
                 return pos
     raise ConfigError(f"unknown position {ref!r} (open: {', '.join(_open(state)) or 'none'})")
@@ -159,15 +167,49 @@ def close_steps(pos: Position, steps: int | None, lot_step: float) -> int:
 
 def _close(args: Json, state: EngineState, ctx: EngineContext) -> Json:
     pos = find_position(state, _arg(args, "position", str, required=True))
+    owner = state.owner(pos.cid)
+    inst = ctx.desk.contexts[owner].inst if owner in ctx.desk.contexts else ctx.inst
     lots = _arg(args, "lots", (int, float))
     steps = None
     if lots is not None:
-        step = ctx.inst.lot_step
+        step = inst.lot_step
         steps = round(lots / step)
         if not lots > 0 or steps < 1 or abs(steps * step - lots) > 1e-9 * max(1.0, lots):
             raise ConfigError(f"--lots must be a positive multiple of the lot step {step:g}")
         close_steps(pos, steps, step)
     return {"position": pos.cid, "steps": steps}
+
+
+def _reload(args: Json, state: EngineState, ctx: EngineContext) -> Json:
+    """New parameters for one instance, merged over its current ones and validated: the
+    strategy is built with them and its warm-up fitted into the window (`RunSpec.
+    resolve_window`: the instance's explicit window must hold it, else it is derived)."""
+    from tradeforge.strategy.registry import create_strategy
+    from tradeforge.trading.spec import LiveSettings, RunSpec
+
+    name = strategy_of(args, state, required=True)
+    assert name is not None
+    given = _arg(args, "params", dict, required=True)
+    if not given:
+        raise ConfigError(f"reload of {name} needs new parameters (-p key=value)")
+    book = state.strategies[name]
+    target = ctx.desk.contexts.get(name, ctx)
+    current = book.params if book.params is not None else target.strategy.describe()["params"]
+    try:
+        strategy = create_strategy(book.identity.strategy, {**current, **given})
+        params = strategy.describe()["params"]
+        spec = RunSpec(
+            strategy=book.identity.strategy, params=params, symbols=(book.identity.symbol,),
+            timeframe=book.identity.timeframe,
+            live=LiveSettings(window=ctx.desk.windows.get(name, target.cfg.window)),
+        )  # fmt: skip
+        window = spec.resolve_window(strategy)
+    except TradeforgeError as exc:
+        raise ConfigError(f"reload of {name} refused: {exc}") from None
+    changed = {k: params[k] for k in sorted(given) if params[k] != current.get(k)}
+    if not changed:
+        raise ConfigError(f"reload of {name} refused: the parameters are unchanged")
+    return {"strategy": name, "params": params, "window": window, "changed": changed}
 
 
 def _confirmed(args: Json, name: str) -> None:
@@ -196,8 +238,10 @@ def check(name: str, args: Any, state: EngineState, ctx: EngineContext) -> Json:
         return _blackout_import(args, state)
     if name == "close":
         return _close(args, state, ctx)
+    if name == "reload":
+        return _reload(args, state, ctx)
     _confirmed(args, name.replace("_", "-"))
     if name == "close_all":
-        return {}
+        return {"strategy": strategy_of(args, state)}
     reason = _arg(args, "reason", str) or "operator"
     return {"strategy": strategy_of(args, state), "reason": reason[:_MAX_LABEL]}

@@ -1,0 +1,205 @@
+"""Run a session of several strategy instances (`tradeforge.live.session.Session`) as one
+engine: one state directory, one journal, one lock, one control channel, one paper account
+(dry-run) or broker connection (live).
+
+A dry-run plays one `ReplayFeed` per symbol (its bars from the session's ``bars`` file or the
+cache, with the longest window of the symbol's instances as history); the engine merges them
+in ``(time, priority, symbol)`` order. The session is stored in ``<state>/session.json`` on
+the first start, so ``tradeforge dry-run --state DIR`` continues it after a stop or crash; a
+restart with a different session file is refused.
+
+Live sessions trade one symbol: a live feed blocks until its next quote, so feeds of several
+symbols would need a polling merge, which is not built (several instances on that symbol are
+fine).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tradeforge.core.errors import ConfigError, StateError
+from tradeforge.core.paths import user_path
+from tradeforge.live.brokers.paper import PAPER_FILE, PaperBroker
+from tradeforge.live.engine import Engine, Instance
+from tradeforge.live.feeds import Feed, ReplayFeed
+from tradeforge.live.guards import RiskLimits
+from tradeforge.live.lock import StateLock
+from tradeforge.live.persist import ensure_dir, read_document, write_document
+from tradeforge.live.runner import (
+    SessionObserver,
+    _differences,
+    engine_config,
+    journal_trades,
+    load_bars,
+    observed,
+    run_engine,
+)
+from tradeforge.live.session import SESSION_FILE, Session
+
+
+def resolve_session(state_dir: Path, session: Session | None) -> tuple[Session, bool]:
+    """The session stored in ``state_dir`` (restart) or ``session`` (first start), and whether
+    it is new; a different ``session`` for a stored one is refused."""
+    path = Path(state_dir) / SESSION_FILE
+    if path.exists():
+        try:
+            stored = Session.from_dict(read_document(path))
+        except StateError as exc:
+            raise StateError(f"{path}: {exc}") from None
+        if session is not None and session.to_dict() != stored.to_dict():
+            diff = sorted(_differences(session.to_dict(), stored.to_dict()))
+            raise ConfigError(
+                f"{state_dir} holds a session with other settings ({', '.join(diff)}); "
+                "restart it with only --state or use a new --state directory"
+            )
+        return stored, False
+    if session is None:
+        raise ConfigError(f"{state_dir} holds no session; give --session FILE")
+    return session, True
+
+
+def instances(
+    session: Session, feeds: dict[str, Feed], exit_mode: str | None = None
+) -> list[Instance]:
+    """The engine's instances of ``session`` on ``feeds`` (by symbol)."""
+    out = []
+    for name, spec in session.specs.items():
+        if exit_mode is not None:
+            spec = replace(spec, live=replace(spec.live, exit_mode=exit_mode))
+        strategy = spec.create_strategy()
+        cfg = replace(engine_config(spec, strategy), strategy_name=name, strategy=spec.strategy)
+        window = spec.live.window if spec.live is not None else None
+        out.append(
+            Instance(cfg, strategy, feeds[spec.symbol], spec.instrument(spec.symbol), window)
+        )
+    return out
+
+
+def _replay_feeds(session: Session) -> dict[str, Feed]:
+    """One replay per symbol, with the history its longest window needs."""
+    feeds: dict[str, Feed] = {}
+    for symbol in session.symbols:
+        on = [s for s in session.specs.values() if s.symbol == symbol]
+        longest = max(on, key=lambda s: s.resolve_window(s.create_strategy()))
+        window = longest.resolve_window(longest.create_strategy())
+        frame = load_bars(replace(longest, live=replace(longest.live, window=window)))
+        live = longest.live
+        assert live is not None
+        feeds[symbol] = ReplayFeed(
+            frame, symbol, str(longest.timeframe), pace=live.pace, play_from=longest.start
+        )
+    return feeds
+
+
+def build_session_dry_run(
+    state_dir: str | Path,
+    session: Session | None = None,
+    echo: Any = None,
+    *,
+    accept_state_loss: bool = False,
+) -> Engine:
+    """The dry-run engine of ``session`` (or of the one stored in ``state_dir``)."""
+    state_dir = Path(state_dir)
+    session, new = resolve_session(state_dir, session)
+    feeds = _replay_feeds(session)
+    if new:  # stored only once it is known to run: a restart reuses it as it is
+        ensure_dir(state_dir)
+        write_document(state_dir / SESSION_FILE, session.to_dict())
+    first = session.first
+    assert first.live is not None
+    broker = PaperBroker(
+        state_dir / PAPER_FILE,
+        initial_balance=first.initial_capital,
+        execution=first.execution,
+        leverage=first.live.leverage,
+    )
+    return Engine.session(
+        instances(session, feeds),
+        broker,
+        state_dir,
+        limits=RiskLimits(**session.limits),
+        echo=echo,
+        accept_state_loss=accept_state_loss,
+    )
+
+
+@contextmanager
+def session_dry_run(
+    state_dir: str | Path,
+    session: Session | None = None,
+    echo: Any = None,
+    *,
+    accept_state_loss: bool = False,
+    observer: SessionObserver | None = None,
+) -> Iterator[Engine]:
+    """Run (or resume) a session's dry-run under the state directory's lock and yield the
+    finished engine with the lock still held (the caller exports its trades under it)."""
+    state_dir = user_path(state_dir)
+    with StateLock(state_dir):
+        engine = build_session_dry_run(
+            state_dir, session, echo, accept_state_loss=accept_state_loss
+        )
+        with observed(engine, observer):
+            run_engine(engine)
+        yield engine
+
+
+def run_live_session(
+    state_dir: str | Path,
+    session: Session,
+    *,
+    magic: int = 240_601,
+    mt5: Any = None,
+    feed: Any = None,
+    echo: Any = None,
+    accept_state_loss: bool = False,
+    login: dict[str, Any] | None = None,
+    observer: SessionObserver | None = None,
+) -> Engine:
+    """A live session through MetaTrader 5 (exits on every tick); one symbol (see the module
+    docstring), any number of instances on it."""
+    from tradeforge.live.brokers.mt5 import MT5Broker, MT5Feed
+
+    if len(session.symbols) != 1:
+        raise ConfigError(
+            f"a live session trades one symbol, this one trades {', '.join(session.symbols)} "
+            "(several symbols run in a dry-run only)"
+        )
+    (symbol,) = session.symbols
+    state_dir = user_path(state_dir)
+    with StateLock(state_dir):  # before connecting: a refused second session touches nothing
+        broker = MT5Broker(mt5, magic=magic, **(login or {}))
+        feed = feed or MT5Feed(broker.mt5, symbol, str(session.first.timeframe))
+        engine = Engine.session(
+            instances(session, {symbol: feed}, exit_mode="tick"),
+            broker,
+            state_dir,
+            limits=RiskLimits(**session.limits),
+            replaying=False,
+            echo=echo,
+            accept_state_loss=accept_state_loss,
+        )
+        if isinstance(feed, MT5Feed) and feed.on_reconnect is None:
+            feed.on_reconnect = engine.reconcile
+        with observed(engine, observer):
+            run_engine(engine)
+    return engine
+
+
+def strategy_trades(state_dir: str | Path) -> dict[str, pd.DataFrame]:
+    """Each instance's closed trades from the journal (the columns of ``trades.csv``)."""
+    from tradeforge.live.runner import trades_frame
+
+    frame = trades_frame(state_dir)
+    owners = {t["trade_id"]: t.get("strategy") for t in journal_trades(state_dir)}
+    names = frame["trade_id"].map(owners)
+    return {
+        str(name): frame[names == name].reset_index(drop=True)
+        for name in sorted(set(names.dropna()))
+    }

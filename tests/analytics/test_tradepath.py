@@ -1,0 +1,123 @@
+"""Stop, target and signal paths recomputed from the shared rules (analytics/tradepath.py).
+
+The hand case: one long EURUSD market entry, 1 lot, no spread or slippage. Signal on bar 0;
+fill at bar 1's open 1.1000 with a 10-pip stop (1.0990, risk 0.0010); break-even at 1R to
+entry + 1 pip; a 15-pip trailing stop from 2R; targets at 3R (half) and 10R (the rest).
+
+======  ======  ======  ======  ======  =================================================
+bar     open    high    low     close   what happens (the stop moves take effect next bar)
+======  ======  ======  ======  ======  =================================================
+1       1.1000  1.1012  1.0995  1.1010  best 1.1012 >= 1.1010 (1R): stop -> 1.1001 (BE)
+2       1.1010  1.1025  1.1005  1.1020  best 1.1025 >= 1.1020 (2R): trail -> 1.1010
+3       1.1020  1.1035  1.1015  1.1030  target 1.1030 fills half; trail -> 1.1020
+4       1.1030  1.1040  1.1025  1.1035  trail -> 1.1025
+5       1.1035  1.1036  1.1020  1.1022  low 1.1020 hits the trailing stop 1.1025: rest out
+======  ======  ======  ======  ======  =================================================
+
+So the stop is 1.0990 (bar 1), 1.1001 (2), 1.1010 (3), 1.1020 (4), 1.1025 (5) — the last
+equals the recorded exit of the trade (reason ``trailing``) — and the 10R target 1.1100
+never fills.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tradeforge.analytics import load_run
+from tradeforge.analytics.tradepath import trade_paths
+from tradeforge.backtest import backtest_signals, run_backtest, write_result
+from tradeforge.strategy import create_strategy
+from tradeforge.strategy.signals import BreakEven, Target, Trailing, make_signals
+
+ROWS = [  # open, high, low, close
+    (1.1000, 1.1005, 1.0995, 1.1000),
+    (1.1000, 1.1012, 1.0995, 1.1010),
+    (1.1010, 1.1025, 1.1005, 1.1020),
+    (1.1020, 1.1035, 1.1015, 1.1030),
+    (1.1030, 1.1040, 1.1025, 1.1035),
+    (1.1035, 1.1036, 1.1020, 1.1022),
+    (1.1022, 1.1030, 1.1018, 1.1025),
+    (1.1025, 1.1030, 1.1020, 1.1026),
+]
+
+
+@pytest.fixture(scope="module")
+def hand_run():
+    index = pd.date_range("2024-01-08", periods=len(ROWS), freq="h", tz="UTC", name="time")
+    bars = pd.DataFrame(ROWS, columns=["open", "high", "low", "close"], index=index)
+    bars["volume"] = 100.0
+    sig = make_signals(
+        len(bars), [0], 1, stop_distance=0.0010,
+        targets=[Target(3.0, 0.5), Target(10.0, 0.5)],
+        break_even=BreakEven(1.0, 0.0001), trailing=Trailing("distance", 0.0015, 2.0),
+    )  # fmt: skip
+    result = backtest_signals(bars, sig, "EURUSD", timeframe="H1")
+    return result, bars, sig
+
+
+def test_hand_case_stop_path_matches_the_recorded_exit(hand_run):
+    result, bars, sig = hand_run
+    (trade,) = result.trades.itertuples()
+    assert trade.exit_reason == "trailing"
+    assert trade.exit_price == pytest.approx((1.1030 + 1.1025) / 2)
+    paths = trade_paths(result, {"EURUSD": bars}, {"EURUSD": sig})
+    assert paths.verified == {trade.trade_id}
+    stops = paths.stops
+    t = bars.index
+    assert stops["kind"].tolist() == ["initial", "breakeven", "trailing", "trailing", "trailing"]
+    np.testing.assert_allclose(stops["price"], [1.0990, 1.1001, 1.1010, 1.1020, 1.1025])
+    assert stops["start"].tolist() == [t[1], t[2], t[3], t[4], t[5]]
+    assert stops["end"].tolist() == [t[2], t[3], t[4], t[5], t[5]]
+    # the final stop is the recorded exit of the last leg
+    last_leg = result.legs.iloc[-1]
+    assert last_leg["reason"] == "trailing"
+    assert stops["price"].iloc[-1] == pytest.approx(last_leg["price"], abs=1e-12)
+    targets = paths.targets
+    np.testing.assert_allclose(targets["price"], [1.1030, 1.1100])
+    assert targets["filled"].tolist() == [True, False]
+    assert targets["start"].tolist() == [t[1], t[1]]
+    assert targets["end"].tolist() == [t[3], t[5]]
+    # the signal marker sits under the signal bar
+    assert paths.signals[["time", "side", "price"]].values.tolist() == [[t[0], 1, 1.0995]]
+
+
+def test_a_run_that_differs_keeps_only_what_it_recorded(hand_run):
+    result, bars, sig = hand_run
+    other = bars.copy()
+    other.loc[other.index[4], "low"] = 1.1019  # the trailing stop would hit a bar earlier
+    paths = trade_paths(result, {"EURUSD": other}, {"EURUSD": sig})
+    assert paths.verified == frozenset()
+    assert paths.stops["kind"].tolist() == ["initial"]
+    assert paths.stops["price"].tolist() == [pytest.approx(1.0990)]
+    assert paths.targets["filled"].tolist() == [True]  # the recorded target leg only
+
+
+def test_loaded_run_rebuilds_the_signals_from_run_json(tmp_path):
+    from tradeforge.data.sources.synthetic import generate_bars
+
+    bars = generate_bars("EURUSD", "H1", "2024-01-01", "2024-05-01", seed=7)
+    strategy = create_strategy("breakout")
+    result = run_backtest(strategy, {"EURUSD": bars}, timeframe="H1")
+    assert len(result.trades) > 10
+    write_result(result, tmp_path)
+    loaded = load_run(tmp_path)
+    fresh = trade_paths(result, {"EURUSD": bars})
+    rebuilt = trade_paths(loaded, {"EURUSD": bars})  # no signals: rebuilt from run.json
+    ids = set(result.trades["trade_id"].tolist())
+    assert fresh.verified == rebuilt.verified == ids
+    pd.testing.assert_frame_equal(fresh.stops, rebuilt.stops)
+    pd.testing.assert_frame_equal(fresh.targets, rebuilt.targets)
+    assert "breakeven" in set(rebuilt.stops["kind"])
+    assert len(rebuilt.signals) == len(result.signals["EURUSD"])
+    # every stop/breakeven exit leaves at the last stop level (no slippage), unless the bar
+    # opened through it (then at the open: bid for longs, ask for shorts)
+    last = rebuilt.stops.groupby("trade_id").tail(1).set_index("trade_id")["price"]
+    legs = loaded.legs.groupby("trade_id").tail(1).set_index("trade_id")
+    out = legs[legs["reason"].isin(["stop", "breakeven"])]
+    at = bars.reindex(out["time"])
+    bar_open = at["open"].to_numpy() + np.where(out["side"] == "short", at["spread"], 0.0)
+    gapped = np.isclose(out["price"].to_numpy(), bar_open)
+    assert (~gapped).sum() > 10
+    np.testing.assert_allclose(out["price"][~gapped], last.reindex(out.index)[~gapped])

@@ -1,0 +1,73 @@
+"""Progress output and ``-q`` through the installed console script.
+
+Progress goes to stderr (rich draws it only on a terminal; ``FORCE_COLOR=1`` makes the
+subprocess's stderr count as one), so stdout — the results — is byte-identical with and
+without ``-q``; with ``-q`` stderr stays empty, while errors still print.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(sys.executable).with_name("tradeforge")
+pytestmark = pytest.mark.skipif(not SCRIPT.exists(), reason="console script not installed")
+
+
+def run(*args: str, home: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TRADEFORGE_HOME": str(home), "FORCE_COLOR": "1", "COLUMNS": "120"}
+    return subprocess.run(
+        [str(SCRIPT), *args], capture_output=True, text=True, timeout=300, env=env, cwd=home
+    )
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("quiet")
+
+
+SYNTH = ("data", "synth", "-s", "EURUSD", "-t", "H1", "--start", "2024-01-01", "--end",
+         "2024-04-01")  # fmt: skip
+
+
+def test_synth_progress_and_quiet(home):
+    loud = run(*SYNTH, home=home)
+    quiet = run("-q", *SYNTH, home=home)
+    assert loud.returncode == quiet.returncode == 0
+    assert "synth EURUSD H1" in loud.stderr and "writing 1,560 bars" in loud.stderr
+    assert quiet.stderr == ""
+    assert loud.stdout == quiet.stdout and "EURUSD" in quiet.stdout
+
+
+def test_import_progress_and_quiet(home):
+    from tradeforge.data.cache import ParquetStore
+
+    bars = ParquetStore(home).load("EURUSD", "H1")
+    csv = home / "bars.csv"
+    bars.reset_index().to_csv(csv, index=False)
+    args = ("data", "import", str(csv), "-s", "GBPUSD", "-t", "H1")
+    loud, quiet = run(*args, home=home), run("-q", *args, home=home)
+    assert loud.returncode == quiet.returncode == 0, loud.stderr
+    assert "import bars.csv" in loud.stderr and quiet.stderr == ""
+    assert loud.stdout == quiet.stdout
+
+
+def test_backtest_stages_and_quiet(home):
+    args = ("backtest", "--strategy", "breakout", "-s", "EURUSD", "-t", "H1", "--out", "run")
+    loud = run(*args, home=home)
+    quiet = run("-q", *args, home=home)
+    assert loud.returncode == quiet.returncode == 0, loud.stderr
+    for stage in ("features → signals → simulate", "run folder", "indicators", "trade paths",
+                  "charts", "report files"):  # fmt: skip
+        assert stage in loud.stderr, stage
+    assert quiet.stderr == ""
+    assert loud.stdout == quiet.stdout and "run folder:" in quiet.stdout
+
+
+def test_quiet_keeps_errors(home):
+    r = run("-q", "backtest", "--strategy", "nope", "-s", "EURUSD", "-t", "H1", home=home)
+    assert r.returncode == 2 and "error:" in r.stderr and "nope" in r.stderr
