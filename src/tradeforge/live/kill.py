@@ -13,6 +13,20 @@ from tradeforge.live.decisions import decision
 from tradeforge.live.model import EngineState
 
 
+def cancel_entries(
+    ctx: EngineContext, new: EngineState, now: int, why: str, decisions: list
+) -> None:
+    """Cancel the entry orders (pending at the broker, or queued) of ``ctx``'s instance."""
+    book = ctx.book(new)
+    for cid in sorted(book.pending):
+        ctx.broker.cancel(cid)
+        del book.pending[cid]
+        decisions.append(decision(now, "cancel", why, order=cid))
+    for cid in sorted(book.queued):
+        del book.queued[cid]
+        decisions.append(decision(now, "cancel", why, order=cid))
+
+
 def flatten(
     ctx: EngineContext,
     new: EngineState,
@@ -25,14 +39,8 @@ def flatten(
     """Cancel every entry order of ``ctx``'s instance and close its positions at market, each
     logged with ``why``. ``action`` names the closes' client ids (None: each position's next
     exit leg)."""
+    cancel_entries(ctx, new, now, why, decisions)
     book = ctx.book(new)
-    for cid in sorted(book.pending):
-        ctx.broker.cancel(cid)
-        del book.pending[cid]
-        decisions.append(decision(now, "cancel", why, order=cid))
-    for cid in sorted(book.queued):
-        del book.queued[cid]
-        decisions.append(decision(now, "cancel", why, order=cid))
     for cid in sorted(book.positions):
         pos = book.positions[cid]
         leg = action or f"leg{pos.legs + 1}"

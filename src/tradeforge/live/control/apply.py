@@ -24,7 +24,7 @@ from tradeforge.live.context import EngineContext
 from tradeforge.live.control.blackout import flattens_due, window_text
 from tradeforge.live.control.commands import close_steps
 from tradeforge.live.decisions import decision, iso
-from tradeforge.live.kill import flatten, flatten_all, kill
+from tradeforge.live.kill import cancel_entries, flatten, flatten_all, kill
 from tradeforge.live.model import Blackout, Command, EngineState, Json
 from tradeforge.live.persist import state_io
 from tradeforge.strategy.registry import create_strategy
@@ -62,22 +62,10 @@ def _resume(ctx, new, cmd, now, decisions, trades) -> str:
     return _switch(cmd, new, decisions, now, "resumed")
 
 
-def _cancel_entries(ctx: EngineContext, new: EngineState, now: int, why: str, decisions: list):
-    """Cancel the entry orders of ``ctx``'s instance."""
-    book = ctx.book(new)
-    for cid in sorted(book.pending):
-        ctx.broker.cancel(cid)
-        del book.pending[cid]
-        decisions.append(decision(now, "cancel", why, order=cid))
-    for cid in sorted(book.queued):
-        del book.queued[cid]
-        decisions.append(decision(now, "cancel", why, order=cid))
-
-
 def _disable(ctx, new, cmd, now, decisions, trades) -> str:
     name = cmd.args["strategy"]
     new.control.strategies[name].disabled = f"by {_by(cmd)}"
-    _cancel_entries(_of(ctx, name), new, now, f"strategy {name} disabled", decisions)
+    cancel_entries(_of(ctx, name), new, now, f"strategy {name} disabled", decisions)
     text = f"strategy {name} disabled: entry orders cancelled, no new entries"
     decisions.append(decision(now, "disabled", f"{text}, by {_by(cmd)}", strategy=name))
     return text
