@@ -1,6 +1,9 @@
-"""Shared fixtures: small valid OHLCV frames built by hand or by the seeded generator."""
+"""Shared fixtures: small valid OHLCV frames built by hand or by the seeded generator, and the
+headless browser of the browser tests."""
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 import pandas as pd
@@ -38,3 +41,29 @@ def bars() -> pd.DataFrame:
 @pytest.fixture
 def home(tmp_path):
     return tmp_path / "home"
+
+
+def _browser_unavailable(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (required in CI: .ci/run installs it through `make test`)")
+    pytest.skip(f"{reason}; run `make test` as root (apt-get install chromium) to enable")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Debian Chromium driven by Playwright (it cannot download its own browser
+    here); the browser tests of reports, research pages and the web dashboard share it."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _browser_unavailable("the playwright package is not installed")
+    from tradeforge.analytics.sample import CHROMIUM, CHROMIUM_ARGS
+
+    if not CHROMIUM.exists():
+        _browser_unavailable(f"no Chromium at {CHROMIUM}")
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(
+            executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS), headless=True
+        )
+        yield b
+        b.close()

@@ -6,37 +6,12 @@ CI the tests skip, saying why, when Chromium or Playwright is absent; in CI they
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 
 from tradeforge.analytics import write_report
 from tradeforge.analytics.indicators import strategy_indicators
-from tradeforge.analytics.sample import CHROMIUM, CHROMIUM_ARGS, sample_result
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (required in CI: .ci/run installs it through `make test`)")
-    pytest.skip(f"{reason}; run `make test` as root (apt-get install chromium) to enable")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("the playwright package is not installed")
-    if not CHROMIUM.exists():
-        _unavailable(f"no Chromium at {CHROMIUM}")
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(
-            executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS), headless=True
-        )
-        yield b
-        b.close()
-
+from tradeforge.analytics.sample import sample_result
 
 #: the breakout strategy's features drawn on the sample run's bars: Donchian bands on the
 #: price pane, ATR in its own pane

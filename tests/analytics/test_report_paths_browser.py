@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.analytics.test_report_browser import browser  # noqa: F401 (the fixture)
 from tradeforge.analytics import write_report
 from tradeforge.analytics.tradepath import trade_paths
 from tradeforge.backtest import run_backtest

@@ -1,12 +1,11 @@
-"""The research pages in a real browser: Playwright driving Debian's Chromium, as the report's
-browser tests (`tests/analytics/test_report_browser.py`, whose ``browser`` fixture this
-reuses: skipped outside CI without Chromium/Playwright, failing in CI)."""
+"""The research pages in a real browser: Playwright driving Debian's Chromium through the
+shared ``browser`` fixture (`tests/conftest.py`: skipped outside CI without Chromium or
+Playwright, failing in CI)."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.analytics.test_report_browser import browser  # noqa: F401  (the fixture)
 from tests.research.pages_data import consistency_inputs, optimize_result, walkforward_result
 from tradeforge.research.pages import consistency_page, optimize_page, walkforward_page
 

@@ -6,37 +6,12 @@ names the operator; a viewer sees no actions and is refused when posting anyway.
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from tests.web.support import add_user, make_home, web_env, web_server
 from tradeforge.analytics.format import KEY_METRICS
-from tradeforge.analytics.sample import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.slow
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (required in CI: .ci/run installs it through `make test`)")
-    pytest.skip(f"{reason}; run `make test` as root (apt-get install chromium) to enable")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("the playwright package is not installed")
-    if not CHROMIUM.exists():
-        _unavailable(f"no Chromium at {CHROMIUM}")
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(
-            executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS), headless=True
-        )
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
