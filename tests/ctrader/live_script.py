@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -171,3 +172,33 @@ class Driver:
         last = self.script.spots[-1]
         self.server.clock_ms = last.ms + 10_000
         self.server.push_spot(1, last.bid, last.bid + SPREAD)
+
+
+def run_scripted(server, script: Script, state: Path, args: list[str]) -> str:
+    """Run ``tradeforge *args`` through the console script while the driver pushes every spot
+    of ``script``, each after the session handled the previous one; returns its stdout after
+    checking it ended with exit code 0 and no traceback."""
+    driver = Driver(server, script, state)
+    first = driver.prepare()
+    proc = subprocess.Popen(
+        [str(SCRIPT), *args],
+        env=environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    alive = lambda: proc.poll() is None  # noqa: E731
+    try:
+        assert driver.wait_subscribed(alive), proc.communicate()[1][-3000:]
+        for i in range(first, len(script.spots)):
+            driver.push(i)
+            assert driver.wait_handled(i, alive), proc.communicate()[1][-3000:]
+        driver.finish(alive)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err[-3000:]
+    assert "Traceback" not in err
+    return out

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from tests.ctrader.fake_server import ACCOUNT
-from tests.ctrader.live_script import SCRIPT, Driver, environment, live_args, make_script
+from tests.ctrader.live_script import SCRIPT, environment, live_args, make_script, run_scripted
 from tradeforge.ctrader.proto import openapi_pb2 as pb
 from tradeforge.live.runner import journal_trades
 
@@ -18,31 +18,7 @@ pytestmark = pytest.mark.skipif(not SCRIPT.exists(), reason="console script not 
 
 
 def run_session(server, state, script=None):
-    script = script or make_script()
-    driver = Driver(server, script, state)
-    first = driver.prepare()
-    proc = subprocess.Popen(
-        [str(SCRIPT), *live_args(server, state)],
-        env=environment(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    alive = lambda: proc.poll() is None  # noqa: E731
-    try:
-        assert driver.wait_subscribed(alive), proc.communicate()[1][-3000:]
-        for i in range(first, len(script.spots)):
-            driver.push(i)
-            assert driver.wait_handled(i, alive), proc.communicate()[1][-3000:]
-        driver.finish(alive)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0, err[-3000:]
-    assert "Traceback" not in err
-    return out
+    return run_scripted(server, script or make_script(), state, live_args(server, state))
 
 
 def entry_orders(server):
