@@ -16,7 +16,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import pytest
 
 from tests.ctrader.fake_server import FakeCTrader
 from tests.ctrader.live_script import SCRIPT, Driver, environment, live_args, make_script
+from tests.support.forkserver import ForkServer
 from tradeforge.live.runner import journal_trades
 from tradeforge.live.state import StateRepository
 
@@ -31,26 +31,6 @@ ROOT = Path(__file__).resolve().parents[2]
 FORK_KILLS = 30
 COLD_KILLS = 2
 N_LIVE = 16  # live minutes (3 spots each)
-
-
-class Zygote:
-    def __init__(self) -> None:
-        env = {**environment(), "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
-        self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "tests/ctrader/live_forkserver.py")],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
-        )  # fmt: skip
-        assert self.proc.stdout.readline().strip() == "READY"
-
-    def ask(self, line: str) -> str:
-        self.proc.stdin.write(line + "\n")
-        self.proc.stdin.flush()
-        return self.proc.stdout.readline().strip()
-
-    def close(self) -> None:
-        self.proc.stdin.write("QUIT\n")
-        self.proc.stdin.close()
-        self.proc.wait(timeout=30)
 
 
 def _zombie_or_gone(pid: int) -> bool:
@@ -61,7 +41,7 @@ def _zombie_or_gone(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] == "Z"
 
 
-def session(server, script, state: Path, rng: random.Random | None, zygote: Zygote | None):
+def session(server, script, state: Path, rng: random.Random | None, zygote: ForkServer | None):
     """Run the script to its end, killing the engine ``FORK_KILLS`` + ``COLD_KILLS`` times
     at random spots (none when ``rng`` is None); returns the number of kills."""
     driver = Driver(server, script, state)
@@ -146,7 +126,8 @@ def test_sigkill_a_live_ctrader_session_loses_and_duplicates_nothing(certificate
         session(server, script, tmp_path / "reference", None, None)
         expected = record(server, tmp_path / "reference")
     assert len(expected["trades"]) >= 2 and expected["positions"] == []
-    zygote = Zygote()
+    env = {**environment(), "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
+    zygote = ForkServer(ROOT / "tests/ctrader/live_forkserver.py", env=env)
     try:
         with FakeCTrader(*certificate) as server:
             kills, starts = session(

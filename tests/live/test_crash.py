@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.live.helpers import outcome, small_spec, write_spec
+from tests.support.forkserver import ForkServer
 from tradeforge.live.runner import journal_trades, run_dry
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,28 +57,6 @@ def _wait_started(journal: Path, before: int, alive) -> None:
     deadline = time.monotonic() + 60
     while alive() and _journal_lines(journal) <= before and time.monotonic() < deadline:
         time.sleep(0.002)
-
-
-class ForkServer:
-    def __init__(self, spec_file: Path, env: dict) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "tests/live/forkserver.py"), str(spec_file)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        assert self.proc.stdout.readline().strip() == "READY"
-
-    def ask(self, line: str) -> str:
-        self.proc.stdin.write(line + "\n")
-        self.proc.stdin.flush()
-        return self.proc.stdout.readline().strip()
-
-    def close(self) -> None:
-        self.proc.stdin.write("QUIT\n")
-        self.proc.stdin.close()
-        self.proc.wait(timeout=30)
 
 
 def _env() -> dict:
@@ -169,7 +148,7 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(tmp_path, capsys)
     spec_file = write_spec(tmp_path / "spec.json", spec)
     rng = random.Random(20240101)
 
-    server = ForkServer(spec_file, _env())
+    server = ForkServer(ROOT / "tests/live/forkserver.py", str(spec_file), env=_env())
     try:
         fork = _fork_crash_loop(server, tmp_path / "crash_fork", spec_file, rng)
     finally:
@@ -204,7 +183,7 @@ def test_sigkill_with_pending_orders_reversals_random_slippage_and_swap(tmp_path
     assert {"queued", "expired", "exit_due"} <= kinds and len(trades) >= 5
     assert any(d.get("swap") for d in expected["broker"]["deals"].values())
     spec_file = write_spec(tmp_path / "spec.json", spec)
-    server = ForkServer(spec_file, _env())
+    server = ForkServer(ROOT / "tests/live/forkserver.py", str(spec_file), env=_env())
     try:
         fork = _fork_crash_loop(server, tmp_path / "crash", spec_file, random.Random(7), 25)
     finally:
@@ -231,7 +210,7 @@ def test_sigkill_during_the_first_writes_of_a_new_session(tmp_path):
     run_dry(reference, spec)
     expected = outcome(reference)
     spec_file = write_spec(tmp_path / "spec.json", spec)
-    server = ForkServer(spec_file, _env())
+    server = ForkServer(ROOT / "tests/live/forkserver.py", str(spec_file), env=_env())
     try:
         for name in FIRST_WRITES:
             state_dir = tmp_path / f"first_{name}"
@@ -260,7 +239,7 @@ def soak(kills: int, bars: int, seed: int = 1) -> None:
         reference = tmp_path / "reference"
         run_dry(reference, spec)
         spec_file = write_spec(tmp_path / "spec.json", spec)
-        server = ForkServer(spec_file, _env())
+        server = ForkServer(ROOT / "tests/live/forkserver.py", str(spec_file), env=_env())
         t0 = time.monotonic()
         try:
             res = _fork_crash_loop(
