@@ -47,6 +47,7 @@ from typing import Any
 
 from tradeforge.core.atomic import atomic_write_bytes
 from tradeforge.core.errors import ConfigError
+from tradeforge.core.process import pid_alive
 from tradeforge.live.brokers.base import BrokerError, OrderRejected
 from tradeforge.live.decisions import append_decisions, decision, iso
 
@@ -503,22 +504,12 @@ def read_health(state_dir: str | Path, *, now: float | None = None) -> tuple[str
     limit = 3 * float(doc.get("interval", 1.0)) + 10
     if doc.get("stopped"):
         return "down", {**doc, "reason": "the session has stopped"}
-    if doc.get("host") == os.uname().nodename and not _alive(int(doc.get("pid", 0))):
+    if doc.get("host") == os.uname().nodename and not pid_alive(int(doc.get("pid", 0))):
         return "down", {**doc, "reason": f"process {doc.get('pid')} is gone"}
     if age > limit:
         return "down", {**doc, "reason": f"not updated for {age:.0f} s: engine stuck or gone"}
     return doc["status"], doc
 
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
     return True
 
 

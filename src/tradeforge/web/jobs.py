@@ -26,6 +26,7 @@ from django.db import close_old_connections, transaction
 from django.utils import timezone
 
 from tradeforge.core.errors import ConfigError, TradeforgeError
+from tradeforge.core.process import pid_alive
 from tradeforge.web.models import Backtest, Strategy
 
 #: seconds between heartbeats (and cancel checks) of a running job
@@ -273,14 +274,6 @@ def _run(backtest_id: int) -> None:
     import_run(backtest, final)
     _finish(backtest_id, Backtest.DONE, progress=1.0, stage="done")
 
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
     return True
 
 
@@ -293,7 +286,7 @@ def _lost(job: Backtest, now: Any) -> bool:
     if int(pid) == os.getpid():
         with _active_lock:
             return job.pk not in _active
-    return not _pid_alive(int(pid))
+    return not pid_alive(int(pid))
 
 
 def recover() -> list[int]:
