@@ -8,7 +8,14 @@ import copy
 import json
 from pathlib import Path
 
-from tradeforge.live.migrations import SCHEMA_VERSION, upgrade, v1_to_v2, v2_to_v3, v3_to_v4
+from tradeforge.live.migrations import (
+    SCHEMA_VERSION,
+    upgrade,
+    v1_to_v2,
+    v2_to_v3,
+    v3_to_v4,
+    v4_to_v5,
+)
 from tradeforge.live.schema import load_engine_state
 
 FIXTURE = Path(__file__).parent / "fixtures" / "v1_session" / "state.json"
@@ -20,11 +27,23 @@ def _v3() -> dict:
     return v2_to_v3(v1_to_v2(v1))
 
 
+def test_v4_to_v5_records_that_every_strategy_trades_the_code_imported_at_start():
+    v4 = v3_to_v4(_v3())
+    v5 = v4_to_v5(copy.deepcopy(v4))
+    assert v5["schema_version"] == 5 == SCHEMA_VERSION
+    (name,) = v4["strategies"]
+    assert v5["strategies"][name] == {**v4["strategies"][name], "code": None}
+    assert {k: v for k, v in v5.items() if k not in ("strategies", "schema_version")} == {
+        k: v for k, v in v4.items() if k not in ("strategies", "schema_version")
+    }
+    assert load_engine_state(v5).strategies[name].code is None
+
+
 def test_v3_to_v4_makes_the_one_strategy_a_session_of_one():
     v3 = _v3()
     assert v3["schema_version"] == 3 and v3["positions"]
     v4 = v3_to_v4(copy.deepcopy(v3))
-    assert v4["schema_version"] == 4 == SCHEMA_VERSION
+    assert v4["schema_version"] == 4
     name = v3["identity"]["strategy"]
     assert list(v4["strategies"]) == [name] and "identity" not in v4
     book = v4["strategies"][name]
@@ -41,8 +60,9 @@ def test_v3_to_v4_makes_the_one_strategy_a_session_of_one():
     for key in ("daily", "risk", "control", "blackouts", "commands", "last_key"):
         assert v4[key] == v3[key]
     assert v4["last_symbol"] == v3["identity"]["symbol"]
-    assert upgrade(v3) == v4  # the loader's path gives the same
-    state = load_engine_state(v4)
+    v5 = v4_to_v5(copy.deepcopy(v4))  # and schema 5 adds code versions
+    assert upgrade(v3) == v5  # the loader's path gives the same
+    state = load_engine_state(v5)
     assert state.identity == state.strategies[name].identity  # a session of one
     assert state.positions == state.strategies[name].positions
     assert state.owner(next(iter(v3["positions"]))) == name

@@ -225,16 +225,35 @@ def reload(
     param: Annotated[
         list[str] | None, typer.Option("--param", "-p", help="New parameter k=v (repeatable).")
     ] = None,
+    code: Annotated[
+        Path | None,
+        typer.Option(
+            help="A file with the new source of the strategy's module.", callback=expand_user
+        ),
+    ] = None,
+    reimport: Annotated[
+        bool, typer.Option(help="Re-read the strategy's module from its file (new code).")
+    ] = False,
     wait: WaitOpt = False,
 ) -> None:
-    """New parameters for one strategy instance without a restart: checked first (a failing
-    check changes nothing), applied at the next event; its open positions keep their stops,
-    later signals use the new parameters, and a restart keeps them."""
+    """New parameters and/or a new code version for one strategy instance without a restart:
+    checked first (code that fails to import, a strategy that does not build, features that
+    do not resolve or a window too short for the warm-up are refused and change nothing),
+    applied at the next event; its open positions keep their stops, later signals use the
+    new strategy, and a restart keeps it (the code is archived in the state directory)."""
     from tradeforge.strategy.registry import parse_params
 
-    if not param:
-        raise ConfigError("reload needs new parameters: -p key=value (repeatable)")
-    _send(ctx, "reload", {"strategy": strategy, "params": parse_params(param)}, wait)
+    if not param and code is None and not reimport:
+        raise ConfigError(
+            "reload needs new parameters (-p key=value, repeatable) or new code "
+            "(--code FILE or --reimport)"
+        )
+    args: dict[str, Any] = {"strategy": strategy, "params": parse_params(param or [])}
+    if code is not None:
+        args["code"] = str(code.resolve())
+    if reimport:
+        args["reimport"] = True
+    _send(ctx, "reload", args, wait)
 
 
 @app.command("kill")

@@ -21,7 +21,9 @@ Operator commands (`tradeforge.live.control`) arrive on another thread, which jo
 one (`acknowledge`) into the state's inbox under the engine's commit lock — the only thing
 the two threads share, held for one journal append and snapshot. The engine applies the inbox
 at the next event boundary, before the event's own effects, and keeps commands acknowledged
-meanwhile for the boundary after.
+meanwhile for the boundary after. When the feed is over (a replay's end) or trading halted,
+`finish` closes the inbox and applies what is left at the last event's instant, so an
+acknowledged command always gets an outcome; commands sent later are refused.
 """
 
 from __future__ import annotations
@@ -33,14 +35,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from tradeforge.core.errors import StateError
+from tradeforge.core.errors import ConfigError, StateError
 from tradeforge.core.instruments import Instrument
 from tradeforge.live import guards as G
 from tradeforge.live.account import sizing_balance
 from tradeforge.live.brokers.base import Broker
 from tradeforge.live.config import EngineConfig
 from tradeforge.live.context import Desk, EngineContext
-from tradeforge.live.control.apply import apply_commands
+from tradeforge.live.control.apply import apply_at_end, apply_commands
 from tradeforge.live.decisions import append_decisions, decision
 from tradeforge.live.events import on_bar, on_tick
 from tradeforge.live.feeds import Event, Feed, Tick
@@ -55,6 +57,7 @@ from tradeforge.live.schema import check_engine_state, load_engine_state
 from tradeforge.live.state import LoadReport, StateRepository
 from tradeforge.live.strategy_signals import strategy_signals
 from tradeforge.live.summary import engine_summary
+from tradeforge.strategy.code import CodeVersion, archived_class
 from tradeforge.strategy.registry import create_strategy
 
 __all__ = ["Engine", "EngineConfig", "Instance", "MergedFeed", "engine_summary", "strategy_signals"]
@@ -225,6 +228,8 @@ class Engine:
         self._compared = ""  # `_compared(self.current)`
         self.load_report: LoadReport | None = None
         self.stopped = False
+        self.closing = False  # set by `finish`: no more commands
+        self._handled: tuple[tuple[int, int], str, int] | None = None  # key, symbol, time
         self.lock = threading.Lock()  # one committer at a time: this thread or the control's
         # told the outcomes of applied commands after their commit (the control channel)
         self.on_applied: Callable[[list[Json]], None] | None = None
@@ -282,6 +287,10 @@ class Engine:
         it applies at the next event boundary. Runs on the control thread."""
         with self.lock:
             assert self.current is not None
+            if self.closing:
+                raise ConfigError(
+                    "the session is ending (its feed is over or trading halted): no more commands"
+                )
             args = check(self.current)
             new = self.working_copy()
             cmd = Command(self.state["seq"] + 1, name, args, who, received)
@@ -335,9 +344,10 @@ class Engine:
         return report
 
     def _adopt_parameters(self, new: EngineState) -> list[Json]:
-        """Each instance trades with the parameters and window its state records (a reload's
-        survive a restart); a state that records none (migrated from one strategy) records the
-        configuration's, and the capital its own guards count from."""
+        """Each instance trades with the parameters, window and code its state records (a
+        reload's survive a restart; reloaded code is rebuilt from the state's archive); a
+        state that records none (migrated from one strategy) records the configuration's,
+        and the capital its own guards count from."""
         notes = []
         for name, ctx in list(self.desk.contexts.items()):
             book = new.strategies[name]
@@ -348,17 +358,22 @@ class Engine:
             if book.params is None:
                 book.params, book.window = configured, ctx.cfg.window
                 continue
-            if book.params == configured and book.window == ctx.cfg.window:
+            if book.params == configured and book.window == ctx.cfg.window and not book.code:
                 continue
-            strategy = create_strategy(book.identity.strategy, book.params)
+            if book.code is None:
+                strategy = create_strategy(book.identity.strategy, book.params)
+            else:  # the code version of its last reload, from the state's archive
+                code = CodeVersion.from_json(book.code)
+                strategy = archived_class(self.dir, code, book.identity.strategy)(book.params)
             window = book.window if book.window is not None else ctx.cfg.window
             self.desk.contexts[name] = replace(
                 ctx, strategy=strategy, cfg=replace(ctx.cfg, window=window)
             )
             notes.append(
-                decision(None, "reloaded", f"strategy {name} trades with the parameters of "
-                         "its last reload (recorded in the state)", strategy=name,
-                         params=book.params, window=window)
+                decision(None, "reloaded", f"strategy {name} trades with the parameters"
+                         + (" and code" if book.code else "") + " of its last reload "
+                         "(recorded in the state)", strategy=name, params=book.params,
+                         window=window, code=book.code)
             )  # fmt: skip
         return notes
 
@@ -409,13 +424,38 @@ class Engine:
         if self.load_report is None:
             self.start()
         assert self.current is not None
-        if self.current.risk.halted:
-            return self.state
-        for count, event in enumerate(self.feed.events(self.resume_key()), start=1):
-            self.handle(event)
-            if self.stopped or (max_events is not None and count >= max_events):
-                break
+        if not self.current.risk.halted:
+            for count, event in enumerate(self.feed.events(self.resume_key()), start=1):
+                self.handle(event)
+                if self.stopped:
+                    break
+                if max_events is not None and count >= max_events:
+                    return self.state
+        self.finish()
         return self.state
+
+    def finish(self) -> list[Json]:
+        """The feed is over (or trading halted): accept no more commands, and apply the ones
+        acknowledged after the last event at that event's instant (`apply_at_end`), committed
+        as an ``end`` record that also records that event as the last one played (a restart
+        plays nothing again) — no later event would ever apply them. Their outcomes."""
+        with self.lock:
+            self.closing = True  # `acknowledge` refuses from now on
+        assert self.current is not None
+        if not self.current.commands:
+            return []
+        new = self.working_copy()
+        decisions: list[Json] = []
+        trades: list[Json] = []
+        now = new.last_key[0] if new.last_key else None
+        if self._handled is not None:  # events after the last commit changed nothing
+            key, new.last_symbol, now = self._handled
+            new.last_key = key
+        applied = apply_at_end(self.ctx, new, now, decisions, trades)
+        self._commit(new, "end", None, decisions, trades)
+        if self.on_applied is not None:
+            self.on_applied(applied)
+        return applied
 
     def _instances(self, symbol: str) -> list[EngineContext]:
         names = self.routes.get(symbol)
@@ -432,6 +472,7 @@ class Engine:
             seen = (*last, self.current.last_symbol or "")
             if (*event.key, symbol) <= seen:
                 return  # duplicate or out-of-order event: already reflected in the state
+        self._handled = ((event.key[0], event.key[1]), symbol, _time_of(event))
         new = self.working_copy()
         decisions: list[Json] = []
         trades: list[Json] = []

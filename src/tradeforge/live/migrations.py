@@ -18,6 +18,8 @@
   ``params`` and ``window`` (None: the configuration's, recorded when the engine starts); the
   account keeps ``daily``, ``risk`` and the totals in ``stats``; ``last_symbol`` joins
   ``last_key`` (events of several feeds are ordered by time, priority and symbol).
+* **5** — code reloads: each strategy's ``code`` (the code version a ``ctl reload --code`` or
+  ``--reimport`` installed; None: the code imported at start).
 
 Steps must be pure and deterministic, and must leave malformed bodies for the validation to
 name (they fill what is missing, never assume a shape).
@@ -33,7 +35,7 @@ from tradeforge.core.errors import StateError
 
 Body = dict[str, Any]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 def _records(body: Body, key: str) -> list[Body]:
@@ -100,7 +102,17 @@ def v3_to_v4(body: Body) -> Body:
     return body
 
 
-MIGRATIONS: dict[int, Callable[[Body], Body]] = {1: v1_to_v2, 2: v2_to_v3, 3: v3_to_v4}
+def v4_to_v5(body: Body) -> Body:
+    """Every strategy trades the code imported at start (no code reload yet)."""
+    for book in _records(body, "strategies"):
+        book.setdefault("code", None)
+    body["schema_version"] = 5
+    return body
+
+
+MIGRATIONS: dict[int, Callable[[Body], Body]] = {
+    1: v1_to_v2, 2: v2_to_v3, 3: v3_to_v4, 4: v4_to_v5,
+}  # fmt: skip
 
 
 def version_of(body: Any) -> int:

@@ -201,11 +201,14 @@ class StrategyState:
 
     ``params`` and ``window`` are what it trades with now — its configuration's, or what a
     ``reload`` set (a restart keeps them); None in a state migrated from one strategy until
-    the engine starts (it then records the configuration's)."""
+    the engine starts (it then records the configuration's). ``code``: the code version a
+    ``reload --code/--reimport`` installed (`tradeforge.strategy.code.CodeVersion` as JSON),
+    None for the code imported at start."""
 
     identity: Identity
     params: Json | None
     window: int | None
+    code: Json | None
     positions: dict[str, Position]  # by entry client id
     pending: dict[str, PendingOrder]  # by client id
     queued: dict[str, QueuedEntry]  # by client id
@@ -222,6 +225,7 @@ class StrategyState:
             identity=identity,
             params=params,
             window=window,
+            code=None,
             positions={},
             pending={},
             queued={},
@@ -236,6 +240,7 @@ class StrategyState:
             "identity": self.identity.to_json(),
             "params": None if self.params is None else dict(self.params),
             "window": self.window,
+            "code": None if self.code is None else dict(self.code),
             "positions": {k: v.to_json() for k, v in self.positions.items()},
             "pending": {k: v.to_json() for k, v in self.pending.items()},
             "queued": {k: v.to_json() for k, v in self.queued.items()},
@@ -247,11 +252,12 @@ class StrategyState:
 
     @classmethod
     def from_json(cls, body: Json) -> StrategyState:
-        atr, params = body["atr"], body["params"]
+        atr, params, code = body["atr"], body["params"], body["code"]
         return cls(
             identity=Identity(**body["identity"]),
             params=None if params is None else dict(params),
             window=body["window"],
+            code=None if code is None else dict(code),
             positions={k: Position.from_json(v) for k, v in body["positions"].items()},
             pending={k: PendingOrder.from_json(v) for k, v in body["pending"].items()},
             queued={k: QueuedEntry.from_json(v) for k, v in body["queued"].items()},

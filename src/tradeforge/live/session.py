@@ -21,6 +21,7 @@ A session is a TOML or YAML file (read by `tradeforge.core.config.read_config_fi
     timeframe = "M5"
     sizing = "fixed:0.1"         # window, position_mode optional
     limits = { max_positions = 1 }   # optional guards of its own
+    # code = "my_strategy.py"    # a file defining (registering) the strategy, imported first
 
 Each instance trades one symbol on one timeframe (the engine runs a strategy per symbol);
 several instances may share a symbol only at the same timeframe (they share its feed).
@@ -62,7 +63,7 @@ _TOP = {
     "home", "execution", "limits", "bars", "strategies",
 }  # fmt: skip
 _INSTANCE = {"name", "strategy", "params", "symbol", "timeframe", "sizing", "window",
-             "position_mode", "limits"}  # fmt: skip
+             "position_mode", "limits", "code"}  # fmt: skip
 _EXECUTION = {"spread", "slippage", "commission", "swap_long", "swap_short", "seed"}
 
 
@@ -70,14 +71,17 @@ _EXECUTION = {"spread", "slippage", "commission", "swap_long", "swap_short", "se
 class Session:
     """The checked session: ``specs`` by instance name (sorted), each a one-symbol `RunSpec`
     with `LiveSettings` (its ``limits``: the instance's own guards); ``limits``: the
-    account's guards (`RiskLimits` keywords)."""
+    account's guards (`RiskLimits` keywords); ``code``: the strategy files (absolute paths)
+    of the instances whose strategy is defined in one."""
 
     specs: Mapping[str, RunSpec]
     limits: Mapping[str, float] = field(default_factory=dict)
+    code: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "specs", dict(sorted(self.specs.items())))
         object.__setattr__(self, "limits", dict(self.limits))
+        object.__setattr__(self, "code", dict(sorted(self.code.items())))
 
     @property
     def names(self) -> list[str]:
@@ -92,17 +96,26 @@ class Session:
         return next(iter(self.specs.values()))
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "limits": dict(self.limits),
             "strategies": {name: spec.to_dict() for name, spec in self.specs.items()},
         }
+        if self.code:
+            out["code"] = dict(self.code)
+        return out
 
     @classmethod
     def from_dict(cls, data: Any) -> Session:
-        """The session of `to_dict`; `StateError` when it is not one."""
+        """The session of `to_dict` (its strategy files imported); `StateError` when it is
+        not one or a strategy file no longer imports."""
+        from tradeforge.strategy.code import load_code_file
+
         try:
+            code = dict(data.get("code") or {})
+            for path in code.values():
+                load_code_file(path)
             specs = {n: RunSpec.from_dict(d) for n, d in data["strategies"].items()}
-            return cls(specs, dict(data.get("limits") or {}))
+            return cls(specs, dict(data.get("limits") or {}), code)
         except (KeyError, TypeError, AttributeError, ConfigError) as exc:
             raise StateError(f"malformed session settings ({exc})") from None
 
@@ -160,7 +173,8 @@ def _checked(where: str, make: Any) -> Any:
 
 def _instance(
     raw: Any, k: int, account: dict[str, Any], bars: dict[str, str], base: Path
-) -> tuple[str, RunSpec]:
+) -> tuple[str, RunSpec, str | None]:
+    from tradeforge.strategy.code import load_code_file
     from tradeforge.strategy.registry import create_strategy, get_strategy
 
     at = f"strategies[{k}]"
@@ -177,6 +191,9 @@ def _instance(
     params = raw.get("params") or {}
     if not isinstance(params, dict):
         raise ConfigError(f"{at}.params: must be a table of parameters")
+    code = None if raw.get("code") is None else _path(raw["code"], base, f"{at}.code")
+    if code is not None:
+        _checked(f"{at}.code", lambda: load_code_file(code))
     _checked(f"{at}.strategy", lambda: get_strategy(raw["strategy"]))
     strategy = _checked(f"{at}.params", lambda: create_strategy(raw["strategy"], params))
     timeframe = _checked(f"{at}.timeframe", lambda: Timeframe.parse(raw["timeframe"]).name)
@@ -203,7 +220,7 @@ def _instance(
         ),
     )  # fmt: skip
     _checked(f"{at}.window", lambda: spec.resolve_window(strategy))
-    return name, spec
+    return name, spec, code
 
 
 def parse_session(data: dict[str, Any], base: Path) -> Session:
@@ -240,9 +257,12 @@ def parse_session(data: dict[str, Any], base: Path) -> Session:
     if not isinstance(raw, list) or not raw:
         raise ConfigError("strategies: at least one [[strategies]] table is needed")
     specs: dict[str, RunSpec] = {}
+    code: dict[str, str] = {}
     timeframes: dict[str, tuple[str, str]] = {}
     for k, item in enumerate(raw, start=1):
-        name, spec = _instance(item, k, account, bars, base)
+        name, spec, path = _instance(item, k, account, bars, base)
+        if path is not None:
+            code[name] = path
         if name in specs:
             raise ConfigError(f"strategies[{k}].name: {name!r} is used twice")
         seen = timeframes.setdefault(spec.symbol, (name, str(spec.timeframe)))
@@ -252,7 +272,7 @@ def parse_session(data: dict[str, Any], base: Path) -> Session:
                 f"{seen[0]}; instances on one symbol share its feed and timeframe"
             )
         specs[name] = spec
-    return Session(specs, _limits(data.get("limits"), "limits"))
+    return Session(specs, _limits(data.get("limits"), "limits"), code)
 
 
 def load_session(path: str | Path) -> Session:

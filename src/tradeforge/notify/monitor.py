@@ -2,7 +2,12 @@
 which trades the session should have; the comparison with the session's own trades raises
 alerts when a limit is crossed.
 
-* **Shadow.** The session's `RunSpec` (``dryrun.json``; the execution model may be replaced
+* **Per instance.** A monitor follows one strategy instance of the session (its own symbol,
+  timeframe, bars and trades); `tradeforge.notify.session.SessionNotifier` runs one per
+  instance, so in a session of several each has its own shadow backtest and its alerts name
+  the instance.
+* **Shadow.** The instance's `RunSpec` (``dryrun.json``, or its entry in a session's
+  ``session.json``; the execution model may be replaced
   by the costs the backtest was validated with, `MonitorSettings`) and a fresh instance of its
   strategy: `strategy_signals` (the engine's own step) on the bars closed so far, signals
   before the first traded bar dropped, then `backtest_signals`. It is re-run **periodically**
@@ -93,8 +98,12 @@ def trades_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
-def open_rows(state: EngineState, symbol: str, lot_step: float) -> list[dict[str, Any]]:
-    """The state's open positions as trade rows without an exit."""
+def open_rows(
+    state: EngineState, symbol: str, lot_step: float, instance: str | None = None
+) -> list[dict[str, Any]]:
+    """The state's open positions (of ``instance`` only, when given) as trade rows without
+    an exit."""
+    positions = state.positions if instance is None else state.strategies[instance].positions
     return [
         {
             "trade_id": p.trade_id,
@@ -108,14 +117,15 @@ def open_rows(state: EngineState, symbol: str, lot_step: float) -> list[dict[str
             "initial_stop": p.initial_stop,
             "risk": p.risk_money,
         }
-        for p in state.positions.values()
+        for p in positions.values()
     ]
 
 
 class DivergenceMonitor:
-    """Shadow backtest vs session (see the module doc). A `SessionObserver` by itself;
-    `tradeforge.notify.session.SessionNotifier` runs one when the config has ``[monitor]``
-    and passes ``alert`` (its dispatcher) so crossings reach the chats."""
+    """Shadow backtest vs one instance of a session (see the module doc; ``instance``: its
+    name, None for the first). A `SessionObserver` by itself;
+    `tradeforge.notify.session.SessionNotifier` runs one per instance when the config has
+    ``[monitor]`` and passes ``alert`` (its dispatcher) so crossings reach the chats."""
 
     def __init__(
         self,
@@ -124,9 +134,12 @@ class DivergenceMonitor:
         spec: RunSpec | None = None,
         alert: Callable[[Message], Any] | None = None,
         poll: float = 0.25,
+        instance: str | None = None,
     ) -> None:
         self.settings = settings
         self.spec = spec
+        self.instance = instance
+        self.own = ""  # " (<instance>)" in texts when the session runs several
         self.alert = alert
         self.poll = poll
         self.engine: Engine | None = None
@@ -147,7 +160,8 @@ class DivergenceMonitor:
         self.engine = engine
         why = self.prepare(engine)
         if why is not None:
-            self._log([decision(None, "monitor_unavailable", f"no divergence monitor: {why}")])
+            text = f"no divergence monitor{self.own}: {why}"
+            self._log([decision(None, "monitor_unavailable", text, **self._tag())])
             return self.on_decision
         self._thread = threading.Thread(target=self._run, name="tradeforge-monitor", daemon=True)
         self._thread.start()
@@ -170,7 +184,7 @@ class DivergenceMonitor:
             s = self.last["summary"]
             failing = sorted(self.failing)
             reason = (
-                f"divergence monitor: {s['matched']} matched, {s['missing']} missing, "
+                f"divergence monitor{self.own}: {s['matched']} matched, {s['missing']} missing, "
                 f"{s['extra']} extra of {s['expected_trades']} expected trade(s); "
                 + (f"failing: {', '.join(failing)}" if failing else "within limits")
             )
@@ -179,6 +193,7 @@ class DivergenceMonitor:
                     decision(
                         self._as_of_ns(), "monitor_summary", reason, summary=s, failing=failing,
                         evaluations=self.evaluations, seconds=round(self.seconds, 3),
+                        **self._tag(),
                     )
                 ]
             )  # fmt: skip
@@ -186,19 +201,25 @@ class DivergenceMonitor:
 
     # -- preparation -----------------------------------------------------------------------------
     def prepare(self, engine: Engine) -> str | None:
-        """Set up the shadow for ``engine``; why it cannot be monitored, or None."""
-        feed = engine.feed
+        """Set up the shadow for ``engine``'s instance; why it cannot be monitored, or None."""
+        name = self.instance or next(iter(engine.contexts))
+        if name not in engine.contexts:
+            return f"the session runs no strategy {name!r}"
+        self.instance = name
+        if len(engine.contexts) > 1:
+            self.own = f" ({name})"
+        self.ctx = ctx = engine.contexts[name]
+        feed = ctx.feed
         if not isinstance(feed, ReplayFeed):
             return "only replayed sessions (dry-runs) are monitored for now"
         spec = self.spec
         if spec is None:
-            path = engine.dir / SPEC_FILE
-            if not path.exists():
-                return f"no session spec ({path})"
             try:
-                spec = RunSpec.from_dict(read_document(path))
+                spec = _stored_spec(engine, name)
             except TradeforgeError as exc:
                 return str(exc)
+            if spec is None:
+                return f"no session spec ({engine.dir / SPEC_FILE})"
         self.shadow = shadow_spec(spec, self.settings)
         self.strategy = spec.create_strategy()  # its own instance: it runs on another thread
         self.frame = feed.frame
@@ -209,8 +230,8 @@ class DivergenceMonitor:
             start = start.tz_localize("UTC")
         first = 0 if start is None else int(feed.frame.index.searchsorted(start))
         self.first = first
-        self.window = engine.cfg.window
-        self.close_at_end = engine.cfg.close_at_end
+        self.window = ctx.cfg.window
+        self.close_at_end = ctx.cfg.close_at_end
         self.journal = JournalTail(engine.dir / JOURNAL_FILE)
         return None
 
@@ -246,7 +267,10 @@ class DivergenceMonitor:
             text = f"{type(exc).__name__}: {exc}"
             if text not in self._errors:
                 self._errors.add(text)
-                self._log([decision(None, "monitor_error", f"divergence monitor: {text}")])
+                self._log(
+                    [decision(None, "monitor_error", f"divergence monitor{self.own}: {text}",
+                              **self._tag())]
+                )  # fmt: skip
 
     def compare(self, state: EngineState, bar: int, final: bool = False) -> dict[str, Any]:
         """The comparison as of the close of bar ``bar`` (`compare_trades`' document)."""
@@ -286,17 +310,16 @@ class DivergenceMonitor:
         from tradeforge.live.strategy_signals import strategy_signals
         from tradeforge.strategy.signals import Signals
 
-        engine = self.engine
-        assert engine is not None
+        ctx = self.ctx
         lo = max(0, trade_from - self.window)
         bars = self.frame.iloc[lo:end]
-        sig = strategy_signals(self.strategy, bars, engine.tf.name, engine.inst)
+        sig = strategy_signals(self.strategy, bars, ctx.tf.name, ctx.inst)
         keep = sig.bar >= trade_from - lo
         sig = Signals(
             sig.n_bars, sig.tags, sig.ints[:, keep], sig.floats[:, keep],
             sig.trail_level_long, sig.trail_level_short,
         )  # fmt: skip
-        trades = backtest_signals(bars, sig, engine.symbol, self.shadow).trades.copy()
+        trades = backtest_signals(bars, sig, ctx.symbol, self.shadow).trades.copy()
         trades["exit_reason"] = trades["exit_reason"].astype(str)
         if not (final and self.close_at_end):
             still_open = trades["exit_reason"] == "end"
@@ -305,14 +328,14 @@ class DivergenceMonitor:
         return trades
 
     def session_trades(self, state: EngineState) -> pd.DataFrame:
-        """The session's closed trades (journal) and open positions (``state``)."""
-        engine = self.engine
-        assert engine is not None
+        """The instance's closed trades (journal) and open positions (``state``)."""
+        ctx = self.ctx
         for t in self.journal.trades():
-            self._closed[int(t["trade_id"])] = t
+            if t.get("strategy", ctx.name) == ctx.name:
+                self._closed[int(t["trade_id"])] = t
         rows = [
             r
-            for r in open_rows(state, engine.symbol, engine.inst.lot_step)
+            for r in open_rows(state, ctx.symbol, ctx.inst.lot_step, ctx.name)
             if r["trade_id"] not in self._closed
         ]
         closed = sorted(self._closed.values(), key=lambda t: t["trade_id"])
@@ -332,19 +355,21 @@ class DivergenceMonitor:
             if not c["passed"] and name not in self.failing:
                 self.failing[name] = c
                 text = (
-                    f"divergence from the backtest: {name} = {_num(c['value'])} "
+                    f"divergence from the backtest{self.own}: {name} = {_num(c['value'])} "
                     f"({c['limit_kind']} {_num(c['limit'])}); {s['matched']} matched, "
                     f"{s['missing']} missing, {s['extra']} extra"
                 )
-                out.append(decision(as_of, "divergence", text, **c, **counts))
+                out.append(decision(as_of, "divergence", text, **c, **counts, **self._tag()))
                 messages.append(Message(Level.WARNING, "divergence", text, iso(as_of), c))
             elif c["passed"] and name in self.failing:
                 del self.failing[name]
                 text = (
-                    f"divergence cleared: {name} = {_num(c['value'])} "
+                    f"divergence cleared{self.own}: {name} = {_num(c['value'])} "
                     f"({c['limit_kind']} {_num(c['limit'])})"
                 )
-                out.append(decision(as_of, "divergence_cleared", text, **c, **counts))
+                out.append(
+                    decision(as_of, "divergence_cleared", text, **c, **counts, **self._tag())
+                )
                 messages.append(Message(Level.INFO, "divergence", text, iso(as_of), c))
         if out:
             self._log(out)
@@ -352,11 +377,27 @@ class DivergenceMonitor:
             for m in messages:
                 self.alert(m)
 
+    def _tag(self) -> dict[str, str]:
+        """``strategy=<instance>`` for the records of a monitor of a session of several."""
+        return {"strategy": str(self.instance)} if self.own else {}
+
     def _log(self, decisions: list[dict[str, Any]]) -> None:
         engine = self.engine
         assert engine is not None
         seq = engine.state.get("seq", 0) if engine.state else 0
         append_decisions(engine.dir, seq, decisions)
+
+
+def _stored_spec(engine: Engine, name: str) -> RunSpec | None:
+    """Instance ``name``'s spec as the state directory stores it: a session's entry in
+    ``session.json``, else ``dryrun.json``; None when neither is there."""
+    from tradeforge.live.session import SESSION_FILE, Session
+
+    path = engine.dir / SESSION_FILE
+    if path.exists():
+        return Session.from_dict(read_document(path)).specs[name]
+    path = engine.dir / SPEC_FILE
+    return RunSpec.from_dict(read_document(path)) if path.exists() else None
 
 
 def _num(value: Any) -> str:

@@ -11,7 +11,9 @@ counters go to the session's ``decisions.jsonl`` as ``notify_*`` records.
 
 With ``[telegram.commands]`` in the config the delivery thread's loop also runs the
 session's Telegram commands (`tradeforge.notify.operator`); with ``[monitor]`` a
-`DivergenceMonitor` follows the session too and its alerts are delivered like any message.
+`DivergenceMonitor` follows each strategy instance of the session too and its alerts are
+delivered like any message. In a session of several instances a message about a position,
+an order or a trade prints with its own instance's symbol, digits and currency.
 """
 
 from __future__ import annotations
@@ -61,9 +63,10 @@ class SessionNotifier:
         self.engine: Engine | None = None
         self.dispatcher: Dispatcher | None = None
         self.risk: RiskWatch | None = None
-        self.fmt: events.Formats | None = None
+        self.fmt: events.Formats | None = None  # the first instance's (the session's totals)
+        self.fmts: dict[str, events.Formats] = {}  # each instance's, by name
         self.operator: TelegramOperator | None = None
-        self.monitor: DivergenceMonitor | None = None
+        self.monitors: list[DivergenceMonitor] = []  # one per instance
         self._trades_seq = -1  # the last commit whose closed trades were notified
         self._guards: set[tuple[str, int | None]] = set()  # (guard, day) already told
 
@@ -71,9 +74,12 @@ class SessionNotifier:
     def attach(self, engine: Engine) -> Callable[[Decision], None]:
         """Start delivering for ``engine``; returns the per-decision callback."""
         cfg = engine.cfg
-        label = self.config.label or f"{cfg.strategy_name} {engine.symbol} {cfg.timeframe}"
+        label = self.config.label or ", ".join(
+            f"{name} {c.symbol} {c.cfg.timeframe}" for name, c in engine.contexts.items()
+        )
         channels = self.config.channels(label)
         self.engine = engine
+        self.fmts = {name: events.Formats.of(c.inst) for name, c in engine.contexts.items()}
         self.fmt = events.Formats.of(engine.inst)
         risk = self.config.risk
         self.risk = RiskWatch(cfg.limits, risk.daily_loss_pct, risk.drawdown_guard_fraction)
@@ -96,24 +102,31 @@ class SessionNotifier:
         if self.config.monitor is not None:
             from tradeforge.notify.monitor import DivergenceMonitor
 
-            self.monitor = DivergenceMonitor(self.config.monitor, alert=self._alert)
-            self.monitor.attach(engine)
+            for name in engine.contexts:
+                monitor = DivergenceMonitor(self.config.monitor, alert=self._alert, instance=name)
+                monitor.attach(engine)
+                self.monitors.append(monitor)
         return self.on_decision
+
+    @property
+    def monitor(self) -> DivergenceMonitor | None:
+        """The first instance's monitor (a session of one has only that one)."""
+        return self.monitors[0] if self.monitors else None
 
     def on_decision(self, d: Decision) -> None:
         """The engine's thread, right after a commit: queue and return."""
         engine, dispatcher = self.engine, self.dispatcher
         assert engine is not None and dispatcher is not None
         dispatcher.submit(partial(self.messages, d, engine.state["seq"], engine.current))
-        if self.monitor is not None:
-            self.monitor.on_decision(d)
+        for monitor in self.monitors:
+            monitor.on_decision(d)
 
     def finish(self, engine: Engine, error: BaseException | None) -> DispatchStats:
         """The session ended (``error``: why it stopped): send the closing message, deliver
         what is queued within ``delivery.drain_seconds``, log the counters."""
         assert self.dispatcher is not None and self.fmt is not None
-        if self.monitor is not None:
-            self.monitor.finish(engine, error)  # its last comparison, delivered below
+        for monitor in self.monitors:
+            monitor.finish(engine, error)  # its last comparison, delivered below
         if "end" not in self.muted:
             self.dispatcher.submit(events.ended(engine.current, self.fmt, error))
         stats = self.dispatcher.close(self.config.delivery.drain_seconds)
@@ -139,9 +152,18 @@ class SessionNotifier:
         """The messages of decision ``d`` of commit ``seq`` (``state``: after that commit)."""
         return [m for m in self._describe(d, seq, state) if m.kind not in self.muted]
 
+    def _format_of(self, d: Decision, state: EngineState) -> events.Formats:
+        """How to print decision ``d``: its instance's formats (named by the decision, or the
+        owner of its order or position), else the first instance's."""
+        name = d.get("strategy") or state.owner(d.get("order") or d.get("position") or "")
+        fmt = self.fmts.get(name) if isinstance(name, str) else None
+        assert self.fmt is not None
+        return fmt or self.fmt
+
     def _describe(self, d: Decision, seq: int, state: EngineState) -> list[Message]:
-        fmt, risk = self.fmt, self.risk
-        assert fmt is not None and risk is not None
+        risk = self.risk
+        assert risk is not None
+        fmt = self._format_of(d, state)
         kind = d["kind"]
         if kind == "start":
             return [events.started(d, state)]
@@ -172,7 +194,8 @@ class SessionNotifier:
             self._trades_seq = seq  # every trade the commit closed, once
             assert self.engine is not None
             for trade in commit_trades(self.engine.repo.journal.path, seq):
-                out.append(events.closed(trade, fmt, d.get("time")))
+                own = self.fmts.get(str(trade.get("strategy")), fmt)
+                out.append(events.closed(trade, own, d.get("time")))
                 out += risk.on_trade(trade, state)
         return out
 

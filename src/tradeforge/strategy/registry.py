@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,23 @@ def register_strategy(cls: type[Strategy]) -> type[Strategy]:
             raise ConfigError(f"strategy name {cls.name!r} is already registered")
     _REGISTRY[cls.name] = cls
     return cls
+
+
+@contextmanager
+def isolated(module: str) -> Iterator[None]:
+    """Registrations by classes of ``module`` made inside are undone when it ends (a module's
+    code rebuilt for one instance of a live session, `tradeforge.strategy.code.build_class`,
+    stays out of the registry); what other modules imported meanwhile register stays."""
+    saved = dict(_REGISTRY)
+    try:
+        yield
+    finally:
+        for name, cls in list(_REGISTRY.items()):
+            if cls.__module__ == module and saved.get(name) is not cls:
+                if name in saved:
+                    _REGISTRY[name] = saved[name]
+                else:
+                    del _REGISTRY[name]
 
 
 def _load_builtins() -> None:

@@ -1,21 +1,23 @@
 """Acknowledged commands take effect here, at an event boundary: `apply_commands` runs inside
-`Engine.handle` before the event's own effects, applies every command of the state's inbox
-in id order (each logged as a ``command`` decision with its outcome), then closes what the
-blackout windows due at this instant ask to flatten. Everything runs on the engine's thread
-and lands in the event's own journal record, so a replay of the journal gives the same state,
-and a crash before that record is written re-applies the same commands to the same state
-(broker calls are idempotent by client id).
+`Engine.handle` before the event's own effects (and `apply_at_end` once more when the feed is
+over, for the commands acknowledged after its last event), applies every command of the
+state's inbox in id order (each logged as a ``command`` decision with its outcome), then
+closes what the blackout windows due at this instant ask to flatten. Everything runs on the
+engine's thread and lands in the event's own journal record, so a replay of the journal gives
+the same state, and a crash before that record is written re-applies the same commands to the
+same state (broker calls are idempotent by client id).
 
 A command naming a strategy acts on that instance only (its entries, its positions); a
 ``reload`` swaps the instance's strategy object in the session's `Desk` at once, so the
-event's own effects already use the new parameters."""
+event's own effects already use the new parameters (or code)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
-from tradeforge.core.errors import ConfigError
+from tradeforge.core.errors import ConfigError, StateError
 from tradeforge.live import guards as G
 from tradeforge.live import manager as M
 from tradeforge.live.booking import close_at_market, execute_exit
@@ -25,9 +27,8 @@ from tradeforge.live.control.blackout import flattens_due, window_text
 from tradeforge.live.control.commands import close_steps
 from tradeforge.live.decisions import decision, iso
 from tradeforge.live.kill import cancel_entries, flatten, flatten_all, kill
-from tradeforge.live.model import Blackout, Command, EngineState, Json
+from tradeforge.live.model import Blackout, Command, EngineState, Json, StrategyState
 from tradeforge.live.persist import state_io
-from tradeforge.strategy.registry import create_strategy
 
 Step = Callable[[EngineContext, EngineState, Command, int, list, list], str]
 
@@ -41,7 +42,13 @@ def _of(ctx: EngineContext, name: str) -> EngineContext:
     return ctx.desk.contexts.get(name, ctx)
 
 
-def _switch(cmd: Command, new: EngineState, decisions: list, now: int, kind: str) -> str:
+def _switch(
+    ctx: EngineContext, cmd: Command, new: EngineState, decisions: list, now: int, kind: str
+) -> str:
+    """Pause or resume (all instances, or one). A pause also cancels the paused instances'
+    entry orders — resting limit/stop orders at the broker and queued ones — since a paused
+    instance opens nothing (`cancel_entries`); a resume does not bring them back (the
+    strategy's next signals place new ones)."""
     name = cmd.args["strategy"]
     pause = kind == "paused"
     if name is None:
@@ -50,16 +57,23 @@ def _switch(cmd: Command, new: EngineState, decisions: list, now: int, kind: str
     else:
         new.control.strategies[name].paused = pause
         text = f"strategy {name} {kind}" + (": no new entries" if pause else "")
+    if pause:
+        paused = [_of(ctx, name)] if name is not None else ctx.desk.contexts.values() or [ctx]
+        orders = sum(c.book(new).entries() - len(c.book(new).positions) for c in paused)
+        for target in paused:
+            cancel_entries(target, new, now, f"{text}, by {_by(cmd)}", decisions)
+        if orders:
+            text += f", {orders} entry order(s) cancelled"
     decisions.append(decision(now, kind, f"{text}, by {_by(cmd)}", strategy=name))
     return text
 
 
 def _pause(ctx, new, cmd, now, decisions, trades) -> str:
-    return _switch(cmd, new, decisions, now, "paused")
+    return _switch(ctx, cmd, new, decisions, now, "paused")
 
 
 def _resume(ctx, new, cmd, now, decisions, trades) -> str:
-    return _switch(cmd, new, decisions, now, "resumed")
+    return _switch(ctx, cmd, new, decisions, now, "resumed")
 
 
 def _disable(ctx, new, cmd, now, decisions, trades) -> str:
@@ -179,25 +193,42 @@ def _kill(ctx, new, cmd, now, decisions, trades) -> str:
 
 
 def _reload(ctx, new, cmd, now, decisions, trades) -> str:
-    """New parameters (checked when acknowledged) for one instance: its positions, their
-    stops and its orders stay; its signals from this event on come from the new strategy,
-    over the window its warm-up needs."""
+    """New parameters and/or code (checked when acknowledged) for one instance: its positions,
+    their stops and its orders stay; its signals from this event on come from the new
+    strategy, over the window its warm-up needs. New code is rebuilt from the archive the
+    check wrote, so a replay after a crash installs the same class."""
     name, params, window = cmd.args["strategy"], cmd.args["params"], cmd.args["window"]
     target = _of(ctx, name)
     book = target.book(new)
-    strategy = create_strategy(book.identity.strategy, params)
+    code = cmd.args.get("code")
+    cls = type(target.strategy) if code is None else strategy_class(ctx.dir, name, book, code)
+    strategy = cls(params)
     book.params, book.window = dict(params), window
+    if code is not None:
+        book.code = dict(code)
     ctx.desk.contexts[name] = replace(
         target, strategy=strategy, cfg=replace(target.cfg, window=window)
     )
-    changed = ", ".join(f"{k}={v}" for k, v in sorted(cmd.args["changed"].items()))
+    what = [f"{k}={v}" for k, v in sorted(cmd.args["changed"].items())]
+    if code is not None:
+        what.insert(0, f"code {code['sha256'][:12]} ({Path(code['origin']).name})")
     text = (
-        f"strategy {name} reloaded: {changed}; window {window} bars; "
+        f"strategy {name} reloaded: {', '.join(what)}; window {window} bars; "
         f"{len(book.positions)} open position(s) kept with their stops"
     )
     decisions.append(decision(now, "reloaded", f"{text}, by {_by(cmd)}", strategy=name,
-                              params=dict(params), window=window))  # fmt: skip
+                              params=dict(params), window=window, code=code))  # fmt: skip
     return text
+
+
+def strategy_class(state_dir: Path, name: str, book: StrategyState, code: Json) -> type:
+    """The class of code version ``code`` of instance ``name``, from the state's archive."""
+    from tradeforge.strategy.code import CodeVersion, archived_class
+
+    try:
+        return archived_class(state_dir, CodeVersion.from_json(code), book.identity.strategy)
+    except StateError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 STEPS: dict[str, Step] = {
@@ -226,18 +257,36 @@ def apply_commands(
             detail, ok = STEPS[cmd.name](ctx, new, cmd, now, decisions, trades), True
         except (ConfigError, BrokerError) as exc:
             detail, ok = f"not applied: {exc}", False
-        outcome = "applied" if ok else "failed"
-        decisions.append(
-            decision(now, "command", detail, id=cmd.id, command=cmd.name, outcome=outcome,
-                     who=cmd.who)
-        )  # fmt: skip
-        outcomes.append(
-            {"id": cmd.id, "command": cmd.name, "outcome": outcome, "detail": detail,
-             "time": iso(now)}
-        )  # fmt: skip
+        outcomes.append(_outcome(cmd, now, detail, ok, decisions))
     for hit in flattens_due(new, now, ctx.step_ns):
         why = f"flatten for {hit.describe()}"
         decisions.append(decision(now, "flatten", why, window=hit.id))
         flatten_all(ctx, new, now, why, decisions, trades, action=None)
         new.blackouts[hit.id].flattened = hit.start
     return outcomes
+
+
+def _outcome(cmd: Command, now: int | None, detail: str, ok: bool, decisions: list) -> Json:
+    """Log command ``cmd``'s outcome as a ``command`` decision; the outcome as JSON."""
+    outcome = "applied" if ok else "failed"
+    decisions.append(
+        decision(now, "command", detail, id=cmd.id, command=cmd.name, outcome=outcome,
+                 who=cmd.who)
+    )  # fmt: skip
+    return {"id": cmd.id, "command": cmd.name, "outcome": outcome, "detail": detail,
+            "time": None if now is None else iso(now)}  # fmt: skip
+
+
+def apply_at_end(
+    ctx: EngineContext, new: EngineState, now: int | None, decisions: list, trades: list
+) -> list[Json]:
+    """The session's last boundary, once its feed is over: the inbox applied at ``now``, the
+    instant of the last event (its quotes are the last known), or — before any event, ``now``
+    None — failed."""
+    if now is not None:
+        return apply_commands(ctx, new, now, decisions, trades)
+    return [
+        _outcome(new.commands.pop(key), None, "not applied: the session ended before its "
+                 "first feed event", False, decisions)
+        for key in sorted(new.commands, key=int)
+    ]  # fmt: skip

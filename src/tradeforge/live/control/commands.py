@@ -6,13 +6,15 @@ changed in between (a position closed by its stop, a window removed).
 
 A strategy named by a command is one instance of the session (by its name in the session
 file; the registered strategy's name for a session of one). ``reload`` is validated in full
-here — the strategy built with the new parameters, its warm-up fitted into a window — so a
-reload that would fail is refused and changes nothing.
+here — new code imported, the strategy built with the new parameters, its features resolved
+and its warm-up fitted into a window — so a reload that would fail is refused and changes
+nothing.
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from tradeforge.core.errors import ConfigError, TradeforgeError
@@ -21,7 +23,7 @@ from tradeforge.live import manager as M
 from tradeforge.live.context import EngineContext
 from tradeforge.live.control.blackout import MINUTE
 from tradeforge.live.decisions import iso
-from tradeforge.live.model import EngineState, Json, Position
+from tradeforge.live.model import EngineState, Json, Position, StrategyState
 
 #: Commands that change the session (journaled, applied at the next event boundary).
 COMMANDS = (
@@ -180,23 +182,51 @@ def _close(args: Json, state: EngineState, ctx: EngineContext) -> Json:
     return {"position": pos.cid, "steps": steps}
 
 
+def _new_code(args: Json, name: str, book: StrategyState, cls: type) -> tuple:
+    """``(class, version, source)`` of a reload's new code, or ``(cls, None, None)`` without
+    one: ``code`` a file with the module's new source, ``reimport`` the module's own file
+    read again (the file the instance's current version came from)."""
+    from tradeforge.strategy import code as C
+
+    path, reimport = _arg(args, "code", str), bool(_arg(args, "reimport", bool))
+    if path is None and not reimport:
+        return cls, None, None
+    if path is not None and reimport:
+        raise ConfigError(f"reload of {name}: give --code FILE or --reimport, not both")
+    current = None if book.code is None else C.CodeVersion.from_json(book.code)
+    if path is None:
+        path = current.origin if current is not None else str(C.source_file(cls))
+    source = C.read_source(path)
+    module = current.module if current is not None else cls.__module__
+    version = C.CodeVersion(module, C.sha256_text(source), str(Path(path).resolve()))
+    built = C.build_class(source, module, version.origin, book.identity.strategy)
+    return built, version, source
+
+
 def _reload(args: Json, state: EngineState, ctx: EngineContext) -> Json:
-    """New parameters for one instance, merged over its current ones and validated: the
-    strategy is built with them and its warm-up fitted into the window (`RunSpec.
-    resolve_window`: the instance's explicit window must hold it, else it is derived)."""
-    from tradeforge.strategy.registry import create_strategy
+    """New parameters and/or a new code version for one instance, validated in full: the
+    code imports and defines the strategy, the strategy builds with the parameters (merged
+    over its current ones), its features resolve and its warm-up fits the window
+    (`RunSpec.resolve_window`: the instance's explicit window must hold it, else it is
+    derived). New code is archived (`tradeforge.strategy.code.archive`) before the command is
+    journaled, so applying it — now or in a replay after a crash — rebuilds the same class."""
+    from tradeforge.strategy import code as C
     from tradeforge.trading.spec import LiveSettings, RunSpec
 
     name = strategy_of(args, state, required=True)
     assert name is not None
-    given = _arg(args, "params", dict, required=True)
-    if not given:
-        raise ConfigError(f"reload of {name} needs new parameters (-p key=value)")
+    given = _arg(args, "params", dict) or {}
+    if not given and args.get("code") is None and not args.get("reimport"):
+        raise ConfigError(
+            f"reload of {name} needs new parameters (-p key=value) or new code "
+            "(--code FILE or --reimport)"
+        )
     book = state.strategies[name]
     target = ctx.desk.contexts.get(name, ctx)
     current = book.params if book.params is not None else target.strategy.describe()["params"]
     try:
-        strategy = create_strategy(book.identity.strategy, {**current, **given})
+        cls, version, source = _new_code(args, name, book, type(target.strategy))
+        strategy = cls({**current, **given})
         params = strategy.describe()["params"]
         spec = RunSpec(
             strategy=book.identity.strategy, params=params, symbols=(book.identity.symbol,),
@@ -207,9 +237,15 @@ def _reload(args: Json, state: EngineState, ctx: EngineContext) -> Json:
     except TradeforgeError as exc:
         raise ConfigError(f"reload of {name} refused: {exc}") from None
     changed = {k: params[k] for k in sorted(given) if params[k] != current.get(k)}
-    if not changed:
-        raise ConfigError(f"reload of {name} refused: the parameters are unchanged")
-    return {"strategy": name, "params": params, "window": window, "changed": changed}
+    same_code = version is None or (book.code is not None and book.code == version.to_json())
+    if not changed and same_code:
+        what = "parameters are" if version is None else "code and parameters are"
+        raise ConfigError(f"reload of {name} refused: the {what} unchanged")
+    out = {"strategy": name, "params": params, "window": window, "changed": changed}
+    if version is not None:
+        C.archive(ctx.dir, source)
+        out["code"] = version.to_json()
+    return out
 
 
 def _confirmed(args: Json, name: str) -> None:
