@@ -59,11 +59,14 @@ class Script:
         return Spot(self.first_live * 60_000 - 1_000, close, bar)  # type: ignore[arg-type]
 
 
-def make_script(n_live: int = 30, seed: int = 11) -> Script:
-    """History ending just before the current minute, then ``n_live`` live minutes."""
+def make_script(
+    n_live: int = 30, seed: int = 11, first_live: int | None = None, offset_ms: int = 0
+) -> Script:
+    """History ending just before the current minute (or ``first_live``), then ``n_live``
+    live minutes; each minute's spots ``offset_ms`` after its 0, 20 and 40 s."""
     frame = make_bars(HISTORY + n_live, freq="1min", seed=seed)
     prices = np.rint(frame[["open", "high", "low", "close"]].to_numpy() * 100_000).astype(np.int64)
-    first_live = int(time.time() // 60)
+    first_live = int(time.time() // 60) if first_live is None else first_live
     minutes = np.arange(first_live - HISTORY, first_live + n_live, dtype=np.int64)
     rows = np.column_stack([minutes, prices, np.full(len(minutes), 10, np.int64)])
     spots = []
@@ -74,7 +77,7 @@ def make_script(n_live: int = 30, seed: int = 11) -> Script:
         for k, price in enumerate(path):
             seen_hi, seen_lo = max(seen_hi, price), min(seen_lo, price)
             bar = (minute, o, seen_hi, seen_lo, price, k + 1)
-            spots.append(Spot(minute * 60_000 + k * 20_000, price, bar))
+            spots.append(Spot(minute * 60_000 + k * 20_000 + offset_ms, price, bar))
     return Script(rows, spots, first_live)
 
 
@@ -117,45 +120,54 @@ def committed_key(state: Path) -> tuple[int, int] | None:
 
 
 class Driver:
-    """Pushes ``script``'s spots to ``server`` for the session in ``state``."""
+    """Pushes the spots of ``scripts`` (by the fake's symbol id; one script: symbol 1) to
+    ``server`` in time order, for the session in ``state``; ``spots``: ``(symbol id, spot)``."""
 
-    def __init__(self, server, script: Script, state: Path) -> None:
-        self.server, self.script, self.state = server, script, state
-        server.set_bars(1, 1, script.rows)
+    def __init__(self, server, scripts: Script | dict[int, Script], state: Path) -> None:
+        self.scripts = scripts if isinstance(scripts, dict) else {1: scripts}
+        self.server, self.state = server, state
+        for sid, script in self.scripts.items():
+            server.set_bars(sid, 1, script.rows)
+        self.spots = sorted(
+            ((sid, spot) for sid, s in self.scripts.items() for spot in s.spots),
+            key=lambda x: x[1].ms,
+        )
         server.heartbeat_interval = 1.0
 
-    def _quote(self, spot: Spot) -> None:
-        self.server.clock_ms = spot.ms
-        self.server.set_quote(1, spot.bid, spot.bid + SPREAD)
+    def _quote(self, sid: int, spot: Spot) -> None:
+        self.server.clock_ms = max(self.server.clock_ms or 0, spot.ms)
+        self.server.set_quote(sid, spot.bid, spot.bid + SPREAD)
 
     def prepare(self) -> int:
-        """Before a (re)start, with no process running: the fake's quote and clock set to the
-        last spot the committed state has seen; the index of the first spot to push."""
+        """Before a (re)start, with no process running: the fake's quotes and clock set to
+        the last spots the committed state has seen; the index of the first spot to push."""
         last = committed_key(self.state)
-        spots = self.script.spots
         first = 0 if last is None else next(
-            (i for i, s in enumerate(spots) if s.key > last), len(spots)
+            (i for i, (_, s) in enumerate(self.spots) if s.key > last), len(self.spots)
         )  # fmt: skip
-        self._quote(spots[first - 1] if first > 0 else self.script.opening)
+        self.server.clock_ms = None
+        for sid, script in self.scripts.items():
+            seen = [s for k, s in self.spots[:first] if k == sid]
+            self._quote(sid, seen[-1] if seen else script.opening)
         self.subscriptions = self.server.live_subscriptions
         return first
 
     def wait_subscribed(self, alive, timeout: float = 60.0) -> bool:
         deadline = time.monotonic() + timeout
-        while self.server.live_subscriptions == self.subscriptions:
+        while self.server.live_subscriptions < self.subscriptions + len(self.scripts):
             if not alive() or time.monotonic() > deadline:
                 return False
             time.sleep(0.005)
         return True
 
     def push(self, i: int) -> None:
-        spot = self.script.spots[i]
+        sid, spot = self.spots[i]
         self.server.clock_ms = spot.ms
-        self.server.push_spot(1, spot.bid, spot.bid + SPREAD, bar=spot.bar, period=1)
+        self.server.push_spot(sid, spot.bid, spot.bid + SPREAD, bar=spot.bar, period=1)
 
     def wait_handled(self, i: int, alive, timeout: float = 60.0) -> bool:
         """Until the engine has finished spot ``i`` (False: the process died first)."""
-        key = self.script.spots[i].key
+        key = self.spots[i][1].key
         deadline = time.monotonic() + timeout
         while True:
             done = handled(self.state)
@@ -169,15 +181,22 @@ class Driver:
     def finish(self, alive) -> None:
         """Kill switch, then one more quote: the engine flattens, halts and exits."""
         (self.state / "KILL").write_text("end of script\n")
-        last = self.script.spots[-1]
+        sid, last = self.spots[-1]
         self.server.clock_ms = last.ms + 10_000
-        self.server.push_spot(1, last.bid, last.bid + SPREAD)
+        self.server.push_spot(sid, last.bid, last.bid + SPREAD)
 
 
-def run_scripted(server, script: Script, state: Path, args: list[str]) -> str:
+def run_scripted(
+    server,
+    script: Script | dict[int, Script],
+    state: Path,
+    args: list[str],
+    pauses: dict[int, float] | None = None,
+) -> str:
     """Run ``tradeforge *args`` through the console script while the driver pushes every spot
-    of ``script``, each after the session handled the previous one; returns its stdout after
-    checking it ended with exit code 0 and no traceback."""
+    of ``script`` (or of several symbols' scripts, see `Driver`), each after the session
+    handled the previous one (and ``pauses[i]`` seconds after spot ``i``: a quiet feed);
+    returns its stdout after checking it ended with exit code 0 and no traceback."""
     driver = Driver(server, script, state)
     first = driver.prepare()
     proc = subprocess.Popen(
@@ -190,11 +209,12 @@ def run_scripted(server, script: Script, state: Path, args: list[str]) -> str:
     alive = lambda: proc.poll() is None  # noqa: E731
     try:
         assert driver.wait_subscribed(alive), proc.communicate()[1][-3000:]
-        for i in range(first, len(script.spots)):
+        for i in range(first, len(driver.spots)):
             driver.push(i)
             assert driver.wait_handled(i, alive), proc.communicate()[1][-3000:]
+            time.sleep((pauses or {}).get(i, 0.0))
         driver.finish(alive)
-        out, err = proc.communicate(timeout=60)
+        out, err = proc.communicate(timeout=180)  # a loaded machine: the end drains slowly
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -187,7 +187,7 @@ def test_partial_fill_with_the_rest_cancelled(server, open_broker):
 
 def test_live_feed_ticks_and_closed_bars(server, open_broker):
     from tests.ctrader.test_bars import T0
-    from tradeforge.live.brokers.ctrader import CTraderFeed
+    from tradeforge.live.brokers.ctrader_feed import CTraderFeed
     from tradeforge.live.feeds import Bar, Tick
 
     history = [[T0 + i, 110_000 + i, 110_020 + i, 109_990 + i, 110_010 + i, 5] for i in range(10)]
@@ -217,7 +217,7 @@ def test_live_feed_ticks_and_closed_bars(server, open_broker):
 
 def test_live_feed_uses_the_snapshot_when_history_lags(server, open_broker):
     from tests.ctrader.test_bars import T0
-    from tradeforge.live.brokers.ctrader import CTraderFeed
+    from tradeforge.live.brokers.ctrader_feed import CTraderFeed
 
     broker = open_broker()
     feed = CTraderFeed(broker, "EURUSD", "M1", max_events=4, poll=0.05)

@@ -109,6 +109,34 @@ def test_monitor_measures_and_writes_the_file(tmp_path):
     assert feed is not None
 
 
+def test_a_recovery_is_one_decision_when_the_conditions_last_rule_clears(tmp_path):
+    clock, told = Clock(), []
+    rules = (HealthRule("link", 2, "warn"), HealthRule("link", 5, "warn"))
+    monitor = HealthMonitor(tmp_path, rules, clock=clock, wall=time.time)
+    monitor.engine = type("E", (), {"state": {"seq": 1}, "echo": staticmethod(told.append)})()
+    broker = monitor.watch_broker(Link())
+    broker._broker.state = {"connected": False, "failure": None}
+    monitor.check()
+    clock.t += 6  # down for 6 s: both rules fire
+    monitor.check()
+    assert [d["rule"] for d in told if d["kind"] == "warning"] == ["link>2:warn", "link>5:warn"]
+    told.clear()
+    broker._broker.state = {"connected": True, "silent_seconds": 3.0}  # below 5, above 2
+    monitor.check()
+    (eased,) = told
+    assert eased["kind"] == "health" and "recovered" not in eased
+    assert eased["rules"] == ["link>5:warn"] and "still past link>2:warn" in eased["reason"]
+    told.clear()
+    broker._broker.state = {"connected": True, "silent_seconds": 0.1}
+    monitor.check()
+    monitor.check()  # nothing clears twice
+    (recovery,) = told
+    assert recovery["recovered"] is True and recovery["reason"] == "link recovered (0.1 s)"
+    assert recovery["rules"] == ["link>2:warn"]
+    logged = [json.loads(x) for x in (tmp_path / "decisions.jsonl").read_text().splitlines()]
+    assert [d.get("recovered") for d in logged if d["kind"] == "health"] == [None, True]
+
+
 def test_read_health_judges_the_file_from_outside(tmp_path):
     assert read_health(tmp_path) == ("down", read_health(tmp_path)[1])
     assert "no session has run here" in read_health(tmp_path)[1]["reason"]

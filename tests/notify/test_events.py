@@ -111,6 +111,10 @@ def test_texts_of_each_event():
     assert events.killed(kill).line() == (
         "🛑 kill switch: lunch; closing everything; trading halted"
     )
+    back = {"time": None, "kind": "health", "reason": "feed recovered (0.3 s)", "health": "feed",
+            "rules": ["feed>300:halt"], "recovered": True}  # fmt: skip
+    assert (events.recovered(back).level, events.recovered(back).kind) == (Level.INFO, "health")
+    assert events.recovered(back).text == "health: feed recovered (0.3 s)"
     start = {"time": None, "kind": "start", "reason": "state seq 1 from new"}
     assert events.started(start, state).text == (
         "session started: sma_cross EURUSD M5 (state seq 1 from new)"

@@ -424,7 +424,8 @@ def register(app: typer.Typer) -> None:
         """Trade through a real broker: a MetaTrader 5 terminal (Windows only) or a cTrader
         account over the Open API (--host, --account-id; CTRADER_CLIENT_ID,
         CTRADER_CLIENT_SECRET and CTRADER_ACCESS_TOKEN or --token-file). --session FILE runs
-        several strategy instances on one symbol through MetaTrader 5."""
+        several strategy instances on one account: on one symbol through MetaTrader 5, on any
+        number of symbols through cTrader."""
         from tradeforge.live.health import health_rules
         from tradeforge.live.runner import run_live
         from tradeforge.strategy.registry import resolve_strategy
@@ -434,27 +435,38 @@ def register(app: typer.Typer) -> None:
         load_instruments(instruments)
         if broker not in ("mt5", "ctrader"):
             raise ConfigError(f"unknown broker {broker!r}; available: mt5, ctrader")
+        rules = health_rules(health)
         if session is not None:
             from tradeforge.live.session import load_session
             from tradeforge.live.session_runner import run_live_session
 
-            if broker != "mt5":
-                raise ConfigError("live --session trades through MetaTrader 5 only (--broker mt5)")
             given = {"strategy": strategy, "param": param, "config": config, "symbol": symbol,
                      "timeframe": timeframe, "window": window}  # fmt: skip
             _session_only(given, kw, _limit_options(30.0))
             spec = load_session(session)
-            login_kw = _mt5_login(login, server, mt5_password(password_env, password_file))
-            terminal = None  # several symbols: refused by run_live_session before connecting
-            if len(spec.symbols) == 1:
-                terminal = mt5_terminal(
-                    spec.symbols[0], login=None, password=None, server=None, path=terminal_path,
-                    server_time=server_time, broker_symbol=broker_symbol,
-                )  # fmt: skip
+            if broker_symbol and len(spec.symbols) > 1:
+                raise ConfigError(
+                    "--broker-symbol names the broker's symbol of a one-symbol session; this "
+                    f"one trades {', '.join(spec.symbols)}"
+                )
+            connection: dict[str, Any] = {}
+            if broker == "ctrader":
+                connection["ctrader"] = ctrader_login(
+                    host, account_id, ca_file, token_file, spec.symbols[0], broker_symbol
+                )
+            else:
+                connection["login"] = _mt5_login(
+                    login, server, mt5_password(password_env, password_file)
+                )
+                if len(spec.symbols) == 1:  # several: refused by run_live_session
+                    connection["mt5"] = mt5_terminal(
+                        spec.symbols[0], login=None, password=None, server=None,
+                        path=terminal_path, server_time=server_time, broker_symbol=broker_symbol,
+                    )  # fmt: skip
             run_live_session(
-                state, spec, mt5=terminal, magic=magic, echo=_echo,
-                accept_state_loss=accept_state_loss, login=login_kw,
-                observer=session_notifier(notify),
+                state, spec, broker=broker, magic=magic, echo=_echo,
+                accept_state_loss=accept_state_loss, observer=session_notifier(notify),
+                health=rules, health_interval=health_interval, **connection,
             )  # fmt: skip
             return
         if not (symbol and timeframe):
@@ -469,7 +481,6 @@ def register(app: typer.Typer) -> None:
             sizing=Sizing.parse(sizing),
             live=live,
         )
-        rules = health_rules(health)
         session: dict[str, Any] = {}
         if broker == "ctrader":
             session["ctrader"] = ctrader_login(

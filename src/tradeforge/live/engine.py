@@ -45,7 +45,7 @@ from tradeforge.live.context import Desk, EngineContext
 from tradeforge.live.control.apply import apply_at_end, apply_commands
 from tradeforge.live.decisions import append_decisions, decision
 from tradeforge.live.events import on_bar, on_tick
-from tradeforge.live.feeds import Event, Feed, Tick
+from tradeforge.live.feeds import Event, Feed, SessionKey, Tick, resume_after
 from tradeforge.live.guards import RiskLimits
 from tradeforge.live.history import HistoryLost
 from tradeforge.live.kill import kill
@@ -59,10 +59,9 @@ from tradeforge.live.strategy_signals import strategy_signals
 from tradeforge.live.summary import engine_summary
 from tradeforge.strategy.code import CodeVersion, archived_class
 from tradeforge.strategy.registry import create_strategy
+from tradeforge.trading.spec import RunSpec
 
 __all__ = ["Engine", "EngineConfig", "Instance", "MergedFeed", "engine_summary", "strategy_signals"]
-
-SessionKey = tuple[int, int, str]  # (time, priority, symbol): the merged order of events
 
 
 @dataclass(frozen=True)
@@ -79,26 +78,18 @@ class Instance:
     window: int | None = None
 
 
-def _after(key: SessionKey | None, symbol: str) -> tuple[int, int] | None:
-    """Where ``symbol``'s feed resumes for the merged stream to continue after ``key``: a feed
-    whose symbol sorts after the last event's has not had its events at that same key yet."""
-    if key is None:
-        return None
-    t, p, last = key
-    return (t, p) if symbol <= last else (t, p - 1)
-
-
 class MergedFeed:
     """The feeds of a session's symbols as one stream in ``(time, priority, symbol)`` order
     (each feed yields its own events in key order). Blocking live feeds cannot be merged
-    this way: a live session trades one symbol (`tradeforge.live.session_runner`)."""
+    this way: a live connection merges its own (`Engine.session`'s ``stream``, e.g.
+    `tradeforge.live.brokers.ctrader_feed.CTraderSessionFeed`)."""
 
     def __init__(self, feeds: Mapping[str, Feed]) -> None:
         self.feeds = dict(sorted(feeds.items()))
 
     def events(self, after: SessionKey | None = None) -> Iterator[Event]:
         def keyed(symbol: str, feed: Feed) -> Iterator[tuple[SessionKey, Event]]:
-            for ev in feed.events(_after(after, symbol)):
+            for ev in feed.events(resume_after(after, symbol)):
                 yield (ev.key[0], ev.key[1], symbol), ev
 
         merged = heapq.merge(*(keyed(s, f) for s, f in self.feeds.items()), key=lambda x: x[0])
@@ -109,7 +100,7 @@ class MergedFeed:
     def last_tick(self, key: SessionKey, symbol: str) -> Tick | None:
         """The last quote of ``symbol`` the merged stream had delivered at ``key``."""
         feed = self.feeds[symbol]
-        after = _after(key, symbol)
+        after = resume_after(key, symbol)
         if after is None or not hasattr(feed, "last_tick"):
             return None
         return feed.last_tick(after)
@@ -168,13 +159,17 @@ class Engine:
         replaying: bool | None = None,
         echo: Callable[[dict[str, Any]], None] | None = None,
         accept_state_loss: bool = False,
+        stream: Any = None,
     ) -> Engine:
         """A session of ``instances`` (unique names; instances on one symbol share its feed and
-        timeframe) with the account's guards ``limits``."""
+        timeframe) with the account's guards ``limits``. ``stream``: the session's events
+        when a live connection merges its symbols' feeds itself (the `MergedFeed` interface:
+        ``events(after)`` and ``last_tick(key, symbol)`` with `SessionKey` s); default: the
+        one feed, or a `MergedFeed` of several."""
         engine = cls.__new__(cls)
         engine._setup(
             instances, broker, state_dir, limits or RiskLimits(), replaying, echo,
-            accept_state_loss,
+            accept_state_loss, stream,
         )  # fmt: skip
         return engine
 
@@ -187,6 +182,7 @@ class Engine:
         replaying: bool | None,
         echo: Callable[[dict[str, Any]], None] | None,
         accept_state_loss: bool,
+        stream: Any = None,
     ) -> None:
         if not instances:
             raise StateError("a session needs at least one strategy instance")
@@ -211,7 +207,13 @@ class Engine:
         self.ctx = next(iter(self.desk.contexts.values()))
         self.cfg = replace(self.ctx.cfg, limits=limits)  # with the account's guards
         self.strategy = self.ctx.strategy
-        self.feed: Any = next(iter(feeds.values())) if len(feeds) == 1 else MergedFeed(feeds)
+        self.merged = len(feeds) > 1  # events and resume keys carry their symbol
+        if stream is None:
+            stream = MergedFeed(feeds) if self.merged else next(iter(feeds.values()))
+        self.feed: Any = stream
+        # the instances' RunSpecs where the runner hands them over (a live session stores
+        # none in its state directory): the divergence monitor's shadow backtests
+        self.specs: dict[str, RunSpec] = {}
         self.broker = broker
         self.dir = self.ctx.dir
         self.inst = self.ctx.inst
@@ -385,7 +387,7 @@ class Engine:
             return
         key = (last[0], last[1], state.last_symbol)
         for symbol in self.routes:
-            if isinstance(self.feed, MergedFeed):
+            if self.merged:
                 tick = self.feed.last_tick(key, symbol)
             elif hasattr(self.feed, "last_tick"):
                 tick = self.feed.last_tick(last)
@@ -414,7 +416,7 @@ class Engine:
         last = self.current.last_key
         if last is None:
             return None
-        if isinstance(self.feed, MergedFeed):
+        if self.merged:
             return (last[0], last[1], self.current.last_symbol or "")
         return last
 

@@ -17,10 +17,11 @@ the level), and its order decides a bar that touches both a stop and a target
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -67,6 +68,16 @@ class Bar:
 
 
 Event = Tick | Bar
+SessionKey = tuple[int, int, str]  # (time, priority, symbol): the merged order of events
+
+
+def resume_after(key: SessionKey | None, symbol: str) -> tuple[int, int] | None:
+    """Where ``symbol``'s feed resumes for the merged stream to continue after ``key``: a feed
+    whose symbol sorts after the last event's has not had its events at that same key yet."""
+    if key is None:
+        return None
+    t, p, last = key
+    return (t, p) if symbol <= last else (t, p - 1)
 
 
 class Feed(Protocol):
@@ -208,3 +219,37 @@ class ReplayFeed:
                 f"replay of {self.symbol}: no bar opened at {pd.Timestamp(bar_time, tz='UTC')}"
             )
         return self.frame.iloc[max(0, i - count) : i]
+
+
+class RecordedFeed:
+    """A live feed that keeps the closed bars it hands the strategies (the union of its
+    `window` s: the history before the first bar handled, then every bar since), for the
+    divergence monitor's shadow backtest — which runs on its own thread and so must not read
+    history from the broker connection. Everything else passes through."""
+
+    def __init__(self, feed: Any) -> None:
+        self._feed = feed
+        self._lock = threading.Lock()
+        self._frame: pd.DataFrame | None = None
+        self._first: int | None = None  # open time (ns) of the first bar handled
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._feed, name)
+
+    def window(self, bar_time: int, count: int) -> pd.DataFrame:
+        frame = self._feed.window(bar_time, count)
+        with self._lock:
+            if self._frame is None:
+                self._frame, self._first = frame, bar_time
+            else:
+                seen = self._frame.index
+                parts = [frame[frame.index < seen[0]], self._frame, frame[frame.index > seen[-1]]]
+                if len(parts[0]) or len(parts[2]):
+                    self._frame = pd.concat(parts)
+        return frame
+
+    def seen(self) -> tuple[pd.DataFrame | None, int | None]:
+        """The bars handed out so far (None before the first) and the open time of the first
+        bar handled (the session's first traded bar since this process started)."""
+        with self._lock:
+            return self._frame, self._first

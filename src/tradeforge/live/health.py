@@ -23,6 +23,10 @@ the threshold, once, and is logged as a decision:
 * ``exit``: (for ``loop``) the process ends with status 75 so a supervisor restarts it; the
   state is crash-safe, so a restart is the cure for a wedged call.
 
+When a condition's last active rule clears, one ``health`` decision with ``recovered`` set
+records the recovery (the notifier sends it, level info); a condition easing below one of
+its rules while another stays active is logged without it.
+
 The measurements, the rules' states and what the monitor holds are written atomically to
 ``<state>/health.json`` every ``interval`` seconds (not fsync'd: it is rewritten constantly and
 worthless after a crash). `read_health` judges a file from outside the process: missing,
@@ -331,6 +335,7 @@ class HealthMonitor:
         values = self.measure()
         now = self.wall()
         notes: list[dict[str, Any]] = []
+        cleared: dict[str, list[str]] = {}  # condition -> its rules that cleared now
         for rule in self.rules:
             value = values[rule.condition]
             on = value is not None and value > rule.threshold
@@ -340,17 +345,26 @@ class HealthMonitor:
                 notes += self._fire(rule, value)
             elif was and not on:
                 del self.active[rule.key]
-                unit = CONDITIONS[rule.condition][1]
-                notes.append(
-                    decision(None, "health", f"{rule.condition} recovered ({value} {unit})",
-                             health=rule.condition, rule=rule.key)
-                )  # fmt: skip
+                cleared.setdefault(rule.condition, []).append(rule.key)
+        for condition, keys in cleared.items():
+            notes.append(self._cleared(condition, values[condition], keys))
         if self.holds["pause"] is not None and not self._halting():
             notes += self._command("resume", {}, "every halting health condition cleared")
         self._log(notes)
         snap = self.snapshot(values)
         self.write(snap)
         return snap
+
+    def _cleared(self, condition: str, value: float | None, keys: list[str]) -> dict[str, Any]:
+        """The decision of ``condition``'s rules ``keys`` clearing: a recovery (``recovered``
+        set: the notifier tells it) once no rule of the condition is active any more."""
+        unit = CONDITIONS[condition][1]
+        still = [r.key for r in self.rules if r.condition == condition and r.key in self.active]
+        if still:
+            text = f"{condition} eased ({value} {unit}) but still past {', '.join(still)}"
+            return decision(None, "health", text, health=condition, rules=keys)
+        text = f"{condition} recovered ({value} {unit})"
+        return decision(None, "health", text, health=condition, rules=keys, recovered=True)
 
     def _halting(self) -> bool:
         return any(r.key in self.active and r.action == "halt" for r in self.rules)
@@ -509,8 +523,6 @@ def read_health(state_dir: str | Path, *, now: float | None = None) -> tuple[str
     if age > limit:
         return "down", {**doc, "reason": f"not updated for {age:.0f} s: engine stuck or gone"}
     return doc["status"], doc
-
-    return True
 
 
 __all__ = [

@@ -35,7 +35,7 @@ from tradeforge.live.brokers.paper import PAPER_FILE, PaperBroker
 from tradeforge.live.control.server import ControlServer
 from tradeforge.live.decisions import append_decisions, decision
 from tradeforge.live.engine import Engine, EngineConfig
-from tradeforge.live.feeds import ReplayFeed
+from tradeforge.live.feeds import RecordedFeed, ReplayFeed
 from tradeforge.live.guards import RiskLimits
 from tradeforge.live.health import DEFAULT_RULES, HealthMonitor, HealthRule
 from tradeforge.live.lock import StateLock
@@ -292,23 +292,25 @@ def run_live(
     monitor = HealthMonitor(state_dir, health or DEFAULT_RULES, interval=health_interval)
     with StateLock(state_dir):  # before connecting: a refused second session touches nothing
         cfg = engine_config(spec, strategy)
-        adapter, feed, shutdown = _connect(
-            broker, state_dir, cfg, magic, mt5, ctrader, login, feed, trading=True
-        )
+        adapter, feed, shutdown = connect_broker(
+            broker, state_dir, {cfg.symbol: cfg.timeframe}, magic, mt5, ctrader, login, feed,
+            trading=True,
+        )  # fmt: skip
         try:
             engine = Engine(
                 cfg,
                 strategy,
-                monitor.watch_feed(feed),
+                monitor.watch_feed(RecordedFeed(feed)),
                 monitor.watch_broker(adapter),
                 state_dir,
                 replaying=False,
                 echo=echo,
                 accept_state_loss=accept_state_loss,
             )
+            engine.specs = {cfg.strategy_name: spec}
             if getattr(feed, "on_reconnect", False) is None:
                 feed.on_reconnect = engine.reconcile  # after a reconnection, before new events
-            _run_monitored(engine, monitor, observer)
+            run_monitored(engine, monitor, observer)
         finally:
             shutdown()
     return engine
@@ -343,9 +345,10 @@ def run_paper(
     monitor = HealthMonitor(state_dir, health or DEFAULT_RULES, interval=health_interval)
     with StateLock(state_dir):
         cfg = engine_config(spec, strategy)
-        source, events, shutdown = _connect(
-            feed, state_dir, cfg, 240_601, mt5, ctrader, login, None, trading=False
-        )
+        source, events, shutdown = connect_broker(
+            feed, state_dir, {cfg.symbol: cfg.timeframe}, 240_601, mt5, ctrader, login, None,
+            trading=False,
+        )  # fmt: skip
         try:
             paper = PaperBroker(
                 state_dir / PAPER_FILE,
@@ -356,16 +359,17 @@ def run_paper(
             watched = monitor.watch_broker(paper)
             monitor.link_source = getattr(source, "link", None)  # the feed's connection
             engine = Engine(
-                cfg, strategy, monitor.watch_feed(events), watched, state_dir,
+                cfg, strategy, monitor.watch_feed(RecordedFeed(events)), watched, state_dir,
                 replaying=False, echo=echo, accept_state_loss=accept_state_loss,
             )  # fmt: skip
-            _run_monitored(engine, monitor, observer)
+            engine.specs = {cfg.strategy_name: spec}
+            run_monitored(engine, monitor, observer)
         finally:
             shutdown()
     return engine
 
 
-def _run_monitored(engine: Engine, monitor: HealthMonitor, observer: Any) -> None:
+def run_monitored(engine: Engine, monitor: HealthMonitor, observer: Any) -> None:
     """Start and run ``engine`` with its observer, health monitor and control channel."""
     with observed(engine, observer), sigterm_interrupts():
         engine.start()
@@ -398,10 +402,10 @@ def sigterm_interrupts() -> Iterator[None]:
 LIVE_BROKERS = ("mt5", "ctrader")
 
 
-def _connect(
+def connect_broker(
     broker: str,
     state_dir: Path,
-    cfg: EngineConfig,
+    timeframes: dict[str, str],
     magic: int,
     mt5: Any,
     ctrader: Any,
@@ -410,22 +414,36 @@ def _connect(
     *,
     trading: bool,
 ) -> tuple[Any, Any, Callable[[], None]]:
-    """The broker adapter, its live feed (unless given) and how to close them; a connection
-    that will not trade (``trading=False``: a paper session's feed) keeps no close journal."""
+    """The broker adapter, its live feed of the symbols of ``timeframes`` (symbol →
+    timeframe; unless ``feed`` is given) and how to close them: one symbol's feed, or for
+    several a merged stream (cTrader only: `CTraderSessionFeed`, its ``feeds`` by symbol).
+    A connection that will not trade (``trading=False``: a paper session's feed) keeps no
+    close journal."""
     if broker == "ctrader":
-        from tradeforge.live.brokers.ctrader import STATE_FILE, CTraderFeed
+        from tradeforge.live.brokers.ctrader import STATE_FILE
+        from tradeforge.live.brokers.ctrader_feed import CTraderFeed, CTraderSessionFeed
 
         adapter = ctrader.broker(state_dir / STATE_FILE if trading else None)
         try:
-            feed = feed or CTraderFeed(adapter, cfg.symbol, cfg.timeframe)
+            if feed is None and len(timeframes) > 1:
+                feed = CTraderSessionFeed(adapter, timeframes)
+            elif feed is None:
+                ((symbol, timeframe),) = timeframes.items()
+                feed = CTraderFeed(adapter, symbol, timeframe)
         except BaseException:
             adapter.shutdown()
             raise
         return adapter, feed, adapter.shutdown
     from tradeforge.live.brokers.mt5 import MT5Broker, MT5Feed
 
+    if len(timeframes) != 1:
+        raise ConfigError(
+            f"MetaTrader 5 sessions trade one symbol, not {', '.join(sorted(timeframes))} "
+            "(several symbols: --broker ctrader, or a dry-run)"
+        )
+    ((symbol, timeframe),) = timeframes.items()
     adapter = MT5Broker(mt5, magic=magic, **(login or {}))
-    return adapter, feed or MT5Feed(adapter.mt5, cfg.symbol, cfg.timeframe), lambda: None
+    return adapter, feed or MT5Feed(adapter.mt5, symbol, timeframe), lambda: None
 
 
 def journal_trades(state_dir: str | Path) -> list[dict[str, Any]]:

@@ -8,9 +8,11 @@ in ``(time, priority, symbol)`` order. The session is stored in ``<state>/sessio
 the first start, so ``tradeforge dry-run --state DIR`` continues it after a stop or crash; a
 restart with a different session file is refused.
 
-Live sessions trade one symbol: a live feed blocks until its next quote, so feeds of several
-symbols would need a polling merge, which is not built (several instances on that symbol are
-fine).
+A live session connects as `tradeforge.live.runner.run_live` does: through MetaTrader 5 it
+trades one symbol (any number of instances on it); through the cTrader Open API any number,
+their feeds merged on the one connection (`tradeforge.live.brokers.ctrader_feed.
+CTraderSessionFeed`: a live feed blocks until its next quote, so `MergedFeed` cannot merge
+them). A live session stores no ``session.json``: it is started with its file every time.
 """
 
 from __future__ import annotations
@@ -27,18 +29,22 @@ from tradeforge.core.errors import ConfigError, StateError
 from tradeforge.core.paths import user_path
 from tradeforge.live.brokers.paper import PAPER_FILE, PaperBroker
 from tradeforge.live.engine import Engine, Instance
-from tradeforge.live.feeds import Feed, ReplayFeed
+from tradeforge.live.feeds import Feed, RecordedFeed, ReplayFeed
 from tradeforge.live.guards import RiskLimits
+from tradeforge.live.health import DEFAULT_RULES, HealthMonitor, HealthRule
 from tradeforge.live.lock import StateLock
 from tradeforge.live.persist import ensure_dir, read_document, write_document
 from tradeforge.live.runner import (
+    LIVE_BROKERS,
     SessionObserver,
     _differences,
+    connect_broker,
     engine_config,
     journal_trades,
     load_bars,
     observed,
     run_engine,
+    run_monitored,
 )
 from tradeforge.live.session import SESSION_FILE, Session
 
@@ -154,41 +160,65 @@ def run_live_session(
     state_dir: str | Path,
     session: Session,
     *,
+    broker: str = "mt5",
     magic: int = 240_601,
     mt5: Any = None,
+    ctrader: Any = None,
     feed: Any = None,
     echo: Any = None,
     accept_state_loss: bool = False,
     login: dict[str, Any] | None = None,
     observer: SessionObserver | None = None,
+    health: tuple[HealthRule, ...] | None = None,
+    health_interval: float = 1.0,
 ) -> Engine:
-    """A live session through MetaTrader 5 (exits on every tick); one symbol (see the module
-    docstring), any number of instances on it."""
-    from tradeforge.live.brokers.mt5 import MT5Broker, MT5Feed
-
-    if len(session.symbols) != 1:
+    """A live session (exits on every tick) through MetaTrader 5 (one symbol) or the cTrader
+    Open API (any number of symbols on one connection, merged by `CTraderSessionFeed`),
+    connected and watched as `run_live` does (its ``broker``, ``ctrader``, ``login``,
+    ``health`` arguments)."""
+    if broker not in LIVE_BROKERS:
+        raise ConfigError(f"unknown broker {broker!r}; available: {', '.join(LIVE_BROKERS)}")
+    if broker == "ctrader" and ctrader is None:
+        raise ConfigError("a cTrader session needs its login (account, credentials, endpoint)")
+    timeframes = {
+        symbol: str(next(s.timeframe for s in session.specs.values() if s.symbol == symbol))
+        for symbol in session.symbols
+    }
+    if broker == "mt5" and len(timeframes) != 1:
         raise ConfigError(
-            f"a live session trades one symbol, this one trades {', '.join(session.symbols)} "
-            "(several symbols run in a dry-run only)"
+            f"a MetaTrader 5 session trades one symbol, this one trades "
+            f"{', '.join(session.symbols)} (several symbols: --broker ctrader, or a dry-run)"
         )
-    (symbol,) = session.symbols
     state_dir = user_path(state_dir)
+    monitor = HealthMonitor(state_dir, health or DEFAULT_RULES, interval=health_interval)
     with StateLock(state_dir):  # before connecting: a refused second session touches nothing
-        broker = MT5Broker(mt5, magic=magic, **(login or {}))
-        feed = feed or MT5Feed(broker.mt5, symbol, str(session.first.timeframe))
-        engine = Engine.session(
-            instances(session, {symbol: feed}, exit_mode="tick"),
-            broker,
-            state_dir,
-            limits=RiskLimits(**session.limits),
-            replaying=False,
-            echo=echo,
-            accept_state_loss=accept_state_loss,
+        adapter, stream, shutdown = connect_broker(
+            broker, state_dir, timeframes, magic, mt5, ctrader, login, feed, trading=True
         )
-        if isinstance(feed, MT5Feed) and feed.on_reconnect is None:
-            feed.on_reconnect = engine.reconcile
-        with observed(engine, observer):
-            run_engine(engine)
+        try:
+            feeds = getattr(stream, "feeds", None)  # several symbols: the merged stream's
+            watched = monitor.watch_feed(stream if feeds else RecordedFeed(stream))
+            recorded = (
+                {s: RecordedFeed(f) for s, f in feeds.items()}
+                if feeds
+                else {session.symbols[0]: watched}
+            )
+            engine = Engine.session(
+                instances(session, recorded, exit_mode="tick"),
+                monitor.watch_broker(adapter),
+                state_dir,
+                limits=RiskLimits(**session.limits),
+                replaying=False,
+                echo=echo,
+                accept_state_loss=accept_state_loss,
+                stream=watched if feeds else None,
+            )
+            engine.specs = dict(session.specs)
+            if getattr(stream, "on_reconnect", False) is None:
+                stream.on_reconnect = engine.reconcile  # after a reconnection, before new events
+            run_monitored(engine, monitor, observer)
+        finally:
+            shutdown()
     return engine
 
 

@@ -32,6 +32,7 @@ KINDS = (
     "kill",
     "control",
     "risk",
+    "health",
     "divergence",
     "end",
 )
@@ -160,6 +161,12 @@ def error(d: Json) -> Message:
     ref = d.get("order") or d.get("position")
     text = f"{what}: {d['reason']}" + (f" ({ref})" if ref else "")
     return Message(Level.WARNING, "error", text, d.get("time"), {"decision": d["kind"]})
+
+
+def recovered(d: Json) -> Message:
+    """A health condition back below all its rules (`tradeforge.live.health`)."""
+    data = {"health": d["health"], "rules": d["rules"]}
+    return Message(Level.INFO, "health", f"health: {d['reason']}", d.get("time"), data)
 
 
 def reconciled(d: Json) -> Message:

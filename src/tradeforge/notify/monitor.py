@@ -27,10 +27,14 @@ alerts when a limit is crossed.
   ``divergence`` record in ``decisions.jsonl``; one that passes again a
   ``divergence_cleared``; the session's end adds a last comparison (``monitor_summary``).
 
+* **Bars.** A replay's bars are its frame. A live session's are the bars its strategies
+  were handed (`tradeforge.live.feeds.RecordedFeed`: the window's history, then each bar
+  closed since), since a broker connection is not read from the monitor's thread; its
+  shadow trades from the first bar this process handled (a restart begins again there), and
+  its spec is the one the runner hands the engine (``Engine.specs``).
+
 Which intermediate points are compared depends on how fast bars arrive (a full-speed replay
 outruns the monitor); the last comparison, at the end, covers every bar and is reproducible.
-Only replayed sessions (dry-runs) are monitored for now: a live feed's history would have to
-be read from the monitor's thread, which the broker connections do not support.
 """
 
 from __future__ import annotations
@@ -148,7 +152,7 @@ class DivergenceMonitor:
         self.evaluations = 0
         self.seconds = 0.0  # spent comparing (shadow backtest included)
         self._closed: dict[int, dict[str, Any]] = {}  # session trades by id
-        self._done_bar = -1  # the last bar compared
+        self._done_close: int | None = None  # close time (ns) of the last bar compared
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -209,10 +213,10 @@ class DivergenceMonitor:
         if len(engine.contexts) > 1:
             self.own = f" ({name})"
         self.ctx = ctx = engine.contexts[name]
-        feed = ctx.feed
-        if not isinstance(feed, ReplayFeed):
-            return "only replayed sessions (dry-runs) are monitored for now"
-        spec = self.spec
+        feed = self.feed = ctx.feed
+        if not isinstance(feed, ReplayFeed) and not hasattr(feed, "seen"):
+            return "its feed keeps no record of the bars it delivers"
+        spec = self.spec or engine.specs.get(name)
         if spec is None:
             try:
                 spec = _stored_spec(engine, name)
@@ -222,14 +226,12 @@ class DivergenceMonitor:
                 return f"no session spec ({engine.dir / SPEC_FILE})"
         self.shadow = shadow_spec(spec, self.settings)
         self.strategy = spec.create_strategy()  # its own instance: it runs on another thread
-        self.frame = feed.frame
-        step = feed.timeframe.seconds * 1_000_000_000
-        self.closes = feed.frame.index.as_unit("ns").asi8 + step
-        start = pd.Timestamp(spec.start) if spec.start else None
-        if start is not None and start.tzinfo is None:
-            start = start.tz_localize("UTC")
-        first = 0 if start is None else int(feed.frame.index.searchsorted(start))
-        self.first = first
+        self.step_ns = feed.timeframe.seconds * 1_000_000_000
+        if isinstance(feed, ReplayFeed):
+            start = pd.Timestamp(spec.start) if spec.start else None
+            if start is not None and start.tzinfo is None:
+                start = start.tz_localize("UTC")
+            self._use(feed.frame, 0 if start is None else int(feed.frame.index.searchsorted(start)))
         self.window = ctx.cfg.window
         self.close_at_end = ctx.cfg.close_at_end
         self.journal = JournalTail(engine.dir / JOURNAL_FILE)
@@ -243,25 +245,49 @@ class DivergenceMonitor:
             if not self._stop.is_set():
                 self._step(final=False)
 
+    def _use(self, frame: pd.DataFrame, first: int) -> None:
+        """Compare on ``frame``'s bars, trading from its bar ``first``."""
+        self.frame = frame
+        self.closes = frame.index.as_unit("ns").asi8 + self.step_ns
+        self.first = first
+
+    def _refresh(self) -> bool:
+        """A live feed's bars as recorded so far; False before the first."""
+        if isinstance(self.feed, ReplayFeed):
+            return True
+        frame, first = self.feed.seen()
+        if frame is None or first is None:
+            return False
+        self._use(frame, int(frame.index.as_unit("ns").asi8.searchsorted(first)))
+        return True
+
     def _last_bar(self, state: EngineState | None) -> int:
         """Index of the last bar closed by the state's last event (-1: none)."""
-        if state is None or state.last_key is None:
+        last = None if state is None or state.last_key is None else state.last_key[0]
+        return self._last_bar_at(last)
+
+    def _last_bar_at(self, at: int | None) -> int:
+        """Index of the last bar closed by ``at`` (ns; -1: none, or no time)."""
+        if at is None:
             return -1
-        return int(np.searchsorted(self.closes, state.last_key[0], side="right")) - 1
+        return int(np.searchsorted(self.closes, at, side="right")) - 1
 
     def _as_of_ns(self) -> int | None:
-        return None if self._done_bar < 0 else int(self.closes[self._done_bar])
+        return self._done_close
 
     def _step(self, final: bool) -> None:
         engine = self.engine
         assert engine is not None
         state = engine.current  # replaced by the engine, never changed: a consistent view
+        if not self._refresh():
+            return
         bar = self._last_bar(state)
-        if bar < self.first or (not final and bar - self._done_bar < self.settings.every_bars):
+        done = self._last_bar_at(self._done_close)
+        if bar < self.first or (not final and bar - done < self.settings.every_bars):
             return
         try:
             doc = self.compare(state, bar, final)
-            self._done_bar = bar
+            self._done_close = int(self.closes[bar])
             self._judge(doc)
         except Exception as exc:  # noqa: BLE001 - the monitor must never stop the session
             text = f"{type(exc).__name__}: {exc}"

@@ -175,6 +175,8 @@ class SessionNotifier:
             return [events.stop_moved(d, state, fmt)]
         if kind in events.ERRORS:
             return [events.error(d)]
+        if kind == "health" and d.get("recovered"):
+            return [events.recovered(d)]
         if kind == "kill":
             return [events.killed(d)]
         if kind in events.CONTROL_LEVELS:

@@ -1,5 +1,5 @@
-"""`CTraderBroker`: the `Broker` protocol over the cTrader Open API (and `CTraderFeed`, the
-live ticks and closed bars of one symbol over the same connection).
+"""`CTraderBroker`: the `Broker` protocol over the cTrader Open API (its live ticks and
+closed bars: `tradeforge.live.brokers.ctrader_feed`, over the same connection).
 
 A synchronous facade: the asyncio `CTraderClient` runs on its own event loop in a background
 thread and every call waits for its result (``timeout`` seconds, then a retryable
@@ -35,28 +35,21 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
-import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import numpy as np
-import pandas as pd
-
 from tradeforge.core.errors import ConfigError, StateError
-from tradeforge.core.timeframes import Timeframe
-from tradeforge.ctrader.bars import PRICE_SCALE, decode_trendbars, get_trendbars, period_code
-from tradeforge.ctrader.client import RECONNECTED, CTraderClient
+from tradeforge.ctrader.client import CTraderClient
 from tradeforge.ctrader.config import ClientSettings, Credentials
 from tradeforge.ctrader.errors import ConnectionLost, CTraderError, RequestTimeout
-from tradeforge.ctrader.messages import EXECUTION_EVENT, ORDER_ERROR_EVENT, SPOT_EVENT
+from tradeforge.ctrader.messages import EXECUTION_EVENT, ORDER_ERROR_EVENT
 from tradeforge.ctrader.proto import openapi_pb2 as pb
 from tradeforge.ctrader.symbols import SymbolSpec, resolve_symbol
-from tradeforge.data.sources.ctrader import bars_frame
 from tradeforge.live.brokers.base import (
     ORDER_TYPES,
     AccountInfo,
@@ -69,7 +62,6 @@ from tradeforge.live.brokers.base import (
     OrderResult,
     PositionClosedError,
 )
-from tradeforge.live.feeds import Bar, Tick
 from tradeforge.live.persist import read_document, write_document
 
 log = logging.getLogger(__name__)
@@ -608,160 +600,4 @@ class CTraderBroker:
         )
 
 
-class CTraderFeed:
-    """`BrokerFeed` over a `CTraderBroker`'s connection, for one symbol and timeframe.
-
-    Ticks come from the symbol's spot events (bid and ask / 100000; a side missing from an
-    event keeps its last value). The spot events also carry the forming live bar of the
-    timeframe; when one with a later open time arrives, the bars that closed in between are
-    fetched as historical trendbars (their final values; the last snapshot seen stands in for
-    a bar history does not have yet) and emitted before the tick. Subscriptions survive
-    reconnections (the client restores them).
-
-    Resuming after ``after`` (a restart): the first live bar seen also brings the bars that
-    closed after ``after`` and before it, from history — the bars that closed while no process
-    was listening. `last_tick` gives the engine the quote the subscription starts with.
-    ``clock_skew`` is the latest spot's local receipt time minus its server timestamp, in
-    seconds (the health monitor watches it). ``max_events`` bounds `events` (tests); ``poll``
-    is how often a quiet wait checks it.
-    """
-
-    def __init__(
-        self,
-        broker: CTraderBroker,
-        symbol: str,
-        timeframe: Timeframe | str,
-        *,
-        max_events: int | None = None,
-        poll: float = 1.0,
-        on_reconnect: Callable[[], Any] | None = None,
-    ) -> None:
-        self.broker = broker
-        self.on_reconnect = on_reconnect  # called on the engine's thread after a reconnection
-        self._reconnected = threading.Event()
-        self.symbol = symbol.upper()
-        self.timeframe = Timeframe.parse(timeframe)
-        self.max_events = max_events
-        self.poll = poll
-        self._period = period_code(self.timeframe)
-        self._spec = broker.symbol_spec(self.symbol)
-        self._queue: queue.Queue[Any] = queue.Queue()
-        self._held: Any = None  # a spot `last_tick` took, still to be processed by `events`
-        self.clock_skew: float | None = None
-        broker.client.add_listener(self._on_event)
-        broker.call(broker.client.subscribe_live_trendbars(self._spec.symbol_id, self._period))
-        self._index = 0
-
-    def _on_event(self, payload_type: int, message: Any) -> None:
-        if payload_type == RECONNECTED:
-            self._reconnected.set()
-        elif payload_type == SPOT_EVENT and message.symbolId == self._spec.symbol_id:
-            if message.HasField("timestamp"):
-                self.clock_skew = round(time.time() - message.timestamp / 1000, 3)
-            self._queue.put(message)
-
-    def _next_spot(self) -> Any:
-        held, self._held = self._held, None
-        return held if held is not None else self._queue.get(timeout=self.poll)
-
-    def last_tick(self, key: tuple[int, int]) -> Tick | None:
-        """The quote the subscription starts with (the server sends the latest prices
-        first), so a restarted engine has a quote before the next tick; None when no spot with
-        both sides arrives within a few polls."""
-        for _ in range(max(1, round(10 / self.poll))):
-            try:
-                spot = self._next_spot()
-            except queue.Empty:
-                continue
-            self._held = spot
-            if spot.HasField("bid") and spot.HasField("ask"):
-                when = spot.timestamp if spot.HasField("timestamp") else time.time() * 1000
-                return Tick(self.symbol, int(when) * MS_NS, spot.bid / PRICE_SCALE,
-                            spot.ask / PRICE_SCALE)  # fmt: skip
-            return None
-        return None
-
-    def _bars(
-        self, end_minute: int, snapshot: np.ndarray | None, spread: float, start_minute: int = 0
-    ) -> list[Bar]:
-        """Closed bars opened from the ``snapshot`` bar's minute (or ``start_minute``) to
-        ``end_minute``, fetched from history; the snapshot (the live bar last seen) stands in
-        if history lacks it."""
-        first = int(snapshot[0]) if snapshot is not None else start_minute
-        start = pd.Timestamp(first * 60, unit="s", tz="UTC")
-        end = pd.Timestamp(end_minute * 60, unit="s", tz="UTC")
-        client, sid = self.broker.client, self._spec.symbol_id
-        raw = self.broker.call(get_trendbars(client, sid, self.timeframe, start, end))
-        raw = raw[raw[:, 0] < end_minute]
-        if snapshot is not None and snapshot[0] not in raw[:, 0]:
-            raw = np.vstack([raw, snapshot[None, :]])
-        if not len(raw):
-            return []
-        frame = bars_frame(raw, self._spec.digits, f"ctrader live {self.symbol}")
-        step = self.timeframe.seconds * 1_000_000_000
-        bars = []
-        for t, row in zip(frame.index.as_unit("ns").asi8, frame.itertuples(), strict=True):
-            bars.append(
-                Bar(self.symbol, int(t), int(t) + step, row.open, row.high, row.low, row.close,
-                    spread, self._index)
-            )  # fmt: skip
-            self._index += 1
-        return bars
-
-    def events(self, after: tuple[int, int] | None = None) -> Iterator[Tick | Bar]:
-        bid = ask = None
-        forming: np.ndarray | None = None  # the live bar last seen, as a decoded row
-        step_min = self.timeframe.seconds // 60
-        resume: int | None = None  # open minute of the first bar the engine has not seen
-        if after is not None:
-            ns_min = 60 * 1_000_000_000
-            resume = (
-                after[0] // ns_min if after[1] == 0 else after[0] // ns_min // step_min * step_min
-            )
-        emitted = 0
-        while self.max_events is None or emitted < self.max_events:
-            if self._reconnected.is_set():  # fills may have happened while the link was down
-                self._reconnected.clear()
-                if self.on_reconnect is not None:
-                    self.on_reconnect()
-            try:
-                spot = self._next_spot()
-            except queue.Empty:
-                continue
-            if spot.HasField("bid"):
-                bid = spot.bid / PRICE_SCALE
-            if spot.HasField("ask"):
-                ask = spot.ask / PRICE_SCALE
-            spread = round(ask - bid, self._spec.digits) if bid and ask else 0.0
-            out: list[Tick | Bar] = []
-            for row in decode_trendbars(b for b in spot.trendbar if b.period == self._period):
-                if forming is None and resume is not None and row[0] > resume:
-                    out += self._bars(int(row[0]), None, spread, resume)  # closed meanwhile
-                if forming is not None and row[0] > forming[0]:
-                    out += self._bars(int(row[0]), forming, spread)
-                if forming is None or row[0] >= forming[0]:
-                    forming = row
-            if bid and ask:
-                when = spot.timestamp if spot.HasField("timestamp") else time.time() * 1000
-                out.append(Tick(self.symbol, int(when) * MS_NS, bid, ask))
-            for event in out:
-                if after is None or event.key > tuple(after):
-                    emitted += 1
-                    yield event
-
-    def window(self, bar_time: int, count: int) -> pd.DataFrame:
-        """The ``count`` closed bars up to and including the one opened at ``bar_time``."""
-        step = pd.Timedelta(seconds=self.timeframe.seconds)
-        end = pd.Timestamp(bar_time, unit="ns", tz="UTC") + step
-        span = step * count * 2 + pd.Timedelta(days=4)  # room for weekends and holidays
-        client, sid = self.broker.client, self._spec.symbol_id
-        for _ in range(4):  # widen the look-back while too few bars come back
-            raw = self.broker.call(get_trendbars(client, sid, self.timeframe, end - span, end))
-            if len(raw) >= count:
-                break
-            span *= 3
-        frame = bars_frame(raw, self._spec.digits, f"ctrader {self.symbol} {self.timeframe}")
-        return frame.iloc[-count:]
-
-
-__all__ = ["STATE_FILE", "CTraderBroker", "CTraderFeed", "CTraderLogin"]
+__all__ = ["STATE_FILE", "CTraderBroker", "CTraderLogin"]
