@@ -3,18 +3,20 @@ one connection (the merged cTrader feed), through the console script against the
 server; each instance's trades and P&L, and the total, are the fake account's own record.
 The session also runs with ``--notify`` (a webhook on 127.0.0.1): each instance's divergence
 monitor compares it with its shadow backtest on the bars it saw, and a feed that goes quiet
-and comes back is a warning, then one recovery message."""
+and comes back is a warning, then one recovery message. A session SIGKILLed with positions
+open on both symbols resumes the merged stream on a restart, losing and doubling nothing."""
 
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.ctrader.fake_server import ACCOUNT, FakeSymbol
-from tests.ctrader.live_script import SCRIPT, environment, make_script, run_scripted
+from tests.ctrader.live_script import SCRIPT, Driver, environment, make_script, run_scripted
 from tests.notify.support import WebhookReceiver
 from tradeforge.live.runner import journal_trades
 from tradeforge.live.session_runner import strategy_trades
@@ -135,7 +137,7 @@ def test_two_instances_on_two_symbols_through_one_connection(server, tmp_path):
         assert books[name]["stats"]["realized"] == pytest.approx(own[name]["pnl"].sum(), abs=0.011)
 
 
-def test_an_unknown_symbol_of_a_session_is_refused_in_one_line(server, tmp_path):
+def test_an_unknown_symbol_or_one_broker_name_for_two_is_refused_in_one_line(server, tmp_path):
     session = tmp_path / "session.toml"
     session.write_text(SESSION)  # the fake has no GBPUSD here
     r = subprocess.run(
@@ -144,3 +146,69 @@ def test_an_unknown_symbol_of_a_session_is_refused_in_one_line(server, tmp_path)
     )  # fmt: skip
     assert r.returncode != 0 and "GBPUSD" in r.stderr, r.stderr
     assert "Traceback" not in r.stderr
+    args = session_args(server, tmp_path / "s", session, "--broker-symbol", "EURUSD.x")
+    r = subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, env=environment())
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "this one trades EURUSD, GBPUSD" in r.stderr, r.stderr
+
+
+def test_a_two_symbol_session_sigkilled_with_positions_open_resumes_without_loss(server, tmp_path):
+    """SIGKILL while positions are open, restart with the same command: the merged stream
+    resumes after the last committed event and nothing is lost or sent twice."""
+    server.symbols[GBP] = FakeSymbol(GBP, "GBPUSD", bid=127_000, ask=127_002)
+    session = tmp_path / "session.toml"
+    session.write_text(SESSION)
+    state = tmp_path / "state"
+    driver = Driver(server, scripts(n_live=16), state)
+    argv = [str(SCRIPT), *session_args(server, state, session)]
+
+    def start() -> tuple[subprocess.Popen, int]:
+        first = driver.prepare()
+        proc = subprocess.Popen(argv, env=environment(), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)  # fmt: skip
+        assert driver.wait_subscribed(lambda: proc.poll() is None), proc.communicate()[1]
+        return proc, first
+
+    proc, i = start()
+    try:
+        while len(server.positions) < 2 and i < len(driver.spots) - 6:  # both trade, or late
+            driver.push(i)
+            assert driver.wait_handled(i, lambda: proc.poll() is None), proc.communicate()[1]
+            i += 1
+        assert server.positions
+        open_before = set(server.positions)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        proc, first = start()
+        assert first <= i
+        alive = lambda: proc.poll() is None  # noqa: E731
+        for j in range(first, len(driver.spots)):
+            driver.push(j)
+            assert driver.wait_handled(j, alive), proc.communicate()[1][-3000:]
+        driver.finish(alive)
+        out, err = proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0 and "Traceback" not in err, err[-3000:]
+    log = decisions(state)
+    starts = [d for d in log if d["kind"] == "start"]
+    assert len(starts) == 2  # the restart loaded the state the kill left
+    # the positions open at the kill were the engine's own: managed on, none orphaned
+    assert not [d for d in log if d["kind"] == "reconcile" and "unknown" in d["reason"]]
+    trades = journal_trades(state)
+    entries = [o for o in server.order_history.values() if not o.closingOrder]
+    assert len(entries) == len({o.tradeData.label for o in entries}) == len(trades)
+    assert open_before <= {int(o.positionId) for o in entries}
+    closing = [d for d in server.deals if d.HasField("closePositionDetail")]
+    assert len({d.positionId for d in closing}) == len(entries)  # each position closed, once
+    assert sum(d.closePositionDetail.closedVolume for d in closing) == sum(
+        o.tradeData.volume for o in entries
+    )
+    own = strategy_trades(state)
+    for name, sid in (("eur", EUR), ("gbp", GBP)):
+        assert own[name]["pnl"].sum() == pytest.approx(closing_pnl(server, sid), abs=0.011)
+    total = sum(t["pnl"] for t in trades)
+    assert total == pytest.approx(server.balance / 100 - 10_000, abs=0.011)
+    assert server.positions == {} and server.orders == {}

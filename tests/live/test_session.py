@@ -294,3 +294,37 @@ def test_an_mt5_session_of_several_symbols_is_refused_before_anything(tmp_path):
     with pytest.raises(ConfigError, match="MetaTrader 5 session trades one symbol"):
         run_live_session(tmp_path / "live", make_session(tmp_path, names=("fast", "gbp")))
     assert not (tmp_path / "live").exists()
+
+
+def test_an_mt5_session_of_two_instances_on_one_symbol_trades_and_is_watched(tmp_path):
+    """`run_live_session` through MetaTrader 5 (the trading stand-in; the session's bars
+    replayed as the feed): both instances send orders under their own client ids, the
+    health monitor watches the session and says it stopped at the end."""
+    from tests.support.fake_mt5_trading import FakeMT5Trading
+    from tradeforge.data.sources.mt5_terminal import MT5Terminal
+    from tradeforge.live.feeds import ReplayFeed
+    from tradeforge.live.health import read_health
+    from tradeforge.live.session_runner import run_live_session
+
+    session = make_session(tmp_path, names=("fast", "slow"))
+    bars = bars_of(tmp_path, "EURUSD")
+    fake = FakeMT5Trading()
+    fake.add_symbol("EURUSD", bid=float(bars["close"].iloc[40]), spread=10)
+    replay = ReplayFeed(bars, "EURUSD", "M5", play_from=bars.index[40])
+    feed = type("Live", (), {  # a live feed's interface: no length, no end of its own
+        "symbol": "EURUSD", "timeframe": replay.timeframe, "events": lambda _, a: replay.events(a),
+        "window": lambda _, t, n: replay.window(t, n),
+    })()  # fmt: skip
+    engine = run_live_session(
+        tmp_path / "live", session, broker="mt5", mt5=MT5Terminal(fake, server_time="utc"),
+        feed=feed, health_interval=0.05,
+    )  # fmt: skip
+    sent = [args[0] for name, args in fake.calls if name == "order_send"]
+    assert sent
+    state = engine.current
+    assert state is not None and state.last_key is not None
+    for name in ("fast", "slow"):  # each instance traded on its own book
+        book = state.strategies[name]
+        assert book.stats.trades + len(book.positions) >= 1, name
+    verdict, doc = read_health(tmp_path / "live")
+    assert verdict == "down" and doc["stopped"] and doc["broker"] == "mt5"
