@@ -227,3 +227,47 @@ def test_live_feed_uses_the_snapshot_when_history_lags(server, open_broker):
     assert [(b.open, b.high, b.low, b.close) for b in bars] == [
         (1.10008, 1.10025, 1.09998, 1.10015)
     ]
+
+
+def test_session_feed_merges_two_symbols_in_the_engines_order(server, open_broker):
+    """A quiet symbol's bar closes on the other symbol's later quote (before it), and a spot
+    stamped before an event already delivered comes just after it."""
+    from itertools import islice
+
+    from tests.ctrader.fake_server import FakeSymbol
+    from tests.ctrader.test_bars import T0
+    from tradeforge.live.brokers.ctrader_feed import CTraderSessionFeed
+    from tradeforge.live.feeds import Bar
+
+    server.symbols[4] = FakeSymbol(4, "GBPUSD", bid=127_000, ask=127_002)
+    for sid, base in ((1, 110_000), (4, 127_000)):
+        rows = [
+            [T0 + i, base + i, base + 20 + i, base - 10 + i, base + 10 + i, 5] for i in range(10)
+        ]
+        server.set_bars(sid, 1, rows)
+    ms = lambda minute, s: minute * 60_000 + s * 1_000  # noqa: E731
+    server.clock_ms = ms(T0 + 8, 1)
+    feed = CTraderSessionFeed(open_broker(), {"EURUSD": "M1", "GBPUSD": "M1"}, poll=0.05)
+    pushes = [
+        (ms(T0 + 8, 2), 1, 110_012, [T0 + 8, 110_008, 110_020, 110_000, 110_012, 2]),
+        (ms(T0 + 8, 3), 4, 127_012, [T0 + 8, 127_008, 127_020, 127_000, 127_012, 2]),
+        (ms(T0 + 9, 1), 4, 127_020, [T0 + 9, 127_020, 127_020, 127_020, 127_020, 1]),
+        (ms(T0 + 9, 0) + 500, 1, 110_021, [T0 + 9, 110_021, 110_021, 110_021, 110_021, 1]),
+    ]  # the last: EURUSD's spot stamped before GBPUSD's, arriving after it
+    for clock, sid, bid, bar in pushes:
+        server.clock_ms = clock
+        server.push_spot(sid, bid, bid + 2, bar=bar, period=1)
+    events = list(islice(feed.events(), 8))
+    got = [(type(e).__name__, e.symbol) for e in events]
+    assert got == [
+        ("Tick", "EURUSD"), ("Tick", "GBPUSD"),  # the subscriptions' first quotes
+        ("Tick", "EURUSD"), ("Tick", "GBPUSD"),
+        ("Bar", "EURUSD"), ("Bar", "GBPUSD"), ("Tick", "GBPUSD"),  # minute T0+8 closed
+        ("Tick", "EURUSD"),
+    ]  # fmt: skip
+    keys = [(*e.key, e.symbol) for e in events]
+    assert keys == sorted(keys) and len(set(keys)) == len(keys)
+    eur8, gbp8 = events[4], events[5]
+    assert isinstance(eur8, Bar) and eur8.time == (T0 + 8) * 60 * 10**9
+    assert eur8.close == 1.10018 and gbp8.close == 1.27018  # history's final values
+    assert events[7].time == events[6].time + 1 and events[7].bid == 1.10021
