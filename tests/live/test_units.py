@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import make_bars
 from tradeforge.core.errors import ConfigError, StateError
@@ -194,3 +196,35 @@ def test_paper_swap_accrues_once_per_date_and_is_paid_with_the_first_close(tmp_p
     second = b.close(fill.ticket, 0.5, "c2")
     assert first.swap == pytest.approx(-15.0) and second.swap == 0.0
     assert b.account().balance == pytest.approx(10_000.0 - 15.0 + first.profit + second.profit)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    windows=st.lists(st.integers(1, 40), min_size=1, max_size=6),
+    start=st.integers(40, 60),
+    steps=st.lists(st.integers(0, 3), min_size=1, max_size=25),
+)
+def test_recorded_feed_keeps_every_bar_it_handed_out(windows, start, steps):
+    """Whatever the windows (instances of several lengths) and however many bars close between
+    two reads, the record is the replay's bars from the first window's first to the last
+    handed out, each once, in order; the first bar handled is the first window's last."""
+    from tradeforge.live.feeds import RecordedFeed
+
+    frame = make_bars(120, freq="1min", seed=4)
+    times = frame.index.as_unit("ns").asi8
+    feed = RecordedFeed(ReplayFeed(frame, "EURUSD", "M1"))
+    assert feed.seen() == (None, None)
+    bar, lo = start, len(frame)
+    first_bar = min(start + steps[0], len(frame) - 1)
+    for k, step in enumerate(steps):
+        bar = min(bar + step, len(frame) - 1)
+        for count in windows:  # every instance on the symbol asks for its own window
+            got = feed.window(int(times[bar]), count)
+            lo = min(lo, bar - len(got) + 1)
+        if k % 3 == 0:  # the monitor reads now and then
+            recorded, first = feed.seen()
+            assert recorded.index.equals(frame.index[lo : bar + 1])
+    recorded, first = feed.seen()
+    pd.testing.assert_frame_equal(recorded, frame.iloc[lo : bar + 1])
+    assert first == times[first_bar]
+    assert feed.symbol == "EURUSD"  # the rest passes through

@@ -225,12 +225,17 @@ class RecordedFeed:
     """A live feed that keeps the closed bars it hands the strategies (the union of its
     `window` s: the history before the first bar handled, then every bar since), for the
     divergence monitor's shadow backtest — which runs on its own thread and so must not read
-    history from the broker connection. Everything else passes through."""
+    history from the broker connection. Everything else passes through.
+
+    The engine's thread only slices each window's new bars off and appends them to a list;
+    `seen` (the monitor's thread) joins them into the frame."""
 
     def __init__(self, feed: Any) -> None:
         self._feed = feed
         self._lock = threading.Lock()
         self._frame: pd.DataFrame | None = None
+        self._tails: list[pd.DataFrame] = []  # bars recorded since the frame was last joined
+        self._last: pd.Timestamp | None = None  # open time of the last bar recorded
         self._first: int | None = None  # open time (ns) of the first bar handled
 
     def __getattr__(self, name: str) -> Any:
@@ -238,18 +243,26 @@ class RecordedFeed:
 
     def window(self, bar_time: int, count: int) -> pd.DataFrame:
         frame = self._feed.window(bar_time, count)
+        if not len(frame):
+            return frame
         with self._lock:
             if self._frame is None:
-                self._frame, self._first = frame, bar_time
-            else:
-                seen = self._frame.index
-                parts = [frame[frame.index < seen[0]], self._frame, frame[frame.index > seen[-1]]]
-                if len(parts[0]) or len(parts[2]):
-                    self._frame = pd.concat(parts)
+                self._frame, self._first, self._last = frame, bar_time, frame.index[-1]
+                return frame
+            head = frame[frame.index < self._frame.index[0]]  # a longer window: more history
+            if len(head):
+                self._frame = pd.concat([head, self._frame])
+            tail = frame[frame.index > self._last]
+            if len(tail):
+                self._tails.append(tail)
+                self._last = tail.index[-1]
         return frame
 
     def seen(self) -> tuple[pd.DataFrame | None, int | None]:
         """The bars handed out so far (None before the first) and the open time of the first
         bar handled (the session's first traded bar since this process started)."""
         with self._lock:
+            if self._tails:
+                self._frame = pd.concat([self._frame, *self._tails])
+                self._tails = []
             return self._frame, self._first
