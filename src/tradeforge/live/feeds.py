@@ -227,15 +227,15 @@ class RecordedFeed:
     divergence monitor's shadow backtest — which runs on its own thread and so must not read
     history from the broker connection. Everything else passes through.
 
-    The engine's thread only slices each window's new bars off and appends them to a list;
-    `seen` (the monitor's thread) joins them into the frame."""
+    The engine's thread only keeps a reference to each window that brings new bars; `seen`
+    (the monitor's thread) cuts their new bars off and joins them into the frame."""
 
     def __init__(self, feed: Any) -> None:
         self._feed = feed
         self._lock = threading.Lock()
         self._frame: pd.DataFrame | None = None
-        self._tails: list[pd.DataFrame] = []  # bars recorded since the frame was last joined
-        self._last: pd.Timestamp | None = None  # open time of the last bar recorded
+        self._tails: list[pd.DataFrame] = []  # windows with new bars since the last join
+        self._span = (0, 0)  # the index values of the oldest and the newest bar recorded
         self._first: int | None = None  # open time (ns) of the first bar handled
 
     def __getattr__(self, name: str) -> Any:
@@ -245,17 +245,21 @@ class RecordedFeed:
         frame = self._feed.window(bar_time, count)
         if not len(frame):
             return frame
+        times = frame.index.asi8
         with self._lock:
+            oldest, newest = self._span
             if self._frame is None:
-                self._frame, self._first, self._last = frame, bar_time, frame.index[-1]
+                self._frame, self._first = frame, bar_time
+                self._span = (int(times[0]), int(times[-1]))
                 return frame
-            head = frame[frame.index < self._frame.index[0]]  # a longer window: more history
-            if len(head):
+            if times[0] < oldest:  # a longer window (another instance's): more history
+                head = frame.iloc[: int(times.searchsorted(oldest))]
                 self._frame = pd.concat([head, self._frame])
-            tail = frame[frame.index > self._last]
-            if len(tail):
-                self._tails.append(tail)
-                self._last = tail.index[-1]
+                oldest = int(times[0])
+            if times[-1] > newest:  # its bars after the newest are cut off in `seen`
+                self._tails.append(frame)
+                newest = int(times[-1])
+            self._span = (oldest, newest)
         return frame
 
     def seen(self) -> tuple[pd.DataFrame | None, int | None]:
@@ -263,6 +267,11 @@ class RecordedFeed:
         bar handled (the session's first traded bar since this process started)."""
         with self._lock:
             if self._tails:
-                self._frame = pd.concat([self._frame, *self._tails])
+                assert self._frame is not None
+                parts, end = [self._frame], self._frame.index[-1]
+                for frame in self._tails:
+                    parts.append(frame.iloc[frame.index.searchsorted(end, side="right") :])
+                    end = frame.index[-1]
+                self._frame = pd.concat(parts)
                 self._tails = []
             return self._frame, self._first
