@@ -202,12 +202,14 @@ def test_paper_swap_accrues_once_per_date_and_is_paid_with_the_first_close(tmp_p
 @given(
     windows=st.lists(st.integers(1, 40), min_size=1, max_size=6),
     start=st.integers(40, 60),
-    steps=st.lists(st.integers(0, 3), min_size=1, max_size=25),
+    steps=st.lists(st.integers(0, 1), min_size=1, max_size=25),
+    reads=st.integers(1, 5),
 )
-def test_recorded_feed_keeps_every_bar_it_handed_out(windows, start, steps):
-    """Whatever the windows (instances of several lengths) and however many bars close between
-    two reads, the record is the replay's bars from the first window's first to the last
-    handed out, each once, in order; the first bar handled is the first window's last."""
+def test_recorded_feed_keeps_every_bar_it_handed_out(windows, start, steps, reads):
+    """Whatever the windows (instances of several lengths, each asking at every bar; a step
+    of 0 asks for a bar again) and however many bars close between two reads, the record is
+    the replay's bars from the first window's first to the last handed out, each once, in
+    order; the first bar handled is the first window's last."""
     from tradeforge.live.feeds import RecordedFeed
 
     frame = make_bars(120, freq="1min", seed=4)
@@ -221,7 +223,7 @@ def test_recorded_feed_keeps_every_bar_it_handed_out(windows, start, steps):
         for count in windows:  # every instance on the symbol asks for its own window
             got = feed.window(int(times[bar]), count)
             lo = min(lo, bar - len(got) + 1)
-        if k % 3 == 0:  # the monitor reads now and then
+        if k % reads == 0:  # the monitor reads now and then
             recorded, first = feed.seen()
             assert recorded.index.equals(frame.index[lo : bar + 1])
     recorded, first = feed.seen()
