@@ -1,7 +1,7 @@
 """The models a filter can use, seeded and single-threaded by default so that the same data
 and seed give the same model bytes and the same predictions.
 
-* ``rf`` — scikit-learn's random forest (handles NaN inputs natively);
+* ``rf`` — scikit-learn's random forest, depth at most 8 (handles NaN inputs natively);
 * ``xgboost`` — XGBoost's histogram trees (the ``xgboost-cpu`` wheel);
 * ``lightgbm`` — LightGBM with ``deterministic`` and row-wise histograms.
 
@@ -48,8 +48,8 @@ def make_model(kind: str, seed: int = 0, n_jobs: int = 1, *, regression: bool = 
             from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
             forest = RandomForestRegressor if regression else RandomForestClassifier
-            return forest(n_estimators=100, min_samples_leaf=10, max_features="sqrt",
-                          random_state=seed, n_jobs=n_jobs)  # fmt: skip
+            return forest(n_estimators=100, max_depth=8, min_samples_leaf=20,
+                          max_features="sqrt", random_state=seed, n_jobs=n_jobs)  # fmt: skip
         if kind == "xgboost":
             from xgboost import XGBClassifier, XGBRegressor
 
