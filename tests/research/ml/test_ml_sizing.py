@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tradeforge.core.errors import ConfigError
@@ -31,6 +31,7 @@ def test_size_scale_by_hand():
     assert size_scale(np.array([1.0]), 1.0, 0.25).tolist() == [1.0]  # no room: full size
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])  # a loaded machine
 @given(
     p=st.lists(st.floats(0, 1), min_size=1, max_size=20),
     threshold=st.floats(0, 0.99),
