@@ -23,6 +23,7 @@ from tradeforge.research.featureset.spec import FeatureSpec
 from tradeforge.research.ml import ModelArtifact
 from tradeforge.strategy import create_strategy
 
+WHO = {"user": "tester", "uid": 0, "pid": 1}
 PARAMS = {"fast": 3, "slow": 12, "stop_pips": 6, "target_pips": 8}
 SPEC = FeatureSpec(("zscore(20)", "sessions"), ("zscore_20", "session_london"))
 
@@ -111,3 +112,32 @@ def test_model_reload_is_hash_checked_journaled_and_used(tmp_path):
     trades = trades_frame(state)
     assert len(trades) > 0 and (pd.DatetimeIndex(trades["signal_time"]) < at).all()
     assert (unfiltered > at).sum() >= 5  # model A would have traded on
+
+
+def test_a_model_changed_between_the_check_and_its_event_is_not_applied(tmp_path):
+    """In process: the reload is checked and journaled, then the new model's pickle changes
+    before the next event applies it — the command fails (logged), the session trades on
+    with the old model."""
+    from tests.live.helpers import small_spec
+    from tradeforge.live.control.commands import check
+    from tradeforge.live.runner import build_dry_run
+
+    a, b, _ = _models(tmp_path, make_bars(200, seed=5))
+    spec = small_spec(tmp_path, n_bars=200, seed=5, strategy="ml_filter", window=60,
+                      params={"model": str(a.path)}, start="2024-01-01")  # fmt: skip
+    engine = build_dry_run(tmp_path / "s", spec)
+    engine.start()
+    events = engine.feed.events(engine.resume_key())
+    for _ in range(3):
+        engine.handle(next(events))
+    args = {"strategy": "ml_filter", "params": {"model": str(b.path), "sha256": b.sha256}}
+    engine.acknowledge("reload", lambda st: check("reload", args, st, engine.ctx), WHO, "t")
+    blob = (b.path / "model.pkl").read_bytes()
+    (b.path / "model.pkl").write_bytes(blob[:-1] + bytes([blob[-1] ^ 1]))
+    engine.handle(next(events))
+    (outcome,) = [d for d in decisions(tmp_path / "s") if d["kind"] == "command"]
+    assert outcome["outcome"] == "failed" and "does not match the hash" in outcome["reason"]
+    assert engine.current.strategies["ml_filter"].params["sha256"] == a.sha256
+    for event in events:  # and it trades on to the end
+        engine.handle(event)
+    assert engine.current.stats.trades > 0
