@@ -88,3 +88,17 @@ def test_verdict_keeps_a_regression_filter_that_truly_helps():
     assert doc["oos"]["with"]["expectancy_r"] > doc["oos"]["without"]["expectancy_r"] + 0.2
     assert doc["scores"]["spearman"] > 0.2 and "roc_auc" not in doc["scores"]
     assert all(np.isfinite(doc["folds"]["threshold"]))  # each fold chose a cut on predicted R
+
+
+def test_explain_a_regressor_of_r(tmp_path):
+    from tradeforge.research.ml.explain import explain
+
+    ds = synthetic_dataset(600)
+    f = fit_filter(ds, np.arange(400), np.arange(420, 600), kind="rf", target=None)
+    art = ModelArtifact(f.estimator, ds.spec, f.threshold, {"model": "rf", "target": "r"})
+    doc = explain(art.save(tmp_path / "m"), ds, tmp_path / "x", repeats=3)
+    table = doc["importance"]
+    assert table["feature"][0] in ("good", "twin") and doc["shap"].startswith("shap")
+    assert table.sort_values("mean_abs_shap")["feature"].iloc[-1] in ("good", "twin")
+    for name in ("importance.png", "shap.png", "pdp.png"):
+        assert (tmp_path / "x" / name).read_bytes()[:4] == b"\x89PNG"
