@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/notify_bench.py
 	$(BIN)/python bench/monitor_bench.py
 	$(BIN)/python bench/control_bench.py
+	$(BIN)/python bench/ml_bench.py
 	$(BIN)/python bench/scale_bench.py --home $(BENCH_HOME)
 
 # Crash-safety soak: SIGKILL a dry-run at 200 random points over 600 bars (the suite runs ~60).

@@ -80,6 +80,21 @@ def test_position_steps_by_hand() -> None:
     assert position_steps(True, 10.0, -5.0, 20.0, 1e4, 1e4, 1.0)[2] == SIZE_REFUSED
 
 
+def test_position_steps_scaled_by_the_signal() -> None:
+    # 1% of 100,000 at 20 pips is 500 steps; a signal's size_scale 0.6 trades 300
+    assert position_steps(False, 1.0, 100_000.0, 2.0, 1e4, 1e4, 1.0, 0.6) == (300.0, 300.0, 0)
+    # 1,000 * 0.37 / 3 = 123.33 -> 123 (the scale comes before the rounding down)
+    assert position_steps(False, 1.0, 100_000.0, 3.0, 1e4, 1e4, 1.0, 0.37)[0] == 123.0
+    # fixed 10 steps * 0.55 = 5.5 -> 5; 0.05 of 10 steps is below the 1-step minimum
+    assert position_steps(True, 10.0, 5.0, 20.0, 1e4, 1e4, 1.0, 0.55)[0] == 5.0
+    assert position_steps(True, 10.0, 5.0, 20.0, 1e4, 1e4, 1.0, 0.05)[2] & SIZE_REFUSED
+    # 0.3 of 10 steps is 3 in exact arithmetic (2.9999999999999996 in floats)
+    assert position_steps(True, 10.0, 5.0, 20.0, 1e4, 1e4, 1.0, 0.3)[0] == 3.0
+    sizer = RiskSizer(Sizing("risk", 1.0))
+    half = sizer.size(EURUSD, 100_000.0, 0.0020, 1.1, scale=0.5)
+    assert half.steps == 250 and "x size scale 0.5" in half.reason
+
+
 @settings(deadline=None)  # the first call compiles
 @given(
     balance=st.floats(-1e6, 1e8),

@@ -41,7 +41,7 @@ def test_live_json_row_packs_back_to_the_same_row():
         10, [1, 4], [1, -1], tag=["a", "b"], entry="limit", entry_price=[1.1, 1.2], expiry=2,
         stop_distance=0.002, targets=[Target(1.0, 0.5), Target([1.3, 1.1], 0.5, "price")],
         runner=True, break_even=BreakEven(1.0, 0.0001), trailing=Trailing("distance", 0.003),
-        time_stop=5, exit_opposite=[True, False],
+        time_stop=5, exit_opposite=[True, False], size_scale=[0.25, 1.0],
     )  # fmt: skip
     for j in range(len(sig)):
         row = signal_row(sig, j)
@@ -53,3 +53,14 @@ def test_live_json_row_packs_back_to_the_same_row():
         ints = np.delete(sig.ints[:, j], keep)
         assert np.array_equal(np.delete(packed.ints[:, 0], keep), ints)
         assert np.array_equal(packed.floats[:, 0], sig.floats[:, j], equal_nan=True)
+
+
+def test_size_scale_must_be_a_share_of_the_configured_size():
+    import pytest
+
+    from tradeforge.strategy.signals import SignalError
+
+    assert make_signals(8, [2], 1, stop_distance=0.001, size_scale=0.5).size_scale.tolist() == [0.5]
+    for bad in (0.0, 1.5, np.nan, -0.2):
+        with pytest.raises(SignalError, match=r"size_scale must be in \(0, 1\]"):
+            make_signals(8, [2, 5], 1, stop_distance=0.001, size_scale=[1.0, bad])

@@ -122,8 +122,8 @@ EMPTY, PENDING, OPEN = 0, 1, 2
 _BAR, _SIDE, _TAG, _ENTRY_TYPE, _EXPIRY, _TIME_STOP, _EXIT_OPPOSITE = (
     ROW[k] for k in ("bar", "side", "tag", "entry_type", "expiry", "time_stop", "exit_opposite")
 )
-_ENTRY_PRICE, _STOP_PRICE, _STOP_DISTANCE = (
-    ROW[k] for k in ("entry_price", "stop_price", "stop_distance")
+_ENTRY_PRICE, _STOP_PRICE, _STOP_DISTANCE, _SIZE_SCALE = (
+    ROW[k] for k in ("entry_price", "stop_price", "stop_distance", "size_scale")
 )
 
 
@@ -283,7 +283,7 @@ def bar_fill(
         max_steps = fparams[P_MAX_STEPS]
         steps, _, _ = position_steps(
             fparams[P_SIZING_MODE] == 0, fparams[P_SIZING_VALUE], balance, risk * unit * conv,
-            max_steps, max_steps, fparams[P_MIN_STEPS],
+            max_steps, max_steps, fparams[P_MIN_STEPS], sf[_SIZE_SCALE, j],
         )  # fmt: skip
         if steps <= 0:
             counters[C_SKIPPED_SIZE] += 1  # too small, or the account is blown

@@ -38,6 +38,9 @@ FeatureOpt = Annotated[
     list[str], typer.Option("--feature", "-f", help="Extra feature request (repeat).")
 ]
 TargetOpt = Annotated[str, typer.Option(help="Label: 'win' (R > 0) or 'r>X'.")]
+MLTargetOpt = Annotated[
+    str, typer.Option(help="'win' (R > 0), 'r>X' (classifiers) or 'r' (a regressor of R).")
+]
 SeedOpt = Annotated[int, typer.Option(help="Seed of models, bootstrap, mutual information.")]
 ModelOpt = Annotated[str, typer.Option("--model", help="rf | xgboost | lightgbm.")]
 EmbargoOpt = Annotated[str, typer.Option(help="Gap after a trade's exit before the next window.")]
@@ -171,7 +174,7 @@ _ML_OWN = [
         "context", Annotated[bool, typer.Option(help="With --feature: add the context set.")], True
     ),  # fmt: skip
     option("model", ModelOpt, "lightgbm"),
-    option("target", TargetOpt, "win"),
+    option("target", MLTargetOpt, "win"),
     option("seed", SeedOpt, 0),
     option("embargo", EmbargoOpt, "1D"),
 ]
@@ -195,7 +198,7 @@ def evaluate_command(
     from tradeforge.research.walkforward import WalkForwardConfig
 
     check_kind(kw["model"])  # cheap checks before any data is read
-    thr = parse_target(kw["target"])
+    thr = parse_target(kw["target"], regression=True)
     cfg = WalkForwardConfig.build(train, test, validation=validation, scheme=scheme)
     spec = _spec_of(kw["feature"], kw["featureset"], kw["context"], kw["timeframe"])
     strategy, bars, rspec, ds = _dataset(kw, spec)
@@ -232,7 +235,7 @@ def train_command(
     from tradeforge.research.walkforward import Length
 
     check_kind(kw["model"])  # cheap checks before any data is read
-    thr = parse_target(kw["target"])
+    thr = parse_target(kw["target"], regression=True)
     Length.parse(validation)
     spec = _spec_of(kw["feature"], kw["featureset"], kw["context"], kw["timeframe"])
     strategy, bars, _, ds = _dataset(kw, spec)
@@ -240,8 +243,10 @@ def train_command(
                       seed=kw["seed"], embargo=kw["embargo"]).save(out)  # fmt: skip
     v = art.meta["validation"]
     console.print(f"model {kw['model']} sha256 {art.sha256}")
-    console.print(f"threshold {art.threshold:.4f}: keeps {v['kept']} of {v['trades']} validation "
-                  f"trades (E[R] {v['expectancy_r']:.3f} -> {v['expectancy_r_kept']:.3f})")  # fmt: skip
+    on = "predicted R " if art.regression else ""
+    console.print(f"threshold {on}{art.threshold:.4f}: keeps {v['kept']} of {v['trades']} "
+                  f"validation trades (E[R] {v['expectancy_r']:.3f} -> "
+                  f"{v['expectancy_r_kept']:.3f})")  # fmt: skip
     console.print(f"wrote {out}; use it with --strategy ml_filter --param model={out} "
                   f"--param sha256={art.sha256}")  # fmt: skip
 

@@ -31,7 +31,8 @@ def place_entry(
     dist = (
         row["stop_distance"] if row["stop_distance"] is not None else abs(ref - row["stop_price"])
     )
-    size = ctx.sizer.size(ctx.inst, balance, dist, ref, free_margin)
+    scale = row.get("size_scale") or 1.0  # a row stored before the column existed: 1
+    size = ctx.sizer.size(ctx.inst, balance, dist, ref, free_margin, scale)
     if size.steps <= 0:
         decisions.append(decision(now, "skip", size.reason, **base))
         return False

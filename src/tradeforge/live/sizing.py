@@ -1,10 +1,11 @@
 """Risk-based position sizing for live orders: `tradeforge.trading.steps.position_steps`, the
 backtest kernel's own rule, plus the broker's free margin.
 
-``steps = floor(balance * risk% / (stop_distance * unit) + 1e-9)`` lot steps (``unit =
-lot_step * contract_size``), capped by the instrument's ``max_lot`` and the configured
-``max_lots``, reduced to what free margin allows, and refused below ``min_lot`` or when the
-balance is gone. Fixed sizing trades ``value`` lots.
+``steps = floor(balance * risk% * scale / (stop_distance * unit) + 1e-9)`` lot steps
+(``unit = lot_step * contract_size``, ``scale`` the signal's ``size_scale``), capped by the
+instrument's ``max_lot`` and the configured ``max_lots``, reduced to what free margin allows,
+and refused below ``min_lot`` or when the balance is gone. Fixed sizing trades ``value`` lots
+times the scale, rounded down to the lot step.
 """
 
 from __future__ import annotations
@@ -44,7 +45,10 @@ class RiskSizer:
         stop_distance: float,
         price: float,
         free_margin: float | None = None,
+        scale: float = 1.0,
     ) -> SizeDecision:
+        """The size of an entry; ``scale`` is the signal's ``size_scale`` (share of the
+        configured size, in (0, 1])."""
         if not stop_distance > 0:
             return SizeDecision(0, 0.0, f"stop distance {stop_distance} is not positive")
         fixed = self.sizing.mode == "fixed"
@@ -56,6 +60,8 @@ class RiskSizer:
                 f"risk {self.sizing.value}% of balance {balance:.2f} = {money:.2f} over stop "
                 f"distance {stop_distance:.6g}"
             )
+        if scale != 1.0:
+            why += f" x size scale {scale:.4g}"
         max_steps = inst.max_steps
         if self.max_lots is not None:
             max_steps = min(max_steps, inst.lot_steps(self.max_lots))
@@ -66,7 +72,7 @@ class RiskSizer:
         value = inst.lot_steps(self.sizing.value) if fixed else self.sizing.value
         steps, _, flags = position_steps(
             fixed, float(value), float(balance), stop_distance * inst.unit, float(max_steps),
-            afford, float(inst.min_steps),
+            afford, float(inst.min_steps), float(scale),
         )  # fmt: skip
         if flags & SIZE_CAPPED:
             why += f"; capped at {max_steps * inst.lot_step:g} lots"

@@ -75,6 +75,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("trail_start_r", np.float64, math.nan, "excursion in R that starts trailing (NaN: at once)"),
     Column("time_stop", np.int64, 0, "close at the open of entry bar + this many bars (0: none)"),
     Column("exit_opposite", np.bool_, False, "close opposite positions at the next open"),
+    Column("size_scale", np.float64, 1.0, "share of the configured size (risk % or lots), (0, 1]"),
 )  # fmt: skip
 BY_NAME: dict[str, Column] = {c.name: c for c in COLUMNS}
 

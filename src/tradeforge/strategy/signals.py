@@ -38,6 +38,10 @@ Semantics (docs/conventions.md §Fills states them in full; the engine implement
   open the short at the same open) instead of being de-duplicated. Same-side open positions
   are unaffected (the signal is de-duplicated as usual). Signals of one bar are applied in
   row order, each seeing what the previous ones did.
+* **size scale** — ``size_scale`` in (0, 1]: the share of the run's configured size this
+  signal trades (risk % or fixed lots times the scale, then rounded down to lot steps as
+  usual); 1 trades the configured size. A filter uses it to size by confidence
+  (`tradeforge.research.ml`); the configured sizing stays the ceiling.
 """
 
 from __future__ import annotations
@@ -277,6 +281,7 @@ def make_signals(
     trailing: Trailing | None = None,
     time_stop: Any = 0,
     exit_opposite: Any = False,
+    size_scale: Any = 1.0,
     reference_price: Any = None,
     trail_level_long: np.ndarray | None = None,
     trail_level_short: np.ndarray | None = None,
@@ -337,6 +342,7 @@ def make_signals(
         "trail_start_r": _col(tr.start_r, n, np.float64, "trail_start_r"),
         "time_stop": _col(time_stop, n, np.int64, "time_stop"),
         "exit_opposite": _flag(exit_opposite, n, "exit_opposite"),
+        "size_scale": _col(size_scale, n, np.float64, "size_scale"),
     }
     ints, floats = blank_blocks(n, given=values)
     for name, v in values.items():
@@ -405,6 +411,8 @@ def _rule_checks(sig: Signals, reference_price: np.ndarray | None, constant: Col
     yield pending & ~(np.isfinite(entry) & (entry > 0)), "entry_price needed"
     yield pending & (col("expiry") < 1), "limit/stop entries need expiry >= 1 bar"
     yield col("time_stop") < 0, "time_stop must be >= 0"
+    scale = col("size_scale")
+    yield ~((scale > 0) & (scale <= 1)), "size_scale must be in (0, 1]"
     be_r = col("be_trigger_r")
     yield np.isfinite(be_r) & ~(be_r > 0), "be_trigger_r must be > 0"
     yield ~np.isfinite(col("be_offset")), "be_offset must be finite"

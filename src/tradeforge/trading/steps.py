@@ -85,17 +85,19 @@ def position_steps(
     max_steps: float,
     afford_steps: float,
     min_steps: float,
+    scale: float = 1.0,
 ) -> tuple[float, float, int]:
     """Lot steps of a new position: ``value`` steps when ``fixed``, else ``value`` percent of
     ``balance`` over the money one step loses at the stop (``risk_per_step``, in the balance's
-    currency), rounded down; capped at ``max_steps``, then at what free margin affords
-    (``afford_steps``; the backtest has no margin and passes ``max_steps``). Refused (0) below
-    ``min_steps`` and whenever the balance is at or below zero (a blown account trades no
-    more). Returns ``(steps, uncapped steps, flags)``, flags from ``SIZE_*``."""
+    currency); times the signal's ``scale`` (its ``size_scale``, in (0, 1]) and rounded down;
+    capped at ``max_steps``, then at what free margin affords (``afford_steps``; the backtest
+    has no margin and passes ``max_steps``). Refused (0) below ``min_steps`` and whenever the
+    balance is at or below zero (a blown account trades no more). Returns ``(steps, uncapped
+    steps, flags)``, flags from ``SIZE_*``."""
     if fixed:
-        steps = value
+        steps = math.floor(value * scale + 1e-9)
     else:
-        money = balance * value / 100.0
+        money = balance * value * scale / 100.0
         steps = math.floor(money / risk_per_step + 1e-9) if money > 0 else 0.0
     raw = steps
     flags = 0

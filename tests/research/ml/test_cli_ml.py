@@ -84,3 +84,19 @@ def test_bad_input_is_one_line_and_exit_2(home, tmp_path, args, message):
     res = run("research", "ml", "train", *STRATEGY, *args, "--home", home, "--out",
               tmp_path / "m", code=2)  # fmt: skip
     assert message in res.stderr and len(res.stderr.strip().splitlines()) <= 2
+
+
+def test_ml_train_with_r_as_a_regression_target_then_backtest(home, tmp_path):
+    model = tmp_path / "model_r"
+    res = run("research", "ml", "train", *STRATEGY, "--model", "rf", "--target", "r", "--end",
+              "2022-01-01", "--home", home, "--out", model)  # fmt: skip
+    meta = json.loads((model / "model.json").read_text())
+    assert meta["target"] == "r" and "threshold predicted R" in res.stdout
+    bt = tmp_path / "bt_r"
+    run("backtest", "--strategy", "ml_filter", "-p", f"model={model}", "-s", "EURUSD", "-t",
+        "H1", "--start", "2022-01-01", "--home", home, "--out", bt)  # fmt: skip
+    params = json.loads((bt / "run.json").read_text())["config"]["strategy"]["params"]
+    assert params["sha256"] == meta["sha256"]  # the filter pinned the model it loaded
+    bad = run("research", "ml", "train", *STRATEGY, "--target", "profit", "--home", home,
+              "--out", tmp_path / "m", code=2)  # fmt: skip
+    assert "use 'win', 'r>X' (e.g. r>0.5) or 'r' (R itself)" in bad.stderr

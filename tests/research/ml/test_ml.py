@@ -149,7 +149,7 @@ def test_verdict_keeps_a_filter_that_truly_helps():
     assert doc["verdict"] == "keep", doc["checks"]
     assert doc["oos"]["with"]["expectancy_r"] > doc["oos"]["without"]["expectancy_r"] + 0.2
     assert doc["oos"]["with"]["trades"] < doc["oos"]["without"]["trades"]
-    assert doc["classification"]["roc_auc"] > 0.7
+    assert doc["scores"]["roc_auc"] > 0.7
     assert len(doc["folds"]) >= 3 and doc["bootstrap"]["ci_low"] > 0
 
 

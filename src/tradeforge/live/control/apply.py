@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from tradeforge.core.errors import ConfigError, StateError
+from tradeforge.core.errors import ConfigError, StateError, TradeforgeError
 from tradeforge.live import guards as G
 from tradeforge.live import manager as M
 from tradeforge.live.booking import close_at_market, execute_exit
@@ -202,7 +202,10 @@ def _reload(ctx, new, cmd, now, decisions, trades) -> str:
     book = target.book(new)
     code = cmd.args.get("code")
     cls = type(target.strategy) if code is None else strategy_class(ctx.dir, name, book, code)
-    strategy = cls(params)
+    try:
+        strategy = cls(params)
+    except TradeforgeError as exc:  # e.g. a model file replaced since the check (its hash)
+        raise ConfigError(f"reload of {name}: {exc}") from None
     book.params, book.window = dict(params), window
     if code is not None:
         book.code = dict(code)

@@ -30,22 +30,29 @@ class LeakageError(DataError):
     """Information from after a decision reached the data it is judged on."""
 
 
-def parse_target(text: str | float) -> float:
-    """``"win"`` (R > 0) or ``"r>X"`` (R above X): the R threshold a trade must beat."""
-    if isinstance(text, (int, float)):
-        return float(text)
+def parse_target(text: str | float | None, *, regression: bool = False) -> float | None:
+    """``"win"`` (R > 0) or ``"r>X"`` (R above X): the R threshold a trade must beat; with
+    ``regression`` also ``"r"`` (R itself, a regression target), returned as None."""
+    if text is None or isinstance(text, (int, float)):
+        return None if text is None else float(text)
     s = str(text).strip().lower().replace(" ", "")
     if s == "win":
         return 0.0
+    if s == "r" and regression:
+        return None
     if s.startswith("r>"):
         try:
             return float(s[2:])
         except ValueError:
             pass
-    raise ConfigError(f"target {text!r}: use 'win' or 'r>X' (e.g. r>0.5)")
+    also = ", 'r>X' (e.g. r>0.5) or 'r' (R itself)" if regression else " or 'r>X' (e.g. r>0.5)"
+    raise ConfigError(f"target {text!r}: use 'win'{also}")
 
 
-def target_name(threshold: float) -> str:
+def target_name(threshold: float | None) -> str:
+    """The text of a target: ``win``, ``r>X``, or ``r`` (None: R as a regression target)."""
+    if threshold is None:
+        return "r"
     return "win" if threshold == 0 else f"r>{threshold:g}"
 
 
@@ -71,6 +78,10 @@ class TradeDataset:
     def labels(self, threshold: float) -> np.ndarray:
         """1 where the trade's R beats ``threshold``, else 0."""
         return (self.r > threshold).astype(np.int64)
+
+    def outcome(self, target: float | None) -> np.ndarray:
+        """What a model learns: the `labels` of a threshold, or R itself (None)."""
+        return self.r if target is None else self.labels(target)
 
     def times_ns(self, column: str) -> np.ndarray:
         return pd.DatetimeIndex(self.frame[column]).as_unit("ns").asi8

@@ -1,6 +1,7 @@
-"""A trained filter as an artifact: ``model.pkl`` (the calibrated classifier, pickled) and
-``model.json`` (its SHA-256, the feature spec, the threshold, the target, the model kind and
-seed, the training window and the strategy whose trades it learned from).
+"""A trained filter as an artifact: ``model.pkl`` (the calibrated classifier, or the regressor
+of R, pickled) and ``model.json`` (its SHA-256, the feature spec, the threshold, the target,
+the model kind and seed, the training window and the strategy whose trades it learned from).
+A threshold that keeps every signal of a regressor (-inf) is written as ``null``.
 
 Loading checks the pickle against the recorded hash (and against a hash the caller expects,
 which is how a filtered strategy's parameters pin one exact model), so the backtest, the
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +26,7 @@ from tradeforge.core.atomic import atomic_write_bytes
 from tradeforge.core.errors import DataError
 from tradeforge.core.paths import user_path
 from tradeforge.research.featureset.spec import FeatureSpec
+from tradeforge.research.ml.models import score
 
 MODEL_FILE, META_FILE = "model.pkl", "model.json"
 KIND = "tradeforge.ml.model"
@@ -37,21 +40,28 @@ def sha256(data: bytes) -> str:
 class ModelArtifact:
     """A calibrated classifier and what it needs to be used exactly as trained."""
 
-    estimator: Any
+    estimator: Any  # `models.score` reads it
     spec: FeatureSpec
     threshold: float
     meta: dict[str, Any] = field(default_factory=dict)  # kind, seed, target, window, strategy
     sha256: str = ""  # of the pickle; set by `save` / `load`
     path: Path | None = None
 
+    @property
+    def regression(self) -> bool:
+        """True for a regressor of R (the ``r`` target): it scores predicted R, not P(win)."""
+        return self.meta.get("target") == "r"
+
     def predict(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:  # noqa: N803
-        """P(label = 1) for rows of the spec's inputs (in ``spec.inputs`` order)."""
+        """P(label = 1), or the predicted R, for rows of the spec's inputs (in ``spec.inputs``
+        order)."""
         if not isinstance(X, pd.DataFrame):
             X = pd.DataFrame(np.asarray(X, np.float64), columns=list(self.spec.inputs))  # noqa: N806
-        return self.estimator.predict_proba(X[list(self.spec.inputs)])[:, 1]
+        return score(self.estimator, X[list(self.spec.inputs)])
 
     def document(self) -> dict[str, Any]:
-        return {"kind": KIND, "sha256": self.sha256, "threshold": self.threshold,
+        threshold = self.threshold if math.isfinite(self.threshold) else None
+        return {"kind": KIND, "sha256": self.sha256, "threshold": threshold,
                 "features": self.spec.to_dict(), **self.meta}  # fmt: skip
 
     def save(self, folder: str | Path) -> ModelArtifact:
@@ -96,5 +106,6 @@ class ModelArtifact:
         meta = {
             k: v for k, v in doc.items() if k not in ("kind", "sha256", "threshold", "features")
         }
-        return cls(estimator, FeatureSpec.from_dict(doc["features"]), float(doc["threshold"]),
-                   meta, digest, folder)  # fmt: skip
+        threshold = -math.inf if doc["threshold"] is None else float(doc["threshold"])
+        return cls(estimator, FeatureSpec.from_dict(doc["features"]), threshold, meta, digest,
+                   folder)  # fmt: skip

@@ -1,14 +1,15 @@
 """What a filter reads: permutation importance, SHAP values and partial dependence, written
 as PNG charts and one self-contained HTML page.
 
-* **Permutation importance** (`sklearn.inspection.permutation_importance`, ROC AUC, seeded):
-  how much the calibrated model's ranking of trades suffers when one input is shuffled.
+* **Permutation importance** (`sklearn.inspection.permutation_importance`, ROC AUC — R² for
+  a regressor of R —, seeded): how much the model's ranking of trades suffers when one input
+  is shuffled.
 * **SHAP values** of the underlying tree model (the calibration map is monotonic, so it does
   not change which inputs push a trade up or down): `shap.TreeExplainer` when the ``shap``
   package is installed; otherwise XGBoost's ``pred_contribs`` and LightGBM's
   ``pred_contrib``, which compute the same TreeSHAP values, and for a random forest none.
 * **Partial dependence** (`sklearn.inspection.PartialDependenceDisplay`) of the calibrated
-  probability on the most important inputs.
+  probability (or the predicted R) on the most important inputs.
 
 Explain on trades the model did not train on (a later date range) to see what it uses out of
 sample.
@@ -31,9 +32,11 @@ from tradeforge.research.ml.artifact import ModelArtifact
 
 
 def tree_model(estimator: Any) -> Any:
-    """The fitted tree model inside a calibrated (frozen) estimator."""
+    """The fitted tree model inside a calibrated (frozen) estimator; a regressor itself."""
     inner = getattr(estimator, "calibrated_classifiers_", None)
-    model = inner[0].estimator if inner else estimator
+    if not inner:
+        return estimator
+    model = inner[0].estimator
     return getattr(model, "estimator", model)  # FrozenEstimator -> the model
 
 
@@ -85,12 +88,15 @@ def explain(
     from sklearn.inspection import PartialDependenceDisplay, permutation_importance
 
     X = dataset.X[list(artifact.spec.inputs)]  # noqa: N806
-    y = dataset.labels(parse_target(str(artifact.meta.get("target", "win"))))
+    target = parse_target(str(artifact.meta.get("target", "win")), regression=True)
+    y = dataset.outcome(target)
     if len(np.unique(y)) < 2:
-        raise DataError("the trades to explain on are all wins or all losses")
+        raise DataError("the trades to explain on are all wins or all losses"
+                        if target is not None else "the trades to explain on have one R")  # fmt: skip
+    scoring, what = ("r2", "R²") if target is None else ("roc_auc", "ROC AUC")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    perm = permutation_importance(artifact.estimator, X, y, scoring="roc_auc",
+    perm = permutation_importance(artifact.estimator, X, y, scoring=scoring,
                                   n_repeats=repeats, random_state=seed)  # fmt: skip
     table = pd.DataFrame({"feature": X.columns, "importance": perm.importances_mean,
                           "std": perm.importances_std})  # fmt: skip
@@ -101,7 +107,7 @@ def explain(
     charts = []
     fig, ax = plt.subplots(figsize=(7, 0.3 * len(table) + 1.5))
     ax.barh(table["feature"][::-1], table["importance"][::-1], xerr=table["std"][::-1])
-    ax.set_xlabel("drop in ROC AUC when shuffled")
+    ax.set_xlabel(f"drop in {what} when shuffled")
     charts.append(_png(fig, out / "importance.png"))
     plt.close(fig)
     if values is not None:

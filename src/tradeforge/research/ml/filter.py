@@ -1,20 +1,30 @@
 """``ml_filter(strategy, model)``: a strategy that runs another strategy and drops the signals
-a trained model scores below its threshold.
+a trained model scores below its threshold — and, with ``sizing="scale"``, sizes the kept
+ones by the predicted probability.
 
 The filter is a `Strategy` like any other — registered as ``ml_filter``, its parameters the
 model folder, the model's SHA-256 and the wrapped strategy with its parameters — so the
 backtest, optimisation, the dry-run and the live engine create it from the same
 `RunSpec` and call the same ``signals``: there is no second code path to drift. The model's
 features are added to the wrapped strategy's feature requests, read at the signal bar, and
-the signal side is appended (`FeatureSpec.inputs`).
+the signal side is appended (`FeatureSpec.inputs`). A filter built without a hash pins the
+one it loaded (its parameters name the exact model bytes from then on).
 
-Signals are skipped, not resized: the signal table has no size column, and the sizing rules
-live in the execution engines.
+**Sizing by probability** writes the signal's ``size_scale`` (the share of the run's
+configured size it trades, in (0, 1]; both engines size with it through
+`tradeforge.trading.steps.position_steps`). For probability ``p`` and threshold ``t``:
+
+    scale = min_scale + (1 - min_scale) * (p - t) / (1 - t)
+
+clipped to ``[min_scale, 1]``: ``min_scale`` of the configured size at the threshold, the full
+size at ``p = 1``, linear between. The configured sizing stays the ceiling, and a signal the
+wrapped strategy already scaled is scaled again (the product). A regressor of R has no
+probability: it only skips.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -26,14 +36,28 @@ from tradeforge.research.featureset.spec import select_columns
 from tradeforge.research.ml.artifact import ModelArtifact
 from tradeforge.strategy.base import Strategy, StrategyParams
 from tradeforge.strategy.registry import create_strategy, register_strategy
+from tradeforge.strategy.signal_schema import ROW
 from tradeforge.strategy.signals import Signals
 
 
-def keep_signals(signals: Signals, keep: np.ndarray) -> Signals:
-    """The rows of ``signals`` where ``keep`` is true (order and tags unchanged)."""
+def keep_signals(signals: Signals, keep: np.ndarray, scale: np.ndarray | None = None) -> Signals:
+    """The rows of ``signals`` where ``keep`` is true (order and tags unchanged), their
+    ``size_scale`` multiplied by ``scale`` (one value per row of ``signals``) when given."""
     keep = np.asarray(keep, dtype=bool)
-    return Signals(signals.n_bars, signals.tags, signals.ints[:, keep], signals.floats[:, keep],
+    floats = signals.floats[:, keep]
+    if scale is not None:
+        floats[ROW["size_scale"]] *= np.asarray(scale, dtype=np.float64)[keep]
+    return Signals(signals.n_bars, signals.tags, signals.ints[:, keep], floats,
                    signals.trail_level_long, signals.trail_level_short)  # fmt: skip
+
+
+def size_scale(p: np.ndarray, threshold: float, min_scale: float) -> np.ndarray:
+    """The share of the configured size for probabilities ``p`` (the module docstring's map)."""
+    span = 1.0 - threshold
+    if not span > 0:
+        return np.ones(len(p))
+    share = (np.asarray(p, dtype=np.float64) - threshold) / span
+    return np.clip(min_scale + (1.0 - min_scale) * share, min_scale, 1.0)
 
 
 def model_inputs(frame: pd.DataFrame, signals: Signals, columns: tuple[str, ...]) -> pd.DataFrame:
@@ -49,12 +73,19 @@ class MLFilterParams(StrategyParams):
     sha256: str | None = Field(None, description="expected hash of model.pkl")
     strategy: str | None = Field(None, description="wrapped strategy (default: the model's)")
     strategy_params: dict[str, Any] = Field(default_factory=dict)
-    threshold: float | None = Field(None, ge=0.0, le=1.0, description="overrides the model's")
+    threshold: float | None = Field(None, description="overrides the model's")
+    sizing: Literal["skip", "scale"] = Field(
+        "skip", description="skip: kept signals trade the configured size; scale: by probability"
+    )
+    min_scale: float = Field(
+        0.25, gt=0.0, le=1.0, description="share of the configured size at the threshold"
+    )
 
 
 @register_strategy
 class MLFilter(Strategy):
-    """Another strategy's signals, kept where the model's probability >= the threshold."""
+    """Another strategy's signals, kept where the model's score >= the threshold (and, with
+    ``sizing="scale"``, sized by the probability)."""
 
     name = "ml_filter"
     Params = MLFilterParams
@@ -62,6 +93,8 @@ class MLFilter(Strategy):
     def check_params(self) -> None:
         p = self.params
         self.artifact = ModelArtifact.load(p.model, p.sha256)
+        if p.sha256 is None:  # pin the model loaded: a reload or restart reads the same bytes
+            self.params = p = p.model_copy(update={"sha256": self.artifact.sha256})
         base = self.artifact.meta.get("strategy") or {}
         name = p.strategy or base.get("name")
         if not name:
@@ -70,6 +103,12 @@ class MLFilter(Strategy):
         self.inner = create_strategy(name, params or {})
         self.signal_lookback = self.inner.signal_lookback  # type: ignore[misc]
         self.threshold = self.artifact.threshold if p.threshold is None else p.threshold
+        if self.artifact.regression:
+            if p.sizing == "scale":
+                raise ConfigError("ml_filter: sizing by probability needs a classifier; "
+                                  "this model predicts R (use sizing=skip)")  # fmt: skip
+        elif not 0.0 <= self.threshold <= 1.0:
+            raise ConfigError(f"ml_filter: threshold {self.threshold:g} is not a probability")
 
     def features(self) -> list[str]:
         return list(dict.fromkeys([*self.inner.features(), *self.artifact.spec.requests]))
@@ -79,17 +118,27 @@ class MLFilter(Strategy):
         if len(signals) == 0:
             return signals
         p = self.artifact.predict(model_inputs(frame, signals, self.artifact.spec.columns))
-        return keep_signals(signals, p >= self.threshold)
+        scale = None
+        if self.params.sizing == "scale":
+            scale = size_scale(p, self.threshold, self.params.min_scale)
+        return keep_signals(signals, p >= self.threshold, scale)
 
 
 def ml_filter(
-    strategy: Strategy, model: ModelArtifact | str, *, threshold: float | None = None
+    strategy: Strategy,
+    model: ModelArtifact | str,
+    *,
+    threshold: float | None = None,
+    sizing: str = "skip",
+    min_scale: float = 0.25,
 ) -> MLFilter:
-    """``strategy`` filtered by a saved ``model`` (an artifact or its folder)."""
+    """``strategy`` filtered by a saved ``model`` (an artifact or its folder); ``sizing``
+    ``"scale"`` also sizes kept signals by probability (see the module docstring)."""
     art = model if isinstance(model, ModelArtifact) else ModelArtifact.load(model)
     if art.path is None:
         raise ConfigError("save the model first (ModelArtifact.save): a filter names its file")
     return MLFilter({
         "model": str(art.path), "sha256": art.sha256, "strategy": strategy.name,
         "strategy_params": strategy.params.model_dump(mode="json"), "threshold": threshold,
+        "sizing": sizing, "min_scale": min_scale,
     })  # fmt: skip

@@ -1,9 +1,13 @@
-"""The classifiers a filter can use, seeded and single-threaded by default so that the same
-data and seed give the same model bytes and the same probabilities.
+"""The models a filter can use, seeded and single-threaded by default so that the same data
+and seed give the same model bytes and the same predictions.
 
-* ``rf`` — scikit-learn's random forest (handles NaN inputs natively);
+* ``rf`` — scikit-learn's random forest, depth at most 8 (handles NaN inputs natively);
 * ``xgboost`` — XGBoost's histogram trees (the ``xgboost-cpu`` wheel);
 * ``lightgbm`` — LightGBM with ``deterministic`` and row-wise histograms.
+
+Each kind is a classifier (P(label = 1), for ``win`` / ``r>X`` targets) or, with
+``regression``, a regressor of the same family and settings (predicted R, for the ``r``
+target); `score` reads either.
 
 Shallow, regularised settings: a filter learns from hundreds or a few thousand trades, and a
 deep model would memorise them. The libraries are imported only when a model is built
@@ -13,6 +17,8 @@ deep model would memorise them. The libraries are imported only when a model is 
 from __future__ import annotations
 
 from typing import Any
+
+import numpy as np
 
 from tradeforge.core.errors import ConfigError
 
@@ -26,29 +32,40 @@ def check_kind(kind: str) -> str:
     return kind
 
 
-def make_model(kind: str, seed: int = 0, n_jobs: int = 1) -> Any:
-    """An unfitted classifier of ``kind`` (see the module docstring)."""
+def score(estimator: Any, X: Any) -> np.ndarray:  # noqa: N803
+    """A filter's score per row: P(label = 1) of a classifier, the predicted R of a regressor."""
+    if hasattr(estimator, "predict_proba"):
+        return estimator.predict_proba(X)[:, 1]
+    return np.asarray(estimator.predict(X), dtype=np.float64)
+
+
+def make_model(kind: str, seed: int = 0, n_jobs: int = 1, *, regression: bool = False) -> Any:
+    """An unfitted classifier (or ``regression``: regressor) of ``kind`` (see the module
+    docstring)."""
     check_kind(kind)
     try:
         if kind == "rf":
-            from sklearn.ensemble import RandomForestClassifier
+            from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
-            return RandomForestClassifier(n_estimators=100, min_samples_leaf=10,
-                                          max_features="sqrt", random_state=seed,
-                                          n_jobs=n_jobs)  # fmt: skip
+            forest = RandomForestRegressor if regression else RandomForestClassifier
+            return forest(n_estimators=100, max_depth=8, min_samples_leaf=20,
+                          max_features="sqrt", random_state=seed, n_jobs=n_jobs)  # fmt: skip
         if kind == "xgboost":
-            from xgboost import XGBClassifier
+            from xgboost import XGBClassifier, XGBRegressor
 
-            return XGBClassifier(n_estimators=150, max_depth=3, learning_rate=0.05,
-                                 subsample=0.8, colsample_bytree=0.8, min_child_weight=5,
-                                 tree_method="hist", random_state=seed, n_jobs=n_jobs,
-                                 eval_metric="logloss")  # fmt: skip
-        from lightgbm import LGBMClassifier
+            extra = {} if regression else {"eval_metric": "logloss"}
+            return (XGBRegressor if regression else XGBClassifier)(
+                n_estimators=150, max_depth=3, learning_rate=0.05, subsample=0.8,
+                colsample_bytree=0.8, min_child_weight=5, tree_method="hist",
+                random_state=seed, n_jobs=n_jobs, **extra,
+            )  # fmt: skip
+        from lightgbm import LGBMClassifier, LGBMRegressor
 
-        return LGBMClassifier(n_estimators=150, num_leaves=7, learning_rate=0.05,
-                              min_child_samples=20, subsample=0.8, subsample_freq=1,
-                              colsample_bytree=0.8, random_state=seed, n_jobs=n_jobs,
-                              deterministic=True, force_row_wise=True, verbose=-1)  # fmt: skip
+        return (LGBMRegressor if regression else LGBMClassifier)(
+            n_estimators=150, num_leaves=7, learning_rate=0.05, min_child_samples=20,
+            subsample=0.8, subsample_freq=1, colsample_bytree=0.8, random_state=seed,
+            n_jobs=n_jobs, deterministic=True, force_row_wise=True, verbose=-1,
+        )  # fmt: skip
     except ImportError:
         raise ConfigError(
             f'model {kind!r} needs {_PACKAGES[kind]}: pip install "tradeforge[ml]"'

@@ -7,7 +7,7 @@ strategy's signals in the test windows only (*without*), once with those signals
 each window's own model (*with*). Re-running the backtest, rather than deleting trades from a
 list, lets a skipped signal free the position slot it would have held, exactly as the filter
 behaves live. Out-of-sample probabilities of the dataset's test trades are stitched across
-folds for the classification scores (ROC AUC, Brier).
+folds for the scores (ROC AUC, Brier; for predicted R, Spearman rho and RMSE).
 
 The verdict is ``keep`` only when every test holds:
 
@@ -34,7 +34,8 @@ from tradeforge.core.instruments import Instrument
 from tradeforge.research.featureset.dataset import TradeDataset
 from tradeforge.research.ml.cv import PurgedFold
 from tradeforge.research.ml.filter import keep_signals, model_inputs
-from tradeforge.research.ml.train import FittedFilter, predict
+from tradeforge.research.ml.models import score
+from tradeforge.research.ml.train import FittedFilter
 from tradeforge.strategy.base import Strategy
 from tradeforge.strategy.signals import Signals
 
@@ -82,7 +83,7 @@ class FoldFilter(Strategy):
                 keep |= inside
                 continue
             fitted = self.filters[k]
-            p = predict(fitted.estimator, X[inside])
+            p = score(fitted.estimator, X[inside])
             keep[np.flatnonzero(inside)[p >= fitted.threshold]] = True
         return keep_signals(sig, keep)
 
@@ -137,6 +138,24 @@ def bootstrap_difference(
             "p_value": float(np.mean(dist <= 0))}  # fmt: skip
 
 
+def _scores(y: np.ndarray, p: np.ndarray, regression: bool) -> dict[str, Any]:
+    """How well the stitched OOS scores ``p`` rank the outcomes ``y``: ROC AUC, Brier score
+    and base rate for probabilities; Spearman's rho and the RMSE in R for predicted R."""
+    from scipy.stats import spearmanr
+    from sklearn.metrics import brier_score_loss, roc_auc_score
+
+    out: dict[str, Any] = {"oos_trades": int(len(y))}
+    if regression:
+        if len(y) > 1 and np.ptp(y) > 0 and np.ptp(p) > 0:
+            out["spearman"] = float(spearmanr(p, y).statistic)
+        if len(y):
+            out["rmse_r"] = float(np.sqrt(np.mean((p - y) ** 2)))
+    elif len(np.unique(y)) == 2:
+        out.update(roc_auc=float(roc_auc_score(y, p)), brier=float(brier_score_loss(y, p)),
+                   base_rate=float(np.mean(y)))  # fmt: skip
+    return out
+
+
 def verdict(
     strategy: Strategy,
     bars: Mapping[str, pd.DataFrame],
@@ -145,14 +164,12 @@ def verdict(
     filters: Sequence[FittedFilter],
     run_spec: Any = None,
     *,
-    target: float = 0.0,
+    target: float | None = 0.0,
     timeframe: str | None = None,
     rules: VerdictRules | None = None,
 ) -> dict[str, Any]:
     """OOS with against without the filter (see the module docstring); ``target`` is the R
-    threshold the filters' labels used."""
-    from sklearn.metrics import brier_score_loss, roc_auc_score
-
+    threshold the filters' labels used (None: the filters predict R)."""
     from tradeforge.backtest import run_backtest
 
     rules = rules or VerdictRules()
@@ -197,13 +214,9 @@ def verdict(
          "value": overall["with"]["trades"]},
     ]  # fmt: skip
     test_rows = np.concatenate([f.test_rows for f in folds]) if folds else np.array([], int)
-    p = np.concatenate([predict(filters[k].estimator, dataset.X.iloc[f.test_rows])
+    p = np.concatenate([score(filters[k].estimator, dataset.X.iloc[f.test_rows])
                         for k, f in enumerate(folds)]) if folds else np.array([])  # fmt: skip
-    y = dataset.labels(target)[test_rows]
-    scores = {"oos_trades": int(len(test_rows))}
-    if len(np.unique(y)) == 2:
-        scores.update(roc_auc=float(roc_auc_score(y, p)), brier=float(brier_score_loss(y, p)),
-                      base_rate=float(np.mean(y)))  # fmt: skip
+    scores = _scores(dataset.outcome(target)[test_rows], p, target is None)
     keep = all(c["passed"] for c in checks)
     return {
         "kind": "tradeforge.ml.verdict",
@@ -214,6 +227,6 @@ def verdict(
         "bootstrap": {**boot, "samples": rules.n_boot, "level": rules.level, "seed": rules.seed},
         "fold_share_improved": fold_share,
         "folds": table,
-        "classification": scores,
+        "scores": scores,
         "stitched": pd.DataFrame({"row": test_rows, "probability": p}),
     }

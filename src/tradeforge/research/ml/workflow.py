@@ -35,13 +35,14 @@ def evaluate_filter(
     run_spec: Any = None,
     *,
     kind: str = "lightgbm",
-    target: float = 0.0,
+    target: float | None = 0.0,
     seed: int = 0,
     embargo: str = "0s",
     threshold_rules: ThresholdRules | None = None,
     rules: VerdictRules | None = None,
 ) -> dict[str, Any]:
-    """Fit one filter per purged fold and judge them out of sample (`verdict`)."""
+    """Fit one filter per purged fold and judge them out of sample (`verdict`); ``target``
+    None fits regressors of R, thresholded on predicted R."""
     check_kind(kind)
     folds = purged_folds(dataset, bar_times(bars), config, embargo)
     filters = [
@@ -88,7 +89,7 @@ def train_model(
     *,
     validation: str,
     kind: str = "lightgbm",
-    target: float = 0.0,
+    target: float | None = 0.0,
     seed: int = 0,
     embargo: str = "0s",
     threshold_rules: ThresholdRules | None = None,
