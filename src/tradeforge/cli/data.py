@@ -225,7 +225,12 @@ def download(
     ca_file: CaFileOption = None,
     token_file: TokenFileOption = None,
     broker_symbol: Annotated[
-        str | None, typer.Option(help="The broker's name of the symbol (cTrader), if different.")
+        str | None,
+        typer.Option(
+            envvar="CTRADER_BROKER_SYMBOL",
+            help="The broker's name of the symbol (cTrader), if different (or "
+            "CTRADER_BROKER_SYMBOL).",
+        ),
     ] = None,
 ) -> None:
     """Download bars into the cache: Dukascopy (resumable; valid cached raw files are skipped;

@@ -11,12 +11,14 @@ from typing import Annotated, Any
 import typer
 
 from tradeforge.cli.common import (
+    BrokerSymbolAnyOption,
     HomeOption,
     InstrumentsOption,
     LoginOption,
     PasswordEnvOption,
     PasswordFileOption,
     ServerOption,
+    broker_symbol,
     console,
     console_err,
     expand_user,
@@ -38,7 +40,6 @@ from tradeforge.cli.ctrader import (
     ctrader_login,
 )
 from tradeforge.cli.mt5 import (
-    BrokerSymbolOption,
     ServerTimeOption,
     TerminalPathOption,
     mt5_terminal,
@@ -176,7 +177,7 @@ def _paper_live(
     state: Path, feed: str, strategy: str | None, param: list[str] | None,
     config: Path | None, symbol: str | None, timeframe: str | None, window: int | None,
     exit_mode: str, leverage: float, kw: dict[str, Any], endpoint: tuple[Any, ...],
-    broker_symbol: str | None, health: list[str] | None, health_interval: float,
+    given_symbol: str | None, health: list[str] | None, health_interval: float,
     accept_state_loss: bool, notify: Any,
 ) -> None:  # fmt: skip
     """``dry-run --feed ctrader|mt5``: the paper broker on a live feed."""
@@ -196,12 +197,13 @@ def _paper_live(
     strat = resolve_strategy(strategy, param or [], config)
     spec = run_spec(kw, strat, symbols=[symbol], timeframe=timeframe, live=live)
     session: dict[str, Any] = {}
+    name = broker_symbol(feed, given_symbol)
     if feed == "ctrader":
-        session["ctrader"] = ctrader_login(*endpoint, symbol, broker_symbol)
+        session["ctrader"] = ctrader_login(*endpoint, symbol, name)
     else:
         session["mt5"] = mt5_terminal(
             symbol, login=None, password=None, server=None, path=None, server_time="auto",
-            broker_symbol=broker_symbol,
+            broker_symbol=name,
         )  # fmt: skip
     engine = run_paper(
         state, spec, feed=feed, echo=_echo, accept_state_loss=accept_state_loss,
@@ -310,9 +312,7 @@ def register(app: typer.Typer) -> None:
         account_id: AccountIdOption = None,
         ca_file: CaFileOption = None,
         token_file: TokenFileOption = None,
-        broker_symbol: Annotated[
-            str | None, typer.Option(help="The broker's name of the symbol (live feeds).")
-        ] = None,
+        given_symbol: BrokerSymbolAnyOption = None,
         health: HealthOpt = None,
         health_interval: HealthIntervalOpt = 1.0,
         accept_state_loss: AcceptLossOpt = False,
@@ -346,7 +346,7 @@ def register(app: typer.Typer) -> None:
         if feed != "replay":
             _paper_live(state, feed, strategy, param, config, symbol, timeframe, window,
                         exit_mode, leverage, kw, (host, account_id, ca_file, token_file),
-                        broker_symbol, health, health_interval, accept_state_loss, notify)  # fmt: skip
+                        given_symbol, health, health_interval, accept_state_loss, notify)  # fmt: skip
             return
         spec = None
         if strategy or config or symbol or replay:
@@ -409,7 +409,7 @@ def register(app: typer.Typer) -> None:
         password_file: PasswordFileOption = None,
         terminal_path: TerminalPathOption = None,
         server_time: ServerTimeOption = "auto",
-        broker_symbol: BrokerSymbolOption = None,
+        given_symbol: BrokerSymbolAnyOption = None,
         host: CTraderHostOption = DEFAULT_HOST,
         account_id: AccountIdOption = None,
         ca_file: CaFileOption = None,
@@ -449,7 +449,7 @@ def register(app: typer.Typer) -> None:
             if len(spec.symbols) == 1:
                 terminal = mt5_terminal(
                     spec.symbols[0], login=None, password=None, server=None, path=terminal_path,
-                    server_time=server_time, broker_symbol=broker_symbol,
+                    server_time=server_time, broker_symbol=broker_symbol("mt5", given_symbol),
                 )  # fmt: skip
             run_live_session(
                 state, spec, mt5=terminal, magic=magic, echo=_echo,
@@ -471,15 +471,14 @@ def register(app: typer.Typer) -> None:
         )
         rules = health_rules(health)
         session: dict[str, Any] = {}
+        name = broker_symbol(broker, given_symbol)
         if broker == "ctrader":
-            session["ctrader"] = ctrader_login(
-                host, account_id, ca_file, token_file, symbol, broker_symbol
-            )
+            session["ctrader"] = ctrader_login(host, account_id, ca_file, token_file, symbol, name)
         else:
             session["login"] = _mt5_login(login, server, mt5_password(password_env, password_file))
             session["mt5"] = mt5_terminal(
                 symbol, login=None, password=None, server=None, path=terminal_path,
-                server_time=server_time, broker_symbol=broker_symbol,
+                server_time=server_time, broker_symbol=name,
             )  # fmt: skip
         run_live(
             state,
