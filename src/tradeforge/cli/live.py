@@ -122,17 +122,77 @@ def _limit_options(stale_seconds: float | None) -> list[inspect.Parameter]:
         option("max_positions", int | None, None),
         option("stale_seconds", Annotated[float | None, typer.Option()], stale_seconds),
         option("max_spread", Annotated[float | None, typer.Option(help="Pips.")], None),
+        option(
+            "max_symbol_lots",
+            Annotated[
+                float | None,
+                typer.Option(help="Lots open and pending on one symbol, the new order included."),
+            ],
+            None,
+        ),
+        option(
+            "max_total_lots",
+            Annotated[float | None, typer.Option(help="The same over every symbol.")],
+            None,
+        ),
+        option(
+            "max_orders_per_minute",
+            Annotated[int | None, typer.Option(help="Entry orders sent in any 60 s.")],
+            None,
+        ),
+        option(
+            "max_deviation",
+            Annotated[
+                float | None, typer.Option(help="Pips between an order's price and the last quote.")
+            ],
+            None,
+        ),
+        option(
+            "max_slippage",
+            Annotated[
+                float | None,
+                typer.Option(help="Pips an entry fill may slip; more pauses the symbol's entries."),
+            ],
+            None,
+        ),
+        option(
+            "slippage_pause",
+            Annotated[
+                float | None, typer.Option(help="Minutes of that pause (default 60).", min=0.001)
+            ],
+            None,
+        ),
+        option(
+            "trading_hours",
+            Annotated[
+                list[str] | None,
+                typer.Option(
+                    help="[SYMBOL=]HH:MM-HH:MM[,…] UTC: new entries only then (repeatable; "
+                    "without SYMBOL: every symbol).",
+                ),
+            ],
+            None,
+        ),
     ]
 
 
 def _limits(kw: dict[str, Any]) -> dict[str, Any]:
     """`RiskLimits` keywords of the given `_limit_options`."""
+    from tradeforge.live.guards import hours_table
+
     raw = {
         "max_daily_loss_pct": kw["max_daily_loss"],
         "max_drawdown_pct": kw["max_drawdown"],
         "max_positions": kw["max_positions"],
         "stale_seconds": kw["stale_seconds"],
         "max_spread_pips": kw["max_spread"],
+        "max_symbol_lots": kw["max_symbol_lots"],
+        "max_total_lots": kw["max_total_lots"],
+        "max_orders_per_minute": kw["max_orders_per_minute"],
+        "max_deviation_pips": kw["max_deviation"],
+        "max_slippage_pips": kw["max_slippage"],
+        "slippage_pause_minutes": kw["slippage_pause"],
+        "trading_hours": hours_table(kw["trading_hours"]) if kw["trading_hours"] else None,
     }
     return {k: v for k, v in raw.items() if v is not None}
 
