@@ -16,6 +16,7 @@ from tests.live.session_support import bars_of, write_session
 from tests.notify.support import WebhookReceiver, wait_until
 from tradeforge.live.session import load_session
 from tradeforge.live.session_runner import strategy_trades
+from tradeforge.live.state import StateRepository
 
 MIN = pd.Timedelta(minutes=1)
 
@@ -74,6 +75,7 @@ def test_dry_run_keeps_to_its_trading_hours_and_pauses_after_a_slipped_fill(tmp_
     assert any(t.startswith("entry blocked by the slippage guard: ") for t in texts())
 
 
+@pytest.mark.slow
 def test_session_account_caps_the_lots_on_one_symbol(tmp_path):
     # fast trades 0.5 lots and slow 0.2 on EURUSD: with at most 0.6 lots there, never both
     session_file = write_session(tmp_path, extra="[limits]\nmax_symbol_lots = 0.6\n")
@@ -93,6 +95,11 @@ def test_session_account_caps_the_lots_on_one_symbol(tmp_path):
             ea, xa = pd.Timestamp(a.entry_time), pd.Timestamp(a.exit_time)
             eb, xb = pd.Timestamp(b.entry_time), pd.Timestamp(b.exit_time)
             assert eb >= xa or ea >= xb, (a, b)
+    # the state keeps each instance's entry orders of the last minute (M5 bars: its last one)
+    body, _ = StateRepository(state).load()
+    sent = {pd.Timestamp(d["time"]).value for d in decisions(state) if d["kind"] == "order"}
+    kept = [book["risk"]["orders"] for book in body["strategies"].values()]
+    assert all(len(k) == 1 and k[0] in sent for k in kept) and max(sent) in {k[0] for k in kept}
     # GBPUSD is not capped: its instance trades exactly as its own backtest
     gbp = load_session(session_file).specs["gbp"]
     bt = backtest_of(gbp, bars_of(tmp_path, "GBPUSD")).trades.reset_index(drop=True)
