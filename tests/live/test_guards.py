@@ -82,6 +82,8 @@ def test_trading_hours_per_symbol_with_a_default():
         "EURUSD": "07:00-16:00",
         "*": "00:00-24:00",
     }
+    with pytest.raises(ConfigError, match="no symbol before '='"):
+        hours_table(["=07:00-08:00"])
     with pytest.raises(ConfigError, match="trading hours of EURUSD given twice"):
         hours_table(["EURUSD=07:00-08:00", "EURUSD=09:00-10:00"])
     limits = RiskLimits(trading_hours={"eurusd": "07:00-16:00", "*": "00:00-01:00"})

@@ -105,3 +105,20 @@ def test_session_account_caps_the_lots_on_one_symbol(tmp_path):
     bt = backtest_of(gbp, bars_of(tmp_path, "GBPUSD")).trades.reset_index(drop=True)
     assert len(own["gbp"]) == len(bt) > 0
     assert own["gbp"]["pnl"].to_numpy() == pytest.approx(bt["pnl"].to_numpy(), abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        (["--trading-hours", "EURUSD=7-16"], "trading hours must be HH:MM-HH:MM[,HH:MM-HH:MM…]"),
+        (["--max-orders-per-minute", "0"], "max_orders_per_minute must be a whole number >= 1"),
+    ],
+)
+def test_a_bad_guard_is_one_line_exit_2(tmp_path, option, message):
+    run = subprocess.run(
+        [TRADEFORGE, "dry-run", "--state", str(tmp_path / "s"), "--strategy", "sma_cross",
+         "-s", "EURUSD", "-t", "M5", "--replay", "2024-01-01:2024-01-02", *option],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 2 and message in run.stderr, run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1 and not (tmp_path / "s").exists()

@@ -63,6 +63,8 @@ def hours_table(texts: Iterable[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for text in texts:
         symbol, sep, hours = str(text).rpartition("=")
+        if sep and not symbol.strip():
+            raise ConfigError(f"trading hours {text!r}: no symbol before '='")
         key = symbol.strip().upper() if sep else ANY_SYMBOL
         if key in out:
             raise ConfigError(f"trading hours of {key} given twice; join the windows with ','")

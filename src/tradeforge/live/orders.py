@@ -22,7 +22,7 @@ def _exposure(ctx: EngineContext, books: dict[str, StrategyState]) -> G.Exposure
     symbol and on all."""
     on_symbol = total = 0.0
     for name, book in books.items():
-        step = ctx.desk.contexts[name].inst.lot_step if name in ctx.desk.contexts else 0.0
+        step = ctx.desk.contexts[name].inst.lot_step
         lots = sum(M.remaining(M.pf_from_json(p.pf)) * step for p in book.positions.values())
         lots += sum(p.lots for p in book.pending.values())
         total += lots
