@@ -184,6 +184,9 @@ def test_lost_connection_halts_entries_and_flattens_when_it_returns(server, tmp_
     script = make_script(n_live=12, seed=11)
     state = tmp_path / "state"
     driver = Driver(server, script, state)
+    # heartbeats well inside the 1.5 s link threshold: a loaded machine must not make the
+    # connected link look silent before the drop (the halt would fire twice)
+    server.heartbeat_interval = 0.25
     first = driver.prepare()
     rules = ["--health", "link=1.5:halt", "--health", "link=3:flatten", "--health", "feed=off"]
     proc = subprocess.Popen([str(SCRIPT), *live_args(server, state, *rules)], env=environment(),
