@@ -70,9 +70,10 @@ HealthOpt = Annotated[
     list[str] | None,
     typer.Option(
         "--health",
-        help="Health rule CONDITION=THRESHOLD[:ACTION][@N[/M]] (repeatable; replaces that "
-        "condition's defaults; CONDITION=off drops it): acts after N checks in a row past the "
-        "threshold, clears after M within it (M defaults to N; both to 1). Conditions: feed, "
+        help="Health rule CONDITION=THRESHOLD[:ACTION], optionally followed by @N or @N/M "
+        "(repeatable; replaces that condition's defaults; CONDITION=off drops it): acts after N "
+        "checks in a row past the threshold, clears after M within it (M defaults to N; both "
+        "to 1). Conditions: feed, "
         "link, latency, rejects, skew, loop; actions: warn, halt, flatten, exit (loop only).",
     ),
 ]

@@ -118,7 +118,8 @@ class HealthRule:
             threshold, counts = float("nan"), (1, 1)
         if not sep or threshold != threshold:
             raise ConfigError(
-                f"health rule must be CONDITION=NUMBER[:ACTION][@N[/M]], got {text!r}"
+                f"health rule must be CONDITION=NUMBER[:ACTION], optionally followed by @N or "
+                f"@N/M; got {text!r}"
             )
         return cls(name.strip(), threshold, action.strip() or "warn", *counts)
 
