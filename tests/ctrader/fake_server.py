@@ -6,7 +6,8 @@ subprocesses can all talk to it. Framing is written here independently of
 `tradeforge.ctrader.messages` (only the schema is shared), so a framing bug in the client is
 not mirrored by the fake.
 
-Modelled: application and account auth, token refresh, symbol list / by id, spot and live-bar
+Modelled: application and account auth, token refresh, symbol list / by id, tick data (paged,
+newest first, deltas), spot and live-bar
 subscriptions with spot events, trendbars paged by ``hasMore`` (the newest or the oldest page
 first), reconcile, trader, deal list, market / limit / stop orders (ACCEPTED then FILLED, or
 ACCEPTED only for pending orders), partial closes, SL/TP amendment, cancel, order errors,
@@ -128,6 +129,7 @@ class FakeCTrader:
             ),
         }
         self.bars: dict[tuple[int, int], np.ndarray] = {}  # (symbol, period) -> raw rows
+        self.ticks: dict[tuple[int, int], np.ndarray] = {}  # (symbol, BID 1 | ASK 2) -> rows
         self.page_size = page_size
         self.newest_page_first = True
         self.general_limit = 50
@@ -231,6 +233,10 @@ class FakeCTrader:
     def set_bars(self, symbol_id: int, period: int, rows: np.ndarray) -> None:
         """Raw rows ``(minute, open, high, low, close, volume)`` in 1/100000 of a price."""
         self.bars[(symbol_id, period)] = np.asarray(rows, dtype=np.int64).reshape(-1, 6)
+
+    def set_ticks(self, symbol_id: int, quote_type: int, rows: np.ndarray) -> None:
+        """One side's ticks as rows ``(ms, price in 1/100000)``, oldest first."""
+        self.ticks[(symbol_id, quote_type)] = np.asarray(rows, dtype=np.int64).reshape(-1, 2)
 
     # ------------------------------------------------------------------ server
 
@@ -472,6 +478,22 @@ class FakeCTrader:
                 deltaClose=c - lo,
                 utcTimestampInMinutes=minute,
             )
+        self._send(conn, res, cid)
+
+    async def _on_2145(self, conn: _Conn, cid: str, payload: bytes) -> None:
+        """Tick data: the newest ``page_size`` ticks in ``[from, to]`` (inclusive), newest
+        first, the first absolute and the rest as differences to the one before."""
+        req = pb.ProtoOAGetTickDataReq.FromString(payload)
+        if req.symbolId not in self.symbols:
+            return self._error(conn, cid, "SYMBOL_NOT_FOUND")
+        rows = self.ticks.get((req.symbolId, req.type), np.empty((0, 2), np.int64))
+        rows = rows[(rows[:, 0] >= req.fromTimestamp) & (rows[:, 0] <= req.toTimestamp)][::-1]
+        more = len(rows) > self.page_size
+        rows = rows[: self.page_size]
+        res = pb.ProtoOAGetTickDataRes(ctidTraderAccountId=ACCOUNT, hasMore=more)
+        deltas = np.vstack([rows[:1], np.diff(rows, axis=0)]) if len(rows) else rows
+        for ms, price in deltas.tolist():
+            res.tickData.add(timestamp=ms, tick=price)
         self._send(conn, res, cid)
 
     async def _on_2124(self, conn: _Conn, cid: str, payload: bytes) -> None:

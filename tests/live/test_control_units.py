@@ -21,7 +21,14 @@ from tradeforge.live.control.blackout import (
 from tradeforge.live.control.commands import check
 from tradeforge.live.decisions import DECISIONS_FILE
 from tradeforge.live.feeds import Tick
-from tradeforge.live.migrations import upgrade, v1_to_v2, v2_to_v3, v3_to_v4, v4_to_v5
+from tradeforge.live.migrations import (
+    upgrade,
+    v1_to_v2,
+    v2_to_v3,
+    v3_to_v4,
+    v4_to_v5,
+    v5_to_v6,
+)
 from tradeforge.live.model import Blackout, EngineState
 from tradeforge.live.runner import build_dry_run
 from tradeforge.live.schema import check_engine_state, load_engine_state
@@ -258,8 +265,9 @@ def test_v2_state_migrates_to_v3_with_control_defaults():
     }  # fmt: skip
     v4 = v3_to_v4(json.loads(json.dumps(v3)))  # then a session of one (schema 4)
     v5 = v4_to_v5(json.loads(json.dumps(v4)))  # and code versions (schema 5)
-    assert upgrade(v2) == v5
-    state = load_engine_state(v5)
+    v6 = v5_to_v6(json.loads(json.dumps(v5)))  # and execution-guard state (schema 6)
+    assert upgrade(v2) == v6
+    state = load_engine_state(v6)
     assert isinstance(state, EngineState) and state.control.strategies
     # a malformed identity is left for the validation to name
     assert v2_to_v3({"schema_version": 2, "identity": 5})["control"]["strategies"] == {}

@@ -44,6 +44,44 @@ def test_rules_parse_replace_and_refuse():
             health_rules([bad])
 
 
+def test_rules_parse_hysteresis():
+    assert HealthRule.parse("link=30:halt@3/5") == HealthRule("link", 30.0, "halt", 3, 5)
+    assert HealthRule.parse("skew=2@3") == HealthRule("skew", 2.0, "warn", 3, 3)
+    assert HealthRule.parse("link=30:halt@3/5").key == "link>30:halt@3/5"
+    assert HealthRule.parse("link=30:halt").key == "link>30:halt"  # 1/1: as before
+    for bad, message in [
+        ("feed=3@x", "CONDITION=NUMBER"),
+        ("feed=3:halt@2/y", "CONDITION=NUMBER"),
+        ("feed=3@0", "whole number >= 1"),
+        ("feed=3@2/0", "whole number >= 1"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            health_rules([bad])
+
+
+def test_a_rule_fires_after_n_checks_and_clears_after_m(tmp_path):
+    clock = Clock()
+    monitor = HealthMonitor(tmp_path, (HealthRule("link", 5, "warn", after=2, clear=3),),
+                            clock=clock, wall=lambda: 50.0)  # fmt: skip
+    broker = monitor.watch_broker(Link())
+    silent = lambda s: broker._broker.state.update(silent_seconds=s)  # noqa: E731
+    rule = lambda snap: snap["conditions"]["link"]["rules"][0]  # noqa: E731
+    steps = [  # (silent seconds, status after the check, streak)
+        (6, "healthy", 1), (1, "healthy", 0),  # one odd reading: nothing
+        (6, "healthy", 1), (7, "degraded", 0),  # the second in a row: active
+        (1, "degraded", 1), (1, "degraded", 2), (9, "degraded", 0),  # not 3 in a row yet
+        (1, "degraded", 1), (1, "degraded", 2), (1, "healthy", 0),  # 3 in a row: cleared
+    ]  # fmt: skip
+    for seconds, status, streak in steps:
+        silent(seconds)
+        snap = monitor.check()
+        assert (snap["status"], rule(snap)["streak"]) == (status, streak), (seconds, snap)
+    assert rule(snap)["after"] == 2 and rule(snap)["clear"] == 3
+    assert [r.key for r in DEFAULT_RULES if (r.after, r.clear) != (1, 1)] == [
+        "feed>300:halt@1/5", "link>30:halt@1/5", "skew>10:warn@3/3",
+    ]  # fmt: skip
+
+
 class Clock:
     def __init__(self) -> None:
         self.t = 1000.0
@@ -174,6 +212,9 @@ def test_lost_connection_halts_entries_and_flattens_when_it_returns(server, tmp_
     script = make_script(n_live=12, seed=11)
     state = tmp_path / "state"
     driver = Driver(server, script, state)
+    # heartbeats well inside the 1.5 s link threshold: a loaded machine must not make the
+    # connected link look silent before the drop (the halt would fire twice)
+    server.heartbeat_interval = 0.25
     first = driver.prepare()
     rules = ["--health", "link=1.5:halt", "--health", "link=3:flatten", "--health", "feed=off"]
     proc = subprocess.Popen([str(SCRIPT), *live_args(server, state, *rules)], env=environment(),

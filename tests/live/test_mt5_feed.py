@@ -133,3 +133,65 @@ def test_a_terminal_that_stays_away_is_an_error(fake) -> None:
     fake.fail("initialize", -10004, "IPC connect failed")
     with pytest.raises(DataError, match="reconnect failed after 5 tries.*IPC connect failed"):
         list(MT5Feed(term, "EURUSD", "H1", max_polls=1, sleep=lambda s: None).events())
+
+
+def test_the_feed_reports_the_link_and_the_clock_skew_to_the_health_monitor(fake, tmp_path):
+    from tradeforge.live.brokers.mt5 import MT5Broker
+    from tradeforge.live.health import HealthMonitor, HealthRule
+
+    t0 = (SPRING + 10 * H) * 1000  # server ms: 10:00 at UTC+3 (after the switch) = 07:00 UTC
+    utc0 = t0 / 1000 - 3 * H
+    fake.add_rates("EURUSD.r", fake.TIMEFRAME_H1, make_rates(rows(SERVER[:3])))
+    fake.add_ticks("EURUSD.r", [(t0, 1.1000, 1.1001)])
+    now = {"ms": int((utc0 + 60) * 1000)}
+    term = MT5Terminal(fake, server_time="ny", now=lambda: now["ms"], sleep=lambda s: None)
+    term.connect()
+
+    def later(_: float) -> None:  # between polls a new tick arrives, 1.5 s before "now"
+        fake.add_ticks("EURUSD.r", [(t0 + 2000, 1.1002, 1.1003)])
+        now["ms"] = int((utc0 + 3.5) * 1000)
+
+    feed = MT5Feed(term, "EURUSD", "H1", max_polls=2, sleep=later)
+    rules = (HealthRule("link", 5, "halt"), HealthRule("skew", 1, "warn"))
+    monitor = HealthMonitor(tmp_path, rules)
+    monitor.watch_broker(MT5Broker(term, connect=False))
+    events = list(monitor.watch_feed(feed).events())
+    assert [type(e).__name__ for e in events] == ["Bar", "Tick", "Tick"]
+    assert feed.clock_skew == 1.5  # the first poll's quote is old news: not a skew reading
+    values = monitor.measure()
+    assert values["skew"] == 1.5 and values["link"] is not None and values["link"] < 5
+    assert monitor.check()["status"] == "degraded"  # skew 1.5 s > 1 s
+    link = term.link()
+    assert link["connected"] and link["failure"] is None and link["reconnects"] == 0
+    # the terminal loses the trade server: the next poll says so, and the link rule fires
+    fake.server_connected = False
+    list(MT5Feed(term, "EURUSD", "H1", max_polls=1, sleep=lambda s: None).events())
+    assert term.link() == {**term.link(), "connected": False,
+                           "failure": "the terminal is not connected to the trade server"}  # fmt: skip
+    clock = [1000.0]
+    monitor.clock = lambda: clock[0]
+    monitor.check()
+    clock[0] += 6  # down for 6 s
+    snap = monitor.check()
+    assert snap["conditions"]["link"]["value"] == 6.0
+    assert "trade server" in snap["last_error"] and snap["link"]["connected"] is False
+    fake.server_connected = True
+    list(MT5Feed(term, "EURUSD", "H1", max_polls=1, sleep=lambda s: None).events())
+    assert term.link()["connected"] is True
+
+
+def test_a_failed_reconnect_is_the_links_failure(fake) -> None:
+    fake.add_rates("EURUSD.r", fake.TIMEFRAME_H1, make_rates(rows(SERVER[:3])))
+    fake.add_ticks("EURUSD.r", [((SPRING + 10 * H) * 1000, 1.1000, 1.1001)])
+    term = terminal(fake)
+    assert term.link()["silent_seconds"] is None  # nothing answered yet
+    term.broker_symbol("EURUSD")
+    term.call("symbol_info", "NOPE")  # a refusal is still an answer
+    assert term.link()["silent_seconds"] is not None and term.link()["connected"]
+    fake.disconnect()
+    fake.fail("initialize", -10004, "IPC connect failed")
+    with pytest.raises(DataError):
+        list(MT5Feed(term, "EURUSD", "H1", max_polls=1, sleep=lambda s: None).events())
+    link = term.link()
+    assert link["connected"] is False
+    assert link["failure"].startswith("MetaTrader 5 reconnect failed after 5 tries")

@@ -15,6 +15,7 @@ from tradeforge.live.migrations import (
     v2_to_v3,
     v3_to_v4,
     v4_to_v5,
+    v5_to_v6,
 )
 from tradeforge.live.schema import load_engine_state
 
@@ -30,13 +31,38 @@ def _v3() -> dict:
 def test_v4_to_v5_records_that_every_strategy_trades_the_code_imported_at_start():
     v4 = v3_to_v4(_v3())
     v5 = v4_to_v5(copy.deepcopy(v4))
-    assert v5["schema_version"] == 5 == SCHEMA_VERSION
+    assert v5["schema_version"] == 5
     (name,) = v4["strategies"]
     assert v5["strategies"][name] == {**v4["strategies"][name], "code": None}
     assert {k: v for k, v in v5.items() if k not in ("strategies", "schema_version")} == {
         k: v for k, v in v4.items() if k not in ("strategies", "schema_version")
     }
-    assert load_engine_state(v5).strategies[name].code is None
+    assert load_engine_state(v5_to_v6(v5)).strategies[name].code is None
+
+
+def test_v5_to_v6_starts_the_execution_guards_empty():
+    v5 = v4_to_v5(v3_to_v4(_v3()))
+    (name,) = v5["strategies"]
+    v5["strategies"][name]["pending"] = {
+        "x": {
+            "signal": {},
+            "signal_time": 1,
+            "tag": "",
+            "steps": 1,
+            "lots": 0.01,
+            "bars_left": None,
+        }
+    }
+    v6 = v5_to_v6(copy.deepcopy(v5))
+    assert v6["schema_version"] == 6 == SCHEMA_VERSION
+    book, old = v6["strategies"][name], v5["strategies"][name]
+    assert book["risk"] == {**old["risk"], "orders": [], "slips": []}
+    assert book["pending"]["x"] == {**old["pending"]["x"], "ref": None}
+    state = load_engine_state(v6)
+    assert (
+        state.strategies[name].risk.orders == [] and state.strategies[name].pending["x"].ref is None
+    )
+    assert v5_to_v6({"schema_version": 5, "strategies": {name: {"risk": 3}}})["schema_version"] == 6
 
 
 def test_v3_to_v4_makes_the_one_strategy_a_session_of_one():
@@ -61,8 +87,9 @@ def test_v3_to_v4_makes_the_one_strategy_a_session_of_one():
         assert v4[key] == v3[key]
     assert v4["last_symbol"] == v3["identity"]["symbol"]
     v5 = v4_to_v5(copy.deepcopy(v4))  # and schema 5 adds code versions
-    assert upgrade(v3) == v5  # the loader's path gives the same
-    state = load_engine_state(v5)
+    v6 = v5_to_v6(copy.deepcopy(v5))  # and schema 6 the execution guards' state
+    assert upgrade(v3) == v6  # the loader's path gives the same
+    state = load_engine_state(v6)
     assert state.identity == state.strategies[name].identity  # a session of one
     assert state.positions == state.strategies[name].positions
     assert state.owner(next(iter(v3["positions"]))) == name

@@ -84,6 +84,12 @@ class Tick(NamedTuple):
     volume_real: float
 
 
+class TerminalInfo(NamedTuple):
+    connected: bool  # to the trade server
+    trade_allowed: bool
+    name: str
+
+
 class AccountInfo(NamedTuple):
     login: int
     trade_mode: int
@@ -214,6 +220,7 @@ class FakeMT5:
             margin_free=10_000.0, margin_level=0.0, name="Fake Trader", server=server,
             currency="USD", company="Fake Broker Ltd",
         )  # fmt: skip
+        self.server_connected = True  # the terminal's link to the trade server
         self.failures: dict[str, tuple[int, str]] = {}
         self._last_error: tuple[int, str] = (self.RES_S_OK, "Success")
 
@@ -325,6 +332,11 @@ class FakeMT5:
         if not self._enter("version"):
             return None
         return (500, 4000, "01 Jan 2026")
+
+    def terminal_info(self) -> TerminalInfo | None:
+        if not self._enter("terminal_info"):
+            return None
+        return TerminalInfo(self.server_connected, True, "Fake Terminal")
 
     def account_info(self) -> AccountInfo | None:
         return self.account if self._enter("account_info") else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -139,6 +140,28 @@ PasswordEnvOption = Annotated[
 PasswordFileOption = Annotated[
     Path | None, typer.Option(help="File whose first line is the MT5 password.")
 ]
+
+
+#: Where ``--broker-symbol`` comes from when it is not given, per broker (or live feed).
+BROKER_SYMBOL_ENV = {"mt5": "MT5_BROKER_SYMBOL", "ctrader": "CTRADER_BROKER_SYMBOL"}
+BrokerSymbolAnyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--broker-symbol",
+        help="The broker's name of the symbol (MT5 also takes a pattern like {symbol}.r); "
+        "default: CTRADER_BROKER_SYMBOL or MT5_BROKER_SYMBOL, as the broker, else the plain "
+        "name.",
+        show_default=False,
+    ),
+]
+
+
+def broker_symbol(broker: str, given: str | None) -> str | None:
+    """``--broker-symbol`` as given, else the broker's own environment variable
+    (`BROKER_SYMBOL_ENV`): one broker's setting never leaks into a session of the other."""
+    if given:
+        return given
+    return os.environ.get(BROKER_SYMBOL_ENV[broker]) or None
 
 
 def mt5_password(env: str, file: Path | None, argv_password: str | None = None) -> str | None:

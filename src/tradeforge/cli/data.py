@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -194,7 +194,8 @@ def download(
             help="'auto' (the JSON API's ticks, else the bi5 datafeed's; the mode used is "
             "recorded with the cached bars), 'ticks' / 'candles' (bi5 datafeed: hourly ticks / "
             "daily M1 candles) or 'json' / 'json-candles' (the same from the JSON API; "
-            "--base-url then names its root)."
+            "--base-url then names its root). cTrader: 'auto' (trendbars) or 'ticks' (bid and "
+            "ask ticks, kept in the tick cache, made into bars with a spread column)."
         ),
     ] = "auto",
     base_url: Annotated[
@@ -225,7 +226,12 @@ def download(
     ca_file: CaFileOption = None,
     token_file: TokenFileOption = None,
     broker_symbol: Annotated[
-        str | None, typer.Option(help="The broker's name of the symbol (cTrader), if different.")
+        str | None,
+        typer.Option(
+            envvar="CTRADER_BROKER_SYMBOL",
+            help="The broker's name of the symbol (cTrader), if different (or "
+            "CTRADER_BROKER_SYMBOL).",
+        ),
     ] = None,
 ) -> None:
     """Download bars into the cache: Dukascopy (resumable; valid cached raw files are skipped;
@@ -237,12 +243,15 @@ def download(
     load_instruments(instruments)
     get_instrument(symbol)
     if source == "ctrader":
-        if mode != "auto" or base_url or json_base_url:
+        if mode not in ("auto", "ticks") or base_url or json_base_url:
             raise ConfigError(
-                "--mode and --base-url are Dukascopy options, not for --source ctrader"
+                "--source ctrader takes --mode auto (trendbars) or ticks; --base-url and "
+                "the other modes are Dukascopy's"
             )
         connection = ctrader_connection(host, account_id, ca_file, token_file)
-        _download_ctrader(symbol, timeframe, start, end, home, timeout, broker_symbol, connection)
+        _download_ctrader(
+            symbol, timeframe, start, end, home, timeout, broker_symbol, connection, mode == "ticks"
+        )
         return
     if source != "dukascopy":
         raise ConfigError(f"unknown --source {source!r}; use 'dukascopy' or 'ctrader'")
@@ -288,6 +297,7 @@ def _download_ctrader(
     timeout: float | None,
     broker_symbol: str | None,
     connection: tuple,
+    ticks: bool,
 ) -> None:
     from tradeforge.data.sources.ctrader import CTraderSource
 
@@ -297,10 +307,42 @@ def _download_ctrader(
     source = CTraderSource(
         credentials, account_id, settings, symbols=names, time_limit=timeout, on_token=on_token
     )
+    lo, hi = to_utc(start, "start"), to_utc(end, "end")
+    if ticks:
+        _download_ctrader_ticks(source, symbol, tf, lo, hi, home)
+        return
     with stages(f"downloading {symbol.upper()} {tf} from cTrader {settings.endpoint}"):
-        frame = source.fetch(symbol, tf, to_utc(start, "start"), to_utc(end, "end"))
+        frame = source.fetch(symbol, tf, lo, hi)
         _store(home).write(symbol, tf, frame, source="ctrader")
     console.print(f"cached {len(frame):,} {tf} bars of {symbol.upper()} from cTrader")
+
+
+def _download_ctrader_ticks(
+    source: Any, symbol: str, tf: Timeframe, lo: Any, hi: Any, home: Path | None
+) -> None:
+    """Ticks into the tick cache, and bars with a spread column built from them (M1, then
+    ``tf``) into the bar cache."""
+    from tradeforge.data.resample import resample_ohlcv
+    from tradeforge.data.tick_cache import TickCache
+    from tradeforge.data.ticks import paired_quotes, ticks_to_m1
+
+    if lo is None or hi is None or hi <= lo:
+        raise ConfigError("--start must be before --end")
+    cache = TickCache(home_dir(home), "ctrader")
+    with stages(f"downloading {symbol.upper()} ticks from cTrader {source.settings.endpoint}"):
+        events = source.fetch_ticks(symbol, lo, hi)
+        cache.write(symbol, events, lo, hi)
+        # bars of the whole days touched, from every tick cached for them (a quote pairs with
+        # the other side's last tick, which may precede this download)
+        quotes = paired_quotes(cache.load(symbol, lo.floor("D"), hi.ceil("D")))
+        bars = ticks_to_m1(quotes)
+        if tf.name != "M1":
+            bars = resample_ohlcv(bars, tf)
+        _store(home).write(symbol, tf, bars, source="ctrader:ticks")
+    console.print(
+        f"cached {len(events):,} ticks of {symbol.upper()} from cTrader; {len(bars):,} {tf} "
+        "bars made from the cached ticks (with spread)"
+    )
 
 
 @app.command("resample")

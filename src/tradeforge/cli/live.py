@@ -11,12 +11,14 @@ from typing import Annotated, Any
 import typer
 
 from tradeforge.cli.common import (
+    BrokerSymbolAnyOption,
     HomeOption,
     InstrumentsOption,
     LoginOption,
     PasswordEnvOption,
     PasswordFileOption,
     ServerOption,
+    broker_symbol,
     console,
     console_err,
     expand_user,
@@ -38,7 +40,6 @@ from tradeforge.cli.ctrader import (
     ctrader_login,
 )
 from tradeforge.cli.mt5 import (
-    BrokerSymbolOption,
     ServerTimeOption,
     TerminalPathOption,
     mt5_terminal,
@@ -69,9 +70,11 @@ HealthOpt = Annotated[
     list[str] | None,
     typer.Option(
         "--health",
-        help="Health rule CONDITION=THRESHOLD[:ACTION] (repeatable; replaces that condition's "
-        "defaults; CONDITION=off drops it). Conditions: feed, link, latency, rejects, skew, "
-        "loop; actions: warn, halt, flatten, exit (loop only).",
+        help="Health rule CONDITION=THRESHOLD[:ACTION], optionally followed by @N or @N/M "
+        "(repeatable; replaces that condition's defaults; CONDITION=off drops it): acts after N "
+        "checks in a row past the threshold, clears after M within it (M defaults to N; both "
+        "to 1). Conditions: feed, "
+        "link, latency, rejects, skew, loop; actions: warn, halt, flatten, exit (loop only).",
     ),
 ]
 HealthIntervalOpt = Annotated[
@@ -121,17 +124,77 @@ def _limit_options(stale_seconds: float | None) -> list[inspect.Parameter]:
         option("max_positions", int | None, None),
         option("stale_seconds", Annotated[float | None, typer.Option()], stale_seconds),
         option("max_spread", Annotated[float | None, typer.Option(help="Pips.")], None),
+        option(
+            "max_symbol_lots",
+            Annotated[
+                float | None,
+                typer.Option(help="Lots open and pending on one symbol, the new order included."),
+            ],
+            None,
+        ),
+        option(
+            "max_total_lots",
+            Annotated[float | None, typer.Option(help="The same over every symbol.")],
+            None,
+        ),
+        option(
+            "max_orders_per_minute",
+            Annotated[int | None, typer.Option(help="Entry orders sent in any 60 s.")],
+            None,
+        ),
+        option(
+            "max_deviation",
+            Annotated[
+                float | None, typer.Option(help="Pips between an order's price and the last quote.")
+            ],
+            None,
+        ),
+        option(
+            "max_slippage",
+            Annotated[
+                float | None,
+                typer.Option(help="Pips an entry fill may slip; more pauses the symbol's entries."),
+            ],
+            None,
+        ),
+        option(
+            "slippage_pause",
+            Annotated[
+                float | None, typer.Option(help="Minutes of that pause (default 60).", min=0.001)
+            ],
+            None,
+        ),
+        option(
+            "trading_hours",
+            Annotated[
+                list[str] | None,
+                typer.Option(
+                    help="[SYMBOL=]HH:MM-HH:MM[,…] UTC: new entries only then (repeatable; "
+                    "without SYMBOL: every symbol).",
+                ),
+            ],
+            None,
+        ),
     ]
 
 
 def _limits(kw: dict[str, Any]) -> dict[str, Any]:
     """`RiskLimits` keywords of the given `_limit_options`."""
+    from tradeforge.live.guards import hours_table
+
     raw = {
         "max_daily_loss_pct": kw["max_daily_loss"],
         "max_drawdown_pct": kw["max_drawdown"],
         "max_positions": kw["max_positions"],
         "stale_seconds": kw["stale_seconds"],
         "max_spread_pips": kw["max_spread"],
+        "max_symbol_lots": kw["max_symbol_lots"],
+        "max_total_lots": kw["max_total_lots"],
+        "max_orders_per_minute": kw["max_orders_per_minute"],
+        "max_deviation_pips": kw["max_deviation"],
+        "max_slippage_pips": kw["max_slippage"],
+        "slippage_pause_minutes": kw["slippage_pause"],
+        "trading_hours": hours_table(kw["trading_hours"]) if kw["trading_hours"] else None,
     }
     return {k: v for k, v in raw.items() if v is not None}
 
@@ -176,7 +239,7 @@ def _paper_live(
     state: Path, feed: str, strategy: str | None, param: list[str] | None,
     config: Path | None, symbol: str | None, timeframe: str | None, window: int | None,
     exit_mode: str, leverage: float, kw: dict[str, Any], endpoint: tuple[Any, ...],
-    broker_symbol: str | None, health: list[str] | None, health_interval: float,
+    given_symbol: str | None, health: list[str] | None, health_interval: float,
     accept_state_loss: bool, notify: Any,
 ) -> None:  # fmt: skip
     """``dry-run --feed ctrader|mt5``: the paper broker on a live feed."""
@@ -196,12 +259,13 @@ def _paper_live(
     strat = resolve_strategy(strategy, param or [], config)
     spec = run_spec(kw, strat, symbols=[symbol], timeframe=timeframe, live=live)
     session: dict[str, Any] = {}
+    name = broker_symbol(feed, given_symbol)
     if feed == "ctrader":
-        session["ctrader"] = ctrader_login(*endpoint, symbol, broker_symbol)
+        session["ctrader"] = ctrader_login(*endpoint, symbol, name)
     else:
         session["mt5"] = mt5_terminal(
             symbol, login=None, password=None, server=None, path=None, server_time="auto",
-            broker_symbol=broker_symbol,
+            broker_symbol=name,
         )  # fmt: skip
     engine = run_paper(
         state, spec, feed=feed, echo=_echo, accept_state_loss=accept_state_loss,
@@ -310,9 +374,7 @@ def register(app: typer.Typer) -> None:
         account_id: AccountIdOption = None,
         ca_file: CaFileOption = None,
         token_file: TokenFileOption = None,
-        broker_symbol: Annotated[
-            str | None, typer.Option(help="The broker's name of the symbol (live feeds).")
-        ] = None,
+        given_symbol: BrokerSymbolAnyOption = None,
         health: HealthOpt = None,
         health_interval: HealthIntervalOpt = 1.0,
         accept_state_loss: AcceptLossOpt = False,
@@ -346,7 +408,7 @@ def register(app: typer.Typer) -> None:
         if feed != "replay":
             _paper_live(state, feed, strategy, param, config, symbol, timeframe, window,
                         exit_mode, leverage, kw, (host, account_id, ca_file, token_file),
-                        broker_symbol, health, health_interval, accept_state_loss, notify)  # fmt: skip
+                        given_symbol, health, health_interval, accept_state_loss, notify)  # fmt: skip
             return
         spec = None
         if strategy or config or symbol or replay:
@@ -409,7 +471,7 @@ def register(app: typer.Typer) -> None:
         password_file: PasswordFileOption = None,
         terminal_path: TerminalPathOption = None,
         server_time: ServerTimeOption = "auto",
-        broker_symbol: BrokerSymbolOption = None,
+        given_symbol: BrokerSymbolAnyOption = None,
         host: CTraderHostOption = DEFAULT_HOST,
         account_id: AccountIdOption = None,
         ca_file: CaFileOption = None,
@@ -444,7 +506,7 @@ def register(app: typer.Typer) -> None:
                      "timeframe": timeframe, "window": window}  # fmt: skip
             _session_only(given, kw, _limit_options(30.0))
             spec = load_session(session)
-            if broker_symbol and len(spec.symbols) > 1:
+            if given_symbol and len(spec.symbols) > 1:
                 raise ConfigError(
                     "--broker-symbol names the broker's symbol of a one-symbol session; this "
                     f"one trades {', '.join(spec.symbols)}"
@@ -452,7 +514,12 @@ def register(app: typer.Typer) -> None:
             connection: dict[str, Any] = {}
             if broker == "ctrader":
                 connection["ctrader"] = ctrader_login(
-                    host, account_id, ca_file, token_file, spec.symbols[0], broker_symbol
+                    host,
+                    account_id,
+                    ca_file,
+                    token_file,
+                    spec.symbols[0],
+                    broker_symbol(broker, given_symbol),
                 )
             else:
                 connection["login"] = _mt5_login(
@@ -461,7 +528,8 @@ def register(app: typer.Typer) -> None:
                 if len(spec.symbols) == 1:  # several: refused by run_live_session
                     connection["mt5"] = mt5_terminal(
                         spec.symbols[0], login=None, password=None, server=None,
-                        path=terminal_path, server_time=server_time, broker_symbol=broker_symbol,
+                        path=terminal_path, server_time=server_time,
+                        broker_symbol=broker_symbol("mt5", given_symbol),
                     )  # fmt: skip
             run_live_session(
                 state, spec, broker=broker, magic=magic, echo=_echo,
@@ -482,15 +550,14 @@ def register(app: typer.Typer) -> None:
             live=live,
         )
         session: dict[str, Any] = {}
+        name = broker_symbol(broker, given_symbol)
         if broker == "ctrader":
-            session["ctrader"] = ctrader_login(
-                host, account_id, ca_file, token_file, symbol, broker_symbol
-            )
+            session["ctrader"] = ctrader_login(host, account_id, ca_file, token_file, symbol, name)
         else:
             session["login"] = _mt5_login(login, server, mt5_password(password_env, password_file))
             session["mt5"] = mt5_terminal(
                 symbol, login=None, password=None, server=None, path=terminal_path,
-                server_time=server_time, broker_symbol=broker_symbol,
+                server_time=server_time, broker_symbol=name,
             )  # fmt: skip
         run_live(
             state,

@@ -78,6 +78,17 @@ def bars_frame(arrays: dict[str, np.ndarray]) -> pd.DataFrame:
     return pd.DataFrame({c: arrays[c] for c in _BAR_COLUMNS}, index=index)
 
 
+def paired_quotes(events: pd.DataFrame) -> pd.DataFrame:
+    """Quotes from one-sided tick events (time-sorted; each row's price in ``bid`` or ``ask``,
+    the other NaN, as a broker that streams each side separately sends them): a row per event
+    with the last bid and ask known then, from the first moment both are known, and
+    ``bid_volume`` 1 on a bid tick (bars built from them count bid ticks, as trendbars count
+    ticks) — the frame `ticks_to_m1` takes."""
+    out = events[["bid", "ask"]].ffill()
+    out["bid_volume"] = events["bid"].notna().astype(np.float64)
+    return out.dropna()
+
+
 def ticks_to_m1(ticks: pd.DataFrame) -> pd.DataFrame:
     """M1 bid bars from a tick frame (UTC index; columns ``bid, ask, bid_volume``)."""
     missing = [c for c in ("bid", "ask", "bid_volume") if c not in ticks.columns]

@@ -169,13 +169,16 @@ def guard_verdicts(
         "last_tick_time": tick.time if tick else None,
         "spread": tick.spread if tick else None,
         "pip_size": ctx.inst.pip_size,
+        "symbol": ctx.symbol,
     }
+    same = [b for b in new.strategies.values() if b.identity.symbol == ctx.symbol]
     verdicts = G.check_entry(
         ctx.desk.limits,
         equity=terms.equity,
         day_start_balance=new.daily.start_balance,
         peak_equity=new.risk.peak_equity,
         open_count=_open_count(new.strategies.values()),
+        slips=[s for b in same for s in b.risk.slips],
         **common,
     )
     out = [("account", v) for v in verdicts if not v.ok]
@@ -187,6 +190,7 @@ def guard_verdicts(
             day_start_balance=book.risk.day_start,
             peak_equity=book.risk.peak,
             open_count=_open_count([book]),
+            slips=book.risk.slips,
             **common,
         )
         out += [("strategy", v) for v in own if not v.ok]

@@ -11,8 +11,10 @@ A `HealthMonitor` runs a thread beside the engine. Once a second it measures six
 * ``skew``: the broker's clock against the local one (spot timestamps), absolute seconds;
 * ``loop``: seconds the engine has been handling one event (the stuck-loop watchdog) —
 
-and compares each with its `HealthRule` s. A rule's action applies when its condition passes
-the threshold, once, and is logged as a decision:
+and compares each with its `HealthRule` s. A rule becomes active when its condition has been
+past the threshold for ``after`` checks in a row, and clears after ``clear`` checks in a row
+back within it (hysteresis: one odd reading neither fires nor lifts a rule). Its action
+applies when it becomes active, once, and is logged as a decision:
 
 * ``warn``: a ``warning`` decision (the notifier sends it) and the status ``degraded``;
 * ``halt``: no new entries — the monitor journals a ``pause`` command through the control
@@ -75,13 +77,20 @@ STATUS_CODES = {"healthy": 0, "degraded": 1, "down": 2}
 
 @dataclass(frozen=True)
 class HealthRule:
-    """``condition`` above ``threshold`` → ``action``."""
+    """``condition`` above ``threshold`` for ``after`` checks in a row → ``action``; cleared
+    after ``clear`` checks in a row at or below it."""
 
     condition: str
     threshold: float
     action: str
+    after: int = 1
+    clear: int = 1
 
     def __post_init__(self) -> None:
+        for name in ("after", "clear"):
+            n = getattr(self, name)
+            if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+                raise ConfigError(f"health rule checks ({name}) must be a whole number >= 1")
         if self.condition not in CONDITIONS:
             raise ConfigError(
                 f"unknown health condition {self.condition!r}; known: {', '.join(CONDITIONS)}"
@@ -95,33 +104,42 @@ class HealthRule:
 
     @property
     def key(self) -> str:
-        return f"{self.condition}>{self.threshold:g}:{self.action}"
+        checks = f"@{self.after}/{self.clear}" if (self.after, self.clear) != (1, 1) else ""
+        return f"{self.condition}>{self.threshold:g}:{self.action}{checks}"
 
     @classmethod
     def parse(cls, text: str) -> HealthRule:
-        """``CONDITION=THRESHOLD[:ACTION]`` (action ``warn`` by default)."""
+        """``CONDITION=THRESHOLD[:ACTION][@N[/M]]``: action ``warn`` by default; active after
+        N checks in a row past the threshold, cleared after M within it (M: N; both 1)."""
         name, sep, rest = text.partition("=")
+        rest, at, checks = rest.partition("@")
         value, _, action = rest.partition(":")
         try:
             threshold = float(value)
+            after, _, clear = checks.partition("/")
+            counts = (int(after), int(clear or after)) if at else (1, 1)
         except ValueError:
-            threshold = float("nan")
+            threshold, counts = float("nan"), (1, 1)
         if not sep or threshold != threshold:
-            raise ConfigError(f"health rule must be CONDITION=NUMBER[:ACTION], got {text!r}")
-        return cls(name.strip(), threshold, action.strip() or "warn")
+            raise ConfigError(
+                f"health rule must be CONDITION=NUMBER[:ACTION], optionally followed by @N or "
+                f"@N/M; got {text!r}"
+            )
+        return cls(name.strip(), threshold, action.strip() or "warn", *counts)
 
 
 #: A live session's rules unless told otherwise: a silent feed or a lost link stops new entries
-#: (a weekend's quiet feed only halts entries, which a closed market has none of anyway); a
-#: link down for 5 minutes flattens when it returns; slow fills, rejects and clock skew warn;
-#: a loop stuck for 5 minutes restarts the process.
+#: (a weekend's quiet feed only halts entries, which a closed market has none of anyway) until
+#: 5 checks in a row are healthy again; a link down for 5 minutes flattens when it returns;
+#: slow fills, rejects and clock skew (seen on 3 checks in a row) warn; a loop stuck for 5
+#: minutes restarts the process.
 DEFAULT_RULES = (
-    HealthRule("feed", 300, "halt"),
-    HealthRule("link", 30, "halt"),
+    HealthRule("feed", 300, "halt", clear=5),
+    HealthRule("link", 30, "halt", clear=5),
     HealthRule("link", 300, "flatten"),
     HealthRule("latency", 5, "warn"),
     HealthRule("rejects", 3, "halt"),
-    HealthRule("skew", 10, "warn"),
+    HealthRule("skew", 10, "warn", after=3, clear=3),
     HealthRule("loop", 300, "exit"),
 )
 
@@ -231,6 +249,7 @@ class HealthMonitor:
         self._link_down_since: float | None = None
         self.last_error: str | None = None
         self.active: dict[str, float] = {}  # rule key -> since (wall)
+        self.streaks: dict[str, int] = {}  # rule key -> checks in a row against its state
         self.holds: dict[str, int | None] = {"pause": None, "kill": None}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -340,11 +359,14 @@ class HealthMonitor:
             value = values[rule.condition]
             on = value is not None and value > rule.threshold
             was = rule.key in self.active
-            if on and not was:
+            streak = self.streaks[rule.key] = self.streaks.get(rule.key, 0) + 1 if on != was else 0
+            if on and not was and streak >= rule.after:
                 self.active[rule.key] = now
+                self.streaks[rule.key] = 0
                 notes += self._fire(rule, value)
-            elif was and not on:
+            elif was and not on and streak >= rule.clear:
                 del self.active[rule.key]
+                self.streaks[rule.key] = 0
                 cleared.setdefault(rule.condition, []).append(rule.key)
         for condition, keys in cleared.items():
             notes.append(self._cleared(condition, values[condition], keys))
@@ -451,7 +473,10 @@ class HealthMonitor:
                     {
                         "threshold": r.threshold,
                         "action": r.action,
+                        "after": r.after,
+                        "clear": r.clear,
                         "active_since": self.active.get(r.key),
+                        "streak": self.streaks.get(r.key, 0),  # checks in a row toward a change
                     }
                     for r in self.rules
                     if r.condition == name

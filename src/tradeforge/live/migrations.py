@@ -20,6 +20,9 @@
   ``last_key`` (events of several feeds are ordered by time, priority and symbol).
 * **5** — code reloads: each strategy's ``code`` (the code version a ``ctl reload --code`` or
   ``--reimport`` installed; None: the code imported at start).
+* **6** — execution guards (`tradeforge.live.guards`): each strategy's ``risk.orders`` (entry
+  orders sent in the last minute) and ``risk.slips`` (fills that slipped past a limit), and a
+  pending order's ``ref`` (the price it was sized against; None for orders sent before).
 
 Steps must be pure and deterministic, and must leave malformed bodies for the validation to
 name (they fill what is missing, never assume a shape).
@@ -35,7 +38,7 @@ from tradeforge.core.errors import StateError
 
 Body = dict[str, Any]
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 def _records(body: Body, key: str) -> list[Body]:
@@ -110,8 +113,21 @@ def v4_to_v5(body: Body) -> Body:
     return body
 
 
+def v5_to_v6(body: Body) -> Body:
+    """No entry orders counted nor slipped fills yet; the orders already pending have no
+    reference price (their fills are not judged for slippage)."""
+    for book in _records(body, "strategies"):
+        if isinstance(book.get("risk"), dict):
+            book["risk"].setdefault("orders", [])
+            book["risk"].setdefault("slips", [])
+        for order in _records(book, "pending"):
+            order.setdefault("ref", None)
+    body["schema_version"] = 6
+    return body
+
+
 MIGRATIONS: dict[int, Callable[[Body], Body]] = {
-    1: v1_to_v2, 2: v2_to_v3, 3: v3_to_v4, 4: v4_to_v5,
+    1: v1_to_v2, 2: v2_to_v3, 3: v3_to_v4, 4: v4_to_v5, 5: v5_to_v6,
 }  # fmt: skip
 
 

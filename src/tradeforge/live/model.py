@@ -55,6 +55,7 @@ class PendingOrder:
     steps: int  # lot steps ordered
     lots: float
     bars_left: int | None  # closed bars a limit/stop entry still lives; None for market
+    ref: float | None  # the price it was sized against (its fill's slippage); None: unknown
 
     def to_json(self) -> Json:
         return _plain(self)
@@ -179,20 +180,44 @@ class StrategyStats:
         return _plain(self)
 
 
+@dataclass(frozen=True, slots=True)
+class Slip:
+    """An entry fill that slipped past a ``max_slippage`` guard: when, and by how many pips
+    (adverse: positive)."""
+
+    time: int  # ns
+    pips: float
+
+    def to_json(self) -> Json:
+        return _plain(self)
+
+
 @dataclass(slots=True)
 class StrategyRisk:
     """What one strategy's own guards judge: its equity is ``capital`` plus its realized and
     open P&L (as if it traded the account alone), with its UTC day's opening balance and its
     equity peak — counted only while the instance has guards of its own. ``capital`` is None
-    in a state migrated from one strategy until the engine starts."""
+    in a state migrated from one strategy until the engine starts.
+
+    ``orders`` and ``slips`` are always kept (the account's guards count every instance's):
+    the send times of its entry orders in the last minute (``max_orders_per_minute``) and its
+    entry fills that slipped past a ``max_slippage`` guard, while they can still pause entries."""
 
     capital: float | None
     day: int | None  # days since the epoch
     day_start: float  # equity at the start of ``day``
     peak: float
+    orders: list[int]  # ns
+    slips: list[Slip]
 
     def to_json(self) -> Json:
-        return _plain(self)
+        return {**_plain(self), "orders": list(self.orders),
+                "slips": [s.to_json() for s in self.slips]}  # fmt: skip
+
+    @classmethod
+    def from_json(cls, body: Json) -> StrategyRisk:
+        return cls(**{**body, "orders": list(body["orders"]),
+                      "slips": [Slip(**s) for s in body["slips"]]})  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -232,7 +257,9 @@ class StrategyState:
             atr=None,
             signals={},
             stats=StrategyStats(trades=0, realized=0.0, orders=0, expired=0),
-            risk=StrategyRisk(capital=capital, day=None, day_start=capital, peak=capital),
+            risk=StrategyRisk(
+                capital=capital, day=None, day_start=capital, peak=capital, orders=[], slips=[]
+            ),
         )
 
     def to_json(self) -> Json:
@@ -264,7 +291,7 @@ class StrategyState:
             atr=None if atr is None else AtrSnapshot(**atr),
             signals=dict(body["signals"]),
             stats=StrategyStats(**body["stats"]),
-            risk=StrategyRisk(**body["risk"]),
+            risk=StrategyRisk.from_json(body["risk"]),
         )
 
     def entries(self) -> int:

@@ -1,8 +1,11 @@
-"""Entry orders: size one from the risk sizer and send it to the broker, and place the
-entries queued behind exits at the next quote (sized from the balance after those exits)."""
+"""Entry orders: size one from the risk sizer, pass the order guards and send it to the
+broker, and place the entries queued behind exits at the next quote (sized from the balance
+after those exits)."""
 
 from __future__ import annotations
 
+from tradeforge.live import guards as G
+from tradeforge.live import manager as M
 from tradeforge.live.account import equity_margin, sizing_balance
 from tradeforge.live.brokers.base import BrokerError, OrderRequest
 from tradeforge.live.context import EngineContext
@@ -10,8 +13,49 @@ from tradeforge.live.control.gate import entry_block
 from tradeforge.live.decisions import decision
 from tradeforge.live.feeds import Tick
 from tradeforge.live.market import observe
-from tradeforge.live.model import EngineState, PendingOrder, SignalRow
+from tradeforge.live.model import EngineState, PendingOrder, SignalRow, StrategyState
 from tradeforge.live.pending import sync_pending
+
+
+def _exposure(ctx: EngineContext, books: dict[str, StrategyState]) -> G.Exposure:
+    """Lots open (what is left of each position) and pending in ``books``: on ``ctx``'s
+    symbol and on all."""
+    on_symbol = total = 0.0
+    for name, book in books.items():
+        step = ctx.desk.contexts[name].inst.lot_step
+        lots = sum(M.remaining(M.pf_from_json(p.pf)) * step for p in book.positions.values())
+        lots += sum(p.lots for p in book.pending.values())
+        total += lots
+        if book.identity.symbol == ctx.symbol:
+            on_symbol += lots
+    return G.Exposure(round(on_symbol, 8), round(total, 8))
+
+
+def order_verdicts(
+    ctx: EngineContext, new: EngineState, side: int, lots: float, price: float, now: int
+) -> list[tuple[str, G.Verdict]]:
+    """The order guards refusing an entry of ``lots`` at ``price`` now, as ``(scope,
+    verdict)``: the account's (every instance's lots and orders), then the instance's own."""
+    tick = ctx.desk.quotes.get(ctx.symbol)
+    common = {
+        "now": now, "symbol": ctx.symbol, "side": side, "lots": lots, "price": price,
+        "quote": None if tick is None else (tick.bid, tick.bid + ctx.spread(tick.spread)),
+        "pip_size": ctx.inst.pip_size,
+    }  # fmt: skip
+    books = new.strategies
+    verdicts = G.check_order(
+        ctx.desk.limits, exposure=_exposure(ctx, books),
+        recent_orders=[t for b in books.values() for t in b.risk.orders], **common,
+    )  # fmt: skip
+    out = [("account", v) for v in verdicts if not v.ok]
+    if ctx.cfg.limits != G.RiskLimits():
+        book = ctx.book(new)
+        own = G.check_order(
+            ctx.cfg.limits, exposure=_exposure(ctx, {ctx.name: book}),
+            recent_orders=book.risk.orders, **common,
+        )  # fmt: skip
+        out += [("strategy", v) for v in own if not v.ok]
+    return out
 
 
 def place_entry(
@@ -36,6 +80,12 @@ def place_entry(
     if size.steps <= 0:
         decisions.append(decision(now, "skip", size.reason, **base))
         return False
+    refused = order_verdicts(ctx, new, row["side"], size.lots, ref, now)
+    if refused:
+        for scope, v in refused:
+            decisions.append(decision(now, "guard", v.reason, guard=v.guard, scope=scope,
+                                      strategy=ctx.name, **base))  # fmt: skip
+        return False
     request = OrderRequest(
         sid, ctx.symbol, row["side"], size.lots, comment=sid,
         order_type=row["entry_type"], price=row["entry_price"],
@@ -47,11 +97,13 @@ def place_entry(
         return False
     steps = int(round(result.lots / ctx.inst.lot_step))  # a redo gets the original size
     bars_left = row["expiry"] if row["entry_type"] != "market" else None
-    ctx.book(new).pending[sid] = PendingOrder(
-        row, signal_time, row["tag"], steps, result.lots, bars_left
+    book = ctx.book(new)
+    book.pending[sid] = PendingOrder(
+        row, signal_time, row["tag"], steps, result.lots, bars_left, ref
     )
+    book.risk.orders = [t for t in book.risk.orders if t > now - G.MINUTE_NS] + [now]
     new.stats.orders += 1
-    ctx.book(new).stats.orders += 1
+    book.stats.orders += 1
     decisions.append(
         decision(now, "order", size.reason, lots=result.lots, status=result.status,
                  entry=row["entry_type"], **base)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import math
 
+from tradeforge.live import guards as G
 from tradeforge.live import manager as M
 from tradeforge.live.booking import execute_exit
 from tradeforge.live.brokers.base import Broker, PositionClosedError
 from tradeforge.live.context import EngineContext
 from tradeforge.live.decisions import decision
-from tradeforge.live.model import EngineState, Position
+from tradeforge.live.model import EngineState, PendingOrder, Position, Slip, StrategyState
 
 
 def cancel_unless_filled(broker: Broker, cid: str) -> bool:
@@ -48,6 +49,31 @@ def send_stop(ctx: EngineContext, pos: Position, stop: float, now: int, decision
         decisions.append(
             decision(now, "warning", "stop update on a closed position", position=pos.cid)
         )
+
+
+def judge_slippage(
+    ctx: EngineContext, book: StrategyState, order: PendingOrder, cid: str, price: float,
+    now: int, decisions: list,
+) -> None:  # fmt: skip
+    """A fill of ``order`` at ``price``: past a ``max_slippage_pips`` guard (the account's or
+    the instance's), it is kept in the book (its entries pause) and logged as a warning."""
+    scopes = [("account", ctx.desk.limits), ("strategy", ctx.cfg.limits)]
+    scopes = [(scope, lim) for scope, lim in scopes if lim.max_slippage_pips is not None]
+    if order.ref is None or not scopes:
+        return
+    pips = G.slippage_pips(order.signal["side"], order.ref, price, ctx.inst.pip_size)
+    longest = max(lim.slippage_pause_minutes for _, lim in scopes) * G.MINUTE_NS
+    book.risk.slips = [s for s in book.risk.slips if s.time > now - longest]
+    breached = [(s, lim) for s, lim in scopes if pips > lim.max_slippage_pips + 1e-9]
+    if breached:
+        book.risk.slips.append(Slip(now, round(pips, 4)))
+    for scope, lim in breached:
+        decisions.append(
+            decision(now, "warning", f"entry fill slipped {pips:.2f} pips from {order.ref:.6g} "
+                     f"vs limit {lim.max_slippage_pips:g}: new entries on {ctx.symbol} paused "
+                     f"for {lim.slippage_pause_minutes:g} min", guard="slippage", scope=scope,
+                     order=cid, price=price)
+        )  # fmt: skip
 
 
 def sync_pending(
@@ -104,6 +130,7 @@ def sync_pending(
             decision(now, "filled", "entry filled", order=cid, ticket=res.ticket,
                      price=res.price, stop=stop, lots=res.lots)
         )  # fmt: skip
+        judge_slippage(ctx, book, p, cid, res.price, now, decisions)
         if not risk > 0:
             leg = M.Leg(math.nan, p.steps, "stop")
             pf[M.rules.F_REMAINING] = 0

@@ -44,7 +44,7 @@ from tradeforge.core.config import read_config_file
 from tradeforge.core.errors import ConfigError, StateError, TradeforgeError
 from tradeforge.core.names import check_name
 from tradeforge.core.timeframes import Timeframe
-from tradeforge.live.guards import RiskLimits
+from tradeforge.live.guards import ANY_SYMBOL, RiskLimits
 from tradeforge.trading.execution import ExecutionModel, Sizing
 from tradeforge.trading.spec import LiveSettings, RunSpec
 
@@ -57,6 +57,13 @@ LIMIT_KEYS = {
     "max_positions": "max_positions",
     "stale_seconds": "stale_seconds",
     "max_spread": "max_spread_pips",
+    "max_symbol_lots": "max_symbol_lots",
+    "max_total_lots": "max_total_lots",
+    "max_orders_per_minute": "max_orders_per_minute",
+    "max_deviation": "max_deviation_pips",
+    "max_slippage": "max_slippage_pips",
+    "slippage_pause": "slippage_pause_minutes",
+    "trading_hours": "trading_hours",
 }
 _TOP = {
     "capital", "start", "end", "exit_mode", "close_at_end", "leverage", "max_lots", "pace",
@@ -131,9 +138,16 @@ def _limits(value: Any, where: str) -> dict[str, float]:
         raise ConfigError(f"{where}.{unknown[0]}: unknown guard (known: {', '.join(LIMIT_KEYS)})")
     out = {LIMIT_KEYS[k]: v for k, v in value.items()}
     for key, v in value.items():
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
+        if key == "trading_hours":  # a table SYMBOL = "HH:MM-HH:MM,…", or one for every symbol
+            if not isinstance(v, (str, dict)):
+                raise ConfigError(f'{where}.{key}: must be "HH:MM-HH:MM,…" or a table of them')
+            out[key] = {ANY_SYMBOL: v} if isinstance(v, str) else dict(v)
+        elif isinstance(v, bool) or not isinstance(v, (int, float)):
             raise ConfigError(f"{where}.{key}: must be a number, got {v!r}")
-    RiskLimits(**out)
+    try:
+        RiskLimits(**out)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
     return out
 
 

@@ -44,6 +44,12 @@ GUARD_LEVELS = {
     "stale_data": Level.WARNING,
     "spread": Level.WARNING,
     "max_positions": Level.INFO,
+    "trading_hours": Level.INFO,
+    "symbol_exposure": Level.WARNING,
+    "total_exposure": Level.WARNING,
+    "orders_per_minute": Level.WARNING,
+    "price_deviation": Level.WARNING,
+    "slippage": Level.WARNING,
 }
 
 #: Execution problems the engine logs (decision kind -> what the message says first).

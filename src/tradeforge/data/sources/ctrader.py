@@ -7,7 +7,9 @@ to the symbol's ``digits`` as the server reports them. The transport (TLS, frami
 turns its rows into validated frames.
 
 cTrader serves M1, M2, M3, M4, M5, M10, M15, M30, H1, H4, H12 and D1 here; other timeframes are
-refused (download a divisor and resample). Symbols are matched by name without case or
+refused (download a divisor and resample). `CTraderSource.fetch_ticks` downloads both sides of
+the quote instead (`tradeforge.ctrader.ticks`) and pairs them into one tick stream
+(`tick_frame`), from which bars with a spread column are built as Dukascopy's ticks are. Symbols are matched by name without case or
 separators (``EUR/USD`` = ``EURUSD``); ``symbols`` maps a tradeforge symbol to another broker
 name.
 """
@@ -27,6 +29,7 @@ from tradeforge.ctrader.bars import PRICE_SCALE, get_trendbars, period_code
 from tradeforge.ctrader.client import CTraderClient
 from tradeforge.ctrader.config import ClientSettings, Credentials
 from tradeforge.ctrader.symbols import SymbolSpec, resolve_symbol
+from tradeforge.ctrader.ticks import ASK, BID, get_ticks
 from tradeforge.data.validate import empty_ohlcv, validate_ohlcv
 
 _MINUTE_NS = 60 * 10**9
@@ -47,6 +50,23 @@ def bars_frame(raw: np.ndarray, digits: int, source: str) -> pd.DataFrame:
     }
     columns["volume"] = raw[:, 5].astype("float64")
     return validate_ohlcv(pd.DataFrame(columns, index=index), source=source)
+
+
+def tick_frame(bid: np.ndarray, ask: np.ndarray, digits: int) -> pd.DataFrame:
+    """The two sides' ticks (rows ``(ms, price)``, oldest first) as one time-sorted frame of
+    quote events: a row per tick, its price in ``bid`` or ``ask`` and the other side NaN (bid
+    first at a shared millisecond). `tradeforge.data.ticks.paired_quotes` pairs them."""
+    times = np.concatenate([bid[:, 0], ask[:, 0]])
+    order = np.argsort(times, kind="stable")
+    prices = np.concatenate([bid[:, 1], ask[:, 1]]).astype(np.float64)[order] / PRICE_SCALE
+    is_bid = (np.arange(len(times)) < len(bid))[order]
+    return pd.DataFrame(
+        {
+            "bid": np.where(is_bid, prices, np.nan).round(digits),
+            "ask": np.where(is_bid, np.nan, prices).round(digits),
+        },
+        index=pd.DatetimeIndex(times[order] * 1_000_000, tz="UTC", name="time"),
+    )
 
 
 class CTraderSource:
@@ -115,5 +135,36 @@ class CTraderSource:
             ) from None
         return bars_frame(raw, spec.digits, source=f"ctrader {spec.name} {tf} {lo} .. {hi}")
 
+    def fetch_ticks(
+        self, symbol: str, start: pd.Timestamp | str, end: pd.Timestamp | str
+    ) -> pd.DataFrame:
+        """Quote events with time in ``[start, end)`` UTC (`tick_frame`)."""
+        lo, hi = to_utc(start, "start"), to_utc(end, "end")
+        if lo is None or hi is None:
+            raise ConfigError("CTraderSource.fetch_ticks needs both start and end")
+        name = self.broker_symbol(symbol)
+        client = CTraderClient(
+            self.credentials, self.account_id, self.settings, on_token=self.on_token
+        )
 
-__all__ = ["CTraderSource", "bars_frame"]
+        async def download() -> pd.DataFrame:
+            async with client:
+                spec = await resolve_symbol(client, name)
+                bid = await get_ticks(client, spec.symbol_id, BID, lo, hi)
+                ask = await get_ticks(client, spec.symbol_id, ASK, lo, hi)
+                return tick_frame(bid, ask, spec.digits)
+
+        async def bounded() -> pd.DataFrame:
+            try:
+                return await asyncio.wait_for(download(), self.time_limit)
+            except asyncio.TimeoutError:
+                raise DataError(
+                    f"cTrader tick download of {name} did not finish within {self.time_limit:g} s"
+                ) from None
+
+        if hi <= lo:
+            return tick_frame(np.empty((0, 2), np.int64), np.empty((0, 2), np.int64), 5)
+        return asyncio.run(bounded())
+
+
+__all__ = ["CTraderSource", "bars_frame", "tick_frame"]

@@ -155,6 +155,9 @@ class MT5Terminal:
         self.reconnect_attempts, self.reconnect_pause = reconnect_attempts, reconnect_pause
         self.sleep = sleep
         self.reconnects = 0  # how often the link was re-established (the feed reconciles)
+        self._answered: float | None = None  # monotonic time the terminal last answered
+        self.failure: str | None = None  # why the link is down (a reconnect that failed)
+        self.server_connected: bool | None = None  # terminal_info().connected when probed
 
     @classmethod
     def of(cls, mt5: Any) -> MT5Terminal:
@@ -213,10 +216,12 @@ class MT5Terminal:
                 self.module.shutdown()
                 self.connect()
                 self.reconnects += 1
+                self.failure = None
                 return
             except DataError as exc:
                 error = exc
-        raise DataError(f"MetaTrader 5 reconnect failed after {attempts} tries: {error}")
+        self.failure = f"MetaTrader 5 reconnect failed after {attempts} tries: {error}"
+        raise DataError(self.failure)
 
     def call(self, function: str, *args: Any, **kwargs: Any) -> Any:
         """``function(*args, **kwargs)`` of the package; when it fails because the link is
@@ -225,7 +230,38 @@ class MT5Terminal:
         if result is None and self.connected and self.disconnected():
             self.reconnect()
             result = getattr(self.module, function)(*args, **kwargs)
+        if result is not None or not self.disconnected():  # an answer, even a refusal
+            self._answered = time.monotonic()
         return result
+
+    def probe(self) -> None:
+        """Ask whether the terminal is connected to the trade server (``terminal_info``;
+        a package or stand-in without it is taken at its word)."""
+        if getattr(self.module, "terminal_info", None) is None:
+            return
+        info = self.call("terminal_info")
+        self.server_connected = None if info is None else bool(getattr(info, "connected", True))
+
+    def link(self) -> dict[str, Any]:
+        """The link's health as plain values (safe to read from another thread, it calls
+        nothing): up or not, seconds since the terminal last answered a call (the package has
+        no heartbeat: a session's feed polls it several times a second), reconnections made,
+        and why it is down."""
+        answered = self._answered
+        silent = None if answered is None else round(time.monotonic() - answered, 3)
+        failure = self.failure
+        if failure is None and self.server_connected is False:
+            failure = "the terminal is not connected to the trade server"
+        return {
+            "connected": self.connected and failure is None,
+            "silent_seconds": silent,
+            "reconnects": self.reconnects,
+            "failure": failure,
+        }
+
+    def now_ms(self) -> int:
+        """The local clock, epoch milliseconds (injectable: ``now``)."""
+        return self._now()
 
     # ------------------------------------------------------------------ clock
     def clock(self, symbol: str) -> ServerClock:

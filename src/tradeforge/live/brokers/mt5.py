@@ -146,6 +146,10 @@ class MT5Broker:
                 login["timeout"] = login.pop("timeout_ms")
             self.mt5.connect(**login)
 
+    def link(self) -> dict[str, Any]:
+        """The terminal link's state for the health monitor (`MT5Terminal.link`)."""
+        return self.mt5.link()
+
     # ------------------------------------------------------------------ plumbing
     def _check(self, result: Any, what: str) -> Any:
         if result is None:
@@ -556,7 +560,11 @@ class MT5Feed:
     close of the bar it follows. When the terminal link drops the feed reconnects
     (`MT5Terminal.reconnect`) and calls ``on_reconnect`` (the runner passes the engine's
     `reconcile`) before emitting anything else; ticks missed meanwhile follow, in order.
-    ``max_polls`` bounds the loop (tests); ``sleep`` is injectable.
+    Each poll also asks whether the terminal is connected to the trade server
+    (`MT5Terminal.probe`: the broker's ``link``), and ``clock_skew`` is the local clock minus
+    the newest new tick's time, in seconds (the health monitor watches both, as for cTrader;
+    a wrong ``server_time`` shows as a skew of whole hours). ``max_polls`` bounds the loop
+    (tests); ``sleep`` is injectable.
     """
 
     def __init__(
@@ -581,6 +589,7 @@ class MT5Feed:
         self.on_reconnect = on_reconnect
         self._index = 0
         self._seen_reconnects = self.mt5.reconnects
+        self.clock_skew: float | None = None
 
     @property
     def _name(self) -> str:
@@ -634,6 +643,8 @@ class MT5Feed:
         polls = 0
         while self.max_polls is None or polls < self.max_polls:
             polls += 1
+            self.mt5.probe()
+            fresh = last_msc is not None  # the first poll's tick is the last known quote
             ticks = self._new_ticks(last_msc)
             rates = self._rates(1, 1)
             if self.mt5.reconnects != self._seen_reconnects:
@@ -662,6 +673,8 @@ class MT5Feed:
                 out += [
                     Tick(self.symbol, int(u), b, a) for u, (_, b, a) in zip(utc, ticks, strict=True)
                 ]
+                if fresh:
+                    self.clock_skew = round(self.mt5.now_ms() / 1000 - int(utc[-1]) / _NS, 3)
             for ev in sorted(out, key=lambda e: e.key):
                 if floor is None or ev.key > floor:
                     floor = ev.key
