@@ -4,72 +4,43 @@ executed meanwhile), and trading goes on without a lost or duplicated position."
 
 from __future__ import annotations
 
-import pandas as pd
-
 from tests.conftest import make_bars
 from tests.live.helpers import small_spec
-from tests.support.fake_mt5 import make_rates
 from tests.support.fake_mt5_trading import FakeMT5Trading
+from tests.support.mt5_market import ScriptedMarket
 from tradeforge.data.sources.mt5_terminal import MT5Terminal
 from tradeforge.live.brokers.mt5 import MT5Feed
 from tradeforge.live.runner import journal_trades, run_live
 from tradeforge.live.state import StateRepository
 
 HISTORY, LIVE = 60, 90  # closed M5 bars before the session, bars played live
-STEP_MS = 300_000
-SPREAD = 8  # points
 
 
-class Market:
-    """The stand-in server's market, one M5 bar per feed poll: the bar that was forming
-    closes and the next one forms through its open, low/high, high/low and close quotes.
-    Once a position is open (after ``drop_after`` bars), the server stops it out at its stop
-    and the terminal loses its link."""
+class DroppingMarket(ScriptedMarket):
+    """Once a position is open (``drop_after`` bars into the session), the server stops it
+    out at its stop and the terminal loses its link."""
 
-    def __init__(self, fake: FakeMT5Trading, frame: pd.DataFrame, drop_after: int) -> None:
-        self.fake, self.frame, self.drop_after = fake, frame, drop_after
-        self.k = HISTORY
+    def __init__(self, *args, drop_after: int, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.drop_at = self.k + drop_after
         self.dropped: dict | None = None
-        self._show()
 
-    def _show(self) -> None:
-        """Bars 0..k-1 closed, bar k forming with all its quotes so far."""
-        rows = self.frame.iloc[: self.k + 1]
-        secs = rows.index.as_unit("s").asi8
-        self.fake.add_rates("EURUSD", self.fake.TIMEFRAME_M5, make_rates(
-            [(t, o, h, lo, c, 10, SPREAD, 0) for t, o, h, lo, c in zip(
-                secs, rows["open"], rows["high"], rows["low"], rows["close"], strict=True)]
-        ))  # fmt: skip
-        o, h, lo, c = (float(rows[x].iloc[-1]) for x in ("open", "high", "low", "close"))
-        path = (o, lo, h, c) if c >= o else (o, h, lo, c)
-        for i, bid in enumerate(path):
-            ms = int(secs[-1]) * 1000 + i * STEP_MS // 4
-            self.fake.set_quote("EURUSD", bid, round(bid + SPREAD * 1e-5, 5), ms)
-
-    def step(self, _pause: float) -> None:
-        """The feed's sleep between two polls."""
-        self.k += 1
-        if self.k >= len(self.frame):
-            return
-        self._show()
-        if (
-            self.dropped is None
-            and self.k >= HISTORY + self.drop_after
-            and self.fake.open_positions
-        ):
+    def step(self, _pause: float = 0.0) -> bool:  # the feed's sleep between two polls
+        moved = super().step()
+        if self.dropped is None and self.k >= self.drop_at and self.fake.open_positions:
             pos = next(iter(self.fake.open_positions.values()))
             self.fake.clock_msc = self.fake.ticks["EURUSD"].time_msc
             self.fake.stop_out(pos.ticket, pos.sl)
             self.dropped = {"ticket": pos.ticket, "stop": pos.sl, "ms": self.fake.clock_msc}
             self.fake.disconnect()
+        return moved
 
 
 def test_a_dropped_terminal_is_reinitialised_reconciled_and_trading_goes_on(tmp_path):
     spec = small_spec(tmp_path, params={"fast": 3, "slow": 12, "stop_pips": 6, "target_pips": 8})
-    frame = make_bars(HISTORY + LIVE + 1, start="2024-03-04", seed=5).round(5)
+    frame = make_bars(HISTORY + LIVE + 2, start="2024-03-04", seed=5).round(5)
     fake = FakeMT5Trading()
-    fake.add_symbol("EURUSD", digits=5, bid=float(frame["close"].iloc[0]), spread=SPREAD)
-    market = Market(fake, frame, drop_after=20)
+    market = DroppingMarket(fake, frame, HISTORY, drop_after=20)
     terminal = MT5Terminal(fake, server_time="utc", sleep=lambda s: None)
     feed = MT5Feed(terminal, "EURUSD", "M5", max_polls=LIVE, sleep=market.step)
     state = tmp_path / "live"

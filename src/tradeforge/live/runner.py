@@ -425,7 +425,7 @@ def _connect(
     from tradeforge.live.brokers.mt5 import MT5Broker, MT5Feed
 
     adapter = MT5Broker(mt5, magic=magic, **(login or {}))
-    return adapter, feed or MT5Feed(adapter.mt5, cfg.symbol, cfg.timeframe), lambda: None
+    return adapter, feed or MT5Feed(adapter.mt5, cfg.symbol, cfg.timeframe), adapter.mt5.shutdown
 
 
 def journal_trades(state_dir: str | Path) -> list[dict[str, Any]]:
