@@ -5,7 +5,6 @@ makes the same trades as a replay dry-run of the same bars, and sends the termin
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,10 +13,10 @@ import pandas as pd
 import pytest
 
 from tests.conftest import make_bars
+from tests.support.mt5_market import module_environment
 from tradeforge.live.runner import journal_trades
 
 SCRIPT = Path(sys.executable).with_name("tradeforge")
-ROOT = Path(__file__).resolve().parents[2]
 HISTORY, LIVE = 40, 60
 SWITCH = pd.Timestamp("2024-03-10 07:00", tz="UTC")  # New York springs forward
 COMMON = ["--strategy", "sma_cross", "-p", "fast=3", "-p", "slow=12", "-p", "stop_pips=6",
@@ -45,17 +44,7 @@ def test_paper_trading_on_the_mt5_feed_makes_the_replays_trades(tmp_path: Path) 
     bars = tmp_path / "bars.parquet"
     frame.to_parquet(bars)
     paper, orders = tmp_path / "paper", tmp_path / "orders.jsonl"
-    path = [str(ROOT / "tests" / "support" / "mt5_module"), str(ROOT)]
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([*path, os.environ.get("PYTHONPATH", "")]),
-        "FAKE_MT5_BARS": str(bars),
-        "FAKE_MT5_HISTORY": str(HISTORY),
-        "FAKE_MT5_CLOCK": "ny",
-        "FAKE_MT5_KILL": str(paper / "KILL"),
-        "FAKE_MT5_ORDERS": str(orders),
-        "COLUMNS": "200",
-    }
+    env = module_environment(bars, HISTORY, paper, orders, clock="ny")
     out = tradeforge(["dry-run", "--feed", "mt5", "--state", str(paper), *COMMON,
                       "--server-time", "ny", "--health-interval", "0.05"], env)  # fmt: skip
     assert "paper sma_cross EURUSD M5 on the mt5 feed" in out.replace("\n", " ")

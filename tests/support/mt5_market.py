@@ -11,6 +11,9 @@ through ``set_quote``: resting orders fill or expire, server stops and targets f
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -79,3 +82,23 @@ class ScriptedMarket:
         self.k += 1
         self._open(self.k)
         return True
+
+
+def module_environment(
+    bars: Path, history: int, state: Path, orders: Path, clock: str = "utc", retcodes: str = ""
+) -> dict[str, str]:
+    """The environment of a console-script subprocess whose ``import MetaTrader5`` is the
+    stand-in module of tests/support/mt5_module playing ``bars`` (see its docstring)."""
+    root = Path(__file__).resolve().parents[2]
+    path = [str(root / "tests" / "support" / "mt5_module"), str(root)]
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([*path, os.environ.get("PYTHONPATH", "")]),
+        "FAKE_MT5_BARS": str(bars),
+        "FAKE_MT5_HISTORY": str(history),
+        "FAKE_MT5_CLOCK": clock,
+        "FAKE_MT5_KILL": str(state / "KILL"),
+        "FAKE_MT5_ORDERS": str(orders),
+        "FAKE_MT5_RETCODES": retcodes,
+        "COLUMNS": "200",
+    }

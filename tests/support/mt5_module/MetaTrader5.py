@@ -4,8 +4,10 @@ stand-in playing a `ScriptedMarket`, one bar per poll of the MT5 feed.
 Put this folder and the repository root on ``PYTHONPATH``; the environment describes the
 market: ``FAKE_MT5_BARS`` (Parquet bars, UTC index), ``FAKE_MT5_HISTORY`` (bars closed before
 the session), ``FAKE_MT5_CLOCK`` (the server's clock, e.g. ``ny``), ``FAKE_MT5_KILL`` (the kill
-file written, followed by one more quote, once every bar has played) and ``FAKE_MT5_ORDERS``
-(a file each ``order_send`` request is appended to, one JSON line each).
+file written, followed by one more quote, once every bar has played), ``FAKE_MT5_ORDERS``
+(a file each ``order_send`` request is appended to, one JSON line each) and
+``FAKE_MT5_RETCODES`` (comma-separated return codes the first ``order_send`` calls answer
+with). `tests.support.mt5_market.module_environment` builds it.
 
 The feed asks for the ticks since its last one (``copy_ticks_from``) at the start of every
 poll but the first: that is when the market moves on by one bar, so the feed sees each bar's
@@ -36,6 +38,8 @@ class PolledTerminal(FakeMT5Trading):
         self.market = ScriptedMarket(self, frame, int(env["FAKE_MT5_HISTORY"]), clock=clock)
         self.kill_file = Path(env["FAKE_MT5_KILL"])
         self.orders_file = Path(env["FAKE_MT5_ORDERS"])
+        for code in filter(None, env.get("FAKE_MT5_RETCODES", "").split(",")):
+            self.queue_retcode(int(code))
 
     def copy_ticks_from(self, symbol: str, date_from: Any, count: int, flags: int) -> Any:
         if self.initialized and not self.market.step() and not self.kill_file.exists():
