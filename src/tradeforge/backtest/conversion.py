@@ -19,8 +19,8 @@ def load_conversion(spec: RunSpec, home: Path) -> tuple[RunSpec, dict[str, pd.Da
     """For every symbol of ``spec`` whose money needs a third currency and has no constant
     rate in ``spec.conversion``: the cached bars of ``{QUOTE}{ACCOUNT}`` (or
     ``{ACCOUNT}{QUOTE}``) on the spec's timeframe — their close, all a rate reads — from a
-    little before ``start`` so the first traded bar has a completed conversion bar. Returns the spec recording them as ``"bars"``
-    and the bars by conversion symbol."""
+    little before ``start`` so the first traded bar has a completed conversion bar. Returns
+    the spec recording them as ``"bars"`` and the bars by conversion symbol."""
     if spec.account_currency is None or spec.timeframe is None:
         return spec, {}
     account, tf = spec.account_currency, spec.timeframe

@@ -175,20 +175,23 @@ def run_live_session(
     state_dir = user_path(state_dir)
     with StateLock(state_dir):  # before connecting: a refused second session touches nothing
         broker = MT5Broker(mt5, magic=magic, **(login or {}))
-        feed = feed or MT5Feed(broker.mt5, symbol, str(session.first.timeframe))
-        engine = Engine.session(
-            instances(session, {symbol: feed}, exit_mode="tick"),
-            broker,
-            state_dir,
-            limits=RiskLimits(**session.limits),
-            replaying=False,
-            echo=echo,
-            accept_state_loss=accept_state_loss,
-        )
-        if isinstance(feed, MT5Feed) and feed.on_reconnect is None:
-            feed.on_reconnect = engine.reconcile
-        with observed(engine, observer):
-            run_engine(engine)
+        try:
+            feed = feed or MT5Feed(broker.mt5, symbol, str(session.first.timeframe))
+            engine = Engine.session(
+                instances(session, {symbol: feed}, exit_mode="tick"),
+                broker,
+                state_dir,
+                limits=RiskLimits(**session.limits),
+                replaying=False,
+                echo=echo,
+                accept_state_loss=accept_state_loss,
+            )
+            if isinstance(feed, MT5Feed) and feed.on_reconnect is None:
+                feed.on_reconnect = engine.reconcile
+            with observed(engine, observer):
+                run_engine(engine)
+        finally:
+            broker.mt5.shutdown()  # the terminal link, as `run_live` closes it
     return engine
 
 
