@@ -18,9 +18,9 @@ from tradeforge.trading.spec import RunSpec
 def load_conversion(spec: RunSpec, home: Path) -> tuple[RunSpec, dict[str, pd.DataFrame]]:
     """For every symbol of ``spec`` whose money needs a third currency and has no constant
     rate in ``spec.conversion``: the cached bars of ``{QUOTE}{ACCOUNT}`` (or
-    ``{ACCOUNT}{QUOTE}``) on the spec's timeframe, from a little before ``start`` so the first
-    traded bar has a completed conversion bar. Returns the spec recording them as ``"bars"``
-    and the bars by conversion symbol."""
+    ``{ACCOUNT}{QUOTE}``) on the spec's timeframe — their close, all a rate reads — from a
+    little before ``start`` so the first traded bar has a completed conversion bar. Returns
+    the spec recording them as ``"bars"`` and the bars by conversion symbol."""
     if spec.account_currency is None or spec.timeframe is None:
         return spec, {}
     account, tf = spec.account_currency, spec.timeframe
@@ -37,7 +37,7 @@ def load_conversion(spec: RunSpec, home: Path) -> tuple[RunSpec, dict[str, pd.Da
         inverse = plan.symbol[3:] + plan.symbol[:3]
         for name in (plan.symbol, inverse):
             try:
-                bars[name] = store.load(name, tf, first, spec.end)
+                bars[name] = store.load(name, tf, first, spec.end, columns=["close"])
             except DataError:
                 continue
             known[name] = "bars"

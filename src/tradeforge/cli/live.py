@@ -239,10 +239,12 @@ def _paper_live(
     state: Path, feed: str, strategy: str | None, param: list[str] | None,
     config: Path | None, symbol: str | None, timeframe: str | None, window: int | None,
     exit_mode: str, leverage: float, kw: dict[str, Any], endpoint: tuple[Any, ...],
-    given_symbol: str | None, health: list[str] | None, health_interval: float,
-    accept_state_loss: bool, notify: Any,
+    terminal: dict[str, Any], given_symbol: str | None, health: list[str] | None,
+    health_interval: float, accept_state_loss: bool, notify: Any,
 ) -> None:  # fmt: skip
-    """``dry-run --feed ctrader|mt5``: the paper broker on a live feed."""
+    """``dry-run --feed ctrader|mt5``: the paper broker on a live feed (``terminal``: the MT5
+    options — ``login``/``server``/``password_env``/``password_file``/``path``/
+    ``server_time``)."""
     from tradeforge.live.health import health_rules
     from tradeforge.live.runner import run_paper, trades_frame
     from tradeforge.strategy.registry import resolve_strategy
@@ -263,9 +265,11 @@ def _paper_live(
     if feed == "ctrader":
         session["ctrader"] = ctrader_login(*endpoint, symbol, name)
     else:
+        password = mt5_password(terminal["password_env"], terminal["password_file"])
+        session["login"] = _mt5_login(terminal["login"], terminal["server"], password)
         session["mt5"] = mt5_terminal(
-            symbol, login=None, password=None, server=None, path=None, server_time="auto",
-            broker_symbol=name,
+            symbol, login=None, password=None, server=None, path=terminal["path"],
+            server_time=terminal["server_time"], broker_symbol=name,
         )  # fmt: skip
     engine = run_paper(
         state, spec, feed=feed, echo=_echo, accept_state_loss=accept_state_loss,
@@ -367,7 +371,8 @@ def register(app: typer.Typer) -> None:
             str,
             typer.Option(
                 help="'replay' (history, --replay) or a live feed: 'ctrader' (--host, "
-                "--account-id, credentials as for live) or 'mt5' (the running terminal)."
+                "--account-id, credentials as for live) or 'mt5' (the running terminal; "
+                "--login, --server, --terminal-path, --server-time as for live)."
             ),
         ] = "replay",
         host: CTraderHostOption = DEFAULT_HOST,
@@ -375,6 +380,12 @@ def register(app: typer.Typer) -> None:
         ca_file: CaFileOption = None,
         token_file: TokenFileOption = None,
         given_symbol: BrokerSymbolAnyOption = None,
+        login: LoginOption = None,
+        server: ServerOption = None,
+        password_env: PasswordEnvOption = "MT5_PASSWORD",
+        password_file: PasswordFileOption = None,
+        terminal_path: TerminalPathOption = None,
+        server_time: ServerTimeOption = "auto",
         health: HealthOpt = None,
         health_interval: HealthIntervalOpt = 1.0,
         accept_state_loss: AcceptLossOpt = False,
@@ -406,9 +417,13 @@ def register(app: typer.Typer) -> None:
             _dry_run_session(state, session, accept_state_loss, notify)
             return
         if feed != "replay":
+            terminal = {"login": login, "server": server, "password_env": password_env,
+                        "password_file": password_file, "path": terminal_path,
+                        "server_time": server_time}  # fmt: skip
             _paper_live(state, feed, strategy, param, config, symbol, timeframe, window,
                         exit_mode, leverage, kw, (host, account_id, ca_file, token_file),
-                        given_symbol, health, health_interval, accept_state_loss, notify)  # fmt: skip
+                        terminal, given_symbol, health, health_interval, accept_state_loss,
+                        notify)  # fmt: skip
             return
         spec = None
         if strategy or config or symbol or replay:

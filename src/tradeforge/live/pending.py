@@ -8,7 +8,7 @@ import math
 from tradeforge.live import guards as G
 from tradeforge.live import manager as M
 from tradeforge.live.booking import execute_exit
-from tradeforge.live.brokers.base import Broker, PositionClosedError
+from tradeforge.live.brokers.base import Broker, OrderRejected, PositionClosedError
 from tradeforge.live.context import EngineContext
 from tradeforge.live.decisions import decision
 from tradeforge.live.model import EngineState, PendingOrder, Position, Slip, StrategyState
@@ -43,12 +43,20 @@ def expire_pending(ctx: EngineContext, new: EngineState, now: int, decisions: li
 
 
 def send_stop(ctx: EngineContext, pos: Position, stop: float, now: int, decisions: list) -> None:
+    """Send the position's stop to the broker: a safety net, as the engine's own exit rules
+    act on every quote, so a stop the broker refuses (the price moved inside its stops level
+    meanwhile) is logged and the session goes on."""
     try:
         ctx.broker.modify(pos.ticket, stop)
     except PositionClosedError:
         decisions.append(
             decision(now, "warning", "stop update on a closed position", position=pos.cid)
         )
+    except OrderRejected as exc:
+        decisions.append(
+            decision(now, "warning", f"stop not accepted by the broker ({exc}); the engine's "
+                     "exit rules still apply", position=pos.cid)
+        )  # fmt: skip
 
 
 def judge_slippage(

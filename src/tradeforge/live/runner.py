@@ -443,7 +443,7 @@ def connect_broker(
         )
     ((symbol, timeframe),) = timeframes.items()
     adapter = MT5Broker(mt5, magic=magic, **(login or {}))
-    return adapter, feed or MT5Feed(adapter.mt5, symbol, timeframe), lambda: None
+    return adapter, feed or MT5Feed(adapter.mt5, symbol, timeframe), adapter.mt5.shutdown
 
 
 def journal_trades(state_dir: str | Path) -> list[dict[str, Any]]:
