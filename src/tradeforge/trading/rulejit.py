@@ -37,8 +37,8 @@ class Rule:
         # how Numba types this object as a global of compiled code: as its dispatcher
         return self.dispatcher._numba_type_
 
-    def __call__(self, *args: Any) -> Any:
-        return self.py_func(*args)
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.py_func(*args, **kwargs)
 
 
 def rule(**options: Any) -> Callable[[Callable[..., Any]], Rule]:
