@@ -107,7 +107,6 @@ class FeatureEngine:
         results = self.compute_plan(frame, plan)
         columns: dict[str, np.ndarray] = {}
         base = plan.base_timeframe
-        base_bars_ns = open_times_ns(frame.index)
         positions: dict[str, np.ndarray] = {}
         for req in plan.requested:
             arrays = results[req.key]
@@ -115,7 +114,8 @@ class FeatureEngine:
                 tf = req.timeframe
                 if tf.name not in positions:
                     info_ns = results[("__index__", (), tf.name)][0]
-                    positions[tf.name] = merge_index(info_ns, tf, base_bars_ns, base)
+                    base_ns = open_times_ns(frame.index)
+                    positions[tf.name] = merge_index(info_ns, tf, base_ns, base)
                 pos = positions[tf.name]
                 for name, i in zip(req.columns, req.outputs, strict=True):
                     columns[name] = take_merged(arrays[i], pos)
@@ -123,14 +123,19 @@ class FeatureEngine:
                 for name, i in zip(req.columns, req.outputs, strict=True):
                     columns[name] = arrays[i]
         # copy=False keeps one block per column (no 2-D consolidation copy); pandas
-        # copy-on-write keeps columns that share an array independent.
-        added = pd.DataFrame(columns, index=frame.index.copy(), copy=False)
+        # copy-on-write keeps columns that share an array independent. The result's index is
+        # a view of the input's: its own object (renaming it leaves ``frame`` alone) sharing
+        # the input's identity, so the concat below knows the two frames align without
+        # comparing every bar time.
+        added = pd.DataFrame(columns, index=frame.index.view(), copy=False)
         if not keep_input:
             return added
         kept = frame.drop(columns=[c for c in frame.columns if c in columns])
         if not _COPY_ON_WRITE:  # pandas 3 copies lazily, on the first write to the result
             kept = kept.copy(deep=True)
-        return pd.concat([kept, added], axis=1)
+        out = pd.concat([kept, added], axis=1)
+        out.index = frame.index.view()
+        return out
 
     def compute_plan(self, frame: pd.DataFrame, plan: Plan) -> dict[NodeKey, list[np.ndarray]]:
         """Arrays of every node of ``plan`` in its own timeframe (plus informative indexes)."""

@@ -34,8 +34,8 @@ def book_value(
     for pos in book.positions.values():
         pf = M.pf_from_json(pos.pf)
         gross, exit_comm = open_quote(M.row(pf), 0, close, sp, inst.unit, ctx.comm_step)
-        pnl += gross
-        pnl -= exit_comm
+        pnl += float(gross)  # numpy scalars from the state row: state and texts keep floats
+        pnl -= float(exit_comm)
         rem = M.remaining(pf)
         margin += rem * inst.lot_step * inst.contract_size * pos.entry_price / ctx.cfg.leverage
     return pnl, margin

@@ -18,6 +18,8 @@ Sizes are integer numbers of lot steps (stored as floats) so legs always sum to 
 Reason codes index `tradeforge.trading.result.EXIT_REASONS`.
 Functions taking the state array are compiled without Numba's reference counting
 (``_nrt=False``): they never allocate or keep an array (see `tradeforge.backtest.kernel`).
+Every function is a `tradeforge.trading.rulejit.rule`: compiled for compiled callers only, and
+run as its Python source when Python calls it (the live engine, the paper broker).
 
 A level counts as touched when a price reaches it within `TOUCH_TOL` (relative): computed
 levels such as ``1.1000 + 15 pips`` carry float noise (``1.1015000000000001``) and a bar whose
@@ -29,9 +31,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 
 from tradeforge.strategy.signal_schema import MAX_TARGETS, ROW, PackedSignals
+from tradeforge.trading.rulejit import rule
 
 # exit reasons (indices into result.EXIT_REASONS)
 R_STOP, R_TARGET, R_BREAKEVEN, R_TRAILING, R_TIME, R_SIGNAL, R_END = 0, 1, 2, 3, 4, 5, 6
@@ -70,7 +72,7 @@ _TRAIL_KIND, _TRAIL_DISTANCE, _TRAIL_START_R = (
 )  # fmt: skip
 
 
-@njit(cache=True)
+@rule()
 def entry_fill(
     side: int, entry_type: int, level: float, o: float, h: float, lo: float, sp: float, slip: float
 ) -> tuple[float, bool]:
@@ -107,7 +109,7 @@ def entry_fill(
     return np.nan, False
 
 
-@njit(cache=True, _nrt=False)
+@rule(_nrt=False)
 def open_position(
     st: np.ndarray,
     s: int,
@@ -165,7 +167,7 @@ def open_position(
     st[s, F_NEXT_T] = 0
 
 
-@njit(cache=True, _nrt=False)
+@rule(_nrt=False)
 def stop_reason(st: np.ndarray, s: int) -> int:
     src = st[s, F_STOP_SRC]
     if src == SRC_BREAKEVEN:
@@ -175,7 +177,7 @@ def stop_reason(st: np.ndarray, s: int) -> int:
     return R_STOP
 
 
-@njit(cache=True, _nrt=False)
+@rule(_nrt=False)
 def process_observation(
     st: np.ndarray, s: int, o: float, h: float, lo: float, sp: float, slip: float, out: np.ndarray
 ) -> int:
@@ -253,7 +255,7 @@ def process_observation(
     return n
 
 
-@njit(cache=True, _nrt=False)
+@rule(_nrt=False)
 def update_after_observation(
     st: np.ndarray,
     s: int,
@@ -297,14 +299,14 @@ def update_after_observation(
     st[s, F_STOP] = stop
 
 
-@njit(cache=True)
+@rule()
 def market_exit_price(side: float, bid: float, sp: float, slip: float) -> float:
     """Fill of a market close when the bid is ``bid`` (time, signal and end-of-data exits):
     longs sell at the bid less slippage, shorts buy at the ask (bid + spread) plus slippage."""
     return bid - slip if side > 0 else bid + sp + slip
 
 
-@njit(cache=True, _nrt=False)
+@rule(_nrt=False)
 def mark_price(st: np.ndarray, s: int, c: float, sp: float) -> float:
     """Price at which the position would close now (bid for longs, ask for shorts)."""
     return c if st[s, F_SIDE] > 0 else c + sp

@@ -13,7 +13,8 @@ fill in the kernel, at placement live: a broker needs the size with the order).
 
 Money is in the instrument's quote currency here; callers convert it to account money.
 The functions return scalars or tuples of scalars and never allocate (the kernel is compiled
-without Numba's reference counting, see `tradeforge.backtest.kernel`).
+without Numba's reference counting, see `tradeforge.backtest.kernel`). Like the rules, each is
+a `tradeforge.trading.rulejit.rule`: the live engine's Python calls run its Python source.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 
+from tradeforge.trading.rulejit import rule
 from tradeforge.trading.rules import F_ENTRY, F_REMAINING, F_SIDE, mark_price
 
 # `slot_verdict`: may a new entry order take its slot?
@@ -52,7 +53,7 @@ __all__ = [
 ]
 
 
-@njit(cache=True)
+@rule()
 def slot_verdict(occupied: bool, held_side: float, leaving: bool, queued: bool, side: int) -> int:
     """May an entry order of ``side`` take its slot (its tag, or the symbol, by position
     mode)? Free when nothing holds it. Held by exactly one position (``held_side`` its side;
@@ -67,7 +68,7 @@ def slot_verdict(occupied: bool, held_side: float, leaving: bool, queued: bool, 
     return SLOT_BUSY
 
 
-@njit(cache=True)
+@rule()
 def initial_stop(side: float, fill: float, stop_distance: float, stop_price: float) -> float:
     """The stop an entry starts with: ``stop_distance`` from its fill when the signal gives
     one (not NaN), else the signal's absolute ``stop_price``."""
@@ -76,7 +77,7 @@ def initial_stop(side: float, fill: float, stop_distance: float, stop_price: flo
     return stop_price
 
 
-@njit(cache=True)
+@rule()
 def position_steps(
     fixed: bool,
     value: float,
@@ -112,7 +113,7 @@ def position_steps(
     return steps, raw, flags
 
 
-@njit(cache=True)
+@rule()
 def leg_quote(
     side: float, entry: float, price: float, steps: float, unit: float, comm_step: float
 ) -> tuple[float, float]:
@@ -121,7 +122,7 @@ def leg_quote(
     return side * (price - entry) * steps * unit, 2.0 * comm_step * steps
 
 
-@njit(cache=True)
+@rule()
 def swap_quote(
     side: float, swap_long: float, swap_short: float, step_lots: float, steps: float, nights: int
 ) -> float:
@@ -131,7 +132,7 @@ def swap_quote(
     return rate * step_lots * steps * nights
 
 
-@njit(cache=True)
+@rule()
 def fill_view(
     side: float, entry_type: int, fill: float, sp: float, h: float, lo: float, c: float
 ) -> tuple[float, float, float]:
@@ -148,7 +149,7 @@ def fill_view(
     return o, h, lo
 
 
-@njit(cache=True, _nrt=False)
+@rule(_nrt=False)
 def open_quote(
     st: np.ndarray, s: int, close: float, sp: float, unit: float, comm_step: float
 ) -> tuple[float, float]:

@@ -191,10 +191,11 @@ def percent_rank(x, window):
     return out
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def _is_pivot(x, t, k, sign):
     """``sign * x[t]`` is strictly above the ``k`` values before it and not below the ``k``
-    after it (``sign = -1.0`` mirrors it for lows; negation is exact)."""
+    after it (``sign = -1.0`` mirrors it for lows; negation is exact). Called from compiled
+    code only, so compiled without the wrappers a call from Python would need."""
     v = sign * x[t]
     for j in range(t - k, t):
         if sign * x[j] >= v:
