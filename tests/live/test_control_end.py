@@ -31,9 +31,9 @@ WHO = {"user": "tester", "uid": 0, "pid": 1}
 
 def test_a_command_sent_after_the_last_event_applies_before_the_session_closes(tmp_path):
     state = tmp_path / "s"
-    # --pace 4: the replay waits four seconds after each bar, the last one included; ATR
+    # --pace 10: the replay waits ten seconds after each bar, the last one included; ATR
     # slippage makes every bar change the state, so the last bar's commit shows it was played
-    args = dry_run_args(tmp_path, state, pace=4.0, n_bars=80, end=END)
+    args = dry_run_args(tmp_path, state, pace=10.0, n_bars=80, end=END)
     session = start([*args, "--slippage", "atr:0.05"])
     try:
         wait_for(lambda: (s := state_of(state)) is not None and s.last_key == LAST)
