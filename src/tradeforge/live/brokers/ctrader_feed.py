@@ -40,7 +40,22 @@ def _spot_ns(spot: Any) -> int:
     return int(ms) * MS_NS
 
 
-class CTraderFeed:
+class _Reconnecting:
+    """What a feed does after its connection came back: ``on_reconnect`` (the engine's
+    reconcile) runs once, on the engine's thread, before the next event — fills may have
+    happened while the link was down."""
+
+    on_reconnect: Callable[[], Any] | None
+    _reconnected: threading.Event
+
+    def _settle_reconnection(self) -> None:
+        if self._reconnected.is_set():
+            self._reconnected.clear()
+            if self.on_reconnect is not None:
+                self.on_reconnect()
+
+
+class CTraderFeed(_Reconnecting):
     """`BrokerFeed` over a `CTraderBroker`'s connection, for one symbol and timeframe.
 
     Ticks come from the symbol's spot events (bid and ask / 100000; a side missing from an
@@ -206,10 +221,7 @@ class CTraderFeed:
         self.start(after)
         emitted = 0
         while self.max_events is None or emitted < self.max_events:
-            if self._reconnected.is_set():  # fills may have happened while the link was down
-                self._reconnected.clear()
-                if self.on_reconnect is not None:
-                    self.on_reconnect()
+            self._settle_reconnection()
             try:
                 spot = self._next_spot()
             except queue.Empty:
@@ -234,7 +246,7 @@ class CTraderFeed:
         return frame.iloc[-count:]
 
 
-class CTraderSessionFeed:
+class CTraderSessionFeed(_Reconnecting):
     """The `CTraderFeed` s of a session's symbols (``timeframes``: symbol → timeframe) as one
     stream in ``(time, priority, symbol)`` order, as `tradeforge.live.engine.MergedFeed`
     merges replays — which a live feed cannot be merged by, since each blocks until its
@@ -306,10 +318,7 @@ class CTraderSessionFeed:
             feed.start(resume_after(after, symbol))
         last = after
         while True:
-            if self._reconnected.is_set():  # fills may have happened while the link was down
-                self._reconnected.clear()
-                if self.on_reconnect is not None:
-                    self.on_reconnect()
+            self._settle_reconnection()
             try:
                 spot = self._next_spot()
             except queue.Empty:
