@@ -48,8 +48,8 @@ def test_serves_healthz_and_stops_on_sigterm(tmp_path):
         assert _get(f"{url}/healthz") == (200, "ok\n", "")
         status, _, location = _get(f"{url}/")
         assert status == 302 and location.startswith("/login/")
-        status, _, location = _get(f"{url}/api/backtests/")
-        assert status == 302 and location.startswith("/login/")
+        status, body, _ = _get(f"{url}/api/backtests/")  # the API answers scripts in JSON
+        assert status == 401 and "authentication required" in body
         assert (tmp_path / "web" / "db.sqlite3").is_file()  # the embedded default
         workers = _children(proc.pid)
         assert len(workers) == 1 and _alive(workers[0])  # the local worker
