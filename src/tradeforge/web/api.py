@@ -47,6 +47,8 @@ def backtest_doc(b: Backtest) -> dict[str, Any]:
         "started": b.started.isoformat() if b.started else None,
         "finished": b.finished.isoformat() if b.finished else None,
         "run_dir": b.run_dir,
+        "worker": b.worker,
+        "attempts": b.attempts,
         "summary": report.summary if report else None,
     }
 
