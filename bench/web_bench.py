@@ -120,6 +120,7 @@ def page_times(detail_pk: int, repeats: int) -> dict:
     client = Client()
     assert client.login(username="bench", password="bench-pw")
     pages = {
+        "healthz_yardstick": "/healthz",  # the request path with one trivial query
         "list": "/",
         "list_sorted_by_sharpe": "/?sort=-sharpe",
         "list_filtered": "/?status=done&symbol=EUR&sort=-trades",

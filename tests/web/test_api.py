@@ -13,7 +13,9 @@ import subprocess
 import urllib.error
 import urllib.request
 from datetime import datetime
+from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from tests.web.support import (
@@ -27,6 +29,8 @@ from tests.web.support import (
     web_env,
     web_server,
 )
+from tradeforge.live.decisions import append_decisions, decision
+from tradeforge.live.state import STATE_FILE
 
 pytestmark = pytest.mark.slow
 
@@ -83,7 +87,10 @@ def scenario(env: dict[str, str]) -> None:
         assert call(f"{api}/backtests/")[0] == 401
         status, doc = call(f"{api}/backtests/", "tf_not-a-token")
         assert (status, doc) == (401, {"error": "invalid API token"})
-        assert call(f"{api}/backtests/", victor) == (200, {"backtests": []})
+        assert call(f"{api}/backtests/", victor) == (
+            200,
+            {"backtests": [], "page": 1, "next": False},
+        )
         # a token opens the API only: the pages still want a login
         request = urllib.request.Request(f"{url}/", headers={"Authorization": f"Bearer {olga}"})
         with pytest.raises(urllib.error.HTTPError) as exc:
@@ -107,7 +114,7 @@ def scenario(env: dict[str, str]) -> None:
         assert status == 409 and "already finished" in doc["error"]
 
         # sessions: the list, a refused command, a refused start and stop
-        assert call(f"{api}/sessions/", victor) == (200, {"sessions": []})
+        assert call(f"{api}/sessions/", victor) == (200, {"sessions": []})  # none yet
         command = {"state_dir": "/nowhere", "action": "pause", "args": {}}
         assert call(f"{api}/sessions/command/", victor, command)[0] == 403
         status, doc = call(f"{api}/sessions/command/", olga, command)
@@ -118,9 +125,17 @@ def scenario(env: dict[str, str]) -> None:
         status, doc = call(f"{api}/sessions/stop/", olga, {"state_dir": "/nowhere"})
         assert status == 409 and "not started from the control plane" in doc["error"]
 
-        # everything above is in the compliance events (the audit trail), with the user
+        # everything above is in the compliance events (the audit trail), with the user, and
+        # a session's divergence alerts from its decision log, as the monitor appends them
+        divergence = monitor_records(Path(env["TRADEFORGE_WEB_STATE_DIRS"]) / "s9")
         status, doc = call(f"{api}/compliance/", victor)
-        audit = [(e["kind"], e["user"], e["detail"].split(":")[0]) for e in doc["events"]]
+        alerts = [e for e in doc["events"] if e["category"] == "divergence"]
+        assert [(e["time"], e["kind"], e["subject"], e["detail"]) for e in alerts] == divergence
+        audit = [
+            (e["kind"], e["user"], e["detail"].split(":")[0])
+            for e in doc["events"]
+            if e["category"] == "audit"
+        ]
         assert audit == [
             ("backtest_submit", "olga", "ok"),
             ("backtest_cancel", "olga", "ok"),
@@ -131,10 +146,10 @@ def scenario(env: dict[str, str]) -> None:
         ]
 
         # the global limit: 2 workers x 2 threads, at most one backtest running at once
-        ids = [call(f"{api}/backtests/", olga, SPEC)[1]["id"] for _ in range(3)]
+        ids = [call(f"{api}/backtests/", olga, SPEC)[1]["id"] for _ in range(2)]
         workers = _workers(env, 2)
         try:
-            jobs = wait_for(lambda: _finished(api, victor, ids), 300, "the three backtests")
+            jobs = wait_for(lambda: _finished(api, victor, ids), 300, "the two backtests")
         finally:
             for w in workers:
                 w.terminate()
@@ -147,6 +162,30 @@ def scenario(env: dict[str, str]) -> None:
         for (_, end), (start_next, _) in zip(spans, spans[1:], strict=False):
             assert start_next >= end, spans
         assert {j["worker"].rpartition(":")[2] for j in jobs} <= {str(w.pid) for w in workers}
+
+
+def monitor_records(state_dir: Path) -> list[tuple]:
+    """A session folder whose decision log holds a divergence alert and its clearing, in the
+    divergence monitor's record form (`tradeforge.notify.monitor`); the expected events."""
+    state_dir.mkdir(parents=True)
+    (state_dir / STATE_FILE).write_text("{}")  # unreadable as a state: the row shows why
+    alert = "divergence from the backtest: win_rate_delta_pct = 14 (max 10)"
+    cleared = "divergence cleared: win_rate_delta_pct = 4 (max 10)"
+    check = {"check": "win_rate_delta_pct", "limit": 10.0, "limit_kind": "max"}
+    t1, t2 = pd.Timestamp("2024-02-01", tz="UTC").value, pd.Timestamp("2024-02-02", tz="UTC").value
+    append_decisions(
+        state_dir,
+        3,
+        [
+            decision(t1, "skip", "slot busy (symbol)"),
+            decision(t1, "divergence", alert, value=14.0, passed=False, **check),
+            decision(t2, "divergence_cleared", cleared, value=4.0, passed=True, **check),
+        ],
+    )
+    return [
+        ("2024-02-01T00:00:00+00:00", "divergence", "win_rate_delta_pct", alert),
+        ("2024-02-02T00:00:00+00:00", "divergence_cleared", "win_rate_delta_pct", cleared),
+    ]
 
 
 def _finished(api: str, token: str, ids: list[int]) -> list[dict] | None:

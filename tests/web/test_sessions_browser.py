@@ -22,7 +22,7 @@ import pytest
 
 from tests.live.control_support import run_ctl
 from tests.notify.fake_telegram import TOKEN, FakeTelegram
-from tests.web.support import add_user, make_home, wait_for, web_env, web_server
+from tests.web.support import add_user, make_home, screenshot, wait_for, web_env, web_server
 from tradeforge.core.process import pid_alive
 from tradeforge.live.decisions import DECISIONS_FILE
 
@@ -120,6 +120,8 @@ def test_operator_starts_stops_and_checks_compliance(browser, setup):
     assert "running" in session.locator("h2").inner_text()
     assert f"pid {pid}" in session.locator(".launched").inner_text()
 
+    screenshot(page, "operations-started-session.png", home)
+
     # stop it: SIGTERM, the process ends cleanly and its state stays for a restart
     session.locator("button.stop").click()
     assert "SIGTERM sent" in page.locator(".msg.info").inner_text()
@@ -142,6 +144,8 @@ def test_operator_starts_stops_and_checks_compliance(browser, setup):
         "notification_set"
     ] * 3
     assert all(r.split("\t")[6] == "olga" for r in audit)
+
+    screenshot(page, "compliance.png", home)
 
     # the CSV export holds the same events, oldest first
     text = page.evaluate("async () => (await fetch('/compliance/?format=csv')).text()")

@@ -16,7 +16,7 @@ from tradeforge.core.errors import ConfigError, TradeforgeError
 from tradeforge.web import compliance, jobs, launch, sessions
 from tradeforge.web.auth import operator_required
 from tradeforge.web.models import AuditLog, Backtest, RuntimeState
-from tradeforge.web.views import audit_entry, filtered_backtests
+from tradeforge.web.views import PAGE_SIZE, audit_entry, filtered_backtests, page_number
 
 
 def _body(request: HttpRequest) -> dict[str, Any]:
@@ -54,14 +54,23 @@ def backtest_doc(b: Backtest) -> dict[str, Any]:
 
 
 def backtests(request: HttpRequest) -> JsonResponse:
-    """GET: the filtered list (``status``, ``strategy``, ``symbol``, ``sort``); POST
+    """GET: the filtered list (``status``, ``strategy``, ``symbol``, ``sort``; ``page``: 100
+    a page, ``next`` says whether another follows); POST
     (operators): submit a run specification (`RunSpec.to_dict` form)."""
     if request.method == "POST":
         return _submit(request)
     if request.method != "GET":
         return _error(ConfigError("GET or POST"), 405)
     qs, _ = filtered_backtests(request.GET)
-    return JsonResponse({"backtests": [backtest_doc(b) for b in qs[:500]]})
+    page = page_number(request.GET)
+    rows = list(qs[(page - 1) * PAGE_SIZE : page * PAGE_SIZE + 1])
+    return JsonResponse(
+        {
+            "backtests": [backtest_doc(b) for b in rows[:PAGE_SIZE]],
+            "page": page,
+            "next": len(rows) > PAGE_SIZE,
+        }
+    )
 
 
 @operator_required

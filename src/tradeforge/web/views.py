@@ -39,6 +39,24 @@ SORTS = {
 }
 
 
+#: rows of one page of the backtest list
+PAGE_SIZE = 100
+#: the big JSON columns the list does not show
+LIST_DEFERRED = (
+    "spec",
+    "report__summary",
+    "report__breakdowns",
+    "report__periods",
+    "report__stability",
+)
+
+
+def _without_page(params: Any) -> str:
+    copy = params.copy()
+    copy.pop("page", None)
+    return copy.urlencode()
+
+
 @login_not_required
 @require_GET
 def healthz(request: HttpRequest) -> HttpResponse:
@@ -66,13 +84,26 @@ def filtered_backtests(params: Any) -> tuple[Any, str]:
     return qs.order_by(order, "-id"), sort
 
 
+def page_number(params: Any) -> int:
+    try:
+        return max(1, int(params.get("page") or 1))
+    except ValueError:
+        return 1
+
+
 def backtest_list(request: HttpRequest) -> HttpResponse:
     qs, sort = filtered_backtests(request.GET)
+    page = page_number(request.GET)
+    # the list shows headline columns only: leave the reports' documents in the database
+    rows = list(qs.defer(*LIST_DEFERRED)[(page - 1) * PAGE_SIZE : page * PAGE_SIZE + 1])
     return render(
         request,
         "web/backtest_list.html",
         {
-            "backtests": qs[:500],
+            "backtests": rows[:PAGE_SIZE],
+            "page": page,
+            "has_next": len(rows) > PAGE_SIZE,
+            "query": _without_page(request.GET),
             "sort": sort,
             "statuses": [s for s, _ in Backtest.STATUSES],
             "strategies": Strategy.objects.all(),
