@@ -178,7 +178,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backtests", type=int, default=10_000)
     parser.add_argument("--trades", type=int, default=1_000_000)
-    parser.add_argument("--jobs", type=int, default=20)
+    parser.add_argument("--jobs", type=int, default=20, help="0: skip the queue part")
     parser.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, postgres_database() as db:
@@ -208,16 +208,35 @@ def main() -> None:
             "backtests": Backtest.objects.count(),
             "trades": Trade.objects.count(),
             "load_s": round(load_s, 1),
-            "pages": page_times(pk, args.repeats),
-            "queue": queue_times(env, args.jobs),
             "cpus": os.cpu_count(),
+            "load_average": os.getloadavg()[0],
+            "pages": page_times(pk, args.repeats),
         }
+        _save(result)
+        if args.jobs:
+            try:
+                result["queue"] = queue_times(env, args.jobs)
+            finally:
+                _drop_queue(env["TRADEFORGE_WEB_QUEUE_NAME"])
+            _save(result)
         from django.db import connections
 
         connections.close_all()  # the database is dropped next
+
+
+def _save(result: dict) -> None:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "web.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2), flush=True)
+
+
+def _drop_queue(name: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(REDIS)
+    for key in client.scan_iter(match=f"*{name}*"):
+        client.delete(key)
+    client.close()
 
 
 if __name__ == "__main__":

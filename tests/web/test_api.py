@@ -149,7 +149,7 @@ def scenario(env: dict[str, str]) -> None:
         ids = [call(f"{api}/backtests/", olga, SPEC)[1]["id"] for _ in range(2)]
         workers = _workers(env, 2)
         try:
-            jobs = wait_for(lambda: _finished(api, victor, ids), 300, "the two backtests")
+            jobs = wait_for(lambda: _finished(api, victor, ids), 900, "the two backtests")
         finally:
             for w in workers:
                 w.terminate()

@@ -70,15 +70,16 @@ def session_command(form: dict[str, Any], state_dir: Path) -> list[str]:
     if not pace >= 0:
         raise ConfigError(f"pace must be >= 0 seconds, got {pace:g}")
     params = [x for p in lines for x in ("-p", p)]
+    # free text goes in ``--option=value`` form: a value cannot pose as another option
     command = [
-        tradeforge_script(), "dry-run", "--state", str(state_dir), "--strategy", strategy,
-        *params, "--symbol", symbol, "--timeframe", timeframe, "--replay", replay,
-        "--pace", f"{pace:g}", "--home", str(settings.HOME),
+        tradeforge_script(), "dry-run", f"--state={state_dir}", f"--strategy={strategy}",
+        *params, f"--symbol={symbol}", f"--timeframe={timeframe}", f"--replay={replay}",
+        f"--pace={pace:g}", f"--home={settings.HOME}",
     ]  # fmt: skip
     for field, option in OPTIONS.items():
         value = str(form.get(field) or "").strip()
         if value:
-            command += [option, value]
+            command.append(f"{option}={value}")
     return command
 
 
@@ -131,7 +132,7 @@ def start(user: Any, form: dict[str, Any]) -> RuntimeState:
 
     notify = active_path()
     if notify is not None:
-        command += ["--notify", str(notify)]
+        command.append(f"--notify={notify}")
     root.mkdir(parents=True, exist_ok=True)
     log_path = Path(settings.WEB_HOME) / LOG_DIR / f"{name}.log"
     pid = _spawn(command, log_path)
@@ -139,7 +140,7 @@ def start(user: Any, form: dict[str, Any]) -> RuntimeState:
         state_dir=str(state_dir),
         defaults={
             "mode": "dry-run",
-            "symbol": command[command.index("--symbol") + 1],
+            "symbol": str(form.get("symbol") or "").strip().upper(),
             "pid": pid,
             "launched_by": user.get_username(),
             "launched": timezone.now(),
@@ -166,7 +167,7 @@ def process_of(row: RuntimeState) -> int | None:
             zombie = fh.read().rsplit(") ", 1)[1].startswith("Z")
     except OSError:  # no /proc (not Linux): trust the pid
         return pid
-    return None if zombie or row.state_dir.encode() not in argv else pid
+    return None if zombie or f"--state={row.state_dir}".encode() not in argv else pid
 
 
 def stop(user: Any, state_dir: str) -> str:
