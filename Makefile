@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/control_bench.py
 	$(BIN)/python bench/ml_bench.py
 	$(BIN)/python bench/scale_bench.py --home $(BENCH_HOME)
+	$(BIN)/python bench/web_bench.py
 
 # Crash-safety soak: SIGKILL a dry-run at 200 random points over 600 bars (the suite runs ~60).
 soak: $(STAMP)

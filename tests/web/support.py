@@ -136,3 +136,13 @@ def wait_for(check, timeout: float, what: str, every: float = 0.5):
             return value
         time.sleep(every)
     raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+
+
+def screenshot(page, name: str, fallback: Path) -> Path:
+    """Save a PNG of ``page`` as ``name`` in $TRADEFORGE_TEST_SHOTS (to keep and look at) or
+    else in ``fallback`` (a test's temporary folder)."""
+    folder = Path(os.environ.get("TRADEFORGE_TEST_SHOTS") or fallback)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    page.screenshot(path=str(path), full_page=True)
+    return path

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.web.support import add_user, make_home, web_env, web_server
+from tests.web.support import add_user, make_home, screenshot, web_env, web_server
 from tradeforge.analytics.format import KEY_METRICS
 
 pytestmark = pytest.mark.slow
@@ -63,7 +63,7 @@ def test_operator_submits_watches_opens_report_and_compares(browser, server, tmp
     report.locator(".bk-Figure").first.wait_for(timeout=60_000)
     frame = page.frame(url=lambda u: u.endswith("/report.html"))
     assert frame.evaluate("() => window.Bokeh.documents.length") > 0
-    page.screenshot(path=str(tmp_path / "report-page.png"), full_page=False)
+    screenshot(page, "report-page.png", tmp_path)
 
     # compare the two from the list: tick both, press compare
     page.goto(f"{server}/")
@@ -80,6 +80,7 @@ def test_operator_submits_watches_opens_report_and_compares(browser, server, tmp
 
     # sorting by trades puts the larger count first
     page.goto(f"{server}/?sort=-trades")
+    screenshot(page, "dashboard.png", tmp_path)
     counts = [
         int(t) for t in page.locator("#backtests tbody tr td:nth-child(10)").all_inner_texts()
     ]

@@ -1,6 +1,6 @@
 """``tradeforge web`` through the installed console script: it migrates, serves /healthz,
-asks for a login everywhere else, and stops with its worker on SIGTERM; bad settings are one
-line and exit 2."""
+asks for a login everywhere else (the API answers 401 JSON), and stops with its worker on
+SIGTERM; bad settings and a token for an unknown user are one line and exit 2."""
 
 from __future__ import annotations
 
@@ -48,8 +48,8 @@ def test_serves_healthz_and_stops_on_sigterm(tmp_path):
         assert _get(f"{url}/healthz") == (200, "ok\n", "")
         status, _, location = _get(f"{url}/")
         assert status == 302 and location.startswith("/login/")
-        status, _, location = _get(f"{url}/api/backtests/")
-        assert status == 302 and location.startswith("/login/")
+        status, body, _ = _get(f"{url}/api/backtests/")  # the API answers scripts in JSON
+        assert status == 401 and "authentication required" in body
         assert (tmp_path / "web" / "db.sqlite3").is_file()  # the embedded default
         workers = _children(proc.pid)
         assert len(workers) == 1 and _alive(workers[0])  # the local worker
@@ -76,3 +76,4 @@ def test_bad_settings_are_one_line_and_exit_2(tmp_path):
     env = web_env(tmp_path, TRADEFORGE_WEB_DATABASE_URL="postgresql://127.0.0.1/x")
     assert "TRADEFORGE_WEB_SECRET_KEY must be set" in _refusal(env)
     assert "role must be one of" in _refusal(web_env(tmp_path), "user", "bob", "--role", "boss")
+    assert "no user 'nobody'" in _refusal(web_env(tmp_path), "token", "nobody")

@@ -14,7 +14,7 @@ import json
 import pytest
 
 from tests.live.control_support import dry_run_args, run_ctl, start, state_of
-from tests.web.support import add_user, make_home, wait_for, web_env, web_server
+from tests.web.support import add_user, make_home, screenshot, wait_for, web_env, web_server
 
 pytestmark = pytest.mark.slow
 
@@ -69,6 +69,8 @@ def test_operator_drives_the_session(browser, setup):
     assert positions.count() == 1
     (before,) = engine_status(state)["positions"]
     assert positions.first.locator("td").first.inner_text() == before["id"]
+
+    screenshot(page, "operations.png", state.parent)
 
     # pause the one strategy: the engine's control state says so
     row.locator("button.pause-strategy").click()
@@ -141,7 +143,7 @@ def test_operator_drives_the_session(browser, setup):
         ("olga", "pause", "ok"),
     ]
     assert seen == expected, seen
-    page.screenshot(path=str(state.parent / "operations.png"))
+    screenshot(page, "operations-after-kill.png", state.parent)
     page.close()
 
 

@@ -97,6 +97,21 @@ def user_command(
     typer.echo(f"user {name}: {role}")
 
 
+@app.command("token")
+def token_command(
+    ctx: typer.Context,
+    user: Annotated[str, typer.Argument(help="The user the token acts as (and its role).")],
+    name: Annotated[str, typer.Option(help="Token name (a new one replaces it).")] = "api",
+) -> None:
+    """Make a JSON API token (``Authorization: Bearer TOKEN``); printed once, stored hashed."""
+    _setup(_home(ctx))
+    from tradeforge.web.server import prepare
+    from tradeforge.web.tokens import make_token
+
+    prepare()
+    typer.echo(make_token(user, name))
+
+
 @app.command("manage", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def manage_command(ctx: typer.Context) -> None:
     """Django's management commands, e.g. ``tradeforge web manage migrate``."""

@@ -4,11 +4,15 @@ and the operations page that drives running sessions through their control chann
 
 * `settings` — everything from the environment (embedded SQLite default, or PostgreSQL + Redis);
 * `models` — Strategy, ParameterSet, Backtest, Report, BreakdownRow, Trade, RuntimeState,
-  AuditLog, NotificationConfig;
+  AuditLog, ApiToken, NotificationConfig;
 * `jobs` — the backtest manager (submit, cancel, the worker, recovery); `queue` / `tasks` — Huey;
   `runjob` — the child process of one backtest; `importer` — run folder → rows;
-* `sessions` — state directories and control commands; `research` — result folders;
-* `views` / `urls` / `auth` — pages, JSON API, roles; `server` — waitress + the local worker.
+* `sessions` — state directories and control commands; `launch` — dry-runs started and
+  stopped here; `compliance` — guard states, breaches, divergence alerts and the audit trail;
+  `notifications` — the chats written to the notify file launched sessions run with;
+  `research` — result folders;
+* `views` / `urls` / `auth` — pages and roles; `api` / `tokens` — the JSON API and its bearer
+  tokens; `server` — waitress + the local worker.
 
 Django is an optional dependency (the ``web`` extra): nothing outside this package imports it.
 """

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 
-from tradeforge.web import models
+from tradeforge.core.errors import ConfigError
+from tradeforge.web import models, notifications
 
 
 @admin.register(models.Strategy)
@@ -58,6 +59,28 @@ class AuditLogAdmin(admin.ModelAdmin):
         return False
 
 
+@admin.register(models.ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ("user", "name", "created", "last_used")
+    readonly_fields = ("digest", "created", "last_used")
+
+
 @admin.register(models.NotificationConfig)
 class NotificationConfigAdmin(admin.ModelAdmin):
+    """Every change is applied to the notification file at once (`notifications.apply`)."""
+
     list_display = ("name", "chat_id", "levels", "enabled", "updated")
+
+    def _apply(self, request) -> None:
+        try:
+            notifications.apply()
+        except ConfigError as exc:
+            messages.error(request, f"not applied to the sessions' notification file: {exc}")
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        self._apply(request)
+
+    def delete_model(self, request, obj) -> None:
+        super().delete_model(request, obj)
+        self._apply(request)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from tradeforge.core.errors import ConfigError, TradeforgeError
@@ -133,10 +133,30 @@ def cancel(backtest: Backtest) -> str:
 
 
 # -- the worker side --------------------------------------------------------------------------
-def _claim(backtest_id: int) -> bool:
-    now = timezone.now()
-    return bool(
-        Backtest.objects.filter(pk=backtest_id, status=Backtest.QUEUED).update(
+#: PostgreSQL advisory lock key of the claim section (any constant of this application's own)
+_CLAIM_LOCK = 0x7466_636C  # "tfcl"
+
+
+def _lock_claims() -> None:
+    """Serialise claims across worker processes for the rest of the transaction: PostgreSQL
+    takes a transaction-scoped advisory lock; SQLite's transactions begin IMMEDIATE (see
+    settings), which already holds the database's one write lock."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", [_CLAIM_LOCK])
+
+
+def _claim(backtest_id: int) -> str:
+    """``claimed`` (queued → running, ours), ``full`` (``MAX_RUNNING`` jobs already run;
+    still queued) or ``gone`` (no longer queued: cancelled, or taken by another worker)."""
+    with transaction.atomic():
+        _lock_claims()
+        limit = settings.MAX_RUNNING
+        if limit and Backtest.objects.filter(status=Backtest.RUNNING).count() >= limit:
+            queued = Backtest.objects.filter(pk=backtest_id, status=Backtest.QUEUED).exists()
+            return "full" if queued else "gone"
+        now = timezone.now()  # inside the lock: a later claim starts after an earlier finish
+        claimed = Backtest.objects.filter(pk=backtest_id, status=Backtest.QUEUED).update(
             status=Backtest.RUNNING,
             worker=worker_id(),
             heartbeat=now,
@@ -145,7 +165,21 @@ def _claim(backtest_id: int) -> bool:
             stage="starting",
             error="",
         )
-    )
+    return "claimed" if claimed else "gone"
+
+
+def _claim_when_free(backtest_id: int) -> bool:
+    """Claim the job, waiting while the global limit is reached; False when it went away."""
+    while True:
+        outcome = _claim(backtest_id)
+        if outcome != "full":
+            return outcome == "claimed"
+        # the heartbeat tells `recover` that a worker holds the message
+        Backtest.objects.filter(pk=backtest_id, status=Backtest.QUEUED).update(
+            stage=f"waiting for a free slot ({settings.MAX_RUNNING} running)",
+            heartbeat=timezone.now(),
+        )
+        time.sleep(settings.CLAIM_RETRY_S)
 
 
 def _finish(backtest_id: int, status: str, **fields: Any) -> None:
@@ -191,7 +225,7 @@ def _error_text(messages: list[dict], stderr_path: Path, code: int) -> str:
 
 def execute(backtest_id: int) -> None:
     """Run job ``backtest_id`` if it is still queued (a duplicate message does nothing)."""
-    if not _claim(backtest_id):
+    if not _claim_when_free(backtest_id):
         return
     with _active_lock:
         _active.add(backtest_id)
@@ -309,9 +343,10 @@ def recover() -> list[int]:
             requeued.append(job.pk)
     pending = {t.args[0] for t in huey.pending() if t.args}
     old = now - timedelta(seconds=settings.STALE_AFTER_S)
-    for pk in Backtest.objects.filter(status=Backtest.QUEUED, created__lt=old).values_list(
-        "pk", flat=True
-    ):
+    lost = Backtest.objects.filter(status=Backtest.QUEUED, created__lt=old).exclude(
+        heartbeat__gte=old  # a worker waiting for a free slot holds it
+    )
+    for pk in lost.values_list("pk", flat=True):
         if pk not in pending and pk not in requeued:
             enqueue(pk)
             requeued.append(pk)

@@ -163,6 +163,12 @@ class RuntimeState(models.Model):
     running = models.BooleanField(default=False)
     error = models.TextField(blank=True)
     updated = models.DateTimeField(auto_now=True)
+    #: a session this control plane started (`launch`): its process, who started it and how
+    pid = models.IntegerField(null=True, blank=True)
+    launched_by = models.CharField(max_length=150, blank=True)
+    launched = models.DateTimeField(null=True, blank=True)
+    command = models.JSONField(default=list, blank=True)
+    log_path = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering = ["state_dir"]
@@ -189,10 +195,30 @@ class AuditLog(models.Model):
         ordering = ["-time", "-id"]
 
 
+class ApiToken(models.Model):
+    """A bearer token of the JSON API, acting as its user (and with the user's role). Only
+    its SHA-256 digest is stored; the token itself is shown once, when it is made."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    digest = models.CharField(max_length=64, unique=True)
+    created = models.DateTimeField(auto_now_add=True)
+    last_used = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["user__username", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.user.get_username()}/{self.name}"
+
+
 class NotificationConfig(models.Model):
     """A Telegram chat and the levels it receives (``tradeforge.notify.message.Level``), edited
-    in the admin. The bot token stays in the environment (``token_env`` names the variable),
-    never in the database."""
+    on the notifications page or in the admin and written to the notification config file
+    the sessions started here read (`notifications`). The bot token stays in the environment
+    (``token_env`` names the variable), never in the database."""
 
     name = models.CharField(max_length=100, unique=True)
     chat_id = models.CharField(max_length=100)

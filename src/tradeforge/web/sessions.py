@@ -57,35 +57,48 @@ def read_session(state_dir: Path) -> dict[str, Any]:
 
 
 def refresh() -> list[RuntimeState]:
-    """Read every state directory into its `RuntimeState` row (errors kept on the row)."""
+    """Read every state directory into its `RuntimeState` row (errors kept on the row), the
+    sessions started here (`launch`) included before their first state is written."""
+    from tradeforge.web.launch import process_of
+
+    launched = {Path(r.state_dir) for r in RuntimeState.objects.exclude(pid=None)}
     rows = []
-    for path in state_dirs():
+    for path in sorted(set(state_dirs()) | launched):
         row, _ = RuntimeState.objects.get_or_create(state_dir=str(path))
-        try:
-            doc = read_session(path)
-        except TradeforgeError as exc:
-            row.error = str(exc)
+        if (path / STATE_FILE).is_file():
+            _read_into(row, path)
+        if row.pid:
+            row.running = process_of(row) is not None
         else:
-            identity = doc["summary"].get("identity") or {}
-            row.error = ""
-            row.mode = "dry-run" if (path / DRYRUN_FILE).is_file() else "live"
-            row.symbol = str(identity.get("symbol", ""))
-            row.strategies = sorted(
-                {str(identity.get("strategy", ""))} | set(doc["control"]["strategies"]) - {""}
-            )
-            row.positions = doc["summary"]["positions"]
-            row.control = doc["control"]
-            row.summary = doc["summary"]
-        row.running = (path / SOCKET_FILE).exists()
+            row.running = (path / SOCKET_FILE).exists()
         row.save()
         rows.append(row)
     return rows
 
 
+def _read_into(row: RuntimeState, path: Path) -> None:
+    try:
+        doc = read_session(path)
+    except TradeforgeError as exc:
+        row.error = str(exc)
+        return
+    identity = doc["summary"].get("identity") or {}
+    row.error = ""
+    row.mode = "dry-run" if (path / DRYRUN_FILE).is_file() else "live"
+    row.symbol = str(identity.get("symbol", ""))
+    row.strategies = sorted(
+        {str(identity.get("strategy", ""))} | set(doc["control"]["strategies"]) - {""}
+    )
+    row.positions = doc["summary"]["positions"]
+    row.control = doc["control"]
+    row.summary = doc["summary"]
+
+
 def known_session(state_dir: str) -> Path:
     """``state_dir`` if it is one of the configured sessions (never an arbitrary path)."""
     path = Path(state_dir)
-    if path not in state_dirs():
+    launched = RuntimeState.objects.filter(state_dir=state_dir).exclude(pid=None).exists()
+    if path not in state_dirs() and not launched:
         raise ConfigError(f"{state_dir} is not a session this control plane watches")
     return path
 

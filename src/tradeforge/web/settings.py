@@ -106,6 +106,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "tradeforge.web.auth.TokenAuthMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
@@ -151,6 +152,14 @@ LOGGING = {
 
 #: backtests one worker process runs at once (each in its own child process)
 WORKER_CONCURRENCY = int(os.environ.get("TRADEFORGE_WEB_CONCURRENCY", "2"))
+#: backtests running at once over every worker (0: no limit beyond each worker's own); each
+#: claim counts the running jobs under a database lock, so it holds across worker processes
+MAX_RUNNING = int(os.environ.get("TRADEFORGE_WEB_MAX_RUNNING", "0"))
+#: seconds between two claim attempts of a job waiting for a free slot under ``MAX_RUNNING``
+CLAIM_RETRY_S = 0.5
+#: a self-hosted Telegram Bot API server for the notification config the GUI writes (empty:
+#: Telegram's own)
+TELEGRAM_URL = os.environ.get("TRADEFORGE_WEB_TELEGRAM_URL", "")
 #: seconds without a heartbeat after which a running job counts as lost and is requeued
 STALE_AFTER_S = float(os.environ.get("TRADEFORGE_WEB_STALE_AFTER", "30"))
 #: folders searched for optimisation / walk-forward results (``tradeforge optimize|walkforward

@@ -9,7 +9,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.contrib.staticfiles.views import serve
 from django.urls import path, re_path
 
-from tradeforge.web import views
+from tradeforge.web import api, views
 
 
 def _static(request, path):  # the embedded server has no front proxy for the admin's CSS
@@ -32,11 +32,19 @@ urlpatterns = [
     path("research/<int:root>/<str:name>/page.html", views.research_page, name="research_page"),
     path("operations/", views.operations, name="operations"),
     path("operations/command/", views.operations_command, name="operations_command"),
+    path("operations/start/", views.session_start, name="session_start"),
+    path("operations/stop/", views.session_stop, name="session_stop"),
+    path("compliance/", views.compliance_page, name="compliance"),
+    path("notifications/", views.notifications_page, name="notifications"),
     path("audit/", views.audit, name="audit"),
-    path("api/backtests/", views.api_backtests, name="api_backtests"),
-    path("api/backtests/<int:pk>/", views.api_backtest, name="api_backtest"),
-    path("api/backtests/<int:pk>/cancel/", views.api_backtest_cancel, name="api_backtest_cancel"),
-    path("api/sessions/", views.sessions_json, name="api_sessions"),
+    path("api/backtests/", api.backtests, name="api_backtests"),
+    path("api/backtests/<int:pk>/", api.backtest, name="api_backtest"),
+    path("api/backtests/<int:pk>/cancel/", api.backtest_cancel, name="api_backtest_cancel"),
+    path("api/sessions/", api.session_list, name="api_sessions"),
+    path("api/sessions/command/", api.session_command, name="api_session_command"),
+    path("api/sessions/start/", api.session_start, name="api_session_start"),
+    path("api/sessions/stop/", api.session_stop, name="api_session_stop"),
+    path("api/compliance/", api.compliance_doc, name="api_compliance"),
 ]
 if settings.EMBEDDED:
     urlpatterns.append(re_path(r"^static/(?P<path>.*)$", login_not_required(_static)))

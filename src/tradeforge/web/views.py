@@ -10,21 +10,21 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
-from django.db import connection
+from django.db import connection, transaction
 from django.http import (
     FileResponse,
     Http404,
     HttpRequest,
     HttpResponse,
-    JsonResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from tradeforge.core.errors import ConfigError, TradeforgeError
-from tradeforge.web import jobs, research, sessions
+from tradeforge.notify.config import TOKEN_ENV
+from tradeforge.web import compliance, jobs, launch, notifications, research, sessions
 from tradeforge.web.auth import operator_required
-from tradeforge.web.models import AuditLog, Backtest, RuntimeState, Strategy
+from tradeforge.web.models import AuditLog, Backtest, NotificationConfig, Strategy
 
 #: the list's sort keys (``?sort=-sharpe``): column → database field
 SORTS = {
@@ -37,6 +37,24 @@ SORTS = {
     "max_drawdown_pct": "report__max_drawdown_pct",
     "trades": "report__trades",
 }
+
+
+#: rows of one page of the backtest list
+PAGE_SIZE = 100
+#: the big JSON columns the list does not show
+LIST_DEFERRED = (
+    "spec",
+    "report__summary",
+    "report__breakdowns",
+    "report__periods",
+    "report__stability",
+)
+
+
+def _without_page(params: Any) -> str:
+    copy = params.copy()
+    copy.pop("page", None)
+    return copy.urlencode()
 
 
 @login_not_required
@@ -66,13 +84,26 @@ def filtered_backtests(params: Any) -> tuple[Any, str]:
     return qs.order_by(order, "-id"), sort
 
 
+def page_number(params: Any) -> int:
+    try:
+        return max(1, int(params.get("page") or 1))
+    except ValueError:
+        return 1
+
+
 def backtest_list(request: HttpRequest) -> HttpResponse:
     qs, sort = filtered_backtests(request.GET)
+    page = page_number(request.GET)
+    # the list shows headline columns only: leave the reports' documents in the database
+    rows = list(qs.defer(*LIST_DEFERRED)[(page - 1) * PAGE_SIZE : page * PAGE_SIZE + 1])
     return render(
         request,
         "web/backtest_list.html",
         {
-            "backtests": qs[:500],
+            "backtests": rows[:PAGE_SIZE],
+            "page": page,
+            "has_next": len(rows) > PAGE_SIZE,
+            "query": _without_page(request.GET),
             "sort": sort,
             "statuses": [s for s, _ in Backtest.STATUSES],
             "strategies": Strategy.objects.all(),
@@ -115,14 +146,7 @@ def backtest_new(request: HttpRequest) -> HttpResponse:
         except TradeforgeError as exc:
             messages.error(request, str(exc))
         else:
-            AuditLog.objects.create(
-                user=request.user,
-                username=request.user.get_username(),
-                action="backtest_submit",
-                target=f"backtest #{backtest.pk}",
-                args=backtest.spec,
-                outcome=AuditLog.OK,
-            )
+            audit_entry(request, "backtest_submit", f"backtest #{backtest.pk}", backtest.spec, "")
             return redirect("backtest_detail", pk=backtest.pk)
     return render(
         request,
@@ -167,15 +191,23 @@ def backtest_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         outcome = jobs.cancel(backtest)
     except ConfigError as exc:
-        _audit(request, "backtest_cancel", f"backtest #{pk}", {}, AuditLog.REFUSED, str(exc))
+        audit_entry(request, "backtest_cancel", f"backtest #{pk}", {}, str(exc), AuditLog.REFUSED)
         messages.error(request, str(exc))
     else:
-        _audit(request, "backtest_cancel", f"backtest #{pk}", {}, AuditLog.OK, outcome)
+        audit_entry(request, "backtest_cancel", f"backtest #{pk}", {}, outcome)
         messages.info(request, outcome)
     return redirect("backtest_detail", pk=pk)
 
 
-def _audit(request: HttpRequest, action: str, target: str, args: dict, outcome: str, detail: str):
+def audit_entry(
+    request: HttpRequest,
+    action: str,
+    target: str,
+    args: dict,
+    detail: str,
+    outcome: str = AuditLog.OK,
+) -> None:
+    """An `AuditLog` row of what ``request.user`` did."""
     AuditLog.objects.create(
         user=request.user,
         username=request.user.get_username(),
@@ -263,8 +295,19 @@ def research_page(request: HttpRequest, root: int, name: str) -> HttpResponse:
 # -- operations -------------------------------------------------------------------------------
 def operations(request: HttpRequest) -> HttpResponse:
     rows = sessions.refresh()
+    for row in rows:
+        row.tail = launch.log_tail(row) if row.pid and not row.running else ""
+    if not Strategy.objects.exists():
+        jobs.sync_strategies()
     return render(
-        request, "web/operations.html", {"sessions": rows, "audit": AuditLog.objects.all()[:20]}
+        request,
+        "web/operations.html",
+        {
+            "sessions": rows,
+            "audit": AuditLog.objects.all()[:20],
+            "strategies": Strategy.objects.all(),
+            "notify_path": notifications.active_path(),
+        },
     )
 
 
@@ -310,22 +353,29 @@ def operations_command(request: HttpRequest) -> HttpResponse:
         answer = sessions.send_command(request.user, state_dir, action, args)
     except TradeforgeError as exc:
         if not AuditLog.objects.filter(action=action, target=state_dir, detail=str(exc)).exists():
-            _audit(request, action, state_dir, {}, AuditLog.REFUSED, str(exc))
+            audit_entry(request, action, state_dir, {}, str(exc), AuditLog.REFUSED)
         messages.error(request, f"{action}: {exc}")
     else:
         messages.info(request, f"{action}: acknowledged as command {answer.get('id', '?')}")
     return redirect("operations")
 
 
+def _csv(name: str, header: list[str], rows: Any) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    writer = csv.writer(response)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return response
+
+
 def audit(request: HttpRequest) -> HttpResponse:
     entries = AuditLog.objects.select_related("user")
     if request.GET.get("format") == "csv":
-        response = HttpResponse(content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = 'attachment; filename="audit.csv"'
-        writer = csv.writer(response)
-        writer.writerow(["time", "user", "action", "target", "args", "outcome", "detail"])
-        for e in entries.order_by("time", "id").iterator():
-            writer.writerow(
+        return _csv(
+            "audit.csv",
+            ["time", "user", "action", "target", "args", "outcome", "detail"],
+            (
                 [
                     e.time.isoformat(),
                     e.username,
@@ -335,79 +385,99 @@ def audit(request: HttpRequest) -> HttpResponse:
                     e.outcome,
                     e.detail,
                 ]
-            )
-        return response
+                for e in entries.order_by("time", "id").iterator()
+            ),
+        )
     return render(request, "web/audit.html", {"entries": entries[:500]})
 
 
-def sessions_json(request: HttpRequest) -> JsonResponse:
-    rows = sessions.refresh()
-    return JsonResponse({"sessions": [_session_doc(r) for r in rows]})
-
-
-def _session_doc(row: RuntimeState) -> dict[str, Any]:
-    return {
-        "state_dir": row.state_dir,
-        "mode": row.mode,
-        "symbol": row.symbol,
-        "running": row.running,
-        "strategies": row.strategies,
-        "positions": row.positions,
-        "control": row.control,
-        "error": row.error,
-    }
-
-
-# -- JSON API -------------------------------------------------------------------------------
-def backtest_doc(b: Backtest) -> dict[str, Any]:
-    report = getattr(b, "report", None)
-    return {
-        "id": b.pk,
-        "status": b.status,
-        "progress": b.progress,
-        "stage": b.stage,
-        "error": b.error,
-        "spec": b.spec,
-        "created": b.created.isoformat(),
-        "started": b.started.isoformat() if b.started else None,
-        "finished": b.finished.isoformat() if b.finished else None,
-        "run_dir": b.run_dir,
-        "summary": report.summary if report else None,
-    }
-
-
-def api_backtests(request: HttpRequest) -> JsonResponse:
-    """GET: the filtered list; POST (operators): submit a JSON run specification."""
-    if request.method == "POST":
-        return _api_submit(request)
-    qs, _ = filtered_backtests(request.GET)
-    return JsonResponse({"backtests": [backtest_doc(b) for b in qs[:500]]})
-
-
+# -- sessions started here, compliance, notifications ------------------------------------------
 @operator_required
-def _api_submit(request: HttpRequest) -> JsonResponse:
+@require_POST
+def session_start(request: HttpRequest) -> HttpResponse:
+    form = {k: request.POST.get(k, "") for k in request.POST if k != "csrfmiddlewaretoken"}
     try:
-        doc = json.loads(request.body or b"null")
-        backtest = jobs.submit(doc, request.user)
-    except ValueError as exc:
-        return JsonResponse({"error": f"the body is not JSON: {exc}"}, status=400)
+        row = launch.start(request.user, form)
     except TradeforgeError as exc:
-        return JsonResponse({"error": str(exc)}, status=400)
-    _audit(request, "backtest_submit", f"backtest #{backtest.pk}", backtest.spec, AuditLog.OK, "")
-    return JsonResponse(backtest_doc(backtest), status=201)
-
-
-def api_backtest(request: HttpRequest, pk: int) -> JsonResponse:
-    return JsonResponse(backtest_doc(get_object_or_404(Backtest, pk=pk)))
+        messages.error(request, f"start: {exc}")
+    else:
+        messages.info(request, f"started {row.state_dir} (pid {row.pid})")
+    return redirect("operations")
 
 
 @operator_required
 @require_POST
-def api_backtest_cancel(request: HttpRequest, pk: int) -> JsonResponse:
-    backtest = get_object_or_404(Backtest, pk=pk)
+def session_stop(request: HttpRequest) -> HttpResponse:
     try:
-        outcome = jobs.cancel(backtest)
+        detail = launch.stop(request.user, request.POST.get("state_dir", ""))
     except ConfigError as exc:
-        return JsonResponse({"error": str(exc)}, status=409)
-    _audit(request, "backtest_cancel", f"backtest #{pk}", {}, AuditLog.OK, outcome)
-    return JsonResponse({"id": pk, "outcome": outcome})
+        messages.error(request, f"stop: {exc}")
+    else:
+        messages.info(request, f"stop: {detail}")
+    return redirect("operations")
+
+
+def compliance_page(request: HttpRequest) -> HttpResponse:
+    rows = sessions.refresh()
+    events = compliance.events(rows)
+    if request.GET.get("format") == "csv":
+        return _csv(
+            "compliance.csv",
+            compliance.COLUMNS,
+            ([e[c] for c in compliance.COLUMNS] for e in events),
+        )
+    return render(
+        request,
+        "web/compliance.html",
+        {"guards": compliance.guard_states(rows), "events": events[::-1][:1000]},
+    )
+
+
+def notifications_page(request: HttpRequest) -> HttpResponse:
+    """The chats and their levels; operators add, change and remove them, and every change
+    is written at once to the file sessions started here read (`notifications.apply`)."""
+    if request.method == "POST":
+        return _notifications_change(request)
+    return render(
+        request,
+        "web/notifications.html",
+        {
+            "rows": NotificationConfig.objects.order_by("name"),
+            "levels": notifications.LEVELS,
+            "path": notifications.active_path(),
+        },
+    )
+
+
+@operator_required
+def _notifications_change(request: HttpRequest) -> HttpResponse:
+    data = request.POST
+    name = (data.get("name") or "").strip()
+    delete = data.get("delete") == "on"
+    action = "notification_delete" if delete else "notification_set"
+    args = {"chat_id": data.get("chat_id", ""), "levels": data.getlist("levels")}
+    try:
+        with transaction.atomic():  # a change the file cannot take is rolled back
+            if not name:
+                raise ConfigError("a chat needs a name")
+            if delete:
+                NotificationConfig.objects.filter(name=name).delete()
+            else:
+                NotificationConfig.objects.update_or_create(
+                    name=name,
+                    defaults={
+                        "chat_id": (data.get("chat_id") or "").strip(),
+                        "levels": data.getlist("levels"),
+                        "token_env": (data.get("token_env") or "").strip() or TOKEN_ENV,
+                        "enabled": data.get("enabled") == "on",
+                    },
+                )
+            path = notifications.apply()
+    except ConfigError as exc:
+        audit_entry(request, action, name, args, str(exc), AuditLog.REFUSED)
+        messages.error(request, f"notifications: {exc}")
+    else:
+        detail = f"written to {path}" if path else "no chat enabled: file removed"
+        audit_entry(request, action, name, args, detail)
+        messages.info(request, f"notifications: {detail}")
+    return redirect("notifications")

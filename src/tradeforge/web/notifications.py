@@ -1,0 +1,75 @@
+"""The notification configuration edited in the control plane (`NotificationConfig` rows),
+applied to the engine: the enabled rows are written, validated as the engine validates them
+(`tradeforge.notify.config.parse_notify_config`), to ``<data home>/web/notify.yaml``. Every
+session this control plane starts runs with ``--notify`` that file, so an edit takes effect
+when a session is next started (a running session keeps the settings it started with);
+sessions started by hand use it with ``--notify``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from django.conf import settings
+
+from tradeforge.core.atomic import atomic_write_bytes
+from tradeforge.core.errors import ConfigError
+from tradeforge.notify.config import parse_notify_config
+from tradeforge.notify.message import Level
+from tradeforge.web.models import NotificationConfig
+
+NOTIFY_FILE = "notify.yaml"
+LEVELS = [level.value for level in Level]
+
+
+def config_path() -> Path:
+    return Path(settings.WEB_HOME) / NOTIFY_FILE
+
+
+def document(rows: list[NotificationConfig]) -> dict[str, Any] | None:
+    """The notification config of the enabled ``rows`` (None when there is none)."""
+    rows = [r for r in rows if r.enabled]
+    if not rows:
+        return None
+    token_envs = sorted({r.token_env for r in rows})
+    if len(token_envs) > 1:
+        raise ConfigError(
+            f"the enabled chats name different token variables ({', '.join(token_envs)}); "
+            "one bot sends every message"
+        )
+    chats: dict[str, list[int | str]] = {}
+    for row in sorted(rows, key=lambda r: r.name):
+        if not row.levels:
+            raise ConfigError(f"{row.name}: choose at least one level ({', '.join(LEVELS)})")
+        unknown = sorted(set(row.levels) - set(LEVELS))
+        if unknown:
+            raise ConfigError(f"{row.name}: unknown level {unknown[0]!r}; levels: {LEVELS}")
+        chat: int | str = int(row.chat_id) if row.chat_id.lstrip("-").isdigit() else row.chat_id
+        for level in row.levels:
+            chats.setdefault(level, []).append(chat)
+    telegram: dict[str, Any] = {"token_env": token_envs[0], "chats": chats}
+    if settings.TELEGRAM_URL:
+        telegram["base_url"] = settings.TELEGRAM_URL
+    doc = {"telegram": telegram}
+    parse_notify_config(doc, "notification settings")  # the engine's own validation
+    return doc
+
+
+def apply() -> Path | None:
+    """Write the file from the rows (remove it when none is enabled); returns its path.
+    `ConfigError` (naming the problem) leaves the previous file in place."""
+    doc = document(list(NotificationConfig.objects.all()))
+    path = config_path()
+    if doc is None:
+        path.unlink(missing_ok=True)
+        return None
+    text = "# written by the tradeforge control plane; edit it there\n" + yaml.safe_dump(doc)
+    atomic_write_bytes(path, text.encode("utf-8"))
+    return path
+
+
+def active_path() -> Path | None:
+    """The file a session started now is given, if there is one."""
+    path = config_path()
+    return path if path.is_file() else None

@@ -1,0 +1,188 @@
+"""Sessions started and stopped from the operations page, the notification settings applied
+to them and the compliance page — in a real browser (Playwright driving Debian's Chromium)
+against ``tradeforge web`` (the console script) and a fake Telegram Bot API server.
+
+An operator adds a Telegram chat on the notifications page; starts a dry-run from the form
+(a spread limit below every bar's spread, so its spread guard refuses each entry); the
+session it launched is a real ``tradeforge dry-run`` (it answers ``tradeforge ctl status``)
+and, run with the control plane's notification file, greets that chat on the fake Telegram.
+The operator stops it (SIGTERM: the process ends, its state stays); the compliance page
+shows its guard state, the guard's breaches from its decision log and the audit trail, and
+its CSV export holds the same events. Every action is audited with the operator's name; a
+viewer sees no start form and is refused when posting one."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+
+import pytest
+
+from tests.live.control_support import run_ctl
+from tests.notify.fake_telegram import TOKEN, FakeTelegram
+from tests.web.support import add_user, make_home, screenshot, wait_for, web_env, web_server
+from tradeforge.core.process import pid_alive
+from tradeforge.live.decisions import DECISIONS_FILE
+
+pytestmark = pytest.mark.slow
+
+CHAT = "4242"
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    home = make_home(tmp_path_factory.mktemp("sessions") / "home")
+    with FakeTelegram() as telegram:
+        env = web_env(
+            home, TRADEFORGE_WEB_TELEGRAM_URL=telegram.base_url, TRADEFORGE_TELEGRAM_TOKEN=TOKEN
+        )
+        add_user(env, "olga", "operator")
+        add_user(env, "victor", "viewer")
+        with web_server(env, "--no-worker") as (url, _proc):
+            yield url, home, telegram
+
+
+def _login(page, url: str, name: str) -> None:
+    page.goto(f"{url}/login/")
+    page.fill("#id_username", name)
+    page.fill("#id_password", f"{name}-pw")
+    page.click("#login")
+    page.wait_for_selector("#backtests")
+
+
+def _section(page, state):
+    return page.locator(f"section.session[data-state='{state}']")
+
+
+def test_operator_starts_stops_and_checks_compliance(browser, setup):
+    url, home, telegram = setup
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    _login(page, url, "olga")
+
+    # a Telegram chat for every level: written to the file the sessions started here read
+    page.goto(f"{url}/notifications/")
+    page.fill("#chat-name", "ops")
+    page.fill("#chat-id", CHAT)
+    for level in ("info", "warning", "critical"):
+        page.check(f"input.level-{level}")
+    page.click("#save-chat")
+    assert "written to" in page.locator(".msg.info").inner_text()
+    assert page.locator("#chats tr[data-name=ops]").count() == 1
+    notify_file = home / "web" / "notify.yaml"
+    assert notify_file.is_file()
+
+    # a bad chat id is refused and leaves the file as it was
+    before = notify_file.read_text()
+    page.fill("#chat-name", "bad")
+    page.fill("#chat-id", "not a chat")
+    page.click("#save-chat")
+    assert "choose at least one level" in page.locator(".msg.error").inner_text()
+    page.fill("#chat-name", "bad")
+    page.fill("#chat-id", "not a chat")
+    page.check("input.level-critical")
+    page.click("#save-chat")
+    assert "is not a chat id" in page.locator(".msg.error").inner_text()
+    assert page.locator("#chats tr[data-name=bad]").count() == 0
+    assert notify_file.read_text() == before
+
+    # start a dry-run from the form
+    page.goto(f"{url}/operations/")
+    page.fill("#session-name", "gui1")
+    page.select_option("#session-strategy", "sma_cross")
+    page.fill("#session-params", "fast=3, slow=12")
+    page.fill("#session-replay", "2024-01-01:2024-03-01")
+    page.fill("#session-pace", "0.05")
+    page.fill("#session-max-spread", "0.1")
+    page.click("#start")
+    started = page.locator(".msg.info").inner_text()
+    pid = int(re.search(r"pid (\d+)", started)[1])
+    state = home / "sessions" / "gui1"
+    assert pid_alive(pid)
+
+    # the notification settings took effect: the session greets the chat
+    wait_for(lambda: any("session started" in t for t in telegram.texts(CHAT)), 120, "the greeting")
+    # a real engine: its control channel answers, and its spread guard refuses entries
+    wait_for(lambda: run_ctl(state, "--json", "status")[0] == 0, 60, "the control channel")
+    status = json.loads(run_ctl(state, "--json", "status")[1])
+    assert "sma_cross" in status["control"]["strategies"]
+    wait_for(
+        lambda: (
+            (state / DECISIONS_FILE).is_file()
+            and '"kind": "guard"' in (state / DECISIONS_FILE).read_text()
+        ),
+        120,
+        "a guard refusal",
+    )
+    page.goto(f"{url}/operations/")
+    session = _section(page, state)
+    assert "running" in session.locator("h2").inner_text()
+    assert f"pid {pid}" in session.locator(".launched").inner_text()
+
+    screenshot(page, "operations-started-session.png", home)
+
+    # stop it: SIGTERM, the process ends cleanly and its state stays for a restart
+    session.locator("button.stop").click()
+    assert "SIGTERM sent" in page.locator(".msg.info").inner_text()
+    wait_for(lambda: not pid_alive(pid), 60, "the session to end")
+    page.goto(f"{url}/operations/")
+    assert "stopped" in _section(page, state).locator("h2").inner_text()
+    assert _section(page, state).locator("button.stop").count() == 0
+
+    # compliance: the guard state, the breaches from the decision log, the audit trail
+    page.goto(f"{url}/compliance/")
+    account = page.locator(f"#guards tr[data-session='{state}'][data-strategy='(account)']")
+    assert account.locator(".state").inner_text() == "trading"
+    breaches = page.locator("#events tr.limit-breach")
+    decisions = [json.loads(x) for x in (state / DECISIONS_FILE).read_text().splitlines()]
+    guards = [d for d in decisions if d["kind"] == "guard"]
+    assert breaches.count() == len(guards) > 0
+    assert "spread" in breaches.first.inner_text()
+    audit = page.locator("#events tr.audit").all_inner_texts()
+    assert [r.split("\t")[3] for r in audit] == ["session_stop", "session_start"] + [
+        "notification_set"
+    ] * 3
+    assert all(r.split("\t")[6] == "olga" for r in audit)
+
+    screenshot(page, "compliance.png", home)
+
+    # the CSV export holds the same events, oldest first
+    text = page.evaluate("async () => (await fetch('/compliance/?format=csv')).text()")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert len(rows) == page.locator("#events tr").count() - 1
+    assert [r["kind"] for r in rows if r["category"] == "audit"] == ["notification_set"] * 3 + [
+        "session_start",
+        "session_stop",
+    ]
+    assert sum(r["category"] == "limit breach" for r in rows) == len(guards)
+    assert [r["time"] for r in rows] == sorted(r["time"] for r in rows)
+
+    page.goto(f"{url}/audit/")
+    outcomes = [r.split("\t")[5] for r in page.locator("#audit tr").all_inner_texts()[1:]]
+    assert outcomes == ["ok", "ok", "refused", "refused", "ok"]
+    page.close()
+
+
+def test_viewer_cannot_start_or_stop(browser, setup):
+    url, home, _telegram = setup
+    page = browser.new_page()
+    _login(page, url, "victor")
+    page.goto(f"{url}/operations/")
+    assert page.locator("#start-session").count() == 0
+    statuses = page.evaluate(
+        """async () => {
+            const token = document.cookie.match(/csrftoken=([^;]+)/)[1];
+            const out = [];
+            for (const [path, body] of [['/operations/start/', {name: 'v1', strategy: 'sma_cross'}],
+                                         ['/operations/stop/', {state_dir: '/x'}]]) {
+              const r = await fetch(path, {method: 'POST', headers: {'X-CSRFToken': token},
+                                           body: new URLSearchParams(body)});
+              out.push(r.status);
+            }
+            return out;
+        }"""
+    )
+    assert statuses == [403, 403]
+    assert not (home / "sessions" / "v1").exists()
+    page.close()
