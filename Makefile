@@ -39,6 +39,7 @@ chromium:
 bench: $(STAMP)
 	$(BIN)/python bench/reference.py --home $(BENCH_HOME)
 	$(BIN)/python bench/peer_bench.py --home $(BENCH_HOME)
+	$(BIN)/python bench/cache_bench.py
 	$(BIN)/python bench/report_bench.py
 	$(BIN)/python bench/optimize_bench.py
 	$(BIN)/python bench/ctrader_bench.py
