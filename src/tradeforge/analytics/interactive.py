@@ -234,8 +234,11 @@ def _curves(result: BacktestResult) -> dict[str, np.ndarray]:
     return {"x": x, "equity": equity, "dd": dd}
 
 
-def _trade_source(result: BacktestResult) -> ColumnDataSource:
+def _trade_source(result: BacktestResult, verified: frozenset[int]) -> ColumnDataSource:
+    """The trades' table and marker source; ``verified``: the ids whose replayed path
+    reproduced the recorded exits (`TradePaths.verified`), "yes" in the table."""
     t = result.trades.reset_index(drop=True)
+    ids = t["trade_id"].to_numpy(np.int64)
     data = {
         "trade_id": t["trade_id"].to_numpy(np.int32),
         "symbol": t["symbol"].astype(str).tolist(),
@@ -251,6 +254,7 @@ def _trade_source(result: BacktestResult) -> ColumnDataSource:
         "r_multiple": t["r_multiple"].to_numpy(np.float32),
         "exit_reason": t["exit_reason"].astype(str).tolist(),
         "bars_held": t["bars_held"].to_numpy(np.int32),
+        "verified": np.where(np.isin(ids, list(verified)), "yes", "no").tolist(),
     }
     return ColumnDataSource(data, name="trades")
 
@@ -463,6 +467,7 @@ def _trade_table(trades: ColumnDataSource) -> DataTable:
         ),
         TableColumn(field="exit_reason", title="exit reason", width=80),
         TableColumn(field="bars_held", title="bars", width=50),
+        TableColumn(field="verified", title="verified", width=60),
     ]
     return DataTable(
         source=trades, columns=cols, name="trade_table", height=320, sortable=True,
@@ -522,7 +527,8 @@ def report_models(
     paths: TradePaths | None = None,
 ) -> dict[str, Any]:
     """The page's Bokeh roots: ``charts`` (candles, indicators, trades, equity, drawdown on
-    one time axis), ``table`` (the trades), ``dist`` (R histogram, monthly returns) and, with
+    one time axis), ``table`` (the trades, with whether each one's path was ``verified``),
+    ``dist`` (R histogram, monthly returns) and, with
     trades, ``by_tag`` / ``by_symbol`` (closed P&L per tag / symbol). ``indicators``
     ({symbol: `Indicators`}, from `strategy_indicators`) adds the strategy's feature lines,
     ``paths`` (`trade_paths`) each trade's stops, targets and the signals."""
@@ -531,7 +537,8 @@ def report_models(
     t1 = float(curves["x"][-1]) if len(curves["x"]) else 1.0
     pad = (t1 - t0) * 0.01 or 3_600_000.0
     xr = Range1d(t0 - pad, t1 + pad, name="x_range")
-    trades = _trade_source(result)
+    paths = paths or TradePaths()
+    trades = _trade_source(result, paths.verified)
     symbols = np.asarray(trades.data["symbol"])
     bars = {s: b for s, b in (ohlc or {}).items() if s in report.run["symbols"] and len(b)}
     indicators = dict(indicators or {})
@@ -540,9 +547,7 @@ def report_models(
     panes = []
     for s in sorted(bars):
         ind = indicators.get(s, NO_INDICATORS)
-        panes.extend(
-            _price_pane(s, bars[s], budget, xr, trades, symbols, ind, paths or TradePaths())
-        )
+        panes.extend(_price_pane(s, bars[s], budget, xr, trades, symbols, ind, paths))
     eq_src = ColumnDataSource(curves, name="curves")
     eq = figure(name="equity", title="Equity", x_axis_type="datetime", x_range=xr, height=220,
                 sizing_mode="stretch_width", tools=TOOLS, active_scroll="xwheel_zoom")  # fmt: skip
