@@ -294,3 +294,16 @@ def test_a_live_session_of_several_symbols_is_refused_before_anything(tmp_path):
     with pytest.raises(ConfigError, match="a live session trades one symbol"):
         run_live_session(tmp_path / "live", make_session(tmp_path, names=("fast", "gbp")))
     assert not (tmp_path / "live").exists()
+
+
+def test_replay_progress_counts_the_bars_of_every_symbol(tmp_path):
+    seen: list[tuple[int, int]] = []
+    session = make_session(tmp_path, n_bars=120)
+    engine = build_session_dry_run(
+        tmp_path / "s", session, progress=lambda d, t: seen.append((d, t))
+    )
+    engine.run()
+    # the session starts before the bars: every bar of both symbols is played, each counted once
+    total = sum(len(bars_of(tmp_path, s, 120)) for s in ("EURUSD", "GBPUSD"))
+    assert total == 240 and seen[-1] == (total, total)
+    assert [d for d, _ in seen] == list(range(1, total + 1)) and {t for _, t in seen} == {total}
