@@ -77,6 +77,11 @@ def test_paths_appear_when_zoomed_to_a_trade(page, breakout_run):
     for price in paths.targets[paths.targets["trade_id"] == moved]["price"]:
         assert np.isclose(hit, np.float32(price), rtol=0, atol=1e-6).any()
     assert len(_data(page, "signals_EURUSD", "x0")) > 0
+    # its entry and exit markers are drawn
+    trade = result.trades.iloc[i]
+    entries = _data(page, f"entries_{trade['side']}_EURUSD", "y")
+    assert np.isclose(entries, np.float32(trade["entry_price"]), rtol=0, atol=1e-6).any()
+    assert trade["exit_time"].value / 1e6 in _data(page, "exits_EURUSD", "x0")
     assert page.errors == []
 
 

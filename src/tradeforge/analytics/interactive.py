@@ -32,7 +32,11 @@ break-even, each trailing step) and every target level, filled or not, and the s
 signals (`tradeforge.analytics.tradepath` recomputes them). There can be several per trade
 and 50,000 trades, so they are kept in hidden sources and copied into the drawn ones only
 when the visible span holds at most ``PATH_VIEW`` of them (another `CustomJS` on the x
-range): zoomed out the page draws none, and its first render does not pay for them.
+range): zoomed out the page draws none, and its first render does not pay for them. The
+entry and exit markers follow the same rule, read from the trades' table source itself (in
+entry order; no second copy, no per-symbol filter lists in the page): drawing and
+hit-indexing 50,000 entries and 50,000 exits measured about a quarter of the reference page's
+first render. A run of at most ``PATH_VIEW`` trades shows its markers from the start.
 
 Per tag and per symbol: the closed P&L accumulated over time, one line per tag (symbol),
 at most ``GROUP_POINTS`` points each, beside the breakdown tables.
@@ -54,8 +58,6 @@ import pandas as pd
 from bokeh.embed import components
 from bokeh.layouts import column, row
 from bokeh.models import (
-    BooleanFilter,
-    CDSView,
     ColumnDataSource,
     CustomJS,
     DataTable,
@@ -138,20 +140,39 @@ function lower(xs, v) { let lo = 0, hi = xs.length;
   while (lo < hi) { const m = (lo + hi) >> 1; if (xs[m] < v) lo = m + 1; else hi = m; }
   return lo; }
 for (const [store, views, span, colors] of items) {
-  const d = store.data, x0 = d.x0, n = x0.length;
+  const d = store.data, x0 = d.x0, x1 = d.x1 || x0, n = x0.length;  // points: no x1
   const a = lower(x0, s - span), b = lower(x0, e);
   const out = views.map(() => ({x0: [], x1: [], y: [], color: [], marker: []}));
   if (b - a <= limit) {
     for (let i = a; i < b; i++) {
-      if (d.x1[i] < s) continue;
+      if (x1[i] < s) continue;
       const k = d.kind[i], o = out[views.length > 1 ? k : 0];
-      o.x0.push(x0[i]); o.x1.push(d.x1[i]); o.y.push(d.y[i]);
+      o.x0.push(x0[i]); o.x1.push(x1[i]); o.y.push(d.y[i]);
       o.color.push(colors[k % colors.length]);
       o.marker.push(k > 0 ? "triangle" : "inverted_triangle");
     }
   }
   views.forEach((v, k) => { v.data = out[k]; });
 }
+"""
+
+_MARKERS_JS = """
+const s = xr.start, e = xr.end, d = src.data, et = d.entry_time;
+function lower(xs, v) { let lo = 0, hi = xs.length;
+  while (lo < hi) { const m = (lo + hi) >> 1; if (xs[m] < v) lo = m + 1; else hi = m; }
+  return lo; }
+const a = lower(et, s - span), b = lower(et, e);
+const out = views.map(() => ({x0: [], y: []}));  // long entries, short entries, exits
+if (b - a <= limit) {
+  for (let i = a; i < b; i++) {
+    if (d.symbol[i] !== symbol) continue;
+    if (et[i] >= s) { const o = out[d.side[i] === "long" ? 0 : 1];
+                      o.x0.push(et[i]); o.y.push(d.entry_price[i]); }
+    const x = d.exit_time[i];
+    if (x >= s && x <= e) { out[2].x0.push(x); out[2].y.push(d.exit_price[i]); }
+  }
+}
+views.forEach((v, k) => { v.data = out[k]; });
 """
 
 _SELECT_JS = """
@@ -235,9 +256,10 @@ def _curves(result: BacktestResult) -> dict[str, np.ndarray]:
 
 
 def _trade_source(result: BacktestResult, verified: frozenset[int]) -> ColumnDataSource:
-    """The trades' table and marker source; ``verified``: the ids whose replayed path
-    reproduced the recorded exits (`TradePaths.verified`), "yes" in the table."""
-    t = result.trades.reset_index(drop=True)
+    """The trades' table and marker source, in entry order (the markers' callback searches
+    it by entry time); ``verified``: the ids whose replayed path reproduced the recorded
+    exits (`TradePaths.verified`), "yes" in the table."""
+    t = result.trades.sort_values("entry_time", kind="stable", ignore_index=True)
     ids = t["trade_id"].to_numpy(np.int64)
     data = {
         "trade_id": t["trade_id"].to_numpy(np.int32),
@@ -265,7 +287,6 @@ def _price_pane(
     budget: int,
     xr: Range1d,
     trades: ColumnDataSource,
-    symbols: np.ndarray,
     ind: Indicators,
     paths: TradePaths,
 ) -> list:
@@ -294,18 +315,7 @@ def _price_pane(
     for col in ind.price:
         p.line("x", col, source=view, color=next(colors), line_width=1.4, legend_label=col,
                name=f"line_{symbol}_{col}")  # fmt: skip
-    mine = symbols == symbol
-    side = np.asarray(trades.data["side"])
-    for s, marker, color in (
-        ("long", "triangle", "#1565c0"),
-        ("short", "inverted_triangle", "#ef6c00"),
-    ):
-        flt = CDSView(filter=BooleanFilter((mine & (side == s)).tolist()))
-        p.scatter("entry_time", "entry_price", source=trades, view=flt, marker=marker, size=9,
-                  color=color, legend_label=f"{s} entry")  # fmt: skip
-    flt = CDSView(filter=BooleanFilter(mine.tolist()))
-    p.scatter("exit_time", "exit_price", source=trades, view=flt, marker="x", size=9,
-              color="#333333", legend_label="exit")  # fmt: skip
+    _trade_markers(p, symbol, xr, trades)
     _path_glyphs(p, symbol, xr, paths)
     p.legend.location = "top_left"
     p.legend.click_policy = "hide"
@@ -339,13 +349,47 @@ def _price_pane(
 
 
 def _path_store(name: str, frame: pd.DataFrame, kind: np.ndarray, x0: str, x1: str):
-    """A hidden source of segments (or points: ``x0 == x1``) sorted by ``x0``, and the
-    longest one's span in ms (how far before the view a visible segment may start)."""
+    """A hidden source of segments (or points: ``x0 == x1``, stored without ``x1``) sorted
+    by ``x0``, and the longest one's span in ms (how far before the view a visible segment
+    may start)."""
     a, b = _ms(frame[x0]), _ms(frame[x1])
-    data = {"x0": a, "x1": b, "y": frame["price"].to_numpy(np.float32),
-            "kind": kind.astype(np.int8)}  # fmt: skip
+    data = {"x0": a, "y": frame["price"].to_numpy(np.float32), "kind": kind.astype(np.int8)}
+    if x1 != x0:
+        data["x1"] = b
     span = float(np.max(b - a)) if len(a) else 0.0
     return ColumnDataSource(data, name=name), span
+
+
+def _trade_markers(p, symbol: str, xr: Range1d, trades: ColumnDataSource) -> None:
+    """Entry and exit markers of ``symbol``'s trades on the price figure ``p``, copied from
+    the trades' own source by the `_MARKERS_JS` callback when the view holds at most
+    `PATH_VIEW` trades (see the module docstring); a run of so few shows them at once."""
+    d = trades.data
+    mine = np.asarray(d["symbol"]) == symbol
+    long = np.asarray(d["side"]) == "long"
+    entry, exit_ = np.asarray(d["entry_time"]), np.asarray(d["exit_time"])
+    by_exit = np.flatnonzero(mine)[np.argsort(exit_[mine], kind="stable")]
+    rows = (np.flatnonzero(mine & long), np.flatnonzero(mine & ~long), by_exit)
+    drawn = mine.sum() <= PATH_VIEW  # as the callback draws them zoomed out
+    views = []
+    for (name, x, y, marker, color, label), picked in zip((
+        ("entries_long", entry, "entry_price", "triangle", "#1565c0", "long entry"),
+        ("entries_short", entry, "entry_price", "inverted_triangle", "#ef6c00", "short entry"),
+        ("exits", exit_, "exit_price", "x", "#333333", "exit"),
+    ), rows, strict=True):  # fmt: skip
+        picked = picked if drawn else picked[:0]
+        data = {"x0": x[picked], "y": np.asarray(d[y])[picked]}
+        views.append(ColumnDataSource(data, name=f"{name}_{symbol}"))
+        p.scatter("x0", "y", source=views[-1], marker=marker, size=9, color=color,
+                  legend_label=label)  # fmt: skip
+    span = float(np.max(exit_[mine] - entry[mine])) if mine.any() else 0.0
+    cb = CustomJS(
+        args={"xr": xr, "src": trades, "views": views, "symbol": symbol, "span": span,
+              "limit": PATH_VIEW},
+        code=_MARKERS_JS,
+    )  # fmt: skip
+    xr.js_on_change("start", cb)
+    xr.js_on_change("end", cb)
 
 
 def _path_glyphs(p, symbol: str, xr: Range1d, paths: TradePaths) -> None:
@@ -539,7 +583,6 @@ def report_models(
     xr = Range1d(t0 - pad, t1 + pad, name="x_range")
     paths = paths or TradePaths()
     trades = _trade_source(result, paths.verified)
-    symbols = np.asarray(trades.data["symbol"])
     bars = {s: b for s, b in (ohlc or {}).items() if s in report.run["symbols"] and len(b)}
     indicators = dict(indicators or {})
     n_lines = max((len(indicators.get(s, NO_INDICATORS).columns) for s in bars), default=0)
@@ -547,7 +590,7 @@ def report_models(
     panes = []
     for s in sorted(bars):
         ind = indicators.get(s, NO_INDICATORS)
-        panes.extend(_price_pane(s, bars[s], budget, xr, trades, symbols, ind, paths))
+        panes.extend(_price_pane(s, bars[s], budget, xr, trades, ind, paths))
     eq_src = ColumnDataSource(curves, name="curves")
     eq = figure(name="equity", title="Equity", x_axis_type="datetime", x_range=xr, height=220,
                 sizing_mode="stretch_width", tools=TOOLS, active_scroll="xwheel_zoom")  # fmt: skip
