@@ -127,15 +127,20 @@ def test_table_and_summary_show_which_trades_were_verified(browser, one_unverifi
         .inner_text()
         .startswith(f"Trade paths: {n - 1:,} of {n:,} trades verified")
     )
-    flags = pg.evaluate(
+    flags = pg.evaluate(  # codes into the labels ["no", "yes"]
         "() => Array.from(Bokeh.documents[0].get_model_by_name('trades').data.verified)"
     )
     ids = result.trades["trade_id"].tolist()
-    assert flags == ["no" if i == bad else "yes" for i in ids]
+    assert flags == [0 if i == bad else 1 for i in ids]
     # sorted by the verified column, the one unverified trade comes first ("no" < "yes")
     pg.locator(".slick-header-column", has_text="verified").click()
     first = pg.locator(".slick-row").first.locator(".slick-cell")
     expect(first.first).to_have_text(str(bad))
     expect(first.last).to_have_text("no")
+    # text columns travel as codes and show their labels
+    row = result.trades.set_index("trade_id").loc[bad]
+    expect(first.nth(1)).to_have_text("EURUSD")
+    expect(first.nth(2)).to_have_text(str(row["side"]))
+    expect(first.nth(3)).to_have_text(str(row["tag"]))
     assert errors == []
     pg.close()

@@ -168,7 +168,7 @@ def test_trade_markers_are_drawn_at_once_only_for_a_few_trades(n_trades):
     callback copies them from the trade source once the view holds at most PATH_VIEW."""
     from bokeh.document import Document
 
-    from tradeforge.analytics.interactive import PATH_VIEW, report_models
+    from tradeforge.analytics.interactive import PATH_VIEW, decoded, labels_of, report_models
 
     result, ohlc = sample_result(n_trades, 8_000, seed=5)
     doc = Document()
@@ -181,6 +181,11 @@ def test_trade_markers_are_drawn_at_once_only_for_a_few_trades(n_trades):
     t = result.trades
     source = data("trades")  # what the callback searches: in entry order
     assert list(source["entry_time"]) == sorted(source["entry_time"])
+    trades = doc.get_model_by_name("trades")  # text columns as codes into sorted labels
+    for column in ("symbol", "side", "tag", "exit_reason"):
+        assert labels_of(trades)[column] == sorted(set(t[column].astype(str)))
+        assert decoded(trades, column).tolist() == t[column].astype(str).tolist()
+    assert labels_of(trades)["verified"] == ["no"]  # no paths given: none verified
     long = (t["side"] == "long").to_numpy()
     shown = [len(data(f"{k}_EURUSD")["x0"]) for k in ("entries_long", "entries_short", "exits")]
     if n_trades <= PATH_VIEW:

@@ -49,6 +49,7 @@ first appearance, by a sequential one, so the same run gives a byte-identical pa
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -63,6 +64,7 @@ from bokeh.models import (
     DataTable,
     DateFormatter,
     HoverTool,
+    HTMLTemplateFormatter,
     NumberFormatter,
     Range1d,
     TableColumn,
@@ -165,8 +167,8 @@ const a = lower(et, s - span), b = lower(et, e);
 const out = views.map(() => ({x0: [], y: []}));  // long entries, short entries, exits
 if (b - a <= limit) {
   for (let i = a; i < b; i++) {
-    if (d.symbol[i] !== symbol) continue;
-    if (et[i] >= s) { const o = out[d.side[i] === "long" ? 0 : 1];
+    if (d.symbol[i] !== symbol) continue;  // codes (see _trade_source)
+    if (et[i] >= s) { const o = out[d.side[i] === long ? 0 : 1];
                       o.x0.push(et[i]); o.y.push(d.entry_price[i]); }
     const x = d.exit_time[i];
     if (x >= s && x <= e) { out[2].x0.push(x); out[2].y.push(d.exit_price[i]); }
@@ -258,14 +260,26 @@ def _curves(result: BacktestResult) -> dict[str, np.ndarray]:
 def _trade_source(result: BacktestResult, verified: frozenset[int]) -> ColumnDataSource:
     """The trades' table and marker source, in entry order (the markers' callback searches
     it by entry time); ``verified``: the ids whose replayed path reproduced the recorded
-    exits (`TradePaths.verified`), "yes" in the table."""
+    exits (`TradePaths.verified`), "yes" in the table. Text columns (symbol, tag, side,
+    exit reason, verified) are small integer codes into their sorted labels, kept in the
+    source's ``tags`` (`labels_of`): 50,000 trades' texts as JSON strings were 2.3 MB of the
+    page, as codes they are 0.3 MB, and sorting by a code sorts by its label."""
     t = result.trades.sort_values("entry_time", kind="stable", ignore_index=True)
     ids = t["trade_id"].to_numpy(np.int64)
+    verified_text = np.where(np.isin(ids, list(verified)), "yes", "no")
+    labels: dict[str, list[str]] = {}
+
+    def coded(column: str, values: Any) -> np.ndarray:
+        values = np.asarray(values, dtype=str)
+        labels[column] = sorted(set(values.tolist()))
+        codes = np.searchsorted(np.asarray(labels[column], dtype=str), values)
+        return codes.astype(np.int8 if len(labels[column]) <= 127 else np.int32)
+
     data = {
         "trade_id": t["trade_id"].to_numpy(np.int32),
-        "symbol": t["symbol"].astype(str).tolist(),
-        "tag": t["tag"].astype(str).tolist(),
-        "side": t["side"].astype(str).tolist(),
+        "symbol": coded("symbol", t["symbol"].astype(str)),
+        "tag": coded("tag", t["tag"].astype(str)),
+        "side": coded("side", t["side"].astype(str)),
         "entry_time": _ms(t["entry_time"]),
         "exit_time": _ms(t["exit_time"]),
         "entry_price": t["entry_price"].to_numpy(np.float32),
@@ -274,11 +288,22 @@ def _trade_source(result: BacktestResult, verified: frozenset[int]) -> ColumnDat
         "size": t["size"].to_numpy(np.float32),
         "pnl": t["pnl"].to_numpy(np.float64).round(2),
         "r_multiple": t["r_multiple"].to_numpy(np.float32),
-        "exit_reason": t["exit_reason"].astype(str).tolist(),
+        "exit_reason": coded("exit_reason", t["exit_reason"].astype(str)),
         "bars_held": t["bars_held"].to_numpy(np.int32),
-        "verified": np.where(np.isin(ids, list(verified)), "yes", "no").tolist(),
+        "verified": coded("verified", verified_text),
     }
-    return ColumnDataSource(data, name="trades")
+    return ColumnDataSource(data, name="trades", tags=[labels])
+
+
+def labels_of(trades: ColumnDataSource) -> dict[str, list[str]]:
+    """The labels of the trade source's text columns, each stored as codes into its sorted
+    labels (`_trade_source`)."""
+    return trades.tags[0]
+
+
+def decoded(trades: ColumnDataSource, column: str) -> np.ndarray:
+    """A text column of the trade source as its labels."""
+    return np.asarray(labels_of(trades)[column], dtype=object)[np.asarray(trades.data[column])]
 
 
 def _price_pane(
@@ -365,8 +390,8 @@ def _trade_markers(p, symbol: str, xr: Range1d, trades: ColumnDataSource) -> Non
     the trades' own source by the `_MARKERS_JS` callback when the view holds at most
     `PATH_VIEW` trades (see the module docstring); a run of so few shows them at once."""
     d = trades.data
-    mine = np.asarray(d["symbol"]) == symbol
-    long = np.asarray(d["side"]) == "long"
+    mine = decoded(trades, "symbol") == symbol
+    long = decoded(trades, "side") == "long"
     entry, exit_ = np.asarray(d["entry_time"]), np.asarray(d["exit_time"])
     by_exit = np.flatnonzero(mine)[np.argsort(exit_[mine], kind="stable")]
     rows = (np.flatnonzero(mine & long), np.flatnonzero(mine & ~long), by_exit)
@@ -384,8 +409,9 @@ def _trade_markers(p, symbol: str, xr: Range1d, trades: ColumnDataSource) -> Non
                   legend_label=label)  # fmt: skip
     span = float(np.max(exit_[mine] - entry[mine])) if mine.any() else 0.0
     cb = CustomJS(
-        args={"xr": xr, "src": trades, "views": views, "symbol": symbol, "span": span,
-              "limit": PATH_VIEW},
+        args={"xr": xr, "src": trades, "views": views, "span": span, "limit": PATH_VIEW,
+              "symbol": labels_of(trades)["symbol"].index(symbol) if mine.any() else -1,
+              "long": labels_of(trades)["side"].index("long") if long.any() else -1},
         code=_MARKERS_JS,
     )  # fmt: skip
     xr.js_on_change("start", cb)
@@ -490,15 +516,22 @@ def _fit(level: Mapping[str, np.ndarray], cols) -> tuple[float, float]:
     return lo - margin, hi + margin
 
 
+def _label_formatter(labels: list[str]) -> HTMLTemplateFormatter:
+    """Shows a code of the trade source as its label (HTML-escaped)."""
+    names = json.dumps(labels).replace("<", "\\u003c").replace(">", "\\u003e")
+    return HTMLTemplateFormatter(template=f"<%- {names}[value] %>")
+
+
 def _trade_table(trades: ColumnDataSource) -> DataTable:
+    text = {k: _label_formatter(v) for k, v in labels_of(trades).items()}
     dt = DateFormatter(format="%Y-%m-%d %H:%M")
     price = NumberFormatter(format="0.00000")
     money = NumberFormatter(format="0,0.00")
     cols = [
         TableColumn(field="trade_id", title="#", width=50),
-        TableColumn(field="symbol", title="symbol", width=70),
-        TableColumn(field="side", title="side", width=50),
-        TableColumn(field="tag", title="tag", width=80),
+        TableColumn(field="symbol", title="symbol", formatter=text["symbol"], width=70),
+        TableColumn(field="side", title="side", formatter=text["side"], width=50),
+        TableColumn(field="tag", title="tag", formatter=text["tag"], width=80),
         TableColumn(field="entry_time", title="entry", formatter=dt, width=135),
         TableColumn(field="entry_price", title="entry price", formatter=price, width=85),
         TableColumn(field="exit_time", title="exit", formatter=dt, width=135),
@@ -509,9 +542,11 @@ def _trade_table(trades: ColumnDataSource) -> DataTable:
         TableColumn(
             field="r_multiple", title="R", formatter=NumberFormatter(format="0.00"), width=55
         ),
-        TableColumn(field="exit_reason", title="exit reason", width=80),
+        TableColumn(
+            field="exit_reason", title="exit reason", formatter=text["exit_reason"], width=80
+        ),
         TableColumn(field="bars_held", title="bars", width=50),
-        TableColumn(field="verified", title="verified", width=60),
+        TableColumn(field="verified", title="verified", formatter=text["verified"], width=60),
     ]
     return DataTable(
         source=trades, columns=cols, name="trade_table", height=320, sortable=True,
