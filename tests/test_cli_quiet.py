@@ -18,8 +18,12 @@ SCRIPT = Path(sys.executable).with_name("tradeforge")
 pytestmark = pytest.mark.skipif(not SCRIPT.exists(), reason="console script not installed")
 
 
-def run(*args: str, home: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TRADEFORGE_HOME": str(home), "FORCE_COLOR": "1", "COLUMNS": "120"}
+def run(*args: str, home: Path, terminal: bool = True) -> subprocess.CompletedProcess:
+    """The console script with ``home``; ``terminal``: stderr counts as a terminal."""
+    env = {**os.environ, "TRADEFORGE_HOME": str(home), "COLUMNS": "120"}
+    env.pop("FORCE_COLOR", None)
+    if terminal:
+        env["FORCE_COLOR"] = "1"
     return subprocess.run(
         [str(SCRIPT), *args], capture_output=True, text=True, timeout=300, env=env, cwd=home
     )
@@ -61,8 +65,9 @@ def test_backtest_stages_and_quiet(home):
     loud = run(*args, home=home)
     quiet = run("-q", *args, home=home)
     assert loud.returncode == quiet.returncode == 0, loud.stderr
-    for stage in ("features → signals → simulate", "run folder", "indicators", "trade paths",
-                  "charts", "report files"):  # fmt: skip
+    for stage in ("backtest EURUSD: features", "backtest EURUSD: signals",
+                  "backtest EURUSD: simulate", "backtest: combine", "run folder", "indicators",
+                  "trade paths", "charts", "report files"):  # fmt: skip
         assert stage in loud.stderr, stage
     assert quiet.stderr == ""
     assert loud.stdout == quiet.stdout and "run folder:" in quiet.stdout
@@ -71,3 +76,29 @@ def test_backtest_stages_and_quiet(home):
 def test_quiet_keeps_errors(home):
     r = run("-q", "backtest", "--strategy", "nope", "-s", "EURUSD", "-t", "H1", home=home)
     assert r.returncode == 2 and "error:" in r.stderr and "nope" in r.stderr
+
+
+DRY_RUN = ("dry-run", "--state", "state", "--strategy", "breakout", "-s", "EURUSD", "-t", "H1",
+           "--replay", "2024-02-01:2024-03-01")  # fmt: skip
+
+
+def test_dry_run_replay_progress_quiet_and_off_a_terminal(home):
+    import shutil
+
+    from tradeforge.data.cache import ParquetStore
+
+    if not ParquetStore(home).has("EURUSD", "H1"):  # the test run alone (-k)
+        assert run("-q", *SYNTH, home=home).returncode == 0
+    bars = ParquetStore(home).load("EURUSD", "H1", "2024-02-01", "2024-03-01")
+    runs = {}
+    for name, args, terminal in (("loud", DRY_RUN, True), ("quiet", ("-q", *DRY_RUN), True),
+                                 ("piped", DRY_RUN, False)):  # fmt: skip
+        shutil.rmtree(home / "state", ignore_errors=True)  # each a fresh replay
+        runs[name] = run(*args, home=home, terminal=terminal)
+        assert runs[name].returncode == 0, runs[name].stderr
+    loud, quiet, piped = runs["loud"], runs["quiet"], runs["piped"]
+    # the bar counts the replayed bars (the history before --replay's start is not played)
+    assert "dry-run: replay" in loud.stderr and f"{len(bars)}/{len(bars)}" in loud.stderr
+    assert quiet.stderr == "" and piped.stderr == ""
+    assert loud.stdout == quiet.stdout
+    assert "closed trade(s)" in piped.stdout and " order " in piped.stdout

@@ -121,3 +121,32 @@ def test_loaded_run_rebuilds_the_signals_from_run_json(tmp_path):
     gapped = np.isclose(out["price"].to_numpy(), bar_open)
     assert (~gapped).sum() > 10
     np.testing.assert_allclose(out["price"][~gapped], last.reindex(out.index)[~gapped])
+
+
+def test_rebuilt_report_computes_the_features_once_per_symbol(tmp_path, monkeypatch):
+    """A report rebuilt from a run folder needs the strategy's features twice — for the
+    indicator lines and for the signals the trade paths replay — and computes them once."""
+    from tradeforge.analytics import write_report
+    from tradeforge.data.sources.synthetic import generate_bars
+    from tradeforge.features.engine import FeatureEngine
+
+    frames = {s: generate_bars(s, "H1", "2024-01-01", "2024-03-01", seed=k)
+              for k, s in enumerate(("EURUSD", "GBPUSD"))}  # fmt: skip
+    result = run_backtest(create_strategy("breakout"), frames, timeframe="H1")
+    write_result(result, tmp_path / "run")
+    loaded = load_run(tmp_path / "run")
+    assert not loaded.signals  # a run folder keeps no signals: they are rebuilt
+    computed: list[str] = []
+    compute = FeatureEngine.compute
+
+    def counted(self, frame, *args, **kwargs):
+        computed.extend(s for s, bars in frames.items() if bars is frame)
+        return compute(self, frame, *args, **kwargs)
+
+    monkeypatch.setattr(FeatureEngine, "compute", counted)
+    files = write_report(loaded, tmp_path / "report", frames, charts=False)
+    assert sorted(computed) == ["EURUSD", "GBPUSD"]
+    page = files.html.read_text()
+    assert "line_EURUSD_donchian_upper_20" in page and "line_GBPUSD_atr_14" in page
+    n = len(result.trades)  # every trade's replay reproduced its recorded exits
+    assert f"<b>{n:,} of {n:,}</b> trades verified" in page

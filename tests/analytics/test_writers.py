@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 import typer
 from rich.console import Console
@@ -159,3 +160,39 @@ def test_html_has_one_price_pane_per_symbol(tmp_path):
     # without bars (a run folder whose bars are gone) the page still has equity and trades
     page = write_report(both, tmp_path / "nobars", charts=False).html.read_text()
     assert '"name":"price_' not in page and '"name":"trade_table"' in page
+
+
+@pytest.mark.parametrize("n_trades", [40, 3_001])
+def test_trade_markers_are_drawn_at_once_only_for_a_few_trades(n_trades):
+    """Up to PATH_VIEW trades their entry and exit markers show before any zoom; beyond, the
+    callback copies them from the trade source once the view holds at most PATH_VIEW."""
+    from bokeh.document import Document
+
+    from tradeforge.analytics.interactive import PATH_VIEW, decoded, labels_of, report_models
+
+    result, ohlc = sample_result(n_trades, 8_000, seed=5)
+    doc = Document()
+    for root in report_models(build_report(result), result, ohlc).values():
+        doc.add_root(root)
+
+    def data(name: str):
+        return doc.get_model_by_name(name).data
+
+    t = result.trades
+    source = data("trades")  # what the callback searches: in entry order
+    assert list(source["entry_time"]) == sorted(source["entry_time"])
+    trades = doc.get_model_by_name("trades")  # text columns as codes into sorted labels
+    for column in ("symbol", "side", "tag", "exit_reason"):
+        assert labels_of(trades)[column] == sorted(set(t[column].astype(str)))
+        assert decoded(trades, column).tolist() == t[column].astype(str).tolist()
+    assert labels_of(trades)["verified"] == ["no"]  # no paths given: none verified
+    long = (t["side"] == "long").to_numpy()
+    shown = [len(data(f"{k}_EURUSD")["x0"]) for k in ("entries_long", "entries_short", "exits")]
+    if n_trades <= PATH_VIEW:
+        assert shown == [long.sum(), (~long).sum(), n_trades]
+        exits = data("exits_EURUSD")
+        expected = t.sort_values("exit_time", kind="stable")["exit_price"]
+        np.testing.assert_array_equal(exits["y"], expected.to_numpy(np.float32))
+        assert list(exits["x0"]) == sorted(exits["x0"])
+    else:
+        assert shown == [0, 0, 0]

@@ -127,3 +127,24 @@ def test_sub_accounts_add_up_to_the_capital_deployed(frames):
     assert res.equity["balance"].iloc[-1] == pytest.approx(100_000.0 + pnl)
     assert res.equity["equity"].min() > 0
     assert build_summary(res)["returns"]["return_pct"] == pytest.approx(pnl / 100_000.0 * 100)
+
+
+@pytest.mark.parametrize("portfolio", ["shared", "sub-accounts"])
+@pytest.mark.parametrize("threads", [False, True])
+def test_stages_are_reported_per_symbol_then_for_the_run(frames, portfolio, threads):
+    from tradeforge.backtest.parallel import ThreadBackend
+
+    seen: list[tuple[str | None, str]] = []
+    run_backtest(
+        create_strategy("sma_cross", {"fast": 5, "slow": 20}),
+        frames,
+        portfolio=portfolio,
+        backend=ThreadBackend(2) if threads else None,
+        stage=lambda symbol, name: seen.append((symbol, name)),
+    )
+    last = "inputs" if portfolio == "shared" else "simulate"
+    for symbol in frames:  # each symbol's stages in order (threads interleave symbols)
+        assert [n for s, n in seen if s == symbol] == ["features", "signals", last]
+    run = ["portfolio", "combine"] if portfolio == "shared" else ["combine"]
+    assert seen[-len(run) :] == [(None, n) for n in run]
+    assert len(seen) == 3 * len(frames) + len(run)

@@ -328,3 +328,16 @@ def test_an_mt5_session_of_two_instances_on_one_symbol_trades_and_is_watched(tmp
         assert book.stats.trades + len(book.positions) >= 1, name
     verdict, doc = read_health(tmp_path / "live")
     assert verdict == "down" and doc["stopped"] and doc["broker"] == "mt5"
+
+
+def test_replay_progress_counts_the_bars_of_every_symbol(tmp_path):
+    seen: list[tuple[int, int]] = []
+    session = make_session(tmp_path, n_bars=120)
+    engine = build_session_dry_run(
+        tmp_path / "s", session, progress=lambda d, t: seen.append((d, t))
+    )
+    engine.run()
+    # the session starts before the bars: every bar of both symbols is played, each counted once
+    total = sum(len(bars_of(tmp_path, s, 120)) for s in ("EURUSD", "GBPUSD"))
+    assert total == 240 and seen[-1] == (total, total)
+    assert [d for d, _ in seen] == list(range(1, total + 1)) and {t for _, t in seen} == {total}

@@ -88,6 +88,25 @@ def test_replay_synthesises_ticks_in_documented_order_and_resumes():
     assert list(feed.window(events[9].time, 2).index) == list(bars.index[:2])
 
 
+def test_replay_progress_counts_the_played_bars_and_resumes_where_it_stopped():
+    bars = make_bars(5, seed=1)
+    seen: list[tuple[int, int]] = []
+    # two bars of history before play_from: not counted
+    feed = ReplayFeed(
+        bars, "EURUSD", "M5", play_from=bars.index[2], progress=lambda d, t: seen.append((d, t))
+    )
+    events = []
+    for event in feed.events():
+        events.append(event)
+        if isinstance(event, Bar):  # told once the bar has been consumed, not before
+            assert seen == [(k, 3) for k in range(1, event.index - 1)]
+    assert seen == [(1, 3), (2, 3), (3, 3)] and feed.total == 3
+    seen.clear()
+    resume = [e for e in events if isinstance(e, Bar)][1].key  # after the second played bar
+    assert list(feed.events(resume)) == events[10:]
+    assert seen == [(2, 3), (3, 3)]
+
+
 def test_replay_uses_real_ticks_when_given():
     bars = make_bars(2, seed=1)
     ticks = pd.DataFrame(

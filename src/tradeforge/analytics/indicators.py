@@ -2,7 +2,8 @@
 
 A run folder keeps trades, legs, equity and signals, not the feature frame, so the report
 recomputes the strategy's features (its ``features()`` requests, from the run's recorded
-strategy name and parameters) on the bars it draws. On a rebuilt report the bars start a
+strategy name and parameters) on the bars it draws, once per symbol (`strategy_features`:
+the same frames give the rebuilt signals of the trade paths). On a rebuilt report the bars start a
 little before the first trade (`load_run_bars` pads them), so a recursive feature such as an
 EMA may differ from the run's value during its first warm-up bars.
 
@@ -29,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tradeforge.core.errors import ConfigError
+from tradeforge.core.errors import ConfigError, TradeforgeError
 
 #: a column with at most this many distinct values is a state or a flag, not a line
 MAX_STATES = 3
@@ -118,11 +119,37 @@ def strategy_of(config: Mapping[str, Any] | None) -> Any:
         return None
 
 
-def strategy_indicators(
+def strategy_features(
     config: Mapping[str, Any] | None, ohlc: Mapping[str, pd.DataFrame] | None
+) -> dict[str, pd.DataFrame]:
+    """{symbol: its bars plus the run's strategy features} (`Strategy.compute_features`),
+    computed once per symbol for both the indicator lines (`strategy_indicators`) and the
+    rebuilt signals (`tradeforge.analytics.tradepath.trade_paths`). Empty when the run names
+    no strategy this process knows; a symbol the features fail on is left out."""
+    strategy = strategy_of(config)
+    if strategy is None or not ohlc:
+        return {}
+    timeframe = (config or {}).get("timeframe")
+    out = {}
+    for symbol in sorted(ohlc):
+        bars = ohlc[symbol]
+        if len(bars) == 0:
+            continue
+        try:
+            out[symbol] = strategy.compute_features(bars, timeframe)
+        except TradeforgeError:
+            continue
+    return out
+
+
+def strategy_indicators(
+    config: Mapping[str, Any] | None,
+    ohlc: Mapping[str, pd.DataFrame] | None,
+    features: Mapping[str, pd.DataFrame] | None = None,
 ) -> dict[str, Indicators]:
     """{symbol: `Indicators`} of the run's strategy features on ``ohlc`` (empty when the
-    strategy is unknown or declares no features)."""
+    strategy is unknown or declares no features). ``features`` are the frames of
+    `strategy_features` when already computed (else computed here)."""
     strategy = strategy_of(config)
     if strategy is None or not ohlc:
         return {}
@@ -131,16 +158,17 @@ def strategy_indicators(
         return {}
     from tradeforge.features.engine import FeatureEngine
 
+    if features is None:
+        features = strategy_features(config, ohlc)
     engine = FeatureEngine()
     timeframe = (config or {}).get("timeframe")
     out = {}
     for symbol in sorted(ohlc):
-        bars = ohlc[symbol]
-        if len(bars) == 0:
+        bars, frame = ohlc[symbol], features.get(symbol)
+        if frame is None or len(bars) == 0:
             continue
         plan = engine.plan(bars, requests, timeframe)
         groups = [(str(r.key[0]), tuple(r.columns)) for r in plan.requested]
-        frame = engine.compute(bars, requests, timeframe, keep_input=False)
         ind = classify(bars, groups, frame)
         if ind:
             out[symbol] = ind

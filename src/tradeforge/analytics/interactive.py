@@ -32,7 +32,11 @@ break-even, each trailing step) and every target level, filled or not, and the s
 signals (`tradeforge.analytics.tradepath` recomputes them). There can be several per trade
 and 50,000 trades, so they are kept in hidden sources and copied into the drawn ones only
 when the visible span holds at most ``PATH_VIEW`` of them (another `CustomJS` on the x
-range): zoomed out the page draws none, and its first render does not pay for them.
+range): zoomed out the page draws none, and its first render does not pay for them. The
+entry and exit markers follow the same rule, read from the trades' table source itself (in
+entry order; no second copy, no per-symbol filter lists in the page): drawing and
+hit-indexing 50,000 entries and 50,000 exits measured about a quarter of the reference page's
+first render. A run of at most ``PATH_VIEW`` trades shows its markers from the start.
 
 Per tag and per symbol: the closed P&L accumulated over time, one line per tag (symbol),
 at most ``GROUP_POINTS`` points each, beside the breakdown tables.
@@ -45,6 +49,7 @@ first appearance, by a sequential one, so the same run gives a byte-identical pa
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -54,13 +59,12 @@ import pandas as pd
 from bokeh.embed import components
 from bokeh.layouts import column, row
 from bokeh.models import (
-    BooleanFilter,
-    CDSView,
     ColumnDataSource,
     CustomJS,
     DataTable,
     DateFormatter,
     HoverTool,
+    HTMLTemplateFormatter,
     NumberFormatter,
     Range1d,
     TableColumn,
@@ -138,20 +142,39 @@ function lower(xs, v) { let lo = 0, hi = xs.length;
   while (lo < hi) { const m = (lo + hi) >> 1; if (xs[m] < v) lo = m + 1; else hi = m; }
   return lo; }
 for (const [store, views, span, colors] of items) {
-  const d = store.data, x0 = d.x0, n = x0.length;
+  const d = store.data, x0 = d.x0, x1 = d.x1 || x0, n = x0.length;  // points: no x1
   const a = lower(x0, s - span), b = lower(x0, e);
   const out = views.map(() => ({x0: [], x1: [], y: [], color: [], marker: []}));
   if (b - a <= limit) {
     for (let i = a; i < b; i++) {
-      if (d.x1[i] < s) continue;
+      if (x1[i] < s) continue;
       const k = d.kind[i], o = out[views.length > 1 ? k : 0];
-      o.x0.push(x0[i]); o.x1.push(d.x1[i]); o.y.push(d.y[i]);
+      o.x0.push(x0[i]); o.x1.push(x1[i]); o.y.push(d.y[i]);
       o.color.push(colors[k % colors.length]);
       o.marker.push(k > 0 ? "triangle" : "inverted_triangle");
     }
   }
   views.forEach((v, k) => { v.data = out[k]; });
 }
+"""
+
+_MARKERS_JS = """
+const s = xr.start, e = xr.end, d = src.data, et = d.entry_time;
+function lower(xs, v) { let lo = 0, hi = xs.length;
+  while (lo < hi) { const m = (lo + hi) >> 1; if (xs[m] < v) lo = m + 1; else hi = m; }
+  return lo; }
+const a = lower(et, s - span), b = lower(et, e);
+const out = views.map(() => ({x0: [], y: []}));  // long entries, short entries, exits
+if (b - a <= limit) {
+  for (let i = a; i < b; i++) {
+    if (d.symbol[i] !== symbol) continue;  // codes (see _trade_source)
+    if (et[i] >= s) { const o = out[d.side[i] === long ? 0 : 1];
+                      o.x0.push(et[i]); o.y.push(d.entry_price[i]); }
+    const x = d.exit_time[i];
+    if (x >= s && x <= e) { out[2].x0.push(x); out[2].y.push(d.exit_price[i]); }
+  }
+}
+views.forEach((v, k) => { v.data = out[k]; });
 """
 
 _SELECT_JS = """
@@ -234,13 +257,29 @@ def _curves(result: BacktestResult) -> dict[str, np.ndarray]:
     return {"x": x, "equity": equity, "dd": dd}
 
 
-def _trade_source(result: BacktestResult) -> ColumnDataSource:
-    t = result.trades.reset_index(drop=True)
+def _trade_source(result: BacktestResult, verified: frozenset[int]) -> ColumnDataSource:
+    """The trades' table and marker source, in entry order (the markers' callback searches
+    it by entry time); ``verified``: the ids whose replayed path reproduced the recorded
+    exits (`TradePaths.verified`), "yes" in the table. Text columns (symbol, tag, side,
+    exit reason, verified) are small integer codes into their sorted labels, kept in the
+    source's ``tags`` (`labels_of`): 50,000 trades' texts as JSON strings were 2.3 MB of the
+    page, as codes they are 0.3 MB, and sorting by a code sorts by its label."""
+    t = result.trades.sort_values("entry_time", kind="stable", ignore_index=True)
+    ids = t["trade_id"].to_numpy(np.int64)
+    verified_text = np.where(np.isin(ids, list(verified)), "yes", "no")
+    labels: dict[str, list[str]] = {}
+
+    def coded(column: str, values: Any) -> np.ndarray:
+        values = np.asarray(values, dtype=str)
+        labels[column] = sorted(set(values.tolist()))
+        codes = np.searchsorted(np.asarray(labels[column], dtype=str), values)
+        return codes.astype(np.int8 if len(labels[column]) <= 127 else np.int32)
+
     data = {
         "trade_id": t["trade_id"].to_numpy(np.int32),
-        "symbol": t["symbol"].astype(str).tolist(),
-        "tag": t["tag"].astype(str).tolist(),
-        "side": t["side"].astype(str).tolist(),
+        "symbol": coded("symbol", t["symbol"].astype(str)),
+        "tag": coded("tag", t["tag"].astype(str)),
+        "side": coded("side", t["side"].astype(str)),
         "entry_time": _ms(t["entry_time"]),
         "exit_time": _ms(t["exit_time"]),
         "entry_price": t["entry_price"].to_numpy(np.float32),
@@ -249,10 +288,22 @@ def _trade_source(result: BacktestResult) -> ColumnDataSource:
         "size": t["size"].to_numpy(np.float32),
         "pnl": t["pnl"].to_numpy(np.float64).round(2),
         "r_multiple": t["r_multiple"].to_numpy(np.float32),
-        "exit_reason": t["exit_reason"].astype(str).tolist(),
+        "exit_reason": coded("exit_reason", t["exit_reason"].astype(str)),
         "bars_held": t["bars_held"].to_numpy(np.int32),
+        "verified": coded("verified", verified_text),
     }
-    return ColumnDataSource(data, name="trades")
+    return ColumnDataSource(data, name="trades", tags=[labels])
+
+
+def labels_of(trades: ColumnDataSource) -> dict[str, list[str]]:
+    """The labels of the trade source's text columns, each stored as codes into its sorted
+    labels (`_trade_source`)."""
+    return trades.tags[0]
+
+
+def decoded(trades: ColumnDataSource, column: str) -> np.ndarray:
+    """A text column of the trade source as its labels."""
+    return np.asarray(labels_of(trades)[column], dtype=object)[np.asarray(trades.data[column])]
 
 
 def _price_pane(
@@ -261,7 +312,6 @@ def _price_pane(
     budget: int,
     xr: Range1d,
     trades: ColumnDataSource,
-    symbols: np.ndarray,
     ind: Indicators,
     paths: TradePaths,
 ) -> list:
@@ -290,18 +340,7 @@ def _price_pane(
     for col in ind.price:
         p.line("x", col, source=view, color=next(colors), line_width=1.4, legend_label=col,
                name=f"line_{symbol}_{col}")  # fmt: skip
-    mine = symbols == symbol
-    side = np.asarray(trades.data["side"])
-    for s, marker, color in (
-        ("long", "triangle", "#1565c0"),
-        ("short", "inverted_triangle", "#ef6c00"),
-    ):
-        flt = CDSView(filter=BooleanFilter((mine & (side == s)).tolist()))
-        p.scatter("entry_time", "entry_price", source=trades, view=flt, marker=marker, size=9,
-                  color=color, legend_label=f"{s} entry")  # fmt: skip
-    flt = CDSView(filter=BooleanFilter(mine.tolist()))
-    p.scatter("exit_time", "exit_price", source=trades, view=flt, marker="x", size=9,
-              color="#333333", legend_label="exit")  # fmt: skip
+    _trade_markers(p, symbol, xr, trades)
     _path_glyphs(p, symbol, xr, paths)
     p.legend.location = "top_left"
     p.legend.click_policy = "hide"
@@ -335,13 +374,48 @@ def _price_pane(
 
 
 def _path_store(name: str, frame: pd.DataFrame, kind: np.ndarray, x0: str, x1: str):
-    """A hidden source of segments (or points: ``x0 == x1``) sorted by ``x0``, and the
-    longest one's span in ms (how far before the view a visible segment may start)."""
+    """A hidden source of segments (or points: ``x0 == x1``, stored without ``x1``) sorted
+    by ``x0``, and the longest one's span in ms (how far before the view a visible segment
+    may start)."""
     a, b = _ms(frame[x0]), _ms(frame[x1])
-    data = {"x0": a, "x1": b, "y": frame["price"].to_numpy(np.float32),
-            "kind": kind.astype(np.int8)}  # fmt: skip
+    data = {"x0": a, "y": frame["price"].to_numpy(np.float32), "kind": kind.astype(np.int8)}
+    if x1 != x0:
+        data["x1"] = b
     span = float(np.max(b - a)) if len(a) else 0.0
     return ColumnDataSource(data, name=name), span
+
+
+def _trade_markers(p, symbol: str, xr: Range1d, trades: ColumnDataSource) -> None:
+    """Entry and exit markers of ``symbol``'s trades on the price figure ``p``, copied from
+    the trades' own source by the `_MARKERS_JS` callback when the view holds at most
+    `PATH_VIEW` trades (see the module docstring); a run of so few shows them at once."""
+    d = trades.data
+    mine = decoded(trades, "symbol") == symbol
+    long = decoded(trades, "side") == "long"
+    entry, exit_ = np.asarray(d["entry_time"]), np.asarray(d["exit_time"])
+    by_exit = np.flatnonzero(mine)[np.argsort(exit_[mine], kind="stable")]
+    rows = (np.flatnonzero(mine & long), np.flatnonzero(mine & ~long), by_exit)
+    drawn = mine.sum() <= PATH_VIEW  # as the callback draws them zoomed out
+    views = []
+    for (name, x, y, marker, color, label), picked in zip((
+        ("entries_long", entry, "entry_price", "triangle", "#1565c0", "long entry"),
+        ("entries_short", entry, "entry_price", "inverted_triangle", "#ef6c00", "short entry"),
+        ("exits", exit_, "exit_price", "x", "#333333", "exit"),
+    ), rows, strict=True):  # fmt: skip
+        picked = picked if drawn else picked[:0]
+        data = {"x0": x[picked], "y": np.asarray(d[y])[picked]}
+        views.append(ColumnDataSource(data, name=f"{name}_{symbol}"))
+        p.scatter("x0", "y", source=views[-1], marker=marker, size=9, color=color,
+                  legend_label=label)  # fmt: skip
+    span = float(np.max(exit_[mine] - entry[mine])) if mine.any() else 0.0
+    cb = CustomJS(
+        args={"xr": xr, "src": trades, "views": views, "span": span, "limit": PATH_VIEW,
+              "symbol": labels_of(trades)["symbol"].index(symbol) if mine.any() else -1,
+              "long": labels_of(trades)["side"].index("long") if long.any() else -1},
+        code=_MARKERS_JS,
+    )  # fmt: skip
+    xr.js_on_change("start", cb)
+    xr.js_on_change("end", cb)
 
 
 def _path_glyphs(p, symbol: str, xr: Range1d, paths: TradePaths) -> None:
@@ -442,15 +516,22 @@ def _fit(level: Mapping[str, np.ndarray], cols) -> tuple[float, float]:
     return lo - margin, hi + margin
 
 
+def _label_formatter(labels: list[str]) -> HTMLTemplateFormatter:
+    """Shows a code of the trade source as its label (HTML-escaped)."""
+    names = json.dumps(labels).replace("<", "\\u003c").replace(">", "\\u003e")
+    return HTMLTemplateFormatter(template=f"<%- {names}[value] %>")
+
+
 def _trade_table(trades: ColumnDataSource) -> DataTable:
+    text = {k: _label_formatter(v) for k, v in labels_of(trades).items()}
     dt = DateFormatter(format="%Y-%m-%d %H:%M")
     price = NumberFormatter(format="0.00000")
     money = NumberFormatter(format="0,0.00")
     cols = [
         TableColumn(field="trade_id", title="#", width=50),
-        TableColumn(field="symbol", title="symbol", width=70),
-        TableColumn(field="side", title="side", width=50),
-        TableColumn(field="tag", title="tag", width=80),
+        TableColumn(field="symbol", title="symbol", formatter=text["symbol"], width=70),
+        TableColumn(field="side", title="side", formatter=text["side"], width=50),
+        TableColumn(field="tag", title="tag", formatter=text["tag"], width=80),
         TableColumn(field="entry_time", title="entry", formatter=dt, width=135),
         TableColumn(field="entry_price", title="entry price", formatter=price, width=85),
         TableColumn(field="exit_time", title="exit", formatter=dt, width=135),
@@ -461,8 +542,11 @@ def _trade_table(trades: ColumnDataSource) -> DataTable:
         TableColumn(
             field="r_multiple", title="R", formatter=NumberFormatter(format="0.00"), width=55
         ),
-        TableColumn(field="exit_reason", title="exit reason", width=80),
+        TableColumn(
+            field="exit_reason", title="exit reason", formatter=text["exit_reason"], width=80
+        ),
         TableColumn(field="bars_held", title="bars", width=50),
+        TableColumn(field="verified", title="verified", formatter=text["verified"], width=60),
     ]
     return DataTable(
         source=trades, columns=cols, name="trade_table", height=320, sortable=True,
@@ -522,7 +606,8 @@ def report_models(
     paths: TradePaths | None = None,
 ) -> dict[str, Any]:
     """The page's Bokeh roots: ``charts`` (candles, indicators, trades, equity, drawdown on
-    one time axis), ``table`` (the trades), ``dist`` (R histogram, monthly returns) and, with
+    one time axis), ``table`` (the trades, with whether each one's path was ``verified``),
+    ``dist`` (R histogram, monthly returns) and, with
     trades, ``by_tag`` / ``by_symbol`` (closed P&L per tag / symbol). ``indicators``
     ({symbol: `Indicators`}, from `strategy_indicators`) adds the strategy's feature lines,
     ``paths`` (`trade_paths`) each trade's stops, targets and the signals."""
@@ -531,8 +616,8 @@ def report_models(
     t1 = float(curves["x"][-1]) if len(curves["x"]) else 1.0
     pad = (t1 - t0) * 0.01 or 3_600_000.0
     xr = Range1d(t0 - pad, t1 + pad, name="x_range")
-    trades = _trade_source(result)
-    symbols = np.asarray(trades.data["symbol"])
+    paths = paths or TradePaths()
+    trades = _trade_source(result, paths.verified)
     bars = {s: b for s, b in (ohlc or {}).items() if s in report.run["symbols"] and len(b)}
     indicators = dict(indicators or {})
     n_lines = max((len(indicators.get(s, NO_INDICATORS).columns) for s in bars), default=0)
@@ -540,9 +625,7 @@ def report_models(
     panes = []
     for s in sorted(bars):
         ind = indicators.get(s, NO_INDICATORS)
-        panes.extend(
-            _price_pane(s, bars[s], budget, xr, trades, symbols, ind, paths or TradePaths())
-        )
+        panes.extend(_price_pane(s, bars[s], budget, xr, trades, ind, paths))
     eq_src = ColumnDataSource(curves, name="curves")
     eq = figure(name="equity", title="Equity", x_axis_type="datetime", x_range=xr, height=220,
                 sizing_mode="stretch_width", tools=TOOLS, active_scroll="xwheel_zoom")  # fmt: skip

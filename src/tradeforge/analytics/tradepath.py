@@ -9,9 +9,9 @@ from its recorded fill price, initial stop and size, and writes down each change
 (break-even, every trailing step) and every target level, filled or not.
 
 The signal rows come from the run (``result.signals``, a fresh run) or, for a run loaded
-from its folder, from the strategy recorded in ``run.json`` recomputed on the bars (as
-`tradeforge.analytics.indicators` does for the features). A trade is matched to its row by
-signal bar, side and tag.
+from its folder, from the strategy recorded in ``run.json`` recomputed on the bars — on the
+feature frames `tradeforge.analytics.indicators.strategy_features` computed once for the
+indicator lines too. A trade is matched to its row by signal bar, side and tag.
 
 Replayed exits are checked against the recorded legs (bar, reason, size and price, within
 half a tick): a trade whose replay differs — other bars than the run's, a strategy this
@@ -170,9 +170,15 @@ def _replay(
     return ns, nt_, nl
 
 
-def rebuild_signals(config: Mapping[str, Any] | None, symbol: str, bars: pd.DataFrame):
+def rebuild_signals(
+    config: Mapping[str, Any] | None,
+    symbol: str,
+    bars: pd.DataFrame,
+    features: pd.DataFrame | None = None,
+):
     """The `Signals` of the run's recorded strategy on ``bars`` (None when the run names no
-    strategy this process knows, or the strategy fails on these bars)."""
+    strategy this process knows, or the strategy fails on these bars). ``features``: the
+    strategy's feature frame of ``bars`` when already computed (`strategy_features`)."""
     from tradeforge.analytics.indicators import strategy_of
 
     strategy = strategy_of(config)
@@ -181,8 +187,9 @@ def rebuild_signals(config: Mapping[str, Any] | None, symbol: str, bars: pd.Data
     try:
         spec = _spec(config)
         inst = spec.instrument(symbol) if spec is not None else symbol
-        frame = strategy.compute_features(bars, (config or {}).get("timeframe"))
-        return strategy.signals(frame, inst)
+        if features is None:
+            features = strategy.compute_features(bars, (config or {}).get("timeframe"))
+        return strategy.signals(features, inst)
     except TradeforgeError:
         return None
 
@@ -200,10 +207,12 @@ def trade_paths(
     result: BacktestResult,
     ohlc: Mapping[str, pd.DataFrame] | None,
     signals: Mapping[str, Any] | None = None,
+    features: Mapping[str, pd.DataFrame] | None = None,
 ) -> TradePaths:
     """The stop, target and signal paths of ``result``'s trades on the bars ``ohlc`` (see the
     module docstring). ``signals`` ({symbol: `Signals` computed on those bars}) defaults to
-    ``result.signals``, else to the strategy's signals recomputed from ``run.json``."""
+    ``result.signals``, else to the strategy's signals recomputed from ``run.json`` — on
+    ``features`` ({symbol: feature frame of `strategy_features`}) when given."""
     parts: list[TradePaths] = []
     spec = _spec(result.config)
     given = dict(signals or result.signals or {})
@@ -213,7 +222,7 @@ def trade_paths(
         mine = trades[trades["symbol"].astype(str) == symbol] if len(trades) else trades
         sig = given.get(symbol)
         if not isinstance(sig, Signals) and len(bars):
-            sig = rebuild_signals(result.config, symbol, bars)
+            sig = rebuild_signals(result.config, symbol, bars, (features or {}).get(symbol))
         if not isinstance(sig, Signals) or sig.n_bars != len(bars):
             sig = None
         parts.append(_symbol_paths(symbol, bars, mine, result.legs, sig, spec))

@@ -24,7 +24,7 @@ from tradeforge.analytics.format import (
     fmt,
     sign,
 )
-from tradeforge.analytics.indicators import Indicators, strategy_indicators
+from tradeforge.analytics.indicators import Indicators, strategy_features, strategy_indicators
 from tradeforge.analytics.report import NO_TRADES, Report, build_report
 from tradeforge.analytics.schema import SCHEMA_VERSION
 from tradeforge.core.atomic import atomic_write_bytes
@@ -80,14 +80,16 @@ def write_report(
     out = user_path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rep = report if report is not None else build_report(result)
+    features = None  # the strategy's feature frames: computed once for indicators and paths
     if indicators is None:
         say("indicators")
-        indicators = strategy_indicators(result.config, ohlc)
+        features = strategy_features(result.config, ohlc)
+        indicators = strategy_indicators(result.config, ohlc, features)
     if paths is None:
         from tradeforge.analytics.tradepath import trade_paths
 
         say("trade paths")
-        paths = trade_paths(result, ohlc, signals)
+        paths = trade_paths(result, ohlc, signals, features)
     chart_paths: list[Path] = []
     if charts:
         from tradeforge.plotting import render_charts
@@ -213,7 +215,7 @@ def render_html(
     returns, closed P&L per tag and per symbol beside their tables; then the other tables.
     The PNG charts stay in ``charts/`` (linked, not embedded)."""
     title = "tradeforge report — " + (", ".join(report.run["symbols"]) or "run")
-    head, script, divs = "", "", {}
+    head, script, divs, verified_note = "", "", {}, ""
     if result is not None and len(result.equity):
         from tradeforge.analytics import interactive
 
@@ -223,7 +225,10 @@ def render_html(
             paths = trade_paths(result, ohlc)
         script, divs = interactive.interactive_components(report, result, ohlc, indicators, paths)
         head = interactive.bokeh_resources()
+        verified_note = _verified_note(len(result.trades), len(paths.verified))
     body = [summary_html(report, "Key metrics")]
+    if divs and not report.no_trades:
+        body.append(verified_note)
     if divs:
         body.append("<h2>Price, equity and drawdown</h2>")
         body.append(
@@ -266,6 +271,17 @@ def render_html(
 
         page = stable_ids(page)
     return page
+
+
+def _verified_note(n_trades: int, n_verified: int) -> str:
+    """How many trades' drawn paths were verified (`TradePaths.verified`)."""
+    return (
+        f"<p class=note id=verified>Trade paths: <b>{n_verified:,} of {n_trades:,}</b> trades "
+        "verified — replayed through the backtest's rules, they reproduced their recorded "
+        "exits, so their stop moves and every target are drawn; the others show only what the "
+        "run recorded (initial stop, filled targets). The trade table's <i>verified</i> column "
+        "says which.</p>"
+    )
 
 
 def notebook_html(report: Report, figure: Any, height: int = 900) -> str:

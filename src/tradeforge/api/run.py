@@ -106,13 +106,16 @@ class BacktestRun:
 
     @cached_property
     def _chart_lines(self) -> tuple:
-        """The strategy's indicators and the trades' stop/target paths (computed once)."""
-        from tradeforge.analytics.indicators import strategy_indicators
+        """The strategy's indicators and the trades' stop/target paths (computed once, on
+        one computation of the strategy's features)."""
+        from tradeforge.analytics.indicators import strategy_features, strategy_indicators
         from tradeforge.analytics.tradepath import trade_paths
 
+        config = self.result.config
+        features = strategy_features(config, self.bars)
         return (
-            strategy_indicators(self.result.config, self.bars),
-            trade_paths(self.result, self.bars, self.result.signals),
+            strategy_indicators(config, self.bars, features),
+            trade_paths(self.result, self.bars, self.result.signals, features),
         )
 
     def plot(self, path: str | Path | None = None) -> LayoutDOM:

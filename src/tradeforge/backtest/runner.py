@@ -9,7 +9,8 @@ blown-account rule on that balance); ``sub-accounts`` gives each symbol its own
 
 Each symbol is one job (`_symbol_job`): load its bars (from ``data`` or a `StoreSlice`),
 features, signals, then either its whole simulation (sub-accounts) or its kernel inputs
-(`prepare_symbol`, a shared portfolio, simulated afterwards in this process). Jobs run
+(`prepare_symbol`, a shared portfolio, simulated afterwards in this process); an optional
+``stage`` callback hears each stage start (`Stage`: the CLI's progress bar shows them). Jobs run
 through the backends of `tradeforge.backtest.parallel` — the same ones the research layer
 uses: serial, a thread pool (the kernels release the GIL: no pickling, no start-up, results
 stay arrays) or a Dask cluster. `plan_execution` picks serial when the work is too small for
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -51,6 +53,10 @@ from tradeforge.trading.result import EQUITY_COLUMNS, BacktestResult
 from tradeforge.trading.spec import RunSpec
 
 Progress = Callable[[str, int, int], None]  # (symbol, done, total)
+#: (symbol, stage) as a stage starts: per symbol "features", "signals", then "simulate" (its
+#: own account) or "inputs" (its kernel inputs, for a shared portfolio); then, symbol None,
+#: "portfolio" (the shared portfolio's simulation) and "combine"
+Stage = Callable[[str | None, str], None]
 
 #: Fewer bars than this per symbol (on average) and threads do not pay on two cores: the
 #: per-symbol work is then dominated by pandas bookkeeping that holds the GIL (measured in
@@ -124,26 +130,35 @@ class _Output:
     timeframe: str
 
 
-def _symbol_job(state: _JobState, symbol: str) -> _Output:
+def _symbol_job(state: _JobState, symbol: str, stage: Stage | None = None) -> _Output:
+    say = (lambda name: stage(symbol, name)) if stage is not None else _silent
     spec = state.spec
     bars = state.bars(symbol)
     check_cancelled()
+    say("features")
     frame = state.strategy.compute_features(bars, spec.timeframe)
     check_cancelled()
+    say("signals")
     instrument = spec.instrument(symbol)
     signals = state.strategy.signals(frame, instrument)
     checksum = cached_frame_checksum(bars)
     tf = str(spec.timeframe) if spec.timeframe else _tf_name(bars)
     check_cancelled()
     if _shared(spec):
+        say("inputs")
         inputs = prepare_symbol(
             frame, signals, instrument, spec, symbol=symbol, conversion=state.conversion
         )
         return _Output(symbol, signals, inputs, None, checksum, tf)
+    say("simulate")
     run = simulate_symbol(
         frame, signals, instrument, spec, symbol=symbol, conversion=state.conversion
     )
     return _Output(symbol, signals, None, run, checksum, tf)
+
+
+def _silent(_name: str) -> None:
+    pass
 
 
 def _shared(spec: RunSpec) -> bool:
@@ -173,6 +188,7 @@ def run_backtest(
     scheduler: str | None = None,
     backend: Backend | None = None,
     progress: Progress | None = None,
+    stage: Stage | None = None,
     extra_config: Mapping[str, Any] | None = None,
     **keywords: Any,
 ) -> BacktestResult:
@@ -190,7 +206,9 @@ def run_backtest(
     ``workers > 1`` runs symbols on that many threads when the work pays (`plan_execution`);
     ``scheduler`` (``tcp://host:8786``) or ``backend`` runs them there instead. Results are
     identical whichever ran; ``result.execution`` says which.
-    ``progress(symbol, done, total)`` is called as symbols finish, in completion order.
+    ``progress(symbol, done, total)`` is called as symbols finish, in completion order;
+    ``stage(symbol, name)`` as each stage starts (see `Stage`), from the thread running the
+    symbol — in this process only: jobs on a Dask cluster report their completion alone.
     """
     if workers < 1:
         raise ConfigError(f"workers must be >= 1, got {workers}")
@@ -224,13 +242,16 @@ def run_backtest(
             progress(symbols[i], done, total)
 
     done = 0
+    job: Callable[[_JobState, str], _Output] = _symbol_job
+    if stage is not None and isinstance(backend, (InProcessBackend, ThreadBackend)):
+        job = partial(_symbol_job, stage=stage)
     try:
-        outputs = backend.map(_symbol_job, shared, symbols, on_result=report)
+        outputs = backend.map(job, shared, symbols, on_result=report)
     finally:
         release(shared)
         if own and plan.backend == "dask":
             backend.close()
-    result = _combine(outputs, spec, extra_config)
+    result = _combine(outputs, spec, extra_config, stage or (lambda _symbol, _name: None))
     result.execution = plan.to_dict()
     return result
 
@@ -244,19 +265,22 @@ def _make_backend(plan: ExecutionPlan, scheduler: str | None) -> Backend:
 
 
 def _combine(
-    outputs: list[_Output], spec: RunSpec, extra_config: Mapping[str, Any] | None
+    outputs: list[_Output], spec: RunSpec, extra_config: Mapping[str, Any] | None, stage: Stage
 ) -> BacktestResult:
     """The symbols' outputs (sorted by symbol) as one result."""
     config = {**run_config(spec), **dict(extra_config or {})}
     checksums = {f"{o.symbol}/{o.timeframe}": o.checksum for o in outputs}
     if _shared(spec):
         inputs = [o.inputs for o in outputs if o.inputs is not None]
+        stage(None, "portfolio")
         runs, equity = run_portfolio(inputs, spec.initial_capital)
+        stage(None, "combine")
         result = combine_runs(
             runs, spec.initial_capital, config=config, checksums=checksums, equity=equity
         )
     else:
         runs = [o.run for o in outputs if o.run is not None]
+        stage(None, "combine")
         result = combine_runs(runs, spec.initial_capital, config=config, checksums=checksums)
     result.signals = {o.symbol: o.signals for o in outputs}
     return result

@@ -47,7 +47,11 @@ def run_and_write(
     from tradeforge.backtest import run_backtest, write_result
     from tradeforge.backtest.io import execution_notes, staged_folder
 
-    with progress_bar("backtest: features → signals → simulate", len(spec.symbols)) as advance:
+    with progress_bar("backtest", len(spec.symbols)) as advance:
+
+        def stage(symbol: str | None, name: str) -> None:
+            advance(0, description=f"backtest {symbol}: {name}" if symbol else f"backtest: {name}")
+
         result = run_backtest(
             strategy,
             frames,
@@ -56,6 +60,7 @@ def run_and_write(
             workers=workers,
             scheduler=scheduler,
             progress=lambda _sym, _done, _total: advance(),
+            stage=stage,
         )
     ohlc = frames if isinstance(frames, dict) else None
     with staged_folder(out) as stage, stages("backtest") as step:

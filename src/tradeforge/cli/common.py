@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -307,8 +308,8 @@ def load_instruments(path: Path | None) -> None:
 # One facility for every long command: a bar (`progress_bar`) when the work has a count, a
 # spinner naming the running stage (`stages`) otherwise, and `info` lines. All of it goes to
 # stderr, so stdout carries only results (identical with and without ``-q``); the root
-# ``-q/--quiet`` option (`set_quiet`) silences it, errors excepted. Rich draws it only on a
-# terminal (``FORCE_COLOR=1`` forces one, e.g. in CI logs).
+# ``-q/--quiet`` option (`set_quiet`) silences it, errors excepted. Bars and spinners are
+# drawn only on a terminal (``FORCE_COLOR=1`` forces one, e.g. in CI logs).
 _quiet = False
 
 
@@ -324,11 +325,20 @@ def info(message: str) -> None:
         console_err.print(message, highlight=False, soft_wrap=True)
 
 
+def _drawn() -> bool:
+    """Whether progress is drawn: not with ``-q``, and only on a terminal (piped or
+    redirected stderr stays clean, and a per-bar callback costs nothing there)."""
+    return not _quiet and console_err.is_terminal
+
+
 @contextmanager
 def progress_bar(description: str, total: int | None) -> Iterator:
-    """A rich progress bar on stderr (nothing with ``-q``); yields ``advance(n=1, total=None)``."""
-    if _quiet:
-        yield lambda n=1, total=None: None
+    """A rich progress bar on stderr (nothing with ``-q`` or off a terminal); yields
+    ``advance(n=1, total=None, *, completed=None, description=None)``: ``completed`` sets
+    the count instead of advancing it; a new ``description`` (the running stage) is drawn
+    at once, so a short stage is seen too."""
+    if not _drawn():
+        yield lambda n=1, total=None, **_kw: None
         return
     columns = [
         TextColumn("[bold]{task.description}"),
@@ -337,13 +347,28 @@ def progress_bar(description: str, total: int | None) -> Iterator:
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     ]
-    with Progress(*columns, console=console_err, transient=True) as progress:
+    # results printed on stdout while the bar runs (a dry-run's decisions) go above the bar
+    # when both share the terminal, and stay on stdout when it is piped
+    with Progress(
+        *columns, console=console_err, transient=True, redirect_stdout=sys.stdout.isatty()
+    ) as progress:
         task = progress.add_task(description, total=total)
 
-        def advance(n: int = 1, total: int | None = None) -> None:
-            if total is not None:
-                progress.update(task, total=total)
-            progress.advance(task, n)
+        def advance(
+            n: int = 1,
+            total: int | None = None,
+            *,
+            completed: int | None = None,
+            description: str | None = None,
+        ) -> None:
+            progress.update(
+                task,
+                total=total,
+                completed=completed,
+                advance=None if completed is not None else n,
+                description=description,
+                refresh=description is not None,
+            )
 
         yield advance
 
@@ -351,14 +376,17 @@ def progress_bar(description: str, total: int | None) -> Iterator:
 @contextmanager
 def stages(description: str) -> Iterator[Callable[[str], None]]:
     """A spinner on stderr showing ``description`` and the stage running (nothing with
-    ``-q``); yields ``stage(name)`` to call as each stage starts."""
-    if _quiet:
+    ``-q`` or off a terminal); yields ``stage(name)`` to call as each stage starts."""
+    if not _drawn():
         yield lambda _name: None
         return
     from rich.live import Live
     from rich.spinner import Spinner
 
-    with Live(Spinner("dots", description), console=console_err, transient=True) as live:
+    spinner = Spinner("dots", description)
+    with Live(
+        spinner, console=console_err, transient=True, redirect_stdout=sys.stdout.isatty()
+    ) as live:
 
         def stage(name: str) -> None:  # drawn at once: a short stage is seen too
             live.update(Spinner("dots", f"{description}: {name}"), refresh=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import inspect
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,6 +28,7 @@ from tradeforge.cli.common import (
     mt5_password,
     option,
     positive,
+    progress_bar,
     run_options,
     run_spec,
     symbol_names,
@@ -108,6 +111,14 @@ def _echo(decision: dict[str, Any]) -> None:
 
 
 #: Risk-guard options of dry-run and live (``stale_seconds`` has a per-command default).
+@contextmanager
+def replay_progress() -> Iterator[Callable[[int, int], None]]:
+    """A progress bar of a dry-run's replay (stderr; see `progress_bar`); yields the
+    ``progress(done, total)`` callback of the replay feeds."""
+    with progress_bar("dry-run: replay", None) as advance:
+        yield lambda done, total: advance(completed=done, total=total)
+
+
 def _limit_options(stale_seconds: float | None) -> list[inspect.Parameter]:
     return [
         option("max_lots", float | None, None),
@@ -306,13 +317,17 @@ def _dry_run_session(
     from tradeforge.live.session_runner import session_dry_run, strategy_trades
 
     session = load_session(session_file) if session_file is not None else None
-    with session_dry_run(
-        state,
-        session,
-        echo=_echo,
-        accept_state_loss=accept_state_loss,
-        observer=session_notifier(notify),
-    ) as engine:  # the trade files are written under the session's lock
+    with (
+        replay_progress() as progress,
+        session_dry_run(
+            state,
+            session,
+            echo=_echo,
+            accept_state_loss=accept_state_loss,
+            observer=session_notifier(notify),
+            progress=progress,
+        ) as engine,
+    ):  # the trade files are written under the session's lock
         trades = trades_frame(state)
         csv_path = write_trades_csv(trades, Path(state) / "trades.csv")
         own = strategy_trades(state)
@@ -446,9 +461,17 @@ def register(app: typer.Typer) -> None:
                 kw, strat, symbols=[symbol], timeframe=timeframe, start=start, end=end, live=live
             )
         observer = session_notifier(notify)
-        with dry_run_session(
-            state, spec, echo=_echo, accept_state_loss=accept_state_loss, observer=observer
-        ) as engine:  # trades.csv is written under the session's lock
+        with (
+            replay_progress() as progress,
+            dry_run_session(
+                state,
+                spec,
+                echo=_echo,
+                accept_state_loss=accept_state_loss,
+                observer=observer,
+                progress=progress,
+            ) as engine,
+        ):  # trades.csv is written under the session's lock
             trades = trades_frame(state)
             csv_path = write_trades_csv(trades, Path(state) / "trades.csv")
         console.print(

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -107,7 +107,11 @@ class BrokerFeed(Protocol):
 
 
 class ReplayFeed:
-    """Plays a bar frame (and optional real ticks) at full speed or ``pace`` seconds per bar."""
+    """Plays a bar frame (and optional real ticks) at full speed or ``pace`` seconds per bar.
+
+    ``progress(done, total)``, when set, is called after each bar has been consumed: ``done``
+    bars of the ``total`` from ``play_from`` (a resumed replay starts at the bars already
+    played)."""
 
     def __init__(
         self,
@@ -118,6 +122,7 @@ class ReplayFeed:
         ticks: pd.DataFrame | None = None,
         pace: float = 0.0,
         play_from: pd.Timestamp | str | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> None:
         if len(frame) == 0:
             raise DataError(f"replay of {symbol}: no bars")
@@ -127,6 +132,7 @@ class ReplayFeed:
         self.symbol = symbol
         self.timeframe = Timeframe.parse(timeframe)
         self.pace = pace
+        self.progress = progress
         self._times = frame.index.as_unit("ns").asi8
         self._o = frame["open"].to_numpy(np.float64)
         self._h = frame["high"].to_numpy(np.float64)
@@ -202,6 +208,13 @@ class ReplayFeed:
                 yield bar
                 if self.pace:
                     time.sleep(self.pace)
+            if self.progress is not None and (after is None or bar.key >= after):
+                self.progress(i - self._first + 1, self.total)
+
+    @property
+    def total(self) -> int:
+        """Bars the replay plays (those before ``play_from`` are history only)."""
+        return len(self._times) - self._first
 
     def last_tick(self, key: tuple[int, int]) -> Tick | None:
         """The last tick at or before ``key`` (restores the quote after a restart)."""

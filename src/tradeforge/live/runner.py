@@ -201,7 +201,10 @@ def build_dry_run(
     echo=None,
     *,
     accept_state_loss: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Engine:
+    """The dry-run engine of ``spec`` (or of the one stored in ``state_dir``); ``progress``
+    follows the replay (`ReplayFeed`)."""
     state_dir = Path(state_dir)
     spec, new = resolve_spec(state_dir, spec)
     frame = load_bars(spec)
@@ -211,7 +214,9 @@ def build_dry_run(
         write_document(state_dir / SPEC_FILE, spec.to_dict())
     cfg = engine_config(spec, strategy)
     live = spec.live or LiveSettings()
-    feed = ReplayFeed(frame, cfg.symbol, cfg.timeframe, pace=live.pace, play_from=spec.start)
+    feed = ReplayFeed(
+        frame, cfg.symbol, cfg.timeframe, pace=live.pace, play_from=spec.start, progress=progress
+    )
     broker = PaperBroker(
         state_dir / PAPER_FILE,
         initial_balance=spec.initial_capital,
@@ -231,15 +236,18 @@ def dry_run_session(
     *,
     accept_state_loss: bool = False,
     observer: SessionObserver | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Iterator[Engine]:
     """Run (or resume) a dry-run under the state directory's lock and yield the finished
     engine with the lock still held, so the caller exports its results before another writer
-    may start."""
+    may start. ``progress(done, total)`` follows the replay's bars."""
     state_dir = user_path(state_dir)
     if spec is not None:  # refused before the lock creates the directory (as `run_live` does)
         spec = prepare_session(spec)
     with StateLock(state_dir):
-        engine = build_dry_run(state_dir, spec, echo, accept_state_loss=accept_state_loss)
+        engine = build_dry_run(
+            state_dir, spec, echo, accept_state_loss=accept_state_loss, progress=progress
+        )
         with observed(engine, observer):
             run_engine(engine)
         yield engine

@@ -17,7 +17,7 @@ them). A live session stores no ``session.json``: it is started with its file ev
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -87,9 +87,12 @@ def instances(
     return out
 
 
-def _replay_feeds(session: Session) -> dict[str, Feed]:
-    """One replay per symbol, with the history its longest window needs."""
-    feeds: dict[str, Feed] = {}
+def _replay_feeds(
+    session: Session, progress: Callable[[int, int], None] | None = None
+) -> dict[str, Feed]:
+    """One replay per symbol, with the history its longest window needs; ``progress(done,
+    total)`` counts the bars of all of them."""
+    feeds: dict[str, ReplayFeed] = {}
     for symbol in session.symbols:
         on = [s for s in session.specs.values() if s.symbol == symbol]
         longest = max(on, key=lambda s: s.resolve_window(s.create_strategy()))
@@ -100,7 +103,17 @@ def _replay_feeds(session: Session) -> dict[str, Feed]:
         feeds[symbol] = ReplayFeed(
             frame, symbol, str(longest.timeframe), pace=live.pace, play_from=longest.start
         )
-    return feeds
+    if progress is not None:
+        total = sum(f.total for f in feeds.values())
+        done = dict.fromkeys(feeds, 0)
+        for symbol, feed in feeds.items():
+
+            def played(n: int, _total: int, symbol: str = symbol) -> None:
+                done[symbol] = n
+                progress(sum(done.values()), total)
+
+            feed.progress = played
+    return dict(feeds)
 
 
 def build_session_dry_run(
@@ -109,11 +122,13 @@ def build_session_dry_run(
     echo: Any = None,
     *,
     accept_state_loss: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Engine:
-    """The dry-run engine of ``session`` (or of the one stored in ``state_dir``)."""
+    """The dry-run engine of ``session`` (or of the one stored in ``state_dir``);
+    ``progress(done, total)`` follows the replays' bars."""
     state_dir = Path(state_dir)
     session, new = resolve_session(state_dir, session)
-    feeds = _replay_feeds(session)
+    feeds = _replay_feeds(session, progress)
     if new:  # stored only once it is known to run: a restart reuses it as it is
         ensure_dir(state_dir)
         write_document(state_dir / SESSION_FILE, session.to_dict())
@@ -143,13 +158,15 @@ def session_dry_run(
     *,
     accept_state_loss: bool = False,
     observer: SessionObserver | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Iterator[Engine]:
     """Run (or resume) a session's dry-run under the state directory's lock and yield the
-    finished engine with the lock still held (the caller exports its trades under it)."""
+    finished engine with the lock still held (the caller exports its trades under it);
+    ``progress(done, total)`` follows the replays' bars."""
     state_dir = user_path(state_dir)
     with StateLock(state_dir):
         engine = build_session_dry_run(
-            state_dir, session, echo, accept_state_loss=accept_state_loss
+            state_dir, session, echo, accept_state_loss=accept_state_loss, progress=progress
         )
         with observed(engine, observer):
             run_engine(engine)
