@@ -127,3 +127,32 @@ def test_the_command_needs_no_click_package():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2, r.stderr
     assert "--capital must be > 0" in r.stderr and "Traceback" not in r.stderr
+
+
+def _compiled_call_interrupted(**_: object) -> None:
+    """What a Ctrl-C inside a Numba-compiled call raises when it lands while Numba runs Python
+    (compiling, loading its cache): a SystemError caused by the KeyboardInterrupt."""
+    try:
+        raise KeyboardInterrupt
+    except KeyboardInterrupt as exc:
+        raise SystemError("CPUDispatcher(f) returned a result with an exception set") from exc
+
+
+def test_ctrl_c_inside_a_compiled_call_still_exits_130(monkeypatch):
+    import tradeforge.cli as cli
+
+    monkeypatch.setattr(cli, "app", _compiled_call_interrupted)
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["backtest"])
+    assert stop.value.code == 130
+
+
+def test_a_system_error_of_another_cause_is_not_taken_for_ctrl_c(monkeypatch):
+    import tradeforge.cli as cli
+
+    def broken(**_: object) -> None:
+        raise SystemError("a real bug")
+
+    monkeypatch.setattr(cli, "app", broken)
+    with pytest.raises(SystemError, match="a real bug"):
+        cli.main(["backtest"])

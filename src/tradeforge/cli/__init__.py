@@ -97,6 +97,17 @@ def _interrupted() -> None:
     sys.exit(EXIT_INTERRUPTED)
 
 
+def _caused_by_ctrl_c(exc: BaseException | None) -> bool:
+    """Whether ``exc`` is a Ctrl-C or was raised by one: a KeyboardInterrupt that lands while a
+    compiled function runs Python inside (Numba compiling, or loading its cache) surfaces as a
+    SystemError ("returned a result with an exception set") caused by it."""
+    while exc is not None:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the app and map every outcome to an exit code."""
     try:
@@ -112,6 +123,10 @@ def main(argv: list[str] | None = None) -> None:
             show()
         sys.exit(getattr(exc, "exit_code", EXIT_USAGE) or EXIT_USAGE)
     except (KeyboardInterrupt, typer.Abort):
+        _interrupted()
+    except SystemError as exc:
+        if not _caused_by_ctrl_c(exc):
+            raise
         _interrupted()
     # Without standalone mode, typer returns the code of `typer.Exit` and turns Ctrl-C inside a
     # command into Exit(130); both must reach the shell.
