@@ -251,26 +251,18 @@ def check_order(
     ``quote``: the last (bid, ask), None before the first; ``recent_orders``: send times of
     the scope's entry orders (those of the last minute count)."""
     out: list[Verdict] = []
-    if limits.max_symbol_lots is not None:
-        after = exposure.symbol_lots + lots
-        out.append(
-            Verdict(
-                "symbol_exposure",
-                after <= limits.max_symbol_lots + 1e-9,
-                f"{symbol.upper()} {exposure.symbol_lots:g} + {lots:g} lots vs limit "
-                f"{limits.max_symbol_lots:g}",
+    for kind, scope, held, limit in (
+        ("symbol_exposure", symbol.upper(), exposure.symbol_lots, limits.max_symbol_lots),
+        ("total_exposure", "all symbols", exposure.total_lots, limits.max_total_lots),
+    ):
+        if limit is not None:
+            out.append(
+                Verdict(
+                    kind,
+                    held + lots <= limit + 1e-9,
+                    f"{scope} {held:g} + {lots:g} lots vs limit {limit:g}",
+                )
             )
-        )
-    if limits.max_total_lots is not None:
-        after = exposure.total_lots + lots
-        out.append(
-            Verdict(
-                "total_exposure",
-                after <= limits.max_total_lots + 1e-9,
-                f"all symbols {exposure.total_lots:g} + {lots:g} lots vs limit "
-                f"{limits.max_total_lots:g}",
-            )
-        )
     if limits.max_orders_per_minute is not None:
         sent = sum(1 for t in recent_orders if t > now - MINUTE_NS)
         out.append(

@@ -15,8 +15,14 @@ from django.views.decorators.http import require_GET, require_POST
 from tradeforge.core.errors import ConfigError, TradeforgeError
 from tradeforge.web import compliance, jobs, launch, sessions
 from tradeforge.web.auth import operator_required
-from tradeforge.web.models import AuditLog, Backtest, RuntimeState
-from tradeforge.web.views import PAGE_SIZE, audit_entry, filtered_backtests, page_number
+from tradeforge.web.models import Backtest, RuntimeState
+from tradeforge.web.views import (
+    PAGE_SIZE,
+    audit_entry,
+    cancel_audited,
+    filtered_backtests,
+    page_number,
+)
 
 
 def _body(request: HttpRequest) -> dict[str, Any]:
@@ -91,13 +97,10 @@ def backtest(request: HttpRequest, pk: int) -> JsonResponse:
 @operator_required
 @require_POST
 def backtest_cancel(request: HttpRequest, pk: int) -> JsonResponse:
-    job = get_object_or_404(Backtest, pk=pk)
     try:
-        outcome = jobs.cancel(job)
+        outcome = cancel_audited(request, pk)
     except ConfigError as exc:
-        audit_entry(request, "backtest_cancel", f"backtest #{pk}", {}, str(exc), AuditLog.REFUSED)
         return _error(exc, 409)
-    audit_entry(request, "backtest_cancel", f"backtest #{pk}", {}, outcome)
     return JsonResponse({"id": pk, "outcome": outcome})
 
 

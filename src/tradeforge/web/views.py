@@ -187,16 +187,26 @@ def backtest_report_html(request: HttpRequest, pk: int) -> HttpResponse:
 @operator_required
 @require_POST
 def backtest_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        outcome = cancel_audited(request, pk)
+    except ConfigError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.info(request, outcome)
+    return redirect("backtest_detail", pk=pk)
+
+
+def cancel_audited(request: HttpRequest, pk: int) -> str:
+    """Cancel backtest ``pk`` for the page and the API alike; the outcome or the refusal
+    (a `ConfigError`, re-raised) goes to the audit log with the user."""
     backtest = get_object_or_404(Backtest, pk=pk)
     try:
         outcome = jobs.cancel(backtest)
     except ConfigError as exc:
         audit_entry(request, "backtest_cancel", f"backtest #{pk}", {}, str(exc), AuditLog.REFUSED)
-        messages.error(request, str(exc))
-    else:
-        audit_entry(request, "backtest_cancel", f"backtest #{pk}", {}, outcome)
-        messages.info(request, outcome)
-    return redirect("backtest_detail", pk=pk)
+        raise
+    audit_entry(request, "backtest_cancel", f"backtest #{pk}", {}, outcome)
+    return outcome
 
 
 def audit_entry(
