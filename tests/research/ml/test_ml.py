@@ -83,6 +83,29 @@ def test_same_seed_same_model_hash_and_predictions(tmp_path, kind):
     assert np.corrcoef(p0[400:], auc_rows)[0, 1] > 0.3  # it learned the planted signal
 
 
+@pytest.mark.parametrize("target", [0.0, None])
+def test_forest_trees_bootstrap_at_most_the_row_cap(tmp_path, monkeypatch, target):
+    from tradeforge.research.ml import models
+
+    ds = synthetic_dataset(600)
+    train, val = np.arange(0, 400), np.arange(420, 600)
+
+    def forest(seed: int):
+        f = fit_filter(ds, train, val, kind="rf", target=target, seed=seed)
+        return f.estimator if target is None else f.estimator.calibrated_classifiers_[0].estimator
+
+    def draws(model) -> set[float]:  # bootstrap draws per tree (weights at the root)
+        return {t.tree_.weighted_n_node_samples[0] for t in model.estimators_}
+
+    assert draws(forest(0)) == {400.0}  # under the cap: the full bootstrap
+    monkeypatch.setattr(models, "RF_TREE_ROWS", 100)
+    capped = forest(0)
+    assert draws(capped) == {100.0}
+    a, b = (ModelArtifact(m, ds.spec, 0.0).save(tmp_path / k) for k, m in
+            (("a", capped), ("b", forest(0))))  # fmt: skip
+    assert a.sha256 == b.sha256  # still deterministic
+
+
 def test_artifact_refuses_tampering_and_another_hash(tmp_path):
     ds = synthetic_dataset(300)
     f = fit_filter(ds, np.arange(200), np.arange(210, 300), kind="lightgbm", target=0.0)

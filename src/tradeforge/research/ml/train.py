@@ -77,7 +77,7 @@ def fit_filter(
     X, y = dataset.X, dataset.outcome(target)  # noqa: N806
     for name, rows in (("train", train_rows), ("validation", validation_rows)):
         _check_window(name, rows, y, target)
-    model = make_model(kind, seed, regression=regression)
+    model = make_model(kind, seed, regression=regression, train_rows=len(train_rows))
     model.fit(X.iloc[train_rows], y[train_rows])
     if regression:
         fitted = model
