@@ -7,6 +7,7 @@ print tables. The ML libraries load only inside the commands.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -180,6 +181,26 @@ _ML_OWN = [
 ]
 
 
+def _scores_line(doc: dict[str, Any]) -> str:
+    """The stitched OOS scores and each fold's threshold, on one line: ROC AUC, Brier score
+    and base rate of a classifier; Spearman's rho and RMSE of a regressor of R."""
+    scores = doc["scores"]
+
+    def num(key: str) -> str:
+        return f"{scores[key]:.4f}" if key in scores else "n/a"
+
+    if doc["target"] == "r":
+        head = f"Spearman's rho {num('spearman')}, RMSE {num('rmse_r')} R"
+        unit = "predicted R"
+    else:
+        head = f"ROC AUC {num('roc_auc')}, Brier {num('brier')}, base rate {num('base_rate')}"
+        unit = "probability"
+    thresholds = ", ".join("keep all" if not math.isfinite(t) else f"{t:.4f}"
+                           for t in doc["folds"].get("threshold", ()))  # fmt: skip
+    return (f"OOS scores ({scores['oos_trades']} trades): {head}; threshold ({unit}) per "
+            f"fold: {thresholds or 'none'}")  # fmt: skip
+
+
 @with_options(_HEAD + _ML_OWN, _TAIL)
 def evaluate_command(
     train: Annotated[str, typer.Option(help="Train length: bars or 6M, 90D…")] = "1Y",
@@ -214,6 +235,7 @@ def evaluate_command(
                          "max_drawdown_r")]  # fmt: skip
     console.print(_table("out of sample, stitched", summary, ["metric", "without", "with"]))
     console.print(_table("checks", doc["checks"], ["check", "value", "passed"]))
+    console.print(_scores_line(doc))
     colour = "green" if doc["verdict"] == "keep" else "red"
     console.print(
         f"verdict: [bold {colour}]{doc['verdict']}[/] the filter — wrote {out / 'verdict.json'}"

@@ -57,6 +57,7 @@ def test_ml_evaluate_train_explain(home, tmp_path):
     doc = json.loads((tmp_path / "ev" / "verdict.json").read_text())
     assert doc["verdict"] in ("keep", "discard") and f"verdict: {doc['verdict']}" in res.stdout
     assert len(doc["folds"]) == 3 and doc["oos"]["without"]["trades"] > 0
+    assert f"ROC AUC {doc['scores']['roc_auc']:.4f}, Brier" in " ".join(res.stdout.split())
     model = tmp_path / "model"
     res = run("research", "ml", "train", *STRATEGY, "--model", "lightgbm", "--end",
               "2022-01-01", "--home", home, "--out", model)  # fmt: skip
@@ -100,3 +101,37 @@ def test_ml_train_with_r_as_a_regression_target_then_backtest(home, tmp_path):
     bad = run("research", "ml", "train", *STRATEGY, "--target", "profit", "--home", home,
               "--out", tmp_path / "m", code=2)  # fmt: skip
     assert "use 'win', 'r>X' (e.g. r>0.5) or 'r' (R itself)" in bad.stderr
+
+
+def test_ml_evaluate_with_r_as_a_regression_target(home, tmp_path):
+    out = tmp_path / "ev_r"
+    res = run("research", "ml", "evaluate", *STRATEGY, "--model", "rf", "--target", "r",
+              "--train", "6M", "--validation", "3M", "--test", "3M", "--home", home,
+              "--out", out)  # fmt: skip
+    doc = json.loads((out / "verdict.json").read_text())
+    assert doc["target"] == "r" and doc["model"] == "rf" and len(doc["folds"]) == 3
+    scores = doc["scores"]
+    assert "roc_auc" not in scores and -1 <= scores["spearman"] <= 1 and scores["rmse_r"] > 0
+    assert scores["oos_trades"] == len(doc["stitched"])
+    thresholds = ", ".join("keep all" if f["threshold"] is None else f"{f['threshold']:.4f}"
+                           for f in doc["folds"])  # fmt: skip
+    text = " ".join(res.stdout.split())  # the console wraps long lines
+    assert (f"OOS scores ({scores['oos_trades']} trades): Spearman's rho "
+            f"{scores['spearman']:.4f}, RMSE {scores['rmse_r']:.4f} R; threshold (predicted R) "
+            f"per fold: {thresholds}") in text  # fmt: skip
+    assert f"verdict: {doc['verdict']}" in text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--target", "profit"], "use 'win', 'r>X' (e.g. r>0.5) or 'r' (R itself)"),
+        (["--train", "2D", "--validation", "2D"], "the train window has 0 trade(s)"),
+    ],
+)
+def test_ml_evaluate_r_bad_input_is_one_line_and_exit_2(home, tmp_path, args, message):
+    res = run("research", "ml", "evaluate", *STRATEGY, "--model", "rf", "--target", "r",
+              "--train", "6M", "--validation", "3M", "--test", "3M", *args, "--home", home,
+              "--out", tmp_path / "ev", code=2)  # fmt: skip
+    assert message in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "ev").exists()
