@@ -88,15 +88,20 @@ class FeatureSpec:
             ) from None
 
 
-def select_columns(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    """``frame[columns]`` as float64, or `ConfigError` naming a missing column."""
+def select_columns(
+    frame: pd.DataFrame, columns: Sequence[str], rows: np.ndarray | None = None
+) -> pd.DataFrame:
+    """``frame[columns]`` as float64 — only the positional ``rows`` when given (the rows are
+    picked before the conversion, so a few signal bars do not copy every bar) — or
+    `ConfigError` naming a missing column."""
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise ConfigError(
             f"feature column(s) {', '.join(missing)} not produced by the requests; "
             f"available: {', '.join(map(str, frame.columns))}"
         )
-    return frame[list(columns)].astype(np.float64)
+    picked = frame[list(columns)]
+    return (picked if rows is None else picked.iloc[rows]).astype(np.float64)
 
 
 def build_spec(

@@ -55,9 +55,10 @@ class ModelArtifact:
     def predict(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:  # noqa: N803
         """P(label = 1), or the predicted R, for rows of the spec's inputs (in ``spec.inputs``
         order)."""
+        inputs = list(self.spec.inputs)
         if not isinstance(X, pd.DataFrame):
-            X = pd.DataFrame(np.asarray(X, np.float64), columns=list(self.spec.inputs))  # noqa: N806
-        return score(self.estimator, X[list(self.spec.inputs)])
+            X = pd.DataFrame(np.asarray(X, np.float64), columns=inputs)  # noqa: N806
+        return score(self.estimator, X if list(X.columns) == inputs else X[inputs])
 
     def document(self) -> dict[str, Any]:
         threshold = self.threshold if math.isfinite(self.threshold) else None

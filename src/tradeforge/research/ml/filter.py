@@ -32,7 +32,7 @@ from pydantic import Field
 
 from tradeforge.core.errors import ConfigError
 from tradeforge.core.instruments import Instrument
-from tradeforge.research.featureset.spec import select_columns
+from tradeforge.research.featureset.spec import SIDE, select_columns
 from tradeforge.research.ml.artifact import ModelArtifact
 from tradeforge.strategy.base import Strategy, StrategyParams
 from tradeforge.strategy.registry import create_strategy, register_strategy
@@ -61,11 +61,12 @@ def size_scale(p: np.ndarray, threshold: float, min_scale: float) -> np.ndarray:
 
 
 def model_inputs(frame: pd.DataFrame, signals: Signals, columns: tuple[str, ...]) -> pd.DataFrame:
-    """The feature ``columns`` at each signal's bar, plus the signal side."""
-    values = select_columns(frame, columns).to_numpy()[signals.bar]
-    out = pd.DataFrame(values, columns=list(columns))
-    out["side"] = signals.side.astype(np.float64)
-    return out
+    """The feature ``columns`` at each signal's bar, plus the signal side: one float64 block,
+    read from the signal bars only, for one batch prediction."""
+    values = np.empty((len(signals), len(columns) + 1))
+    values[:, :-1] = select_columns(frame, columns, signals.bar).to_numpy()
+    values[:, -1] = signals.side
+    return pd.DataFrame(values, columns=[*columns, SIDE])
 
 
 class MLFilterParams(StrategyParams):
