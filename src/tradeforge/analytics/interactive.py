@@ -36,7 +36,13 @@ range): zoomed out the page draws none, and its first render does not pay for th
 entry and exit markers follow the same rule, read from the trades' table source itself (in
 entry order; no second copy, no per-symbol filter lists in the page): drawing and
 hit-indexing 50,000 entries and 50,000 exits measured about a quarter of the reference page's
-first render. A run of at most ``PATH_VIEW`` trades shows its markers from the start.
+first render. A run of at most ``PATH_VIEW`` trades shows its markers from the start. So that
+a view of more trades still shows where the run traded and how it fared, a strip under each
+symbol's candles counts the trades entered in each drawn candle (its group of bars), winners
+up and losers down (hover: longs/shorts, net P&L): the level callback fills it from the trade
+source for the candles it draws, at every zoom (and once at the first render, when the strip
+is laid out), so its counts add up to the trades of the candles in view and cost the page no
+data. The price pane's legend title says which layer shows the trades (`MARKER_NOTES`).
 
 Per tag and per symbol: the closed P&L accumulated over time, one line per tag (symbol),
 at most ``GROUP_POINTS`` points each, beside the breakdown tables.
@@ -104,6 +110,11 @@ STOP_COLORS = (DOWN, "#212121", "#ef6c00")
 PATH_VIEW = 3_000
 #: points of each per-tag / per-symbol P&L line
 GROUP_POINTS = 4_000
+#: the price pane's legend title: trades drawn as markers, or too many in view for them
+MARKER_NOTES = (
+    "trades: each entry and exit",
+    f"trades: over {PATH_VIEW:,} in view, counted per candle below (zoom in for markers)",
+)
 
 _LEVEL_JS = """
 const s = xr.start, e = xr.end;
@@ -130,10 +141,39 @@ function fit(range, cols) {
 const data = {x: xs.slice(a, b), o: o, h: d.h.slice(a, b), l: d.l.slice(a, b), c: c,
               w: new Array(b - a).fill(widths[lvl]), color: color};
 for (const col of lines) data[col] = d[col].slice(a, b);
+view.tags = [lvl];  // before the data: the trade counts read it on the data's change
 view.data = data;
-view.tags = [lvl];
 fit(yr, ["l", "h"]);
 for (let k = 0; k < panes.length; k++) fit(panes[k], pane_cols[k]);
+"""
+
+_COUNTS_JS = """
+// the trades entered in each drawn candle (view: the level callback's slice of level
+// view.tags[0]; a candle's group of bars starts half its span before its x), by outcome
+const lvl = view.tags[0], xs = view.data.x, m = xs.length, h0 = halves[lvl];
+const all = levels[lvl].data.x, t = trades.data, et = t.entry_time;
+function lower(v, x) { let lo = 0, hi = v.length;
+  while (lo < hi) { const k = (lo + hi) >> 1; if (v[k] < x) lo = k + 1; else hi = k; }
+  return lo; }
+const next = m ? lower(all, xs[m - 1]) + 1 : 0;
+const stop = next < all.length ? all[next] - h0 : Infinity;
+const win = new Float64Array(m), lost = new Float64Array(m), loss = new Float64Array(m),
+      longs = new Float64Array(m), net = new Float64Array(m);
+for (let j = m ? lower(et, xs[0] - h0) : et.length, k = 0; j < et.length && et[j] < stop; j++) {
+  if (t.symbol[j] !== symbol) continue;
+  while (k + 1 < m && xs[k + 1] - h0 <= et[j]) k++;
+  if (t.pnl[j] > 0) win[k]++; else { lost[k]++; loss[k]--; }
+  if (t.side[j] === long) longs[k]++;
+  net[k] += t.pnl[j];
+}
+const entered = win.map((v, k) => v + lost[k]);
+counts.data = {x: xs, w: view.data.w, start: xs.map((v) => v - h0), win: win, loss: loss,
+               lost: lost, entered: entered, long: longs,
+               short: entered.map((v, k) => v - longs[k]), net: net};
+let top = 1;
+for (let k = Math.max(0, lower(xs, xr.start) - 1); k < Math.min(m, lower(xs, xr.end) + 1); k++)
+  top = Math.max(top, win[k], lost[k]);
+cr.setv({start: -top * 1.1, end: top * 1.1});
 """
 
 _PATHS_JS = """
@@ -175,6 +215,8 @@ if (b - a <= limit) {
   }
 }
 views.forEach((v, k) => { v.data = out[k]; });
+const title = b - a <= limit ? exact : counted;
+if (legend.title !== title) legend.title = title;  // a new title lays the page out again
 """
 
 _SELECT_JS = """
@@ -318,6 +360,7 @@ def _price_pane(
     """The symbol's candle figure (with its price-scale indicators) and one figure per
     oscillator-like feature, all driven by one level-switching callback."""
     levels, widths = candle_levels(bars, budget, ind.values)
+    first = float(_ms(bars.index[:1])[0])
     level_sources = [
         ColumnDataSource(lv, name=f"level_{symbol}_{i}") for i, lv in enumerate(levels)
     ]
@@ -342,10 +385,16 @@ def _price_pane(
                name=f"line_{symbol}_{col}")  # fmt: skip
     _trade_markers(p, symbol, xr, trades)
     _path_glyphs(p, symbol, xr, paths)
+    p.legend.name = f"legend_{symbol}"  # named once complete (Bokeh adds to unnamed ones)
     p.legend.location = "top_left"
     p.legend.click_policy = "hide"
     p.legend.background_fill_alpha = 0.6
     figures, pane_ranges = [p], []
+    codes = labels_of(trades)
+    counts, cr = None, None
+    if symbol in codes["symbol"]:
+        counts, cr, strip = _trade_strip(symbol, xr)
+        figures.append(strip)
     for feature, cols in ind.panes:
         pr = Range1d(*_fit(top, cols), name=f"y_{symbol}_{feature}")
         q = figure(
@@ -370,7 +419,46 @@ def _price_pane(
     )  # fmt: skip
     xr.js_on_change("start", cb)
     xr.js_on_change("end", cb)
+    if counts is not None:
+        count = CustomJS(
+            args={"view": view, "levels": level_sources, "trades": trades, "counts": counts,
+                  "cr": cr, "xr": xr, "halves": [float(lv["x"][0] - first) for lv in levels],
+                  "symbol": _code(codes["symbol"], symbol),
+                  "long": _code(codes["side"], "long")},
+            code=_COUNTS_JS,
+        )  # fmt: skip
+        view.js_on_change("data", count)  # each new slice of candles
+        figures[1].js_on_change("inner_width", count)  # laid out: the first render's counts
     return figures
+
+
+def _code(labels: list[str], label: str) -> int:
+    """The code of ``label`` in a text column of the trade source (-1: absent)."""
+    return labels.index(label) if label in labels else -1
+
+
+def _trade_strip(symbol: str, xr: Range1d) -> tuple[ColumnDataSource, Range1d, Any]:
+    """The strip under ``symbol``'s candles: the trades entered in each drawn candle, winners
+    up and losers (P&L <= 0) down, which `_LEVEL_JS` fills from the trade source for the
+    candles it draws (at every zoom, so a run of too many trades for markers still shows
+    where it traded and how it fared)."""
+    cols = ("x", "w", "start", "win", "loss", "lost", "entered", "long", "short", "net")
+    counts = ColumnDataSource({c: [] for c in cols}, name=f"trade_counts_{symbol}")
+    cr = Range1d(-1.1, 1.1, name=f"trade_counts_y_{symbol}")
+    q = figure(
+        name=f"trades_{symbol}", title=f"{symbol} trades entered per candle: winners up, "
+        "losers (P&L ≤ 0) down", x_axis_type="datetime", x_range=xr, y_range=cr, height=130,
+        sizing_mode="stretch_width", tools=TOOLS, active_scroll="xwheel_zoom",
+        active_drag="xpan",
+    )  # fmt: skip
+    q.vbar("x", "w", "win", 0, source=counts, color=UP)
+    q.vbar("x", "w", 0, "loss", source=counts, color=DOWN)
+    q.add_tools(HoverTool(tooltips=[
+        ("candle from", "@start{%F %H:%M}"), ("entered", "@entered (@long long, @short short)"),
+        ("winners", "@win"), ("losers", "@lost"), ("net P&L", "@net{0,0.00}"),
+    ], formatters={"@start": "datetime"}))  # fmt: skip
+    q.yaxis.axis_label = "trades"
+    return counts, cr, q
 
 
 def _path_store(name: str, frame: pd.DataFrame, kind: np.ndarray, x0: str, x1: str):
@@ -395,7 +483,7 @@ def _trade_markers(p, symbol: str, xr: Range1d, trades: ColumnDataSource) -> Non
     entry, exit_ = np.asarray(d["entry_time"]), np.asarray(d["exit_time"])
     by_exit = np.flatnonzero(mine)[np.argsort(exit_[mine], kind="stable")]
     rows = (np.flatnonzero(mine & long), np.flatnonzero(mine & ~long), by_exit)
-    drawn = mine.sum() <= PATH_VIEW  # as the callback draws them zoomed out
+    drawn = len(entry) <= PATH_VIEW  # as the callback draws them zoomed out (all symbols)
     views = []
     for (name, x, y, marker, color, label), picked in zip((
         ("entries_long", entry, "entry_price", "triangle", "#1565c0", "long entry"),
@@ -408,10 +496,13 @@ def _trade_markers(p, symbol: str, xr: Range1d, trades: ColumnDataSource) -> Non
         p.scatter("x0", "y", source=views[-1], marker=marker, size=9, color=color,
                   legend_label=label)  # fmt: skip
     span = float(np.max(exit_[mine] - entry[mine])) if mine.any() else 0.0
+    exact, counted = MARKER_NOTES
+    p.legend.title = exact if drawn else counted
     cb = CustomJS(
         args={"xr": xr, "src": trades, "views": views, "span": span, "limit": PATH_VIEW,
-              "symbol": labels_of(trades)["symbol"].index(symbol) if mine.any() else -1,
-              "long": labels_of(trades)["side"].index("long") if long.any() else -1},
+              "symbol": _code(labels_of(trades)["symbol"], symbol),
+              "long": _code(labels_of(trades)["side"], "long"), "legend": p.legend[0],
+              "exact": exact, "counted": counted},
         code=_MARKERS_JS,
     )  # fmt: skip
     xr.js_on_change("start", cb)
