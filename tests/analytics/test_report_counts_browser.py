@@ -129,3 +129,39 @@ def test_zoomed_in_the_exact_markers_appear(page, many):
     # (the last drawn candle's group ends where the next, undrawn one starts: left out)
     np.testing.assert_array_equal(c["entered"][:-1], _expected(trades, c)[:-1])
     assert page.errors == []
+
+
+def test_legend_above_the_candles_with_an_icon_per_item(page):
+    """The price legend sits above the candles (inside the plot it hid candles zoomed in to a
+    trade), and every item has a row to draw its icon from, also those whose glyphs are
+    drawn only zoomed in (Bokeh draws a legend icon from the first row of the data)."""
+    assert _get(page, "price_EURUSD", "m.above.filter((x) => x === "
+                "Bokeh.documents[0].get_model_by_name('legend_EURUSD')).length") == 1  # fmt: skip
+    labels = _get(page, "legend_EURUSD", "m.items.map((it) => it.label.value)")
+    assert {"long entry", "exit", "signal", "target (not filled)"} <= set(labels)
+    assert _get(page, "legend_EURUSD",
+                "m.items.every((it) => it.renderers.some((r) => r.data_source.get_length() > 0))")  # fmt: skip
+
+
+def test_equity_and_drawdown_axes_fit_the_view(page):
+    """Zoomed in, the equity and drawdown axes span the curves' points in view, not the whole
+    run's (a flat line otherwise)."""
+    start, end = _get(page, "x_range", "[m.start, m.end]")
+    a = start + (end - start) * 0.3
+    b = a + (end - start) / 50
+    page.evaluate(
+        "([a, b]) => Bokeh.documents[0].get_model_by_name('x_range').setv({start: a, end: b})",
+        [a, b],
+    )
+    curves = {k: np.asarray(_get(page, "curves", f"Array.from(m.data.{k})"))
+              for k in ("x", "equity", "dd")}  # fmt: skip
+    seen = (curves["x"] >= a) & (curves["x"] <= b)
+    assert seen.sum() > 10
+    for name, col, top in (("equity_y", "equity", -np.inf), ("drawdown_y", "dd", 0.0)):
+        lo, hi = _get(page, name, "[m.start, m.end]")
+        v = curves[col][seen]
+        want_lo, want_hi = v.min(), max(v.max(), top)
+        assert lo <= want_lo and hi >= want_hi
+        assert hi - lo <= 1.3 * (want_hi - want_lo) + 1e-9  # fitted: 5 % margins (+ a point)
+        full = curves[col]
+        assert hi - lo < 0.5 * (max(full.max(), top) - full.min())

@@ -18,7 +18,8 @@ picks the finest level showing at most ``VIEW_POINTS`` candles in the visible sp
 that slice (plus one span either side, for panning) into the drawn source and fits the
 price axis to it. So the zoomed-out view holds a few thousand candles and zooming in reveals
 detail down to the finest level. The equity and drawdown curves are reduced the same way to
-``CURVE_POINTS`` (last equity and deepest drawdown of each group of bars).
+``CURVE_POINTS`` (last equity and deepest drawdown of each group of bars), and their axes are
+fitted to the points in view (`_CURVES_JS`).
 
 Indicators: the strategy's features (`tradeforge.analytics.indicators` picks the columns and
 their scale) ride in the same level sources as the candles, one value per candle (the value
@@ -65,6 +66,7 @@ import pandas as pd
 from bokeh.embed import components
 from bokeh.layouts import column, row
 from bokeh.models import (
+    BasicTickFormatter,
     ColumnDataSource,
     CustomJS,
     DataTable,
@@ -72,6 +74,7 @@ from bokeh.models import (
     HoverTool,
     HTMLTemplateFormatter,
     NumberFormatter,
+    NumeralTickFormatter,
     Range1d,
     TableColumn,
 )
@@ -110,6 +113,12 @@ STOP_COLORS = (DOWN, "#212121", "#ef6c00")
 PATH_VIEW = 3_000
 #: points of each per-tag / per-symbol P&L line
 GROUP_POINTS = 4_000
+#: items per row of a price pane's legend (drawn above the candles)
+LEGEND_COLUMNS = 6
+#: money on an axis: 105,000 rather than Bokeh's default 1.050e+5
+MONEY_TICKS = "0,0"
+#: the look of a legend icon whose glyph takes it from its data (`_legend_icons`)
+ICON_LOOK = {"color": DOWN, "marker": "triangle"}
 #: the price pane's legend title: trades drawn as markers, or too many in view for them
 MARKER_NOTES = (
     "trades: each entry and exit",
@@ -174,6 +183,22 @@ let top = 1;
 for (let k = Math.max(0, lower(xs, xr.start) - 1); k < Math.min(m, lower(xs, xr.end) + 1); k++)
   top = Math.max(top, win[k], lost[k]);
 cr.setv({start: -top * 1.1, end: top * 1.1});
+"""
+
+_CURVES_JS = """
+// the equity and drawdown axes fitted to the curves' points in view (drawdown up to 0)
+const s = xr.start, e = xr.end, d = src.data, xs = d.x;
+function lower(v, x) { let lo = 0, hi = v.length;
+  while (lo < hi) { const k = (lo + hi) >> 1; if (v[k] < x) lo = k + 1; else hi = k; }
+  return lo; }
+const a = Math.max(0, lower(xs, s) - 1), b = Math.min(xs.length, lower(xs, e) + 1);
+for (const [range, col, top] of [[eq_y, "equity", -Infinity], [dd_y, "dd", 0]]) {
+  let lo = Infinity, hi = top;
+  for (let i = a; i < b; i++) { const v = d[col][i]; if (v < lo) lo = v; if (v > hi) hi = v; }
+  if (lo > hi) continue;
+  const m = (hi - lo) * 0.05 || Math.abs(hi) * 1e-3 || 1;
+  range.setv({start: lo - m, end: hi + m});
+}
 """
 
 _PATHS_JS = """
@@ -386,9 +411,15 @@ def _price_pane(
     _trade_markers(p, symbol, xr, trades)
     _path_glyphs(p, symbol, xr, paths)
     p.legend.name = f"legend_{symbol}"  # named once complete (Bokeh adds to unnamed ones)
-    p.legend.location = "top_left"
-    p.legend.click_policy = "hide"
-    p.legend.background_fill_alpha = 0.6
+    _legend_icons(p)
+    legend = p.legend[0]  # above the candles, in rows: zoomed to a trade it hid candles
+    p.center.remove(legend)
+    p.add_layout(legend, "above")
+    legend.orientation = "horizontal"
+    legend.location = "top_left"
+    legend.ncols = LEGEND_COLUMNS
+    legend.click_policy = "hide"
+    legend.border_line_alpha = 0
     figures, pane_ranges = [p], []
     codes = labels_of(trades)
     counts, cr = None, None
@@ -408,6 +439,7 @@ def _price_pane(
                    name=f"line_{symbol}_{col}")  # fmt: skip
         q.legend.location = "top_left"
         q.legend.background_fill_alpha = 0.6
+        q.yaxis.formatter = BasicTickFormatter(use_scientific=False)  # ATR 0.001, not 1e-3
         figures.append(q)
         pane_ranges.append(pr)
     cb = CustomJS(
@@ -430,6 +462,20 @@ def _price_pane(
         view.js_on_change("data", count)  # each new slice of candles
         figures[1].js_on_change("inner_width", count)  # laid out: the first render's counts
     return figures
+
+
+def _legend_icons(p) -> None:
+    """Bokeh draws a legend item's icon from its renderer's first row, so the items of the
+    sources filled only when zoomed in (markers, stops, targets, signals) had no icon zoomed
+    out: each such item also holds a renderer of one row, at NaN (drawn nowhere on the
+    plot), with the same glyph (`ICON_LOOK` where the look is a column)."""
+    for item in p.legend[0].items:
+        r = item.renderers[0]
+        data = r.data_source.data
+        if len(next(iter(data.values()))):
+            continue
+        row = {k: [ICON_LOOK.get(k, np.nan)] for k in data}
+        item.renderers.append(p.add_glyph(ColumnDataSource(row), r.glyph.clone()))
 
 
 def _code(labels: list[str], label: str) -> int:
@@ -575,6 +621,7 @@ def _group_pnl(result: BacktestResult, column: str):
         p.legend.click_policy = "hide"
         p.legend.background_fill_alpha = 0.6
     p.yaxis.axis_label = "P&L"
+    p.yaxis.formatter = NumeralTickFormatter(format=MONEY_TICKS)
     return p
 
 
@@ -589,6 +636,7 @@ def daily_figure(report) -> Any:
                 height=240, sizing_mode="stretch_width", tools=TOOLS,
                 active_scroll="xwheel_zoom")  # fmt: skip
     eq.line("x", "equity", source=src, color="#1565c0")
+    eq.yaxis.formatter = NumeralTickFormatter(format=MONEY_TICKS)
     dd = figure(name="daily_drawdown", title="Drawdown (%)", x_axis_type="datetime",
                 x_range=eq.x_range, height=150, sizing_mode="stretch_width", tools=TOOLS,
                 active_scroll="xwheel_zoom")  # fmt: skip
@@ -718,13 +766,20 @@ def report_models(
         ind = indicators.get(s, NO_INDICATORS)
         panes.extend(_price_pane(s, bars[s], budget, xr, trades, ind, paths))
     eq_src = ColumnDataSource(curves, name="curves")
-    eq = figure(name="equity", title="Equity", x_axis_type="datetime", x_range=xr, height=220,
-                sizing_mode="stretch_width", tools=TOOLS, active_scroll="xwheel_zoom")  # fmt: skip
+    eq_y = Range1d(*_fit(curves, ("equity",)), name="equity_y")
+    dd_y = Range1d(*_fit({"dd": np.r_[curves["dd"], 0.0]}, ("dd",)), name="drawdown_y")
+    eq = figure(name="equity", title="Equity", x_axis_type="datetime", x_range=xr, y_range=eq_y,
+                height=220, sizing_mode="stretch_width", tools=TOOLS,
+                active_scroll="xwheel_zoom")  # fmt: skip
     eq.line("x", "equity", source=eq_src, color="#1565c0")
+    eq.yaxis.formatter = NumeralTickFormatter(format=MONEY_TICKS)
     dd = figure(name="drawdown", title="Drawdown (%)", x_axis_type="datetime", x_range=xr,
-                height=160, sizing_mode="stretch_width", tools=TOOLS,
+                y_range=dd_y, height=160, sizing_mode="stretch_width", tools=TOOLS,
                 active_scroll="xwheel_zoom")  # fmt: skip
     dd.varea("x", "dd", 0, source=eq_src, color=DOWN, alpha=0.5)
+    fit = CustomJS(args={"xr": xr, "src": eq_src, "eq_y": eq_y, "dd_y": dd_y}, code=_CURVES_JS)
+    xr.js_on_change("start", fit)
+    xr.js_on_change("end", fit)
     bar_ms = _bar_ms(_ms(next(iter(bars.values())).index)) if bars else _bar_ms(curves["x"])
     trades.selected.js_on_change(
         "indices", CustomJS(args={"src": trades, "xr": xr, "bar_ms": bar_ms}, code=_SELECT_JS)
