@@ -661,10 +661,17 @@ def _label_formatter(labels: list[str]) -> HTMLTemplateFormatter:
     return HTMLTemplateFormatter(template=f"<%- {names}[value] %>")
 
 
-def _trade_table(trades: ColumnDataSource) -> DataTable:
+def price_digits(config: Mapping[str, Any]) -> int:
+    """Decimals of the trade table's prices: the most any of the run's instruments quotes
+    (``config["instruments"]``, as `run.json` records them), 5 when the run records none."""
+    instruments = (config or {}).get("instruments") or {}
+    return max((int(i.get("digits", 5)) for i in instruments.values()), default=5)
+
+
+def _trade_table(trades: ColumnDataSource, digits: int) -> DataTable:
     text = {k: _label_formatter(v) for k, v in labels_of(trades).items()}
     dt = DateFormatter(format="%Y-%m-%d %H:%M")
-    price = NumberFormatter(format="0.00000")
+    price = NumberFormatter(format="0." + "0" * digits if digits > 0 else "0")
     money = NumberFormatter(format="0,0.00")
     cols = [
         TableColumn(field="trade_id", title="#", width=50),
@@ -786,7 +793,7 @@ def report_models(
     )
     roots = {
         "charts": column(*panes, eq, dd, sizing_mode="stretch_width"),
-        "table": _trade_table(trades),
+        "table": _trade_table(trades, price_digits(result.config)),
         "dist": row(_r_histogram(trades), _monthly(report.periods["monthly"])),
     }
     if len(result.trades):  # in a layout, like every other figure of the page
