@@ -149,4 +149,40 @@ def test_rebuilt_report_computes_the_features_once_per_symbol(tmp_path, monkeypa
     page = files.html.read_text()
     assert "line_EURUSD_donchian_upper_20" in page and "line_GBPUSD_atr_14" in page
     n = len(result.trades)  # every trade's replay reproduced its recorded exits
-    assert f"<b>{n:,} of {n:,}</b> trades verified" in page
+    assert f"<b>Trade paths: {n:,} of {n:,} trades verified</b>" in page
+
+
+def test_report_json_and_text_carry_the_verified_count(tmp_path):
+    """One trade's recorded exit moved 10 pips: its replay no longer reproduces it, so
+    report.json counts every other trade verified and names that one; report.txt and the
+    page print the same line. Without bars nothing is checked, and says so."""
+    import json
+    from dataclasses import replace
+
+    from tradeforge.analytics import build_report, write_report
+    from tradeforge.data.sources.synthetic import generate_bars
+
+    bars = {"EURUSD": generate_bars("EURUSD", "H1", "2024-01-01", "2024-05-01", seed=7)}
+    result = run_backtest(create_strategy("breakout"), bars, timeframe="H1")
+    ids = result.trades["trade_id"].tolist()
+    n, bad = len(ids), int(ids[3])
+    legs = result.legs.copy()
+    legs.loc[legs.index[legs["trade_id"] == bad][-1], "price"] += 0.0010
+    changed = replace(result, legs=legs)
+    files = write_report(changed, tmp_path / "bad", bars, charts=False)
+    doc = json.loads(files.json.read_text())
+    assert doc["trade_paths"] == {"trades": n, "checked": n, "verified": n - 1,
+                                  "unverified": [bad]}  # fmt: skip
+    line = f"Trade paths: {n - 1:,} of {n:,} trades verified (not reproduced: #{bad})"
+    assert line in files.txt.read_text().splitlines()
+    assert f"<b>{line}</b>" in files.html.read_text()
+    assert files.report.trade_paths == doc["trade_paths"]
+    # the same run without bars: no trade could be checked
+    files = write_report(result, tmp_path / "no_bars", None, charts=False)
+    doc = json.loads(files.json.read_text())
+    assert doc["trade_paths"] == {"trades": n, "checked": 0, "verified": 0, "unverified": []}
+    assert f"Trade paths: 0 of {n:,} trades verified ({n:,} not checked: no bars)" in (
+        files.txt.read_text()
+    )
+    # a report built without writing checks nothing
+    assert build_report(result).to_dict()["trade_paths"] is None

@@ -196,3 +196,27 @@ def test_trade_markers_are_drawn_at_once_only_for_a_few_trades(n_trades):
         assert list(exits["x0"]) == sorted(exits["x0"])
     else:
         assert shown == [0, 0, 0]
+
+
+@pytest.mark.parametrize(
+    ("instruments", "fmt"),
+    [({"XAUUSD": {"digits": 2}}, "0.00"), ({"XAUUSD": {"digits": 2}, "USDJPY": {"digits": 3}},
+     "0.000"), ({}, "0.00000")],
+)  # fmt: skip
+def test_trade_table_prices_have_the_instruments_digits(instruments, fmt):
+    """The table's prices show as many decimals as the run's instruments quote (a gold
+    price as 2345.12, not 2345.12000), 5 when the run records no instruments."""
+    from dataclasses import replace
+
+    from bokeh.document import Document
+
+    from tradeforge.analytics.interactive import report_models
+
+    result, ohlc = sample_result(20, 1_000, seed=5)
+    result = replace(result, config={**result.config, "instruments": instruments})
+    doc = Document()
+    for root in report_models(build_report(result), result, ohlc).values():
+        doc.add_root(root)
+    columns = {c.field: c for c in doc.get_model_by_name("trade_table").columns}
+    for field in ("entry_price", "exit_price", "stop"):
+        assert columns[field].formatter.format == fmt

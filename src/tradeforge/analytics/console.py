@@ -19,6 +19,7 @@ from tradeforge.analytics.format import (
     SECTION_TITLES,
     fmt,
     sign,
+    trade_paths_line,
 )
 from tradeforge.analytics.report import NO_TRADES, Report
 
@@ -168,6 +169,9 @@ def summary_renderables(
     if report.no_trades:
         out.append(Text(f"{NO_TRADES}: the run closed no trades", style="bold yellow"))
     out.append(key_metrics(report, width))
+    checked = trade_paths_line(report.trade_paths)
+    if checked:
+        out.append(Text(checked))
     if not report.no_trades:
         names = (*_CONSOLE_BREAKDOWNS, "month") if full else _CONSOLE_BREAKDOWNS
         out.extend(breakdown_table(report, n) for n in names)

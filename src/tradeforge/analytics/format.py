@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -138,3 +139,25 @@ def sign(value: Any) -> int:
     if _missing(value) or not isinstance(value, (int, float)):
         return 0
     return (value > 0) - (value < 0)
+
+
+#: unverified trade ids `trade_paths_line` names before it only counts the rest
+SHOWN_UNVERIFIED = 10
+
+
+def trade_paths_line(tally: Mapping[str, Any] | None) -> str:
+    """The line "Trade paths: K of N trades verified", with the ids not reproduced and the
+    trades not checked, of a report's ``trade_paths`` (`TradePaths.tally`); "" without a check."""
+    if not tally or not tally["trades"]:
+        return ""
+    line = f"Trade paths: {tally['verified']:,} of {tally['trades']:,} trades verified"
+    notes = []
+    ids = tally["unverified"]
+    if ids:
+        shown = ", ".join(f"#{i}" for i in ids[:SHOWN_UNVERIFIED])
+        more = len(ids) - SHOWN_UNVERIFIED
+        notes.append(f"not reproduced: {shown}" + (f" and {more:,} more" if more > 0 else ""))
+    unchecked = tally["trades"] - tally["checked"]
+    if unchecked:
+        notes.append(f"{unchecked:,} not checked: no bars")
+    return line + (f" ({'; '.join(notes)})" if notes else "")

@@ -18,7 +18,8 @@ picks the finest level showing at most ``VIEW_POINTS`` candles in the visible sp
 that slice (plus one span either side, for panning) into the drawn source and fits the
 price axis to it. So the zoomed-out view holds a few thousand candles and zooming in reveals
 detail down to the finest level. The equity and drawdown curves are reduced the same way to
-``CURVE_POINTS`` (last equity and deepest drawdown of each group of bars).
+``CURVE_POINTS`` (last equity and deepest drawdown of each group of bars), and their axes are
+fitted to the points in view (`_CURVES_JS`).
 
 Indicators: the strategy's features (`tradeforge.analytics.indicators` picks the columns and
 their scale) ride in the same level sources as the candles, one value per candle (the value
@@ -36,7 +37,13 @@ range): zoomed out the page draws none, and its first render does not pay for th
 entry and exit markers follow the same rule, read from the trades' table source itself (in
 entry order; no second copy, no per-symbol filter lists in the page): drawing and
 hit-indexing 50,000 entries and 50,000 exits measured about a quarter of the reference page's
-first render. A run of at most ``PATH_VIEW`` trades shows its markers from the start.
+first render. A run of at most ``PATH_VIEW`` trades shows its markers from the start. So that
+a view of more trades still shows where the run traded and how it fared, a strip under each
+symbol's candles counts the trades entered in each drawn candle (its group of bars), winners
+up and losers down (hover: longs/shorts, net P&L): the level callback fills it from the trade
+source for the candles it draws, at every zoom (and once at the first render, when the strip
+is laid out), so its counts add up to the trades of the candles in view and cost the page no
+data. The price pane's legend title says which layer shows the trades (`MARKER_NOTES`).
 
 Per tag and per symbol: the closed P&L accumulated over time, one line per tag (symbol),
 at most ``GROUP_POINTS`` points each, beside the breakdown tables.
@@ -59,6 +66,7 @@ import pandas as pd
 from bokeh.embed import components
 from bokeh.layouts import column, row
 from bokeh.models import (
+    BasicTickFormatter,
     ColumnDataSource,
     CustomJS,
     DataTable,
@@ -66,6 +74,7 @@ from bokeh.models import (
     HoverTool,
     HTMLTemplateFormatter,
     NumberFormatter,
+    NumeralTickFormatter,
     Range1d,
     TableColumn,
 )
@@ -104,6 +113,17 @@ STOP_COLORS = (DOWN, "#212121", "#ef6c00")
 PATH_VIEW = 3_000
 #: points of each per-tag / per-symbol P&L line
 GROUP_POINTS = 4_000
+#: items per row of a price pane's legend (drawn above the candles)
+LEGEND_COLUMNS = 6
+#: money on an axis: 105,000 rather than Bokeh's default 1.050e+5
+MONEY_TICKS = "0,0"
+#: the look of a legend icon whose glyph takes it from its data (`_legend_icons`)
+ICON_LOOK = {"color": DOWN, "marker": "triangle"}
+#: the price pane's legend title: trades drawn as markers, or too many in view for them
+MARKER_NOTES = (
+    "trades: each entry and exit",
+    f"trades: over {PATH_VIEW:,} in view, counted per candle below (zoom in for markers)",
+)
 
 _LEVEL_JS = """
 const s = xr.start, e = xr.end;
@@ -130,10 +150,55 @@ function fit(range, cols) {
 const data = {x: xs.slice(a, b), o: o, h: d.h.slice(a, b), l: d.l.slice(a, b), c: c,
               w: new Array(b - a).fill(widths[lvl]), color: color};
 for (const col of lines) data[col] = d[col].slice(a, b);
+view.tags = [lvl];  // before the data: the trade counts read it on the data's change
 view.data = data;
-view.tags = [lvl];
 fit(yr, ["l", "h"]);
 for (let k = 0; k < panes.length; k++) fit(panes[k], pane_cols[k]);
+"""
+
+_COUNTS_JS = """
+// the trades entered in each drawn candle (view: the level callback's slice of level
+// view.tags[0]; a candle's group of bars starts half its span before its x), by outcome
+const lvl = view.tags[0], xs = view.data.x, m = xs.length, h0 = halves[lvl];
+const all = levels[lvl].data.x, t = trades.data, et = t.entry_time;
+function lower(v, x) { let lo = 0, hi = v.length;
+  while (lo < hi) { const k = (lo + hi) >> 1; if (v[k] < x) lo = k + 1; else hi = k; }
+  return lo; }
+const next = m ? lower(all, xs[m - 1]) + 1 : 0;
+const stop = next < all.length ? all[next] - h0 : Infinity;
+const win = new Float64Array(m), lost = new Float64Array(m), loss = new Float64Array(m),
+      longs = new Float64Array(m), net = new Float64Array(m);
+for (let j = m ? lower(et, xs[0] - h0) : et.length, k = 0; j < et.length && et[j] < stop; j++) {
+  if (t.symbol[j] !== symbol) continue;
+  while (k + 1 < m && xs[k + 1] - h0 <= et[j]) k++;
+  if (t.pnl[j] > 0) win[k]++; else { lost[k]++; loss[k]--; }
+  if (t.side[j] === long) longs[k]++;
+  net[k] += t.pnl[j];
+}
+const entered = win.map((v, k) => v + lost[k]);
+counts.data = {x: xs, w: view.data.w, start: xs.map((v) => v - h0), win: win, loss: loss,
+               lost: lost, entered: entered, long: longs,
+               short: entered.map((v, k) => v - longs[k]), net: net};
+let top = 1;
+for (let k = Math.max(0, lower(xs, xr.start) - 1); k < Math.min(m, lower(xs, xr.end) + 1); k++)
+  top = Math.max(top, win[k], lost[k]);
+cr.setv({start: -top * 1.1, end: top * 1.1});
+"""
+
+_CURVES_JS = """
+// the equity and drawdown axes fitted to the curves' points in view (drawdown up to 0)
+const s = xr.start, e = xr.end, d = src.data, xs = d.x;
+function lower(v, x) { let lo = 0, hi = v.length;
+  while (lo < hi) { const k = (lo + hi) >> 1; if (v[k] < x) lo = k + 1; else hi = k; }
+  return lo; }
+const a = Math.max(0, lower(xs, s) - 1), b = Math.min(xs.length, lower(xs, e) + 1);
+for (const [range, col, top] of [[eq_y, "equity", -Infinity], [dd_y, "dd", 0]]) {
+  let lo = Infinity, hi = top;
+  for (let i = a; i < b; i++) { const v = d[col][i]; if (v < lo) lo = v; if (v > hi) hi = v; }
+  if (lo > hi) continue;
+  const m = (hi - lo) * 0.05 || Math.abs(hi) * 1e-3 || 1;
+  range.setv({start: lo - m, end: hi + m});
+}
 """
 
 _PATHS_JS = """
@@ -175,6 +240,8 @@ if (b - a <= limit) {
   }
 }
 views.forEach((v, k) => { v.data = out[k]; });
+const title = b - a <= limit ? exact : counted;
+if (legend.title !== title) legend.title = title;  // a new title lays the page out again
 """
 
 _SELECT_JS = """
@@ -318,6 +385,7 @@ def _price_pane(
     """The symbol's candle figure (with its price-scale indicators) and one figure per
     oscillator-like feature, all driven by one level-switching callback."""
     levels, widths = candle_levels(bars, budget, ind.values)
+    first = float(_ms(bars.index[:1])[0])
     level_sources = [
         ColumnDataSource(lv, name=f"level_{symbol}_{i}") for i, lv in enumerate(levels)
     ]
@@ -342,10 +410,22 @@ def _price_pane(
                name=f"line_{symbol}_{col}")  # fmt: skip
     _trade_markers(p, symbol, xr, trades)
     _path_glyphs(p, symbol, xr, paths)
-    p.legend.location = "top_left"
-    p.legend.click_policy = "hide"
-    p.legend.background_fill_alpha = 0.6
+    p.legend.name = f"legend_{symbol}"  # named once complete (Bokeh adds to unnamed ones)
+    _legend_icons(p)
+    legend = p.legend[0]  # above the candles, in rows: zoomed to a trade it hid candles
+    p.center.remove(legend)
+    p.add_layout(legend, "above")
+    legend.orientation = "horizontal"
+    legend.location = "top_left"
+    legend.ncols = LEGEND_COLUMNS
+    legend.click_policy = "hide"
+    legend.border_line_alpha = 0
     figures, pane_ranges = [p], []
+    codes = labels_of(trades)
+    counts, cr = None, None
+    if symbol in codes["symbol"]:
+        counts, cr, strip = _trade_strip(symbol, xr)
+        figures.append(strip)
     for feature, cols in ind.panes:
         pr = Range1d(*_fit(top, cols), name=f"y_{symbol}_{feature}")
         q = figure(
@@ -359,6 +439,7 @@ def _price_pane(
                    name=f"line_{symbol}_{col}")  # fmt: skip
         q.legend.location = "top_left"
         q.legend.background_fill_alpha = 0.6
+        q.yaxis.formatter = BasicTickFormatter(use_scientific=False)  # ATR 0.001, not 1e-3
         figures.append(q)
         pane_ranges.append(pr)
     cb = CustomJS(
@@ -370,7 +451,60 @@ def _price_pane(
     )  # fmt: skip
     xr.js_on_change("start", cb)
     xr.js_on_change("end", cb)
+    if counts is not None:
+        count = CustomJS(
+            args={"view": view, "levels": level_sources, "trades": trades, "counts": counts,
+                  "cr": cr, "xr": xr, "halves": [float(lv["x"][0] - first) for lv in levels],
+                  "symbol": _code(codes["symbol"], symbol),
+                  "long": _code(codes["side"], "long")},
+            code=_COUNTS_JS,
+        )  # fmt: skip
+        view.js_on_change("data", count)  # each new slice of candles
+        figures[1].js_on_change("inner_width", count)  # laid out: the first render's counts
     return figures
+
+
+def _legend_icons(p) -> None:
+    """Bokeh draws a legend item's icon from its renderer's first row, so the items of the
+    sources filled only when zoomed in (markers, stops, targets, signals) had no icon zoomed
+    out: each such item also holds a renderer of one row, at NaN (drawn nowhere on the
+    plot), with the same glyph (`ICON_LOOK` where the look is a column)."""
+    for item in p.legend[0].items:
+        r = item.renderers[0]
+        data = r.data_source.data
+        if len(next(iter(data.values()))):
+            continue
+        row = {k: [ICON_LOOK.get(k, np.nan)] for k in data}
+        item.renderers.append(p.add_glyph(ColumnDataSource(row), r.glyph.clone()))
+
+
+def _code(labels: list[str], label: str) -> int:
+    """The code of ``label`` in a text column of the trade source (-1: absent)."""
+    return labels.index(label) if label in labels else -1
+
+
+def _trade_strip(symbol: str, xr: Range1d) -> tuple[ColumnDataSource, Range1d, Any]:
+    """The strip under ``symbol``'s candles: the trades entered in each drawn candle, winners
+    up and losers (P&L <= 0) down, which `_LEVEL_JS` fills from the trade source for the
+    candles it draws (at every zoom, so a run of too many trades for markers still shows
+    where it traded and how it fared)."""
+    cols = ("x", "w", "start", "win", "loss", "lost", "entered", "long", "short", "net")
+    counts = ColumnDataSource({c: [] for c in cols}, name=f"trade_counts_{symbol}")
+    cr = Range1d(-1.1, 1.1, name=f"trade_counts_y_{symbol}")
+    q = figure(
+        name=f"trades_{symbol}", title=f"{symbol} trades entered per candle: winners up, "
+        "losers (P&L ≤ 0) down", x_axis_type="datetime", x_range=xr, y_range=cr, height=130,
+        sizing_mode="stretch_width", tools=TOOLS, active_scroll="xwheel_zoom",
+        active_drag="xpan",
+    )  # fmt: skip
+    q.vbar("x", "w", "win", 0, source=counts, color=UP)
+    q.vbar("x", "w", 0, "loss", source=counts, color=DOWN)
+    q.add_tools(HoverTool(tooltips=[
+        ("candle from", "@start{%F %H:%M}"), ("entered", "@entered (@long long, @short short)"),
+        ("winners", "@win"), ("losers", "@lost"), ("net P&L", "@net{0,0.00}"),
+    ], formatters={"@start": "datetime"}))  # fmt: skip
+    q.yaxis.axis_label = "trades"
+    return counts, cr, q
 
 
 def _path_store(name: str, frame: pd.DataFrame, kind: np.ndarray, x0: str, x1: str):
@@ -395,7 +529,7 @@ def _trade_markers(p, symbol: str, xr: Range1d, trades: ColumnDataSource) -> Non
     entry, exit_ = np.asarray(d["entry_time"]), np.asarray(d["exit_time"])
     by_exit = np.flatnonzero(mine)[np.argsort(exit_[mine], kind="stable")]
     rows = (np.flatnonzero(mine & long), np.flatnonzero(mine & ~long), by_exit)
-    drawn = mine.sum() <= PATH_VIEW  # as the callback draws them zoomed out
+    drawn = len(entry) <= PATH_VIEW  # as the callback draws them zoomed out (all symbols)
     views = []
     for (name, x, y, marker, color, label), picked in zip((
         ("entries_long", entry, "entry_price", "triangle", "#1565c0", "long entry"),
@@ -408,10 +542,13 @@ def _trade_markers(p, symbol: str, xr: Range1d, trades: ColumnDataSource) -> Non
         p.scatter("x0", "y", source=views[-1], marker=marker, size=9, color=color,
                   legend_label=label)  # fmt: skip
     span = float(np.max(exit_[mine] - entry[mine])) if mine.any() else 0.0
+    exact, counted = MARKER_NOTES
+    p.legend.title = exact if drawn else counted
     cb = CustomJS(
         args={"xr": xr, "src": trades, "views": views, "span": span, "limit": PATH_VIEW,
-              "symbol": labels_of(trades)["symbol"].index(symbol) if mine.any() else -1,
-              "long": labels_of(trades)["side"].index("long") if long.any() else -1},
+              "symbol": _code(labels_of(trades)["symbol"], symbol),
+              "long": _code(labels_of(trades)["side"], "long"), "legend": p.legend[0],
+              "exact": exact, "counted": counted},
         code=_MARKERS_JS,
     )  # fmt: skip
     xr.js_on_change("start", cb)
@@ -484,6 +621,7 @@ def _group_pnl(result: BacktestResult, column: str):
         p.legend.click_policy = "hide"
         p.legend.background_fill_alpha = 0.6
     p.yaxis.axis_label = "P&L"
+    p.yaxis.formatter = NumeralTickFormatter(format=MONEY_TICKS)
     return p
 
 
@@ -498,6 +636,7 @@ def daily_figure(report) -> Any:
                 height=240, sizing_mode="stretch_width", tools=TOOLS,
                 active_scroll="xwheel_zoom")  # fmt: skip
     eq.line("x", "equity", source=src, color="#1565c0")
+    eq.yaxis.formatter = NumeralTickFormatter(format=MONEY_TICKS)
     dd = figure(name="daily_drawdown", title="Drawdown (%)", x_axis_type="datetime",
                 x_range=eq.x_range, height=150, sizing_mode="stretch_width", tools=TOOLS,
                 active_scroll="xwheel_zoom")  # fmt: skip
@@ -522,10 +661,17 @@ def _label_formatter(labels: list[str]) -> HTMLTemplateFormatter:
     return HTMLTemplateFormatter(template=f"<%- {names}[value] %>")
 
 
-def _trade_table(trades: ColumnDataSource) -> DataTable:
+def price_digits(config: Mapping[str, Any]) -> int:
+    """Decimals of the trade table's prices: the most any of the run's instruments quotes
+    (``config["instruments"]``, as `run.json` records them), 5 when the run records none."""
+    instruments = (config or {}).get("instruments") or {}
+    return max((int(i.get("digits", 5)) for i in instruments.values()), default=5)
+
+
+def _trade_table(trades: ColumnDataSource, digits: int) -> DataTable:
     text = {k: _label_formatter(v) for k, v in labels_of(trades).items()}
     dt = DateFormatter(format="%Y-%m-%d %H:%M")
-    price = NumberFormatter(format="0.00000")
+    price = NumberFormatter(format="0." + "0" * digits if digits > 0 else "0")
     money = NumberFormatter(format="0,0.00")
     cols = [
         TableColumn(field="trade_id", title="#", width=50),
@@ -627,20 +773,27 @@ def report_models(
         ind = indicators.get(s, NO_INDICATORS)
         panes.extend(_price_pane(s, bars[s], budget, xr, trades, ind, paths))
     eq_src = ColumnDataSource(curves, name="curves")
-    eq = figure(name="equity", title="Equity", x_axis_type="datetime", x_range=xr, height=220,
-                sizing_mode="stretch_width", tools=TOOLS, active_scroll="xwheel_zoom")  # fmt: skip
+    eq_y = Range1d(*_fit(curves, ("equity",)), name="equity_y")
+    dd_y = Range1d(*_fit({"dd": np.r_[curves["dd"], 0.0]}, ("dd",)), name="drawdown_y")
+    eq = figure(name="equity", title="Equity", x_axis_type="datetime", x_range=xr, y_range=eq_y,
+                height=220, sizing_mode="stretch_width", tools=TOOLS,
+                active_scroll="xwheel_zoom")  # fmt: skip
     eq.line("x", "equity", source=eq_src, color="#1565c0")
+    eq.yaxis.formatter = NumeralTickFormatter(format=MONEY_TICKS)
     dd = figure(name="drawdown", title="Drawdown (%)", x_axis_type="datetime", x_range=xr,
-                height=160, sizing_mode="stretch_width", tools=TOOLS,
+                y_range=dd_y, height=160, sizing_mode="stretch_width", tools=TOOLS,
                 active_scroll="xwheel_zoom")  # fmt: skip
     dd.varea("x", "dd", 0, source=eq_src, color=DOWN, alpha=0.5)
+    fit = CustomJS(args={"xr": xr, "src": eq_src, "eq_y": eq_y, "dd_y": dd_y}, code=_CURVES_JS)
+    xr.js_on_change("start", fit)
+    xr.js_on_change("end", fit)
     bar_ms = _bar_ms(_ms(next(iter(bars.values())).index)) if bars else _bar_ms(curves["x"])
     trades.selected.js_on_change(
         "indices", CustomJS(args={"src": trades, "xr": xr, "bar_ms": bar_ms}, code=_SELECT_JS)
     )
     roots = {
         "charts": column(*panes, eq, dd, sizing_mode="stretch_width"),
-        "table": _trade_table(trades),
+        "table": _trade_table(trades, price_digits(result.config)),
         "dist": row(_r_histogram(trades), _monthly(report.periods["monthly"])),
     }
     if len(result.trades):  # in a layout, like every other figure of the page

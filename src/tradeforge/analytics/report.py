@@ -37,6 +37,9 @@ class Report:
     stability: dict[str, dict[str, Any] | None]
     daily: pd.DataFrame  # date (UTC day), equity, drawdown_pct
     drawdown: DrawdownSeries = field(repr=False)  # bar-level, for charts
+    #: `TradePaths.tally` of the written report (`write_report` checks the trades' paths on
+    #: the bars); None when no check was made
+    trade_paths: dict[str, Any] | None = None
 
     @property
     def no_trades(self) -> bool:
@@ -66,6 +69,7 @@ class Report:
             "periods": jsonable(self.periods),
             "stability": jsonable(self.stability),
             "series": {"daily": jsonable(self.daily.to_dict(orient="list"))},
+            "trade_paths": jsonable(self.trade_paths),
         }
 
     def _repr_html_(self) -> str:

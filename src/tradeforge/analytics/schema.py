@@ -30,6 +30,7 @@ TOP_LEVEL: tuple[str, ...] = (
     "periods",
     "stability",
     "series",
+    "trade_paths",
 )
 
 RUN_FIELDS: dict[str, str] = {
@@ -141,3 +142,13 @@ STABILITY_FIELDS: dict[str, str] = {
 #: series.daily: columnar arrays ``date`` (YYYY-MM-DD trading day), ``equity`` (close of the
 #: day's last bar) and ``drawdown_pct`` (at that bar).
 SERIES_NAMES: tuple[str, ...] = ("daily",)
+
+#: trade_paths: null when the report was built without checking the trades' paths on bars
+#: (`build_report` alone), else (`write_report`; see `tradeforge.analytics.tradepath`):
+TRADE_PATHS_FIELDS: dict[str, str] = {
+    "trades": "number of trades",
+    "checked": "trades whose symbol's bars were at hand to replay them on",
+    "verified": "checked trades whose replay through the backtest's rules reproduced every "
+    "recorded leg (bar, reason, size, price within half a tick)",
+    "unverified": "ids of the checked trades that were not verified (sorted)",
+}

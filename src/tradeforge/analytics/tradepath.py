@@ -74,13 +74,28 @@ class TradePaths:
     breakeven, trailing); ``targets``: one row per target level from the entry to its fill
     (``filled``) or to the exit; ``signals``: every signal of the strategy (``side`` +1/-1,
     ``price`` the signal bar's low for longs, its high for shorts); ``verified``: the trades
-    whose replay reproduced their recorded exits (the others show only the recorded levels).
+    whose replay reproduced their recorded exits (the others show only the recorded levels);
+    ``checked``: the trades there were bars to check on (``verified`` is a subset).
     """
 
     stops: pd.DataFrame = field(default_factory=lambda: _frame(_STOP_COLUMNS))
     targets: pd.DataFrame = field(default_factory=lambda: _frame(_TARGET_COLUMNS))
     signals: pd.DataFrame = field(default_factory=lambda: _frame(_SIGNAL_COLUMNS))
     verified: frozenset[int] = frozenset()
+    checked: frozenset[int] = frozenset()
+
+    def tally(self, trade_ids: Any) -> dict[str, Any]:
+        """How many of ``trade_ids`` were checked and verified, and the ids checked but not
+        verified: the ``trade_paths`` section of ``report.json``, which the console summary,
+        ``report.txt`` and ``report.html`` print (`format.trade_paths_line`)."""
+        ids = set(np.asarray(trade_ids).tolist())
+        checked = self.checked & ids
+        return {
+            "trades": len(ids),
+            "checked": len(checked),
+            "verified": len(self.verified & checked),
+            "unverified": sorted(checked - self.verified),
+        }
 
     def of(self, trade_ids: Any) -> TradePaths:
         """The paths of ``trade_ids`` only (signals unchanged)."""
@@ -90,6 +105,7 @@ class TradePaths:
             self.targets[self.targets["trade_id"].isin(ids)],
             self.signals,
             frozenset(self.verified & ids),
+            frozenset(self.checked & ids),
         )
 
 
@@ -233,6 +249,7 @@ def trade_paths(
         pd.concat([p.targets for p in parts], ignore_index=True),
         pd.concat([p.signals for p in parts], ignore_index=True),
         frozenset().union(*(p.verified for p in parts)),
+        frozenset().union(*(p.checked for p in parts)),
     )
 
 
@@ -275,7 +292,7 @@ def _symbol_paths(
                                    sig, spec)  # fmt: skip
     good = _verify(replayed, trades, legs, times, spec, symbol)
     stops, targets = _drawn(symbol, bars, trades, legs, replayed, good, e_bar, x_bar, ids)
-    return TradePaths(stops, targets, points, frozenset(good))
+    return TradePaths(stops, targets, points, frozenset(good), frozenset(ids.tolist()))
 
 
 def _positions(times: np.ndarray, col: pd.Series) -> np.ndarray:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,7 @@ from tradeforge.analytics.format import (
     SECTION_TITLES,
     fmt,
     sign,
+    trade_paths_line,
 )
 from tradeforge.analytics.indicators import Indicators, strategy_features, strategy_indicators
 from tradeforge.analytics.report import NO_TRADES, Report, build_report
@@ -90,6 +91,7 @@ def write_report(
 
         say("trade paths")
         paths = trade_paths(result, ohlc, signals, features)
+    rep = replace(rep, trade_paths=paths.tally(result.trades["trade_id"]))
     chart_paths: list[Path] = []
     if charts:
         from tradeforge.plotting import render_charts
@@ -215,7 +217,7 @@ def render_html(
     returns, closed P&L per tag and per symbol beside their tables; then the other tables.
     The PNG charts stay in ``charts/`` (linked, not embedded)."""
     title = "tradeforge report — " + (", ".join(report.run["symbols"]) or "run")
-    head, script, divs, verified_note = "", "", {}, ""
+    head, script, divs = "", "", {}
     if result is not None and len(result.equity):
         from tradeforge.analytics import interactive
 
@@ -225,10 +227,11 @@ def render_html(
             paths = trade_paths(result, ohlc)
         script, divs = interactive.interactive_components(report, result, ohlc, indicators, paths)
         head = interactive.bokeh_resources()
-        verified_note = _verified_note(len(result.trades), len(paths.verified))
+        if report.trade_paths is None:
+            report = replace(report, trade_paths=paths.tally(result.trades["trade_id"]))
     body = [summary_html(report, "Key metrics")]
     if divs and not report.no_trades:
-        body.append(verified_note)
+        body.append(_verified_note(report.trade_paths))
     if divs:
         body.append("<h2>Price, equity and drawdown</h2>")
         body.append(
@@ -273,14 +276,14 @@ def render_html(
     return page
 
 
-def _verified_note(n_trades: int, n_verified: int) -> str:
-    """How many trades' drawn paths were verified (`TradePaths.verified`)."""
+def _verified_note(tally: Mapping[str, Any] | None) -> str:
+    """How many trades' drawn paths were verified (`TradePaths.tally`)."""
     return (
-        f"<p class=note id=verified>Trade paths: <b>{n_verified:,} of {n_trades:,}</b> trades "
-        "verified — replayed through the backtest's rules, they reproduced their recorded "
-        "exits, so their stop moves and every target are drawn; the others show only what the "
-        "run recorded (initial stop, filled targets). The trade table's <i>verified</i> column "
-        "says which.</p>"
+        f"<p class=note id=verified><b>{html.escape(trade_paths_line(tally))}</b> — replayed "
+        "through the backtest's rules, they reproduced their recorded exits, so their stop "
+        "moves and every target are drawn; the others show only what the run recorded "
+        "(initial stop, filled targets). The trade table's <i>verified</i> column says "
+        "which.</p>"
     )
 
 
