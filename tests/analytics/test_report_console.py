@@ -56,4 +56,7 @@ def test_backtest_and_report_print_the_verified_count(tmp_path):
     assert json.loads((run / "report.json").read_text())["trade_paths"]["unverified"] == [bad]
 
     out = _run("report", "run", "--no-charts", home=tmp_path)
-    assert f"Trade paths: 0 of {n:,} trades verified ({n:,} not checked: no bars)" in out.stdout
+    assert (
+        f"Trade paths: 0 of {n:,} trades verified ({n:,} not checked: no bars or no strategy to replay)"
+        in out.stdout
+    )

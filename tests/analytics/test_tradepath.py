@@ -181,8 +181,13 @@ def test_report_json_and_text_carry_the_verified_count(tmp_path):
     files = write_report(result, tmp_path / "no_bars", None, charts=False)
     doc = json.loads(files.json.read_text())
     assert doc["trade_paths"] == {"trades": n, "checked": 0, "verified": 0, "unverified": []}
-    assert f"Trade paths: 0 of {n:,} trades verified ({n:,} not checked: no bars)" in (
-        files.txt.read_text()
-    )
+    unchecked = f"Trade paths: 0 of {n:,} trades verified ({n:,} not checked: no bars or no strategy to replay)"
+    assert unchecked in files.txt.read_text()
+    # bars, but a strategy this process does not know: nothing replayed, nothing checked
+    config = {**result.config, "strategy": {"name": "not_registered", "params": {}}}
+    files = write_report(replace(result, config=config, signals={}), tmp_path / "custom", bars,
+                         charts=False)  # fmt: skip
+    assert json.loads(files.json.read_text())["trade_paths"]["checked"] == 0
+    assert unchecked in files.txt.read_text()
     # a report built without writing checks nothing
     assert build_report(result).to_dict()["trade_paths"] is None

@@ -159,5 +159,5 @@ def trade_paths_line(tally: Mapping[str, Any] | None) -> str:
         notes.append(f"not reproduced: {shown}" + (f" and {more:,} more" if more > 0 else ""))
     unchecked = tally["trades"] - tally["checked"]
     if unchecked:
-        notes.append(f"{unchecked:,} not checked: no bars")
+        notes.append(f"{unchecked:,} not checked: no bars or no strategy to replay")
     return line + (f" ({'; '.join(notes)})" if notes else "")

@@ -292,7 +292,10 @@ def _symbol_paths(
                                    sig, spec)  # fmt: skip
     good = _verify(replayed, trades, legs, times, spec, symbol)
     stops, targets = _drawn(symbol, bars, trades, legs, replayed, good, e_bar, x_bar, ids)
-    return TradePaths(stops, targets, points, frozenset(good), frozenset(ids.tolist()))
+    # without the run's signals (a strategy this process does not know) nothing was replayed:
+    # those trades are not checked, rather than all "not reproduced"
+    checked = ids.tolist() if sig is not None and spec is not None else []
+    return TradePaths(stops, targets, points, frozenset(good), frozenset(checked))
 
 
 def _positions(times: np.ndarray, col: pd.Series) -> np.ndarray:
