@@ -123,7 +123,8 @@ def open_position(
     """Initialise row ``s`` of the state array ``st`` for a fill at ``entry`` with initial
     ``stop``, the exits as row ``j`` of the packed signal table ``sig`` declares them."""
     si, sf = sig.ints, sig.floats
-    st[s, :] = np.nan
+    for q in range(NF):  # a loop, not a slice assignment: far less code to compile
+        st[s, q] = np.nan
     risk = abs(entry - stop)
     st[s, F_SIDE] = side
     st[s, F_ENTRY] = entry
