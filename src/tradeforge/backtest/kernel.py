@@ -37,21 +37,24 @@ The loops and the per-bar functions (and the rules they call) are compiled with
 ``_nrt=False``: they never allocate, return or keep an array, and with Numba's reference
 counting on, every call increfs and decrefs each of its ~17 array arguments (34 atomic
 runtime calls, ~100 ns) — which made the per-bar calls cost more than the rules themselves.
-The four per-bar functions are also inlined into the loops (``inline="always"``), which saves
-passing ~17 array structs per call on every bar. They hold only what runs on most bars (the
-checks, managing an open position, the mark); the work of the rarer events — a date change
-(`_accrue_swap`), an exit at the open (`_exit_at_open`), a fill (`_fill`), a signal
-(`_take_signal`), booking exit legs (`_book`) — is a function of its own, called only when
-the event happens. Numba inlines by deep-copying the callee's IR once per block together
-with all its variables, a cost that grows with blocks × variables: the lean per-bar bodies
-keep it small, and both loops share the compiled event functions.
+The four per-bar functions are inlined into the loops, which saves passing ~17 array structs
+per call on every bar, and so are the rules an open position runs on every bar
+(`process_observation`, `update_after_observation`, the mark). The inlining is LLVM's
+(``forceinline=True``: the function is compiled once and LLVM inlines its optimised code),
+not Numba's ``inline="always"``, which re-types the callee inside every caller and copies its
+IR once per block with all its variables: ~0.5 s of the cold compile for these four.
+The per-bar functions hold only what runs on most bars (the checks, managing an open
+position, the mark); the rarer events — a date change (`_accrue_swap`), an exit at the open
+(`_exit_at_open`), a fill (`_fill`), a signal (`_take_signal`), booking exit legs (`_book`) —
+are functions of their own, called when the event happens, which keeps the inlined loop
+small.
 
 Compile time matters (the cold benchmark budget): the kernel allocates nothing (the caller
 passes every array, see `allocate`) and passes no literal-typed arguments to compiled
-callees (Numba would compile extra literal specialisations). Its callees — the event
-functions and the rules and steps (`tradeforge.trading.rulejit`) — are compiled without the
-CPython and C-callable wrappers that only a call from Python needs: ~0.7 s of the cold
-compile.
+callees (Numba would compile extra literal specialisations). Its callees — the per-bar and
+event functions and the rules and steps (`tradeforge.trading.rulejit`) — are compiled
+without the CPython and C-callable wrappers that only a call from Python needs: ~0.7 s of
+the cold compile.
 """
 
 from __future__ import annotations
@@ -157,8 +160,10 @@ def allocate(n_bars: int, n_signals: int, n_slots: int) -> dict[str, np.ndarray]
     }
 
 
+# compiled callees of the loops (see the module docstring): no wrappers for Python callers
 _HELPER = {"cache": True, "error_model": "numpy", "_nrt": False}
-_HELPER.update(no_cpython_wrapper=True, no_cfunc_wrapper=True)  # called from compiled loops only
+_HELPER.update(no_cpython_wrapper=True, no_cfunc_wrapper=True)
+_PER_BAR = {**_HELPER, "forceinline": True}  # LLVM inlines them into the loops
 
 
 @njit(**_HELPER)
@@ -345,7 +350,7 @@ def _take_signal(j, i, per_tag, si, counters, work_i, pf):
     work_i[s, W_EXPIRE] = i + 1 if si[_ENTRY_TYPE, j] == 0 else i + si[_EXPIRY, j]
 
 
-@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
+@njit(**_PER_BAR)
 def bar_open(
     i, o, day, spread, slip, fx, fparams, trades_i, trades_f, legs_i, legs_f, counters,
     work_i, work_f, pf, out, acct,
@@ -366,7 +371,7 @@ def bar_open(
             )  # fmt: skip
 
 
-@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
+@njit(**_PER_BAR)
 def bar_fill(
     i, o, h, lo, c, spread, slip, fx, sig, fparams, trades_i, trades_f, counters, work_i,
     work_f, pf, acct,
@@ -395,7 +400,7 @@ def bar_fill(
             counters[C_N_PENDING] -= 1
 
 
-@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
+@njit(**_PER_BAR)
 def bar_close(
     i, last, o, h, lo, c, spread, slip, fx, sig, per_tag, fparams, trades_i, trades_f,
     legs_i, legs_f, counters, work_i, work_f, pf, out, acct,
@@ -441,7 +446,7 @@ def bar_close(
     counters[C_PTR] = ptr
 
 
-@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
+@njit(**_PER_BAR)
 def mark(eq, i, c, spread, fx, fparams, counters, work_i, work_f, pf):
     """Step 6: ``eq`` plus the open PnL of one symbol's positions marked at bar ``i``'s
     close (the exit-side commission is not yet paid)."""
