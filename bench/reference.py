@@ -49,8 +49,21 @@ def ensure_data(home: Path) -> float:
     return time.perf_counter() - t0
 
 
+class _Clock:
+    """Wall and CPU seconds (this process, all threads) since the last `lap`."""
+
+    def __init__(self) -> None:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def lap(self, stages: dict[str, float], cpu: dict[str, float], name: str) -> None:
+        wall, proc = time.perf_counter(), time.process_time()
+        stages[name], cpu[name] = wall - self.wall, proc - self.cpu
+        self.wall, self.cpu = wall, proc
+
+
 def run_once(home: Path) -> dict:
-    """One timed pass over every stage; returns the stage table."""
+    """One timed pass over every stage; returns the stage table (wall seconds, and CPU
+    seconds of this process, which load from other processes inflates far less)."""
     from tradeforge.analytics import build_report
     from tradeforge.backtest import backtest_signals
     from tradeforge.core.instruments import get_instrument
@@ -60,6 +73,7 @@ def run_once(home: Path) -> dict:
     from tradeforge.strategy import get_strategy
 
     stages: dict[str, float] = {}
+    cpu: dict[str, float] = {}
     counts: dict[str, int] = {}
     strategy = get_strategy("structure")()
     instrument = get_instrument(SYMBOL)
@@ -67,56 +81,47 @@ def run_once(home: Path) -> dict:
     informative = [r for r in requests if "@" in r]
     base = [r for r in requests if "@" not in r]
     engine = FeatureEngine()
-    t_all = time.perf_counter()
-
-    t0 = time.perf_counter()
+    t_all, c_all = time.perf_counter(), time.process_time()
+    clock = _Clock()  # each lap times the stage since the previous one
     bars = ParquetStore(home).load(SYMBOL, BASE_TF)
-    stages["data_load"] = time.perf_counter() - t0
+    clock.lap(stages, cpu, "data_load")
     counts["bars"] = len(bars)
 
-    t0 = time.perf_counter()
     frame = engine.compute(bars, informative, BASE_TF)  # resample to M30, compute, merge
-    stages["informatives"] = time.perf_counter() - t0
+    clock.lap(stages, cpu, "informatives")
 
-    t0 = time.perf_counter()
     frame = engine.compute(frame, base, BASE_TF)
-    stages["features"] = time.perf_counter() - t0
+    clock.lap(stages, cpu, "features")
 
-    t0 = time.perf_counter()
     signals = strategy.signals(frame, instrument)
-    stages["signals"] = time.perf_counter() - t0
+    clock.lap(stages, cpu, "signals")
     counts["signals"] = len(signals)
 
-    t0 = time.perf_counter()
     result = backtest_signals(
         frame, signals, SYMBOL, position_mode="tag", instrument=instrument, initial_capital=CAPITAL
     )
-    stages["backtest"] = time.perf_counter() - t0
+    clock.lap(stages, cpu, "backtest")
     counts["trades"] = len(result.trades)
     counts["legs"] = len(result.legs)
 
-    t0 = time.perf_counter()
     build_report(result)
-    stages["reporting"] = time.perf_counter() - t0
-    stages["total"] = time.perf_counter() - t_all
+    clock.lap(stages, cpu, "reporting")
+    stages["total"], cpu["total"] = time.perf_counter() - t_all, time.process_time() - c_all
 
     # Sub-benchmarks named by the issues (not part of the total), and the steady state of a
     # research loop: the same stages again in this process (Numba runtime and kernels loaded).
-    t0 = time.perf_counter()
+    clock = _Clock()
     resample_ohlcv(bars, "M30")
-    stages["extra: resample M5->M30"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    clock.lap(stages, cpu, "extra: resample M5->M30")
     again = FeatureEngine().compute(bars, requests, BASE_TF)
-    stages["extra: features+informatives, 2nd pass"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    clock.lap(stages, cpu, "extra: features+informatives, 2nd pass")
     signals = strategy.signals(again, instrument)
-    stages["extra: signals, 2nd pass"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    clock.lap(stages, cpu, "extra: signals, 2nd pass")
     backtest_signals(
         again, signals, SYMBOL, position_mode="tag", instrument=instrument, initial_capital=CAPITAL
     )
-    stages["extra: backtest, 2nd pass"] = time.perf_counter() - t0
-    return {"stages": stages, "counts": counts, "peak_memory_mib": _peak_mib()}
+    clock.lap(stages, cpu, "extra: backtest, 2nd pass")
+    return {"stages": stages, "cpu_stages": cpu, "counts": counts, "peak_memory_mib": _peak_mib()}
 
 
 def _print_table(label: str, run: dict) -> None:
@@ -126,8 +131,9 @@ def _print_table(label: str, run: dict) -> None:
     table = Table(title=f"reference benchmark — {label}")
     table.add_column("stage")
     table.add_column("seconds", justify="right")
+    table.add_column("CPU seconds", justify="right")
     for name, secs in run["stages"].items():
-        table.add_row(name, f"{secs:.3f}")
+        table.add_row(name, f"{secs:.3f}", f"{run['cpu_stages'][name]:.3f}")
     table.add_row("peak memory", f"{run['peak_memory_mib']:.0f} MiB")
     for name, value in run["counts"].items():
         table.add_row(name, f"{value:,}")

@@ -201,9 +201,9 @@ def run_symbol(x: SymbolInputs) -> SymbolRun:
     eq = arrays["equity"]
     equity = pd.DataFrame(
         {
-            EQUITY_COLUMNS[0]: eq[:, 0],
-            EQUITY_COLUMNS[1]: eq[:, 1],
-            EQUITY_COLUMNS[2]: eq[:, 2].astype(np.int64),
+            EQUITY_COLUMNS[0]: eq[0],
+            EQUITY_COLUMNS[1]: eq[1],
+            EQUITY_COLUMNS[2]: arrays["open_positions"],
         },
         index=x.index,
         copy=False,  # the kernel's arrays are ours: no 2-D consolidation copy

@@ -37,14 +37,24 @@ The loops and the per-bar functions (and the rules they call) are compiled with
 ``_nrt=False``: they never allocate, return or keep an array, and with Numba's reference
 counting on, every call increfs and decrefs each of its ~17 array arguments (34 atomic
 runtime calls, ~100 ns) — which made the per-bar calls cost more than the rules themselves.
-The four per-bar functions are also inlined into the loops (``inline="always"``), which saves
-passing ~17 array structs per call on every bar.
+The four per-bar functions are inlined into the loops, which saves passing ~17 array structs
+per call on every bar, and so are the rules an open position runs on every bar
+(`process_observation`, `update_after_observation`, the mark). The inlining is LLVM's
+(``forceinline=True``: the function is compiled once and LLVM inlines its optimised code),
+not Numba's ``inline="always"``, which re-types the callee inside every caller and copies its
+IR once per block with all its variables: ~0.5 s of the cold compile for these four.
+The per-bar functions hold only what runs on most bars (the checks, managing an open
+position, the mark); the rarer events — a date change (`_accrue_swap`), an exit at the open
+(`_exit_at_open`), a fill (`_fill`), a signal (`_take_signal`), booking exit legs (`_book`) —
+are functions of their own, called when the event happens, which keeps the inlined loop
+small.
 
 Compile time matters (the cold benchmark budget): the kernel allocates nothing (the caller
 passes every array, see `allocate`) and passes no literal-typed arguments to compiled
-callees (Numba would compile extra literal specialisations). Its callees — `_book` and the
-rules and steps (`tradeforge.trading.rulejit`) — are compiled without the CPython and
-C-callable wrappers that only a call from Python needs: ~0.7 s of the cold compile.
+callees (Numba would compile extra literal specialisations). Its callees — the per-bar and
+event functions and the rules and steps (`tradeforge.trading.rulejit`) — are compiled
+without the CPython and C-callable wrappers that only a call from Python needs: ~0.7 s of
+the cold compile.
 """
 
 from __future__ import annotations
@@ -139,7 +149,8 @@ def allocate(n_bars: int, n_signals: int, n_slots: int) -> dict[str, np.ndarray]
         "trades_f": np.empty((n_signals, N_TF)),
         "legs_i": np.empty((n_signals * (MAX_T + 1), 4), dtype=np.int64),
         "legs_f": np.empty((n_signals * (MAX_T + 1), 2)),
-        "equity": np.empty((n_bars, 3)),  # equity, balance, open positions
+        "equity": np.empty((2, n_bars)),  # equity, balance: contiguous rows for the frame
+        "open_positions": np.empty(n_bars, dtype=np.int64),
         "counters": np.zeros(N_STATE, dtype=np.int64),
         "work_i": work_i,
         "work_f": np.zeros((n_slots, N_WORK_F)),
@@ -149,20 +160,28 @@ def allocate(n_bars: int, n_signals: int, n_slots: int) -> dict[str, np.ndarray]
     }
 
 
-@njit(cache=True, _nrt=False, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+# compiled callees of the loops (see the module docstring): no wrappers for Python callers
+_HELPER = {"cache": True, "error_model": "numpy", "_nrt": False}
+_HELPER.update(no_cpython_wrapper=True, no_cfunc_wrapper=True)
+_PER_BAR = {**_HELPER, "forceinline": True}  # LLVM inlines them into the loops
+
+
+@njit(**_HELPER)
 def _book(
     s, bar, k, out, pf, work_i, work_f, fparams, fx, trades_i, trades_f, legs_i, legs_f,
-    n_legs,
+    counters, acct,
 ):  # fmt: skip
-    """Book the ``k`` exit legs in ``out`` (price, steps, reason) for slot ``s``; returns the
-    new leg count. Accrued swap (already account money) goes to the first leg. F_REMAINING is
-    the caller's job. Quote money becomes account money at ``fx[bar]`` or, in base mode, at
-    the leg's own price; the quote-currency PnL (for R) is kept alongside."""
+    """Book the ``k`` exit legs in ``out`` (price, steps, reason) for slot ``s``: legs and
+    trade totals, realised PnL to ``acct[0]``, and the slot freed once ``pf[s, F_REMAINING]``
+    (the caller's job) is zero. Accrued swap (already account money) goes to the first leg.
+    Quote money becomes account money at ``fx[bar]`` or, in base mode, at the leg's own
+    price; the quote-currency PnL (for R) is kept alongside."""
     t = work_i[s, W_TRADE]
     side = pf[s, F_SIDE]
     entry = pf[s, F_ENTRY]
     unit = fparams[P_UNIT]
     base_mode = fparams[P_FX_MODE] != 0
+    n_legs = counters[C_N_LEGS]
     for q in range(k):
         price = out[q, 0]
         steps = out[q, 1]
@@ -188,64 +207,171 @@ def _book(
         legs_i[n_legs, LI_REASON] = reason
         legs_f[n_legs, LF_PRICE] = price
         legs_f[n_legs, LF_PNL] = pnl
+        acct[0] += pnl
         n_legs += 1
-    return n_legs
+    counters[C_N_LEGS] = n_legs
+    if pf[s, F_REMAINING] <= 0:
+        work_i[s, W_STATUS] = EMPTY
+        counters[C_N_OPEN] -= 1
 
 
-@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
+@njit(**_HELPER)
+def _accrue_swap(i, o, day, fx, fparams, work_i, work_f, pf):
+    """Step 1 on a bar that changes the UTC date: swap accrues on every open position."""
+    nights = day[i] - day[i - 1]
+    conv = 1.0 / o[i] if fparams[P_FX_MODE] != 0 else fx[i]
+    for s in range(work_i.shape[0]):
+        if work_i[s, W_STATUS] == OPEN:
+            swap_q = swap_quote(
+                pf[s, F_SIDE], fparams[P_SWAP_LONG], fparams[P_SWAP_SHORT],
+                fparams[P_STEP_LOTS], pf[s, F_REMAINING], nights,
+            )  # fmt: skip
+            work_f[s, WF_SWAP_Q] += swap_q
+            work_f[s, WF_SWAP] += swap_q * conv
+
+
+@njit(**_HELPER)
+def _exit_at_open(
+    s, i, o, spread, slip, fx, fparams, trades_i, trades_f, legs_i, legs_f, counters,
+    work_i, work_f, pf, out, acct,
+):  # fmt: skip
+    """Step 2 for slot ``s``: its time stop or signal exit closes it at bar ``i``'s open;
+    a reversal order queued behind the exit becomes pending."""
+    out[0, 0] = market_exit_price(pf[s, F_SIDE], o[i], spread[i], slip[i])
+    out[0, 1] = pf[s, F_REMAINING]
+    out[0, 2] = R_TIME if work_i[s, W_TIME_EXIT] == i else R_SIGNAL
+    pf[s, F_REMAINING] = 0.0
+    one = s - s + 1  # not a literal: literal arguments would make _book compile twice
+    _book(
+        s, i, one, out, pf, work_i, work_f, fparams, fx, trades_i, trades_f, legs_i, legs_f,
+        counters, acct,
+    )  # fmt: skip
+    if work_i[s, W_QUEUED] != 0:
+        work_i[s, W_QUEUED] = 0
+        work_i[s, W_STATUS] = PENDING
+        counters[C_N_PENDING] += 1
+
+
+@njit(**_HELPER)
+def _fill(
+    s, i, j, price, at_open, h, lo, c, spread, fx, sig, fparams, trades_i, trades_f, counters,
+    work_i, work_f, pf, acct,
+):  # fmt: skip
+    """Step 3 for slot ``s`` whose order (signal row ``j``) filled at ``price``: the stop,
+    the size from the realised balance ``acct[0]`` (nothing fills at or below 0), and the
+    new position — or the order is rejected (stop on the wrong side) or skipped (size)."""
+    si, sf = sig.ints, sig.floats
+    work_i[s, W_STATUS] = EMPTY
+    counters[C_N_PENDING] -= 1
+    side = si[_SIDE, j]
+    stop = initial_stop(side, price, sf[_STOP_DISTANCE, j], sf[_STOP_PRICE, j])
+    risk = side * (price - stop)
+    if not risk > 0:
+        counters[C_REJECTED] += 1
+        return
+    unit = fparams[P_UNIT]
+    conv = 1.0 / price if fparams[P_FX_MODE] != 0 else fx[i]
+    max_steps = fparams[P_MAX_STEPS]
+    steps, _, _ = position_steps(
+        fparams[P_SIZING_MODE] == 0, fparams[P_SIZING_VALUE], acct[0], risk * unit * conv,
+        max_steps, max_steps, fparams[P_MIN_STEPS], sf[_SIZE_SCALE, j],
+    )  # fmt: skip
+    if steps <= 0:
+        counters[C_SKIPPED_SIZE] += 1  # too small, or the account is blown
+        return
+    open_position(pf, s, side, price, stop, int(steps), sig, j)
+    t = counters[C_N_TRADES]
+    counters[C_N_TRADES] += 1
+    trades_i[t, TI_SIGNAL] = j
+    trades_i[t, TI_ENTRY_BAR] = i
+    trades_i[t, TI_EXIT_BAR] = -1
+    trades_i[t, TI_SIZE] = int(steps)
+    trades_i[t, TI_REASON] = 0
+    trades_i[t, TI_NLEGS] = 0
+    trades_f[t, TF_ENTRY] = price
+    trades_f[t, TF_EXIT_VALUE] = 0.0
+    trades_f[t, TF_INIT_STOP] = stop
+    trades_f[t, TF_RISK_Q] = risk * steps * unit
+    trades_f[t, TF_RISK] = trades_f[t, TF_RISK_Q] * conv
+    trades_f[t, TF_PNL_Q] = 0.0
+    trades_f[t, TF_PNL] = 0.0
+    trades_f[t, TF_COMMISSION] = 0.0
+    trades_f[t, TF_SWAP] = 0.0
+    counters[C_FILLED] += 1
+    work_i[s, W_STATUS] = OPEN
+    counters[C_N_OPEN] += 1
+    work_i[s, W_TRADE] = t
+    work_f[s, WF_SWAP] = 0.0
+    work_f[s, WF_SWAP_Q] = 0.0
+    time_stop = si[_TIME_STOP, j]
+    work_i[s, W_TIME_EXIT] = i + time_stop if time_stop > 0 else -1
+    work_i[s, W_SIG_EXIT] = -1
+    if not at_open:  # filled inside the bar: step 4 sees the bar from the fill on
+        work_i[s, W_FILL_BAR] = i
+        work_f[s, WF_OPEN], work_f[s, WF_HIGH], work_f[s, WF_LOW] = fill_view(
+            side, si[_ENTRY_TYPE, j], price, spread[i], h[i], lo[i], c[i]
+        )
+
+
+@njit(**_HELPER)
+def _take_signal(j, i, per_tag, si, counters, work_i, pf):
+    """Step 5 for signal row ``j`` of bar ``i`` (``si``: the packed table's int block)."""
+    counters[C_SIGNALS] += 1
+    side = si[_SIDE, j]
+    n_slots = work_i.shape[0]
+    if si[_EXIT_OPPOSITE, j] != 0:
+        for s in range(n_slots):
+            status = work_i[s, W_STATUS]
+            if status == OPEN:
+                if pf[s, F_SIDE] != side:
+                    work_i[s, W_SIG_EXIT] = i + 1
+                elif work_i[s, W_QUEUED] != 0:  # an opposite reversal order
+                    work_i[s, W_QUEUED] = 0
+                    counters[C_EXPIRED] += 1
+            elif status == PENDING and si[_SIDE, work_i[s, W_SIG]] != side:
+                work_i[s, W_STATUS] = EMPTY
+                counters[C_N_PENDING] -= 1
+                counters[C_EXPIRED] += 1
+    s = si[_TAG, j] if per_tag else 0
+    status = work_i[s, W_STATUS]
+    verdict = slot_verdict(
+        status != EMPTY, pf[s, F_SIDE] if status == OPEN else 0.0,
+        work_i[s, W_SIG_EXIT] == i + 1, work_i[s, W_QUEUED] != 0, side,
+    )  # fmt: skip
+    if verdict == SLOT_BUSY:
+        counters[C_DEDUP] += 1
+        return
+    if verdict == SLOT_REVERSAL:
+        work_i[s, W_QUEUED] = 1  # pending once the exit frees the slot
+    else:
+        work_i[s, W_STATUS] = PENDING
+        counters[C_N_PENDING] += 1
+    work_i[s, W_SIG] = j
+    work_i[s, W_EXPIRE] = i + 1 if si[_ENTRY_TYPE, j] == 0 else i + si[_EXPIRY, j]
+
+
+@njit(**_PER_BAR)
 def bar_open(
     i, o, day, spread, slip, fx, fparams, trades_i, trades_f, legs_i, legs_f, counters,
     work_i, work_f, pf, out, acct,
 ):  # fmt: skip
     """Steps 1-2 of bar ``i`` for one symbol: swap, then time stops and signal exits at the
     open (a queued reversal order becomes pending). Realised PnL goes to ``acct[0]``."""
-    n_open = counters[C_N_OPEN]
-    if n_open == 0:
+    if counters[C_N_OPEN] == 0:
         return
-    base_mode = fparams[P_FX_MODE] != 0
-    n_slots = work_i.shape[0]
-    sp = spread[i]
-    sl = slip[i]
-    # 1. swap
     if i > 0 and day[i] != day[i - 1]:
-        nights = day[i] - day[i - 1]
-        conv = 1.0 / o[i] if base_mode else fx[i]
-        for s in range(n_slots):
-            if work_i[s, W_STATUS] == OPEN:
-                swap_q = swap_quote(
-                    pf[s, F_SIDE], fparams[P_SWAP_LONG], fparams[P_SWAP_SHORT],
-                    fparams[P_STEP_LOTS], pf[s, F_REMAINING], nights,
-                )  # fmt: skip
-                work_f[s, WF_SWAP_Q] += swap_q
-                work_f[s, WF_SWAP] += swap_q * conv
-    # 2. time stops and signal exits at the open (then a queued reversal order is pending)
-    n_legs = counters[C_N_LEGS]
-    one = n_legs - n_legs + 1  # not a literal: literal arguments would make _book compile twice
-    for s in range(n_slots):
-        if work_i[s, W_STATUS] != OPEN:
-            continue
-        timed = work_i[s, W_TIME_EXIT] == i
-        if timed or work_i[s, W_SIG_EXIT] == i:
-            out[0, 0] = market_exit_price(pf[s, F_SIDE], o[i], sp, sl)
-            out[0, 1] = pf[s, F_REMAINING]
-            out[0, 2] = R_TIME if timed else R_SIGNAL
-            before = n_legs
-            n_legs = _book(
-                s, i, one, out, pf, work_i, work_f, fparams, fx, trades_i, trades_f,
-                legs_i, legs_f, n_legs,
+        _accrue_swap(i, o, day, fx, fparams, work_i, work_f, pf)
+    for s in range(work_i.shape[0]):
+        if work_i[s, W_STATUS] == OPEN and (
+            work_i[s, W_TIME_EXIT] == i or work_i[s, W_SIG_EXIT] == i
+        ):
+            _exit_at_open(
+                s, i, o, spread, slip, fx, fparams, trades_i, trades_f, legs_i, legs_f,
+                counters, work_i, work_f, pf, out, acct,
             )  # fmt: skip
-            acct[0] += legs_f[before, LF_PNL]
-            pf[s, F_REMAINING] = 0.0
-            work_i[s, W_STATUS] = EMPTY
-            counters[C_N_OPEN] -= 1
-            if work_i[s, W_QUEUED] != 0:
-                work_i[s, W_QUEUED] = 0
-                work_i[s, W_STATUS] = PENDING
-                counters[C_N_PENDING] += 1
-    counters[C_N_LEGS] = n_legs
 
 
-@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
+@njit(**_PER_BAR)
 def bar_fill(
     i, o, h, lo, c, spread, slip, fx, sig, fparams, trades_i, trades_f, counters, work_i,
     work_f, pf, acct,
@@ -254,93 +380,40 @@ def bar_fill(
     live bar. Sizing reads the realised balance ``acct[0]`` (nothing fills at or below 0)."""
     if counters[C_N_PENDING] == 0:
         return
-    base_mode = fparams[P_FX_MODE] != 0
     si, sf = sig.ints, sig.floats
-    n_slots = work_i.shape[0]
-    unit = fparams[P_UNIT]
-    balance = acct[0]
-    sp = spread[i]
-    sl = slip[i]
-    for s in range(n_slots):
+    for s in range(work_i.shape[0]):
         if work_i[s, W_STATUS] != PENDING:
             continue
         j = work_i[s, W_SIG]
-        side = si[_SIDE, j]
-        etype = si[_ENTRY_TYPE, j]
-        price, at_open = entry_fill(side, etype, sf[_ENTRY_PRICE, j], o[i], h[i], lo[i], sp, sl)
-        if price != price:
-            if i >= work_i[s, W_EXPIRE]:
-                counters[C_EXPIRED] += 1
-                work_i[s, W_STATUS] = EMPTY
-                counters[C_N_PENDING] -= 1
-            continue
-        work_i[s, W_STATUS] = EMPTY
-        counters[C_N_PENDING] -= 1
-        stop = initial_stop(side, price, sf[_STOP_DISTANCE, j], sf[_STOP_PRICE, j])
-        risk = side * (price - stop)
-        if not risk > 0:
-            counters[C_REJECTED] += 1
-            continue
-        conv = 1.0 / price if base_mode else fx[i]
-        max_steps = fparams[P_MAX_STEPS]
-        steps, _, _ = position_steps(
-            fparams[P_SIZING_MODE] == 0, fparams[P_SIZING_VALUE], balance, risk * unit * conv,
-            max_steps, max_steps, fparams[P_MIN_STEPS], sf[_SIZE_SCALE, j],
+        price, at_open = entry_fill(
+            si[_SIDE, j], si[_ENTRY_TYPE, j], sf[_ENTRY_PRICE, j], o[i], h[i], lo[i],
+            spread[i], slip[i],
         )  # fmt: skip
-        if steps <= 0:
-            counters[C_SKIPPED_SIZE] += 1  # too small, or the account is blown
-            continue
-        open_position(pf, s, side, price, stop, int(steps), sig, j)
-        t = counters[C_N_TRADES]
-        counters[C_N_TRADES] += 1
-        trades_i[t, TI_SIGNAL] = j
-        trades_i[t, TI_ENTRY_BAR] = i
-        trades_i[t, TI_EXIT_BAR] = -1
-        trades_i[t, TI_SIZE] = int(steps)
-        trades_i[t, TI_REASON] = 0
-        trades_i[t, TI_NLEGS] = 0
-        trades_f[t, TF_ENTRY] = price
-        trades_f[t, TF_EXIT_VALUE] = 0.0
-        trades_f[t, TF_INIT_STOP] = stop
-        trades_f[t, TF_RISK_Q] = risk * steps * unit
-        trades_f[t, TF_RISK] = trades_f[t, TF_RISK_Q] * conv
-        trades_f[t, TF_PNL_Q] = 0.0
-        trades_f[t, TF_PNL] = 0.0
-        trades_f[t, TF_COMMISSION] = 0.0
-        trades_f[t, TF_SWAP] = 0.0
-        counters[C_FILLED] += 1
-        work_i[s, W_STATUS] = OPEN
-        counters[C_N_OPEN] += 1
-        work_i[s, W_TRADE] = t
-        work_f[s, WF_SWAP] = 0.0
-        work_f[s, WF_SWAP_Q] = 0.0
-        time_stop = si[_TIME_STOP, j]
-        work_i[s, W_TIME_EXIT] = i + time_stop if time_stop > 0 else -1
-        work_i[s, W_SIG_EXIT] = -1
-        if not at_open:  # filled inside the bar: step 4 sees the bar from the fill on
-            work_i[s, W_FILL_BAR] = i
-            work_f[s, WF_OPEN], work_f[s, WF_HIGH], work_f[s, WF_LOW] = fill_view(
-                side, etype, price, sp, h[i], lo[i], c[i]
-            )
+        if price == price:
+            _fill(
+                s, i, j, price, at_open, h, lo, c, spread, fx, sig, fparams, trades_i,
+                trades_f, counters, work_i, work_f, pf, acct,
+            )  # fmt: skip
+        elif i >= work_i[s, W_EXPIRE]:
+            counters[C_EXPIRED] += 1
+            work_i[s, W_STATUS] = EMPTY
+            counters[C_N_PENDING] -= 1
 
 
-@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
+@njit(**_PER_BAR)
 def bar_close(
     i, last, o, h, lo, c, spread, slip, fx, sig, per_tag, fparams, trades_i, trades_f,
     legs_i, legs_f, counters, work_i, work_f, pf, out, acct,
 ):  # fmt: skip
     """Steps 4-5 of bar ``i`` for one symbol whose last bar is ``last``: exits of open
     positions (realised PnL to ``acct[0]``), break-even / trailing, then the bar's signals."""
-    si, levels = sig.ints, sig.levels
-    ns = si.shape[1]
-    last_level = levels.shape[1] - 1
-    n_slots = work_i.shape[0]
-    sp = spread[i]
-    sl = slip[i]
     # 4. exits of open positions, then break-even / trailing for the next bar
     if counters[C_N_OPEN] > 0:
-        n_legs = counters[C_N_LEGS]
-        for s in range(n_slots):
+        levels = sig.levels
+        last_level = levels.shape[1] - 1
+        sp = spread[i]
+        sl = slip[i]
+        for s in range(work_i.shape[0]):
             if work_i[s, W_STATUS] != OPEN:
                 continue
             if work_i[s, W_FILL_BAR] == i:
@@ -360,57 +433,20 @@ def bar_close(
                     lv = i if i < last_level else last_level
                     update_after_observation(pf, s, hi, li, c[i], sp, levels[0, lv], levels[1, lv])
             if k > 0:
-                before = n_legs
-                n_legs = _book(
+                _book(
                     s, i, k, out, pf, work_i, work_f, fparams, fx, trades_i, trades_f,
-                    legs_i, legs_f, n_legs,
+                    legs_i, legs_f, counters, acct,
                 )  # fmt: skip
-                for q in range(before, n_legs):
-                    acct[0] += legs_f[q, LF_PNL]
-                if pf[s, F_REMAINING] <= 0:
-                    work_i[s, W_STATUS] = EMPTY
-                    counters[C_N_OPEN] -= 1
-        counters[C_N_LEGS] = n_legs
     # 5. signals of this bar become pending orders unless their slot is busy
+    si = sig.ints
     ptr = counters[C_PTR]
-    while ptr < ns and si[_BAR, ptr] == i:
-        j = ptr
+    while ptr < si.shape[1] and si[_BAR, ptr] == i:
+        _take_signal(ptr, i, per_tag, si, counters, work_i, pf)
         ptr += 1
-        counters[C_SIGNALS] += 1
-        side = si[_SIDE, j]
-        if si[_EXIT_OPPOSITE, j] != 0:
-            for s in range(n_slots):
-                status = work_i[s, W_STATUS]
-                if status == OPEN:
-                    if pf[s, F_SIDE] != side:
-                        work_i[s, W_SIG_EXIT] = i + 1
-                    elif work_i[s, W_QUEUED] != 0:  # an opposite reversal order
-                        work_i[s, W_QUEUED] = 0
-                        counters[C_EXPIRED] += 1
-                elif status == PENDING and si[_SIDE, work_i[s, W_SIG]] != side:
-                    work_i[s, W_STATUS] = EMPTY
-                    counters[C_N_PENDING] -= 1
-                    counters[C_EXPIRED] += 1
-        s = si[_TAG, j] if per_tag else 0
-        status = work_i[s, W_STATUS]
-        verdict = slot_verdict(
-            status != EMPTY, pf[s, F_SIDE] if status == OPEN else 0.0,
-            work_i[s, W_SIG_EXIT] == i + 1, work_i[s, W_QUEUED] != 0, side,
-        )  # fmt: skip
-        if verdict == SLOT_BUSY:
-            counters[C_DEDUP] += 1
-            continue
-        if verdict == SLOT_REVERSAL:
-            work_i[s, W_QUEUED] = 1  # pending once the exit frees the slot
-        else:
-            work_i[s, W_STATUS] = PENDING
-            counters[C_N_PENDING] += 1
-        work_i[s, W_SIG] = j
-        work_i[s, W_EXPIRE] = i + 1 if si[_ENTRY_TYPE, j] == 0 else i + si[_EXPIRY, j]
     counters[C_PTR] = ptr
 
 
-@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
+@njit(**_PER_BAR)
 def mark(eq, i, c, spread, fx, fparams, counters, work_i, work_f, pf):
     """Step 6: ``eq`` plus the open PnL of one symbol's positions marked at bar ``i``'s
     close (the exit-side commission is not yet paid)."""
@@ -429,7 +465,8 @@ def mark(eq, i, c, spread, fx, fparams, counters, work_i, work_f, pf):
 @njit(cache=True, error_model="numpy", _nrt=False, nogil=True)
 def simulate(
     o, h, lo, c, spread, slip, day, fx, sig, per_tag, fparams,
-    trades_i, trades_f, legs_i, legs_f, equity, counters, work_i, work_f, pf, out, acct,
+    trades_i, trades_f, legs_i, legs_f, equity, open_positions, counters, work_i, work_f, pf,
+    out, acct,
 ):  # fmt: skip
     """Run the loop; results land in the arrays from `allocate` (counts in ``counters``).
     ``sig`` is the `PackedSignals` form of the signal table.
@@ -453,7 +490,7 @@ def simulate(
             i, n - 1, o, h, lo, c, spread, slip, fx, sig, per_tag, fparams, trades_i, trades_f,
             legs_i, legs_f, counters, work_i, work_f, pf, out, acct,
         )  # fmt: skip
-        equity[i, 0] = mark(acct[0], i, c, spread, fx, fparams, counters, work_i, work_f, pf)
-        equity[i, 1] = acct[0]
-        equity[i, 2] = counters[C_N_OPEN]
+        equity[0, i] = mark(acct[0], i, c, spread, fx, fparams, counters, work_i, work_f, pf)
+        equity[1, i] = acct[0]
+        open_positions[i] = counters[C_N_OPEN]
     counters[C_UNFILLED] = counters[C_N_PENDING]

@@ -6,7 +6,9 @@ the paper broker, tests). Numba builds every compiled function with a CPython wr
 C-callable wrapper so that Python can call it; for the ~15 small rules that is most of their
 compile time (~0.7 s of a cold backtest start), and compiled callers need neither. So a rule is
 compiled without them, and a call from Python runs the function's own Python source instead
-(a compiled rule without its wrapper cannot be called from Python at all).
+(a compiled rule without its wrapper cannot be called from Python at all). The rules an open
+position runs on every bar take ``forceinline=True``: LLVM inlines them into the compiled
+loops (the calls, ~25 scalar arguments each, cost as much as the rules' work).
 
 The two forms compute the same thing bit for bit: the same statements on IEEE doubles (the
 rules are compiled without ``fastmath``, so Numba neither reorders nor fuses arithmetic, and

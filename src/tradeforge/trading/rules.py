@@ -123,7 +123,8 @@ def open_position(
     """Initialise row ``s`` of the state array ``st`` for a fill at ``entry`` with initial
     ``stop``, the exits as row ``j`` of the packed signal table ``sig`` declares them."""
     si, sf = sig.ints, sig.floats
-    st[s, :] = np.nan
+    for q in range(NF):  # a loop, not a slice assignment: far less code to compile
+        st[s, q] = np.nan
     risk = abs(entry - stop)
     st[s, F_SIDE] = side
     st[s, F_ENTRY] = entry
@@ -167,7 +168,7 @@ def open_position(
     st[s, F_NEXT_T] = 0
 
 
-@rule(_nrt=False)
+@rule(_nrt=False, forceinline=True)
 def stop_reason(st: np.ndarray, s: int) -> int:
     src = st[s, F_STOP_SRC]
     if src == SRC_BREAKEVEN:
@@ -177,7 +178,7 @@ def stop_reason(st: np.ndarray, s: int) -> int:
     return R_STOP
 
 
-@rule(_nrt=False)
+@rule(_nrt=False, forceinline=True)
 def process_observation(
     st: np.ndarray, s: int, o: float, h: float, lo: float, sp: float, slip: float, out: np.ndarray
 ) -> int:
@@ -255,7 +256,7 @@ def process_observation(
     return n
 
 
-@rule(_nrt=False)
+@rule(_nrt=False, forceinline=True)
 def update_after_observation(
     st: np.ndarray,
     s: int,
@@ -306,7 +307,7 @@ def market_exit_price(side: float, bid: float, sp: float, slip: float) -> float:
     return bid - slip if side > 0 else bid + sp + slip
 
 
-@rule(_nrt=False)
+@rule(_nrt=False, forceinline=True)
 def mark_price(st: np.ndarray, s: int, c: float, sp: float) -> float:
     """Price at which the position would close now (bid for longs, ask for shorts)."""
     return c if st[s, F_SIDE] > 0 else c + sp

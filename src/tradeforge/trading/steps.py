@@ -149,7 +149,7 @@ def fill_view(
     return o, h, lo
 
 
-@rule(_nrt=False)
+@rule(_nrt=False, forceinline=True)
 def open_quote(
     st: np.ndarray, s: int, close: float, sp: float, unit: float, comm_step: float
 ) -> tuple[float, float]:

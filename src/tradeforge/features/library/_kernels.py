@@ -11,6 +11,16 @@ import numpy as np
 from numba import njit
 
 
+@njit(cache=True, nogil=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+def _filled(n, value):
+    """A new float64 array of ``n`` times ``value``: what ``np.full`` gives, but a cold start
+    then compiles this loop once instead of NumPy's ``full`` and ``zeros`` (~0.2 s)."""
+    out = np.empty(n)
+    for i in range(n):
+        out[i] = value
+    return out
+
+
 @njit(cache=True, nogil=True)
 def ema(x, alpha, period):
     """Exponential average seeded with the simple mean of the first ``period`` values.
@@ -20,7 +30,7 @@ def ema(x, alpha, period):
     is the classic EMA, ``alpha = 1 / period`` Wilder's smoothing (RMA).
     """
     n = x.shape[0]
-    out = np.full(n, np.nan)
+    out = _filled(n, np.nan)
     start = 0
     while start < n and np.isnan(x[start]):
         start += 1
@@ -49,7 +59,7 @@ def rolling_sum(x, period):
     ``period`` bars the window is summed afresh (O(n) in all): the result is then the exact
     left-to-right sum of its window plus at most ``period - 1`` running updates."""
     n = x.shape[0]
-    out = np.full(n, np.nan)
+    out = _filled(n, np.nan)
     acc = 0.0
     nans = 0
     due = 2 * period - 1  # next fresh sum (the first window already is one)
@@ -80,7 +90,7 @@ def rolling_sum(x, period):
 def rolling_max(x, period):
     """Maximum of the last ``period`` values (monotonic deque, O(n)); inputs without NaN."""
     n = x.shape[0]
-    out = np.full(n, np.nan)
+    out = _filled(n, np.nan)
     dq = np.empty(n, np.int64)
     head = 0
     tail = 0
@@ -100,7 +110,7 @@ def rolling_max(x, period):
 def rolling_std(x, period, ddof):
     """Standard deviation of the last ``period`` values (two-pass per window)."""
     n = x.shape[0]
-    out = np.full(n, np.nan)
+    out = _filled(n, np.nan)
     for i in range(period - 1, n):
         m = 0.0
         for j in range(i - period + 1, i + 1):
@@ -118,7 +128,7 @@ def rolling_std(x, period, ddof):
 def mean_abs_dev(x, period):
     """Mean absolute deviation from the window mean over the last ``period`` values."""
     n = x.shape[0]
-    out = np.full(n, np.nan)
+    out = _filled(n, np.nan)
     for i in range(period - 1, n):
         m = 0.0
         for j in range(i - period + 1, i + 1):
@@ -135,7 +145,7 @@ def mean_abs_dev(x, period):
 def wma(x, period):
     """Linearly weighted average, weights 1..period with the newest value weighted most."""
     n = x.shape[0]
-    out = np.full(n, np.nan)
+    out = _filled(n, np.nan)
     denom = period * (period + 1) / 2.0
     for i in range(period - 1, n):
         acc = 0.0
@@ -149,7 +159,7 @@ def wma(x, period):
 def linreg_slope(x, period):
     """Least-squares slope of the last ``period`` values against 0..period-1 (per bar)."""
     n = x.shape[0]
-    out = np.full(n, np.nan)
+    out = _filled(n, np.nan)
     xm = (period - 1) / 2.0
     sxx = 0.0
     for j in range(period):
@@ -173,7 +183,7 @@ def percent_rank(x, window):
     NaN until the window holds ``window`` finite values.
     """
     n = x.shape[0]
-    out = np.full(n, np.nan)
+    out = _filled(n, np.nan)
     valid = 0
     for i in range(n):
         if np.isnan(x[i]):
@@ -215,8 +225,8 @@ def swing_points(high, low, k):
     ``high[t]`` appears at bar ``t + k``, when the pattern is complete. Lows mirror this.
     """
     n = high.shape[0]
-    sh = np.full(n, np.nan)
-    sl = np.full(n, np.nan)
+    sh = _filled(n, np.nan)
+    sl = _filled(n, np.nan)
     for t in range(k, n - k):
         if _is_pivot(high, t, k, 1.0):
             sh[t + k] = high[t]
@@ -233,14 +243,14 @@ def market_structure(close, swing_high, swing_low):
     trend, BOS and CHoCH events.
     """
     n = close.shape[0]
-    last_h = np.full(n, np.nan)
-    last_l = np.full(n, np.nan)
-    high_label = np.full(n, np.nan)
-    low_label = np.full(n, np.nan)
-    swing_trend = np.zeros(n)
-    trend = np.zeros(n)
-    bos = np.zeros(n)
-    choch = np.zeros(n)
+    last_h = _filled(n, np.nan)
+    last_l = _filled(n, np.nan)
+    high_label = _filled(n, np.nan)
+    low_label = _filled(n, np.nan)
+    swing_trend = _filled(n, 0.0)
+    trend = _filled(n, 0.0)
+    bos = _filled(n, 0.0)
+    choch = _filled(n, 0.0)
     lh = np.nan
     ll = np.nan
     h_lab = 0.0
@@ -292,8 +302,8 @@ def market_structure(close, swing_high, swing_low):
 def running_range(high, low, group):
     """Running high/low of the latest group instance; ``group < 0`` bars carry the last value."""
     n = high.shape[0]
-    hi_out = np.full(n, np.nan)
-    lo_out = np.full(n, np.nan)
+    hi_out = _filled(n, np.nan)
+    lo_out = _filled(n, np.nan)
     cur = -1.0
     hi = np.nan
     lo = np.nan
