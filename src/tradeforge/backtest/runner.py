@@ -210,6 +210,37 @@ def run_backtest(
     ``stage(symbol, name)`` as each stage starts (see `Stage`), from the thread running the
     symbol — in this process only: jobs on a Dask cluster report their completion alone.
     """
+    spec, outputs, plan = run_jobs(
+        strategy, data, spec, conversion=conversion, symbol=symbol, workers=workers,
+        scheduler=scheduler, backend=backend, progress=progress, stage=stage,
+        keywords=keywords,
+    )  # fmt: skip
+    result = _combine(outputs, spec, extra_config, stage or (lambda _symbol, _name: None))
+    result.execution = plan.to_dict()
+    return result
+
+
+def run_jobs(
+    strategy: Strategy,
+    data: pd.DataFrame | Mapping[str, pd.DataFrame] | StoreSlice,
+    spec: RunSpec | None,
+    *,
+    conversion: Conversion | None,
+    symbol: str | None,
+    workers: int,
+    scheduler: str | None,
+    backend: Backend | None,
+    progress: Progress | None,
+    stage: Stage | None,
+    keywords: Mapping[str, Any],
+    job: Callable[..., Any] = _symbol_job,
+    state: Callable[..., Any] = _job_state,
+    state_args: tuple[Any, ...] = (),
+) -> tuple[RunSpec, list[Any], ExecutionPlan]:
+    """`run_backtest`'s first half: the checked spec, then ``job(state, symbol)`` for every
+    symbol (sorted) on the backend that pays, with ``state(*state_args, strategy, spec,
+    frames, source, conversion)`` shared; returns the spec, the jobs' outputs in symbol order
+    and the plan that ran them (arguments as in `run_backtest`)."""
     if workers < 1:
         raise ConfigError(f"workers must be >= 1, got {workers}")
     source = data if isinstance(data, StoreSlice) else None
@@ -232,28 +263,25 @@ def run_backtest(
             "on a Dask cluster the workers read the bars themselves: pass a StoreSlice "
             "(a store path every worker can read), not frames"
         )
-    shared = Shared(_job_state, (strategy, spec, frames, source, conversion))
+    shared = Shared(state, (*state_args, strategy, spec, frames, source, conversion))
     total = len(symbols)
 
-    def report(i: int, output: _Output) -> None:
+    def report(i: int, output: Any) -> None:
         nonlocal done
         done += 1
         if progress:
             progress(symbols[i], done, total)
 
     done = 0
-    job: Callable[[_JobState, str], _Output] = _symbol_job
     if stage is not None and isinstance(backend, (InProcessBackend, ThreadBackend)):
-        job = partial(_symbol_job, stage=stage)
+        job = partial(job, stage=stage)
     try:
         outputs = backend.map(job, shared, symbols, on_result=report)
     finally:
         release(shared)
         if own and plan.backend == "dask":
             backend.close()
-    result = _combine(outputs, spec, extra_config, stage or (lambda _symbol, _name: None))
-    result.execution = plan.to_dict()
-    return result
+    return spec, outputs, plan
 
 
 def _make_backend(plan: ExecutionPlan, scheduler: str | None) -> Backend:
