@@ -3,6 +3,10 @@ its time window — windows ending inside open trades and pending orders include
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -18,6 +22,7 @@ from tradeforge.strategy import create_strategy
 from tradeforge.trading.execution import ExecutionModel, Sizing
 from tradeforge.trading.spec import RunSpec
 
+TRADEFORGE = str(Path(sys.executable).with_name("tradeforge"))
 SYMBOLS = ("EURUSD", "GBPUSD", "AUDUSD")
 FILES = ("trades.csv", "legs.csv", "equity.csv", "run.json")
 
@@ -120,3 +125,35 @@ def test_refuses_what_it_cannot_stream(strategy, frames, spec, tmp_path):
         run_streamed(strategy, frames, replace(spec, portfolio="sub-accounts"), tmp_path)
     with pytest.raises(ConfigError, match="must be positive"):
         run_streamed(strategy, frames, spec, tmp_path, chunk=pd.Timedelta(0))
+
+
+def test_the_command_streams_into_the_in_memory_folder(frames, tmp_path):
+    """``tradeforge backtest --stream DAYS`` (the installed console script) writes the files
+    of the same command without it, and refuses sub-accounts with one line."""
+    home = tmp_path / "home"
+    store = ParquetStore(home)
+    for s, f in frames.items():
+        store.write(s, "H1", f, "synthetic")
+    base = [
+        TRADEFORGE, "backtest", "--home", str(home), "--strategy", "breakout", "-t", "H1",
+        *(a for s in SYMBOLS for a in ("-s", s)), "--position-mode", "tag", "--sizing", "risk:1",
+        "--commission", "3",
+    ]  # fmt: skip
+    runs = {}
+    for name, extra in (("memory", []), ("stream", ["--stream", "9"])):
+        out = tmp_path / name
+        done = subprocess.run(
+            [*base, *extra, "--out", str(out)], capture_output=True, text=True, timeout=600
+        )
+        assert done.returncode == 0, done.stderr
+        runs[name] = out
+    for name in ("trades.csv", "legs.csv", "equity.csv"):
+        assert (runs["stream"] / name).read_bytes() == (runs["memory"] / name).read_bytes()
+    assert len((runs["stream"] / "trades.csv").read_text().splitlines()) > 100
+    assert (runs["stream"] / "report.json").exists()
+    refused = subprocess.run(
+        [*base, "--stream", "9", "--portfolio", "sub-accounts", "--out", str(tmp_path / "x")],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert refused.returncode == 2 and "shared portfolio of several symbols" in refused.stderr
+    assert "Traceback" not in refused.stderr
