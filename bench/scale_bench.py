@@ -19,7 +19,9 @@ import json
 import statistics
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import psutil
 
@@ -29,6 +31,7 @@ CCY = ("EUR", "GBP", "AUD", "NZD", "USD", "CAD", "CHF", "JPY")
 #: the 28 pairs of the 8 majors, in market order
 UNIVERSE = tuple(a + b for i, a in enumerate(CCY) for b in CCY[i + 1 :])
 START, END = "2019-01-01", "2026-01-01"
+STREAM_START = "2019-01-02"
 
 
 class PeakRSS:
@@ -154,6 +157,38 @@ def universe(home: Path, workers: int) -> dict:
         seconds = time.perf_counter() - t0
     return _row(
         f"28 pairs x 736k M5 (store), sub-accounts, workers={workers}",
+        [seconds],
+        None,
+        result,
+        rss.peak,
+    )
+
+
+def universe_streamed(home: Path, workers: int, out: Path) -> dict:
+    """The 28 pairs as one shared portfolio in US dollars, streamed in 30-day windows
+    (`run_streamed`: inputs spilled per symbol, the run folder written per window)."""
+    import shutil
+
+    from tradeforge.backtest.conversion import load_conversion
+    from tradeforge.backtest.stream import run_streamed
+    from tradeforge.data.cache import StoreSlice
+    from tradeforge.strategy import create_strategy
+
+    # from the second day: the crosses' conversion rates need a completed bar before
+    spec = replace(_spec(UNIVERSE, "shared"), start=STREAM_START)
+    spec, conversion = load_conversion(spec, home)
+    shutil.rmtree(out, ignore_errors=True)
+    with PeakRSS() as rss:
+        t0 = time.perf_counter()
+        run = run_streamed(
+            create_strategy("structure"), StoreSlice(str(home), "M5", STREAM_START), spec, out,
+            conversion=conversion, workers=workers,
+        )  # fmt: skip
+        seconds = time.perf_counter() - t0
+    shutil.rmtree(out, ignore_errors=True)
+    result = SimpleNamespace(execution=run.execution, trades=range(run.summary["trades"]))
+    return _row(
+        f"28 pairs x 736k M5 (store), shared streamed, workers={workers}",
         [seconds],
         None,
         result,

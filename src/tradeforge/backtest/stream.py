@@ -149,24 +149,30 @@ def _spill_job(state: _SpillState, symbol: str, stage: Stage | None = None) -> _
 
 def _stack(folder: Path, symbols: list[str], name: str) -> None:
     """``stack.<name>.npy``: the symbols' ``name`` arrays stacked and padded (as
-    `portfolio._pad`), written one symbol at a time (each part deleted once copied)."""
+    `portfolio._pad`), written with plain file writes one symbol at a time (each part read
+    whole, then deleted)."""
     heads = [np.load(_part(folder, s, name), mmap_mode="r") for s in symbols]
     shape = (len(symbols), *heads[0].shape[:-1], max(h.shape[-1] for h in heads))
     dtype = heads[0].dtype
     del heads
     path = folder / f"stack.{name}.npy"
     np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape).flush()
-    for k, s in enumerate(symbols):
-        part = np.load(_part(folder, s, name), mmap_mode="r")
-        row = np.load(path, mmap_mode="r+")[k]  # mapped per symbol: its pages leave with it
-        width = part.shape[-1]
-        row[..., :width] = part
-        row[..., width:] = _FILL[name]
-        if name == "ints":
-            row[ROW["bar"], width:] = -1  # a padded signal row is never due
-        row.flush()
-        del row, part
-        os.remove(_part(folder, s, name))
+    with open(path, "r+b") as f:
+        np.lib.format.read_magic(f)
+        np.lib.format.read_array_header_1_0(f)
+        start = f.tell()
+        width = shape[-1]
+        for k, s in enumerate(symbols):
+            part = np.load(_part(folder, s, name))
+            rows = part.reshape(-1, part.shape[-1])
+            pad = np.full(width - rows.shape[1], _FILL[name], dtype=dtype)
+            bar_row = ROW["bar"] if name == "ints" else -1
+            for r, row in enumerate(rows):
+                f.seek(start + ((k * len(rows) + r) * width) * dtype.itemsize)
+                f.write(row.tobytes())
+                # a padded signal row is never due
+                f.write((np.full_like(pad, -1) if r == bar_row else pad).tobytes())
+            os.remove(_part(folder, s, name))
 
 
 def _mapped(folder: Path) -> dict[str, np.ndarray]:
