@@ -128,8 +128,9 @@ def test_refuses_what_it_cannot_stream(strategy, frames, spec, tmp_path):
 
 
 def test_the_command_streams_into_the_in_memory_folder(frames, tmp_path):
-    """``tradeforge backtest --stream DAYS`` (the installed console script) writes the files
-    of the same command without it, and refuses sub-accounts with one line."""
+    """``tradeforge backtest --stream DAYS`` (the installed console script, here reading the
+    bars from a ``file://`` store URL) writes the files of the same command without either,
+    and refuses sub-accounts and an unknown URL scheme with one line."""
     home = tmp_path / "home"
     store = ParquetStore(home)
     for s, f in frames.items():
@@ -140,7 +141,8 @@ def test_the_command_streams_into_the_in_memory_folder(frames, tmp_path):
         "--commission", "3",
     ]  # fmt: skip
     runs = {}
-    for name, extra in (("memory", []), ("stream", ["--stream", "9"])):
+    url = ["--store-url", home.as_uri()]
+    for name, extra in (("memory", []), ("stream", ["--stream", "9", *url])):
         out = tmp_path / name
         done = subprocess.run(
             [*base, *extra, "--out", str(out)], capture_output=True, text=True, timeout=600
@@ -157,3 +159,28 @@ def test_the_command_streams_into_the_in_memory_folder(frames, tmp_path):
     )  # fmt: skip
     assert refused.returncode == 2 and "shared portfolio of several symbols" in refused.stderr
     assert "Traceback" not in refused.stderr
+    unknown = subprocess.run(
+        [*base, "--store-url", "nosuch://bars", "--out", str(tmp_path / "x")],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert unknown.returncode != 0 and "cannot open the bar store nosuch://bars" in unknown.stderr
+    assert "Traceback" not in unknown.stderr
+
+
+def test_bars_from_a_memory_url(strategy, frames, spec, reference, tmp_path):
+    """An fsspec ``memory://`` store (read-only here) feeds the threads' jobs."""
+    fsspec = pytest.importorskip("fsspec")
+    store = ParquetStore(tmp_path / "home")
+    for s, f in frames.items():
+        store.write(s, "H1", f, "synthetic")
+    memory = fsspec.filesystem("memory")
+    memory.put(str(tmp_path / "home" / "bars"), "/stream-test/bars", recursive=True)
+    try:
+        url = StoreSlice("memory://stream-test", "H1")
+        out = tmp_path / "run"
+        run_streamed(strategy, url, spec, out, backend=ThreadBackend(2))
+        _assert_same_folder(out, reference[1])
+        with pytest.raises(ConfigError, match="needs a local path"):
+            ParquetStore("memory://stream-test").write("EURUSD", "H1", frames["EURUSD"], "x")
+    finally:
+        memory.rm("/stream-test", recursive=True)

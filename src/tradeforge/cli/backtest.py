@@ -147,6 +147,14 @@ def backtest_command(
             "which read the bars from --home (a path every worker can read)."
         ),
     ] = None,
+    store_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Read the bars from this fsspec URL of a bar store (file:///shared/tf, "
+            "s3://bucket/tf with s3fs installed) instead of --home: each job, on a Dask "
+            "worker too, reads its own symbol from there.",
+        ),
+    ] = None,
     stream: Annotated[
         int | None,
         typer.Option(
@@ -167,10 +175,15 @@ def backtest_command(
     load_instruments(instruments)
     strat = resolve_strategy(strategy, param, config)
     spec = run_spec(kw, strat, symbols=symbol, timeframe=timeframe, start=start, end=end)
-    if scheduler:
-        from tradeforge.data.cache import StoreSlice
+    if scheduler or store_url:
+        from tradeforge.data.cache import ParquetStore, StoreSlice, is_url
 
-        frames: Any = StoreSlice(str(home_dir(home)), str(spec.timeframe), start, end)
+        if store_url:
+            if not is_url(store_url):
+                raise typer.BadParameter("give a URL (scheme://…)", param_hint="--store-url")
+            ParquetStore(store_url)  # an unknown scheme or a missing package: one line
+        where = store_url or str(home_dir(home))
+        frames: Any = StoreSlice(where, str(spec.timeframe), start, end)
     else:
         frames = load_frames(home_dir(home), list(spec.symbols), str(spec.timeframe), start, end)
     spec, conversion = load_conversion(spec, home_dir(home))
