@@ -4,7 +4,8 @@ sub-accounts, and as one shared portfolio streamed in 30-day windows (`run_strea
 
 Rows: wall time (median of ``--repeat``, 1- and 2-worker runs interleaved so machine load
 hits both alike), speed-up over serial, the execution the runner chose, and the peak RSS of
-the whole process tree (this process and any children, sampled every 20 ms). The bars are
+the whole process tree (this process and any children, sampled every 20 ms; each universe
+row runs in a fresh process, so its peak is its own). The bars are
 synthetic (``generate_bars``, ``calendar="continuous"``) and generated once into
 ``--home``. Optionally (``--cluster``) the 4-symbol case on a local Dask cluster of two
 worker processes, and the streamed universe on it (its workers read the bars from a
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import multiprocessing
 import statistics
 import threading
 import time
@@ -212,6 +214,18 @@ def _local_cluster():
     )  # fmt: skip
 
 
+def _streamed_on_cluster(home: Path, out: Path, serial: float) -> dict:
+    with _local_cluster() as cluster:
+        return universe_streamed(home, 2, out, cluster.scheduler_address, serial)
+
+
+def _fresh(fn, *args) -> dict:
+    """``fn(*args)`` in a fresh process: the peak memory of a universe row is its own, not
+    raised by what earlier rows left in this process's heap."""
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(fn, args)
+
+
 def cluster_row(home: Path) -> dict:
     from tradeforge.backtest import run_backtest
     from tradeforge.data.cache import StoreSlice
@@ -244,16 +258,14 @@ def main() -> None:
     rows += four_symbols(args.home, args.repeat, "shared")
     out = args.home / "streamed-run"
     if not args.no_universe:
-        one = universe(args.home, 1)
-        rows += [one, universe(args.home, 2, one["seconds"])]
-        one = universe_streamed(args.home, 1, out)
-        rows += [one, universe_streamed(args.home, 2, out, serial=one["seconds"])]
+        one = _fresh(universe, args.home, 1)
+        rows += [one, _fresh(universe, args.home, 2, one["seconds"])]
+        one = _fresh(universe_streamed, args.home, 1, out)
+        rows += [one, _fresh(universe_streamed, args.home, 2, out, None, one["seconds"])]
     if args.cluster:
         rows.append(cluster_row(args.home))
         if not args.no_universe:
-            with _local_cluster() as cluster:
-                address = cluster.scheduler_address
-                rows.append(universe_streamed(args.home, 2, out, address, one["seconds"]))
+            rows.append(_fresh(_streamed_on_cluster, args.home, out, one["seconds"]))
     RESULTS.mkdir(exist_ok=True)
     doc = {"rows": rows, "load_average": psutil.getloadavg(), "cpus": psutil.cpu_count()}
     (RESULTS / "scale.json").write_text(json.dumps(doc, indent=2) + "\n")

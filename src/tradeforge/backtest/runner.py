@@ -487,6 +487,9 @@ def _legs_in_order(legs: pd.DataFrame) -> pd.DataFrame:
             np.all((time[1:] > time[:-1]) | ((time[1:] == time[:-1]) & (trade[1:] >= trade[:-1])))
         ):
             return legs
+    if isinstance(times, pd.arrays.DatetimeArray):  # np.lexsort is stable, and cheaper
+        order = np.lexsort((legs["trade_id"].to_numpy(), times.asi8))
+        return legs.take(order).reset_index(drop=True)
     return legs.sort_values(["time", "trade_id"], kind="stable", ignore_index=True)
 
 
@@ -499,7 +502,7 @@ def _concat(frames: list[pd.DataFrame], categorical: tuple[str, ...]) -> pd.Data
         cats[col] = values
     fixed = []
     for f in frames:
-        f = f.copy()
+        f = f.copy(deep=False)  # new columns below; the rest is copied once, by concat
         for col, values in cats.items():
             f[col] = f[col].cat.set_categories(values)
         fixed.append(f)
@@ -516,6 +519,11 @@ def _sum_equity(curves: list[pd.DataFrame], initial_capital: float, total: float
     balance = np.full(len(index), total)
     open_pos = np.zeros(len(index), dtype=np.int64)
     for c in curves:
+        if c.index.equals(index):  # on every bar time already (symbols on one calendar)
+            equity += c["equity"].to_numpy() - initial_capital
+            balance += c["balance"].to_numpy() - initial_capital
+            open_pos += c["open_positions"].to_numpy()
+            continue
         aligned = c.reindex(index).ffill()
         equity += np.nan_to_num(aligned["equity"].to_numpy() - initial_capital)
         balance += np.nan_to_num(aligned["balance"].to_numpy() - initial_capital)
