@@ -119,11 +119,12 @@ def _job_state(*args: Any) -> _JobState:
 
 @dataclass(frozen=True)
 class _Output:
-    """A job's result: its signals, the kernel inputs (a shared portfolio, simulated
-    afterwards) or the run (sub-accounts), the data checksum and the bars' timeframe."""
+    """A job's result: its signals (None when its bars came from the store: see
+    `run_backtest`), the kernel inputs (a shared portfolio, simulated afterwards) or the run
+    (sub-accounts), the data checksum and the bars' timeframe."""
 
     symbol: str
-    signals: Signals
+    signals: Signals | None
     inputs: SymbolInputs | None
     run: SymbolRun | None
     checksum: str
@@ -143,18 +144,19 @@ def _symbol_job(state: _JobState, symbol: str, stage: Stage | None = None) -> _O
     signals = state.strategy.signals(frame, instrument)
     checksum = cached_frame_checksum(bars)
     tf = str(spec.timeframe) if spec.timeframe else _tf_name(bars)
+    kept = signals if state.frames is not None else None
     check_cancelled()
     if _shared(spec):
         say("inputs")
         inputs = prepare_symbol(
             frame, signals, instrument, spec, symbol=symbol, conversion=state.conversion
         )
-        return _Output(symbol, signals, inputs, None, checksum, tf)
+        return _Output(symbol, kept, inputs, None, checksum, tf)
     say("simulate")
     run = simulate_symbol(
         frame, signals, instrument, spec, symbol=symbol, conversion=state.conversion
     )
-    return _Output(symbol, signals, None, run, checksum, tf)
+    return _Output(symbol, kept, None, run, checksum, tf)
 
 
 def _silent(_name: str) -> None:
@@ -206,6 +208,9 @@ def run_backtest(
     ``workers > 1`` runs symbols on that many threads when the work pays (`plan_execution`);
     ``scheduler`` (``tcp://host:8786``) or ``backend`` runs them there instead. Results are
     identical whichever ran; ``result.execution`` says which.
+    ``result.signals`` holds each symbol's `Signals` (what charts draw on the bars) when
+    ``data`` is frames; bars read from a `StoreSlice` keep none — the tables are about as
+    large as the bars, which such a run never holds all at once.
     ``progress(symbol, done, total)`` is called as symbols finish, in completion order;
     ``stage(symbol, name)`` as each stage starts (see `Stage`), from the thread running the
     symbol — in this process only: jobs on a Dask cluster report their completion alone.
@@ -310,7 +315,7 @@ def _combine(
         runs = [o.run for o in outputs if o.run is not None]
         stage(None, "combine")
         result = combine_runs(runs, spec.initial_capital, config=config, checksums=checksums)
-    result.signals = {o.symbol: o.signals for o in outputs}
+    result.signals = {o.symbol: o.signals for o in outputs if o.signals is not None}
     return result
 
 
