@@ -220,10 +220,22 @@ def _streamed_on_cluster(home: Path, out: Path, serial: float) -> dict:
 
 
 def _fresh(fn, *args) -> dict:
-    """``fn(*args)`` in a fresh process: the peak memory of a universe row is its own, not
-    raised by what earlier rows left in this process's heap."""
-    with multiprocessing.get_context("spawn").Pool(1) as pool:
-        return pool.apply(fn, args)
+    """``fn(*args)`` in a fresh process (not a pool's daemon: it may start a cluster): the
+    peak memory of a universe row is its own, not raised by what earlier rows left in this
+    process's heap."""
+    ctx = multiprocessing.get_context("spawn")
+    receive, send = ctx.Pipe(duplex=False)
+    process = ctx.Process(target=_send, args=(send, fn, args))
+    process.start()
+    send.close()
+    try:
+        return receive.recv()  # EOFError: the row failed (its traceback is on stderr)
+    finally:
+        process.join()
+
+
+def _send(send, fn, args) -> None:
+    send.send(fn(*args))
 
 
 def cluster_row(home: Path) -> dict:
