@@ -1,12 +1,15 @@
 """Scaling across symbols: 1 vs 2 workers on 4 symbols x 736k M5 bars (``structure``), and a
-28-pair universe of 7 years of M5 (~20M bars) read from the store one symbol per job.
+28-pair universe of 7 years of M5 (~20M bars) read from the store one symbol per job — as
+sub-accounts, and as one shared portfolio streamed in 30-day windows (`run_streamed`).
 
 Rows: wall time (median of ``--repeat``, 1- and 2-worker runs interleaved so machine load
 hits both alike), speed-up over serial, the execution the runner chose, and the peak RSS of
-the whole process tree (this process and any children, sampled every 20 ms). The bars are
+the whole process tree (this process and any children, sampled every 20 ms; each universe
+row runs in a fresh process, so its peak is its own). The bars are
 synthetic (``generate_bars``, ``calendar="continuous"``) and generated once into
 ``--home``. Optionally (``--cluster``) the 4-symbol case on a local Dask cluster of two
-worker processes. Results go to ``bench/results/scale.json``.
+worker processes, and the streamed universe on it (its workers read the bars from a
+``file://`` URL). Results go to ``bench/results/scale.json``.
 
     python bench/scale_bench.py --home .bench-home [--repeat 3] [--no-universe] [--cluster]
 """
@@ -16,10 +19,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import multiprocessing
 import statistics
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import psutil
 
@@ -29,6 +35,7 @@ CCY = ("EUR", "GBP", "AUD", "NZD", "USD", "CAD", "CHF", "JPY")
 #: the 28 pairs of the 8 majors, in market order
 UNIVERSE = tuple(a + b for i, a in enumerate(CCY) for b in CCY[i + 1 :])
 START, END = "2019-01-01", "2026-01-01"
+STREAM_START = "2019-01-02"
 
 
 class PeakRSS:
@@ -138,7 +145,7 @@ def four_symbols(home: Path, repeat: int, portfolio: str) -> list[dict]:
     ]
 
 
-def universe(home: Path, workers: int) -> dict:
+def universe(home: Path, workers: int, serial: float | None = None) -> dict:
     """28 pairs read from the store one symbol per job (sub-accounts: each job's result is
     its trades, legs and curve; the bars and features of a symbol are dropped after it)."""
     from tradeforge.backtest import run_backtest
@@ -155,24 +162,89 @@ def universe(home: Path, workers: int) -> dict:
     return _row(
         f"28 pairs x 736k M5 (store), sub-accounts, workers={workers}",
         [seconds],
-        None,
+        serial,
         result,
         rss.peak,
     )
 
 
-def cluster_row(home: Path) -> dict:
+def universe_streamed(
+    home: Path, workers: int, out: Path, scheduler: str | None = None, serial: float | None = None
+) -> dict:
+    """The 28 pairs as one shared portfolio in US dollars, streamed in 30-day windows
+    (`run_streamed`: inputs spilled per symbol, the run folder written per window); with
+    ``scheduler`` the jobs run on that cluster and read the bars from a ``file://`` URL."""
+    import shutil
+
+    from tradeforge.backtest.conversion import load_conversion
+    from tradeforge.backtest.stream import run_streamed
+    from tradeforge.data.cache import StoreSlice
+    from tradeforge.strategy import create_strategy
+
+    # from the second day: the crosses' conversion rates need a completed bar before
+    spec = replace(_spec(UNIVERSE, "shared"), start=STREAM_START)
+    spec, conversion = load_conversion(spec, home)
+    shutil.rmtree(out, ignore_errors=True)
+    where = home.resolve().as_uri() if scheduler else str(home)
+    with PeakRSS() as rss:
+        t0 = time.perf_counter()
+        run = run_streamed(
+            create_strategy("structure"), StoreSlice(where, "M5", STREAM_START), spec, out,
+            conversion=conversion, workers=workers, scheduler=scheduler,
+        )  # fmt: skip
+        seconds = time.perf_counter() - t0
+    shutil.rmtree(out, ignore_errors=True)
+    result = SimpleNamespace(execution=run.execution, trades=range(run.summary["trades"]))
+    where_ran = "LocalCluster 2 procs" if scheduler else f"workers={workers}"
+    return _row(
+        f"28 pairs x 736k M5, shared streamed, {where_ran}",
+        [seconds],
+        serial,
+        result,
+        rss.peak,
+    )
+
+
+def _local_cluster():
     import distributed
 
+    return distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+        dashboard_address=":0",
+    )  # fmt: skip
+
+
+def _streamed_on_cluster(home: Path, out: Path, serial: float) -> dict:
+    with _local_cluster() as cluster:
+        return universe_streamed(home, 2, out, cluster.scheduler_address, serial)
+
+
+def _fresh(fn, *args) -> dict:
+    """``fn(*args)`` in a fresh process (not a pool's daemon: it may start a cluster): the
+    peak memory of a universe row is its own, not raised by what earlier rows left in this
+    process's heap."""
+    ctx = multiprocessing.get_context("spawn")
+    receive, send = ctx.Pipe(duplex=False)
+    process = ctx.Process(target=_send, args=(send, fn, args))
+    process.start()
+    send.close()
+    try:
+        return receive.recv()  # EOFError: the row failed (its traceback is on stderr)
+    finally:
+        process.join()
+
+
+def _send(send, fn, args) -> None:
+    send.send(fn(*args))
+
+
+def cluster_row(home: Path) -> dict:
     from tradeforge.backtest import run_backtest
     from tradeforge.data.cache import StoreSlice
     from tradeforge.strategy import create_strategy
 
     spec = _spec(FOUR, "sub-accounts")
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-        dashboard_address=":0",
-    ) as cluster:  # fmt: skip
+    with _local_cluster() as cluster:
         source = StoreSlice(str(home), "M5")
         strategy = create_strategy("structure")
         run_backtest(strategy, source, spec, scheduler=cluster.scheduler_address)  # warm
@@ -196,10 +268,16 @@ def main() -> None:
     print(f"data ready ({generation:.1f} s generating); load average {psutil.getloadavg()}")
     rows = four_symbols(args.home, args.repeat, "sub-accounts")
     rows += four_symbols(args.home, args.repeat, "shared")
+    out = args.home / "streamed-run"
     if not args.no_universe:
-        rows.append(universe(args.home, 2))
+        one = _fresh(universe, args.home, 1)
+        rows += [one, _fresh(universe, args.home, 2, one["seconds"])]
+        one = _fresh(universe_streamed, args.home, 1, out)
+        rows += [one, _fresh(universe_streamed, args.home, 2, out, None, one["seconds"])]
     if args.cluster:
         rows.append(cluster_row(args.home))
+        if not args.no_universe:
+            rows.append(_fresh(_streamed_on_cluster, args.home, out, one["seconds"]))
     RESULTS.mkdir(exist_ok=True)
     doc = {"rows": rows, "load_average": psutil.getloadavg(), "cpus": psutil.cpu_count()}
     (RESULTS / "scale.json").write_text(json.dumps(doc, indent=2) + "\n")

@@ -84,7 +84,10 @@ def test_bars_read_from_the_store_by_each_job_equal_frames(frames, tmp_path):
     from_store = run_backtest(
         strategy, StoreSlice(str(tmp_path), "H1"), spec, backend=ThreadBackend(2)
     )
-    _same(run_backtest(strategy, frames, spec), from_store)
+    in_memory = run_backtest(strategy, frames, spec)
+    _same(in_memory, from_store)
+    # the signal tables (as large as the bars) are kept only for bars the caller holds
+    assert sorted(in_memory.signals) == sorted(SYMBOLS) and from_store.signals == {}
 
 
 def test_a_store_slice_needs_a_spec_naming_the_symbols(tmp_path):

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from tradeforge.backtest import run_backtest, write_result
+from tradeforge.backtest.stream import run_streamed
 from tradeforge.data.cache import ParquetStore, StoreSlice
 from tradeforge.data.sources.synthetic import generate_bars
 from tradeforge.research.backends import DaskBackend
@@ -69,6 +70,24 @@ def test_backtest_on_the_cluster_equals_serial(home, cluster):
         for part in ("trades", "legs", "equity"):
             pd.testing.assert_frame_equal(getattr(serial, part), getattr(remote, part))
         assert serial.counters == remote.counters and serial.checksums == remote.checksums
+
+
+def test_workers_read_the_bars_from_a_url_and_stream_a_portfolio(home, cluster, tmp_path):
+    """A ``file://`` URL (fsspec) as the store the workers read, for the in-memory run and
+    for the streamed portfolio (its inputs spilled by the workers into the run folder)."""
+    strategy = create_strategy("breakout")
+    frames = _frames(home)
+    spec = RunSpec.from_keywords(strategy, frames, None, timeframe="H1")
+    serial = run_backtest(strategy, frames, spec)
+    url = StoreSlice(Path(home).as_uri(), "H1")
+    assert url.home.startswith("file:///")
+    remote = run_backtest(strategy, url, spec, scheduler=cluster.scheduler_address)
+    for part in ("trades", "legs", "equity"):
+        pd.testing.assert_frame_equal(getattr(serial, part), getattr(remote, part))
+    write_result(serial, tmp_path / "a")
+    run_streamed(strategy, url, spec, tmp_path / "b", scheduler=cluster.scheduler_address)
+    for name in ("trades.csv", "legs.csv", "equity.csv", "run.json"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
 
 
 def test_optimise_and_walk_forward_on_the_cluster_equal_serial(home, cluster):

@@ -39,8 +39,21 @@ def _iso(values: Any) -> pa.Array:
     return pc.binary_join_element_wise(pc.replace_substring(text, " ", "T"), "Z", "")
 
 
-def _csv_bytes(frame: pd.DataFrame, time_columns: tuple[str, ...] = ()) -> bytes:
-    """``frame`` as CSV bytes: time columns as ISO strings, categoricals as their labels."""
+#: a string holding one of these is quoted (and then every string of the file is)
+NEEDS_QUOTES = r'[,"\r\n]'
+
+
+def _csv_bytes(
+    frame: pd.DataFrame,
+    time_columns: tuple[str, ...] = (),
+    *,
+    header: bool = True,
+    quote: bool | None = None,
+) -> bytes:
+    """``frame`` as CSV bytes: time columns as ISO strings, categoricals as their labels.
+
+    Strings are quoted (all of them) when one needs it; ``quote`` makes that choice for a
+    file written in pieces (`tradeforge.backtest.stream`), which must make it once."""
     columns: dict[str, pa.Array] = {}
     for name in frame.columns:
         values = frame[name]
@@ -51,18 +64,28 @@ def _csv_bytes(frame: pd.DataFrame, time_columns: tuple[str, ...] = ()) -> bytes
         else:
             columns[name] = pa.array(values.to_numpy())
     # Arrow's "needed" style quotes every string; quote only when a value requires it.
-    needs_quotes = any(
-        pc.any(pc.match_substring_regex(a, r'[,"\r\n]')).as_py()
-        for a in columns.values()
-        if pa.types.is_string(a.type) and len(a)
+    needs_quotes = (
+        quote
+        if quote is not None
+        else any(
+            pc.any(pc.match_substring_regex(a, NEEDS_QUOTES)).as_py()
+            for a in columns.values()
+            if pa.types.is_string(a.type) and len(a)
+        )
     )
     sink = pa.BufferOutputStream()
     options = pa_csv.WriteOptions(
         include_header=False, quoting_style="needed" if needs_quotes else "none"
     )
     pa_csv.write_csv(pa.table(columns), sink, options)
-    header = ",".join(map(str, columns)) + "\n"  # our own column names: never need quotes
-    return header.encode() + sink.getvalue().to_pybytes()
+    if not header:
+        return sink.getvalue().to_pybytes()
+    return csv_header(columns) + sink.getvalue().to_pybytes()
+
+
+def csv_header(columns: Any) -> bytes:
+    """The header line of a run CSV (our own column names: never need quotes)."""
+    return (",".join(map(str, columns)) + "\n").encode()
 
 
 def run_config(spec: RunSpec) -> dict[str, Any]:
@@ -91,7 +114,9 @@ def execution_notes(config: dict[str, Any]) -> list[str]:
     return notes
 
 
-def run_summary(result: BacktestResult) -> dict[str, Any]:
+def run_summary(result: Any) -> dict[str, Any]:
+    """The summary of ``result`` (its ``trades`` frame — ``pnl`` and ``r_multiple`` are
+    read — and its ``equity`` curve)."""
     trades = result.trades
     final = float(result.equity["equity"].iloc[-1]) if len(result.equity) else math.nan
     return {
@@ -129,18 +154,24 @@ def write_result(result: BacktestResult, out: str | Path) -> dict[str, Path]:
     atomic_write_bytes(paths["legs"], _csv_bytes(result.legs, ("time",)), durable=False)
     equity = result.equity.rename_axis("time").reset_index()
     atomic_write_bytes(paths["equity"], _csv_bytes(equity, ("time",)), durable=False)
+    write_run_json(paths["run"], result, run_summary(result))
+    return paths
+
+
+def write_run_json(path: Path, result: Any, summary: dict[str, Any]) -> None:
+    """``run.json`` of ``result`` (anything with the config, counters, checksums and initial
+    capital of a `BacktestResult`) and its `run_summary`."""
     meta = {
         "schema_version": RUN_SCHEMA_VERSION,
         "config": result.config,
         "counters": result.counters,
         "checksums": result.checksums,
         "initial_capital": result.initial_capital,
-        "summary": run_summary(result),
+        "summary": summary,
         "notes": execution_notes(result.config),
     }
     text = json.dumps(meta, indent=2, default=_json_default, allow_nan=True) + "\n"
-    atomic_write_bytes(paths["run"], text.encode("utf-8"), durable=False)
-    return paths
+    atomic_write_bytes(path, text.encode("utf-8"), durable=False)
 
 
 @contextmanager

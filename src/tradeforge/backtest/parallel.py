@@ -22,8 +22,9 @@ of holding it: then nothing large passes through the scheduler.
 Cancellation: Ctrl-C (``KeyboardInterrupt``) in ``map`` cancels every job not yet started,
 sets the shared `cancelled` event that running thread jobs poll between their stages (see
 `check_cancelled`), waits for the running ones to stop and re-raises, so no job outlives the
-call. Local worker processes get the terminal's SIGINT themselves; Dask futures are cancelled
-on the cluster.
+call. Local worker processes get the terminal's SIGINT themselves. On a Dask cluster the
+map's stop event tells the running tasks to stop at their next check, and the rest are
+cancelled.
 
 Optional dependency: the Dask backend imports ``distributed`` only when used
 (``pip install "tradeforge[research]"``).
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -71,10 +73,18 @@ class Cancelled(Exception):
     """A job stopped because its run was cancelled (raised by `check_cancelled`)."""
 
 
+#: On a Dask worker, the running task's stop flag (a `distributed.Event` named per map).
+_remote = threading.local()
+
+
 def check_cancelled() -> None:
     """Raise `Cancelled` when the running ``map`` is being cancelled: long jobs call it
-    between their stages (a compiled kernel itself cannot be interrupted)."""
+    between their stages (a compiled kernel itself cannot be interrupted). On a Dask worker
+    it asks the map's stop event on the scheduler (one round trip)."""
     if cancelled.is_set():
+        raise Cancelled("cancelled")
+    stop = getattr(_remote, "stop", None)
+    if stop is not None and stop.is_set():
         raise Cancelled("cancelled")
 
 
@@ -112,9 +122,23 @@ def release(shared: Shared) -> None:
         _STATES.pop(shared.token, None)
 
 
-def _run_chunk(fn: Callable[[Any, Any], Any], shared: Shared, chunk: Sequence[Any]) -> list[Any]:
-    state = _state(shared)
-    return [fn(state, item) for item in chunk]
+def _run_chunk_stoppable(
+    fn: Callable[[Any, Any], Any], shared: Shared, chunk: Sequence[Any], stop: str
+) -> list[Any]:
+    """A chunk of items on a Dask worker; `check_cancelled` (here, before each item, and in
+    the jobs) reads the map's stop event ``stop``."""
+    from distributed import Event
+
+    _remote.stop = Event(stop)
+    try:
+        state = _state(shared)
+        out = []
+        for item in chunk:
+            check_cancelled()
+            out.append(fn(state, item))
+        return out
+    finally:
+        _remote.stop = None
 
 
 def _install(shared: Shared) -> None:
@@ -309,7 +333,10 @@ class DaskBackend(_Closing):
     """A Dask distributed cluster: ``DaskBackend("tcp://host:8786")`` or ``client=Client(…)``.
 
     The payload is scattered (broadcast) once per map; each worker builds its state once per
-    payload and reuses it for every chunk.
+    payload and reuses it for every chunk. A map that is interrupted sets its stop event
+    (`distributed.Event`), which the running tasks read through `check_cancelled`, and waits
+    up to ``stop_timeout`` seconds for them to end before cancelling what is left, so the
+    workers are idle when it re-raises.
     """
 
     name = "dask"
@@ -321,6 +348,7 @@ class DaskBackend(_Closing):
         client: Any = None,
         chunks_per_worker: int = 4,
         timeout: float = 30.0,
+        stop_timeout: float = 60.0,
     ) -> None:
         try:
             from distributed import Client
@@ -338,6 +366,7 @@ class DaskBackend(_Closing):
                 raise ConfigError(f"cannot reach the Dask scheduler {address}: {exc}") from None
         self.client = client
         self.chunks_per_worker = chunks_per_worker
+        self.stop_timeout = stop_timeout
         self._scattered: tuple[str, Any] | None = None
 
     @property
@@ -351,18 +380,25 @@ class DaskBackend(_Closing):
         return self._scattered[1]
 
     def map(self, fn, shared, items, progress=None, on_result=None):
+        from distributed import Event
         from distributed import as_completed as dask_completed
 
         payload = self._future(shared)
         chunks = chunked(items, self.workers * self.chunks_per_worker)
+        stop = f"tradeforge-stop-{uuid.uuid4().hex}"
         futures = [
-            self.client.submit(_run_chunk, fn, payload, chunk, pure=False) for chunk in chunks
+            self.client.submit(_run_chunk_stoppable, fn, payload, chunk, stop, pure=False)
+            for chunk in chunks
         ]
         index = {f.key: i for i, f in enumerate(futures)}
         try:
             completed = dask_completed(futures, loop=self.client.loop)
             return _gather(completed, lambda fut: index[fut.key], chunks, progress, on_result)
         except BaseException:
+            Event(stop, client=self.client).set()
+            deadline = time.monotonic() + self.stop_timeout
+            while not all(f.done() for f in futures) and time.monotonic() < deadline:
+                time.sleep(0.05)  # the running tasks end at their next check
             self.client.cancel(futures)
             raise
 

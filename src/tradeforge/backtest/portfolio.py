@@ -15,7 +15,7 @@ import pandas as pd
 
 from tradeforge.backtest import kernel as K
 from tradeforge.backtest.engine import SymbolInputs, SymbolRun, symbol_run
-from tradeforge.backtest.portfolio_kernel import simulate_portfolio
+from tradeforge.backtest.portfolio_kernel import END, simulate_portfolio, start_cursor
 from tradeforge.core.errors import ConfigError
 from tradeforge.strategy.signal_schema import ROW
 from tradeforge.strategy.signals import pack_signals
@@ -79,13 +79,14 @@ def run_portfolio(
     n_union = sum(x.n_bars for x in inputs)  # at most
     eq_times = np.empty(n_union, dtype=np.int64)
     equity = np.empty((n_union, 3))
+    scratch["acct"][0] = capital
     n_rows = simulate_portfolio(
         times, np.array([x.n_bars for x in inputs], dtype=np.int64),
-        *(_pad([getattr(x, name) for x in inputs], 0) for name in _BAR_ARRAYS),
+        *(_pad([getattr(x, name) for x in inputs], 0) for name in BAR_ARRAYS),
         ints, _pad([p.floats for p in packed], np.nan), _pad([p.levels for p in packed], np.nan),
-        inputs[0].per_tag, np.stack([x.fparams for x in inputs]), float(capital),
+        inputs[0].per_tag, np.stack([x.fparams for x in inputs]), END,
         *(arrays[name] for name in (*_OUTPUTS, "work_i", "work_f", "pf")),
-        scratch["out"], scratch["acct"], np.zeros((3, m), dtype=np.int64), eq_times, equity,
+        scratch["out"], scratch["acct"], start_cursor(m), eq_times, equity,
     )  # fmt: skip
     runs = [
         symbol_run(x, {name: arrays[name][k] for name in _OUTPUTS}, None)
@@ -103,4 +104,4 @@ def run_portfolio(
 
 
 #: the per-bar arrays of `SymbolInputs` in the kernel's argument order
-_BAR_ARRAYS = ("o", "h", "lo", "c", "spread", "slip", "day", "fx")
+BAR_ARRAYS = ("o", "h", "lo", "c", "spread", "slip", "day", "fx")

@@ -22,6 +22,7 @@ per-bar functions compile once for both loops.
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
 from tradeforge.backtest.kernel import (
@@ -35,32 +36,38 @@ from tradeforge.backtest.kernel import (
 )
 from tradeforge.strategy.signal_schema import PackedSignals
 
-# rows of the ``cursor`` scratch array
+# rows of the ``cursor`` scratch array: next bar, latest bar seen, due at this time
 _POS, _CUR, _DUE = 0, 1, 2
-_END = 2**63 - 1  # time of a symbol past its last bar
+END = 2**63 - 1  # time of a symbol past its last bar; as ``t_stop``: run to the end
+
+
+def start_cursor(m: int) -> np.ndarray:
+    """The ``cursor`` of a loop that has not started: every symbol before its first bar."""
+    cursor = np.zeros((3, m), dtype=np.int64)
+    cursor[_CUR] = -1
+    return cursor
 
 
 @njit(cache=True, error_model="numpy", _nrt=False, nogil=True)
 def simulate_portfolio(
     times, n_bars, o, h, lo, c, spread, slip, day, fx, ints, floats, levels, per_tag, fparams,
-    capital, trades_i, trades_f, legs_i, legs_f, counters, work_i, work_f, pf, out, acct,
+    t_stop, trades_i, trades_f, legs_i, legs_f, counters, work_i, work_f, pf, out, acct,
     cursor, eq_times, equity,
 ):  # fmt: skip
-    """Run the loop (see the module docstring); returns the number of equity rows written to
-    ``eq_times`` / ``equity`` (equity, balance, open positions)."""
+    """Run the loop (see the module docstring) over the bar times before ``t_stop``, from
+    where ``cursor`` stands (`start_cursor`; ``acct[0]`` holds the balance); returns the
+    number of equity rows written to ``eq_times`` / ``equity`` (equity, balance, open
+    positions). Every piece of the loop's state is in the arrays, so calls over consecutive
+    time windows give what one call over their union gives (`tradeforge.backtest.stream`)."""
     m = times.shape[0]
-    acct[0] = capital
-    for k in range(m):
-        cursor[_POS, k] = 0
-        cursor[_CUR, k] = -1
     u = 0
     while True:
-        t = _END
+        t = END
         for k in range(m):
             p = cursor[_POS, k]
             if p < n_bars[k] and times[k, p] < t:
                 t = times[k, p]
-        if t == _END:
+        if t == END or t >= t_stop:
             break
         for k in range(m):
             p = cursor[_POS, k]

@@ -119,11 +119,12 @@ def _job_state(*args: Any) -> _JobState:
 
 @dataclass(frozen=True)
 class _Output:
-    """A job's result: its signals, the kernel inputs (a shared portfolio, simulated
-    afterwards) or the run (sub-accounts), the data checksum and the bars' timeframe."""
+    """A job's result: its signals (None when its bars came from the store: see
+    `run_backtest`), the kernel inputs (a shared portfolio, simulated afterwards) or the run
+    (sub-accounts), the data checksum and the bars' timeframe."""
 
     symbol: str
-    signals: Signals
+    signals: Signals | None
     inputs: SymbolInputs | None
     run: SymbolRun | None
     checksum: str
@@ -143,18 +144,19 @@ def _symbol_job(state: _JobState, symbol: str, stage: Stage | None = None) -> _O
     signals = state.strategy.signals(frame, instrument)
     checksum = cached_frame_checksum(bars)
     tf = str(spec.timeframe) if spec.timeframe else _tf_name(bars)
+    kept = signals if state.frames is not None else None
     check_cancelled()
     if _shared(spec):
         say("inputs")
         inputs = prepare_symbol(
             frame, signals, instrument, spec, symbol=symbol, conversion=state.conversion
         )
-        return _Output(symbol, signals, inputs, None, checksum, tf)
+        return _Output(symbol, kept, inputs, None, checksum, tf)
     say("simulate")
     run = simulate_symbol(
         frame, signals, instrument, spec, symbol=symbol, conversion=state.conversion
     )
-    return _Output(symbol, signals, None, run, checksum, tf)
+    return _Output(symbol, kept, None, run, checksum, tf)
 
 
 def _silent(_name: str) -> None:
@@ -206,10 +208,44 @@ def run_backtest(
     ``workers > 1`` runs symbols on that many threads when the work pays (`plan_execution`);
     ``scheduler`` (``tcp://host:8786``) or ``backend`` runs them there instead. Results are
     identical whichever ran; ``result.execution`` says which.
+    ``result.signals`` holds each symbol's `Signals` (what charts draw on the bars) when
+    ``data`` is frames; bars read from a `StoreSlice` keep none — the tables are about as
+    large as the bars, which such a run never holds all at once.
     ``progress(symbol, done, total)`` is called as symbols finish, in completion order;
     ``stage(symbol, name)`` as each stage starts (see `Stage`), from the thread running the
     symbol — in this process only: jobs on a Dask cluster report their completion alone.
     """
+    spec, outputs, plan = run_jobs(
+        strategy, data, spec, conversion=conversion, symbol=symbol, workers=workers,
+        scheduler=scheduler, backend=backend, progress=progress, stage=stage,
+        keywords=keywords,
+    )  # fmt: skip
+    result = _combine(outputs, spec, extra_config, stage or (lambda _symbol, _name: None))
+    result.execution = plan.to_dict()
+    return result
+
+
+def run_jobs(
+    strategy: Strategy,
+    data: pd.DataFrame | Mapping[str, pd.DataFrame] | StoreSlice,
+    spec: RunSpec | None,
+    *,
+    conversion: Conversion | None,
+    symbol: str | None,
+    workers: int,
+    scheduler: str | None,
+    backend: Backend | None,
+    progress: Progress | None,
+    stage: Stage | None,
+    keywords: Mapping[str, Any],
+    job: Callable[..., Any] = _symbol_job,
+    state: Callable[..., Any] = _job_state,
+    state_args: tuple[Any, ...] = (),
+) -> tuple[RunSpec, list[Any], ExecutionPlan]:
+    """`run_backtest`'s first half: the checked spec, then ``job(state, symbol)`` for every
+    symbol (sorted) on the backend that pays, with ``state(*state_args, strategy, spec,
+    frames, source, conversion)`` shared; returns the spec, the jobs' outputs in symbol order
+    and the plan that ran them (arguments as in `run_backtest`)."""
     if workers < 1:
         raise ConfigError(f"workers must be >= 1, got {workers}")
     source = data if isinstance(data, StoreSlice) else None
@@ -232,28 +268,25 @@ def run_backtest(
             "on a Dask cluster the workers read the bars themselves: pass a StoreSlice "
             "(a store path every worker can read), not frames"
         )
-    shared = Shared(_job_state, (strategy, spec, frames, source, conversion))
+    shared = Shared(state, (*state_args, strategy, spec, frames, source, conversion))
     total = len(symbols)
 
-    def report(i: int, output: _Output) -> None:
+    def report(i: int, output: Any) -> None:
         nonlocal done
         done += 1
         if progress:
             progress(symbols[i], done, total)
 
     done = 0
-    job: Callable[[_JobState, str], _Output] = _symbol_job
     if stage is not None and isinstance(backend, (InProcessBackend, ThreadBackend)):
-        job = partial(_symbol_job, stage=stage)
+        job = partial(job, stage=stage)
     try:
         outputs = backend.map(job, shared, symbols, on_result=report)
     finally:
         release(shared)
         if own and plan.backend == "dask":
             backend.close()
-    result = _combine(outputs, spec, extra_config, stage or (lambda _symbol, _name: None))
-    result.execution = plan.to_dict()
-    return result
+    return spec, outputs, plan
 
 
 def _make_backend(plan: ExecutionPlan, scheduler: str | None) -> Backend:
@@ -282,7 +315,7 @@ def _combine(
         runs = [o.run for o in outputs if o.run is not None]
         stage(None, "combine")
         result = combine_runs(runs, spec.initial_capital, config=config, checksums=checksums)
-    result.signals = {o.symbol: o.signals for o in outputs}
+    result.signals = {o.symbol: o.signals for o in outputs if o.signals is not None}
     return result
 
 
@@ -459,6 +492,9 @@ def _legs_in_order(legs: pd.DataFrame) -> pd.DataFrame:
             np.all((time[1:] > time[:-1]) | ((time[1:] == time[:-1]) & (trade[1:] >= trade[:-1])))
         ):
             return legs
+    if isinstance(times, pd.arrays.DatetimeArray):  # np.lexsort is stable, and cheaper
+        order = np.lexsort((legs["trade_id"].to_numpy(), times.asi8))
+        return legs.take(order).reset_index(drop=True)
     return legs.sort_values(["time", "trade_id"], kind="stable", ignore_index=True)
 
 
@@ -471,7 +507,7 @@ def _concat(frames: list[pd.DataFrame], categorical: tuple[str, ...]) -> pd.Data
         cats[col] = values
     fixed = []
     for f in frames:
-        f = f.copy()
+        f = f.copy(deep=False)  # new columns below; the rest is copied once, by concat
         for col, values in cats.items():
             f[col] = f[col].cat.set_categories(values)
         fixed.append(f)
@@ -488,6 +524,11 @@ def _sum_equity(curves: list[pd.DataFrame], initial_capital: float, total: float
     balance = np.full(len(index), total)
     open_pos = np.zeros(len(index), dtype=np.int64)
     for c in curves:
+        if c.index.equals(index):  # on every bar time already (symbols on one calendar)
+            equity += c["equity"].to_numpy() - initial_capital
+            balance += c["balance"].to_numpy() - initial_capital
+            open_pos += c["open_positions"].to_numpy()
+            continue
         aligned = c.reindex(index).ffill()
         equity += np.nan_to_num(aligned["equity"].to_numpy() - initial_capital)
         balance += np.nan_to_num(aligned["balance"].to_numpy() - initial_capital)

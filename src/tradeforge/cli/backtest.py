@@ -37,37 +37,54 @@ def run_and_write(
     conversion: dict[str, Any] | None = None,
     workers: int = 1,
     scheduler: str | None = None,
+    stream_days: int | None = None,
 ) -> Any:
     """Library call behind the command: run, write the folder, print a summary table.
 
     ``frames`` is ``{symbol: bars}`` or a `StoreSlice` (each job reads its symbol; the
-    report then has no candle charts). The folder is written beside ``out`` and renamed into
+    report then has no candle charts). With ``stream_days`` the shared portfolio is streamed
+    in windows of that many days (`run_streamed`: bounded memory, the same files) and the report
+    is built from the written folder. The folder is written beside ``out`` and renamed into
     place complete (`staged_folder`): Ctrl-C leaves the previous folder or none."""
-    from tradeforge.analytics import print_summary, write_report
+    import pandas as pd
+
+    from tradeforge.analytics import load_run, print_summary, write_report
     from tradeforge.backtest import run_backtest, write_result
     from tradeforge.backtest.io import execution_notes, staged_folder
+    from tradeforge.backtest.stream import run_streamed
 
-    with progress_bar("backtest", len(spec.symbols)) as advance:
-
-        def stage(symbol: str | None, name: str) -> None:
-            advance(0, description=f"backtest {symbol}: {name}" if symbol else f"backtest: {name}")
-
-        result = run_backtest(
-            strategy,
-            frames,
-            spec,
-            conversion=conversion,
-            workers=workers,
-            scheduler=scheduler,
-            progress=lambda _sym, _done, _total: advance(),
-            stage=stage,
-        )
     ohlc = frames if isinstance(frames, dict) else None
-    with staged_folder(out) as stage, stages("backtest") as step:
-        step("run folder")
-        write_result(result, stage)
-        paths = write_report(result, stage, ohlc=ohlc, signals=result.signals, progress=step)
-    paths = type(paths)(**{k: _moved(v, stage, out) for k, v in vars(paths).items()})
+    with staged_folder(out) as folder:
+        with progress_bar("backtest", len(spec.symbols)) as advance:
+
+            def stage(symbol: str | None, name: str) -> None:
+                text = f"backtest {symbol}: {name}" if symbol else f"backtest: {name}"
+                advance(0, description=text)
+
+            options: dict[str, Any] = dict(
+                conversion=conversion,
+                workers=workers,
+                scheduler=scheduler,
+                progress=lambda _sym, _done, _total: advance(),
+                stage=stage,
+            )
+            if stream_days is not None:
+                window = pd.Timedelta(days=stream_days)
+                result = run_streamed(strategy, frames, spec, folder, chunk=window, **options)
+            else:
+                result = run_backtest(strategy, frames, spec, **options)
+        with stages("backtest") as step:
+            if stream_days is not None:
+                step("report")
+                full = load_run(folder)
+                paths = write_report(full, folder, ohlc=ohlc, progress=step)
+            else:
+                step("run folder")
+                write_result(result, folder)
+                paths = write_report(
+                    result, folder, ohlc=ohlc, signals=result.signals, progress=step
+                )
+    paths = type(paths)(**{k: _moved(v, folder, out) for k, v in vars(paths).items()})
     print_summary(paths.report, console, paths)
     counters = ", ".join(f"{k} {v:,}" for k, v in result.counters.items())
     console.print(f"[dim]counters:[/] {counters}")
@@ -130,6 +147,23 @@ def backtest_command(
             "which read the bars from --home (a path every worker can read)."
         ),
     ] = None,
+    store_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Read the bars from this fsspec URL of a bar store (file:///shared/tf, "
+            "s3://bucket/tf with s3fs installed) instead of --home: each job, on a Dask "
+            "worker too, reads its own symbol from there.",
+        ),
+    ] = None,
+    stream: Annotated[
+        int | None,
+        typer.Option(
+            help="Stream the shared portfolio in windows of this many days: each symbol's "
+            "inputs are spilled to disk and the run folder is written as the windows run, "
+            "so a large universe needs memory for one window, not all its bars (same files).",
+            min=1,
+        ),
+    ] = None,
     home: HomeOption = None,
     instruments: InstrumentsOption = None,
     **kw: Any,
@@ -141,16 +175,26 @@ def backtest_command(
     load_instruments(instruments)
     strat = resolve_strategy(strategy, param, config)
     spec = run_spec(kw, strat, symbols=symbol, timeframe=timeframe, start=start, end=end)
-    if scheduler:
-        from tradeforge.data.cache import StoreSlice
+    if scheduler or store_url:
+        from tradeforge.data.cache import ParquetStore, StoreSlice, is_url
 
-        frames: Any = StoreSlice(str(home_dir(home)), str(spec.timeframe), start, end)
+        if store_url:
+            if not is_url(store_url):
+                raise typer.BadParameter("give a URL (scheme://…)", param_hint="--store-url")
+            ParquetStore(store_url)  # an unknown scheme or a missing package: one line
+        where = store_url or str(home_dir(home))
+        frames: Any = StoreSlice(where, str(spec.timeframe), start, end)
     else:
         frames = load_frames(home_dir(home), list(spec.symbols), str(spec.timeframe), start, end)
     spec, conversion = load_conversion(spec, home_dir(home))
+    if stream is not None and (spec.portfolio != "shared" or len(spec.symbols) < 2):
+        raise typer.BadParameter(
+            "--stream runs a shared portfolio of several symbols", param_hint="--stream"
+        )
     run_and_write(
-        strat, frames, spec, out, conversion=conversion, workers=workers, scheduler=scheduler
-    )
+        strat, frames, spec, out, conversion=conversion, workers=workers, scheduler=scheduler,
+        stream_days=stream,
+    )  # fmt: skip
 
 
 def run_demo_backtest(*, frames: dict, out: Path, timeframe: str) -> Any:

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -32,7 +32,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from tradeforge.core.atomic import atomic_write
-from tradeforge.core.errors import DataError
+from tradeforge.core.errors import ConfigError, DataError
 from tradeforge.core.filelock import locked
 from tradeforge.core.names import validate_symbol
 from tradeforge.core.paths import user_path
@@ -60,10 +60,40 @@ class PartitionInfo:
 
 
 class ParquetStore:
-    """Bars cache rooted at ``<home>/bars``."""
+    """Bars cache rooted at ``<home>/bars``.
+
+    ``home`` may also be an fsspec URL (``file:///shared/tf``, ``s3://bucket/tf`` with s3fs
+    installed, ``memory://tf``): such a store is read-only here (`load` and `has`; writing,
+    listing and repair need a local path) — what workers of a cluster need to read the bars
+    from one place."""
 
     def __init__(self, home: str | Path) -> None:
-        self.root = user_path(home) / "bars"
+        self.fs: Any = None  # an fsspec filesystem when ``home`` is a URL
+        if is_url(home):
+            import fsspec
+
+            try:
+                self.fs, root = fsspec.core.url_to_fs(str(home))
+            except (ValueError, ImportError) as exc:  # unknown scheme, its package missing
+                raise ConfigError(f"cannot open the bar store {home}: {exc}") from None
+            self.root: Path = PurePosixPath(root) / "bars"  # type: ignore[assignment]
+        else:
+            self.root = user_path(home) / "bars"
+
+    def _local(self, what: str) -> None:
+        if self.fs is not None:
+            raise ConfigError(
+                f"the store at {self.fs.unstrip_protocol(str(self.root.parent))} is read "
+                f"through fsspec: {what} needs a local path (--home DIR)"
+            )
+
+    def _stored(self, directory: Path) -> list[Path]:
+        """The year partitions in ``directory``, oldest first."""
+        if self.fs is None:
+            paths = list(directory.glob("*.parquet"))
+        else:
+            paths = [PurePosixPath(p) for p in self.fs.glob(f"{directory}/*.parquet")]  # type: ignore[misc]
+        return sorted(paths, key=lambda p: int(p.stem))
 
     def _dir(self, symbol: str, timeframe: Timeframe) -> Path:
         return self.root / validate_symbol(symbol) / timeframe.name
@@ -82,6 +112,7 @@ class ParquetStore:
         if frame.empty:
             return 0
         years = frame.index.year
+        self._local("writing bars")
         directory = self._dir(symbol, tf)
         directory.mkdir(parents=True, exist_ok=True)
         written = 0
@@ -134,7 +165,7 @@ class ParquetStore:
         tf = Timeframe.parse(timeframe)
         start_ts, end_ts = to_utc(start, "start"), to_utc(end, "end")
         directory = self._dir(symbol, tf)
-        paths = sorted(directory.glob("*.parquet"), key=lambda p: int(p.stem))
+        paths = self._stored(directory)
         if start_ts is not None:
             paths = [p for p in paths if int(p.stem) >= start_ts.year]
         if end_ts is not None:
@@ -144,7 +175,7 @@ class ParquetStore:
                 f"no cached {tf} bars for {symbol.upper()} in {self.root}"
                 f"{_range_text(start_ts, end_ts)}; run `tradeforge data synth|import|download` first"
             )
-        tables = [scan_partition(p, start_ts, end_ts, columns) for p in paths]
+        tables = [scan_partition(p, start_ts, end_ts, columns, self.fs) for p in paths]
         frame = pa.concat_tables(tables).to_pandas()
         if start_ts is not None or end_ts is not None:
             lo = 0 if start_ts is None else frame.index.searchsorted(start_ts, "left")
@@ -159,13 +190,14 @@ class ParquetStore:
     # -- listing -----------------------------------------------------------------------------
     def has(self, symbol: str, timeframe: Timeframe | str) -> bool:
         """Whether any bars of ``symbol`` on ``timeframe`` are stored (no file is read)."""
-        return any(self.partition_dir(symbol, timeframe).glob("*.parquet"))
+        return bool(self._stored(self.partition_dir(symbol, timeframe)))
 
     def partitions(
         self, symbol: str | None = None, unreadable: list[DataError] | None = None
     ) -> list[PartitionInfo]:
         """Stored partitions (of ``symbol``, or all). An unreadable one raises its `DataError`,
         or is appended to ``unreadable`` when a list is given (listing what still reads)."""
+        self._local("listing partitions")
         out: list[PartitionInfo] = []
         pattern = f"{validate_symbol(symbol)}/*/*.parquet" if symbol else "*/*/*.parquet"
         if not self.root.exists():
@@ -232,7 +264,8 @@ class ParquetStore:
 @dataclass(frozen=True)
 class StoreSlice:
     """Where a run's bars are: a store ``home`` every worker can read (a local or shared
-    file-system path), a timeframe and an optional ``[start, end)`` range.
+    file-system path, or an fsspec URL: see `ParquetStore`), a timeframe and an optional
+    ``[start, end)`` range.
 
     Small and picklable: a job (a thread, a local process, a Dask worker) loads its own
     symbol with `load`, so bars never travel through a scheduler and a universe larger than
@@ -246,6 +279,11 @@ class StoreSlice:
     def load(self, symbol: str) -> pd.DataFrame:
         """The bars of ``symbol`` in the slice (`ParquetStore.load`)."""
         return ParquetStore(self.home).load(symbol, self.timeframe, self.start, self.end)
+
+
+def is_url(home: str | Path) -> bool:
+    """Whether a store ``home`` is an fsspec URL (``scheme://…``) rather than a path."""
+    return isinstance(home, str) and "://" in home
 
 
 def partition_lock(path: Path) -> AbstractContextManager[None]:
@@ -270,13 +308,14 @@ def scan_partition(
     start: pd.Timestamp | None,
     end: pd.Timestamp | None,
     columns: Sequence[str] | None = None,
+    fs: Any = None,
 ) -> pa.Table:
     """The row groups of a partition whose ``time`` statistics overlap ``[start, end)``, with
     the ``columns`` asked for (all when None; ``time`` always): the range pushed down to the
     row groups, the exact cut left to the caller (rows outside it but in an overlapping row
     group are kept; a row-level filter costs more than it saves). Opened once, as
-    `read_partition_table` explains; an unknown column or an unreadable file is a
-    `DataError`."""
+    `read_partition_table` explains (through ``fs``, an fsspec filesystem, when given); an
+    unknown column or an unreadable file is a `DataError`."""
     where = None
     if start is not None:
         where = ds.field("time") >= start
@@ -284,7 +323,7 @@ def scan_partition(
         before = ds.field("time") < end
         where = before if where is None else where & before
     try:
-        with pa.OSFile(str(path), "r") as fh:
+        with pa.OSFile(str(path), "r") if fs is None else fs.open(str(path), "rb") as fh:
             fragment = ds.ParquetFileFormat().make_fragment(fh)
             stored = fragment.physical_schema.names
             if columns is not None:

@@ -1,0 +1,460 @@
+"""A shared-cash portfolio of a universe larger than memory: the time-chunked streaming merge.
+
+`run_streamed` runs what `run_backtest` runs for a shared portfolio and writes the run folder
+as it goes — the same bytes `write_result` writes for the in-memory run:
+
+1. every symbol's job (`runner._symbol_job`, on the backend `plan_execution` picks) computes
+   features and signals, reduces them to the kernel's inputs and spills those to ``.npy``
+   files in a scratch folder; only a small `_Spilled` record stays in memory;
+2. the spilled inputs are stacked into one padded ``(symbols, …)`` file per array (what
+   `portfolio.run_portfolio` stacks in memory), a symbol at a time through a memory map;
+3. the portfolio loop (`portfolio_kernel.simulate_portfolio`) runs one time window
+   (``chunk``, 30 days by default) at a time over memory maps of those files, mapped afresh
+   per window so only the window's pages stay resident; its whole state (cursor, slots,
+   counters, balance) lives in arrays kept from one window to the next;
+4. after each window its equity rows and legs are appended to ``equity.csv`` and
+   ``legs.csv``, the trades it entered get their run-wide ids (entry time, symbol, order:
+   later windows only enter later trades), and the trades closed by then are appended to
+   ``trades.csv`` up to the oldest still-open one.
+
+The trade-off: bars are read and inputs written twice (job, then the stacked files), and the
+loop is serial. What stays in memory is the windows' pages, the kernel's per-symbol trade
+and leg rows (written only when a trade fills or leaves, so only those pages are touched)
+and the trades not yet written. The caller gives ``out`` (the CLI a staged folder: an
+interrupted run leaves no half-written folder).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import IO, Any
+
+import numpy as np
+import pandas as pd
+
+from tradeforge.backtest import kernel as K
+from tradeforge.backtest.engine import _legs_frame, _trades_frame
+from tradeforge.backtest.io import (
+    NEEDS_QUOTES,
+    TRADE_TIME_COLUMNS,
+    _csv_bytes,
+    csv_header,
+    run_config,
+    run_summary,
+    write_run_json,
+)
+from tradeforge.backtest.parallel import Backend, check_cancelled
+from tradeforge.backtest.portfolio import BAR_ARRAYS
+from tradeforge.backtest.portfolio_kernel import END, simulate_portfolio, start_cursor
+from tradeforge.backtest.runner import (
+    Progress,
+    Stage,
+    _job_state,
+    _JobState,
+    _symbol_job,
+    run_jobs,
+)
+from tradeforge.core.errors import ConfigError
+from tradeforge.core.instruments import Instrument
+from tradeforge.data.cache import StoreSlice
+from tradeforge.strategy.base import Strategy
+from tradeforge.strategy.signal_schema import ROW
+from tradeforge.strategy.signals import pack_signals
+from tradeforge.trading.fx import Conversion
+from tradeforge.trading.result import EQUITY_COLUMNS, EXIT_REASONS, LEG_COLUMNS, TRADE_COLUMNS
+from tradeforge.trading.spec import RunSpec
+
+#: the default time window of the loop
+CHUNK = pd.Timedelta(days=30)
+#: the spilled arrays of a symbol and the value padding them to the longest symbol
+_FILL: dict[str, float | int] = {
+    "times": END,
+    **dict.fromkeys(BAR_ARRAYS, 0),
+    "ints": 0,
+    "floats": np.nan,
+    "levels": np.nan,
+}
+_SPILL = ".spill"  # the scratch folder inside ``out``, removed when the run is written
+
+
+@dataclass(frozen=True)
+class StreamedRun:
+    """What a streamed run leaves besides its folder (the rest is in ``run.json``)."""
+
+    out: Path
+    config: dict[str, Any]
+    counters: dict[str, int]
+    checksums: dict[str, str]
+    initial_capital: float
+    summary: dict[str, Any]
+    execution: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Spilled:
+    """A symbol's job result: its kernel inputs are in the scratch folder."""
+
+    symbol: str
+    n_bars: int
+    n_signals: int
+    n_slots: int
+    per_tag: bool
+    fparams: np.ndarray
+    tags: tuple[str, ...]
+    instrument: Instrument
+    checksum: str
+    timeframe: str
+
+
+@dataclass(frozen=True)
+class _SpillState:
+    folder: str
+    job: _JobState
+
+
+def _spill_state(folder: str, *args: Any) -> _SpillState:
+    return _SpillState(folder, _job_state(*args))
+
+
+def _part(folder: str | Path, symbol: str, name: str) -> Path:
+    return Path(folder) / f"{symbol}.{name}.npy"
+
+
+def _spill_job(state: _SpillState, symbol: str, stage: Stage | None = None) -> _Spilled:
+    """The runner's job, its kernel inputs written to the scratch folder."""
+    output = _symbol_job(state.job, symbol, stage)
+    x = output.inputs
+    assert x is not None  # a shared portfolio's job
+    packed = pack_signals(x.signals)
+    arrays = {
+        "times": x.index.as_unit("ns").asi8,
+        **{name: getattr(x, name) for name in BAR_ARRAYS},
+        "ints": packed.ints,
+        "floats": packed.floats,
+        "levels": packed.levels,
+    }
+    for name, a in arrays.items():
+        np.save(_part(state.folder, symbol, name), a)
+    check_cancelled()
+    return _Spilled(
+        symbol, x.n_bars, len(x.signals), x.n_slots, x.per_tag, x.fparams, x.signals.tags,
+        x.instrument, output.checksum, output.timeframe,
+    )  # fmt: skip
+
+
+def _stack(folder: Path, symbols: list[str], name: str) -> None:
+    """``stack.<name>.npy``: the symbols' ``name`` arrays stacked and padded (as
+    `portfolio._pad`), written with plain file writes one symbol at a time (each part read
+    whole, then deleted)."""
+    heads = [np.load(_part(folder, s, name), mmap_mode="r") for s in symbols]
+    shape = (len(symbols), *heads[0].shape[:-1], max(h.shape[-1] for h in heads))
+    dtype = heads[0].dtype
+    del heads
+    path = folder / f"stack.{name}.npy"
+    np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape).flush()
+    with open(path, "r+b") as f:
+        np.lib.format.read_magic(f)
+        np.lib.format.read_array_header_1_0(f)
+        start = f.tell()
+        width = shape[-1]
+        for k, s in enumerate(symbols):
+            part = np.load(_part(folder, s, name))
+            rows = part.reshape(-1, part.shape[-1])
+            pad = np.full(width - rows.shape[1], _FILL[name], dtype=dtype)
+            bar_row = ROW["bar"] if name == "ints" else -1
+            for r, row in enumerate(rows):
+                f.seek(start + ((k * len(rows) + r) * width) * dtype.itemsize)
+                f.write(row.tobytes())
+                # a padded signal row is never due
+                f.write((np.full_like(pad, -1) if r == bar_row else pad).tobytes())
+            os.remove(_part(folder, s, name))
+
+
+def _mapped(folder: Path) -> dict[str, np.ndarray]:
+    """The stacked inputs, mapped read-only (plain arrays over the maps, for the kernel)."""
+    return {
+        name: np.load(folder / f"stack.{name}.npy", mmap_mode="r").view(np.ndarray)
+        for name in _FILL
+    }
+
+
+class _Index:
+    """A symbol's bar times (a mapped row) indexed like its frame's DatetimeIndex."""
+
+    def __init__(self, times: np.ndarray) -> None:
+        self.times = times
+
+    def __getitem__(self, positions: np.ndarray) -> pd.DatetimeIndex:
+        ns = np.asarray(self.times[positions], dtype=np.int64)
+        return pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC")
+
+
+class _Writer:
+    """The run folder's three CSVs, appended window by window (see the module docstring)."""
+
+    def __init__(self, out: Path, spilled: list[_Spilled]) -> None:
+        self.spilled = spilled
+        m = len(spilled)
+        words = [s.symbol for s in spilled] + [t for s in spilled for t in s.tags]
+        words += ["long", "short", *EXIT_REASONS]
+        self.quote = any(pd.Series(words, dtype=str).str.contains(NEEDS_QUOTES, regex=True))
+        self.files: dict[str, IO[bytes]] = {}
+        for name, columns in (
+            ("trades", TRADE_COLUMNS),
+            ("legs", LEG_COLUMNS),
+            ("equity", ("time", *EQUITY_COLUMNS)),
+        ):
+            self.files[name] = open(out / f"{name}.csv", "wb")  # noqa: SIM115 (closed in close)
+            self.files[name].write(csv_header(columns))
+        self.n_trades = np.zeros(m, dtype=np.int64)
+        self.n_legs = np.zeros(m, dtype=np.int64)
+        self.ids: list[list[np.ndarray]] = [[] for _ in range(m)]  # local trade id -> run id
+        self.known = 0  # run-wide ids given
+        self.written = 0  # trades written
+        self.queue_symbol = np.zeros(0, dtype=np.int64)  # ids written .. known: symbol, local
+        self.queue_local = np.zeros(0, dtype=np.int64)
+        self.pnl: list[np.ndarray] = []
+        self.r_multiple: list[np.ndarray] = []
+        self.last_equity = np.nan
+
+    def close(self) -> None:
+        for f in self.files.values():
+            f.close()
+
+    def _append(self, name: str, frame: pd.DataFrame, times: tuple[str, ...]) -> None:
+        if len(frame):  # the equity curve has no strings but ISO times: never quoted
+            quote = self.quote and name != "equity"
+            self.files[name].write(_csv_bytes(frame, times, header=False, quote=quote))
+
+    def window(self, maps, kernel, eq_times, equity) -> None:
+        """Write what the window that just ran made final."""
+        counters = kernel["counters"]
+        self._append(
+            "equity",
+            pd.DataFrame(
+                {
+                    "time": _Index(eq_times)[slice(None)],
+                    EQUITY_COLUMNS[0]: equity[:, 0],
+                    EQUITY_COLUMNS[1]: equity[:, 1],
+                    EQUITY_COLUMNS[2]: equity[:, 2].astype(np.int64),
+                }
+            ),
+            ("time",),
+        )
+        if len(equity):
+            self.last_equity = float(equity[-1, 0])
+        self._number(maps["times"], kernel["trades_i"], counters)
+        self._legs(maps, kernel, counters)
+        self._trades(maps, kernel)
+
+    def _number(self, times, trades_i, counters) -> None:
+        """Run-wide ids for the trades entered in the window: (entry time, symbol, order)."""
+        entry, symbol, local = [], [], []
+        for k in range(len(self.spilled)):
+            a, b = self.n_trades[k], counters[k, K.C_N_TRADES]
+            rows = np.arange(a, b, dtype=np.int64)
+            entry.append(times[k][trades_i[k, a:b, K.TI_ENTRY_BAR]])
+            symbol.append(np.full(b - a, k, dtype=np.int64))
+            local.append(rows)
+            self.n_trades[k] = b
+        e, s, t = (np.concatenate(x) for x in (entry, symbol, local))
+        order = np.lexsort((t, s, e))
+        ids = np.empty(len(order), dtype=np.int64)
+        ids[order] = self.known + np.arange(len(order), dtype=np.int64)
+        for k in range(len(self.spilled)):
+            self.ids[k].append(ids[s == k])
+        self.known += len(order)
+        self.queue_symbol = np.concatenate([self.queue_symbol, s[order]])
+        self.queue_local = np.concatenate([self.queue_local, t[order]])
+
+    def _run_ids(self, k: int) -> np.ndarray:
+        if len(self.ids[k]) > 1:
+            self.ids[k] = [np.concatenate(self.ids[k])]
+        return self.ids[k][0] if self.ids[k] else np.zeros(0, dtype=np.int64)
+
+    def _signals(self, maps, k: int) -> SimpleNamespace:
+        ints = maps["ints"][k]
+        return SimpleNamespace(
+            tag=ints[ROW["tag"]], side=ints[ROW["side"]], bar=ints[ROW["bar"]],
+            tags=self.spilled[k].tags,
+        )  # fmt: skip
+
+    def _legs(self, maps, kernel, counters) -> None:
+        frames = []
+        for k, x in enumerate(self.spilled):
+            a, b = self.n_legs[k], counters[k, K.C_N_LEGS]
+            if b == a:
+                continue
+            self.n_legs[k] = b
+            li, lf = kernel["legs_i"][k, a:b], kernel["legs_f"][k, a:b]
+            frame = _legs_frame(
+                x.symbol, _Index(maps["times"][k]), self._signals(maps, k), x.instrument,
+                kernel["trades_i"][k], li, lf,
+            )  # fmt: skip
+            frame["trade_id"] = self._run_ids(k)[li[:, K.LI_TRADE]]
+            frames.append(frame)
+        if frames:
+            legs = pd.concat(frames, ignore_index=True)
+            order = np.lexsort((legs["trade_id"].to_numpy(), legs["time"].array.asi8))
+            self._append("legs", legs.take(order), ("time",))
+
+    def _trades(self, maps, kernel) -> None:
+        """Append the trades closed by now, in id order, up to the oldest open one."""
+        work_i = kernel["work_i"]
+        upto = self.known
+        for k in range(len(self.spilled)):
+            held = work_i[k, work_i[k, :, K.W_STATUS] == K.OPEN, K.W_TRADE]
+            if len(held):
+                upto = min(upto, int(self._run_ids(k)[held].min()))
+        n = upto - self.written
+        if n <= 0:
+            return
+        symbol, local = self.queue_symbol[:n], self.queue_local[:n]
+        self.queue_symbol, self.queue_local = self.queue_symbol[n:], self.queue_local[n:]
+        frames, ids = [], []
+        for k, x in enumerate(self.spilled):
+            rows = local[symbol == k]
+            if not len(rows):
+                continue
+            frames.append(
+                _trades_frame(
+                    x.symbol,
+                    _Index(maps["times"][k]),
+                    self._signals(maps, k),
+                    x.instrument,
+                    kernel["trades_i"][k, rows],
+                    kernel["trades_f"][k, rows],
+                )  # fmt: skip
+            )
+            ids.append(self._run_ids(k)[rows])
+        trades = pd.concat(frames, ignore_index=True)
+        run_ids = np.concatenate(ids)
+        trades["trade_id"] = run_ids
+        trades = trades.take(np.argsort(run_ids, kind="stable"))
+        self._append("trades", trades, TRADE_TIME_COLUMNS)
+        self.pnl.append(trades["pnl"].to_numpy())
+        self.r_multiple.append(trades["r_multiple"].to_numpy())
+        self.written = upto
+
+    def summary(self) -> dict[str, Any]:
+        """`run_summary` of the written run (the trades' columns it reads, in id order)."""
+        trades = pd.DataFrame(
+            {
+                "pnl": np.concatenate([np.zeros(0), *self.pnl]),
+                "r_multiple": np.concatenate([np.zeros(0), *self.r_multiple]),
+            }
+        )
+        equity = pd.DataFrame({"equity": [self.last_equity]})
+        return run_summary(SimpleNamespace(trades=trades, equity=equity))
+
+
+def _loop(folder: Path, spilled: list[_Spilled], capital: float, chunk_ns: int, writer: _Writer):
+    """The portfolio loop, window by window; returns the symbols' counters."""
+    m = len(spilled)
+    n_bars = np.array([s.n_bars for s in spilled], dtype=np.int64)
+    template = K.allocate(1, max(s.n_signals for s in spilled), max(s.n_slots for s in spilled))
+    kernel = {  # trade/leg rows: untouched pages of np.empty are never resident
+        name: np.empty((m, *template[name].shape), dtype=template[name].dtype)
+        for name in ("trades_i", "trades_f", "legs_i", "legs_f")
+    }
+    for name in ("counters", "work_i", "work_f", "pf"):
+        kernel[name] = np.stack([template[name]] * m)
+    out, acct = template["out"], template["acct"]
+    acct[0] = capital
+    cursor = start_cursor(m)
+    fparams = np.stack([s.fparams for s in spilled])
+    per_tag = spilled[0].per_tag
+    maps = _mapped(folder)
+    first = int(maps["times"][:, 0].min())
+    while (cursor[0] < n_bars).any():
+        check_cancelled()
+        times = maps["times"]
+        now = min(int(times[k, cursor[0, k]]) for k in range(m) if cursor[0, k] < n_bars[k])
+        stop = first + ((now - first) // chunk_ns + 1) * chunk_ns
+        rows = sum(
+            int(np.searchsorted(times[k, : n_bars[k]], stop)) - int(cursor[0, k]) for k in range(m)
+        )  # at most this many bar times in the window
+        eq_times = np.empty(rows, dtype=np.int64)
+        equity = np.empty((rows, 3))
+        n = simulate_portfolio(
+            times, n_bars, *(maps[name] for name in BAR_ARRAYS), maps["ints"], maps["floats"],
+            maps["levels"], per_tag, fparams, min(stop, END),
+            *(kernel[name] for name in ("trades_i", "trades_f", "legs_i", "legs_f", "counters",
+                                        "work_i", "work_f", "pf")),
+            out, acct, cursor, eq_times, equity,
+        )  # fmt: skip
+        writer.window(maps, kernel, eq_times[:n], equity[:n])
+        maps = _mapped(folder)  # a fresh map: the last window's pages leave this process
+    return kernel["counters"]
+
+
+def run_streamed(
+    strategy: Strategy,
+    data: Mapping[str, pd.DataFrame] | StoreSlice,
+    spec: RunSpec,
+    out: str | Path,
+    *,
+    conversion: Conversion | None = None,
+    workers: int = 1,
+    scheduler: str | None = None,
+    backend: Backend | None = None,
+    chunk: pd.Timedelta = CHUNK,
+    progress: Progress | None = None,
+    stage: Stage | None = None,
+    extra_config: Mapping[str, Any] | None = None,
+) -> StreamedRun:
+    """Run ``spec``'s shared portfolio streamed (see the module docstring) and write its run
+    folder (trades.csv, legs.csv, equity.csv, run.json) into ``out``: the same bytes as
+    `write_result` of `run_backtest` with the same arguments (which are as there).
+
+    ``chunk`` is the loop's time window: smaller keeps less in memory, larger costs less
+    per window; the files do not depend on it."""
+    if chunk <= pd.Timedelta(0):
+        raise ConfigError(f"the stream's time window must be positive, got {chunk}")
+    n_symbols = len(spec.symbols) or (len(data) if isinstance(data, Mapping) else 0)
+    if spec.portfolio != "shared" or n_symbols < 2:
+        raise ConfigError(
+            "streaming runs a shared portfolio of several symbols (--portfolio shared)"
+        )
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    folder = out / _SPILL
+    folder.mkdir(exist_ok=True)
+    try:
+        spec, spilled, plan = run_jobs(
+            strategy, data, spec, conversion=conversion, symbol=None, workers=workers,
+            scheduler=scheduler, backend=backend, progress=progress, stage=stage,
+            keywords={}, job=_spill_job, state=_spill_state, state_args=(str(folder),),
+        )  # fmt: skip
+        say: Callable[[str | None, str], None] = stage or (lambda _symbol, _name: None)
+        say(None, "portfolio")
+        symbols = [s.symbol for s in spilled]
+        for name in _FILL:
+            _stack(folder, symbols, name)
+        writer = _Writer(out, spilled)
+        try:
+            counters = _loop(folder, spilled, spec.initial_capital, chunk.value, writer)
+        finally:
+            writer.close()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    totals: dict[str, int] = {}
+    for k in range(len(spilled)):
+        for name, v in zip(K.COUNTER_NAMES, counters[k, : K.N_COUNTERS], strict=True):
+            totals[name] = totals.get(name, 0) + int(v)
+    run = StreamedRun(
+        out=out,
+        config={**run_config(spec), **dict(extra_config or {}), "symbols": symbols},
+        counters=totals,
+        checksums={f"{s.symbol}/{s.timeframe}": s.checksum for s in spilled},
+        initial_capital=spec.initial_capital,
+        summary=writer.summary(),
+        execution=plan.to_dict(),
+    )
+    write_run_json(out / "run.json", run, run.summary)
+    return run

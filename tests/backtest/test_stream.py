@@ -1,0 +1,186 @@
+"""The streamed shared portfolio writes the in-memory run's folder byte for byte, whatever
+its time window — windows ending inside open trades and pending orders included."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tradeforge.backtest import run_backtest, write_result
+from tradeforge.backtest.parallel import ThreadBackend
+from tradeforge.backtest.stream import run_streamed
+from tradeforge.core.errors import ConfigError
+from tradeforge.data.cache import ParquetStore, StoreSlice
+from tradeforge.data.sources.synthetic import generate_bars
+from tradeforge.strategy import create_strategy
+from tradeforge.trading.execution import ExecutionModel, Sizing
+from tradeforge.trading.spec import RunSpec
+
+TRADEFORGE = str(Path(sys.executable).with_name("tradeforge"))
+SYMBOLS = ("EURUSD", "GBPUSD", "AUDUSD")
+FILES = ("trades.csv", "legs.csv", "equity.csv", "run.json")
+
+
+@pytest.fixture(scope="module")
+def frames():
+    # AUDUSD starts a month late: the symbols' bar times differ, padding is exercised
+    ranges = {"EURUSD": "2022-01-01", "GBPUSD": "2022-01-01", "AUDUSD": "2022-02-01"}
+    return {
+        s: generate_bars(s, "H1", ranges[s], "2022-07-01", seed=i) for i, s in enumerate(SYMBOLS)
+    }
+
+
+@pytest.fixture(scope="module")
+def strategy():
+    return create_strategy("breakout")
+
+
+@pytest.fixture(scope="module")
+def spec(strategy, frames):
+    return RunSpec.from_keywords(
+        strategy,
+        frames,
+        None,
+        execution=ExecutionModel(
+            slippage="random",
+            slippage_value=0.3,
+            seed=2,
+            commission=3.0,
+            swap_long=-5.0,
+            swap_short=2.0,
+        ),  # fmt: skip
+        sizing=Sizing("risk", 1.0),
+        timeframe="H1",
+        position_mode="tag",
+    )
+
+
+@pytest.fixture(scope="module")
+def reference(strategy, frames, spec, tmp_path_factory):
+    result = run_backtest(strategy, frames, spec)
+    out = tmp_path_factory.mktemp("reference")
+    write_result(result, out)
+    return result, {name: (out / name).read_bytes() for name in FILES}
+
+
+def _assert_same_folder(folder, expected) -> None:
+    assert sorted(p.name for p in folder.iterdir()) == sorted(FILES)  # the scratch is gone
+    for name in FILES:
+        assert (folder / name).read_bytes() == expected[name], name
+
+
+def _boundaries(frames, hours: int) -> pd.DatetimeIndex:
+    first = min(f.index[0] for f in frames.values())
+    last = max(f.index[-1] for f in frames.values())
+    return pd.date_range(first, last, freq=pd.Timedelta(hours=hours))[1:]
+
+
+def test_window_edges_fall_inside_open_trades_and_pending_orders(
+    strategy, frames, spec, reference, tmp_path
+):
+    result, expected = reference
+    trades = result.trades
+    edges = _boundaries(frames, 5)
+    inside_trade = [((trades.entry_time < e) & (trades.exit_time >= e)).any() for e in edges]
+    pending = [((trades.signal_time < e) & (trades.entry_time >= e)).any() for e in edges]
+    assert len(trades) > 100 and sum(inside_trade) > 50 and sum(pending) > 20
+    run = run_streamed(strategy, frames, spec, tmp_path, chunk=pd.Timedelta(hours=5))
+    _assert_same_folder(tmp_path, expected)
+    assert run.counters == result.counters and run.checksums == result.checksums
+    assert run.summary["trades"] == len(trades)
+
+
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(hours=st.integers(min_value=1, max_value=24 * 200))
+def test_any_window_gives_the_same_bytes(strategy, frames, spec, reference, tmp_path, hours):
+    out = tmp_path / f"w{hours}"
+    run_streamed(strategy, frames, spec, out, chunk=pd.Timedelta(hours=hours))
+    _assert_same_folder(out, reference[1])
+
+
+def test_threads_and_store_reads_give_the_same_bytes(strategy, frames, spec, reference, tmp_path):
+    store = ParquetStore(tmp_path / "home")
+    for s, f in frames.items():
+        store.write(s, "H1", f, "synthetic")
+    out = tmp_path / "run"
+    run = run_streamed(
+        strategy, StoreSlice(str(tmp_path / "home"), "H1"), spec, out, backend=ThreadBackend(2)
+    )
+    assert run.execution["backend"] == "threads"
+    _assert_same_folder(out, reference[1])
+
+
+def test_refuses_what_it_cannot_stream(strategy, frames, spec, tmp_path):
+    from dataclasses import replace
+
+    with pytest.raises(ConfigError, match="shared portfolio of several symbols"):
+        run_streamed(strategy, frames, replace(spec, portfolio="sub-accounts"), tmp_path)
+    with pytest.raises(ConfigError, match="must be positive"):
+        run_streamed(strategy, frames, spec, tmp_path, chunk=pd.Timedelta(0))
+
+
+def test_the_command_streams_into_the_in_memory_folder(frames, tmp_path):
+    """``tradeforge backtest --stream DAYS`` (the installed console script, here reading the
+    bars from a ``file://`` store URL) writes the files of the same command without either,
+    and refuses sub-accounts and an unknown URL scheme with one line."""
+    home = tmp_path / "home"
+    store = ParquetStore(home)
+    for s, f in frames.items():
+        store.write(s, "H1", f, "synthetic")
+    base = [
+        TRADEFORGE, "backtest", "--home", str(home), "--strategy", "breakout", "-t", "H1",
+        *(a for s in SYMBOLS for a in ("-s", s)), "--position-mode", "tag", "--sizing", "risk:1",
+        "--commission", "3",
+    ]  # fmt: skip
+    runs = {}
+    url = ["--store-url", home.as_uri()]
+    for name, extra in (("memory", []), ("stream", ["--stream", "9", *url])):
+        out = tmp_path / name
+        done = subprocess.run(
+            [*base, *extra, "--out", str(out)], capture_output=True, text=True, timeout=600
+        )
+        assert done.returncode == 0, done.stderr
+        runs[name] = out
+    for name in ("trades.csv", "legs.csv", "equity.csv"):
+        assert (runs["stream"] / name).read_bytes() == (runs["memory"] / name).read_bytes()
+    assert len((runs["stream"] / "trades.csv").read_text().splitlines()) > 100
+    assert (runs["stream"] / "report.json").exists()
+    refused = subprocess.run(
+        [*base, "--stream", "9", "--portfolio", "sub-accounts", "--out", str(tmp_path / "x")],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert refused.returncode == 2 and "shared portfolio of several symbols" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    unknown = subprocess.run(
+        [*base, "--store-url", "nosuch://bars", "--out", str(tmp_path / "x")],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert unknown.returncode != 0 and "cannot open the bar store nosuch://bars" in unknown.stderr
+    assert "Traceback" not in unknown.stderr
+
+
+def test_bars_from_a_memory_url(strategy, frames, spec, reference, tmp_path):
+    """An fsspec ``memory://`` store (read-only here) feeds the threads' jobs."""
+    fsspec = pytest.importorskip("fsspec")
+    store = ParquetStore(tmp_path / "home")
+    for s, f in frames.items():
+        store.write(s, "H1", f, "synthetic")
+    memory = fsspec.filesystem("memory")
+    memory.put(str(tmp_path / "home" / "bars"), "/stream-test/bars", recursive=True)
+    try:
+        url = StoreSlice("memory://stream-test", "H1")
+        out = tmp_path / "run"
+        run_streamed(strategy, url, spec, out, backend=ThreadBackend(2))
+        _assert_same_folder(out, reference[1])
+        with pytest.raises(ConfigError, match="needs a local path"):
+            ParquetStore("memory://stream-test").write("EURUSD", "H1", frames["EURUSD"], "x")
+    finally:
+        memory.rm("/stream-test", recursive=True)
