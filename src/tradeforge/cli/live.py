@@ -536,14 +536,18 @@ def register(app: typer.Typer) -> None:
         if broker not in ("mt5", "ctrader"):
             raise ConfigError(f"unknown broker {broker!r}; available: mt5, ctrader")
         rules = health_rules(health)
-        if session is not None:
+        from tradeforge.live.session import SESSION_FILE
+
+        if session is not None or (Path(state) / SESSION_FILE).exists():
             from tradeforge.live.session import load_session
-            from tradeforge.live.session_runner import run_live_session
+            from tradeforge.live.session_runner import resolve_session, run_live_session
 
             given = {"strategy": strategy, "param": param, "config": config, "symbol": symbol,
                      "timeframe": timeframe, "window": window}  # fmt: skip
             _session_only(given, kw, _limit_options(30.0))
-            spec = load_session(session)
+            spec, _ = resolve_session(
+                Path(state), load_session(session) if session is not None else None
+            )
             if given_symbol and len(spec.symbols) > 1:
                 raise ConfigError(
                     "--broker-symbol names the broker's symbol of a one-symbol session; this "

@@ -12,7 +12,8 @@ A live session connects as `tradeforge.live.runner.run_live` does: through MetaT
 trades one symbol (any number of instances on it); through the cTrader Open API any number,
 their feeds merged on the one connection (`tradeforge.live.brokers.ctrader_feed.
 CTraderSessionFeed`: a live feed blocks until its next quote, so `MergedFeed` cannot merge
-them). A live session stores no ``session.json``: it is started with its file every time.
+them). A live session stores its ``session.json`` too, once connected: a restart with a
+different session file is refused as a dry-run's is.
 """
 
 from __future__ import annotations
@@ -175,7 +176,7 @@ def session_dry_run(
 
 def run_live_session(
     state_dir: str | Path,
-    session: Session,
+    session: Session | None,
     *,
     broker: str = "mt5",
     magic: int = 240_601,
@@ -192,11 +193,13 @@ def run_live_session(
     """A live session (exits on every tick) through MetaTrader 5 (one symbol) or the cTrader
     Open API (any number of symbols on one connection, merged by `CTraderSessionFeed`),
     connected and watched as `run_live` does (its ``broker``, ``ctrader``, ``login``,
-    ``health`` arguments)."""
+    ``health`` arguments). ``session`` None: the one stored in ``state_dir`` (a restart)."""
     if broker not in LIVE_BROKERS:
         raise ConfigError(f"unknown broker {broker!r}; available: {', '.join(LIVE_BROKERS)}")
     if broker == "ctrader" and ctrader is None:
         raise ConfigError("a cTrader session needs its login (account, credentials, endpoint)")
+    state_dir = user_path(state_dir)
+    session, new = resolve_session(state_dir, session)
     timeframes = {
         symbol: str(next(s.timeframe for s in session.specs.values() if s.symbol == symbol))
         for symbol in session.symbols
@@ -206,13 +209,14 @@ def run_live_session(
             f"a MetaTrader 5 session trades one symbol, this one trades "
             f"{', '.join(session.symbols)} (several symbols: --broker ctrader, or a dry-run)"
         )
-    state_dir = user_path(state_dir)
     monitor = HealthMonitor(state_dir, health or DEFAULT_RULES, interval=health_interval)
     with StateLock(state_dir):  # before connecting: a refused second session touches nothing
         adapter, stream, shutdown = connect_broker(
             broker, state_dir, timeframes, magic, mt5, ctrader, login, feed, trading=True
         )
         try:
+            if new:  # stored once connected: a restart reuses it as it is
+                write_document(state_dir / SESSION_FILE, session.to_dict())
             feeds = getattr(stream, "feeds", None)  # several symbols: the merged stream's
             watched = monitor.watch_feed(stream if feeds else RecordedFeed(stream))
             recorded = (
