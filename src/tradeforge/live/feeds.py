@@ -240,8 +240,17 @@ class RecordedFeed:
     divergence monitor's shadow backtest — which runs on its own thread and so must not read
     history from the broker connection. Everything else passes through.
 
-    The engine's thread only keeps a reference to each window that brings new bars; `seen`
-    (the monitor's thread) cuts their new bars off and joins them into the frame."""
+    **Bounded.** The record holds the last ``keep`` bars at most: the longest window handed
+    out, or more when a monitor asks for it (`retain`: its ``max_bars`` plus its strategy's
+    window and the bars between two comparisons), so a session of any length keeps a fixed
+    number of rows. Older bars are dropped when the record is joined.
+
+    The engine's thread only keeps a reference to each window that brings new bars (joined
+    there too once `JOIN_EVERY` are pending, so a session without a monitor stays bounded);
+    `seen` (the monitor's thread) cuts their new bars off and joins them into the frame."""
+
+    #: Windows with new bars kept before the engine's thread joins them itself.
+    JOIN_EVERY = 64
 
     def __init__(self, feed: Any) -> None:
         self._feed = feed
@@ -250,9 +259,15 @@ class RecordedFeed:
         self._tails: list[pd.DataFrame] = []  # windows with new bars since the last join
         self._span = (0, 0)  # the index values of the oldest and the newest bar recorded
         self._first: int | None = None  # open time (ns) of the first bar handled
+        self.keep = 0  # bars kept at most (raised by the windows handed out and `retain`)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._feed, name)
+
+    def retain(self, bars: int) -> None:
+        """Keep at least the last ``bars`` bars (a monitor's shadow backtest needs them)."""
+        with self._lock:
+            self.keep = max(self.keep, bars)
 
     def window(self, bar_time: int, count: int) -> pd.DataFrame:
         frame = self._feed.window(bar_time, count)
@@ -260,6 +275,7 @@ class RecordedFeed:
             return frame
         times = frame.index.asi8
         with self._lock:
+            self.keep = max(self.keep, len(frame))
             oldest, newest = self._span
             if self._frame is None:
                 self._frame, self._first = frame, bar_time
@@ -269,22 +285,32 @@ class RecordedFeed:
                 head = frame.iloc[: int(times.searchsorted(oldest))]
                 self._frame = pd.concat([head, self._frame])
                 oldest = int(times[0])
-            if times[-1] > newest:  # its bars after the newest are cut off in `seen`
+            if times[-1] > newest:  # its bars after the newest are cut off in `_join`
                 self._tails.append(frame)
                 newest = int(times[-1])
             self._span = (oldest, newest)
+            if len(self._tails) >= self.JOIN_EVERY:
+                self._join()
         return frame
 
+    def _join(self) -> None:
+        """The pending windows' new bars joined onto the record, cut to ``keep`` bars (under
+        the lock)."""
+        if not self._tails:
+            return
+        assert self._frame is not None
+        parts, end = [self._frame], self._frame.index[-1]
+        for frame in self._tails:
+            parts.append(frame.iloc[frame.index.searchsorted(end, side="right") :])
+            end = frame.index[-1]
+        self._frame = pd.concat(parts).iloc[-self.keep :]
+        self._tails = []
+        self._span = (int(self._frame.index.asi8[0]), self._span[1])
+
     def seen(self) -> tuple[pd.DataFrame | None, int | None]:
-        """The bars handed out so far (None before the first) and the open time of the first
-        bar handled (the session's first traded bar since this process started)."""
+        """The bars handed out so far (the last ``keep``; None before the first) and the open
+        time of the first bar handled (the session's first traded bar since this process
+        started)."""
         with self._lock:
-            if self._tails:
-                assert self._frame is not None
-                parts, end = [self._frame], self._frame.index[-1]
-                for frame in self._tails:
-                    parts.append(frame.iloc[frame.index.searchsorted(end, side="right") :])
-                    end = frame.index[-1]
-                self._frame = pd.concat(parts)
-                self._tails = []
+            self._join()
             return self._frame, self._first

@@ -29,7 +29,8 @@ alerts when a limit is crossed.
 
 * **Bars.** A replay's bars are its frame. A live session's are the bars its strategies
   were handed (`tradeforge.live.feeds.RecordedFeed`: the window's history, then each bar
-  closed since), since a broker connection is not read from the monitor's thread; its
+  closed since, bounded to the ``max_bars`` plus window and ``every_bars`` a comparison
+  reads), since a broker connection is not read from the monitor's thread; its
   shadow trades from the first bar this process handled (a restart begins again there), and
   its spec is the one the runner hands the engine (``Engine.specs``).
 
@@ -234,6 +235,8 @@ class DivergenceMonitor:
             self._use(feed.frame, 0 if start is None else int(feed.frame.index.searchsorted(start)))
         self.window = ctx.cfg.window
         self.close_at_end = ctx.cfg.close_at_end
+        if hasattr(feed, "retain"):  # a live feed's record: as many bars as a comparison reads
+            feed.retain(self.settings.max_bars + self.window + self.settings.every_bars)
         self.journal = JournalTail(engine.dir / JOURNAL_FILE)
         return None
 
