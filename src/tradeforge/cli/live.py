@@ -524,8 +524,7 @@ def register(app: typer.Typer) -> None:
         """Trade through a real broker: a MetaTrader 5 terminal (Windows only) or a cTrader
         account over the Open API (--host, --account-id; CTRADER_CLIENT_ID,
         CTRADER_CLIENT_SECRET and CTRADER_ACCESS_TOKEN or --token-file). --session FILE runs
-        several strategy instances on one account: on one symbol through MetaTrader 5, on any
-        number of symbols through cTrader."""
+        several strategy instances on one account, on any number of symbols."""
         from tradeforge.live.health import health_rules
         from tradeforge.live.runner import run_live
         from tradeforge.strategy.registry import resolve_strategy
@@ -567,12 +566,11 @@ def register(app: typer.Typer) -> None:
                 connection["login"] = _mt5_login(
                     login, server, mt5_password(password_env, password_file)
                 )
-                if len(spec.symbols) == 1:  # several: refused by run_live_session
-                    connection["mt5"] = mt5_terminal(
-                        spec.symbols[0], login=None, password=None, server=None,
-                        path=terminal_path, server_time=server_time,
-                        broker_symbol=broker_symbol("mt5", given_symbol),
-                    )  # fmt: skip
+                connection["mt5"] = mt5_terminal(
+                    spec.symbols[0], login=None, password=None, server=None,
+                    path=terminal_path, server_time=server_time,
+                    broker_symbol=broker_symbol("mt5", given_symbol),
+                )  # fmt: skip
             run_live_session(
                 state, spec, broker=broker, magic=magic, echo=_echo,
                 accept_state_loss=accept_state_loss, observer=session_notifier(notify),

@@ -8,11 +8,11 @@ in ``(time, priority, symbol)`` order. The session is stored in ``<state>/sessio
 the first start, so ``tradeforge dry-run --state DIR`` continues it after a stop or crash; a
 restart with a different session file is refused.
 
-A live session connects as `tradeforge.live.runner.run_live` does: through MetaTrader 5 it
-trades one symbol (any number of instances on it); through the cTrader Open API any number,
-their feeds merged on the one connection (`tradeforge.live.brokers.ctrader_feed.
-CTraderSessionFeed`: a live feed blocks until its next quote, so `MergedFeed` cannot merge
-them). A live session stores its ``session.json`` too, once connected: a restart with a
+A live session connects as `tradeforge.live.runner.run_live` does and trades any number of
+symbols, their feeds merged on the one connection (`tradeforge.live.brokers.ctrader_feed.
+CTraderSessionFeed` for the cTrader Open API, `tradeforge.live.brokers.mt5_session.
+MT5SessionFeed` for MetaTrader 5: a live feed blocks until its next quote, so `MergedFeed`
+cannot merge them). A live session stores its ``session.json`` too, once connected: a restart with a
 different session file is refused as a dry-run's is.
 """
 
@@ -190,8 +190,8 @@ def run_live_session(
     health: tuple[HealthRule, ...] | None = None,
     health_interval: float = 1.0,
 ) -> Engine:
-    """A live session (exits on every tick) through MetaTrader 5 (one symbol) or the cTrader
-    Open API (any number of symbols on one connection, merged by `CTraderSessionFeed`),
+    """A live session (exits on every tick) through MetaTrader 5 or the cTrader Open API (any
+    number of symbols on one connection, merged by `MT5SessionFeed` / `CTraderSessionFeed`),
     connected and watched as `run_live` does (its ``broker``, ``ctrader``, ``login``,
     ``health`` arguments). ``session`` None: the one stored in ``state_dir`` (a restart)."""
     if broker not in LIVE_BROKERS:
@@ -204,11 +204,6 @@ def run_live_session(
         symbol: str(next(s.timeframe for s in session.specs.values() if s.symbol == symbol))
         for symbol in session.symbols
     }
-    if broker == "mt5" and len(timeframes) != 1:
-        raise ConfigError(
-            f"a MetaTrader 5 session trades one symbol, this one trades "
-            f"{', '.join(session.symbols)} (several symbols: --broker ctrader, or a dry-run)"
-        )
     monitor = HealthMonitor(state_dir, health or DEFAULT_RULES, interval=health_interval)
     with StateLock(state_dir):  # before connecting: a refused second session touches nothing
         adapter, stream, shutdown = connect_broker(

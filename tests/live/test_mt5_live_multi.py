@@ -1,0 +1,149 @@
+"""``tradeforge live --broker mt5 --session``: two strategy instances on two symbols polled on
+one terminal (`MT5SessionFeed`), through the console script, the terminal being the stand-in
+module (tests/support/mt5_module) playing a scripted market per symbol and keeping its server
+state in a file, so it outlives a SIGKILLed session as a real server does. Each instance's
+trades are the terminal's own orders and deals of its symbol; a session SIGKILLed with a
+position open resumes on a restart, losing and doubling nothing."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import make_bars
+from tests.support.mt5_market import module_environment
+from tradeforge.live.runner import journal_trades
+from tradeforge.live.session_runner import strategy_trades
+
+SCRIPT = Path(sys.executable).with_name("tradeforge")
+HISTORY, LIVE = 40, 50
+SEEDS = {"EURUSD": 5, "GBPUSD": 9}
+SESSION = """
+[limits]
+stale_seconds = 600
+
+[[strategies]]
+name = "eur"
+strategy = "sma_cross"
+params = { fast = 3, slow = 12, stop_pips = 6, target_pips = 8 }
+symbol = "EURUSD"
+timeframe = "M5"
+window = 36
+sizing = "fixed:0.1"
+
+[[strategies]]
+name = "gbp"
+strategy = "sma_cross"
+params = { fast = 4, slow = 10, stop_pips = 5, target_pips = 7 }
+symbol = "GBPUSD"
+timeframe = "M5"
+window = 36
+sizing = "fixed:0.2"
+"""
+DEAL_ENTRY_IN, ACTION_DEAL = 0, 1
+
+pytestmark = [
+    pytest.mark.skipif(not SCRIPT.exists(), reason="console script not installed"),
+    pytest.mark.slow,  # console-script sessions polling a scripted terminal
+]
+
+
+def setup(tmp_path: Path) -> tuple[list[str], dict[str, str], Path, Path, Path]:
+    bars = {}
+    for symbol, seed in SEEDS.items():
+        bars[symbol] = tmp_path / f"{symbol}.parquet"
+        frame = make_bars(HISTORY + LIVE + 1, start="2024-03-04", seed=seed).round(5)
+        frame.to_parquet(bars[symbol])
+    session = tmp_path / "session.toml"
+    session.write_text(SESSION)
+    state, orders, store = tmp_path / "live", tmp_path / "orders", tmp_path / "server.pickle"
+    env = module_environment(bars, HISTORY, state, orders, store=store)
+    argv = [str(SCRIPT), "live", "--broker", "mt5", "--state", str(state), "--session",
+            str(session), "--server-time", "utc", "--magic", "4242", "--health-interval", "0.05"]  # fmt: skip
+    return argv, env, state, orders, store
+
+
+def sent(orders: Path) -> list[dict]:
+    if not orders.exists():
+        return []
+    return [json.loads(line) for line in orders.read_text().splitlines()]
+
+
+def entries(orders: Path) -> list[dict]:
+    return [r for r in sent(orders) if r["action"] == ACTION_DEAL and "position" not in r]
+
+
+def server(store: Path) -> dict:
+    return pickle.loads(store.read_bytes())
+
+
+def decisions(state: Path) -> list[dict]:
+    return [json.loads(x) for x in (state / "decisions.jsonl").read_text().splitlines()]
+
+
+def check_against_the_terminal(state: Path, orders: Path, store: Path) -> None:
+    """Every trade one entry order at the terminal under its own client id, on its own
+    instance's symbol and size; each instance's P&L its symbol's closing deals; nothing open."""
+    own = strategy_trades(state)
+    assert set(own) == {"eur", "gbp"}
+    sent_entries = entries(orders)
+    trades = journal_trades(state)
+    assert len(sent_entries) == len({r["comment"] for r in sent_entries}) == len(trades)
+    for name, symbol, lots in (("eur", "EURUSD", 0.1), ("gbp", "GBPUSD", 0.2)):
+        mine = [r for r in sent_entries if r["symbol"] == symbol]
+        assert len(mine) == len(own[name]) >= 1, (name, len(mine), len(own[name]))
+        assert {r["volume"] for r in mine} == {lots} and {r["magic"] for r in mine} == {4242}
+        assert set(own[name]["symbol"]) == {symbol}
+    fake = server(store)
+    assert fake["open_positions"] == {} and fake["pending_orders"] == {}  # the kill flattened
+    for name, symbol in (("eur", "EURUSD"), ("gbp", "GBPUSD")):
+        closing = [d for d in fake["deals"] if d.symbol == symbol and d.entry != DEAL_ENTRY_IN]
+        assert own[name]["pnl"].sum() == pytest.approx(sum(d.profit for d in closing), abs=0.011)
+        opened = [d for d in fake["deals"] if d.symbol == symbol and d.entry == DEAL_ENTRY_IN]
+        assert len(opened) == len(own[name])
+
+
+def test_two_instances_on_two_symbols_through_one_terminal(tmp_path: Path) -> None:
+    argv, env, state, orders, store = setup(tmp_path)
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    check_against_the_terminal(state, orders, store)
+    made = [d for d in decisions(state) if d["kind"] == "order"]
+    assert {r["comment"] for r in entries(orders)} <= {d["order"] for d in made}
+    assert (state / "session.json").exists()
+
+
+def test_a_two_symbol_mt5_session_sigkilled_with_a_position_open_resumes_without_loss(
+    tmp_path: Path,
+) -> None:
+    argv, env, state, orders, store = setup(tmp_path)
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 300
+        while not entries(orders):  # the first entry answered (the server saved it)
+            assert proc.poll() is None, proc.communicate()[1][-3000:]
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert server(store)["open_positions"]  # killed with a position open at the server
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)  # fmt: skip
+        out, err = proc.communicate(timeout=600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0 and "Traceback" not in err, err[-3000:]
+    log = decisions(state)
+    assert len([d for d in log if d["kind"] == "start"]) == 2  # the restart loaded the state
+    assert not [d for d in log if d["kind"] == "reconcile" and "unknown" in d["reason"]]
+    check_against_the_terminal(state, orders, store)
