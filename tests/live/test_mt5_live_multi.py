@@ -55,7 +55,7 @@ pytestmark = [
 ]
 
 
-def setup(tmp_path: Path) -> tuple[list[str], dict[str, str], Path, Path, Path]:
+def setup(tmp_path: Path, name: str = "live") -> tuple[list[str], dict[str, str], Path, Path, Path]:
     bars = {}
     for symbol, seed in SEEDS.items():
         bars[symbol] = tmp_path / f"{symbol}.parquet"
@@ -63,7 +63,7 @@ def setup(tmp_path: Path) -> tuple[list[str], dict[str, str], Path, Path, Path]:
         frame.to_parquet(bars[symbol])
     session = tmp_path / "session.toml"
     session.write_text(SESSION)
-    state, orders, store = tmp_path / "live", tmp_path / "orders", tmp_path / "server.pickle"
+    state, orders, store = tmp_path / name, tmp_path / "orders", tmp_path / "server.pickle"
     env = module_environment(bars, HISTORY, state, orders, store=store)
     argv = [str(SCRIPT), "live", "--broker", "mt5", "--state", str(state), "--session",
             str(session), "--server-time", "utc", "--magic", "4242", "--health-interval", "0.05"]  # fmt: skip
@@ -147,3 +147,40 @@ def test_a_two_symbol_mt5_session_sigkilled_with_a_position_open_resumes_without
     assert len([d for d in log if d["kind"] == "start"]) == 2  # the restart loaded the state
     assert not [d for d in log if d["kind"] == "reconcile" and "unknown" in d["reason"]]
     check_against_the_terminal(state, orders, store)
+
+
+def test_paper_trading_a_two_symbol_session_on_the_mt5_feed_makes_the_replays_trades(
+    tmp_path: Path,
+) -> None:
+    """``dry-run --feed mt5 --session``: both instances paper-trade on the terminal's quotes
+    (nothing is sent to it), each making the trades of a replay dry-run of the same session on
+    the same bars."""
+    _, env, paper, orders, _ = setup(tmp_path, "paper")
+    args = ["dry-run", "--feed", "mt5", "--state", str(paper), "--session",
+            str(tmp_path / "session.toml"), "--server-time", "utc", "--health-interval", "0.05"]  # fmt: skip
+    proc = subprocess.run([str(SCRIPT), *args], env=env, capture_output=True, text=True,
+                          timeout=600)  # fmt: skip
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert "paper session of 2 strategies on the mt5 feed" in proc.stdout.replace("\n", " ")
+    assert not orders.exists()  # paper: the terminal was never sent an order
+    assert (paper / "paper_broker.json").exists() and (paper / "session.json").exists()
+    # the replay of the same bars, from the last bar closed before the paper session started
+    frame = make_bars(HISTORY + LIVE + 1, start="2024-03-04", seed=5)
+    start, end = (frame.index[i].strftime("%Y-%m-%dT%H:%M") for i in (HISTORY - 1, -1))
+    files = "\n".join(f'{s} = "{tmp_path / f"{s}.parquet"}"' for s in SEEDS)
+    replay_file = tmp_path / "replay.toml"
+    replay_file.write_text(f'start = "{start}"\nend = "{end}"\n[bars]\n{files}\n{SESSION}')
+    replay = subprocess.run(
+        [str(SCRIPT), "dry-run", "--state", str(tmp_path / "replay"), "--session",
+         str(replay_file)], env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert replay.returncode == 0, replay.stderr[-3000:]
+    traded, expected = strategy_trades(paper), strategy_trades(tmp_path / "replay")
+    for name in ("eur", "gbp"):
+        got, want = traded[name], expected[name]
+        assert len(want) >= 1
+        assert list(got["exit_reason"][len(want) :]) in ([], ["kill"])
+        for column in ("symbol", "side", "entry_time", "exit_time", "exit_reason", "size"):
+            assert list(got[column][: len(want)]) == list(want[column]), (name, column)
+        for column in ("entry_price", "exit_price", "pnl"):
+            assert list(got[column][: len(want)]) == pytest.approx(list(want[column]), abs=1e-9)
