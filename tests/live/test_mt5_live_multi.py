@@ -15,9 +15,11 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from tests.conftest import make_bars
+from tests.notify.support import WebhookReceiver
 from tests.support.mt5_market import module_environment
 from tradeforge.live.runner import journal_trades
 from tradeforge.live.session_runner import strategy_trades
@@ -120,15 +122,17 @@ def test_two_instances_on_two_symbols_through_one_terminal(tmp_path: Path) -> No
     assert (state / "session.json").exists()
 
 
-def test_a_two_symbol_mt5_session_sigkilled_with_a_position_open_resumes_without_loss(
-    tmp_path: Path,
-) -> None:
-    argv, env, state, orders, store = setup(tmp_path)
+def kill_and_restart(
+    argv: list[str], env: dict[str, str], orders: Path, store: Path, at_entry: int = 1
+) -> str:
+    """Start the session, SIGKILL it once the terminal answered its ``at_entry``-th entry (a
+    position open at the server), start it again with the same command and let it finish;
+    its stderr."""
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)  # fmt: skip
     try:
         deadline = time.monotonic() + 300
-        while not entries(orders):  # the first entry answered (the server saved it)
+        while len(entries(orders)) < at_entry:  # that entry answered (the server saved it)
             assert proc.poll() is None, proc.communicate()[1][-3000:]
             assert time.monotonic() < deadline
             time.sleep(0.02)
@@ -137,16 +141,58 @@ def test_a_two_symbol_mt5_session_sigkilled_with_a_position_open_resumes_without
         assert server(store)["open_positions"]  # killed with a position open at the server
         proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True)  # fmt: skip
-        out, err = proc.communicate(timeout=600)
+        _, err = proc.communicate(timeout=600)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
     assert proc.returncode == 0 and "Traceback" not in err, err[-3000:]
+    return err
+
+
+def test_a_two_symbol_mt5_session_sigkilled_with_a_position_open_resumes_without_loss(
+    tmp_path: Path,
+) -> None:
+    argv, env, state, orders, store = setup(tmp_path)
+    kill_and_restart(argv, env, orders, store)
     log = decisions(state)
     assert len([d for d in log if d["kind"] == "start"]) == 2  # the restart loaded the state
     assert not [d for d in log if d["kind"] == "reconcile" and "unknown" in d["reason"]]
     check_against_the_terminal(state, orders, store)
+
+
+def test_the_divergence_monitor_resumes_from_the_sessions_history_after_a_sigkill(
+    tmp_path: Path,
+) -> None:
+    """The monitor of a session SIGKILLed and restarted compares the whole session with its
+    shadow backtest — the trades entered before the kill included — from the bars recorded
+    in the state directory, not from the restart's first bar."""
+    argv, env, state, orders, store = setup(tmp_path)
+    hook = WebhookReceiver()
+    notify = tmp_path / "notify.toml"
+    notify.write_text(
+        f'[webhook]\nurls = {{ info = ["{hook.url("/info")}"] }}\n'
+        "[monitor]\nevery_bars = 5\nmin_trades = 1\n"
+    )
+    try:
+        kill_and_restart([*argv, "--notify", str(notify)], env, orders, store, at_entry=4)
+    finally:
+        hook.stop()
+    check_against_the_terminal(state, orders, store)
+    assert (state / "recorded" / "EURUSD.json").exists()
+    assert (state / "recorded" / "GBPUSD.json").exists()
+    log = decisions(state)
+    summaries = {d["strategy"]: d["summary"] for d in log if d["kind"] == "monitor_summary"}
+    own = strategy_trades(state)
+    first_exit = min(own["eur"]["exit_time"].min(), own["gbp"]["exit_time"].min())
+    restart = [i for i, d in enumerate(log) if d["kind"] == "start"][1]
+    after = next(d["time"] for d in log[restart:] if d.get("time"))  # the restart's first event
+    assert first_exit < pd.Timestamp(after)  # a trade over before the restart
+    for name in ("eur", "gbp"):
+        assert summaries[name]["actual_trades"] == len(own[name]), summaries[name]
+        assert summaries[name]["matched"] == len(own[name]), summaries[name]
+        assert summaries[name]["missing"] == summaries[name]["extra"] == 0
+    assert not [d for d in log if d["kind"] in ("monitor_unavailable", "monitor_error")]
 
 
 def test_paper_trading_a_two_symbol_session_on_the_mt5_feed_makes_the_replays_trades(

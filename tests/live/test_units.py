@@ -283,3 +283,36 @@ def test_recorded_feed_keeps_only_the_last_bars_a_monitor_reads(windows, retain,
     lo = max(first - max(windows) + 1, last - keep)
     pd.testing.assert_frame_equal(recorded, frame.iloc[lo:last])
     assert start == times[first]
+
+
+def test_recorded_feed_resumes_from_its_stored_record_after_a_restart(tmp_path):
+    """With a state directory the record (and the first bar ever handled) survives the
+    process: a new feed starts from it and joins the restart's windows onto it when they
+    overlap it; a window past a gap starts the record afresh."""
+    from tradeforge.live.feeds import RecordedFeed, record_path
+
+    frame = make_bars(200, freq="1min", seed=8)
+    times = frame.index.as_unit("ns").asi8
+    first = RecordedFeed(ReplayFeed(frame, "EURUSD", "M1"), tmp_path)
+    first.retain(100)  # as a monitor does
+    for bar in range(50, 80):
+        first.window(int(times[bar]), 20)
+        first.seen()  # the monitor reads (and the record is stored) as bars close
+    assert record_path(tmp_path, "EURUSD").exists()
+    # a restart: the stored bars 31..79, then the engine resumes at bar 80
+    again = RecordedFeed(ReplayFeed(frame, "EURUSD", "M1"), tmp_path)
+    again.retain(100)
+    recorded, start = again.seen()
+    pd.testing.assert_frame_equal(recorded, frame.iloc[31:80], check_freq=False)
+    assert start == times[50]
+    for bar in range(80, 90):
+        again.window(int(times[bar]), 20)
+    recorded, start = again.seen()
+    pd.testing.assert_frame_equal(recorded, frame.iloc[31:90], check_freq=False)
+    assert start == times[50]  # the session's first bar, not the restart's
+    # a restart after a gap longer than the window: the stored bars are not joined
+    gap = RecordedFeed(ReplayFeed(frame, "EURUSD", "M1"), tmp_path)
+    gap.window(int(times[150]), 20)
+    recorded, start = gap.seen()
+    pd.testing.assert_frame_equal(recorded, frame.iloc[131:151], check_freq=False)
+    assert start == times[150]

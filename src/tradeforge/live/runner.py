@@ -308,7 +308,7 @@ def run_live(
             engine = Engine(
                 cfg,
                 strategy,
-                monitor.watch_feed(RecordedFeed(feed)),
+                monitor.watch_feed(RecordedFeed(feed, state_dir)),
                 monitor.watch_broker(adapter),
                 state_dir,
                 replaying=False,
@@ -367,7 +367,7 @@ def run_paper(
             watched = monitor.watch_broker(paper)
             monitor.link_source = getattr(source, "link", None)  # the feed's connection
             engine = Engine(
-                cfg, strategy, monitor.watch_feed(RecordedFeed(events)), watched, state_dir,
+                cfg, strategy, monitor.watch_feed(RecordedFeed(events, state_dir)), watched, state_dir,
                 replaying=False, echo=echo, accept_state_loss=accept_state_loss,
             )  # fmt: skip
             engine.specs = {cfg.strategy_name: spec}

@@ -229,9 +229,11 @@ def _live_fed(
     merged stream of several with its ``feeds``), the bars handed out recorded for the
     divergence monitor and the stream watched by the health ``monitor``."""
     feeds = getattr(stream, "feeds", None)  # several symbols: the merged stream's
-    watched = monitor.watch_feed(stream if feeds else RecordedFeed(stream))
+    watched = monitor.watch_feed(stream if feeds else RecordedFeed(stream, state_dir))
     recorded = (
-        {s: RecordedFeed(f) for s, f in feeds.items()} if feeds else {session.symbols[0]: watched}
+        {s: RecordedFeed(f, state_dir) for s, f in feeds.items()}
+        if feeds
+        else {session.symbols[0]: watched}
     )
     engine = Engine.session(
         instances(session, recorded, exit_mode=exit_mode),

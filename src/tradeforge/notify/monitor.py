@@ -30,9 +30,10 @@ alerts when a limit is crossed.
 * **Bars.** A replay's bars are its frame. A live session's are the bars its strategies
   were handed (`tradeforge.live.feeds.RecordedFeed`: the window's history, then each bar
   closed since, bounded to the ``max_bars`` plus window and ``every_bars`` a comparison
-  reads), since a broker connection is not read from the monitor's thread; its
-  shadow trades from the first bar this process handled (a restart begins again there), and
-  its spec is the one the runner hands the engine (``Engine.specs``).
+  reads), since a broker connection is not read from the monitor's thread. That record is
+  stored in the state directory as it grows (``recorded/<SYMBOL>.json``), so after a restart
+  the shadow trades from the session's first bar again, not from the restart's; its spec is
+  the one the runner hands the engine (``Engine.specs``).
 
 Which intermediate points are compared depends on how fast bars arrive (a full-speed replay
 outruns the monitor); the last comparison, at the end, covers every bar and is reproducible.
