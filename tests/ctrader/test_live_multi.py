@@ -72,25 +72,6 @@ def scripts(n_live: int = 24) -> dict:
     return {EUR: eur, GBP: make_script(n_live, seed=23, first_live=eur.first_live, offset_ms=7_000)}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def compiled_kernels():
-    """The backtest's kernels compiled (Numba's cache on disk) before a session starts: the
-    divergence monitor's first shadow backtest would otherwise compile them in the session,
-    holding Python's GIL for long stretches while the engine waits for it — a one-time cost
-    of a fresh install, too slow for the driver's lockstep on a loaded machine."""
-    from tests.conftest import make_bars
-    from tests.live.helpers import backtest_of
-    from tradeforge.strategy.registry import create_strategy
-    from tradeforge.trading.execution import Sizing
-    from tradeforge.trading.spec import RunSpec
-
-    strategy = create_strategy("sma_cross", {"fast": 3, "slow": 12})
-    spec = RunSpec.for_strategy(
-        strategy, symbols=("EURUSD",), timeframe="M1", sizing=Sizing.parse("fixed:0.1")
-    )
-    backtest_of(spec, make_bars(400, freq="1min", seed=1))
-
-
 def closing_pnl(server, symbol_id: int) -> float:
     deals = [d for d in server.deals if d.HasField("closePositionDetail")]
     return sum(d.closePositionDetail.grossProfit for d in deals if d.symbolId == symbol_id) / 100

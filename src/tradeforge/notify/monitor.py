@@ -23,6 +23,10 @@ alerts when a limit is crossed.
   last bar with reason ``end``: that trade is still open) is matched on its entry; exits and
   metrics use closed trades. Below ``min_trades`` expected trades only the missing/extra
   counts are checked.
+* **Kernels.** Before its first comparison the monitor has a child process compile the
+  shadow's Numba kernels into the on-disk cache (`tradeforge.notify.warm`; a cold compile
+  holds the GIL for long stretches), waiting for it on its own thread while the engine
+  trades; ``monitor_warming`` and ``monitor_ready`` records tell when.
 * **Alerts.** A check that starts failing is an alert (warning) through the notifier and a
   ``divergence`` record in ``decisions.jsonl``; one that passes again a
   ``divergence_cleared``; the session's end adds a last comparison (``monitor_summary``).
@@ -65,6 +69,7 @@ from tradeforge.trading.spec import RunSpec
 
 if TYPE_CHECKING:
     from tradeforge.live.engine import Engine
+    from tradeforge.notify.warm import KernelWarmer
     from tradeforge.research.consistency import Thresholds
 
 COUNT_CHECKS = ("missing", "extra")  # checked from the first trade on
@@ -159,6 +164,7 @@ class DivergenceMonitor:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._errors: set[str] = set()
+        self._warmer: KernelWarmer | None = None  # compiling the shadow's kernels
 
     # -- the SessionObserver ---------------------------------------------------------------------
     def attach(self, engine: Engine) -> Callable[[dict[str, Any]], None]:
@@ -169,9 +175,46 @@ class DivergenceMonitor:
             text = f"no divergence monitor{self.own}: {why}"
             self._log([decision(None, "monitor_unavailable", text, **self._tag())])
             return self.on_decision
+        self._warm_start()
         self._thread = threading.Thread(target=self._run, name="tradeforge-monitor", daemon=True)
         self._thread.start()
         return self.on_decision
+
+    def _warm_start(self) -> None:
+        """Compile the shadow's kernels in a child process (`tradeforge.notify.warm`)."""
+        from tradeforge.notify.warm import KernelWarmer
+
+        text = f"divergence monitor{self.own}: compiling its kernels in a child process"
+        try:
+            self._warmer = KernelWarmer(self.shadow)
+        except OSError as exc:
+            text = f"divergence monitor{self.own}: no child process to compile in ({exc})"
+        self._log([decision(None, "monitor_warming", text, **self._tag())])
+
+    def _warm_done(self, wait: bool) -> bool:
+        """Whether the kernel compilation is over (``wait``: until it is); logs how it went
+        once."""
+        warmer = self._warmer
+        if warmer is None:
+            return True
+        if wait:
+            warmer.wait()
+        elif not warmer.done():
+            return False
+        ok, error = warmer.outcome()
+        text = (
+            f"divergence monitor{self.own}: kernels compiled in {warmer.seconds} s"
+            if ok
+            else f"divergence monitor{self.own}: the child process failed ({error}); "
+            "the first comparison compiles them"
+        )
+        self._log(
+            [decision(None, "monitor_ready", text, compiled=ok, seconds=warmer.seconds,
+                      **self._tag())]
+        )  # fmt: skip
+        warmer.close()
+        self._warmer = None
+        return True
 
     def on_decision(self, d: dict[str, Any]) -> None:
         """The engine's thread: a nudge, nothing else."""
@@ -185,6 +228,7 @@ class DivergenceMonitor:
         self._wake.set()
         self._thread.join()
         self._thread = None
+        self._warm_done(wait=True)
         self._step(final=True)
         if self.last is not None:
             s = self.last["summary"]
@@ -243,6 +287,9 @@ class DivergenceMonitor:
 
     # -- the monitor's thread --------------------------------------------------------------------
     def _run(self) -> None:
+        while not self._warm_done(wait=False):  # the engine trades meanwhile
+            if self._stop.wait(0.1):
+                return
         while not self._stop.is_set():
             self._wake.wait(self.poll)
             self._wake.clear()
