@@ -71,8 +71,6 @@ class MT5SessionFeed:
     def _reconnected(self) -> None:
         if self.mt5.reconnects != self._seen_reconnects:
             self._seen_reconnects = self.mt5.reconnects
-            for feed in self.feeds.values():  # their own counters: nothing to call twice
-                feed._seen_reconnects = self._seen_reconnects
             if self.on_reconnect is not None:
                 self.on_reconnect()
 
