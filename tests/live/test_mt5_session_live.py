@@ -43,7 +43,8 @@ def test_two_instances_trade_through_one_terminal(tmp_path) -> None:
 
 def test_a_live_session_is_stored_and_a_restart_with_another_file_is_refused(tmp_path) -> None:
     """The first start stores ``session.json``; restarting the state with a different session
-    file is refused in one line (exit 2) before any connection, and the stored file stays."""
+    file is refused in one line (exit 2) before any connection, and the stored file stays;
+    ``live --state`` alone restarts the stored session."""
     import json
     import subprocess
     import sys
@@ -72,3 +73,11 @@ def test_a_live_session_is_stored_and_a_restart_with_another_file_is_refused(tmp
     assert proc.returncode == 2 and len(lines) == 1, proc.stderr
     assert "holds a session with other settings (strategies.fast.sizing" in lines[0], lines[0]
     assert json.loads((state / SESSION_FILE).read_text())["body"] == stored  # untouched
+    # with only --state the stored session restarts: it gets as far as the terminal (none
+    # here) instead of asking for --symbol
+    proc = subprocess.run(
+        [str(script), "live", "--broker", "mt5", "--state", str(state)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert "MetaTrader5 package is not installed" in proc.stderr, proc.stderr
