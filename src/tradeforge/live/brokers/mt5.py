@@ -590,6 +590,7 @@ class MT5Feed:
         self._index = 0
         self._seen_reconnects = self.mt5.reconnects
         self.clock_skew: float | None = None
+        self.start()
 
     @property
     def _name(self) -> str:
@@ -686,7 +687,7 @@ class MT5Feed:
             return []
         clock = self.mt5.clock(self.symbol)
         t = int(clock.to_utc_ns(np.array([int(rates[-1]["time"]) * _NS]))[0])
-        if t + step > now or t == self._last_bar or (self._last_bar or 0) > t:
+        if t + step > now or (self._last_bar is not None and self._last_bar >= t):
             return []
         bar = self._bar(rates[-1], clock)
         return [bar] if bar is not None else []
