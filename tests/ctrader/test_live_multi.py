@@ -19,6 +19,7 @@ from tests.ctrader.fake_server import ACCOUNT, FakeSymbol
 from tests.ctrader.live_script import SCRIPT, Driver, environment, make_script, run_scripted
 from tests.notify.support import WebhookReceiver
 from tradeforge.live.runner import journal_trades
+from tradeforge.live.session import load_session
 from tradeforge.live.session_runner import strategy_trades
 
 pytestmark = pytest.mark.skipif(not SCRIPT.exists(), reason="console script not installed")
@@ -69,25 +70,6 @@ def scripts(n_live: int = 24) -> dict:
     eur = make_script(n_live=n_live, seed=11)
     # GBPUSD quotes 7 s after EURUSD's in every 20 s: the merged stream interleaves them
     return {EUR: eur, GBP: make_script(n_live, seed=23, first_live=eur.first_live, offset_ms=7_000)}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def compiled_kernels():
-    """The backtest's kernels compiled (Numba's cache on disk) before a session starts: the
-    divergence monitor's first shadow backtest would otherwise compile them in the session,
-    holding Python's GIL for long stretches while the engine waits for it — a one-time cost
-    of a fresh install, too slow for the driver's lockstep on a loaded machine."""
-    from tests.conftest import make_bars
-    from tests.live.helpers import backtest_of
-    from tradeforge.strategy.registry import create_strategy
-    from tradeforge.trading.execution import Sizing
-    from tradeforge.trading.spec import RunSpec
-
-    strategy = create_strategy("sma_cross", {"fast": 3, "slow": 12})
-    spec = RunSpec.for_strategy(
-        strategy, symbols=("EURUSD",), timeframe="M1", sizing=Sizing.parse("fixed:0.1")
-    )
-    backtest_of(spec, make_bars(400, freq="1min", seed=1))
 
 
 def closing_pnl(server, symbol_id: int) -> float:
@@ -231,3 +213,27 @@ def test_a_two_symbol_session_sigkilled_with_positions_open_resumes_without_loss
     total = sum(t["pnl"] for t in trades)
     assert total == pytest.approx(server.balance / 100 - 10_000, abs=0.011)
     assert server.positions == {} and server.orders == {}
+
+
+def test_paper_trading_a_two_symbol_session_on_the_ctrader_feed(server, tmp_path):
+    """``dry-run --feed ctrader --session``: both instances paper-trade on the merged feed of
+    the one connection; nothing reaches the account, and the paper account's balance is the
+    instances' P&L."""
+    server.symbols[GBP] = FakeSymbol(GBP, "GBPUSD", bid=127_000, ask=127_002)
+    session = tmp_path / "session.toml"
+    session.write_text(SESSION)
+    state = tmp_path / "paper"
+    args = session_args(server, state, session)
+    args[0:3] = ["dry-run", "--feed", "ctrader"]  # instead of live --broker ctrader
+    out = run_scripted(server, scripts(), state, args)
+    assert "paper session of 2 strategies on the ctrader feed" in out.replace("\n", " "), out
+    own = strategy_trades(state)
+    assert set(own) == {"eur", "gbp"} and len(own["eur"]) >= 1 and len(own["gbp"]) >= 1
+    assert set(own["eur"]["symbol"]) == {"EURUSD"} and set(own["gbp"]["symbol"]) == {"GBPUSD"}
+    assert server.order_history == {} and server.positions == {}  # paper only
+    assert not (state / "ctrader_broker.json").exists()
+    paper = json.loads((state / "paper_broker.json").read_text())["body"]
+    total = sum(t["pnl"] for t in journal_trades(state))
+    capital = load_session(session).first.initial_capital
+    assert paper["balance"] == pytest.approx(capital + total, abs=1e-6)
+    assert (state / "session.json").exists()

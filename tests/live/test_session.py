@@ -288,14 +288,6 @@ def test_an_instances_own_guard_blocks_that_instance_alone(tmp_path):
     }
 
 
-def test_an_mt5_session_of_several_symbols_is_refused_before_anything(tmp_path):
-    from tradeforge.live.session_runner import run_live_session
-
-    with pytest.raises(ConfigError, match="MetaTrader 5 session trades one symbol"):
-        run_live_session(tmp_path / "live", make_session(tmp_path, names=("fast", "gbp")))
-    assert not (tmp_path / "live").exists()
-
-
 def test_an_mt5_session_of_two_instances_on_one_symbol_trades_and_is_watched(tmp_path):
     """`run_live_session` through MetaTrader 5 (the trading stand-in; the session's bars
     replayed as the feed): both instances send orders under their own client ids, the

@@ -225,7 +225,7 @@ def test_paper_swap_accrues_once_per_date_and_is_paid_with_the_first_close(tmp_p
     reads=st.integers(1, 5),
 )
 def test_recorded_feed_keeps_every_bar_it_handed_out(windows, start, steps, reads):
-    """Whatever the windows (instances of several lengths, each asking at every bar; a step
+    """Kept long enough, whatever the windows (instances of several lengths, each asking at every bar; a step
     of 0 asks for a bar again) and however many bars close between two reads, the record is
     the replay's bars from the first window's first to the last handed out, each once, in
     order; the first bar handled is the first window's last."""
@@ -234,6 +234,7 @@ def test_recorded_feed_keeps_every_bar_it_handed_out(windows, start, steps, read
     frame = make_bars(120, freq="1min", seed=4)
     times = frame.index.as_unit("ns").asi8
     feed = RecordedFeed(ReplayFeed(frame, "EURUSD", "M1"))
+    feed.retain(len(frame))  # a monitor reading every bar (the bound: the next test)
     assert feed.seen() == (None, None)
     bar, lo = start, len(frame)
     first_bar = min(start + steps[0], len(frame) - 1)
@@ -249,3 +250,69 @@ def test_recorded_feed_keeps_every_bar_it_handed_out(windows, start, steps, read
     pd.testing.assert_frame_equal(recorded, frame.iloc[lo : bar + 1])
     assert first == times[first_bar]
     assert feed.symbol == "EURUSD"  # the rest passes through
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    windows=st.lists(st.integers(1, 30), min_size=1, max_size=4),
+    retain=st.integers(0, 60),
+    reads=st.integers(1, 7),
+    n_bars=st.integers(40, 600),
+)
+def test_recorded_feed_keeps_only_the_last_bars_a_monitor_reads(windows, retain, reads, n_bars):
+    """However long the session, the record is the last ``max(retain, longest window)`` bars
+    handed out (never more), in order; without reads the engine's side joins on its own, so
+    the pending windows stay bounded too."""
+    from tradeforge.live.feeds import RecordedFeed
+
+    frame = make_bars(700, freq="1min", seed=6)
+    times = frame.index.as_unit("ns").asi8
+    feed = RecordedFeed(ReplayFeed(frame, "EURUSD", "M1"))
+    feed.retain(retain)
+    keep = max(retain, *windows)
+    first = 60
+    for bar in range(first, first + n_bars):
+        for count in windows:
+            feed.window(int(times[bar]), count)
+        assert len(feed._tails) < RecordedFeed.JOIN_EVERY
+        if reads and bar % reads == 0:
+            recorded, _ = feed.seen()
+            assert len(recorded) <= keep
+    recorded, start = feed.seen()
+    last = first + n_bars
+    lo = max(first - max(windows) + 1, last - keep)
+    pd.testing.assert_frame_equal(recorded, frame.iloc[lo:last])
+    assert start == times[first]
+
+
+def test_recorded_feed_resumes_from_its_stored_record_after_a_restart(tmp_path):
+    """With a state directory the record (and the first bar ever handled) survives the
+    process: a new feed starts from it and joins the restart's windows onto it when they
+    overlap it; a window past a gap starts the record afresh."""
+    from tradeforge.live.feeds import RecordedFeed, record_path
+
+    frame = make_bars(200, freq="1min", seed=8)
+    times = frame.index.as_unit("ns").asi8
+    first = RecordedFeed(ReplayFeed(frame, "EURUSD", "M1"), tmp_path)
+    first.retain(100)  # as a monitor does
+    for bar in range(50, 80):
+        first.window(int(times[bar]), 20)
+        first.seen()  # the monitor reads (and the record is stored) as bars close
+    assert record_path(tmp_path, "EURUSD").exists()
+    # a restart: the stored bars 31..79, then the engine resumes at bar 80
+    again = RecordedFeed(ReplayFeed(frame, "EURUSD", "M1"), tmp_path)
+    again.retain(100)
+    recorded, start = again.seen()
+    pd.testing.assert_frame_equal(recorded, frame.iloc[31:80], check_freq=False)
+    assert start == times[50]
+    for bar in range(80, 90):
+        again.window(int(times[bar]), 20)
+    recorded, start = again.seen()
+    pd.testing.assert_frame_equal(recorded, frame.iloc[31:90], check_freq=False)
+    assert start == times[50]  # the session's first bar, not the restart's
+    # a restart after a gap longer than the window: the stored bars are not joined
+    gap = RecordedFeed(ReplayFeed(frame, "EURUSD", "M1"), tmp_path)
+    gap.window(int(times[150]), 20)
+    recorded, start = gap.seen()
+    pd.testing.assert_frame_equal(recorded, frame.iloc[131:151], check_freq=False)
+    assert start == times[150]

@@ -85,20 +85,25 @@ class ScriptedMarket:
 
 
 def module_environment(
-    bars: Path, history: int, state: Path, orders: Path, clock: str = "utc", retcodes: str = ""
-) -> dict[str, str]:
+    bars: Path | dict[str, Path], history: int, state: Path, orders: Path, clock: str = "utc",
+    retcodes: str = "", store: Path | None = None,
+) -> dict[str, str]:  # fmt: skip
     """The environment of a console-script subprocess whose ``import MetaTrader5`` is the
-    stand-in module of tests/support/mt5_module playing ``bars`` (see its docstring)."""
+    stand-in module of tests/support/mt5_module playing ``bars`` (EURUSD's, or by symbol; see
+    its docstring)."""
     root = Path(__file__).resolve().parents[2]
     path = [str(root / "tests" / "support" / "mt5_module"), str(root)]
     return {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([*path, os.environ.get("PYTHONPATH", "")]),
-        "FAKE_MT5_BARS": str(bars),
+        "FAKE_MT5_BARS": str(bars)
+        if isinstance(bars, Path)
+        else ",".join(f"{s}={p}" for s, p in bars.items()),
         "FAKE_MT5_HISTORY": str(history),
         "FAKE_MT5_CLOCK": clock,
         "FAKE_MT5_KILL": str(state / "KILL"),
         "FAKE_MT5_ORDERS": str(orders),
         "FAKE_MT5_RETCODES": retcodes,
+        "FAKE_MT5_STORE": str(store) if store is not None else "",
         "COLUMNS": "200",
     }

@@ -271,27 +271,78 @@ def _paper_live(
     )  # fmt: skip
     strat = resolve_strategy(strategy, param or [], config)
     spec = run_spec(kw, strat, symbols=[symbol], timeframe=timeframe, live=live)
-    session: dict[str, Any] = {}
-    name = broker_symbol(feed, given_symbol)
-    if feed == "ctrader":
-        session["ctrader"] = ctrader_login(*endpoint, symbol, name)
-    else:
-        password = mt5_password(terminal["password_env"], terminal["password_file"])
-        session["login"] = _mt5_login(terminal["login"], terminal["server"], password)
-        session["mt5"] = mt5_terminal(
-            symbol, login=None, password=None, server=None, path=terminal["path"],
-            server_time=terminal["server_time"], broker_symbol=name,
-        )  # fmt: skip
     engine = run_paper(
         state, spec, feed=feed, echo=_echo, accept_state_loss=accept_state_loss,
         observer=session_notifier(notify), health=health_rules(health),
-        health_interval=health_interval, **session,
+        health_interval=health_interval,
+        **_feed_connection(feed, endpoint, terminal, symbol, given_symbol),
     )  # fmt: skip
     trades = trades_frame(state)
     console.print(
         f"[bold]paper[/] {engine.cfg.strategy_name} {engine.symbol} {engine.tf} on the {feed} "
         f"feed: {len(trades)} closed trade(s), P&L {trades['pnl'].sum():,.2f}, "
         f"balance {engine.broker.account().balance:,.2f}; state in {state}"
+    )
+
+
+def _feed_connection(
+    feed: str, endpoint: tuple[Any, ...], terminal: dict[str, Any], symbol: str,
+    given_symbol: str | None,
+) -> dict[str, Any]:  # fmt: skip
+    """The connection keywords of a paper session's live ``feed`` (``symbol``: the one the
+    broker-symbol option names)."""
+    name = broker_symbol(feed, given_symbol)
+    if feed == "ctrader":
+        return {"ctrader": ctrader_login(*endpoint, symbol, name)}
+    password = mt5_password(terminal["password_env"], terminal["password_file"])
+    return {
+        "login": _mt5_login(terminal["login"], terminal["server"], password),
+        "mt5": mt5_terminal(
+            symbol, login=None, password=None, server=None, path=terminal["path"],
+            server_time=terminal["server_time"], broker_symbol=name,
+        ),
+    }  # fmt: skip
+
+
+def _paper_session(
+    state: Path, session_file: Path | None, feed: str, endpoint: tuple[Any, ...],
+    terminal: dict[str, Any], given_symbol: str | None, health: list[str] | None,
+    health_interval: float, accept_state_loss: bool, notify: Any,
+) -> None:  # fmt: skip
+    """``dry-run --feed ctrader|mt5 --session FILE`` (or a restart of one): every instance on
+    one paper account, fed by the live connection."""
+    from tradeforge.live.health import health_rules
+    from tradeforge.live.runner import trades_frame
+    from tradeforge.live.session import load_session
+    from tradeforge.live.session_runner import resolve_session, run_paper_session
+
+    if feed not in ("ctrader", "mt5"):
+        raise ConfigError(f"unknown --feed {feed!r}; use replay, ctrader or mt5")
+    given = load_session(session_file) if session_file is not None else None
+    spec, _ = resolve_session(Path(state), given)
+    if given_symbol and len(spec.symbols) > 1:
+        raise ConfigError(
+            "--broker-symbol names the broker's symbol of a one-symbol session; this one "
+            f"trades {', '.join(spec.symbols)}"
+        )
+    connection = _feed_connection(feed, endpoint, terminal, spec.symbols[0], given_symbol)
+    engine = run_paper_session(
+        state, spec, feed=feed, echo=_echo, accept_state_loss=accept_state_loss,
+        observer=session_notifier(notify), health=health_rules(health),
+        health_interval=health_interval, **connection,
+    )  # fmt: skip
+    trades = trades_frame(state)
+    for name, book in engine.current.strategies.items():
+        ident = book.identity
+        console.print(
+            f"  {name} ({ident.strategy} {ident.symbol} {ident.timeframe}): "
+            f"{book.stats.trades} closed trade(s), P&L {book.stats.realized:,.2f}",
+            highlight=False,
+        )
+    console.print(
+        f"[bold]paper[/] session of {len(engine.contexts)} strategies on the {feed} feed: "
+        f"{len(trades)} closed trade(s), P&L {trades['pnl'].sum():,.2f}, balance "
+        f"{engine.broker.account().balance:,.2f}; state in {state}"
     )
 
 
@@ -413,7 +464,8 @@ def register(app: typer.Typer) -> None:
         """Replay history through the live engine with a paper broker (resumable: run it again
         with only --state to continue after a stop or crash), or paper-trade a live feed
         (--feed ctrader|mt5: real-time quotes, paper fills; stop with `tradeforge kill`).
-        --session FILE runs several strategy instances on one paper account."""
+        --session FILE runs several strategy instances on one paper account, on a replay or
+        a live feed."""
         from tradeforge.backtest.io import write_trades_csv
         from tradeforge.live.runner import dry_run_session, trades_frame
         from tradeforge.strategy.registry import resolve_strategy
@@ -422,19 +474,24 @@ def register(app: typer.Typer) -> None:
         load_instruments(instruments)
         from tradeforge.live.session import SESSION_FILE
 
+        terminal = {"login": login, "server": server, "password_env": password_env,
+                    "password_file": password_file, "path": terminal_path,
+                    "server_time": server_time}  # fmt: skip
         if session is not None or (Path(state) / SESSION_FILE).exists():
             given = {"strategy": strategy, "param": param, "config": config, "symbol": symbol,
                      "timeframe": timeframe, "replay": replay, "bars": bars, "window": window,
-                     "home": home, "feed": feed != "replay"}  # fmt: skip
+                     "home": home}  # fmt: skip
             options = [*run_options(sizing="risk:1", account=False, portfolio=False),
                        *_limit_options(None)]  # fmt: skip
             _session_only(given, kw, options)
+            if feed != "replay":
+                _paper_session(state, session, feed, (host, account_id, ca_file, token_file),
+                               terminal, given_symbol, health, health_interval,
+                               accept_state_loss, notify)  # fmt: skip
+                return
             _dry_run_session(state, session, accept_state_loss, notify)
             return
         if feed != "replay":
-            terminal = {"login": login, "server": server, "password_env": password_env,
-                        "password_file": password_file, "path": terminal_path,
-                        "server_time": server_time}  # fmt: skip
             _paper_live(state, feed, strategy, param, config, symbol, timeframe, window,
                         exit_mode, leverage, kw, (host, account_id, ca_file, token_file),
                         terminal, given_symbol, health, health_interval, accept_state_loss,
@@ -524,8 +581,7 @@ def register(app: typer.Typer) -> None:
         """Trade through a real broker: a MetaTrader 5 terminal (Windows only) or a cTrader
         account over the Open API (--host, --account-id; CTRADER_CLIENT_ID,
         CTRADER_CLIENT_SECRET and CTRADER_ACCESS_TOKEN or --token-file). --session FILE runs
-        several strategy instances on one account: on one symbol through MetaTrader 5, on any
-        number of symbols through cTrader."""
+        several strategy instances on one account, on any number of symbols."""
         from tradeforge.live.health import health_rules
         from tradeforge.live.runner import run_live
         from tradeforge.strategy.registry import resolve_strategy
@@ -536,14 +592,18 @@ def register(app: typer.Typer) -> None:
         if broker not in ("mt5", "ctrader"):
             raise ConfigError(f"unknown broker {broker!r}; available: mt5, ctrader")
         rules = health_rules(health)
-        if session is not None:
+        from tradeforge.live.session import SESSION_FILE
+
+        if session is not None or (Path(state) / SESSION_FILE).exists():
             from tradeforge.live.session import load_session
-            from tradeforge.live.session_runner import run_live_session
+            from tradeforge.live.session_runner import resolve_session, run_live_session
 
             given = {"strategy": strategy, "param": param, "config": config, "symbol": symbol,
                      "timeframe": timeframe, "window": window}  # fmt: skip
             _session_only(given, kw, _limit_options(30.0))
-            spec = load_session(session)
+            spec, _ = resolve_session(
+                Path(state), load_session(session) if session is not None else None
+            )
             if given_symbol and len(spec.symbols) > 1:
                 raise ConfigError(
                     "--broker-symbol names the broker's symbol of a one-symbol session; this "
@@ -563,12 +623,11 @@ def register(app: typer.Typer) -> None:
                 connection["login"] = _mt5_login(
                     login, server, mt5_password(password_env, password_file)
                 )
-                if len(spec.symbols) == 1:  # several: refused by run_live_session
-                    connection["mt5"] = mt5_terminal(
-                        spec.symbols[0], login=None, password=None, server=None,
-                        path=terminal_path, server_time=server_time,
-                        broker_symbol=broker_symbol("mt5", given_symbol),
-                    )  # fmt: skip
+                connection["mt5"] = mt5_terminal(
+                    spec.symbols[0], login=None, password=None, server=None,
+                    path=terminal_path, server_time=server_time,
+                    broker_symbol=broker_symbol("mt5", given_symbol),
+                )  # fmt: skip
             run_live_session(
                 state, spec, broker=broker, magic=magic, echo=_echo,
                 accept_state_loss=accept_state_loss, observer=session_notifier(notify),

@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -240,26 +241,76 @@ class RecordedFeed:
     divergence monitor's shadow backtest — which runs on its own thread and so must not read
     history from the broker connection. Everything else passes through.
 
-    The engine's thread only keeps a reference to each window that brings new bars; `seen`
-    (the monitor's thread) cuts their new bars off and joins them into the frame."""
+    **Bounded.** The record holds the last ``keep`` bars at most: the longest window handed
+    out, or more when a monitor asks for it (`retain`: its ``max_bars`` plus its strategy's
+    window and the bars between two comparisons), so a session of any length keeps a fixed
+    number of rows. Older bars are dropped when the record is joined.
 
-    def __init__(self, feed: Any) -> None:
+    The engine's thread only keeps a reference to each window that brings new bars (joined
+    there too once `JOIN_EVERY` are pending, so a session without a monitor stays bounded);
+    `seen` (the monitor's thread) cuts their new bars off and joins them into the frame.
+
+    **Across restarts.** With a ``state_dir``, `seen` also stores the record (and the first
+    bar the session ever handled) in ``<state>/recorded/<SYMBOL>.json`` whenever it has new
+    bars — a checksummed document replaced atomically, written on the monitor's thread — and
+    a new process starts from it: the monitor's shadow then resumes from the session's
+    recorded history, not from the restart. The stored bars are kept only when the first
+    window of the new process overlaps them (no bar can be missing in between); otherwise
+    the record starts again at the restart, as without a ``state_dir``."""
+
+    #: Windows with new bars kept before the engine's thread joins them itself.
+    JOIN_EVERY = 64
+
+    def __init__(self, feed: Any, state_dir: Path | None = None) -> None:
         self._feed = feed
         self._lock = threading.Lock()
         self._frame: pd.DataFrame | None = None
         self._tails: list[pd.DataFrame] = []  # windows with new bars since the last join
         self._span = (0, 0)  # the index values of the oldest and the newest bar recorded
         self._first: int | None = None  # open time (ns) of the first bar handled
+        self.keep = 0  # bars kept at most (raised by the windows handed out and `retain`)
+        self._path = None if state_dir is None else record_path(state_dir, feed.symbol)
+        self._stored: int | None = None  # the newest bar stored in ``_path``
+        self._restored = False  # the record came from ``_path``; not yet joined to a window
+        if self._path is not None and self._path.exists():
+            self._restore(self._path)
+
+    def _restore(self, path: Path) -> None:
+        from tradeforge.live.persist import read_document
+
+        body = read_document(path)
+        frame = pd.DataFrame(
+            {c: np.asarray(v, dtype=dtype) for c, dtype, v in body["columns"]},
+            index=pd.DatetimeIndex(
+                pd.to_datetime(np.asarray(body["index"], dtype=np.int64), utc=True),
+                name=body["index_name"],
+            ).as_unit(body["index_unit"]),
+        )
+        if len(frame):
+            self._frame, self._first = frame, int(body["first"])
+            times = frame.index.as_unit("ns").asi8
+            self._span = (int(times[0]), int(times[-1]))
+            self._stored, self._restored = int(times[-1]), True
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._feed, name)
+
+    def retain(self, bars: int) -> None:
+        """Keep at least the last ``bars`` bars (a monitor's shadow backtest needs them)."""
+        with self._lock:
+            self.keep = max(self.keep, bars)
 
     def window(self, bar_time: int, count: int) -> pd.DataFrame:
         frame = self._feed.window(bar_time, count)
         if not len(frame):
             return frame
-        times = frame.index.asi8
+        times = frame.index.as_unit("ns").asi8
         with self._lock:
+            self.keep = max(self.keep, len(frame))
+            if self._restored:  # the first window after a restart: continuous with the record?
+                self._restored = False
+                if times[0] > self._span[1]:  # bars may be missing in between: start afresh
+                    self._frame = None
             oldest, newest = self._span
             if self._frame is None:
                 self._frame, self._first = frame, bar_time
@@ -269,22 +320,63 @@ class RecordedFeed:
                 head = frame.iloc[: int(times.searchsorted(oldest))]
                 self._frame = pd.concat([head, self._frame])
                 oldest = int(times[0])
-            if times[-1] > newest:  # its bars after the newest are cut off in `seen`
+            if times[-1] > newest:  # its bars after the newest are cut off in `_join`
                 self._tails.append(frame)
                 newest = int(times[-1])
             self._span = (oldest, newest)
+            if len(self._tails) >= self.JOIN_EVERY:
+                self._join()
         return frame
 
+    def _join(self) -> None:
+        """The pending windows' new bars joined onto the record, cut to ``keep`` bars (under
+        the lock)."""
+        if not self._tails:
+            return
+        assert self._frame is not None
+        parts, end = [self._frame], self._frame.index[-1]
+        for frame in self._tails:
+            parts.append(frame.iloc[frame.index.searchsorted(end, side="right") :])
+            end = frame.index[-1]
+        self._frame = pd.concat(parts).iloc[-self.keep :]
+        self._tails = []
+        self._span = (int(self._frame.index.as_unit("ns").asi8[0]), self._span[1])
+
     def seen(self) -> tuple[pd.DataFrame | None, int | None]:
-        """The bars handed out so far (None before the first) and the open time of the first
-        bar handled (the session's first traded bar since this process started)."""
+        """The bars handed out so far (the last ``keep``; None before the first) and the open
+        time of the first bar handled (the session's first traded bar since this process
+        started)."""
         with self._lock:
-            if self._tails:
-                assert self._frame is not None
-                parts, end = [self._frame], self._frame.index[-1]
-                for frame in self._tails:
-                    parts.append(frame.iloc[frame.index.searchsorted(end, side="right") :])
-                    end = frame.index[-1]
-                self._frame = pd.concat(parts)
-                self._tails = []
-            return self._frame, self._first
+            self._join()
+            frame, first = self._frame, self._first
+        if self._path is not None and frame is not None and not self._restored:
+            newest = int(frame.index.as_unit("ns").asi8[-1])
+            if newest != self._stored:
+                self._store(frame, first)
+                self._stored = newest
+        return frame, first
+
+    def _store(self, frame: pd.DataFrame, first: int | None) -> None:
+        from tradeforge.live.persist import ensure_dir, write_document
+
+        assert self._path is not None
+        ensure_dir(self._path.parent)
+        write_document(
+            self._path,
+            {
+                "first": first,
+                "index": frame.index.as_unit("ns").asi8.tolist(),
+                "index_name": frame.index.name,
+                "index_unit": frame.index.unit,
+                "columns": [[c, str(frame[c].dtype), frame[c].tolist()] for c in frame.columns],
+            },
+        )
+
+
+#: Where a `RecordedFeed` stores its record, under the state directory.
+RECORD_DIR = "recorded"
+
+
+def record_path(state_dir: Path, symbol: str) -> Path:
+    """The stored record of ``symbol``'s bars in a session's state directory."""
+    return Path(state_dir) / RECORD_DIR / f"{symbol.upper()}.json"

@@ -308,7 +308,7 @@ def run_live(
             engine = Engine(
                 cfg,
                 strategy,
-                monitor.watch_feed(RecordedFeed(feed)),
+                monitor.watch_feed(RecordedFeed(feed, state_dir)),
                 monitor.watch_broker(adapter),
                 state_dir,
                 replaying=False,
@@ -367,7 +367,7 @@ def run_paper(
             watched = monitor.watch_broker(paper)
             monitor.link_source = getattr(source, "link", None)  # the feed's connection
             engine = Engine(
-                cfg, strategy, monitor.watch_feed(RecordedFeed(events)), watched, state_dir,
+                cfg, strategy, monitor.watch_feed(RecordedFeed(events, state_dir)), watched, state_dir,
                 replaying=False, echo=echo, accept_state_loss=accept_state_loss,
             )  # fmt: skip
             engine.specs = {cfg.strategy_name: spec}
@@ -424,7 +424,8 @@ def connect_broker(
 ) -> tuple[Any, Any, Callable[[], None]]:
     """The broker adapter, its live feed of the symbols of ``timeframes`` (symbol →
     timeframe; unless ``feed`` is given) and how to close them: one symbol's feed, or for
-    several a merged stream (cTrader only: `CTraderSessionFeed`, its ``feeds`` by symbol).
+    several a merged stream (`CTraderSessionFeed` or `MT5SessionFeed`, its ``feeds`` by
+    symbol).
     A connection that will not trade (``trading=False``: a paper session's feed) keeps no
     close journal."""
     if broker == "ctrader":
@@ -443,15 +444,15 @@ def connect_broker(
             raise
         return adapter, feed, adapter.shutdown
     from tradeforge.live.brokers.mt5 import MT5Broker, MT5Feed
+    from tradeforge.live.brokers.mt5_session import MT5SessionFeed
 
-    if len(timeframes) != 1:
-        raise ConfigError(
-            f"MetaTrader 5 sessions trade one symbol, not {', '.join(sorted(timeframes))} "
-            "(several symbols: --broker ctrader, or a dry-run)"
-        )
-    ((symbol, timeframe),) = timeframes.items()
     adapter = MT5Broker(mt5, magic=magic, **(login or {}))
-    return adapter, feed or MT5Feed(adapter.mt5, symbol, timeframe), adapter.mt5.shutdown
+    if feed is None and len(timeframes) > 1:
+        feed = MT5SessionFeed(adapter.mt5, timeframes)
+    elif feed is None:
+        ((symbol, timeframe),) = timeframes.items()
+        feed = MT5Feed(adapter.mt5, symbol, timeframe)
+    return adapter, feed, adapter.mt5.shutdown
 
 
 def journal_trades(state_dir: str | Path) -> list[dict[str, Any]]:

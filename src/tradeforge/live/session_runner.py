@@ -8,11 +8,12 @@ in ``(time, priority, symbol)`` order. The session is stored in ``<state>/sessio
 the first start, so ``tradeforge dry-run --state DIR`` continues it after a stop or crash; a
 restart with a different session file is refused.
 
-A live session connects as `tradeforge.live.runner.run_live` does: through MetaTrader 5 it
-trades one symbol (any number of instances on it); through the cTrader Open API any number,
-their feeds merged on the one connection (`tradeforge.live.brokers.ctrader_feed.
-CTraderSessionFeed`: a live feed blocks until its next quote, so `MergedFeed` cannot merge
-them). A live session stores no ``session.json``: it is started with its file every time.
+A live session connects as `tradeforge.live.runner.run_live` does and trades any number of
+symbols, their feeds merged on the one connection (`tradeforge.live.brokers.ctrader_feed.
+CTraderSessionFeed` for the cTrader Open API, `tradeforge.live.brokers.mt5_session.
+MT5SessionFeed` for MetaTrader 5: a live feed blocks until its next quote, so `MergedFeed`
+cannot merge them). A live session stores its ``session.json`` too, once connected: a restart with a
+different session file is refused as a dry-run's is.
 """
 
 from __future__ import annotations
@@ -175,7 +176,7 @@ def session_dry_run(
 
 def run_live_session(
     state_dir: str | Path,
-    session: Session,
+    session: Session | None,
     *,
     broker: str = "mt5",
     magic: int = 240_601,
@@ -189,54 +190,124 @@ def run_live_session(
     health: tuple[HealthRule, ...] | None = None,
     health_interval: float = 1.0,
 ) -> Engine:
-    """A live session (exits on every tick) through MetaTrader 5 (one symbol) or the cTrader
-    Open API (any number of symbols on one connection, merged by `CTraderSessionFeed`),
+    """A live session (exits on every tick) through MetaTrader 5 or the cTrader Open API (any
+    number of symbols on one connection, merged by `MT5SessionFeed` / `CTraderSessionFeed`),
     connected and watched as `run_live` does (its ``broker``, ``ctrader``, ``login``,
-    ``health`` arguments)."""
+    ``health`` arguments). ``session`` None: the one stored in ``state_dir`` (a restart)."""
     if broker not in LIVE_BROKERS:
         raise ConfigError(f"unknown broker {broker!r}; available: {', '.join(LIVE_BROKERS)}")
     if broker == "ctrader" and ctrader is None:
         raise ConfigError("a cTrader session needs its login (account, credentials, endpoint)")
-    timeframes = {
-        symbol: str(next(s.timeframe for s in session.specs.values() if s.symbol == symbol))
-        for symbol in session.symbols
-    }
-    if broker == "mt5" and len(timeframes) != 1:
-        raise ConfigError(
-            f"a MetaTrader 5 session trades one symbol, this one trades "
-            f"{', '.join(session.symbols)} (several symbols: --broker ctrader, or a dry-run)"
-        )
     state_dir = user_path(state_dir)
+    session, new = resolve_session(state_dir, session)
+    timeframes = _timeframes(session)
     monitor = HealthMonitor(state_dir, health or DEFAULT_RULES, interval=health_interval)
     with StateLock(state_dir):  # before connecting: a refused second session touches nothing
         adapter, stream, shutdown = connect_broker(
             broker, state_dir, timeframes, magic, mt5, ctrader, login, feed, trading=True
         )
         try:
-            feeds = getattr(stream, "feeds", None)  # several symbols: the merged stream's
-            watched = monitor.watch_feed(stream if feeds else RecordedFeed(stream))
-            recorded = (
-                {s: RecordedFeed(f) for s, f in feeds.items()}
-                if feeds
-                else {session.symbols[0]: watched}
-            )
-            engine = Engine.session(
-                instances(session, recorded, exit_mode="tick"),
-                monitor.watch_broker(adapter),
-                state_dir,
-                limits=RiskLimits(**session.limits),
-                replaying=False,
-                echo=echo,
-                accept_state_loss=accept_state_loss,
-                stream=watched if feeds else None,
-            )
-            engine.specs = dict(session.specs)
+            if new:  # stored once connected: a restart reuses it as it is
+                write_document(state_dir / SESSION_FILE, session.to_dict())
+            engine = _live_fed(
+                session, stream, monitor, monitor.watch_broker(adapter), state_dir, echo,
+                accept_state_loss, exit_mode="tick",
+            )  # fmt: skip
             if getattr(stream, "on_reconnect", False) is None:
                 stream.on_reconnect = engine.reconcile  # after a reconnection, before new events
             run_monitored(engine, monitor, observer)
         finally:
             shutdown()
     return engine
+
+
+def _live_fed(
+    session: Session, stream: Any, monitor: HealthMonitor, broker: Any, state_dir: Path,
+    echo: Any, accept_state_loss: bool, exit_mode: str | None = None,
+) -> Engine:  # fmt: skip
+    """The engine of ``session`` on a live connection's ``stream`` (one symbol's feed, or the
+    merged stream of several with its ``feeds``), the bars handed out recorded for the
+    divergence monitor and the stream watched by the health ``monitor``."""
+    feeds = getattr(stream, "feeds", None)  # several symbols: the merged stream's
+    watched = monitor.watch_feed(stream if feeds else RecordedFeed(stream, state_dir))
+    recorded = (
+        {s: RecordedFeed(f, state_dir) for s, f in feeds.items()}
+        if feeds
+        else {session.symbols[0]: watched}
+    )
+    engine = Engine.session(
+        instances(session, recorded, exit_mode=exit_mode),
+        broker,
+        state_dir,
+        limits=RiskLimits(**session.limits),
+        replaying=False,
+        echo=echo,
+        accept_state_loss=accept_state_loss,
+        stream=watched if feeds else None,
+    )
+    engine.specs = dict(session.specs)
+    return engine
+
+
+def run_paper_session(
+    state_dir: str | Path,
+    session: Session | None,
+    *,
+    feed: str = "ctrader",
+    mt5: Any = None,
+    ctrader: Any = None,
+    login: dict[str, Any] | None = None,
+    echo: Any = None,
+    accept_state_loss: bool = False,
+    observer: SessionObserver | None = None,
+    health: tuple[HealthRule, ...] | None = None,
+    health_interval: float = 1.0,
+) -> Engine:
+    """Paper trading a session on a live feed (``dry-run --feed ctrader|mt5 --session``): the
+    session's symbols merged on one connection as `run_live_session` merges them, the fills
+    the `PaperBroker`'s (one paper account; the broker is never sent an order), as
+    `tradeforge.live.runner.run_paper` does for one strategy. ``session`` None: the one
+    stored in ``state_dir``; a different one for a stored session is refused."""
+    if feed not in LIVE_BROKERS:
+        raise ConfigError(f"unknown live feed {feed!r}; available: {', '.join(LIVE_BROKERS)}")
+    if feed == "ctrader" and ctrader is None:
+        raise ConfigError("a cTrader feed needs its login (account, credentials, endpoint)")
+    state_dir = user_path(state_dir)
+    session, new = resolve_session(state_dir, session)
+    monitor = HealthMonitor(state_dir, health or DEFAULT_RULES, interval=health_interval)
+    with StateLock(state_dir):
+        source, stream, shutdown = connect_broker(
+            feed, state_dir, _timeframes(session), 240_601, mt5, ctrader, login, None,
+            trading=False,
+        )  # fmt: skip
+        try:
+            if new:
+                write_document(state_dir / SESSION_FILE, session.to_dict())
+            first = session.first
+            assert first.live is not None
+            paper = PaperBroker(
+                state_dir / PAPER_FILE,
+                initial_balance=first.initial_capital,
+                execution=first.execution,
+                leverage=first.live.leverage,
+            )
+            watched = monitor.watch_broker(paper)
+            monitor.link_source = getattr(source, "link", None)  # the feed's connection
+            engine = _live_fed(
+                session, stream, monitor, watched, state_dir, echo, accept_state_loss
+            )
+            run_monitored(engine, monitor, observer)
+        finally:
+            shutdown()
+    return engine
+
+
+def _timeframes(session: Session) -> dict[str, str]:
+    """Each symbol's timeframe (the instances on one symbol share it)."""
+    return {
+        symbol: str(next(s.timeframe for s in session.specs.values() if s.symbol == symbol))
+        for symbol in session.symbols
+    }
 
 
 def strategy_trades(state_dir: str | Path) -> dict[str, pd.DataFrame]:

@@ -23,15 +23,21 @@ alerts when a limit is crossed.
   last bar with reason ``end``: that trade is still open) is matched on its entry; exits and
   metrics use closed trades. Below ``min_trades`` expected trades only the missing/extra
   counts are checked.
+* **Kernels.** Before its first comparison the monitor has a child process compile the
+  shadow's Numba kernels into the on-disk cache (`tradeforge.notify.warm`; a cold compile
+  holds the GIL for long stretches), waiting for it on its own thread while the engine
+  trades; ``monitor_warming`` and ``monitor_ready`` records tell when.
 * **Alerts.** A check that starts failing is an alert (warning) through the notifier and a
   ``divergence`` record in ``decisions.jsonl``; one that passes again a
   ``divergence_cleared``; the session's end adds a last comparison (``monitor_summary``).
 
 * **Bars.** A replay's bars are its frame. A live session's are the bars its strategies
   were handed (`tradeforge.live.feeds.RecordedFeed`: the window's history, then each bar
-  closed since), since a broker connection is not read from the monitor's thread; its
-  shadow trades from the first bar this process handled (a restart begins again there), and
-  its spec is the one the runner hands the engine (``Engine.specs``).
+  closed since, bounded to the ``max_bars`` plus window and ``every_bars`` a comparison
+  reads), since a broker connection is not read from the monitor's thread. That record is
+  stored in the state directory as it grows (``recorded/<SYMBOL>.json``), so after a restart
+  the shadow trades from the session's first bar again, not from the restart's; its spec is
+  the one the runner hands the engine (``Engine.specs``).
 
 Which intermediate points are compared depends on how fast bars arrive (a full-speed replay
 outruns the monitor); the last comparison, at the end, covers every bar and is reproducible.
@@ -63,6 +69,7 @@ from tradeforge.trading.spec import RunSpec
 
 if TYPE_CHECKING:
     from tradeforge.live.engine import Engine
+    from tradeforge.notify.warm import KernelWarmer
     from tradeforge.research.consistency import Thresholds
 
 COUNT_CHECKS = ("missing", "extra")  # checked from the first trade on
@@ -157,6 +164,7 @@ class DivergenceMonitor:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._errors: set[str] = set()
+        self._warmer: KernelWarmer | None = None  # compiling the shadow's kernels
 
     # -- the SessionObserver ---------------------------------------------------------------------
     def attach(self, engine: Engine) -> Callable[[dict[str, Any]], None]:
@@ -167,9 +175,46 @@ class DivergenceMonitor:
             text = f"no divergence monitor{self.own}: {why}"
             self._log([decision(None, "monitor_unavailable", text, **self._tag())])
             return self.on_decision
+        self._warm_start()
         self._thread = threading.Thread(target=self._run, name="tradeforge-monitor", daemon=True)
         self._thread.start()
         return self.on_decision
+
+    def _warm_start(self) -> None:
+        """Compile the shadow's kernels in a child process (`tradeforge.notify.warm`)."""
+        from tradeforge.notify.warm import KernelWarmer
+
+        text = f"divergence monitor{self.own}: compiling its kernels in a child process"
+        try:
+            self._warmer = KernelWarmer(self.shadow)
+        except OSError as exc:
+            text = f"divergence monitor{self.own}: no child process to compile in ({exc})"
+        self._log([decision(None, "monitor_warming", text, **self._tag())])
+
+    def _warm_done(self, wait: bool) -> bool:
+        """Whether the kernel compilation is over (``wait``: until it is); logs how it went
+        once."""
+        warmer = self._warmer
+        if warmer is None:
+            return True
+        if wait:
+            warmer.wait()
+        elif not warmer.done():
+            return False
+        ok, error = warmer.outcome()
+        text = (
+            f"divergence monitor{self.own}: kernels compiled in {warmer.seconds} s"
+            if ok
+            else f"divergence monitor{self.own}: the child process failed ({error}); "
+            "the first comparison compiles them"
+        )
+        self._log(
+            [decision(None, "monitor_ready", text, compiled=ok, seconds=warmer.seconds,
+                      **self._tag())]
+        )  # fmt: skip
+        warmer.close()
+        self._warmer = None
+        return True
 
     def on_decision(self, d: dict[str, Any]) -> None:
         """The engine's thread: a nudge, nothing else."""
@@ -183,6 +228,7 @@ class DivergenceMonitor:
         self._wake.set()
         self._thread.join()
         self._thread = None
+        self._warm_done(wait=True)
         self._step(final=True)
         if self.last is not None:
             s = self.last["summary"]
@@ -234,11 +280,16 @@ class DivergenceMonitor:
             self._use(feed.frame, 0 if start is None else int(feed.frame.index.searchsorted(start)))
         self.window = ctx.cfg.window
         self.close_at_end = ctx.cfg.close_at_end
+        if hasattr(feed, "retain"):  # a live feed's record: as many bars as a comparison reads
+            feed.retain(self.settings.max_bars + self.window + self.settings.every_bars)
         self.journal = JournalTail(engine.dir / JOURNAL_FILE)
         return None
 
     # -- the monitor's thread --------------------------------------------------------------------
     def _run(self) -> None:
+        while not self._warm_done(wait=False):  # the engine trades meanwhile
+            if self._stop.wait(0.1):
+                return
         while not self._stop.is_set():
             self._wake.wait(self.poll)
             self._wake.clear()

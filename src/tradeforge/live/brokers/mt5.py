@@ -590,6 +590,7 @@ class MT5Feed:
         self._index = 0
         self._seen_reconnects = self.mt5.reconnects
         self.clock_skew: float | None = None
+        self.start()
 
     @property
     def _name(self) -> str:
@@ -635,46 +636,78 @@ class MT5Feed:
             )
         ]
 
-    def events(self, after: tuple[int, int] | None = None) -> Iterator[Event]:
+    def start(self) -> None:
+        """Begin a stream: the first `read` gets the last known quote."""
+        self._last_msc: int | None = None
+        self._last_bar: int | None = None
+
+    def _bar(self, r: Any, clock: Any) -> Bar | None:
+        """The rate ``r`` as a closed bar, unless it is the last one emitted."""
+        t = int(clock.to_utc_ns(np.array([int(r["time"]) * _NS]))[0])
+        if t == self._last_bar:
+            return None
+        self._last_bar = t
+        spec = self.mt5.spec(self.symbol)
+        bar = Bar(
+            self.symbol, t, t + self.timeframe.seconds * _NS, float(r["open"]), float(r["high"]),
+            float(r["low"]), float(r["close"]),
+            round(float(r["spread"]) * spec.point, spec.digits), self._index,
+        )  # fmt: skip
+        self._index += 1
+        return bar
+
+    def read(self) -> list[Event]:
+        """One poll's events of this symbol, unsorted: its new ticks (read first, so a tick
+        of the next bar is never emitted before the close of the bar it follows) and the bar
+        that closed last, when it is new."""
+        fresh = self._last_msc is not None  # the first poll's tick is the last known quote
+        ticks = self._new_ticks(self._last_msc)
+        rates = self._rates(1, 1)
+        clock = self.mt5.clock(self.symbol)
+        out: list[Event] = []
+        if len(rates) and (bar := self._bar(rates[-1], clock)) is not None:
+            out.append(bar)
+        if ticks:
+            self._last_msc = ticks[-1][0]
+            utc = clock.to_utc_ns(np.array([m for m, _, _ in ticks], dtype=np.int64) * 1_000_000)
+            out += [
+                Tick(self.symbol, int(u), b, a) for u, (_, b, a) in zip(utc, ticks, strict=True)
+            ]
+            if fresh:
+                self.clock_skew = round(self.mt5.now_ms() / 1000 - int(utc[-1]) / _NS, 3)
+        return out
+
+    def close_through(self, now: int) -> list[Bar]:
+        """The bar of this symbol closed by ``now`` (ns) that no tick of its own has shown
+        closed yet: a quiet symbol's forming bar (``copy_rates_from_pos(…, 0, 1)``) that
+        opened before the bar of ``now`` began (merged sessions, `MT5SessionFeed`)."""
         step = self.timeframe.seconds * _NS
-        last_msc: int | None = None
-        last_bar: int | None = None
+        rates = self._rates(0, 1)
+        if not len(rates):
+            return []
+        clock = self.mt5.clock(self.symbol)
+        t = int(clock.to_utc_ns(np.array([int(rates[-1]["time"]) * _NS]))[0])
+        if t + step > now or (self._last_bar is not None and self._last_bar >= t):
+            return []
+        bar = self._bar(rates[-1], clock)
+        return [bar] if bar is not None else []
+
+    def reconnected(self) -> None:
+        """Call ``on_reconnect`` once after the terminal link came back (before any event)."""
+        if self.mt5.reconnects != self._seen_reconnects:
+            self._seen_reconnects = self.mt5.reconnects
+            if self.on_reconnect is not None:
+                self.on_reconnect()
+
+    def events(self, after: tuple[int, int] | None = None) -> Iterator[Event]:
+        self.start()
         floor = tuple(after) if after is not None else None
         polls = 0
         while self.max_polls is None or polls < self.max_polls:
             polls += 1
             self.mt5.probe()
-            fresh = last_msc is not None  # the first poll's tick is the last known quote
-            ticks = self._new_ticks(last_msc)
-            rates = self._rates(1, 1)
-            if self.mt5.reconnects != self._seen_reconnects:
-                self._seen_reconnects = self.mt5.reconnects
-                if self.on_reconnect is not None:
-                    self.on_reconnect()
-            clock = self.mt5.clock(self.symbol)
-            out: list[Event] = []
-            if len(rates):
-                r = rates[-1]
-                t = int(clock.to_utc_ns(np.array([int(r["time"]) * _NS]))[0])
-                if t != last_bar:
-                    last_bar = t
-                    spec = self.mt5.spec(self.symbol)
-                    out.append(Bar(
-                        self.symbol, t, t + step, float(r["open"]), float(r["high"]),
-                        float(r["low"]), float(r["close"]),
-                        round(float(r["spread"]) * spec.point, spec.digits), self._index,
-                    ))  # fmt: skip
-                    self._index += 1
-            if ticks:
-                last_msc = ticks[-1][0]
-                utc = clock.to_utc_ns(
-                    np.array([m for m, _, _ in ticks], dtype=np.int64) * 1_000_000
-                )
-                out += [
-                    Tick(self.symbol, int(u), b, a) for u, (_, b, a) in zip(utc, ticks, strict=True)
-                ]
-                if fresh:
-                    self.clock_skew = round(self.mt5.now_ms() / 1000 - int(utc[-1]) / _NS, 3)
+            out = self.read()
+            self.reconnected()
             for ev in sorted(out, key=lambda e: e.key):
                 if floor is None or ev.key > floor:
                     floor = ev.key
