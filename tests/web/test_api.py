@@ -130,7 +130,10 @@ def scenario(env: dict[str, str]) -> None:
         divergence = monitor_records(Path(env["TRADEFORGE_WEB_STATE_DIRS"]) / "s9")
         status, doc = call(f"{api}/compliance/", victor)
         alerts = [e for e in doc["events"] if e["category"] == "divergence"]
-        assert [(e["time"], e["kind"], e["subject"], e["detail"]) for e in alerts] == divergence
+        assert [
+            (e["market_time"], e["kind"], e["subject"], e["detail"]) for e in alerts
+        ] == divergence
+        assert all(e["recorded"] > e["market_time"] for e in alerts)  # written now, not in 2024
         audit = [
             (e["kind"], e["user"], e["detail"].split(":")[0])
             for e in doc["events"]

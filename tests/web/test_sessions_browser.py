@@ -24,7 +24,7 @@ from tests.live.control_support import run_ctl
 from tests.notify.fake_telegram import TOKEN, FakeTelegram
 from tests.web.support import add_user, make_home, screenshot, wait_for, web_env, web_server
 from tradeforge.core.process import pid_alive
-from tradeforge.live.decisions import DECISIONS_FILE
+from tradeforge.live.decisions import DECISIONS_FILE, wall_clock
 
 pytestmark = pytest.mark.slow
 
@@ -58,6 +58,7 @@ def _section(page, state):
 
 def test_operator_starts_stops_and_checks_compliance(browser, setup):
     url, home, telegram = setup
+    test_started = wall_clock()
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     _login(page, url, "olga")
 
@@ -139,11 +140,19 @@ def test_operator_starts_stops_and_checks_compliance(browser, setup):
     guards = [d for d in decisions if d["kind"] == "guard"]
     assert breaches.count() == len(guards) > 0
     assert "spread" in breaches.first.inner_text()
+    # market (replay) time and recorded wall time in separate columns: a breach happened at a
+    # bar of early 2024 and was written during this test; an action has no market time
+    headers = page.locator("#events tr").first.inner_text()
+    assert "market time (engine)" in headers and "recorded (wall clock, UTC)" in headers
+    first = breaches.first
+    assert first.locator(".market-time").inner_text().startswith(("2024-01", "2024-02"))
+    assert first.locator(".recorded").inner_text() >= test_started
     audit = page.locator("#events tr.audit").all_inner_texts()
-    assert [r.split("\t")[3] for r in audit] == ["session_stop", "session_start"] + [
+    assert [r.split("\t")[4] for r in audit] == ["session_stop", "session_start"] + [
         "notification_set"
     ] * 3
-    assert all(r.split("\t")[6] == "olga" for r in audit)
+    assert all(r.split("\t")[7] == "olga" for r in audit)
+    assert all(r.split("\t")[0] == "" and r.split("\t")[1] >= test_started for r in audit)
 
     screenshot(page, "compliance.png", home)
 
@@ -156,7 +165,12 @@ def test_operator_starts_stops_and_checks_compliance(browser, setup):
         "session_stop",
     ]
     assert sum(r["category"] == "limit breach" for r in rows) == len(guards)
-    assert [r["time"] for r in rows] == sorted(r["time"] for r in rows)
+    assert list(rows[0])[:2] == ["market_time", "recorded"]
+    assert [r["recorded"] for r in rows] == sorted(r["recorded"] for r in rows)
+    assert {r["market_time"] for r in rows if r["category"] == "limit breach"} == {
+        g["time"] for g in guards
+    }
+    assert all(r["market_time"] == "" for r in rows if r["category"] == "audit")
 
     page.goto(f"{url}/audit/")
     outcomes = [r.split("\t")[5] for r in page.locator("#audit tr").all_inner_texts()[1:]]
@@ -186,3 +200,4 @@ def test_viewer_cannot_start_or_stop(browser, setup):
     assert statuses == [403, 403]
     assert not (home / "sessions" / "v1").exists()
     page.close()
+
