@@ -25,6 +25,7 @@ from tests.notify.fake_telegram import TOKEN, FakeTelegram
 from tests.web.support import add_user, make_home, screenshot, wait_for, web_env, web_server
 from tradeforge.core.process import pid_alive
 from tradeforge.live.decisions import DECISIONS_FILE, wall_clock
+from tradeforge.notify.config import load_notify_config
 
 pytestmark = pytest.mark.slow
 
@@ -201,3 +202,70 @@ def test_viewer_cannot_start_or_stop(browser, setup):
     assert not (home / "sessions" / "v1").exists()
     page.close()
 
+
+def test_operator_edits_webhooks(browser, setup):
+    """Webhooks added, refused (a bad URL: the engine loader's words, the form kept as typed),
+    edited and removed on the notifications page; the file follows each change."""
+    url, home, _telegram = setup
+    notify_file = home / "web" / "notify.yaml"
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    _login(page, url, "olga")
+    page.goto(f"{url}/notifications/")
+    page.fill("#webhook-name", "desk")
+    page.fill("#webhook-url", "http://127.0.0.1:9/first")
+    page.check("input.webhook-level-warning")
+    page.check("input.webhook-level-critical")
+    page.click("#save-webhook")
+    assert "written to" in page.locator(".msg.info").inner_text()
+    row = page.locator("#webhooks tr[data-name=desk]")
+    assert row.locator(".url").inner_text() == "http://127.0.0.1:9/first"
+    assert row.locator(".levels").inner_text() == "warning, critical"
+    hooks = load_notify_config(notify_file).webhook.urls
+    assert {level.value: urls for level, urls in hooks.items()} == {
+        "warning": ["http://127.0.0.1:9/first"],
+        "critical": ["http://127.0.0.1:9/first"],
+    }
+
+    # a bad URL: refused with the loader's reason, the form holds what was typed
+    before = notify_file.read_text()
+    page.fill("#webhook-name", "bad")
+    page.fill("#webhook-url", "ftp://127.0.0.1/x")
+    page.check("input.webhook-level-info")
+    page.click("#save-webhook")
+    assert "'ftp://127.0.0.1/x' is not an http(s) URL" in page.locator(".msg.error").inner_text()
+    assert page.input_value("#webhook-url") == "ftp://127.0.0.1/x"
+    assert page.is_checked("input.webhook-level-info")
+    assert page.locator("#webhooks tr[data-name=bad]").count() == 0
+    assert notify_file.read_text() == before
+
+    # edit: the row's link fills the form; a new URL and one level
+    page.goto(f"{url}/notifications/")
+    page.locator("#webhooks tr[data-name=desk] a.edit-webhook").click()
+    assert page.input_value("#webhook-url") == "http://127.0.0.1:9/first"
+    assert page.is_checked("input.webhook-level-warning")
+    page.fill("#webhook-url", "https://127.0.0.1:9/second")
+    page.uncheck("input.webhook-level-warning")
+    page.click("#save-webhook")
+    row = page.locator("#webhooks tr[data-name=desk]")
+    assert row.locator(".url").inner_text() == "https://127.0.0.1:9/second"
+    assert row.locator(".levels").inner_text() == "critical"
+    hooks = load_notify_config(notify_file).webhook.urls
+    assert {level.value: urls for level, urls in hooks.items()} == {
+        "critical": ["https://127.0.0.1:9/second"]
+    }
+
+    # remove
+    row.locator("button.remove-webhook").click()
+    assert page.locator("#webhooks tr[data-name=desk]").count() == 0
+    assert not notify_file.is_file() or load_notify_config(notify_file).webhook is None
+
+    page.goto(f"{url}/audit/")
+    rows = [r.split("\t") for r in page.locator("#audit tr").all_inner_texts()[1:]]
+    hook_rows = [(r[2], r[5]) for r in rows if r[2].startswith("webhook_")]
+    assert hook_rows == [
+        ("webhook_delete", "ok"),
+        ("webhook_set", "ok"),
+        ("webhook_set", "refused"),
+        ("webhook_set", "ok"),
+    ]
+    page.close()

@@ -65,11 +65,8 @@ class ApiTokenAdmin(admin.ModelAdmin):
     readonly_fields = ("digest", "created", "last_used")
 
 
-@admin.register(models.NotificationConfig)
-class NotificationConfigAdmin(admin.ModelAdmin):
+class _AppliedAdmin(admin.ModelAdmin):
     """Every change is applied to the notification file at once (`notifications.apply`)."""
-
-    list_display = ("name", "chat_id", "levels", "enabled", "updated")
 
     def _apply(self, request) -> None:
         try:
@@ -84,3 +81,13 @@ class NotificationConfigAdmin(admin.ModelAdmin):
     def delete_model(self, request, obj) -> None:
         super().delete_model(request, obj)
         self._apply(request)
+
+
+@admin.register(models.NotificationConfig)
+class NotificationConfigAdmin(_AppliedAdmin):
+    list_display = ("name", "chat_id", "levels", "enabled", "updated")
+
+
+@admin.register(models.WebhookConfig)
+class WebhookConfigAdmin(_AppliedAdmin):
+    list_display = ("name", "url", "levels", "enabled", "updated")

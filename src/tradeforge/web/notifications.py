@@ -1,5 +1,5 @@
-"""The notification configuration edited in the control plane (`NotificationConfig` rows),
-applied to the engine: the enabled rows are written, validated as the engine validates them
+"""The notification configuration edited in the control plane (`NotificationConfig` chats
+and `WebhookConfig` URLs), applied to the engine: the enabled rows are written, validated as the engine validates them
 (`tradeforge.notify.config.parse_notify_config`), to ``<data home>/web/notify.yaml``. Every
 session this control plane starts runs with ``--notify`` that file, so an edit takes effect
 when a session is next started (a running session keeps the settings it started with);
@@ -17,7 +17,7 @@ from tradeforge.core.atomic import atomic_write_bytes
 from tradeforge.core.errors import ConfigError
 from tradeforge.notify.config import parse_notify_config
 from tradeforge.notify.message import Level
-from tradeforge.web.models import NotificationConfig
+from tradeforge.web.models import NotificationConfig, WebhookConfig
 
 NOTIFY_FILE = "notify.yaml"
 LEVELS = [level.value for level in Level]
@@ -27,11 +27,16 @@ def config_path() -> Path:
     return Path(settings.WEB_HOME) / NOTIFY_FILE
 
 
-def document(rows: list[NotificationConfig]) -> dict[str, Any] | None:
-    """The notification config of the enabled ``rows`` (None when there is none)."""
-    rows = [r for r in rows if r.enabled]
-    if not rows:
-        return None
+def _levels(name: str, levels: list[str]) -> list[str]:
+    if not levels:
+        raise ConfigError(f"{name}: choose at least one level ({', '.join(LEVELS)})")
+    unknown = sorted(set(levels) - set(LEVELS))
+    if unknown:
+        raise ConfigError(f"{name}: unknown level {unknown[0]!r}; levels: {LEVELS}")
+    return levels
+
+
+def _telegram(rows: list[NotificationConfig]) -> dict[str, Any]:
     token_envs = sorted({r.token_env for r in rows})
     if len(token_envs) > 1:
         raise ConfigError(
@@ -40,18 +45,31 @@ def document(rows: list[NotificationConfig]) -> dict[str, Any] | None:
         )
     chats: dict[str, list[int | str]] = {}
     for row in sorted(rows, key=lambda r: r.name):
-        if not row.levels:
-            raise ConfigError(f"{row.name}: choose at least one level ({', '.join(LEVELS)})")
-        unknown = sorted(set(row.levels) - set(LEVELS))
-        if unknown:
-            raise ConfigError(f"{row.name}: unknown level {unknown[0]!r}; levels: {LEVELS}")
         chat: int | str = int(row.chat_id) if row.chat_id.lstrip("-").isdigit() else row.chat_id
-        for level in row.levels:
+        for level in _levels(row.name, row.levels):
             chats.setdefault(level, []).append(chat)
     telegram: dict[str, Any] = {"token_env": token_envs[0], "chats": chats}
     if settings.TELEGRAM_URL:
         telegram["base_url"] = settings.TELEGRAM_URL
-    doc = {"telegram": telegram}
+    return telegram
+
+
+def document(rows: list[NotificationConfig], hooks: list[WebhookConfig]) -> dict[str, Any] | None:
+    """The notification config of the enabled chats ``rows`` and webhooks ``hooks`` (None
+    when none is enabled); `ConfigError` naming the problem, as the engine would."""
+    rows = [r for r in rows if r.enabled]
+    hooks = [h for h in hooks if h.enabled]
+    if not rows and not hooks:
+        return None
+    doc: dict[str, Any] = {}
+    if rows:
+        doc["telegram"] = _telegram(rows)
+    if hooks:
+        urls: dict[str, list[str]] = {}
+        for hook in sorted(hooks, key=lambda h: h.name):
+            for level in _levels(hook.name, hook.levels):
+                urls.setdefault(level, []).append(hook.url)
+        doc["webhook"] = {"urls": urls}
     parse_notify_config(doc, "notification settings")  # the engine's own validation
     return doc
 
@@ -59,7 +77,7 @@ def document(rows: list[NotificationConfig]) -> dict[str, Any] | None:
 def apply() -> Path | None:
     """Write the file from the rows (remove it when none is enabled); returns its path.
     `ConfigError` (naming the problem) leaves the previous file in place."""
-    doc = document(list(NotificationConfig.objects.all()))
+    doc = document(list(NotificationConfig.objects.all()), list(WebhookConfig.objects.all()))
     path = config_path()
     if doc is None:
         path.unlink(missing_ok=True)
