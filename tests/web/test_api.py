@@ -124,6 +124,8 @@ def scenario(env: dict[str, str]) -> None:
         assert status == 400 and "nope" in doc["error"]
         status, doc = call(f"{api}/sessions/stop/", olga, {"state_dir": "/nowhere"})
         assert status == 409 and "not started from the control plane" in doc["error"]
+        status, doc = call(f"{api}/sessions/resume/", olga, {"state_dir": "/nowhere"})
+        assert status == 409 and "not started from the control plane" in doc["error"]
 
         # everything above is in the compliance events (the audit trail), with the user, and
         # a session's divergence alerts from its decision log, as the monitor appends them
@@ -146,6 +148,7 @@ def scenario(env: dict[str, str]) -> None:
             ("pause", "olga", "refused"),
             ("session_start", "olga", "refused"),
             ("session_stop", "olga", "refused"),
+            ("session_resume", "olga", "refused"),
         ]
 
         # the global limit: 2 workers x 2 threads, at most one backtest running at once

@@ -25,6 +25,7 @@ from tests.notify.fake_telegram import TOKEN, FakeTelegram
 from tests.web.support import add_user, make_home, screenshot, wait_for, web_env, web_server
 from tradeforge.core.process import pid_alive
 from tradeforge.live.decisions import DECISIONS_FILE, wall_clock
+from tradeforge.live.state import StateRepository
 from tradeforge.notify.config import load_notify_config
 
 pytestmark = pytest.mark.slow
@@ -267,5 +268,89 @@ def test_operator_edits_webhooks(browser, setup):
         ("webhook_set", "ok"),
         ("webhook_set", "refused"),
         ("webhook_set", "ok"),
+    ]
+    page.close()
+
+
+def _committed(state):
+    body, _ = StateRepository(state).load(heal=False)
+    return body
+
+
+def _argv(pid: int) -> list[str]:
+    with open(f"/proc/{pid}/cmdline", "rb") as fh:
+        return [a.decode() for a in fh.read().split(b"\0") if a]
+
+
+def test_operator_stops_and_resumes_a_session(browser, setup):
+    """Stop, then resume: the recorded command runs again on the same state directory and the
+    engine continues from the state it committed (its start record loads that seq)."""
+    url, home, _telegram = setup
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    _login(page, url, "olga")
+    page.goto(f"{url}/operations/")
+    page.fill("#session-name", "gui2")
+    page.select_option("#session-strategy", "sma_cross")
+    page.fill("#session-params", "fast=3, slow=12")
+    page.fill("#session-replay", "2024-01-01:2024-03-01")
+    page.fill("#session-pace", "0.05")
+    page.click("#start")
+    first = int(re.search(r"pid (\d+)", page.locator(".msg.info").inner_text())[1])
+    state = home / "sessions" / "gui2"
+    command = _argv(first)
+    wait_for(lambda: run_ctl(state, "--json", "status")[0] == 0, 60, "the control channel")
+    wait_for(lambda: _committed(state)["seq"] >= 20, 120, "twenty commits")
+    page.goto(f"{url}/operations/")
+    assert _section(page, state).locator("button.resume-session").count() == 0
+    _section(page, state).locator("button.stop").click()
+    wait_for(lambda: not pid_alive(first), 60, "the session to end")
+    stopped = _committed(state)
+
+    page.goto(f"{url}/operations/")
+    session = _section(page, state)
+    assert "stopped" in session.locator("h2").inner_text()
+    session.locator("button.resume-session").click()
+    resumed = page.locator(".msg.info").inner_text()
+    second = int(re.search(rf"resumed {state} \(pid (\d+)\)", resumed)[1])
+    assert second != first and pid_alive(second)
+    assert _argv(second) == command  # the same recorded command line
+    wait_for(lambda: run_ctl(state, "--json", "status")[0] == 0, 60, "the control channel")
+    wait_for(lambda: _committed(state)["seq"] > stopped["seq"], 120, "a commit after the resume")
+    starts = [
+        json.loads(x)
+        for x in (state / DECISIONS_FILE).read_text().splitlines()
+        if '"kind": "start"' in x
+    ]
+    assert len(starts) == 2 and starts[1]["load"]["seq"] >= stopped["seq"] > 0
+    assert _committed(state)["last_key"] > stopped["last_key"]  # on from where it stopped
+    page.goto(f"{url}/operations/")
+    session = _section(page, state)
+    assert "running" in session.locator("h2").inner_text()
+    assert f"pid {second}" in session.locator(".launched").inner_text()
+
+    # a second resume while it runs is refused
+    session.locator("button.stop").wait_for()
+    status = page.evaluate(
+        """async (state) => {
+            const token = document.cookie.match(/csrftoken=([^;]+)/)[1];
+            const r = await fetch('/operations/resume/', {method: 'POST',
+                headers: {'X-CSRFToken': token}, body: new URLSearchParams({state_dir: state})});
+            return (await r.text()).includes('is running (pid');
+        }""",
+        str(state),
+    )
+    assert status
+    session.locator("button.stop").click()
+    wait_for(lambda: not pid_alive(second), 60, "the session to end")
+
+    page.goto(f"{url}/audit/")
+    rows = [r.split("\t") for r in page.locator("#audit tr").all_inner_texts()[1:]]
+    mine = [(r[2], r[5]) for r in rows if r[3] == str(state)]
+    assert mine == [
+        ("session_stop", "ok"),
+        ("session_resume", "refused"),
+        ("session_resume", "ok"),
+        ("session_stop", "ok"),
+        ("session_start", "ok"),
     ]
     page.close()

@@ -166,6 +166,20 @@ def session_stop(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"outcome": detail})
 
 
+@operator_required
+@require_POST
+def session_resume(request: HttpRequest) -> JsonResponse:
+    """``{"state_dir": ..., "confirm": true}`` (a live session needs the confirmation)."""
+    body = _body(request)
+    try:
+        row = launch.resume(
+            request.user, str(body.get("state_dir") or ""), body.get("confirm") is True
+        )
+    except ConfigError as exc:
+        return _error(exc, 409)
+    return JsonResponse(session_doc(row))
+
+
 # -- compliance and audit ----------------------------------------------------------------------
 @require_GET
 def compliance_doc(request: HttpRequest) -> JsonResponse:

@@ -4,8 +4,9 @@ outlives a restart of the web process) on a new state directory under the first 
 state root, with ``--notify`` the control plane's notification file when there is one
 (`notifications`), and records it in `RuntimeState` (pid, command, who, when, log file).
 A stop is a SIGTERM to that recorded process, which the dry-run handles as Ctrl-C: it
-commits, closes its control channel and exits; a restart continues from its state. Both
-go to the `AuditLog` with the user."""
+commits, closes its control channel and exits; a resume runs the recorded command again on
+the same state directory, and the engine continues from its state. Each goes to the
+`AuditLog` with the user."""
 
 from __future__ import annotations
 
@@ -128,11 +129,7 @@ def start(user: Any, form: dict[str, Any]) -> RuntimeState:
     except ConfigError as exc:
         _audit(user, "session_start", name, args, AuditLog.REFUSED, str(exc))
         raise
-    from tradeforge.web.notifications import active_path
-
-    notify = active_path()
-    if notify is not None:
-        command.append(f"--notify={notify}")
+    command = with_notify(command)
     root.mkdir(parents=True, exist_ok=True)
     log_path = Path(settings.WEB_HOME) / LOG_DIR / f"{name}.log"
     pid = _spawn(command, log_path)
@@ -151,6 +148,40 @@ def start(user: Any, form: dict[str, Any]) -> RuntimeState:
         },
     )
     _audit(user, "session_start", str(state_dir), args, AuditLog.OK, f"pid {pid}")
+    return row
+
+
+def with_notify(command: list[str]) -> list[str]:
+    """``command`` given the control plane's notification file as it is now (``--notify``
+    added, or dropped once no chat or webhook is enabled)."""
+    from tradeforge.web.notifications import active_path
+
+    notify = active_path()
+    kept = [arg for arg in command if not arg.startswith("--notify=")]
+    return kept if notify is None else [*kept, f"--notify={notify}"]
+
+
+def resume(user: Any, state_dir: str, confirm: bool = False) -> RuntimeState:
+    """Relaunch the stopped session this control plane started at ``state_dir`` with its
+    recorded command (its ``--notify`` following the file as it is now): the engine continues
+    from its state. A live session needs ``confirm``. Audited either way."""
+    try:
+        row = RuntimeState.objects.filter(state_dir=state_dir).exclude(pid=None).first()
+        if row is None or not row.command:
+            raise ConfigError(f"{state_dir} was not started from the control plane")
+        if process_of(row) is not None:
+            raise ConfigError(f"the session at {state_dir} is running (pid {row.pid})")
+        if row.command[1] == "live" and not confirm:
+            raise ConfigError("resuming a live session needs the confirmation box ticked")
+    except ConfigError as exc:
+        _audit(user, "session_resume", state_dir, {}, AuditLog.REFUSED, str(exc))
+        raise
+    command = with_notify(row.command)
+    pid = _spawn(command, Path(row.log_path))
+    row.pid, row.command, row.running = pid, command, True
+    row.launched_by, row.launched = user.get_username(), timezone.now()
+    row.save()
+    _audit(user, "session_resume", state_dir, {}, AuditLog.OK, f"pid {pid}")
     return row
 
 

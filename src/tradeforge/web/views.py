@@ -433,6 +433,19 @@ def session_stop(request: HttpRequest) -> HttpResponse:
     return redirect("operations")
 
 
+@operator_required
+@require_POST
+def session_resume(request: HttpRequest) -> HttpResponse:
+    state_dir = request.POST.get("state_dir", "")
+    try:
+        row = launch.resume(request.user, state_dir, request.POST.get("confirm") == "on")
+    except ConfigError as exc:
+        messages.error(request, f"resume: {exc}")
+    else:
+        messages.info(request, f"resumed {row.state_dir} (pid {row.pid})")
+    return redirect("operations")
+
+
 def compliance_page(request: HttpRequest) -> HttpResponse:
     rows = sessions.refresh()
     events = compliance.events(rows)
