@@ -147,8 +147,9 @@ def session_command(request: HttpRequest) -> JsonResponse:
 @operator_required
 @require_POST
 def session_start(request: HttpRequest) -> JsonResponse:
-    """A new dry-run session (`launch.start`): ``name``, ``strategy``, ``params`` (list of
-    ``k=v``), ``symbol``, ``timeframe``, ``replay`` (``START:END``), ``pace``, ..."""
+    """A new session (`launch.start`): ``name``, ``strategy``, ``params`` (list of ``k=v``),
+    ``symbol``, ``timeframe``, ``replay`` (``START:END``), ``pace``, ...; or ``"mode": "live"``
+    with ``broker`` and its connection fields and ``"confirm": true``."""
     try:
         row = launch.start(request.user, _body(request))
     except TradeforgeError as exc:
