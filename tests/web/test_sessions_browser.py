@@ -22,6 +22,7 @@ import pytest
 
 from tests.live.control_support import run_ctl
 from tests.notify.fake_telegram import TOKEN, FakeTelegram
+from tests.notify.support import WebhookReceiver
 from tests.web.support import add_user, make_home, screenshot, wait_for, web_env, web_server
 from tradeforge.core.process import pid_alive
 from tradeforge.live.decisions import DECISIONS_FILE, wall_clock
@@ -315,14 +316,15 @@ def test_operator_stops_and_resumes_a_session(browser, setup):
     assert second != first and pid_alive(second)
     assert _argv(second) == command  # the same recorded command line
     wait_for(lambda: run_ctl(state, "--json", "status")[0] == 0, 60, "the control channel")
-    wait_for(lambda: _committed(state)["seq"] > stopped["seq"], 120, "a commit after the resume")
+    wait_for(
+        lambda: _committed(state)["last_key"] > stopped["last_key"], 120, "a bar after the resume"
+    )
     starts = [
         json.loads(x)
         for x in (state / DECISIONS_FILE).read_text().splitlines()
         if '"kind": "start"' in x
     ]
     assert len(starts) == 2 and starts[1]["load"]["seq"] >= stopped["seq"] > 0
-    assert _committed(state)["last_key"] > stopped["last_key"]  # on from where it stopped
     page.goto(f"{url}/operations/")
     session = _section(page, state)
     assert "running" in session.locator("h2").inner_text()
@@ -354,3 +356,78 @@ def test_operator_stops_and_resumes_a_session(browser, setup):
         ("session_start", "ok"),
     ]
     page.close()
+
+
+def _texts(receiver, path: str) -> list[str]:
+    return [m["text"] for p, body in list(receiver.bodies) if p == path for m in body["messages"]]
+
+
+def test_notification_change_reaches_a_running_session(browser, setup):
+    """A running dry-run started with the control plane's notification file: changing the
+    webhook's URL on the page hands the new settings to it (a ``notify_reload`` through its
+    control channel, journaled by the engine) and its messages go to the new URL from then
+    on — to a real HTTP receiver on 127.0.0.1."""
+    url, home, _telegram = setup
+    receiver = WebhookReceiver()
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    _login(page, url, "olga")
+    try:
+        page.goto(f"{url}/notifications/")
+        page.fill("#webhook-name", "ops-hook")
+        page.fill("#webhook-url", receiver.url("/before"))
+        for level in ("info", "warning", "critical"):
+            page.check(f"input.webhook-level-{level}")
+        page.click("#save-webhook")
+        assert "written to" in page.locator(".msg.info").inner_text()
+
+        page.goto(f"{url}/operations/")
+        page.fill("#session-name", "gui3")
+        page.select_option("#session-strategy", "sma_cross")
+        page.fill("#session-params", "fast=3, slow=12")
+        page.fill("#session-replay", "2024-01-01:2024-03-01")
+        page.fill("#session-pace", "0.1")
+        page.click("#start")
+        pid = int(re.search(r"pid (\d+)", page.locator(".msg.info").inner_text())[1])
+        state = home / "sessions" / "gui3"
+        wait_for(lambda: any("session started" in t for t in _texts(receiver, "/before")), 120,
+                 "the greeting at the first URL")  # fmt: skip
+        wait_for(lambda: run_ctl(state, "--json", "status")[0] == 0, 60, "the control channel")
+
+        # the new URL, handed to the running session
+        page.goto(f"{url}/notifications/?webhook=ops-hook")
+        page.fill("#webhook-url", receiver.url("/after"))
+        page.click("#save-webhook")
+        info = page.locator(".msg.info").inner_text()
+        assert re.search(rf"{state}: reloaded \(command \d+\)", info), info
+        wait_for(
+            lambda: any("notification settings reloaded" in t for t in _texts(receiver, "/after")),
+            120,
+            "the reload notice at the new URL",
+        )
+        # the session's later messages (its trades) go to the new URL only
+        wait_for(lambda: len(_texts(receiver, "/after")) >= 3, 120, "more messages")
+        before, after = _texts(receiver, "/before"), _texts(receiver, "/after")
+        assert not any("notification settings reloaded" in t for t in before)
+        assert not set(before) & set(after)
+        assert pid_alive(pid)
+
+        # the engine journaled the command and logged what it did
+        decisions = [json.loads(x) for x in (state / DECISIONS_FILE).read_text().splitlines()]
+        (reloaded,) = [d for d in decisions if d["kind"] == "notify_reloaded"]
+        # the webhook and the Telegram chat of the first test, when it ran before
+        assert re.match(
+            r"notification settings reloaded: [12] target\(s\), by ", reloaded["reason"]
+        )
+        applied = [d for d in decisions if d["kind"] == "command" and d.get("outcome")]
+        assert [(c["command"], c["outcome"]) for c in applied] == [("notify_reload", "applied")]
+
+        page.goto(f"{url}/audit/")
+        rows = [r.split("\t") for r in page.locator("#audit tr").all_inner_texts()[1:]]
+        (sent,) = [r for r in rows if r[2] == "notify_reload"]
+        assert sent[3] == str(state) and sent[5] == "ok" and "/after" not in sent[4]
+        page.goto(f"{url}/operations/")
+        _section(page, state).locator("button.stop").click()
+        wait_for(lambda: not pid_alive(pid), 60, "the session to end")
+    finally:
+        receiver.stop()
+        page.close()

@@ -73,6 +73,9 @@ class _AppliedAdmin(admin.ModelAdmin):
             notifications.apply()
         except ConfigError as exc:
             messages.error(request, f"not applied to the sessions' notification file: {exc}")
+            return
+        for line in notifications.reload_sessions(request.user):
+            messages.info(request, f"notifications: {line}")
 
     def save_model(self, request, obj, form, change) -> None:
         super().save_model(request, obj, form, change)

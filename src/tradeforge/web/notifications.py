@@ -1,9 +1,10 @@
 """The notification configuration edited in the control plane (`NotificationConfig` chats
-and `WebhookConfig` URLs), applied to the engine: the enabled rows are written, validated as the engine validates them
-(`tradeforge.notify.config.parse_notify_config`), to ``<data home>/web/notify.yaml``. Every
-session this control plane starts runs with ``--notify`` that file, so an edit takes effect
-when a session is next started (a running session keeps the settings it started with);
-sessions started by hand use it with ``--notify``."""
+and `WebhookConfig` URLs), applied to the engine: the enabled rows are written, validated as
+the engine validates them (`tradeforge.notify.config.parse_notify_config`), to
+``<data home>/web/notify.yaml``. Every session this control plane starts runs with
+``--notify`` that file, and an edit is handed at once to those running
+(`reload_sessions`: a ``notify_reload`` control command); sessions started by hand use the
+file with ``--notify`` and ``tradeforge ctl notify-reload``."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ import yaml
 from django.conf import settings
 
 from tradeforge.core.atomic import atomic_write_bytes
-from tradeforge.core.errors import ConfigError
+from tradeforge.core.config import read_config_file
+from tradeforge.core.errors import ConfigError, TradeforgeError
 from tradeforge.notify.config import parse_notify_config
 from tradeforge.notify.message import Level
-from tradeforge.web.models import NotificationConfig, WebhookConfig
+from tradeforge.web.models import NotificationConfig, RuntimeState, WebhookConfig
 
 NOTIFY_FILE = "notify.yaml"
 LEVELS = [level.value for level in Level]
@@ -85,6 +87,34 @@ def apply() -> Path | None:
     text = "# written by the tradeforge control plane; edit it there\n" + yaml.safe_dump(doc)
     atomic_write_bytes(path, text.encode("utf-8"))
     return path
+
+
+def reload_sessions(user: Any) -> list[str]:
+    """Hand the settings now in the file to every running session started here with it: a
+    ``notify_reload`` command through its control channel (validated by the engine with the
+    same loader, journaled, audited as ``user``). One line per session on what happened."""
+    from tradeforge.web.launch import process_of
+    from tradeforge.web.sessions import send
+
+    path = config_path()
+    doc = read_config_file(path, "notification config") if path.is_file() else {}
+    out = []
+    for row in RuntimeState.objects.exclude(pid=None).order_by("state_dir"):
+        if process_of(row) is None:
+            continue
+        if not any(arg.startswith("--notify=") for arg in row.command):
+            out.append(f"{row.state_dir}: started without notifications; they apply when resumed")
+            continue
+        try:
+            # audited by the file's name: webhook URLs may hold a secret
+            answer = send(
+                user, row.state_dir, "notify_reload", {"config": doc}, audited={"file": str(path)}
+            )
+        except TradeforgeError as exc:
+            out.append(f"{row.state_dir}: not reloaded: {exc}")
+        else:
+            out.append(f"{row.state_dir}: reloaded (command {answer.get('id', '?')})")
+    return out
 
 
 def active_path() -> Path | None:

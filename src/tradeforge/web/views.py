@@ -542,5 +542,6 @@ def _notifications_change(request: HttpRequest) -> HttpResponse:
     else:
         detail = f"written to {path}" if path else "nothing enabled: file removed"
         audit_entry(request, action, name, args, detail)
-        messages.info(request, f"notifications: {detail}")
+        running = notifications.reload_sessions(request.user)
+        messages.info(request, "; ".join([f"notifications: {detail}", *running]))
     return redirect("notifications")
