@@ -62,12 +62,7 @@ def load(n_backtests: int, n_trades: int, home: Path) -> int:
     spec = jobs.check_spec(SPEC)
     strategy = Strategy.objects.get(name="sma_cross")
     run = home / "run"
-    with open(os.devnull, "w") as null:
-        stdout, sys.stdout = sys.stdout, null
-        try:
-            run_job(spec, run, home)
-        finally:
-            sys.stdout = stdout
+    run_job(spec, run, home)
     fields = {"spec": spec, "strategy": strategy, "symbols": "EURUSD", "timeframe": "H1"}
     first = Backtest.objects.create(status=Backtest.DONE, run_dir=str(run), **fields)
     template = import_run(first, run)
