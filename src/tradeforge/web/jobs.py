@@ -13,6 +13,7 @@ import shutil
 import socket
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -316,9 +317,14 @@ def recover() -> list[int]:
     return requeued
 
 
-def run_worker(concurrency: int | None = None, recover_every_s: float = 5.0) -> None:
-    """The worker process: recover lost jobs, then consume the queue with ``concurrency``
-    threads (each job's backtest runs in its own child process). Returns on SIGTERM/SIGINT."""
+def run_worker(
+    concurrency: int | None = None,
+    recover_every_s: float = 5.0,
+    on_ready: Callable[[int], None] | None = None,
+) -> None:
+    """The worker process: recover lost jobs, warm the fork server the jobs' processes come
+    from, tell ``on_ready(slots)``, then consume the queue with ``concurrency`` threads.
+    Returns on SIGTERM/SIGINT."""
     from tradeforge.web import tasks  # registers the task with the consumer
     from tradeforge.web.queue import huey
 
@@ -337,6 +343,11 @@ def run_worker(concurrency: int | None = None, recover_every_s: float = 5.0) -> 
                 close_old_connections()
 
     threading.Thread(target=recover_loop, name="recover", daemon=True).start()
+    from tradeforge.web.runjob import warm_fork_server
+
+    warm_fork_server()
+    if on_ready is not None:
+        on_ready(workers)
     consumer = huey.create_consumer(workers=workers, worker_type="thread", periodic=False)
     try:
         consumer.run()

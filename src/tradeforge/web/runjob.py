@@ -80,6 +80,14 @@ def _fork_server() -> Any:
         return _context
 
 
+def warm_fork_server() -> None:
+    """Start this worker process's fork server and return once it has warmed up (a no-op
+    process forked through it), so the first job does not wait for it."""
+    proc = _fork_server().Process(target=os.getpid, name="fork server check", daemon=True)
+    proc.start()
+    proc.join()
+
+
 def start_job(
     spec_path: Path, out: Path, home: Path, stderr_path: Path
 ) -> tuple[BaseProcess, Connection]:
