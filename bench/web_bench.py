@@ -9,7 +9,8 @@
    < 300 ms each.
 2. The queue: 20 small backtests submitted at once, run by one worker with one slot (serial)
    and by two workers with one slot each (``tradeforge web worker --concurrency 1``, Redis
-   queue); wall time from the submit to the last one done. Goal: about half.
+   queue), started and ready first (``boot_s``, reported apart: a worker is a long-running
+   service); wall time from the submit to the last one done. Goal: about half.
 
 Results go to ``bench/results/web.json``. Needs PostgreSQL on 127.0.0.1:5432 (trust, the
 database ``test`` to connect to) and Redis on 127.0.0.1:6379, as the tests do.
@@ -62,12 +63,7 @@ def load(n_backtests: int, n_trades: int, home: Path) -> int:
     spec = jobs.check_spec(SPEC)
     strategy = Strategy.objects.get(name="sma_cross")
     run = home / "run"
-    with open(os.devnull, "w") as null:
-        stdout, sys.stdout = sys.stdout, null
-        try:
-            run_job(spec, run, home)
-        finally:
-            sys.stdout = stdout
+    run_job(spec, run, home)
     fields = {"spec": spec, "strategy": strategy, "symbols": "EURUSD", "timeframe": "H1"}
     first = Backtest.objects.create(status=Backtest.DONE, run_dir=str(run), **fields)
     template = import_run(first, run)
@@ -140,23 +136,40 @@ def page_times(detail_pk: int, repeats: int) -> dict:
     return out
 
 
+def _ready(proc: subprocess.Popen) -> None:
+    """Until the worker says it is ready (its fork server warmed up)."""
+    for line in proc.stderr:
+        if "worker ready" in line:
+            return
+    raise AssertionError(f"the worker ended before it was ready (exit {proc.wait()})")
+
+
 def queue_times(env: dict[str, str], n_jobs: int) -> dict:
+    """Serial (one worker, one slot) and parallel (two workers, one slot each): the workers
+    start first (``boot_s``: until each says it is ready), then the jobs are submitted and
+    ``wall_s`` runs from the submit to the last one done."""
     from tradeforge.web import jobs
     from tradeforge.web.models import Backtest
 
     out = {}
     for label, workers in (("serial_1_worker", 1), ("parallel_2_workers", 2)):
-        ids = [jobs.submit(SPEC).pk for _ in range(n_jobs)]
         t0 = time.perf_counter()
         procs = [
             subprocess.Popen(
                 [str(TRADEFORGE), "web", "worker", "--concurrency", "1"],
                 env=env,
                 stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
             )
             for _ in range(workers)
         ]
         try:
+            for p in procs:
+                _ready(p)
+            boot = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            ids = [jobs.submit(SPEC).pk for _ in range(n_jobs)]
             while Backtest.objects.filter(pk__in=ids).exclude(status__in=Backtest.FINISHED):
                 time.sleep(0.2)
             wall = time.perf_counter() - t0
@@ -164,10 +177,16 @@ def queue_times(env: dict[str, str], n_jobs: int) -> dict:
             for p in procs:
                 p.terminate()
             for p in procs:
-                p.wait(60)
+                p.communicate(timeout=60)
         failed = Backtest.objects.filter(pk__in=ids).exclude(status=Backtest.DONE).count()
         assert failed == 0, f"{failed} backtests did not finish"
-        out[label] = {"jobs": n_jobs, "workers": workers, "wall_s": round(wall, 2)}
+        out[label] = {
+            "jobs": n_jobs,
+            "workers": workers,
+            "boot_s": round(boot, 2),
+            "wall_s": round(wall, 2),
+            "load_average": os.getloadavg()[0],
+        }
     out["speedup"] = round(
         out["serial_1_worker"]["wall_s"] / out["parallel_2_workers"]["wall_s"], 2
     )

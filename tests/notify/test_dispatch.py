@@ -228,3 +228,29 @@ def test_the_webhook_drops_a_refused_batch():
         rx.stop()
     assert reports[0]["error"].endswith("HTTP 404 Not Found")
     assert "secret-path" not in str(reports)  # webhook URLs often embed a secret
+
+
+def test_reroute_sends_later_messages_to_the_new_channels_only():
+    """Messages submitted before `reroute` reach the old URL, every later one the new URL;
+    the old target still delivers what it held, and the counters stay whole."""
+    hook = WebhookReceiver()
+    try:
+        old = WebhookNotifier({Level.INFO: [hook.url("/old")]}, label=LABEL)
+        new = WebhookNotifier({Level.INFO: [hook.url("/new")]}, label=LABEL)
+        d = Dispatcher([old]).start()
+        first, second = _info(5), _info(7, start=5)
+        for msg in first:
+            d.submit(msg)
+        d.reroute([new])
+        for msg in second:
+            d.submit(msg)
+        wait_until(lambda: d.stats.delivered == 12)
+        stats = d.close()
+    finally:
+        hook.stop()
+    got = {
+        path: [m["text"] for p, body in hook.bodies if p == path for m in body["messages"]]
+        for path in ("/old", "/new")
+    }
+    assert got == {"/old": [m.text for m in first], "/new": [m.text for m in second]}
+    assert stats.routed == stats.delivered == 12 and stats.undelivered == 0

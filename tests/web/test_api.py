@@ -124,13 +124,18 @@ def scenario(env: dict[str, str]) -> None:
         assert status == 400 and "nope" in doc["error"]
         status, doc = call(f"{api}/sessions/stop/", olga, {"state_dir": "/nowhere"})
         assert status == 409 and "not started from the control plane" in doc["error"]
+        status, doc = call(f"{api}/sessions/resume/", olga, {"state_dir": "/nowhere"})
+        assert status == 409 and "not started from the control plane" in doc["error"]
 
         # everything above is in the compliance events (the audit trail), with the user, and
         # a session's divergence alerts from its decision log, as the monitor appends them
         divergence = monitor_records(Path(env["TRADEFORGE_WEB_STATE_DIRS"]) / "s9")
         status, doc = call(f"{api}/compliance/", victor)
         alerts = [e for e in doc["events"] if e["category"] == "divergence"]
-        assert [(e["time"], e["kind"], e["subject"], e["detail"]) for e in alerts] == divergence
+        assert [
+            (e["market_time"], e["kind"], e["subject"], e["detail"]) for e in alerts
+        ] == divergence
+        assert all(e["recorded"] > e["market_time"] for e in alerts)  # written now, not in 2024
         audit = [
             (e["kind"], e["user"], e["detail"].split(":")[0])
             for e in doc["events"]
@@ -143,6 +148,7 @@ def scenario(env: dict[str, str]) -> None:
             ("pause", "olga", "refused"),
             ("session_start", "olga", "refused"),
             ("session_stop", "olga", "refused"),
+            ("session_resume", "olga", "refused"),
         ]
 
         # the global limit: 2 workers x 2 threads, at most one backtest running at once

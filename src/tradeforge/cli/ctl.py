@@ -15,7 +15,8 @@ from tradeforge.cli.common import console, console_err, expand_user
 from tradeforge.core.errors import ConfigError
 
 app = typer.Typer(
-    help="Control a running dry-run/live session (pause, blackouts, closes, kill, reload)."
+    help="Control a running dry-run/live session (pause, blackouts, closes, kill, reload, "
+    "notify-reload)."
 )
 blackout = typer.Typer(help="Blackout windows: no new entries inside them.")
 app.add_typer(blackout, name="blackout")
@@ -254,6 +255,29 @@ def reload(
     if reimport:
         args["reimport"] = True
     _send(ctx, "reload", args, wait)
+
+
+@app.command("notify-reload")
+def notify_reload(
+    ctx: typer.Context,
+    file: Annotated[
+        Path,
+        typer.Option(
+            "--file", help="The new notification config (as --notify).", callback=expand_user
+        ),
+    ],
+    wait: WaitOpt = False,
+) -> None:
+    """New notification settings for a session started with --notify, without a restart:
+    the file is validated as --notify validates it (here and again by the engine), and from
+    the next event on the messages go to its chats and URLs with its levels, mutes and
+    alert thresholds. Changes to telegram.commands or the monitor settings need a restart."""
+    from tradeforge.core.config import read_config_file
+    from tradeforge.notify.config import parse_notify_config
+
+    doc = read_config_file(file, "notification config")
+    parse_notify_config(doc, str(file))
+    _send(ctx, "notify_reload", {"config": doc}, wait)
 
 
 @app.command("kill")

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from tradeforge.cli.common import HomeOption, expand_user
+from tradeforge.cli.common import HomeOption, console_err, expand_user
 from tradeforge.core.errors import ConfigError
 
 ROLES = ("viewer", "operator", "admin")
@@ -73,7 +73,10 @@ def worker_command(
     _setup(_home(ctx))
     from tradeforge.web.jobs import run_worker
 
-    run_worker(concurrency)
+    def ready(slots: int) -> None:  # on stderr: stdout is the server's when it started us
+        console_err.print(f"worker ready ({slots} slot(s))", highlight=False)
+
+    run_worker(concurrency, on_ready=ready)
 
 
 @app.command("user")

@@ -28,13 +28,15 @@ from tradeforge.live.sizing import RiskSizer
 class Desk:
     """What the instances of one session share (in memory; rebuilt on every start):
     ``contexts`` by instance name (sorted), the last quote of each symbol, the account's
-    guards, and each instance's window setting (None: derived from the strategy's warm-up,
-    which a ``reload`` derives again)."""
+    guards, each instance's window setting (None: derived from the strategy's warm-up,
+    which a ``reload`` derives again), and the session's notifier when it runs with one
+    (`tradeforge.notify.session.SessionNotifier`, which a ``notify_reload`` reconfigures)."""
 
     limits: RiskLimits = field(default_factory=RiskLimits)
     contexts: dict[str, EngineContext] = field(default_factory=dict)
     quotes: dict[str, Tick] = field(default_factory=dict)
     windows: dict[str, int | None] = field(default_factory=dict)
+    notifier: Any = None
 
     def first_on(self, symbol: str) -> EngineContext:
         """The first instance (by name) trading ``symbol``."""

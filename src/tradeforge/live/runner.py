@@ -248,7 +248,7 @@ def dry_run_session(
         engine = build_dry_run(
             state_dir, spec, echo, accept_state_loss=accept_state_loss, progress=progress
         )
-        with observed(engine, observer):
+        with observed(engine, observer), sigterm_interrupts():  # a stop from the web: Ctrl-C
             run_engine(engine)
         yield engine
 

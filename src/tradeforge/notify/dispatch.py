@@ -17,6 +17,9 @@ paces each target and each channel, and retries.
   and reported through ``report`` (the session writes them to its decisions log).
 * ``tasks`` run in the same loop for the dispatcher's life (the Telegram commands' long
   poll): started with it, cancelled first when it closes.
+* `Dispatcher.reroute` swaps the channels while it runs (new notification settings): the
+  messages submitted after it go to the new channels' targets; what the old targets already
+  hold is still delivered, and their channels close with the dispatcher.
 """
 
 from __future__ import annotations
@@ -96,6 +99,13 @@ class _Target:
         return self.channel.notifier.describe(self.target)
 
 
+@dataclass(frozen=True)
+class _Reroute:
+    """An inbound item: route the messages after it to ``channels``."""
+
+    channels: tuple[Notifier, ...]
+
+
 class Dispatcher:
     """Delivers messages to ``channels`` from a background thread (see the module doc)."""
 
@@ -113,7 +123,8 @@ class Dispatcher:
         self.queue_size = queue_size
         self.report = report
         self.backoff = backoff
-        self._inbox: queue.Queue[Message | Producer] = queue.Queue(maxsize=queue_size)
+        self._inbox: queue.Queue[Message | Producer | _Reroute] = queue.Queue(maxsize=queue_size)
+        self._late_reroute: _Reroute | None = None  # one that found the inbound queue full
         self._stats = DispatchStats()
         self._lock = threading.Lock()
         self._closed = False
@@ -153,6 +164,22 @@ class Dispatcher:
                 loop.call_soon_threadsafe(self._wake.set)
         return True
 
+    def reroute(self, channels: Sequence[Notifier]) -> None:
+        """Send the messages submitted from now on to ``channels`` (never waits; in order
+        with `submit`, or with the next batch routed if the inbound queue is full)."""
+        item = _Reroute(tuple(channels))
+        with self._lock:
+            if self._closed:
+                return
+            try:
+                self._inbox.put_nowait(item)
+            except queue.Full:
+                self._late_reroute = item
+        loop = self._loop
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has ended
+                loop.call_soon_threadsafe(self._wake.set)
+
     @property
     def stats(self) -> DispatchStats:
         """A snapshot of the counters."""
@@ -181,21 +208,12 @@ class Dispatcher:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
-        chans = [_Channel(n) for n in self.channels]
-        self._targets: list[_Target] = []
-        self._routes: dict[Level, list[_Target]] = {level: [] for level in Level}
-        by_key: dict[tuple[int, str], _Target] = {}
-        for ch in chans:
-            for level, targets in ch.notifier.routes().items():
-                for target in targets:
-                    key = (id(ch), target)
-                    if key not in by_key:
-                        by_key[key] = _Target(ch, target)
-                        self._targets.append(by_key[key])
-                    self._routes[Level(level)].append(by_key[key])
+        self._chans: list[_Channel] = []
+        self._targets: list[_Target] = []  # every target routed to, the retired ones too
+        self._senders: list[asyncio.Task] = []
+        self._opening: list[asyncio.Task] = []
+        self._install(self.channels)
         self._ready.set()
-        opening = [asyncio.create_task(self._open(ch)) for ch in chans]
-        senders = [asyncio.create_task(self._sender(t)) for t in self._targets]
         pump = asyncio.create_task(self._pump())
         jobs = [asyncio.create_task(self._job(task)) for task in self.tasks]
         await self._stop.wait()
@@ -207,18 +225,36 @@ class Dispatcher:
         for t in self._targets:
             t.wake.set()
         left = max(0.0, self._deadline - time.monotonic())
-        if senders:
-            _, late = await asyncio.wait(senders, timeout=left)
+        if self._senders:
+            _, late = await asyncio.wait(self._senders, timeout=left)
             for task in late:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
-        for task in (pump, *opening):
+        for task in (pump, *self._opening):
             task.cancel()
-        await asyncio.gather(pump, *opening, return_exceptions=True)
+        await asyncio.gather(pump, *self._opening, return_exceptions=True)
         self._stats.undelivered += sum(len(t.outbox) + t.in_flight for t in self._targets)
-        for ch in chans:
+        for ch in self._chans:
             with contextlib.suppress(Exception):  # connections of a server that is gone
                 await asyncio.wait_for(ch.notifier.close(), 2.0)
+
+    def _install(self, channels: Sequence[Notifier]) -> None:
+        """Route every level to ``channels``' targets from now on (in the loop): their
+        senders start and their channels open; the previous targets finish what they hold."""
+        chans = [_Channel(n) for n in channels]
+        self._routes: dict[Level, list[_Target]] = {level: [] for level in Level}
+        by_key: dict[tuple[int, str], _Target] = {}
+        for ch in chans:
+            for level, targets in ch.notifier.routes().items():
+                for target in targets:
+                    key = (id(ch), target)
+                    if key not in by_key:
+                        by_key[key] = _Target(ch, target)
+                        self._targets.append(by_key[key])
+                        self._senders.append(asyncio.create_task(self._sender(by_key[key])))
+                    self._routes[Level(level)].append(by_key[key])
+        self._chans += chans
+        self._opening += [asyncio.create_task(self._open(ch)) for ch in chans]
 
     async def _open(self, ch: _Channel) -> None:
         try:
@@ -263,7 +299,7 @@ class Dispatcher:
         """Route everything in the inbound queue (and tell every target of new queue drops)."""
         drops = self._stats.dropped_queue
         if drops > self._queue_drops_told:
-            for t in self._targets:
+            for t in {id(t): t for ts in self._routes.values() for t in ts}.values():
                 t.unreported += drops - self._queue_drops_told
                 t.wake.set()
             self._queue_drops_told = drops
@@ -271,7 +307,13 @@ class Dispatcher:
             try:
                 item = self._inbox.get_nowait()
             except queue.Empty:
+                late, self._late_reroute = self._late_reroute, None
+                if late is not None:
+                    self._install(late.channels)
                 return
+            if isinstance(item, _Reroute):
+                self._install(item.channels)
+                continue
             if isinstance(item, Message):
                 self._route(item)
                 continue

@@ -196,6 +196,7 @@ CONTROL_LEVELS = {
     "disabled": Level.WARNING,
     "resumed": Level.INFO,
     "enabled": Level.INFO,
+    "notify_reloaded": Level.INFO,
 }
 
 

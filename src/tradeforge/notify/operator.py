@@ -31,8 +31,7 @@ from typing import Any
 
 from tradeforge.core.errors import ConfigError, StateError
 from tradeforge.live.control.client import ControlClient
-from tradeforge.live.control.server import wall_clock
-from tradeforge.live.decisions import decision
+from tradeforge.live.decisions import decision, wall_clock
 from tradeforge.notify.commands import Request, help_text, parse, positions_text, status_text
 from tradeforge.notify.config import CommandSettings
 from tradeforge.notify.telegram import make_bot, retry_seconds

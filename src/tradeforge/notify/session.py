@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from tradeforge.core.errors import StateError
+from tradeforge.core.errors import ConfigError, StateError
 from tradeforge.live.decisions import append_decisions, decision
 from tradeforge.live.model import EngineState
 from tradeforge.notify import events
@@ -67,6 +67,7 @@ class SessionNotifier:
         self.fmts: dict[str, events.Formats] = {}  # each instance's, by name
         self.operator: TelegramOperator | None = None
         self.monitors: list[DivergenceMonitor] = []  # one per instance
+        self.label = ""  # the session's label, unless the config names one
         self._trades_seq = -1  # the last commit whose closed trades were notified
         self._guards: set[tuple[str, int | None]] = set()  # (guard, day) already told
 
@@ -74,11 +75,12 @@ class SessionNotifier:
     def attach(self, engine: Engine) -> Callable[[Decision], None]:
         """Start delivering for ``engine``; returns the per-decision callback."""
         cfg = engine.cfg
-        label = self.config.label or ", ".join(
+        self.label = ", ".join(
             f"{name} {c.symbol} {c.cfg.timeframe}" for name, c in engine.contexts.items()
         )
-        channels = self.config.channels(label)
+        channels = self.config.channels(self.config.label or self.label)
         self.engine = engine
+        engine.desk.notifier = self  # a notify_reload command reaches us there
         self.fmts = {name: events.Formats.of(c.inst) for name, c in engine.contexts.items()}
         self.fmt = events.Formats.of(engine.inst)
         risk = self.config.risk
@@ -107,6 +109,31 @@ class SessionNotifier:
                 monitor.attach(engine)
                 self.monitors.append(monitor)
         return self.on_decision
+
+    def check_reload(self, config: NotifyConfig) -> None:
+        """Refuse (`ConfigError`) settings a running session cannot take: a missing secret,
+        and changed Telegram commands or divergence monitor (they keep theirs until a
+        restart)."""
+        config.check_secrets()
+        if config.commands() != self.config.commands():
+            raise ConfigError("notify reload refused: telegram.commands changes need a restart")
+        if config.monitor != self.config.monitor:
+            raise ConfigError("notify reload refused: monitor settings changes need a restart")
+
+    def reload(self, config: NotifyConfig) -> str:
+        """New settings while the session runs (the engine's thread; never waits): the
+        messages from now on go to the new chats and URLs with their levels, mutes, label
+        and alert thresholds; what the old channels hold is still delivered. The delivery
+        limits (queue size, retries) stay as they started. Returns what it did, in words."""
+        assert self.dispatcher is not None and self.risk is not None
+        self.check_reload(config)
+        self.config, self.muted = config, set(config.mute)
+        self.risk.daily_thresholds = sorted(config.risk.daily_loss_pct)
+        self.risk.fractions = sorted(config.risk.drawdown_guard_fraction)
+        channels = config.channels(config.label or self.label)
+        self.dispatcher.reroute(channels)
+        targets = sorted({t for ch in channels for ts in ch.routes().values() for t in ts})
+        return f"notification settings reloaded: {len(targets)} target(s)"
 
     @property
     def monitor(self) -> DivergenceMonitor | None:

@@ -4,12 +4,14 @@ and the operations page that drives running sessions through their control chann
 
 * `settings` — everything from the environment (embedded SQLite default, or PostgreSQL + Redis);
 * `models` — Strategy, ParameterSet, Backtest, Report, BreakdownRow, Trade, RuntimeState,
-  AuditLog, ApiToken, NotificationConfig;
+  AuditLog, ApiToken, NotificationConfig, WebhookConfig;
 * `jobs` — the backtest manager (submit, cancel, the worker, recovery); `queue` / `tasks` — Huey;
-  `runjob` — the child process of one backtest; `importer` — run folder → rows;
-* `sessions` — state directories and control commands; `launch` — dry-runs started and
-  stopped here; `compliance` — guard states, breaches, divergence alerts and the audit trail;
-  `notifications` — the chats written to the notify file launched sessions run with;
+  `runjob` — the process of one backtest, forked from a fork server `warm` has loaded;
+  `importer` — run folder → rows;
+* `sessions` — state directories and control commands; `launch` — dry-run and live sessions
+  started, stopped and resumed here; `compliance` — guard states, breaches, divergence alerts
+  and the audit trail (market time and wall time apart); `notifications` — the chats and
+  webhooks written to the notify file launched sessions run with and handed to them running;
   `research` — result folders;
 * `views` / `urls` / `auth` — pages and roles; `api` / `tokens` — the JSON API and its bearer
   tokens; `server` — waitress + the local worker.

@@ -65,17 +65,17 @@ class ApiTokenAdmin(admin.ModelAdmin):
     readonly_fields = ("digest", "created", "last_used")
 
 
-@admin.register(models.NotificationConfig)
-class NotificationConfigAdmin(admin.ModelAdmin):
+class _AppliedAdmin(admin.ModelAdmin):
     """Every change is applied to the notification file at once (`notifications.apply`)."""
-
-    list_display = ("name", "chat_id", "levels", "enabled", "updated")
 
     def _apply(self, request) -> None:
         try:
             notifications.apply()
         except ConfigError as exc:
             messages.error(request, f"not applied to the sessions' notification file: {exc}")
+            return
+        for line in notifications.reload_sessions(request.user):
+            messages.info(request, f"notifications: {line}")
 
     def save_model(self, request, obj, form, change) -> None:
         super().save_model(request, obj, form, change)
@@ -84,3 +84,13 @@ class NotificationConfigAdmin(admin.ModelAdmin):
     def delete_model(self, request, obj) -> None:
         super().delete_model(request, obj)
         self._apply(request)
+
+
+@admin.register(models.NotificationConfig)
+class NotificationConfigAdmin(_AppliedAdmin):
+    list_display = ("name", "chat_id", "levels", "enabled", "updated")
+
+
+@admin.register(models.WebhookConfig)
+class WebhookConfigAdmin(_AppliedAdmin):
+    list_display = ("name", "url", "levels", "enabled", "updated")

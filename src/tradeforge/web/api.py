@@ -147,8 +147,9 @@ def session_command(request: HttpRequest) -> JsonResponse:
 @operator_required
 @require_POST
 def session_start(request: HttpRequest) -> JsonResponse:
-    """A new dry-run session (`launch.start`): ``name``, ``strategy``, ``params`` (list of
-    ``k=v``), ``symbol``, ``timeframe``, ``replay`` (``START:END``), ``pace``, ..."""
+    """A new session (`launch.start`): ``name``, ``strategy``, ``params`` (list of ``k=v``),
+    ``symbol``, ``timeframe``, ``replay`` (``START:END``), ``pace``, ...; or ``"mode": "live"``
+    with ``broker`` and its connection fields and ``"confirm": true``."""
     try:
         row = launch.start(request.user, _body(request))
     except TradeforgeError as exc:
@@ -164,6 +165,20 @@ def session_stop(request: HttpRequest) -> JsonResponse:
     except ConfigError as exc:
         return _error(exc, 409)
     return JsonResponse({"outcome": detail})
+
+
+@operator_required
+@require_POST
+def session_resume(request: HttpRequest) -> JsonResponse:
+    """``{"state_dir": ..., "confirm": true}`` (a live session needs the confirmation)."""
+    body = _body(request)
+    try:
+        row = launch.resume(
+            request.user, str(body.get("state_dir") or ""), body.get("confirm") is True
+        )
+    except ConfigError as exc:
+        return _error(exc, 409)
+    return JsonResponse(session_doc(row))
 
 
 # -- compliance and audit ----------------------------------------------------------------------

@@ -1,12 +1,16 @@
 """The compliance view: each session's guard state (halted or trading, the drawdown guard's
 equity peak, the day's opening balance, per strategy too), its limit breaches (entries the
 risk guards refused, kill switches) and divergence alerts (the divergence monitor's records)
-from its ``decisions.jsonl``, and the control plane's audit trail — as one time-ordered list
-of events, exportable as CSV."""
+from its ``decisions.jsonl``, and the control plane's audit trail — as one list of events,
+exportable as CSV. Each event has two times, kept apart: ``market_time``, the engine's time of
+the event (a replay's bar time; none for an audit entry), and ``recorded``, the wall-clock
+time it was written (a decision line's ``recorded``, an audit entry's time); the list is in
+recorded order."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +21,7 @@ from tradeforge.web.models import AuditLog, RuntimeState
 BREACHES = ("guard", "kill")
 DIVERGENCE = ("divergence", "divergence_cleared", "monitor_error")
 CATEGORY = {**dict.fromkeys(BREACHES, "limit breach"), **dict.fromkeys(DIVERGENCE, "divergence")}
-COLUMNS = ["time", "category", "source", "kind", "subject", "detail", "user"]
+COLUMNS = ["market_time", "recorded", "category", "source", "kind", "subject", "detail", "user"]
 
 
 def guard_states(rows: list[RuntimeState]) -> list[dict[str, Any]]:
@@ -71,7 +75,8 @@ def session_events(state_dir: str) -> list[dict[str, Any]]:
             subject = d.get("guard") or d.get("check") or d.get("strategy") or ""
             out.append(
                 {
-                    "time": d.get("time") or "",
+                    "market_time": d.get("time") or "",
+                    "recorded": d.get("recorded") or "",  # absent from older logs
                     "category": CATEGORY[kind],
                     "source": state_dir,
                     "kind": kind,
@@ -86,7 +91,8 @@ def session_events(state_dir: str) -> list[dict[str, Any]]:
 def audit_events() -> list[dict[str, Any]]:
     return [
         {
-            "time": e.time.isoformat(),
+            "market_time": "",
+            "recorded": wall_time(e.time),
             "category": "audit",
             "source": "control plane",
             "kind": e.action,
@@ -98,8 +104,15 @@ def audit_events() -> list[dict[str, Any]]:
     ]
 
 
+def wall_time(when: datetime) -> str:
+    """An audit time in the decision log's ``recorded`` form (UTC, milliseconds), so the
+    two sort together as text."""
+    return when.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
 def events(rows: list[RuntimeState]) -> list[dict[str, Any]]:
-    """Every session's breaches and alerts and the audit trail, oldest first (times are UTC
-    ISO 8601, so they sort as text)."""
+    """Every session's breaches and alerts and the audit trail, oldest recorded first, then
+    by market time (both UTC ISO 8601, so they sort as text; a decision from a log older
+    than the ``recorded`` stamp has none and comes first)."""
     found = [e for row in rows for e in session_events(row.state_dir)] + audit_events()
-    return sorted(found, key=lambda e: (e["time"], e["source"], e["kind"]))
+    return sorted(found, key=lambda e: (e["recorded"], e["market_time"], e["source"], e["kind"]))

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import shutil
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -188,30 +185,12 @@ def _finish(backtest_id: int, status: str, **fields: Any) -> None:
     )
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    """Linux: the child gets SIGKILL when the worker thread that started it dies, so a
-    killed worker leaves no orphan writing into a folder a new attempt is about to use."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
-def _read_lines(stream: Any, out: queue.Queue) -> None:
-    for line in stream:
-        out.put(line)
-    out.put(None)
-
-
-def _stop(proc: subprocess.Popen) -> None:
+def _stop(proc: Any) -> None:
     proc.terminate()
-    try:
-        proc.wait(KILL_GRACE_S)
-    except subprocess.TimeoutExpired:
+    proc.join(KILL_GRACE_S)
+    if proc.exitcode is None:
         proc.kill()
-        proc.wait()
+        proc.join()
 
 
 def _error_text(messages: list[dict], stderr_path: Path, code: int) -> str:
@@ -250,35 +229,18 @@ def _run(backtest_id: int) -> None:
     work.mkdir()
     spec_path, stderr_path, out = work / "spec.json", work / "stderr.txt", work / "run"
     spec_path.write_text(json.dumps(backtest.spec), encoding="utf-8")
-    with open(stderr_path, "wb") as err:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tradeforge.web.runjob",
-                str(spec_path),
-                str(out),
-                str(settings.HOME),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=err,
-            text=True,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
-        )
-    lines: queue.Queue = queue.Queue()
-    threading.Thread(target=_read_lines, args=(proc.stdout, lines), daemon=True).start()
+    from tradeforge.web.runjob import start_job
+
+    proc, conn = start_job(spec_path, out, Path(settings.HOME), stderr_path)
     messages: list[dict] = []
     cancelled = False
     while True:
-        try:
-            line = lines.get(timeout=HEARTBEAT_S)
-        except queue.Empty:
-            line = ""
-        if line is None:
-            break
         update: dict[str, Any] = {"heartbeat": timezone.now()}
-        if line.strip():
-            msg = json.loads(line)
+        if conn.poll(HEARTBEAT_S):
+            try:
+                msg = conn.recv()
+            except EOFError:  # the job process has ended
+                break
             messages.append(msg)
             if "progress" in msg:
                 update.update(progress=float(msg["progress"]), stage=str(msg["stage"]))
@@ -287,7 +249,9 @@ def _run(backtest_id: int) -> None:
             cancelled = True
             _stop(proc)
             break
-    code = proc.wait()
+    conn.close()
+    proc.join()
+    code = proc.exitcode
     if cancelled:
         shutil.rmtree(work, ignore_errors=True)
         _finish(backtest_id, Backtest.CANCELLED, stage="cancelled while running")
@@ -353,9 +317,14 @@ def recover() -> list[int]:
     return requeued
 
 
-def run_worker(concurrency: int | None = None, recover_every_s: float = 5.0) -> None:
-    """The worker process: recover lost jobs, then consume the queue with ``concurrency``
-    threads (each job's backtest runs in its own child process). Returns on SIGTERM/SIGINT."""
+def run_worker(
+    concurrency: int | None = None,
+    recover_every_s: float = 5.0,
+    on_ready: Callable[[int], None] | None = None,
+) -> None:
+    """The worker process: recover lost jobs, warm the fork server the jobs' processes come
+    from, tell ``on_ready(slots)``, then consume the queue with ``concurrency`` threads.
+    Returns on SIGTERM/SIGINT."""
     from tradeforge.web import tasks  # registers the task with the consumer
     from tradeforge.web.queue import huey
 
@@ -374,6 +343,11 @@ def run_worker(concurrency: int | None = None, recover_every_s: float = 5.0) -> 
                 close_old_connections()
 
     threading.Thread(target=recover_loop, name="recover", daemon=True).start()
+    from tradeforge.web.runjob import warm_fork_server
+
+    warm_fork_server()
+    if on_ready is not None:
+        on_ready(workers)
     consumer = huey.create_consumer(workers=workers, worker_type="thread", periodic=False)
     try:
         consumer.run()

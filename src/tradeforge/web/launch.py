@@ -1,11 +1,14 @@
-"""Dry-run sessions started and stopped from the control plane. A start runs the
-``tradeforge dry-run`` console script as a detached child (a session of its own, so it
-outlives a restart of the web process) on a new state directory under the first configured
-state root, with ``--notify`` the control plane's notification file when there is one
+"""Dry-run and live sessions started, stopped and resumed from the control plane. A start
+runs the ``tradeforge dry-run`` or ``tradeforge live`` console script (cTrader or MT5, with
+the options that command takes; its credentials come from the web process's environment or
+from secret files the form names, never from the form or the database) as a detached child
+(a session of its own, so it outlives a restart of the web process) on a new state
+directory under the first configured state root, with ``--notify`` the control plane's notification file when there is one
 (`notifications`), and records it in `RuntimeState` (pid, command, who, when, log file).
-A stop is a SIGTERM to that recorded process, which the dry-run handles as Ctrl-C: it
-commits, closes its control channel and exits; a restart continues from its state. Both
-go to the `AuditLog` with the user."""
+A stop is a SIGTERM to that recorded process, which a session handles as Ctrl-C: it
+commits, closes its control channel and exits; a resume runs the recorded command again on
+the same state directory, and the engine continues from its state. Each goes to the
+`AuditLog` with the user."""
 
 from __future__ import annotations
 
@@ -26,17 +29,46 @@ from tradeforge.core.process import pid_alive
 from tradeforge.web.models import AuditLog, RuntimeState
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 LOG_DIR = "session-logs"
-#: optional form fields passed on as they are (the dry-run validates them: a bad value ends it
-#: at once, with its one-line error at the end of the session's log)
+MODES = ("dry-run", "live")
+#: optional form fields passed on as they are (the session validates them: a bad value ends
+#: it at once, with its one-line error at the end of the session's log)
 OPTIONS = {
-    "commission": "--commission",
     "sizing": "--sizing",
     "max_daily_loss": "--max-daily-loss",
     "max_drawdown": "--max-drawdown",
     "max_positions": "--max-positions",
     "max_spread": "--max-spread",
 }
+DRY_RUN_OPTIONS = {"commission": "--commission"}
+#: a live session's broker connection fields: names of things (a host, an account, files, an
+#: environment variable), never a secret — the credentials are read by the session from the
+#: web process's environment or from the files named here, as ``tradeforge live`` reads them
+BROKER_OPTIONS = {
+    "ctrader": {
+        "host": "--host",
+        "account_id": "--account-id",
+        "ca_file": "--ca-file",
+        "token_file": "--token-file",
+        "broker_symbol": "--broker-symbol",
+    },
+    "mt5": {
+        "login": "--login",
+        "server": "--server",
+        "password_env": "--password-env",
+        "password_file": "--password-file",
+        "terminal_path": "--terminal-path",
+        "broker_symbol": "--broker-symbol",
+        "magic": "--magic",
+    },
+}
+#: every field a start form may have (only these are audited: nothing else is kept)
+FIELDS = {
+    "name", "mode", "strategy", "params", "symbol", "timeframe", "replay", "pace", "broker",
+    "health", "confirm", *OPTIONS, *DRY_RUN_OPTIONS,
+    *(field for options in BROKER_OPTIONS.values() for field in options),
+}  # fmt: skip
 
 
 def tradeforge_script() -> str:
@@ -44,43 +76,84 @@ def tradeforge_script() -> str:
     return str(Path(sys.executable).with_name("tradeforge"))
 
 
-def session_command(form: dict[str, Any], state_dir: Path) -> list[str]:
-    """The ``tradeforge dry-run`` command line of a start form; `ConfigError` naming a bad
-    field (the strategy and its parameters are checked here, before anything starts)."""
+def _text(form: dict[str, Any], field: str) -> str:
+    return str(form.get(field) or "").strip()
+
+
+def _strategy_args(form: dict[str, Any]) -> list[str]:
+    """``--strategy``, ``-p`` and ``--symbol/--timeframe`` of a start form, checked here
+    (strategy and parameters), before anything starts."""
     from tradeforge.strategy.registry import create_strategy, parse_params
 
-    strategy = str(form.get("strategy") or "").strip()
-    symbol = str(form.get("symbol") or "").strip().upper()
-    timeframe = str(form.get("timeframe") or "").strip().upper()
-    replay = str(form.get("replay") or "").strip()
+    strategy = _text(form, "strategy")
+    symbol, timeframe = _text(form, "symbol").upper(), _text(form, "timeframe").upper()
     if not strategy:
         raise ConfigError("a session needs a strategy")
     if not symbol or not timeframe:
         raise ConfigError("a session needs a symbol and a timeframe")
-    if not replay:
-        raise ConfigError("a session needs a replay range START:END, e.g. 2024-01-01:2024-03-01")
     raw = form.get("params") or []
     lines = raw if isinstance(raw, list) else str(raw).replace(",", "\n").splitlines()
     lines = [str(x).strip() for x in lines if str(x).strip()]
     create_strategy(strategy, parse_params(lines))
+    params = [x for p in lines for x in ("-p", p)]
+    return [f"--strategy={strategy}", *params, f"--symbol={symbol}", f"--timeframe={timeframe}"]
+
+
+def _options(form: dict[str, Any], options: dict[str, str]) -> list[str]:
+    return [
+        f"{option}={_text(form, field)}" for field, option in options.items() if _text(form, field)
+    ]
+
+
+def confirmed(form: dict[str, Any]) -> bool:
+    """The confirmation box of a form (``on``) or ``true`` in a JSON body."""
+    return form.get("confirm") in ("on", True)
+
+
+def session_command(form: dict[str, Any], state_dir: Path) -> list[str]:
+    """The ``tradeforge dry-run`` or ``tradeforge live`` command line of a start form
+    (``mode``); `ConfigError` naming a bad field. Free text goes in ``--option=value`` form,
+    so a value cannot pose as another option."""
+    mode = _text(form, "mode") or "dry-run"
+    if mode not in MODES:
+        raise ConfigError(f"unknown session mode {mode!r}; modes: {', '.join(MODES)}")
+    if mode == "live":
+        return _live_command(form, state_dir)
+    strategy = _strategy_args(form)
+    replay = _text(form, "replay")
+    if not replay:
+        raise ConfigError("a session needs a replay range START:END, e.g. 2024-01-01:2024-03-01")
     try:
         pace = float(form.get("pace") or 0)
     except (TypeError, ValueError):
         raise ConfigError(f"pace must be a number of seconds, got {form.get('pace')!r}") from None
     if not pace >= 0:
         raise ConfigError(f"pace must be >= 0 seconds, got {pace:g}")
-    params = [x for p in lines for x in ("-p", p)]
-    # free text goes in ``--option=value`` form: a value cannot pose as another option
-    command = [
-        tradeforge_script(), "dry-run", f"--state={state_dir}", f"--strategy={strategy}",
-        *params, f"--symbol={symbol}", f"--timeframe={timeframe}", f"--replay={replay}",
+    return [
+        tradeforge_script(), "dry-run", f"--state={state_dir}", *strategy, f"--replay={replay}",
         f"--pace={pace:g}", f"--home={settings.HOME}",
+        *_options(form, OPTIONS), *_options(form, DRY_RUN_OPTIONS),
     ]  # fmt: skip
-    for field, option in OPTIONS.items():
-        value = str(form.get(field) or "").strip()
-        if value:
-            command.append(f"{option}={value}")
-    return command
+
+
+def _live_command(form: dict[str, Any], state_dir: Path) -> list[str]:
+    broker = _text(form, "broker")
+    if broker not in BROKER_OPTIONS:
+        raise ConfigError(f"unknown broker {broker!r}; brokers: {', '.join(BROKER_OPTIONS)}")
+    if not confirmed(form):
+        raise ConfigError("a live session trades real orders: tick the confirmation box")
+    password_env = _text(form, "password_env")
+    if password_env and not _ENV_NAME.match(password_env):
+        raise ConfigError(
+            "password variable: the NAME of an environment variable of the web process "
+            "(letters, digits, '_'), never the password itself"
+        )
+    health = [f"--health={rule}" for rule in _text(form, "health").replace(",", " ").split()]
+    return [
+        tradeforge_script(), "live", f"--state={state_dir}", f"--broker={broker}",
+        *_strategy_args(form), *_options(form, BROKER_OPTIONS[broker]), *health,
+        *_options(form, OPTIONS),
+    ]  # fmt: skip
 
 
 def _audit(user: Any, action: str, target: str, args: dict, outcome: str, detail: str) -> None:
@@ -112,9 +185,10 @@ def _spawn(command: list[str], log_path: Path) -> int:
 
 
 def start(user: Any, form: dict[str, Any]) -> RuntimeState:
-    """Start a new dry-run session named ``form["name"]`` as ``user``; audited either way."""
-    name = str(form.get("name") or "").strip()
-    args = {k: form.get(k) for k in sorted(form) if k != "csrfmiddlewaretoken"}
+    """Start a new dry-run or live session named ``form["name"]`` as ``user``; audited
+    either way (the form's known fields only)."""
+    name = _text(form, "name")
+    args = {k: form[k] for k in sorted(form) if k in FIELDS}
     try:
         if not _NAME.match(name):
             raise ConfigError(
@@ -128,19 +202,15 @@ def start(user: Any, form: dict[str, Any]) -> RuntimeState:
     except ConfigError as exc:
         _audit(user, "session_start", name, args, AuditLog.REFUSED, str(exc))
         raise
-    from tradeforge.web.notifications import active_path
-
-    notify = active_path()
-    if notify is not None:
-        command.append(f"--notify={notify}")
+    command = with_notify(command)
     root.mkdir(parents=True, exist_ok=True)
     log_path = Path(settings.WEB_HOME) / LOG_DIR / f"{name}.log"
     pid = _spawn(command, log_path)
     row, _ = RuntimeState.objects.update_or_create(
         state_dir=str(state_dir),
         defaults={
-            "mode": "dry-run",
-            "symbol": str(form.get("symbol") or "").strip().upper(),
+            "mode": command[1],
+            "symbol": _text(form, "symbol").upper(),
             "pid": pid,
             "launched_by": user.get_username(),
             "launched": timezone.now(),
@@ -151,6 +221,40 @@ def start(user: Any, form: dict[str, Any]) -> RuntimeState:
         },
     )
     _audit(user, "session_start", str(state_dir), args, AuditLog.OK, f"pid {pid}")
+    return row
+
+
+def with_notify(command: list[str]) -> list[str]:
+    """``command`` given the control plane's notification file as it is now (``--notify``
+    added, or dropped once no chat or webhook is enabled)."""
+    from tradeforge.web.notifications import active_path
+
+    notify = active_path()
+    kept = [arg for arg in command if not arg.startswith("--notify=")]
+    return kept if notify is None else [*kept, f"--notify={notify}"]
+
+
+def resume(user: Any, state_dir: str, confirm: bool = False) -> RuntimeState:
+    """Relaunch the stopped session this control plane started at ``state_dir`` with its
+    recorded command (its ``--notify`` following the file as it is now): the engine continues
+    from its state. A live session needs ``confirm``. Audited either way."""
+    try:
+        row = RuntimeState.objects.filter(state_dir=state_dir).exclude(pid=None).first()
+        if row is None or not row.command:
+            raise ConfigError(f"{state_dir} was not started from the control plane")
+        if process_of(row) is not None:
+            raise ConfigError(f"the session at {state_dir} is running (pid {row.pid})")
+        if row.command[1] == "live" and not confirm:
+            raise ConfigError("resuming a live session needs the confirmation box ticked")
+    except ConfigError as exc:
+        _audit(user, "session_resume", state_dir, {}, AuditLog.REFUSED, str(exc))
+        raise
+    command = with_notify(row.command)
+    pid = _spawn(command, Path(row.log_path))
+    row.pid, row.command, row.running = pid, command, True
+    row.launched_by, row.launched = user.get_username(), timezone.now()
+    row.save()
+    _audit(user, "session_resume", state_dir, {}, AuditLog.OK, f"pid {pid}")
     return row
 
 

@@ -229,3 +229,17 @@ class NotificationConfig(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class WebhookConfig(models.Model):
+    """A webhook URL and the levels it receives, edited beside the Telegram chats and
+    written to the same notification config file (its ``[webhook]`` table)."""
+
+    name = models.CharField(max_length=100, unique=True)
+    url = models.CharField(max_length=1000)
+    levels = models.JSONField(default=list)
+    enabled = models.BooleanField(default=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.name

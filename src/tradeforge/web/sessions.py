@@ -104,18 +104,42 @@ def known_session(state_dir: str) -> Path:
 
 
 def send_command(user: Any, state_dir: str, action: str, args: dict[str, Any]) -> dict:
-    """Send ``action`` to the session at ``state_dir`` as ``user``; audit it either way.
-    Returns the engine's acknowledgement; a refusal raises `ConfigError` (its reason)."""
-    from tradeforge.live.control import ControlClient
+    """Send ``action`` (one of `ACTIONS`) to the session at ``state_dir`` as ``user``; audit
+    it either way. Returns the engine's acknowledgement; a refusal raises `ConfigError`."""
 
-    entry = AuditLog(
-        user=user, username=user.get_username(), action=action, target=state_dir, args=args
-    )
-    try:
+    def checked() -> None:
         if action not in ACTIONS:
             raise ConfigError(f"unknown action {action!r}")
         if ACTIONS[action] and args.get("confirm") is not True:
             raise ConfigError(f"{action.replace('_', '-')} needs the confirmation box ticked")
+
+    return send(user, state_dir, action, args, checked)
+
+
+def send(
+    user: Any,
+    state_dir: str,
+    action: str,
+    args: dict[str, Any],
+    check: Any = None,
+    audited: dict[str, Any] | None = None,
+) -> dict:
+    """Send control command ``action`` (after ``check()``, which may refuse) to the session at
+    ``state_dir`` as ``user``; audited either way, with ``audited`` standing for ``args`` when
+    given (the control plane's own commands, such as `notifications.reload_sessions`, come
+    here directly)."""
+    from tradeforge.live.control import ControlClient
+
+    entry = AuditLog(
+        user=user,
+        username=user.get_username(),
+        action=action,
+        target=state_dir,
+        args=args if audited is None else audited,
+    )
+    try:
+        if check is not None:
+            check()
         path = known_session(state_dir)
         client_info = {"user": f"web:{user.get_username()}", "pid": os.getpid()}
         with ControlClient(path, timeout=10.0) as client:

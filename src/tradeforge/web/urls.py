@@ -34,6 +34,7 @@ urlpatterns = [
     path("operations/command/", views.operations_command, name="operations_command"),
     path("operations/start/", views.session_start, name="session_start"),
     path("operations/stop/", views.session_stop, name="session_stop"),
+    path("operations/resume/", views.session_resume, name="session_resume"),
     path("compliance/", views.compliance_page, name="compliance"),
     path("notifications/", views.notifications_page, name="notifications"),
     path("audit/", views.audit, name="audit"),
@@ -44,6 +45,7 @@ urlpatterns = [
     path("api/sessions/command/", api.session_command, name="api_session_command"),
     path("api/sessions/start/", api.session_start, name="api_session_start"),
     path("api/sessions/stop/", api.session_stop, name="api_session_stop"),
+    path("api/sessions/resume/", api.session_resume, name="api_session_resume"),
     path("api/compliance/", api.compliance_doc, name="api_compliance"),
 ]
 if settings.EMBEDDED:

@@ -24,7 +24,13 @@ from tradeforge.core.errors import ConfigError, TradeforgeError
 from tradeforge.notify.config import TOKEN_ENV
 from tradeforge.web import compliance, jobs, launch, notifications, research, sessions
 from tradeforge.web.auth import operator_required
-from tradeforge.web.models import AuditLog, Backtest, NotificationConfig, Strategy
+from tradeforge.web.models import (
+    AuditLog,
+    Backtest,
+    NotificationConfig,
+    Strategy,
+    WebhookConfig,
+)
 
 #: the list's sort keys (``?sort=-sharpe``): column → database field
 SORTS = {
@@ -427,6 +433,19 @@ def session_stop(request: HttpRequest) -> HttpResponse:
     return redirect("operations")
 
 
+@operator_required
+@require_POST
+def session_resume(request: HttpRequest) -> HttpResponse:
+    state_dir = request.POST.get("state_dir", "")
+    try:
+        row = launch.resume(request.user, state_dir, request.POST.get("confirm") == "on")
+    except ConfigError as exc:
+        messages.error(request, f"resume: {exc}")
+    else:
+        messages.info(request, f"resumed {row.state_dir} (pid {row.pid})")
+    return redirect("operations")
+
+
 def compliance_page(request: HttpRequest) -> HttpResponse:
     rows = sessions.refresh()
     events = compliance.events(rows)
@@ -444,17 +463,49 @@ def compliance_page(request: HttpRequest) -> HttpResponse:
 
 
 def notifications_page(request: HttpRequest) -> HttpResponse:
-    """The chats and their levels; operators add, change and remove them, and every change
-    is written at once to the file sessions started here read (`notifications.apply`)."""
+    """The chats and webhooks and their levels; operators add, change and remove them, and
+    every change is written at once to the file sessions started here read
+    (`notifications.apply`). ``?webhook=NAME`` fills the webhook form with that one."""
     if request.method == "POST":
         return _notifications_change(request)
+    hook = WebhookConfig.objects.filter(name=request.GET.get("webhook") or "").first()
+    form = {"name": hook.name, "url": hook.url, "levels": hook.levels} if hook else {}
+    return _notifications_render(request, form)
+
+
+def _notifications_render(request: HttpRequest, webhook_form: dict[str, Any]) -> HttpResponse:
     return render(
         request,
         "web/notifications.html",
         {
             "rows": NotificationConfig.objects.order_by("name"),
+            "hooks": WebhookConfig.objects.order_by("name"),
+            "webhook_form": webhook_form,
             "levels": notifications.LEVELS,
             "path": notifications.active_path(),
+        },
+    )
+
+
+def _save_chat(name: str, data: Any) -> None:
+    NotificationConfig.objects.update_or_create(
+        name=name,
+        defaults={
+            "chat_id": (data.get("chat_id") or "").strip(),
+            "levels": data.getlist("levels"),
+            "token_env": (data.get("token_env") or "").strip() or TOKEN_ENV,
+            "enabled": data.get("enabled") == "on",
+        },
+    )
+
+
+def _save_webhook(name: str, data: Any) -> None:
+    WebhookConfig.objects.update_or_create(
+        name=name,
+        defaults={
+            "url": (data.get("url") or "").strip(),
+            "levels": data.getlist("levels"),
+            "enabled": data.get("enabled") == "on",
         },
     )
 
@@ -462,32 +513,35 @@ def notifications_page(request: HttpRequest) -> HttpResponse:
 @operator_required
 def _notifications_change(request: HttpRequest) -> HttpResponse:
     data = request.POST
+    webhook = data.get("kind") == "webhook"
+    model, save, noun = (
+        (WebhookConfig, _save_webhook, "webhook")
+        if webhook
+        else (NotificationConfig, _save_chat, "chat")
+    )
     name = (data.get("name") or "").strip()
     delete = data.get("delete") == "on"
-    action = "notification_delete" if delete else "notification_set"
-    args = {"chat_id": data.get("chat_id", ""), "levels": data.getlist("levels")}
+    action = f"{'webhook' if webhook else 'notification'}_{'delete' if delete else 'set'}"
+    target = "url" if webhook else "chat_id"
+    args = {target: data.get(target, ""), "levels": data.getlist("levels")}
     try:
         with transaction.atomic():  # a change the file cannot take is rolled back
             if not name:
-                raise ConfigError("a chat needs a name")
+                raise ConfigError(f"a {noun} needs a name")
             if delete:
-                NotificationConfig.objects.filter(name=name).delete()
+                model.objects.filter(name=name).delete()
             else:
-                NotificationConfig.objects.update_or_create(
-                    name=name,
-                    defaults={
-                        "chat_id": (data.get("chat_id") or "").strip(),
-                        "levels": data.getlist("levels"),
-                        "token_env": (data.get("token_env") or "").strip() or TOKEN_ENV,
-                        "enabled": data.get("enabled") == "on",
-                    },
-                )
+                save(name, data)
             path = notifications.apply()
     except ConfigError as exc:
         audit_entry(request, action, name, args, str(exc), AuditLog.REFUSED)
         messages.error(request, f"notifications: {exc}")
+        if webhook and not delete:  # the form again, holding what was typed, to correct it
+            form = {"name": name, "url": data.get("url", ""), "levels": data.getlist("levels")}
+            return _notifications_render(request, form)
     else:
-        detail = f"written to {path}" if path else "no chat enabled: file removed"
+        detail = f"written to {path}" if path else "nothing enabled: file removed"
         audit_entry(request, action, name, args, detail)
-        messages.info(request, f"notifications: {detail}")
+        running = notifications.reload_sessions(request.user)
+        messages.info(request, "; ".join([f"notifications: {detail}", *running]))
     return redirect("notifications")

@@ -224,6 +224,19 @@ def _reload(ctx, new, cmd, now, decisions, trades) -> str:
     return text
 
 
+def _notify_reload(ctx, new, cmd, now, decisions, trades) -> str:
+    """The notification settings checked on arrival, handed to the session's notifier: the
+    messages from this commit on go to the new channels and levels."""
+    from tradeforge.notify.config import parse_notify_config
+
+    notifier = ctx.desk.notifier
+    if notifier is None:  # a replay after a restart without --notify
+        raise ConfigError("notify reload: this session runs without notifications")
+    text = notifier.reload(parse_notify_config(cmd.args["config"], "notify reload"))
+    decisions.append(decision(now, "notify_reloaded", f"{text}, by {_by(cmd)}"))
+    return text
+
+
 def strategy_class(state_dir: Path, name: str, book: StrategyState, code: Json) -> type:
     """The class of code version ``code`` of instance ``name``, from the state's archive."""
     from tradeforge.strategy.code import CodeVersion, archived_class
@@ -246,6 +259,7 @@ STEPS: dict[str, Step] = {
     "close_all": _close_all,
     "kill": _kill,
     "reload": _reload,
+    "notify_reload": _notify_reload,
 }
 
 

@@ -8,7 +8,8 @@ A strategy named by a command is one instance of the session (by its name in the
 file; the registered strategy's name for a session of one). ``reload`` is validated in full
 here — new code imported, the strategy built with the new parameters, its features resolved
 and its warm-up fitted into a window — so a reload that would fail is refused and changes
-nothing.
+nothing. ``notify_reload`` carries a whole notification config document, validated by the
+notification config loader; the document itself is journaled, so a replay applies the same.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ COMMANDS = (
     "close_all",
     "kill",
     "reload",
+    "notify_reload",
 )
 #: Requests that only read (answered at once, nothing journaled).
 QUERIES = ("status", "wait")
@@ -248,6 +250,23 @@ def _reload(args: Json, state: EngineState, ctx: EngineContext) -> Json:
     return out
 
 
+def _notify_reload(args: Json, ctx: EngineContext) -> Json:
+    """New notification settings (a config document, as ``--notify`` files hold), validated
+    as a ``--notify`` file is; refused when the session runs without notifications or when
+    they change what a running session cannot (`SessionNotifier.check_reload`)."""
+    from tradeforge.notify.config import parse_notify_config
+
+    notifier = ctx.desk.notifier
+    if notifier is None:
+        raise ConfigError(
+            "notify reload refused: this session runs without notifications "
+            "(restart it with --notify FILE)"
+        )
+    doc = _arg(args, "config", dict, required=True)
+    notifier.check_reload(parse_notify_config(doc, "notify reload"))
+    return {"config": doc}
+
+
 def _confirmed(args: Json, name: str) -> None:
     if args.get("confirm") is not True:
         raise ConfigError(f"{name} needs confirmation (--yes)")
@@ -276,6 +295,8 @@ def check(name: str, args: Any, state: EngineState, ctx: EngineContext) -> Json:
         return _close(args, state, ctx)
     if name == "reload":
         return _reload(args, state, ctx)
+    if name == "notify_reload":
+        return _notify_reload(args, ctx)
     _confirmed(args, name.replace("_", "-"))
     if name == "close_all":
         return {"strategy": strategy_of(args, state)}

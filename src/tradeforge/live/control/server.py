@@ -25,14 +25,19 @@ import socketserver
 import struct
 import tempfile
 import threading
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tradeforge.core.errors import ConfigError, StateError, TradeforgeError
 from tradeforge.live.control.commands import COMMANDS, check
 from tradeforge.live.control.status import control_status
-from tradeforge.live.decisions import DECISIONS_FILE, append_decisions, decision, iso
+from tradeforge.live.decisions import (
+    DECISIONS_FILE,
+    append_decisions,
+    decision,
+    iso,
+    wall_clock,
+)
 from tradeforge.live.model import EngineState, Json
 from tradeforge.live.persist import state_io
 from tradeforge.live.summary import engine_summary
@@ -45,11 +50,6 @@ TOKEN_FILE = "control.token"
 MAX_REQUEST = 1 << 20  # bytes in one request line (a calendar import fits)
 MAX_WAIT = 600.0  # seconds a ``wait`` may block
 MAX_SOCKET_PATH = 100  # sun_path holds 104 (macOS) or 108 (Linux) bytes with its NUL
-
-
-def wall_clock() -> str:
-    """Now, for audit fields only (never for trading decisions)."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def peer_of(conn: socket.socket) -> Json:
