@@ -26,7 +26,8 @@ alerts when a limit is crossed.
 * **Kernels.** Before its first comparison the monitor has a child process compile the
   shadow's Numba kernels into the on-disk cache (`tradeforge.notify.warm`; a cold compile
   holds the GIL for long stretches), waiting for it on its own thread while the engine
-  trades; ``monitor_warming`` and ``monitor_ready`` records tell when.
+  trades (the recorded bars are stored meanwhile, so a crash during the compile still
+  resumes from them); ``monitor_warming`` and ``monitor_ready`` records tell when.
 * **Alerts.** A check that starts failing is an alert (warning) through the notifier and a
   ``divergence`` record in ``decisions.jsonl``; one that passes again a
   ``divergence_cleared``; the session's end adds a last comparison (``monitor_summary``).
@@ -288,6 +289,7 @@ class DivergenceMonitor:
     # -- the monitor's thread --------------------------------------------------------------------
     def _run(self) -> None:
         while not self._warm_done(wait=False):  # the engine trades meanwhile
+            self._refresh()  # and its bars are stored meanwhile: a restart resumes from them
             if self._stop.wait(0.1):
                 return
         while not self._stop.is_set():
