@@ -332,6 +332,16 @@ def _paper_session(
         health_interval=health_interval, **connection,
     )  # fmt: skip
     trades = trades_frame(state)
+    _print_instances(engine)
+    console.print(
+        f"[bold]paper[/] session of {len(engine.contexts)} strategies on the {feed} feed: "
+        f"{len(trades)} closed trade(s), P&L {trades['pnl'].sum():,.2f}, balance "
+        f"{engine.broker.account().balance:,.2f}; state in {state}"
+    )
+
+
+def _print_instances(engine: Any) -> None:
+    """One line per instance of a session: its closed trades and realised P&L."""
     for name, book in engine.current.strategies.items():
         ident = book.identity
         console.print(
@@ -339,11 +349,6 @@ def _paper_session(
             f"{book.stats.trades} closed trade(s), P&L {book.stats.realized:,.2f}",
             highlight=False,
         )
-    console.print(
-        f"[bold]paper[/] session of {len(engine.contexts)} strategies on the {feed} feed: "
-        f"{len(trades)} closed trade(s), P&L {trades['pnl'].sum():,.2f}, balance "
-        f"{engine.broker.account().balance:,.2f}; state in {state}"
-    )
 
 
 def _session_only(given: dict[str, Any], kw: dict[str, Any], options: list[Any]) -> None:
@@ -384,13 +389,7 @@ def _dry_run_session(
         own = strategy_trades(state)
         for name, frame in own.items():
             write_trades_csv(frame, Path(state) / f"trades-{name}.csv")
-    for name, book in engine.current.strategies.items():
-        ident = book.identity
-        console.print(
-            f"  {name} ({ident.strategy} {ident.symbol} {ident.timeframe}): "
-            f"{book.stats.trades} closed trade(s), P&L {book.stats.realized:,.2f}",
-            highlight=False,
-        )
+    _print_instances(engine)
     console.print(
         f"[bold]dry-run[/] session of {len(engine.contexts)} strategies: {len(trades)} closed "
         f"trade(s), P&L {trades['pnl'].sum():,.2f}, balance "

@@ -88,6 +88,19 @@ def instances(
     return out
 
 
+def session_paper_broker(state_dir: Path, session: Session) -> PaperBroker:
+    """The paper account of a dry-run session: one account for all its instances, with the
+    first instance's capital, execution and leverage."""
+    first = session.first
+    assert first.live is not None
+    return PaperBroker(
+        state_dir / PAPER_FILE,
+        initial_balance=first.initial_capital,
+        execution=first.execution,
+        leverage=first.live.leverage,
+    )
+
+
 def _replay_feeds(
     session: Session, progress: Callable[[int, int], None] | None = None
 ) -> dict[str, Feed]:
@@ -133,14 +146,7 @@ def build_session_dry_run(
     if new:  # stored only once it is known to run: a restart reuses it as it is
         ensure_dir(state_dir)
         write_document(state_dir / SESSION_FILE, session.to_dict())
-    first = session.first
-    assert first.live is not None
-    broker = PaperBroker(
-        state_dir / PAPER_FILE,
-        initial_balance=first.initial_capital,
-        execution=first.execution,
-        leverage=first.live.leverage,
-    )
+    broker = session_paper_broker(state_dir, session)
     return Engine.session(
         instances(session, feeds),
         broker,
@@ -283,14 +289,7 @@ def run_paper_session(
         try:
             if new:
                 write_document(state_dir / SESSION_FILE, session.to_dict())
-            first = session.first
-            assert first.live is not None
-            paper = PaperBroker(
-                state_dir / PAPER_FILE,
-                initial_balance=first.initial_capital,
-                execution=first.execution,
-                leverage=first.live.leverage,
-            )
+            paper = session_paper_broker(state_dir, session)
             watched = monitor.watch_broker(paper)
             monitor.link_source = getattr(source, "link", None)  # the feed's connection
             engine = _live_fed(

@@ -10,13 +10,11 @@ once (the health monitor's `CTraderBroker.link` only reads the client's counters
 
 from __future__ import annotations
 
-import logging
 import queue
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -28,9 +26,8 @@ from tradeforge.ctrader.client import RECONNECTED
 from tradeforge.ctrader.messages import SPOT_EVENT
 from tradeforge.data.sources.ctrader import bars_frame
 from tradeforge.live.brokers.ctrader import MS_NS, CTraderBroker
-from tradeforge.live.feeds import Bar, SessionKey, Tick, resume_after
+from tradeforge.live.feeds import Bar, SessionKey, SessionOrder, Tick, resume_after
 
-log = logging.getLogger(__name__)
 NS_MIN = 60 * 1_000_000_000
 
 
@@ -316,7 +313,7 @@ class CTraderSessionFeed(_Reconnecting):
     def events(self, after: SessionKey | None = None) -> Iterator[Tick | Bar]:
         for symbol, feed in self.feeds.items():
             feed.start(resume_after(after, symbol))
-        last = after
+        order = SessionOrder(after, "cTrader")
         while True:
             self._settle_reconnection()
             try:
@@ -329,19 +326,7 @@ class CTraderSessionFeed(_Reconnecting):
                 batch += feed.close_through(now)
             batch += self._by_id[spot.symbolId].spot_events(spot)
             batch.sort(key=lambda e: (*e.key, e.symbol))
-            for event in batch:
-                key = (*event.key, event.symbol)
-                if after is not None and key <= after:
-                    continue  # played before the restart
-                if last is not None and key <= last:
-                    if isinstance(event, Bar):  # the engine would take it for a duplicate
-                        log.warning("cTrader %s bar at %s came after later events; skipped",
-                                    event.symbol, pd.Timestamp(event.time, tz="UTC"))  # fmt: skip
-                        continue
-                    event = replace(event, time=last[0] + 1)
-                    key = (*event.key, event.symbol)
-                last = key
-                yield event
+            yield from order.deliver(batch)
 
 
 __all__ = ["CTraderFeed", "CTraderSessionFeed"]

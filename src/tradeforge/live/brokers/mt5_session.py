@@ -8,20 +8,14 @@ reads every symbol's new ticks and last closed bar in turn, then sorts the batch
 
 from __future__ import annotations
 
-import logging
 import time as _time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import replace
 from typing import Any
-
-import pandas as pd
 
 from tradeforge.core.timeframes import Timeframe
 from tradeforge.data.sources.mt5_terminal import MT5Terminal
 from tradeforge.live.brokers.mt5 import MT5Feed
-from tradeforge.live.feeds import Bar, Event, SessionKey, Tick
-
-log = logging.getLogger(__name__)
+from tradeforge.live.feeds import Event, SessionKey, SessionOrder, Tick
 
 
 class MT5SessionFeed:
@@ -89,26 +83,14 @@ class MT5SessionFeed:
     def events(self, after: SessionKey | None = None) -> Iterator[Event]:
         for feed in self.feeds.values():
             feed.start()
-        last = after
+        order = SessionOrder(after, "MT5")
         polls = 0
         while self.max_polls is None or polls < self.max_polls:
             polls += 1
             self.mt5.probe()
             batch = self.read()
             self._reconnected()
-            for event in batch:
-                key = (*event.key, event.symbol)
-                if after is not None and key <= after:
-                    continue  # played before the restart
-                if last is not None and key <= last:
-                    if isinstance(event, Bar):  # the engine would take it for a duplicate
-                        log.warning("MT5 %s bar at %s came after later events; skipped",
-                                    event.symbol, pd.Timestamp(event.time, tz="UTC"))  # fmt: skip
-                        continue
-                    event = replace(event, time=last[0] + 1)
-                    key = (*event.key, event.symbol)
-                last = key
-                yield event
+            yield from order.deliver(batch)
             self.sleep(self.poll)
 
 
