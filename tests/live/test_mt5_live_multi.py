@@ -161,6 +161,32 @@ def test_a_two_symbol_mt5_session_sigkilled_with_a_position_open_resumes_without
     check_against_the_terminal(state, orders, store)
 
 
+def test_an_entry_the_terminal_took_just_before_a_crash_is_adopted_on_the_restart(
+    tmp_path: Path,
+) -> None:
+    """The session dies right after the terminal answered its 2nd entry, before its commit
+    (the stand-in kills its own process there): the state does not hold that position. On
+    the restart the reconciliation leaves it (it bears our client id) for the redo of its
+    bar, which adopts it whatever the guards say (the stale-data guard has no quote of the
+    symbol yet); nothing is closed as an orphan and every order is one journal trade."""
+    argv, env, state, orders, store = setup(tmp_path)
+    crash = subprocess.run(argv, env={**env, "FAKE_MT5_CRASH_AT_ENTRY": "2"},
+                           capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert crash.returncode == -signal.SIGKILL, crash.stderr[-3000:]
+    (in_flight,) = [r["comment"] for r in entries(orders)][1:]
+    assert in_flight in {p.comment for p in server(store)["open_positions"].values()}
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    log = decisions(state)
+    left = [d for d in log if d["kind"] == "reconcile" and "left for the redo" in d["reason"]]
+    assert [d["order"] for d in left] == [in_flight]
+    adopted = [d for d in log if d["kind"] == "reconcile" and "adopted" in d["reason"]]
+    assert [d["order"] for d in adopted] == [in_flight]
+    assert not [d for d in log if d["kind"] == "reconcile" and "unknown" in d["reason"]]
+    assert not [r for r in sent(orders) if str(r.get("comment", "")).startswith("orphan")]
+    check_against_the_terminal(state, orders, store)
+
+
 def test_the_divergence_monitor_resumes_from_the_sessions_history_after_a_sigkill(
     tmp_path: Path,
 ) -> None:

@@ -37,6 +37,11 @@ class Desk:
     quotes: dict[str, Tick] = field(default_factory=dict)
     windows: dict[str, int | None] = field(default_factory=dict)
     notifier: Any = None
+    #: broker positions under this engine's client ids that the state does not hold, found by
+    #: the start-up reconciliation of a live broker: client id -> (ticket, symbol). An entry
+    #: sent just before a crash, whose commit was lost: the redo of its event adopts it; one
+    #: still here after its symbol's first bar is an orphan (`settle_in_doubt`)
+    in_doubt: dict[str, tuple[int, str]] = field(default_factory=dict)
 
     def first_on(self, symbol: str) -> EngineContext:
         """The first instance (by name) trading ``symbol``."""

@@ -52,7 +52,7 @@ from tradeforge.live.kill import kill
 from tradeforge.live.market import observe
 from tradeforge.live.model import Command, EngineState, Json, StrategyState
 from tradeforge.live.persist import canonical_json
-from tradeforge.live.reconcile import reconcile
+from tradeforge.live.reconcile import reconcile, settle_in_doubt
 from tradeforge.live.schema import check_engine_state, load_engine_state
 from tradeforge.live.state import LoadReport, StateRepository
 from tradeforge.live.strategy_signals import strategy_signals
@@ -492,6 +492,8 @@ class Engine:
         else:
             for ctx in instances:
                 on_bar(ctx, new, event, self.desk.quotes.get(symbol), decisions, trades)
+            if self.desk.in_doubt and instances:
+                settle_in_doubt(instances[0], symbol, event.close_time, decisions)
             kind, now = "bar", event.close_time
         if G.kill_requested(self.dir) and not new.risk.halted:
             kill(self.ctx, new, now, decisions, trades)

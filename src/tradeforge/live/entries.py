@@ -103,6 +103,14 @@ def enter(
     now = bar.close_time
     book = ctx.book(new)
     base = {"order": sid, "side": row["side"], "tag": row["tag"], "strategy": ctx.name}
+    if ctx.desk.in_doubt.pop(sid, None) is not None:
+        # sent before a crash (the broker holds it): adopted whatever the guards say now
+        ref = _entry_ref(ctx, row, bar)
+        decisions.append(decision(now, "reconcile", "entry sent before the restart adopted",
+                                  **base))  # fmt: skip
+        place_entry(ctx, new, row, sid, bar.time, ref, terms.balance,
+                    terms.equity - terms.margin, now, decisions, redo=True)  # fmt: skip
+        return
     if not accepts_entry(ctx.broker, row["entry_type"]):
         decisions.append(
             decision(now, "skip", f"{ctx.broker.name} takes no {row['entry_type']} entries", **base)
@@ -137,10 +145,7 @@ def enter(
         for scope, v in refused:
             decisions.append(decision(now, "guard", v.reason, guard=v.guard, scope=scope, **base))
         return
-    if row["entry_type"] != "market":
-        ref = row["entry_price"]
-    else:
-        ref = bar.close + (ctx.spread(bar.spread) if row["side"] > 0 else 0.0)
+    ref = _entry_ref(ctx, row, bar)
     exits_due = any(p.time_due or p.signal_exit for p in book.positions.values())
     if exits_due:
         # exits at the next open come first and the size uses the balance after them
@@ -150,6 +155,13 @@ def enter(
         return
     free_margin = terms.equity - terms.margin
     place_entry(ctx, new, row, sid, bar.time, ref, terms.balance, free_margin, now, decisions)
+
+
+def _entry_ref(ctx: EngineContext, row: SignalRow, bar: Bar) -> float:
+    """The price an entry is sized from: its level, or a market entry's fill at the close."""
+    if row["entry_type"] != "market":
+        return row["entry_price"]
+    return bar.close + (ctx.spread(bar.spread) if row["side"] > 0 else 0.0)
 
 
 def _open_count(books) -> int:

@@ -69,8 +69,10 @@ def place_entry(
     free_margin: float,
     now: int,
     decisions: list,
+    redo: bool = False,
 ) -> bool:
-    """Size and send one entry order; True when the broker accepted it."""
+    """Size and send one entry order; True when the broker accepted it. ``redo``: the
+    broker already holds it (sent before a crash): the guards are not asked again."""
     base = {"order": sid, "side": row["side"], "tag": row["tag"]}
     dist = (
         row["stop_distance"] if row["stop_distance"] is not None else abs(ref - row["stop_price"])
@@ -80,7 +82,7 @@ def place_entry(
     if size.steps <= 0:
         decisions.append(decision(now, "skip", size.reason, **base))
         return False
-    refused = order_verdicts(ctx, new, row["side"], size.lots, ref, now)
+    refused = [] if redo else order_verdicts(ctx, new, row["side"], size.lots, ref, now)
     if refused:
         for scope, v in refused:
             decisions.append(decision(now, "guard", v.reason, guard=v.guard, scope=scope,

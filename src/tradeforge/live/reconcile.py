@@ -10,7 +10,7 @@ import math
 
 from tradeforge.live import manager as M
 from tradeforge.live.booking import Fill, book_leg, own_close_ids
-from tradeforge.live.brokers.base import BrokerPosition
+from tradeforge.live.brokers.base import BrokerPosition, is_client_order_id
 from tradeforge.live.context import EngineContext
 from tradeforge.live.decisions import decision
 from tradeforge.live.model import EngineState, Json
@@ -37,16 +37,16 @@ def reconcile(
     for ticket, bp in sorted(at_broker.items()):
         if ticket in known or bp.client_id in pending_ids:
             continue  # pending fills are adopted by the normal sync on the next tick
-        if ctx.cfg.orphans == "close":
-            deal = ctx.broker.close(ticket, None, f"orphan-{ticket}", None, "orphan")
+        if not replaying and is_client_order_id(bp.client_id):
+            # an entry sent just before a crash, its commit lost: the redo of its event (the
+            # feed's first bar of the symbol) adopts it, else `settle_in_doubt` treats it
+            ctx.desk.in_doubt[bp.client_id] = (ticket, bp.symbol)
             decisions.append(
-                decision(now, "reconcile", "unknown position at broker; closed",
-                         ticket=ticket, deal=deal.to_dict())
+                decision(now, "reconcile", "position under our client id not in the state; "
+                         "left for the redo of its event", ticket=ticket, order=bp.client_id)
             )  # fmt: skip
-        else:
-            decisions.append(
-                decision(now, "reconcile", "unknown position at broker; ignored", ticket=ticket)
-            )
+            continue
+        decisions.append(orphan(ctx, ticket, now))
     for c in contexts:
         book = c.book(new)
         for cid in sorted(book.pending):
@@ -57,6 +57,24 @@ def reconcile(
                              order=cid)
                 )  # fmt: skip
     return decisions, trades
+
+
+def orphan(ctx: EngineContext, ticket: int, now: int | None) -> Json:
+    """A broker position no instance knows: closed or ignored (``orphans``); its decision."""
+    if ctx.cfg.orphans == "close":
+        deal = ctx.broker.close(ticket, None, f"orphan-{ticket}", None, "orphan")
+        return decision(now, "reconcile", "unknown position at broker; closed",
+                        ticket=ticket, deal=deal.to_dict())  # fmt: skip
+    return decision(now, "reconcile", "unknown position at broker; ignored", ticket=ticket)
+
+
+def settle_in_doubt(ctx: EngineContext, symbol: str, now: int, decisions: list[Json]) -> None:
+    """After ``symbol``'s first bar since the start: its positions still in doubt (their
+    event's redo did not adopt them) are orphans."""
+    for cid, (ticket, sym) in sorted(ctx.desk.in_doubt.items()):
+        if sym == symbol:
+            del ctx.desk.in_doubt[cid]
+            decisions.append(orphan(ctx, ticket, now))
 
 
 def _positions(

@@ -9,7 +9,9 @@ the session), ``FAKE_MT5_CLOCK`` (the server's clock, e.g. ``ny``), ``FAKE_MT5_K
 file written, followed by one more quote, once every bar has played), ``FAKE_MT5_ORDERS``
 (a file each ``order_send`` request is appended to, one JSON line each) and
 ``FAKE_MT5_RETCODES`` (comma-separated return codes the first ``order_send`` calls answer
-with). With ``FAKE_MT5_STORE`` (a file) the server outlives the process, as a real one does:
+with). ``FAKE_MT5_CRASH_AT_ENTRY=N``: the process SIGKILLs itself right after answering
+its N-th entry order (counted in the orders file) — the server holds it, the session never
+learns the answer. With ``FAKE_MT5_STORE`` (a file) the server outlives the process, as a real one does:
 its whole state (quotes, bars, positions, orders, deals, where each market is) is written
 there, atomically, after every step of the market and every ``order_send`` before it
 answers, and a new process starts from it. `tests.support.mt5_market.module_environment`
@@ -25,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -93,6 +96,12 @@ class PolledTerminal(FakeMT5Trading):
         self.save()
         with open(self.orders_file, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(request, sort_keys=True) + "\n")
+        crash_at = int(os.environ.get("FAKE_MT5_CRASH_AT_ENTRY") or 0)
+        if crash_at and "position" not in request and request.get("action") == 1:
+            sent = [json.loads(line) for line in self.orders_file.read_text().splitlines()]
+            if sum(1 for r in sent if r.get("action") == 1 and "position" not in r) == crash_at:
+                # the server holds the order; the session dies before it learns the answer
+                os.kill(os.getpid(), signal.SIGKILL)
         return result
 
 

@@ -50,6 +50,13 @@ def client_order_id(
     return "tf" + hashlib.sha256(key.encode()).hexdigest()[:22]
 
 
+def is_client_order_id(text: str) -> bool:
+    """Whether ``text`` has the form of a `client_order_id` (an order this engine placed)."""
+    return (
+        len(text) == 24 and text.startswith("tf") and all(c in "0123456789abcdef" for c in text[2:])
+    )
+
+
 @dataclass(frozen=True)
 class AccountInfo:
     balance: float
