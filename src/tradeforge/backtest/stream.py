@@ -56,6 +56,7 @@ from tradeforge.backtest.runner import (
     Stage,
     _job_state,
     _JobState,
+    _legs_in_order,
     _symbol_job,
     run_jobs,
 )
@@ -299,9 +300,8 @@ class _Writer:
             frame["trade_id"] = self._run_ids(k)[li[:, K.LI_TRADE]]
             frames.append(frame)
         if frames:
-            legs = pd.concat(frames, ignore_index=True)
-            order = np.lexsort((legs["trade_id"].to_numpy(), legs["time"].array.asi8))
-            self._append("legs", legs.take(order), ("time",))
+            legs = _legs_in_order(pd.concat(frames, ignore_index=True))
+            self._append("legs", legs, ("time",))
 
     def _trades(self, maps, kernel) -> None:
         """Append the trades closed by now, in id order, up to the oldest open one."""
