@@ -289,10 +289,7 @@ def run_live(
     ``<state>/ctrader_broker.json``): exits on every tick (``exit_mode="tick"``), stops sent
     to the server, reconciliation with the broker before the first order and after every
     reconnection, a `HealthMonitor` with ``health`` rules (default `DEFAULT_RULES`)."""
-    if broker not in LIVE_BROKERS:
-        raise ConfigError(f"unknown broker {broker!r}; available: {', '.join(LIVE_BROKERS)}")
-    if broker == "ctrader" and ctrader is None:
-        raise ConfigError("a cTrader session needs its login (account, credentials, endpoint)")
+    check_connection(broker, ctrader, trading=True)
     live = replace(spec.live or LiveSettings(), exit_mode="tick")
     spec = prepare_session(replace(spec, live=live))
     strategy = spec.create_strategy()
@@ -342,10 +339,7 @@ def run_paper(
     fed by a broker's real-time quotes and bars (``feed``: ``ctrader`` or ``mt5``, connected
     as `run_live` connects, but never sent an order). Runs until the kill switch or Ctrl-C;
     a restart continues the same paper account."""
-    if feed not in LIVE_BROKERS:
-        raise ConfigError(f"unknown live feed {feed!r}; available: {', '.join(LIVE_BROKERS)}")
-    if feed == "ctrader" and ctrader is None:
-        raise ConfigError("a cTrader feed needs its login (account, credentials, endpoint)")
+    check_connection(feed, ctrader, trading=False)
     spec = prepare_session(spec)
     strategy = spec.create_strategy()
     live = spec.live or LiveSettings()
@@ -408,6 +402,16 @@ def sigterm_interrupts() -> Iterator[None]:
 
 #: Brokers `run_live` trades through.
 LIVE_BROKERS = ("mt5", "ctrader")
+
+
+def check_connection(name: str, ctrader: Any, trading: bool) -> None:
+    """``name`` is a broker (``trading``) or a live feed the runners connect to, with the
+    login a cTrader connection needs; `ConfigError` otherwise."""
+    what, needs = ("broker", "session") if trading else ("live feed", "feed")
+    if name not in LIVE_BROKERS:
+        raise ConfigError(f"unknown {what} {name!r}; available: {', '.join(LIVE_BROKERS)}")
+    if name == "ctrader" and ctrader is None:
+        raise ConfigError(f"a cTrader {needs} needs its login (account, credentials, endpoint)")
 
 
 def connect_broker(

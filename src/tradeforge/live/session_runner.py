@@ -36,9 +36,9 @@ from tradeforge.live.health import DEFAULT_RULES, HealthMonitor, HealthRule
 from tradeforge.live.lock import StateLock
 from tradeforge.live.persist import ensure_dir, read_document, write_document
 from tradeforge.live.runner import (
-    LIVE_BROKERS,
     SessionObserver,
     _differences,
+    check_connection,
     connect_broker,
     engine_config,
     journal_trades,
@@ -200,10 +200,7 @@ def run_live_session(
     number of symbols on one connection, merged by `MT5SessionFeed` / `CTraderSessionFeed`),
     connected and watched as `run_live` does (its ``broker``, ``ctrader``, ``login``,
     ``health`` arguments). ``session`` None: the one stored in ``state_dir`` (a restart)."""
-    if broker not in LIVE_BROKERS:
-        raise ConfigError(f"unknown broker {broker!r}; available: {', '.join(LIVE_BROKERS)}")
-    if broker == "ctrader" and ctrader is None:
-        raise ConfigError("a cTrader session needs its login (account, credentials, endpoint)")
+    check_connection(broker, ctrader, trading=True)
     state_dir = user_path(state_dir)
     session, new = resolve_session(state_dir, session)
     timeframes = _timeframes(session)
@@ -274,10 +271,7 @@ def run_paper_session(
     the `PaperBroker`'s (one paper account; the broker is never sent an order), as
     `tradeforge.live.runner.run_paper` does for one strategy. ``session`` None: the one
     stored in ``state_dir``; a different one for a stored session is refused."""
-    if feed not in LIVE_BROKERS:
-        raise ConfigError(f"unknown live feed {feed!r}; available: {', '.join(LIVE_BROKERS)}")
-    if feed == "ctrader" and ctrader is None:
-        raise ConfigError("a cTrader feed needs its login (account, credentials, endpoint)")
+    check_connection(feed, ctrader, trading=False)
     state_dir = user_path(state_dir)
     session, new = resolve_session(state_dir, session)
     monitor = HealthMonitor(state_dir, health or DEFAULT_RULES, interval=health_interval)
