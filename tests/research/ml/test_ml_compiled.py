@@ -6,6 +6,8 @@ decisions; the other kinds use the library's predict."""
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -106,6 +108,10 @@ def test_the_artifact_scores_with_it_after_a_reload(fitted, tmp_path):
     np.testing.assert_array_equal(loaded.predict(ds.X.to_numpy()), expected)
     shuffled = ds.X[list(reversed(ds.X.columns))]  # named columns are put in order
     np.testing.assert_array_equal(loaded.predict(shuffled), expected)
+    # a filter that has scored still pickles (process and Dask workers), and scores alike
+    copy = pickle.loads(pickle.dumps(loaded))
+    assert "_compiled" not in copy.__dict__
+    np.testing.assert_array_equal(copy.predict(ds.X), expected)
 
 
 @pytest.mark.parametrize("kind", ["rf", "xgboost"])

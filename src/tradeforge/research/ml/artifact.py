@@ -74,6 +74,11 @@ class ModelArtifact:
 
         return compile_scorer(self.estimator, len(self.spec.inputs))
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the compiled scorer (a closure; rebuilt on first use): a filter
+        still travels to process and Dask workers after it has scored."""
+        return {k: v for k, v in self.__dict__.items() if k != "_compiled"}
+
     def document(self) -> dict[str, Any]:
         threshold = self.threshold if math.isfinite(self.threshold) else None
         return {"kind": KIND, "sha256": self.sha256, "threshold": threshold,
