@@ -135,3 +135,19 @@ def test_unsupported_lightgbm_trees_fall_back():
     assert compile_scorer(zero_missing, 2) is None
     wide = LGBMRegressor(n_estimators=3, num_leaves=100, min_child_samples=2, verbose=-1)
     assert compile_scorer(wide.fit(X, y), 2) is None  # more than 64 leaves in a tree
+
+
+def test_an_isotonic_calibration_scores_alike():
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.frozen import FrozenEstimator
+
+    from tradeforge.research.ml import make_model
+
+    ds = synthetic_dataset(600)
+    y = ds.labels(0.0)
+    model = make_model("lightgbm").fit(ds.X.iloc[:400], y[:400])
+    calibrated = CalibratedClassifierCV(FrozenEstimator(model), method="isotonic")
+    calibrated.fit(ds.X.iloc[400:], y[400:])
+    scorer = compile_scorer(calibrated, len(ds.spec.inputs))
+    assert scorer is not None
+    np.testing.assert_array_equal(scorer(ds.X.to_numpy()), score(calibrated, ds.X))

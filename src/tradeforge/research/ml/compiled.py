@@ -107,8 +107,8 @@ def _sum_leaves(columns, feature_start, threshold, nan_left, tree, mask, leaf_va
                     right = (xk[r] > t) | (nan_k[r] & nan_right)
                     keep[r] &= cleared if right else np.uint64(_ALL)
         total = np.zeros(_ROWS)
-        for t in range(len(first_leaf)):
-            first, keep = first_leaf[t], alive[t]
+        for j in range(len(first_leaf)):
+            first, keep = first_leaf[j], alive[j]
             for r in range(_ROWS):
                 low = keep[r] & (~keep[r] + np.uint64(1))  # the exit leaf's bit
                 total[r] += leaf_value[
