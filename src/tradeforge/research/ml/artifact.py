@@ -16,8 +16,9 @@ import json
 import math
 import pickle
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,9 @@ from tradeforge.core.errors import DataError
 from tradeforge.core.paths import user_path
 from tradeforge.research.featureset.spec import FeatureSpec
 from tradeforge.research.ml.models import score
+
+if TYPE_CHECKING:
+    from tradeforge.research.ml.compiled import Scorer
 
 MODEL_FILE, META_FILE = "model.pkl", "model.json"
 KIND = "tradeforge.ml.model"
@@ -54,11 +58,26 @@ class ModelArtifact:
 
     def predict(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:  # noqa: N803
         """P(label = 1), or the predicted R, for rows of the spec's inputs (in ``spec.inputs``
-        order)."""
+        order): the compiled scorer's where there is one (`compiled`, the same numbers), the
+        library's otherwise."""
         inputs = list(self.spec.inputs)
         if not isinstance(X, pd.DataFrame):
-            X = pd.DataFrame(np.asarray(X, np.float64), columns=inputs)  # noqa: N806
-        return score(self.estimator, X if list(X.columns) == inputs else X[inputs])
+            X = pd.DataFrame(np.asarray(X, np.float64), columns=inputs, copy=False)  # noqa: N806
+        X = X if list(X.columns) == inputs else X[inputs]  # noqa: N806
+        if self._compiled is not None and (X.dtypes == np.float64).all():
+            return self._compiled(X.to_numpy())
+        return score(self.estimator, X)
+
+    @cached_property
+    def _compiled(self) -> Scorer | None:
+        from tradeforge.research.ml.compiled import compile_scorer
+
+        return compile_scorer(self.estimator, len(self.spec.inputs))
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the compiled scorer (a closure; rebuilt on first use): a filter
+        still travels to process and Dask workers after it has scored."""
+        return {k: v for k, v in self.__dict__.items() if k != "_compiled"}
 
     def document(self) -> dict[str, Any]:
         threshold = self.threshold if math.isfinite(self.threshold) else None

@@ -62,11 +62,12 @@ def size_scale(p: np.ndarray, threshold: float, min_scale: float) -> np.ndarray:
 
 def model_inputs(frame: pd.DataFrame, signals: Signals, columns: tuple[str, ...]) -> pd.DataFrame:
     """The feature ``columns`` at each signal's bar, plus the signal side: one float64 block,
-    read from the signal bars only, for one batch prediction."""
-    values = np.empty((len(signals), len(columns) + 1))
-    values[:, :-1] = select_columns(frame, columns, signals.bar).to_numpy()
-    values[:, -1] = signals.side
-    return pd.DataFrame(values, columns=[*columns, SIDE])
+    read from the signal bars only, for one batch prediction. Built column by column and
+    wrapped without a copy: the scorer reads it as it lies (`compiled`)."""
+    values = np.empty((len(columns) + 1, len(signals)))
+    values[:-1] = select_columns(frame, columns, signals.bar).to_numpy().T
+    values[-1] = signals.side
+    return pd.DataFrame(values.T, columns=[*columns, SIDE], copy=False)
 
 
 class MLFilterParams(StrategyParams):
