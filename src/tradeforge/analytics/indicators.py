@@ -1,4 +1,4 @@
-"""The strategy's declared features as chart indicators: which to draw, and on which scale.
+"""The strategy's charted features as indicators: which to draw, and on which scale.
 
 A run folder keeps trades, legs, equity and signals, not the feature frame, so the report
 recomputes the strategy's features (its ``features()`` requests, from the run's recorded
@@ -7,7 +7,7 @@ the same frames give the rebuilt signals of the trade paths). On a rebuilt repor
 little before the first trade (`load_run_bars` pads them), so a recursive feature such as an
 EMA may differ from the run's value during its first warm-up bars.
 
-What is drawn, per output column:
+What is drawn, per output column of its ``chart_features()`` requests:
 
 * skipped: columns that are mostly empty (fewer than half the bars hold a value: event points
   such as single swing highs) or categorical (at most ``MAX_STATES`` distinct values: flags,
@@ -153,7 +153,7 @@ def strategy_indicators(
     strategy = strategy_of(config)
     if strategy is None or not ohlc:
         return {}
-    requests = strategy.features()
+    requests = strategy.chart_features()
     if not requests:
         return {}
     from tradeforge.features.engine import FeatureEngine

@@ -7,6 +7,8 @@ A strategy knows nothing of portfolio, broker or backtest. Subclasses set:
   parameters; unknown names are rejected;
 * ``features()`` — feature requests for `tradeforge.features.compute_features`
   (informative timeframes are part of a request, e.g. ``"ema(50)@M30"``);
+* ``chart_features()`` — the requests a report draws as indicators (default: all of
+  ``features()``; a wrapper whose extra features are model inputs draws its inner strategy's);
 * ``signal_lookback`` — earlier bars ``signals`` compares with (1: a cross reads bar ``t-1``);
   with the features' declared warm-ups it gives `Strategy.warmup_bars`;
 * ``signals(frame, instrument)`` — a `Signals` table from a frame that already holds the
@@ -61,6 +63,10 @@ class Strategy:
     def features(self) -> list[str]:
         """Feature requests this strategy reads (column names follow the feature engine)."""
         return []
+
+    def chart_features(self) -> list[str]:
+        """Feature requests a report draws on its charts (a subset of `features`)."""
+        return self.features()
 
     def informative_timeframes(self) -> list[Timeframe]:
         """Higher timeframes used through ``@TF`` feature requests."""

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tradeforge.analytics.indicators import strategy_indicators
 from tradeforge.backtest import run_backtest
 from tradeforge.core.instruments import Instrument
 from tradeforge.data.sources.synthetic import generate_bars
@@ -96,3 +97,11 @@ def test_batch_inputs_and_scores_equal_each_signal_alone(setup, seed, density):
         pd.testing.assert_frame_equal(batch, alone)
         one_by_one = np.array([art.predict(r)[0] for r in rows[:20]])
         np.testing.assert_array_equal(art.predict(batch)[:20], one_by_one)
+
+
+def test_a_filtered_runs_charts_draw_the_wrapped_strategys_indicators_only(setup):
+    bars, inner, art = setup
+    config = {"strategy": ml_filter(inner, art).describe(), "timeframe": "M5"}
+    ind = strategy_indicators(config, {"EURUSD": bars})["EURUSD"]
+    assert ind.price == ("sma_3", "sma_12") and ind.panes == ()  # no zscore_20 pane
+    assert "zscore(20)" in ml_filter(inner, art).features()  # still computed for the model

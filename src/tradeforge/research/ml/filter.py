@@ -115,6 +115,11 @@ class MLFilter(Strategy):
     def features(self) -> list[str]:
         return list(dict.fromkeys([*self.inner.features(), *self.artifact.spec.requests]))
 
+    def chart_features(self) -> list[str]:
+        """The wrapped strategy's: the model's inputs are shown by ``ml explain``, not as
+        a pane each on every candle chart."""
+        return self.inner.chart_features()
+
     def signals(self, frame: pd.DataFrame, instrument: Instrument | str | None = None) -> Signals:
         signals = self.inner.signals(frame, instrument)
         if len(signals) == 0:
