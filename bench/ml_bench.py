@@ -32,9 +32,9 @@ losses never blow the account). The goals (the issue's):
     the scoring step's *first* call in a fresh process (``--first-scoring``: the scorer built
     from the loaded model and its kernel loaded from Numba's cache included, as the command
     pays them) over the filtered command's time. "Adds" is (filtered - unfiltered) /
-    unfiltered: everything the filter brings to the command (its features computed and drawn
-    in the report, scikit-learn and LightGBM imported, the model read, hashed and unpickled,
-    the scoring), not only the scoring. The every-bar strategy reaches the command as a
+    unfiltered: everything the filter brings to the command (its features computed,
+    scikit-learn and LightGBM imported, the model read, hashed and unpickled, the scoring),
+    not only the scoring. The every-bar strategy reaches the command as a
     "tradeforge_strategies" plugin (`_plugin_path`).
 
 Wall seconds, and CPU seconds (this process, or the child's, all threads). Best of
@@ -234,7 +234,7 @@ def _command(name: str, params: dict[str, Any], model: Path, home: Path, env: di
     print(
         f"    unfiltered command {plain:.2f} s (CPU {plain_cpu:.2f} s): the ML filter adds "
         f"{(filt - plain) / plain:.0%} (CPU {(filt_cpu - plain_cpu) / plain_cpu:.0%}: its "
-        f"features computed and drawn, libraries, model load, scoring); same trades: {same}"
+        f"features computed, libraries, model load, scoring); same trades: {same}"
     )
     return {"plain_s": plain, "filtered_s": filt, "scoring_first_s": first,
             "cpu_seconds": {"plain": plain_cpu, "filtered": filt_cpu, "scoring_first": first_cpu},
