@@ -88,20 +88,33 @@ class FeatureSpec:
             ) from None
 
 
-def select_columns(
+def column_block(
     frame: pd.DataFrame, columns: Sequence[str], rows: np.ndarray | None = None
-) -> pd.DataFrame:
-    """``frame[columns]`` as float64 — only the positional ``rows`` when given (the rows are
-    picked before the conversion, so a few signal bars do not copy every bar) — or
-    `ConfigError` naming a missing column."""
+) -> np.ndarray:
+    """``frame[columns]`` as one float64 block of shape (columns, rows) — only the positional
+    ``rows`` when given, each column's rows picked before its conversion (a few signal bars
+    copy neither the frame nor a whole column) — or `ConfigError` naming a missing column."""
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise ConfigError(
             f"feature column(s) {', '.join(missing)} not produced by the requests; "
             f"available: {', '.join(map(str, frame.columns))}"
         )
-    picked = frame[list(columns)]
-    return (picked if rows is None else picked.iloc[rows]).astype(np.float64)
+    out = np.empty((len(columns), len(frame) if rows is None else len(rows)))
+    for k, name in enumerate(columns):
+        column = frame[name]
+        values = column.to_numpy()
+        if values.dtype.kind in "fiub":
+            out[k] = values if rows is None else values[rows]
+        else:  # nullable or object columns: their missing values become NaN
+            picked = column if rows is None else column.iloc[rows]
+            out[k] = picked.to_numpy(dtype=np.float64, na_value=np.nan)
+    return out
+
+
+def select_columns(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """``frame[columns]`` as float64 columns on the frame's index (`column_block`)."""
+    return pd.DataFrame(column_block(frame, columns).T, index=frame.index, columns=list(columns))
 
 
 def build_spec(

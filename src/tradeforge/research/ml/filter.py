@@ -32,7 +32,7 @@ from pydantic import Field
 
 from tradeforge.core.errors import ConfigError
 from tradeforge.core.instruments import Instrument
-from tradeforge.research.featureset.spec import SIDE, select_columns
+from tradeforge.research.featureset.spec import SIDE, column_block
 from tradeforge.research.ml.artifact import ModelArtifact
 from tradeforge.strategy.base import Strategy, StrategyParams
 from tradeforge.strategy.registry import create_strategy, register_strategy
@@ -65,7 +65,7 @@ def model_inputs(frame: pd.DataFrame, signals: Signals, columns: tuple[str, ...]
     read from the signal bars only, for one batch prediction. Built column by column and
     wrapped without a copy: the scorer reads it as it lies (`compiled`)."""
     values = np.empty((len(columns) + 1, len(signals)))
-    values[:-1] = select_columns(frame, columns, signals.bar).to_numpy().T
+    values[:-1] = column_block(frame, columns, signals.bar)
     values[-1] = signals.side
     return pd.DataFrame(values.T, columns=[*columns, SIDE], copy=False)
 
