@@ -61,7 +61,7 @@ def rolling_mean(x, period):
     ``period`` — divided here, as each bar is written (a division pass over the output
     afterwards costs as much again as the loop)."""
     n = x.shape[0]
-    out = _filled(n, np.nan)
+    out = np.empty(n)  # every bar written once below: no NaN pre-fill pass
     acc = 0.0
     nans = 0
     due = 2 * period - 1  # next fresh sum (the first window already is one)
@@ -83,6 +83,8 @@ def rolling_mean(x, period):
                 for j in range(i - period + 1, i + 1):
                     acc += x[j]
             out[i] = acc / period
+        else:
+            out[i] = np.nan
         if i == due:
             due += period
     return out
