@@ -30,8 +30,8 @@ The work of one bar for one symbol is three functions — `bar_open` (steps 1-2)
 and the shared-cash portfolio loop (`tradeforge.backtest.portfolio_kernel`) calls the same
 functions for every symbol on the union of bar times, so every rule exists once. A symbol's
 loop state lives in its arrays (``counters[C_N_TRADES:]``: trade and leg counts, open
-positions, pending orders, next signal row) and the realised balance in ``acct[0]``, which
-the portfolio shares between symbols.
+positions, pending orders, next signal row, first bar an exit at the open is due) and the
+realised balance in ``acct[0]``, which the portfolio shares between symbols.
 
 The loops and the per-bar functions (and the rules they call) are compiled with
 ``_nrt=False``: they never allocate, return or keep an array, and with Numba's reference
