@@ -156,7 +156,7 @@ def under_declared():
 
     @register_feature("t_sma", inputs=("high",), outputs=("t_sma",), warmup=8)
     def t_sma(high):  # the high, not the close: a partial informative bar has the right close
-        return _kernels.rolling_sum(high, 10) / 10
+        return _kernels.rolling_mean(high, 10)
 
     yield
     unregister_feature("t_ema")

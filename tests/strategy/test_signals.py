@@ -62,3 +62,27 @@ def test_bar_outside_frame_and_bad_side():
         make_signals(3, [3], 1, stop_distance=0.001)
     with pytest.raises(SignalError, match="side"):
         make_signals(3, [1], 0, stop_distance=0.001)
+
+
+@pytest.mark.parametrize(
+    ("side", "stop", "target", "first_bad", "rule"),
+    [
+        ([1, -1, 1], [1.0, 1.3, 1.2], 1.5, 2, "stop is on the wrong side"),  # long stop above
+        ([1, -1, 1], [1.0, 1.1, 1.0], 1.5, 1, "stop is on the wrong side"),  # short stop below
+        ([1, -1, 1], [1.0, 1.3, 1.0], [1.5, 1.25, 1.1], 1, "price target is on the wrong"),
+        ([1, 1, -1], [1.0, 1.0, 1.3], [1.5, 1.1, 1.0], 1, "price target is on the wrong"),
+        ([-1, -1, -1], [1.3, 1.3, 1.3], [1.0, 1.0, 1.3], 2, "price target is on the wrong"),
+    ],
+)
+def test_price_levels_on_the_wrong_side_name_the_first_bad_row(side, stop, target, first_bad, rule):
+    """Reference price 1.2 on every row: a long's stop must be below it and its price target
+    above, a short's the other way round; the error names the first row that breaks it."""
+    with pytest.raises(SignalError, match=f"row {first_bad} .*{rule}"):
+        make_signals(10, [1, 2, 3], side, stop_price=stop, reference_price=1.2,
+                     targets=[Target(target, 1.0, "price")])  # fmt: skip
+
+
+def test_price_levels_on_the_right_side_pass():
+    sig = make_signals(10, [1, 2], [1, -1], stop_price=[1.1, 1.3], reference_price=1.2,
+                       targets=[Target([1.4, 1.0], 1.0, "price")])  # fmt: skip
+    assert len(sig) == 2

@@ -30,8 +30,8 @@ The work of one bar for one symbol is three functions — `bar_open` (steps 1-2)
 and the shared-cash portfolio loop (`tradeforge.backtest.portfolio_kernel`) calls the same
 functions for every symbol on the union of bar times, so every rule exists once. A symbol's
 loop state lives in its arrays (``counters[C_N_TRADES:]``: trade and leg counts, open
-positions, pending orders, next signal row) and the realised balance in ``acct[0]``, which
-the portfolio shares between symbols.
+positions, pending orders, next signal row, first bar an exit at the open is due) and the
+realised balance in ``acct[0]``, which the portfolio shares between symbols.
 
 The loops and the per-bar functions (and the rules they call) are compiled with
 ``_nrt=False``: they never allocate, return or keep an array, and with Numba's reference
@@ -117,9 +117,12 @@ LI_TRADE, LI_BAR, LI_STEPS, LI_REASON = range(4)
 LF_PRICE, LF_PNL = range(2)
 
 # the loop state of one symbol kept after the counters above: trade / leg counts, open
-# positions, pending orders, next signal row
+# positions, pending orders, next signal row, and the first bar whose open may close a
+# position (a time stop or a signal exit: no open position has one due before it)
 C_N_TRADES, C_N_LEGS, C_N_OPEN, C_N_PENDING, C_PTR = range(N_COUNTERS, N_COUNTERS + 5)
-N_STATE = N_COUNTERS + 5
+C_EXIT_DUE = N_COUNTERS + 5
+N_STATE = N_COUNTERS + 6
+_NEVER = 2**62  # C_EXIT_DUE with no exit at an open due
 # per-slot int state / float state
 W_STATUS, W_SIG, W_EXPIRE, W_TRADE, W_TIME_EXIT, W_FILL_BAR, W_SIG_EXIT, W_QUEUED = range(8)
 N_WORK_I = 8
@@ -305,6 +308,8 @@ def _fill(
     work_f[s, WF_SWAP_Q] = 0.0
     time_stop = si[_TIME_STOP, j]
     work_i[s, W_TIME_EXIT] = i + time_stop if time_stop > 0 else -1
+    if time_stop > 0 and i + time_stop < counters[C_EXIT_DUE]:  # no min(): less to compile
+        counters[C_EXIT_DUE] = i + time_stop
     work_i[s, W_SIG_EXIT] = -1
     if not at_open:  # filled inside the bar: step 4 sees the bar from the fill on
         work_i[s, W_FILL_BAR] = i
@@ -325,6 +330,8 @@ def _take_signal(j, i, per_tag, si, counters, work_i, pf):
             if status == OPEN:
                 if pf[s, F_SIDE] != side:
                     work_i[s, W_SIG_EXIT] = i + 1
+                    if i + 1 < counters[C_EXIT_DUE]:
+                        counters[C_EXIT_DUE] = i + 1
                 elif work_i[s, W_QUEUED] != 0:  # an opposite reversal order
                     work_i[s, W_QUEUED] = 0
                     counters[C_EXPIRED] += 1
@@ -361,14 +368,24 @@ def bar_open(
         return
     if i > 0 and day[i] != day[i - 1]:
         _accrue_swap(i, o, day, fx, fparams, work_i, work_f, pf)
+    if i < counters[C_EXIT_DUE]:  # no time stop or signal exit due yet
+        return
+    due = _NEVER  # the next bar one of the positions still open has due
     for s in range(work_i.shape[0]):
-        if work_i[s, W_STATUS] == OPEN and (
-            work_i[s, W_TIME_EXIT] == i or work_i[s, W_SIG_EXIT] == i
-        ):
+        if work_i[s, W_STATUS] != OPEN:
+            continue
+        time_exit, sig_exit = work_i[s, W_TIME_EXIT], work_i[s, W_SIG_EXIT]
+        if time_exit == i or sig_exit == i:
             _exit_at_open(
                 s, i, o, spread, slip, fx, fparams, trades_i, trades_f, legs_i, legs_f,
                 counters, work_i, work_f, pf, out, acct,
             )  # fmt: skip
+        else:
+            if i < time_exit < due:
+                due = time_exit
+            if i < sig_exit < due:
+                due = sig_exit
+    counters[C_EXIT_DUE] = due  # later exit bars only lower it (`_fill`, `_take_signal`)
 
 
 @njit(**_PER_BAR)

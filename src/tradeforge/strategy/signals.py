@@ -453,12 +453,30 @@ def _rule_checks(sig: Signals, reference_price: np.ndarray | None, constant: Col
         ref = np.where(pending, ref, reference_price)
     known = np.isfinite(ref)
     long_ = side == 1
-    wrong = known & has_price & np.where(long_, stop_price >= ref, stop_price <= ref)
-    yield wrong, "stop is on the wrong side of the entry"
-    yield any_slot(
-        lambda k: used[k] & (kinds[k] == TARGET_PRICE) & known
-        & np.where(long_, values[k] <= ref, values[k] >= ref)
-    ), "price target is on the wrong side of the entry"  # fmt: skip
+
+    def wrong_side(level: np.ndarray, checked: np.ndarray, long_bad, short_bad) -> np.ndarray:
+        """``checked`` rows whose ``level`` is on the wrong side of ``ref``. The per-row side
+        test runs only when some row is checked at all — often none is (no price stops or
+        targets, no reference price), and that test costs more than every other rule."""
+        if not checked.any():
+            return checked
+        return checked & np.where(long_, long_bad(level, ref), short_bad(level, ref))
+
+    yield (
+        wrong_side(stop_price, known & has_price, np.greater_equal, np.less_equal),
+        "stop is on the wrong side of the entry",
+    )
+    yield (
+        any_slot(
+            lambda k: wrong_side(
+                values[k],
+                used[k] & (kinds[k] == TARGET_PRICE) & known,
+                np.less_equal,
+                np.greater_equal,
+            )
+        ),
+        "price target is on the wrong side of the entry",
+    )
 
 
 def validate_signals(sig: Signals, reference_price: np.ndarray | None = None) -> None:

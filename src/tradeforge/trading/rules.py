@@ -268,21 +268,25 @@ def update_after_observation(
     level_short: float,
 ) -> None:
     """Arm break-even and tighten the trailing stop from this observation (used from the next
-    one on). ``level_long``/``level_short`` are the swing levels for swing trailing (NaN: none)."""
+    one on). ``level_long``/``level_short`` are the swing levels for swing trailing (NaN: none).
+    A position with neither (or break-even already armed and no trailing) has nothing to do:
+    the best price since entry (`F_BEST`) only serves these two."""
     if st[s, F_REMAINING] <= 0:
+        return
+    kind = st[s, F_TRAIL_KIND]
+    bt = st[s, F_BE_TRIGGER]
+    if kind == 0 and (bt != bt or st[s, F_BE_DONE] != 0):
         return
     side = st[s, F_SIDE]
     best = max(st[s, F_BEST], h) if side > 0 else min(st[s, F_BEST], lo + sp)
     st[s, F_BEST] = best
     stop = st[s, F_STOP]
-    bt = st[s, F_BE_TRIGGER]
     if bt == bt and st[s, F_BE_DONE] == 0 and side * (best - bt) >= -TOUCH_TOL * abs(bt):
         st[s, F_BE_DONE] = 1.0
         new = st[s, F_BE_STOP]
         if side * (new - stop) > 0:
             stop = new
             st[s, F_STOP_SRC] = SRC_BREAKEVEN
-    kind = st[s, F_TRAIL_KIND]
     if kind != 0:
         ts = st[s, F_TRAIL_START]
         if ts != ts or side * (best - ts) >= -TOUCH_TOL * abs(ts):

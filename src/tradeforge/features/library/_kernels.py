@@ -51,15 +51,17 @@ def ema(x, alpha, period):
 
 
 @njit(cache=True, nogil=True)
-def rolling_sum(x, period):
-    """Sum of the last ``period`` values; NaN while the window holds any NaN.
+def rolling_mean(x, period):
+    """Mean of the last ``period`` values; NaN while the window holds any NaN.
 
     A running sum drifts: over 700k bars its rounding error grows to ~1e-11, enough to flip
     ``close > sma`` at a tie and to make ``sma(1)`` differ from the close. So once every
-    ``period`` bars the window is summed afresh (O(n) in all): the result is then the exact
-    left-to-right sum of its window plus at most ``period - 1`` running updates."""
+    ``period`` bars the window is summed afresh (O(n) in all): the mean is then the exact
+    left-to-right sum of its window plus at most ``period - 1`` running updates, over
+    ``period`` — divided here, as each bar is written (a division pass over the output
+    afterwards costs as much again as the loop)."""
     n = x.shape[0]
-    out = _filled(n, np.nan)
+    out = np.empty(n)  # every bar written once below: no NaN pre-fill pass
     acc = 0.0
     nans = 0
     due = 2 * period - 1  # next fresh sum (the first window already is one)
@@ -80,7 +82,9 @@ def rolling_sum(x, period):
                 acc = 0.0
                 for j in range(i - period + 1, i + 1):
                     acc += x[j]
-            out[i] = acc
+            out[i] = acc / period
+        else:
+            out[i] = np.nan
         if i == due:
             due += period
     return out

@@ -50,7 +50,7 @@ def stochastic(high, low, close, *, k_period: int, d_period: int):
     n = len(close)
     pd_ = np.full(n, np.nan)
     if n >= k_period:
-        pd_[k_period - 1 :] = k.rolling_sum(f64(pk[k_period - 1 :]), d_period) / d_period
+        pd_[k_period - 1 :] = k.rolling_mean(f64(pk[k_period - 1 :]), d_period)
     return pk, pd_
 
 
@@ -64,7 +64,7 @@ def stochastic(high, low, close, *, k_period: int, d_period: int):
 def cci(high, low, close, *, period: int) -> np.ndarray:
     """(TP - SMA(TP)) / (0.015 * mean absolute deviation of TP), TP = (H+L+C)/3; 0 when flat."""
     tp = f64((high + low + close) / 3.0)
-    mean = k.rolling_sum(tp, period) / period
+    mean = k.rolling_mean(tp, period)
     return safe_div(tp - mean, 0.015 * k.mean_abs_dev(tp, period), 0.0)
 
 
@@ -78,5 +78,5 @@ def cci(high, low, close, *, period: int) -> np.ndarray:
 def zscore(x: np.ndarray, *, period: int, source: str) -> np.ndarray:
     """(x - rolling mean) / rolling population std over ``period`` bars; 0 when flat."""
     x = f64(x)
-    mean = k.rolling_sum(x, period) / period
+    mean = k.rolling_mean(x, period)
     return safe_div(x - mean, k.rolling_std(x, period, 0), 0.0)

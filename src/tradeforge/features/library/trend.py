@@ -28,9 +28,7 @@ def _hull_period(period: int) -> int:
 )
 def sma(x: np.ndarray, *, period: int, source: str) -> np.ndarray:
     """Simple moving average of the last ``period`` values (NaN for the first period-1)."""
-    out = k.rolling_sum(f64(x), period)
-    out /= period  # in place: the sums are ours
-    return out
+    return k.rolling_mean(f64(x), period)
 
 
 @register_feature(

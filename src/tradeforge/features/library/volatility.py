@@ -46,7 +46,7 @@ def _mult(default: float) -> Param:
 def bollinger(x: np.ndarray, *, period: int, mult: float, source: str):
     """Middle = SMA; bands = middle ± mult * population std (ddof 0) of the window."""
     x = f64(x)
-    mid = k.rolling_sum(x, period) / period
+    mid = k.rolling_mean(x, period)
     sd = k.rolling_std(x, period, 0)
     return mid, mid + mult * sd, mid - mult * sd
 

@@ -52,15 +52,14 @@ class SmaCross(Strategy):
         slow = self.column(frame, f"sma_{self.params.slow}")
         above = fast > slow  # NaN compares False: no signal during warm-up
         below = fast < slow
-        up = np.zeros(len(frame), dtype=bool)
-        down = np.zeros(len(frame), dtype=bool)
-        up[1:] = above[1:] & ~above[:-1] & np.isfinite(slow[:-1])
-        down[1:] = below[1:] & ~below[:-1] & np.isfinite(slow[:-1])
-        bars = np.flatnonzero(up | down)
+        known = np.isfinite(slow[:-1])  # bar t-1's slow SMA, for a cross on bar t
+        up = above[1:] & ~above[:-1] & known  # up[t - 1]: a cross above on bar t
+        down = below[1:] & ~below[:-1] & known
+        crossed = np.flatnonzero(up | down)
         return make_signals(
             len(frame),
-            bars,
-            np.where(up[bars], 1, -1),
+            crossed + 1,
+            np.where(up[crossed], 1, -1),
             tag=self.name,
             stop_distance=self.params.stop_pips * inst.pip_size,
             targets=[Target(self.params.target_pips * inst.pip_size, 1.0, "distance")],
