@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import gc
 import json
 import os
 import signal
@@ -88,14 +89,27 @@ class CompileChild:
         """Fork this process; the child runs ``work()`` and exits (see `can_fork`)."""
         err = tempfile.TemporaryFile()  # noqa: SIM115 - closed by `close`
         read, write = os.pipe()
+        parent = os.getpid()
         for stream in (sys.stdout, sys.stderr):  # or the child would hold their buffers too
             with contextlib.suppress(Exception):
                 stream.flush()
-        with warnings.catch_warnings():
-            # Python >= 3.12 warns whenever the process has other OS threads (numpy's BLAS
-            # pool has): the child never uses them, and `can_fork` excludes Python threads
-            warnings.simplefilter("ignore", DeprecationWarning)
-            pid = os.fork()
+        # the objects so far go to the collector's permanent generation: the child's
+        # collections skip them instead of writing to (so copying) every page they are on
+        gc.freeze()
+        try:
+            with warnings.catch_warnings():
+                # Python >= 3.12 warns whenever the process has other OS threads (numpy's
+                # BLAS pool has): the child never uses them; `can_fork` excludes Python ones
+                warnings.simplefilter("ignore", DeprecationWarning)
+                pid = os.fork()
+        except OSError:
+            for fd in (read, write):
+                os.close(fd)
+            err.close()
+            raise
+        finally:
+            if os.getpid() == parent:
+                gc.unfreeze()
         if pid == 0:  # pragma: no cover - the child; its coverage is not collected
             os.close(write)
             _run_forked(work, read, err.fileno())
