@@ -176,7 +176,10 @@ def backtest_command(
     load_instruments(instruments)
     strat = resolve_strategy(strategy, param, config)
     spec = run_spec(kw, strat, symbols=symbol, timeframe=timeframe, start=start, end=end)
-    start_kernel_compile(spec, in_process=not scheduler)  # a cold cache: while bars load
+    # on a cold cache the kernel compiles while the bars load (a streamed run's loop is called
+    # with other argument types: the spilled arrays, memory-mapped)
+    if stream is None:
+        start_kernel_compile(spec, in_process=not scheduler)
     if scheduler or store_url:
         from tradeforge.data.cache import ParquetStore, StoreSlice, is_url
 
