@@ -191,3 +191,29 @@ def test_report_json_and_text_carry_the_verified_count(tmp_path):
     assert unchecked in files.txt.read_text()
     # a report built without writing checks nothing
     assert build_report(result).to_dict()["trade_paths"] is None
+
+
+def test_the_replay_calls_the_rules_with_the_kernels_types(tmp_path):
+    """On an empty Numba cache, a backtest and its trade paths compile each rule once: the
+    replay passes the rules what the kernel passes (a slot variable, a float side), so no
+    rule gets a second specialisation (Numba's ``name.2.nbc`` file)."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        from tradeforge.analytics.tradepath import trade_paths
+        from tradeforge.backtest import run_backtest
+        from tradeforge.data.sources.synthetic import generate_bars
+        from tradeforge.strategy import create_strategy
+        bars = generate_bars("EURUSD", "H1", "2024-01-01", "2024-03-01", seed=3)
+        result = run_backtest(create_strategy("sma_cross"), {"EURUSD": bars})
+        assert len(result.trades) > 5
+        assert len(trade_paths(result, {"EURUSD": bars}).stops) >= len(result.trades)
+    """)
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rules = sorted(p.name for p in tmp_path.rglob("*.nbc") if p.name.startswith("rules."))
+    assert rules and not [name for name in rules if not name.endswith(".1.nbc")], rules

@@ -38,6 +38,7 @@ from tradeforge.trading.rules import (
     F_NEXT_T,
     F_NT,
     F_REMAINING,
+    F_SIDE,
     F_STOP,
     F_STOP_SRC,
     F_TARGET,
@@ -121,13 +122,16 @@ def _replay(
     Writes stop changes (trade, first bar, level, source), targets (trade, index, level, fill
     bar or -1) and legs (trade, bar, price, steps, reason); returns the three counts."""
     st = np.empty((1, NF))
+    # the rules get the slot and the side with the backtest kernel's types (the slot a
+    # variable, not the literal 0; the side a float): they then compile once for both
+    slot = st.shape[0] - 1
     out = np.empty((MAX_TARGETS + 1, 3))
     levels = sig.levels
     last_level = levels.shape[1] - 1
     ns = nt_ = nl = 0
     for t in range(len(rows)):
         e, x = entry_bar[t], exit_bar[t]
-        open_position(st, 0, side[t], entry[t], stop[t], steps[t], sig, rows[t])
+        open_position(st, slot, side[t], entry[t], stop[t], steps[t], sig, rows[t])
         first_target = nt_
         for k in range(int(st[0, F_NT])):
             targets_out[nt_, 0] = t
@@ -145,7 +149,7 @@ def _replay(
             if i == x and finish[t] == _EXIT_AT_OPEN:
                 legs_out[nl, 0] = t
                 legs_out[nl, 1] = i
-                legs_out[nl, 2] = market_exit_price(side[t], o[i], sp, sl)
+                legs_out[nl, 2] = market_exit_price(st[slot, F_SIDE], o[i], sp, sl)
                 legs_out[nl, 3] = st[0, F_REMAINING]
                 legs_out[nl, 4] = final_reason[t]
                 nl += 1
@@ -154,7 +158,7 @@ def _replay(
             if i == e and inside[t] >= 0:
                 oi, hi, li = fill_view(side[t], inside[t], entry[t], sp, h[i], lo[i], c[i])
             before = int(st[0, F_NEXT_T])
-            k = process_observation(st, 0, oi, hi, li, sp, sl, out)
+            k = process_observation(st, slot, oi, hi, li, sp, sl, out)
             for q in range(before, int(st[0, F_NEXT_T])):
                 targets_out[first_target + q, 3] = i
             for q in range(k):
@@ -169,14 +173,14 @@ def _replay(
             if i == x and finish[t] == _EXIT_AT_CLOSE:
                 legs_out[nl, 0] = t
                 legs_out[nl, 1] = i
-                legs_out[nl, 2] = market_exit_price(side[t], c[i], sp, sl)
+                legs_out[nl, 2] = market_exit_price(st[slot, F_SIDE], c[i], sp, sl)
                 legs_out[nl, 3] = st[0, F_REMAINING]
                 legs_out[nl, 4] = R_END
                 nl += 1
                 break
             prev = st[0, F_STOP]
             lv = i if i < last_level else last_level
-            update_after_observation(st, 0, hi, li, c[i], sp, levels[0, lv], levels[1, lv])
+            update_after_observation(st, slot, hi, li, c[i], sp, levels[0, lv], levels[1, lv])
             if st[0, F_STOP] != prev and i < x:
                 stops_out[ns, 0] = t
                 stops_out[ns, 1] = i + 1

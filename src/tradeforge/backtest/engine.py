@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from tradeforge.backtest import kernel as K
+from tradeforge.backtest import precompile
 from tradeforge.core.errors import ConfigError
 from tradeforge.core.instruments import Instrument
 from tradeforge.strategy.signals import SignalError, Signals, pack_signals
@@ -194,6 +195,7 @@ def run_symbol(x: SymbolInputs) -> SymbolRun:
     """Run the single-symbol kernel on prepared inputs (its own balance, its own curve)."""
     signals = x.signals
     arrays = K.allocate(x.n_bars, len(signals), x.n_slots)
+    precompile.ready("symbol")
     K.simulate(
         x.o, x.h, x.lo, x.c, x.spread, x.slip, x.day, x.fx, pack_signals(signals), x.per_tag,
         x.fparams, **arrays,

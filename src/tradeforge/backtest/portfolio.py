@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from tradeforge.backtest import kernel as K
+from tradeforge.backtest import precompile
 from tradeforge.backtest.engine import SymbolInputs, SymbolRun, symbol_run
 from tradeforge.backtest.portfolio_kernel import END, simulate_portfolio, start_cursor
 from tradeforge.core.errors import ConfigError
@@ -80,6 +81,7 @@ def run_portfolio(
     eq_times = np.empty(n_union, dtype=np.int64)
     equity = np.empty((n_union, 3))
     scratch["acct"][0] = capital
+    precompile.ready("portfolio")
     n_rows = simulate_portfolio(
         times, np.array([x.n_bars for x in inputs], dtype=np.int64),
         *(_pad([getattr(x, name) for x in inputs], 0) for name in BAR_ARRAYS),

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tradeforge.backtest import precompile
 from tradeforge.backtest.engine import SymbolInputs, SymbolRun, prepare_symbol, simulate_symbol
 from tradeforge.backtest.io import run_config
 from tradeforge.backtest.parallel import (
@@ -218,7 +219,7 @@ def run_backtest(
     spec, outputs, plan = run_jobs(
         strategy, data, spec, conversion=conversion, symbol=symbol, workers=workers,
         scheduler=scheduler, backend=backend, progress=progress, stage=stage,
-        keywords=keywords,
+        keywords=keywords, precompile_kernel=True,
     )  # fmt: skip
     result = _combine(outputs, spec, extra_config, stage or (lambda _symbol, _name: None))
     result.execution = plan.to_dict()
@@ -241,11 +242,14 @@ def run_jobs(
     job: Callable[..., Any] = _symbol_job,
     state: Callable[..., Any] = _job_state,
     state_args: tuple[Any, ...] = (),
+    precompile_kernel: bool = False,
 ) -> tuple[RunSpec, list[Any], ExecutionPlan]:
     """`run_backtest`'s first half: the checked spec, then ``job(state, symbol)`` for every
     symbol (sorted) on the backend that pays, with ``state(*state_args, strategy, spec,
     frames, source, conversion)`` shared; returns the spec, the jobs' outputs in symbol order
-    and the plan that ran them (arguments as in `run_backtest`)."""
+    and the plan that ran them (arguments as in `run_backtest`). ``precompile_kernel``: the
+    jobs are `run_backtest`'s, so a cold Numba cache has the kernel that will run in this
+    process compiled meanwhile (`precompile.start`)."""
     if workers < 1:
         raise ConfigError(f"workers must be >= 1, got {workers}")
     source = data if isinstance(data, StoreSlice) else None
@@ -268,6 +272,9 @@ def run_jobs(
             "on a Dask cluster the workers read the bars themselves: pass a StoreSlice "
             "(a store path every worker can read), not frames"
         )
+    in_process = isinstance(backend, (InProcessBackend, ThreadBackend))
+    if precompile_kernel:
+        start_kernel_compile(spec, in_process=in_process)
     shared = Shared(state, (*state_args, strategy, spec, frames, source, conversion))
     total = len(symbols)
 
@@ -278,7 +285,7 @@ def run_jobs(
             progress(symbols[i], done, total)
 
     done = 0
-    if stage is not None and isinstance(backend, (InProcessBackend, ThreadBackend)):
+    if stage is not None and in_process:
         job = partial(job, stage=stage)
     try:
         outputs = backend.map(job, shared, symbols, on_result=report)
@@ -287,6 +294,17 @@ def run_jobs(
         if own and plan.backend == "dask":
             backend.close()
     return spec, outputs, plan
+
+
+def start_kernel_compile(spec: RunSpec, *, in_process: bool = True) -> None:
+    """Have the kernel ``spec``'s run will call compiled in a child process meanwhile if it is
+    not in Numba's cache (`precompile.start`): a shared portfolio's loop (always run in this
+    process), else the single-symbol kernel when the symbols run in this process (not on a
+    cluster's workers: ``in_process`` False)."""
+    if _shared(spec):
+        precompile.start("portfolio")
+    elif in_process:
+        precompile.start("symbol")
 
 
 def _make_backend(plan: ExecutionPlan, scheduler: str | None) -> Backend:

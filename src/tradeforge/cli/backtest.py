@@ -170,11 +170,16 @@ def backtest_command(
 ) -> None:
     """Backtest a strategy on cached bars; writes trades.csv, legs.csv, equity.csv, run.json."""
     from tradeforge.backtest.conversion import load_conversion
+    from tradeforge.backtest.runner import start_kernel_compile
     from tradeforge.strategy import resolve_strategy
 
     load_instruments(instruments)
     strat = resolve_strategy(strategy, param, config)
     spec = run_spec(kw, strat, symbols=symbol, timeframe=timeframe, start=start, end=end)
+    # on a cold cache the kernel compiles while the bars load (a streamed run's loop is called
+    # with other argument types: the spilled arrays, memory-mapped)
+    if stream is None:
+        start_kernel_compile(spec, in_process=not scheduler)
     if scheduler or store_url:
         from tradeforge.data.cache import ParquetStore, StoreSlice, is_url
 

@@ -21,6 +21,9 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Generate demo data, then backtest `sma_cross` on it and report."""
+        from tradeforge.backtest import precompile
+
+        precompile.start("symbol")  # a cold Numba cache: compiled while the data loads
         root = home_dir(home)
         with console.status("preparing demo data (seeded synthetic EURUSD H1, 2019–2025)"):
             store = ensure_demo_data(root)

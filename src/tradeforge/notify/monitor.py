@@ -69,8 +69,8 @@ from tradeforge.trading.result import TRADE_COLUMNS
 from tradeforge.trading.spec import RunSpec
 
 if TYPE_CHECKING:
+    from tradeforge.core.compilechild import CompileChild
     from tradeforge.live.engine import Engine
-    from tradeforge.notify.warm import KernelWarmer
     from tradeforge.research.consistency import Thresholds
 
 COUNT_CHECKS = ("missing", "extra")  # checked from the first trade on
@@ -165,7 +165,7 @@ class DivergenceMonitor:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._errors: set[str] = set()
-        self._warmer: KernelWarmer | None = None  # compiling the shadow's kernels
+        self._warmer: CompileChild | None = None  # compiling the shadow's kernels
 
     # -- the SessionObserver ---------------------------------------------------------------------
     def attach(self, engine: Engine) -> Callable[[dict[str, Any]], None]:
@@ -183,11 +183,11 @@ class DivergenceMonitor:
 
     def _warm_start(self) -> None:
         """Compile the shadow's kernels in a child process (`tradeforge.notify.warm`)."""
-        from tradeforge.notify.warm import KernelWarmer
+        from tradeforge.notify.warm import start_warmer
 
         text = f"divergence monitor{self.own}: compiling its kernels in a child process"
         try:
-            self._warmer = KernelWarmer(self.shadow)
+            self._warmer = start_warmer(self.shadow)
         except OSError as exc:
             text = f"divergence monitor{self.own}: no child process to compile in ({exc})"
         self._log([decision(None, "monitor_warming", text, **self._tag())])

@@ -10,6 +10,9 @@ The generator models what makes real FX bars awkward for a backtester:
 Bars are bid prices rounded to the instrument's digits. The ``fx`` calendar trades from Sunday
 22:00 to Friday 22:00 UTC; ``continuous`` trades around the clock (used by the reference
 benchmark, whose 2019–2025 M5 set has ~736k bars). Same arguments, same bytes.
+
+`wave_bars` is the other kind: a few bars of a smooth wave, for code that needs a frame's
+columns and dtypes but not its values (compiling a strategy's or the backtest's kernels).
 """
 
 from __future__ import annotations
@@ -155,6 +158,22 @@ def generate_bars(
         index=pd.DatetimeIndex(times.astype("datetime64[ns]"), name="time").tz_localize("UTC"),
     )
     return validate_ohlcv(frame, source=f"synthetic {inst.symbol} {tf}")
+
+
+def wave_bars(timeframe: str, count: int) -> pd.DataFrame:
+    """``count`` bars of ``timeframe`` ending 2024-01-05 (a smooth wave around 1.1): the
+    columns and dtypes of stored bars, values of no interest."""
+    step = pd.Timedelta(seconds=Timeframe.parse(timeframe).seconds)
+    index = pd.date_range(
+        end=pd.Timestamp("2024-01-05", tz="UTC"), periods=count, freq=step, name="time"
+    )
+    wave = 1.1 + 0.002 * np.sin(np.arange(count + 1) / 5.0)
+    o, c = wave[:-1], wave[1:]
+    return pd.DataFrame(
+        {"open": o, "high": np.maximum(o, c) + 0.0003, "low": np.minimum(o, c) - 0.0003,
+         "close": c, "volume": np.full(count, 100.0), "spread": np.full(count, 0.0001)},
+        index=index,
+    )  # fmt: skip
 
 
 def _default_start_price(inst: Instrument) -> float:
