@@ -175,6 +175,7 @@ def backtest_command(
     load_instruments(instruments)
     strat = resolve_strategy(strategy, param, config)
     spec = run_spec(kw, strat, symbols=symbol, timeframe=timeframe, start=start, end=end)
+    where: str | Path = home_dir(home)  # the bar store: traded and conversion bars alike
     if scheduler or store_url:
         from tradeforge.data.cache import ParquetStore, StoreSlice, is_url
 
@@ -182,11 +183,11 @@ def backtest_command(
             if not is_url(store_url):
                 raise typer.BadParameter("give a URL (scheme://…)", param_hint="--store-url")
             ParquetStore(store_url)  # an unknown scheme or a missing package: one line
-        where = store_url or str(home_dir(home))
-        frames: Any = StoreSlice(where, str(spec.timeframe), start, end)
+            where = store_url
+        frames: Any = StoreSlice(str(where), str(spec.timeframe), start, end)
     else:
-        frames = load_frames(home_dir(home), list(spec.symbols), str(spec.timeframe), start, end)
-    spec, conversion = load_conversion(spec, home_dir(home))
+        frames = load_frames(where, list(spec.symbols), str(spec.timeframe), start, end)
+    spec, conversion = load_conversion(spec, where)
     if stream is not None and (spec.portfolio != "shared" or len(spec.symbols) < 2):
         raise typer.BadParameter(
             "--stream runs a shared portfolio of several symbols", param_hint="--stream"
