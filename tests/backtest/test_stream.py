@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tradeforge.backtest import run_backtest, write_result
-from tradeforge.backtest.parallel import ThreadBackend
+from tradeforge.backtest.parallel import InProcessBackend, ThreadBackend
 from tradeforge.backtest.stream import run_streamed
 from tradeforge.core.errors import ConfigError
 from tradeforge.data.cache import ParquetStore, StoreSlice
@@ -184,3 +184,32 @@ def test_bars_from_a_memory_url(strategy, frames, spec, reference, tmp_path):
             ParquetStore("memory://stream-test").write("EURUSD", "H1", frames["EURUSD"], "x")
     finally:
         memory.rm("/stream-test", recursive=True)
+
+
+class _OtherRunMeanwhile(InProcessBackend):
+    """Runs the jobs, then — before handing their spilled records back — a whole second
+    streamed run into the same folder: what a second process (two benches on one home) or
+    a second thread does while the first is still spilling."""
+
+    def __init__(self, other) -> None:
+        self.other = other
+
+    def map(self, fn, shared, items, progress=None, on_result=None):
+        out = super().map(fn, shared, items, progress, on_result)
+        self.other()
+        return out
+
+
+def test_a_second_run_into_the_same_folder_leaves_the_first_runs_scratch_alone(
+    strategy, frames, spec, reference, tmp_path
+):
+    """Each run spills into a scratch folder of its own: a run that ends (and cleans up)
+    while another one into the same folder is between its jobs and its stacking does not
+    delete the other's spilled inputs (that was a FileNotFoundError on a ``.spill`` file)."""
+    out = tmp_path / "run"
+
+    def other() -> None:
+        run_streamed(strategy, frames, spec, out)
+
+    run_streamed(strategy, frames, spec, out, backend=_OtherRunMeanwhile(other))
+    _assert_same_folder(out, reference[1])

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,7 +81,10 @@ _FILL: dict[str, float | int] = {
     "floats": np.nan,
     "levels": np.nan,
 }
-_SPILL = ".spill"  # the scratch folder inside ``out``, removed when the run is written
+#: the prefix of a run's scratch folder inside ``out`` (``.spill-XXXX``: one per run, so a
+#: run ending into the same ``out`` meanwhile cannot remove another's spilled inputs),
+#: removed when the run is written
+_SPILL = ".spill-"
 
 
 @dataclass(frozen=True)
@@ -423,8 +427,7 @@ def run_streamed(
         )
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    folder = out / _SPILL
-    folder.mkdir(exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=_SPILL, dir=out))
     try:
         spec, spilled, plan = run_jobs(
             strategy, data, spec, conversion=conversion, symbol=None, workers=workers,
