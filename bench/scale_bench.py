@@ -169,12 +169,14 @@ def universe(home: Path, workers: int, serial: float | None = None) -> dict:
 
 
 def universe_streamed(
-    home: Path, workers: int, out: Path, scheduler: str | None = None, serial: float | None = None
+    home: Path, workers: int, scheduler: str | None = None, serial: float | None = None
 ) -> dict:
     """The 28 pairs as one shared portfolio in US dollars, streamed in 30-day windows
     (`run_streamed`: inputs spilled per symbol, the run folder written per window); with
-    ``scheduler`` the jobs run on that cluster and read the bars from a ``file://`` URL."""
+    ``scheduler`` the jobs run on that cluster and read the bars from a ``file://`` URL.
+    The run folder is this row's own (benches sharing a ``--home`` run side by side)."""
     import shutil
+    import tempfile
 
     from tradeforge.backtest.conversion import load_conversion
     from tradeforge.backtest.stream import run_streamed
@@ -184,16 +186,18 @@ def universe_streamed(
     # from the second day: the crosses' conversion rates need a completed bar before
     spec = replace(_spec(UNIVERSE, "shared"), start=STREAM_START)
     spec, conversion = load_conversion(spec, home)
-    shutil.rmtree(out, ignore_errors=True)
+    out = Path(tempfile.mkdtemp(prefix="streamed-run-", dir=home))
     where = home.resolve().as_uri() if scheduler else str(home)
-    with PeakRSS() as rss:
-        t0 = time.perf_counter()
-        run = run_streamed(
-            create_strategy("structure"), StoreSlice(where, "M5", STREAM_START), spec, out,
-            conversion=conversion, workers=workers, scheduler=scheduler,
-        )  # fmt: skip
-        seconds = time.perf_counter() - t0
-    shutil.rmtree(out, ignore_errors=True)
+    try:
+        with PeakRSS() as rss:
+            t0 = time.perf_counter()
+            run = run_streamed(
+                create_strategy("structure"), StoreSlice(where, "M5", STREAM_START), spec, out,
+                conversion=conversion, workers=workers, scheduler=scheduler,
+            )  # fmt: skip
+            seconds = time.perf_counter() - t0
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
     result = SimpleNamespace(execution=run.execution, trades=range(run.summary["trades"]))
     where_ran = "LocalCluster 2 procs" if scheduler else f"workers={workers}"
     return _row(
@@ -214,9 +218,9 @@ def _local_cluster():
     )  # fmt: skip
 
 
-def _streamed_on_cluster(home: Path, out: Path, serial: float) -> dict:
+def _streamed_on_cluster(home: Path, serial: float) -> dict:
     with _local_cluster() as cluster:
-        return universe_streamed(home, 2, out, cluster.scheduler_address, serial)
+        return universe_streamed(home, 2, cluster.scheduler_address, serial)
 
 
 def _fresh(fn, *args) -> dict:
@@ -268,16 +272,15 @@ def main() -> None:
     print(f"data ready ({generation:.1f} s generating); load average {psutil.getloadavg()}")
     rows = four_symbols(args.home, args.repeat, "sub-accounts")
     rows += four_symbols(args.home, args.repeat, "shared")
-    out = args.home / "streamed-run"
     if not args.no_universe:
         one = _fresh(universe, args.home, 1)
         rows += [one, _fresh(universe, args.home, 2, one["seconds"])]
-        one = _fresh(universe_streamed, args.home, 1, out)
-        rows += [one, _fresh(universe_streamed, args.home, 2, out, None, one["seconds"])]
+        one = _fresh(universe_streamed, args.home, 1)
+        rows += [one, _fresh(universe_streamed, args.home, 2, None, one["seconds"])]
     if args.cluster:
         rows.append(cluster_row(args.home))
         if not args.no_universe:
-            rows.append(_fresh(_streamed_on_cluster, args.home, out, one["seconds"]))
+            rows.append(_fresh(_streamed_on_cluster, args.home, one["seconds"]))
     RESULTS.mkdir(exist_ok=True)
     doc = {"rows": rows, "load_average": psutil.getloadavg(), "cpus": psutil.cpu_count()}
     (RESULTS / "scale.json").write_text(json.dumps(doc, indent=2) + "\n")

@@ -299,3 +299,25 @@ def test_swap_is_converted_when_it_accrues(symbol, price, conversion, rate):
     # R in quote currency: -5 swap / (0.01 * 100,000 = 1,000) risk
     assert res.trades["r_multiple"].iloc[0] == pytest.approx(-0.005)
     assert res.equity["equity"].iloc[2] == pytest.approx(100_000 - 5.0 * rate)
+
+
+def test_cli_store_url_supplies_the_conversion_bars(tmp_path):
+    """With ``--store-url`` the conversion bars come from that store, like the traded bars:
+    a ``--home`` without them is not asked (it used to be, and the run failed)."""
+    store_home = tmp_path / "shared"
+    store = ParquetStore(store_home)
+    for symbol, seed in (("EURGBP", 3), ("GBPUSD", 4)):
+        store.write(symbol, "H1", generate_bars(symbol, "H1", "2022-01-01", "2022-04-01",
+                                                seed=seed), source="synthetic")  # fmt: skip
+    empty_home = tmp_path / "home"
+    empty_home.mkdir()
+    url = store_home.as_uri()
+    run = _cli(empty_home, tmp_path / "url", "--account-currency", "USD", "--store-url", url)
+    assert run.exit_code == 0, run.output
+    local = _cli(store_home, tmp_path / "local", "--account-currency", "USD")
+    assert local.exit_code == 0, local.output
+    meta = json.loads((tmp_path / "url" / "run.json").read_text())
+    assert meta["config"]["conversion"] == {"GBPUSD": "bars"}
+    for name in ("trades.csv", "legs.csv", "equity.csv"):
+        assert (tmp_path / "url" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()
+    assert len((tmp_path / "url" / "trades.csv").read_text().splitlines()) > 4

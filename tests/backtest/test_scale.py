@@ -135,3 +135,28 @@ def test_check_cancelled_is_quiet_outside_a_cancellation():
             check_cancelled()
         finally:
             parallel.cancelled.clear()
+
+
+def test_threads_start_the_longest_symbols_first_and_keep_the_symbol_order(frames):
+    """Jobs are handed to the threads longest first (a long job started last would run
+    alone at the end); the result is still in symbol order, equal to the serial one."""
+    uneven = {
+        "AUDUSD": frames["AUDUSD"].iloc[:2000],
+        "EURUSD": frames["EURUSD"].iloc[:3000],
+        "GBPUSD": frames["GBPUSD"],
+    }
+    strategy = create_strategy("breakout")
+    started: list[str] = []
+
+    def stage(symbol, name):
+        if name == "features":
+            started.append(symbol)
+
+    serial = run_backtest(strategy, uneven, portfolio="sub-accounts", **SETTINGS)
+    threaded = run_backtest(
+        strategy, uneven, backend=ThreadBackend(1), portfolio="sub-accounts", stage=stage,
+        **SETTINGS,
+    )  # fmt: skip
+    assert started == ["GBPUSD", "EURUSD", "AUDUSD"]
+    _same(serial, threaded)
+    assert sorted(threaded.trades["symbol"].unique()) == ["AUDUSD", "EURUSD", "GBPUSD"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -13,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tradeforge.backtest import run_backtest, write_result
-from tradeforge.backtest.parallel import ThreadBackend
+from tradeforge.backtest.parallel import InProcessBackend, ThreadBackend
 from tradeforge.backtest.stream import run_streamed
 from tradeforge.core.errors import ConfigError
 from tradeforge.data.cache import ParquetStore, StoreSlice
@@ -119,45 +120,92 @@ def test_threads_and_store_reads_give_the_same_bytes(strategy, frames, spec, ref
 
 
 def test_refuses_what_it_cannot_stream(strategy, frames, spec, tmp_path):
-    from dataclasses import replace
-
-    with pytest.raises(ConfigError, match="shared portfolio of several symbols"):
-        run_streamed(strategy, frames, replace(spec, portfolio="sub-accounts"), tmp_path)
+    one = {"EURUSD": frames["EURUSD"]}
+    with pytest.raises(ConfigError, match="several symbols"):
+        run_streamed(strategy, one, replace(spec, symbols=("EURUSD",)), tmp_path)
     with pytest.raises(ConfigError, match="must be positive"):
         run_streamed(strategy, frames, spec, tmp_path, chunk=pd.Timedelta(0))
+
+
+@pytest.fixture(scope="module")
+def accounts(spec):
+    return replace(spec, portfolio="sub-accounts")
+
+
+@pytest.fixture(scope="module")
+def accounts_reference(strategy, frames, accounts, tmp_path_factory):
+    result = run_backtest(strategy, frames, accounts)
+    out = tmp_path_factory.mktemp("accounts")
+    write_result(result, out)
+    return result, {name: (out / name).read_bytes() for name in FILES}
+
+
+@pytest.mark.parametrize("hours", [1, 5, 24 * 9, 24 * 400])
+def test_sub_accounts_stream_into_the_in_memory_folder(
+    strategy, frames, accounts, accounts_reference, tmp_path, hours
+):
+    """Sub-accounts stream too (each symbol's run spilled, merged per window): the same
+    bytes for windows shorter than a bar, inside trades, and longer than the run. AUDUSD
+    starts a month late, so its curve is held flat before its first bar and carried between
+    its bars (the others cover every bar time of the run and are summed as they are)."""
+    result, expected = accounts_reference
+    assert len(result.trades) > 100
+    out = tmp_path / "run"
+    run = run_streamed(strategy, frames, accounts, out, chunk=pd.Timedelta(hours=hours))
+    _assert_same_folder(out, expected)
+    assert run.counters == result.counters and run.checksums == result.checksums
+    assert run.initial_capital == result.initial_capital == 3 * accounts.initial_capital
+
+
+def test_sub_accounts_streamed_from_the_store_on_threads(
+    strategy, frames, accounts, accounts_reference, tmp_path
+):
+    store = ParquetStore(tmp_path / "home")
+    for s, f in frames.items():
+        store.write(s, "H1", f, "synthetic")
+    out = tmp_path / "run"
+    run = run_streamed(
+        strategy, StoreSlice(str(tmp_path / "home"), "H1"), accounts, out,
+        backend=ThreadBackend(2), chunk=pd.Timedelta(days=7),
+    )  # fmt: skip
+    assert run.execution["backend"] == "threads"
+    _assert_same_folder(out, accounts_reference[1])
 
 
 def test_the_command_streams_into_the_in_memory_folder(frames, tmp_path):
     """``tradeforge backtest --stream DAYS`` (the installed console script, here reading the
     bars from a ``file://`` store URL) writes the files of the same command without either,
-    and refuses sub-accounts and an unknown URL scheme with one line."""
+    for a shared portfolio and for sub-accounts, and refuses one symbol and an unknown URL
+    scheme with one line."""
     home = tmp_path / "home"
     store = ParquetStore(home)
     for s, f in frames.items():
         store.write(s, "H1", f, "synthetic")
-    base = [
+    command = [
         TRADEFORGE, "backtest", "--home", str(home), "--strategy", "breakout", "-t", "H1",
-        *(a for s in SYMBOLS for a in ("-s", s)), "--position-mode", "tag", "--sizing", "risk:1",
-        "--commission", "3",
+        "--position-mode", "tag", "--sizing", "risk:1", "--commission", "3",
     ]  # fmt: skip
-    runs = {}
+    base = [*command, *(a for s in SYMBOLS for a in ("-s", s))]
     url = ["--store-url", home.as_uri()]
-    for name, extra in (("memory", []), ("stream", ["--stream", "9", *url])):
-        out = tmp_path / name
-        done = subprocess.run(
-            [*base, *extra, "--out", str(out)], capture_output=True, text=True, timeout=600
-        )
-        assert done.returncode == 0, done.stderr
-        runs[name] = out
-    for name in ("trades.csv", "legs.csv", "equity.csv"):
-        assert (runs["stream"] / name).read_bytes() == (runs["memory"] / name).read_bytes()
-    assert len((runs["stream"] / "trades.csv").read_text().splitlines()) > 100
-    assert (runs["stream"] / "report.json").exists()
+    for portfolio in ("shared", "sub-accounts"):
+        runs = {}
+        for name, extra in (("memory", []), ("stream", ["--stream", "9", *url])):
+            out = tmp_path / f"{portfolio}-{name}"
+            done = subprocess.run(
+                [*base, "--portfolio", portfolio, *extra, "--out", str(out)],
+                capture_output=True, text=True, timeout=600,
+            )  # fmt: skip
+            assert done.returncode == 0, done.stderr
+            runs[name] = out
+        for name in ("trades.csv", "legs.csv", "equity.csv"):
+            assert (runs["stream"] / name).read_bytes() == (runs["memory"] / name).read_bytes()
+        assert len((runs["stream"] / "trades.csv").read_text().splitlines()) > 100
+        assert (runs["stream"] / "report.json").exists()
     refused = subprocess.run(
-        [*base, "--stream", "9", "--portfolio", "sub-accounts", "--out", str(tmp_path / "x")],
+        [*command, "-s", "EURUSD", "--stream", "9", "--out", str(tmp_path / "x")],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
-    assert refused.returncode == 2 and "shared portfolio of several symbols" in refused.stderr
+    assert refused.returncode == 2 and "--stream runs several symbols" in refused.stderr
     assert "Traceback" not in refused.stderr
     unknown = subprocess.run(
         [*base, "--store-url", "nosuch://bars", "--out", str(tmp_path / "x")],
@@ -184,3 +232,32 @@ def test_bars_from_a_memory_url(strategy, frames, spec, reference, tmp_path):
             ParquetStore("memory://stream-test").write("EURUSD", "H1", frames["EURUSD"], "x")
     finally:
         memory.rm("/stream-test", recursive=True)
+
+
+class _OtherRunMeanwhile(InProcessBackend):
+    """Runs the jobs, then — before handing their spilled records back — a whole second
+    streamed run into the same folder: what a second process (two benches on one home) or
+    a second thread does while the first is still spilling."""
+
+    def __init__(self, other) -> None:
+        self.other = other
+
+    def map(self, fn, shared, items, progress=None, on_result=None):
+        out = super().map(fn, shared, items, progress, on_result)
+        self.other()
+        return out
+
+
+def test_a_second_run_into_the_same_folder_leaves_the_first_runs_scratch_alone(
+    strategy, frames, spec, reference, tmp_path
+):
+    """Each run spills into a scratch folder of its own: a run that ends (and cleans up)
+    while another one into the same folder is between its jobs and its stacking does not
+    delete the other's spilled inputs (that was a FileNotFoundError on a ``.spill`` file)."""
+    out = tmp_path / "run"
+
+    def other() -> None:
+        run_streamed(strategy, frames, spec, out)
+
+    run_streamed(strategy, frames, spec, out, backend=_OtherRunMeanwhile(other))
+    _assert_same_folder(out, reference[1])

@@ -15,12 +15,13 @@ from tradeforge.trading.fx import plan_conversion
 from tradeforge.trading.spec import RunSpec
 
 
-def load_conversion(spec: RunSpec, home: Path) -> tuple[RunSpec, dict[str, pd.DataFrame]]:
+def load_conversion(spec: RunSpec, home: str | Path) -> tuple[RunSpec, dict[str, pd.DataFrame]]:
     """For every symbol of ``spec`` whose money needs a third currency and has no constant
-    rate in ``spec.conversion``: the cached bars of ``{QUOTE}{ACCOUNT}`` (or
-    ``{ACCOUNT}{QUOTE}``) on the spec's timeframe — their close, all a rate reads — from a
-    little before ``start`` so the first traded bar has a completed conversion bar. Returns
-    the spec recording them as ``"bars"`` and the bars by conversion symbol."""
+    rate in ``spec.conversion``: the bars of ``{QUOTE}{ACCOUNT}`` (or ``{ACCOUNT}{QUOTE}``)
+    on the spec's timeframe in the bar store at ``home`` (a path or an fsspec URL, as
+    `ParquetStore`: the store the run reads its bars from) — their close, all a rate reads —
+    from a little before ``start`` so the first traded bar has a completed conversion bar.
+    Returns the spec recording them as ``"bars"`` and the bars by conversion symbol."""
     if spec.account_currency is None or spec.timeframe is None:
         return spec, {}
     account, tf = spec.account_currency, spec.timeframe

@@ -43,6 +43,12 @@ def _iso(values: Any) -> pa.Array:
 NEEDS_QUOTES = r'[,"\r\n]'
 
 
+def needs_quotes(words: list[str]) -> bool:
+    """Whether any of ``words`` needs quoting: the one choice of a file written in pieces
+    (`tradeforge.backtest.stream`) for every name that may occur in it."""
+    return bool(any(pd.Series(words, dtype=str).str.contains(NEEDS_QUOTES, regex=True)))
+
+
 def _csv_bytes(
     frame: pd.DataFrame,
     time_columns: tuple[str, ...] = (),

@@ -41,11 +41,14 @@ def check_shared_money(spec: RunSpec) -> None:
 
 def _pad(arrays: Sequence[np.ndarray], fill: float | int) -> np.ndarray:
     """``arrays`` (alike but in their last axis) stacked on a new first axis, the last axis
-    padded with ``fill`` to the longest."""
+    padded with ``fill`` to the longest. Each element is written once (this copy is serial,
+    between the parallel jobs and the loop; a fill of the whole, then the copy, wrote the
+    symbols' parts twice)."""
     width = max(a.shape[-1] for a in arrays)
-    out = np.full((len(arrays), *arrays[0].shape[:-1], width), fill, dtype=arrays[0].dtype)
+    out = np.empty((len(arrays), *arrays[0].shape[:-1], width), dtype=arrays[0].dtype)
     for k, a in enumerate(arrays):
         out[k, ..., : a.shape[-1]] = a
+        out[k, ..., a.shape[-1] :] = fill
     return out
 
 

@@ -22,6 +22,7 @@ so every backend gives the same bytes.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
@@ -287,8 +288,18 @@ def run_jobs(
     done = 0
     if stage is not None and in_process:
         job = partial(job, stage=stage)
+    order = _longest_first(symbols, frames) if isinstance(backend, ThreadBackend) else None
     try:
-        outputs = backend.map(job, shared, symbols, on_result=report)
+        if order is None:
+            outputs = backend.map(job, shared, symbols, on_result=report)
+        else:
+            ran = backend.map(
+                job, shared, [symbols[i] for i in order],
+                on_result=lambda j, output: report(order[j], output),
+            )  # fmt: skip
+            outputs = [None] * total
+            for j, i in enumerate(order):
+                outputs[i] = ran[j]
     finally:
         release(shared)
         if own and plan.backend == "dask":
@@ -305,6 +316,18 @@ def start_kernel_compile(spec: RunSpec, *, in_process: bool = True) -> None:
         precompile.start("portfolio")
     elif in_process:
         precompile.start("symbol")
+
+
+def _longest_first(
+    symbols: list[str], frames: Mapping[str, pd.DataFrame] | None
+) -> list[int] | None:
+    """The positions of ``symbols`` by bar count, longest first (ties in name order), so the
+    threads do not end with one long job running alone; None when the lengths are unknown
+    (bars read by the jobs) or already in that order."""
+    if frames is None:
+        return None
+    order = sorted(range(len(symbols)), key=lambda i: -len(frames[symbols[i]]))
+    return None if order == sorted(order) else order
 
 
 def _make_backend(plan: ExecutionPlan, scheduler: str | None) -> Backend:
@@ -442,6 +465,12 @@ def combine_runs(
             config=config,
             checksums=checksums,
         )
+    summing = None
+    if equity is None:  # the curves' sum beside the trades and legs (it releases the GIL)
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tradeforge-combine")
+        total = initial_capital * len(runs)
+        summing = pool.submit(_sum_equity, [r.equity for r in runs], initial_capital, total)
+        pool.shutdown(wait=False)
     symbols = sorted({r.symbol for r in runs})
     trades = _concat([r.trades for r in runs], ("symbol", "tag", "side", "exit_reason"))
     order = np.lexsort(
@@ -459,9 +488,8 @@ def combine_runs(
     trades["trade_id"] = np.arange(len(trades), dtype=np.int64)
     legs["trade_id"] = renumber(legs)
     legs = _legs_in_order(legs)
-    if equity is None:
-        total = initial_capital * len(runs)
-        equity = _sum_equity([r.equity for r in runs], initial_capital, total)
+    if summing is not None:
+        equity = summing.result()
     else:
         total = initial_capital
     config = {**config, "symbols": symbols}
@@ -474,6 +502,16 @@ def combine_runs(
         config=config,
         checksums=checksums,
     )
+
+
+def _same_times(a: pd.Index, b: pd.Index) -> bool:
+    """``a.equals(b)`` for the bar times of two curves, compared as int64 arrays when both
+    are DatetimeIndexes of one dtype (pandas' equals costs several times more)."""
+    if a is b:
+        return True
+    if isinstance(a, pd.DatetimeIndex) and isinstance(b, pd.DatetimeIndex) and a.dtype == b.dtype:
+        return bool(np.array_equal(a.asi8, b.asi8))
+    return bool(a.equals(b))
 
 
 def _renumbering(runs: list[SymbolRun], trades: pd.DataFrame) -> Callable[[pd.DataFrame], Any]:
@@ -534,17 +572,26 @@ def _concat(frames: list[pd.DataFrame], categorical: tuple[str, ...]) -> pd.Data
 
 def _sum_equity(curves: list[pd.DataFrame], initial_capital: float, total: float) -> pd.DataFrame:
     """Sum per-symbol curves (each starting at ``initial_capital``) onto an account starting at
-    ``total``, on the union of bar times (each held flat before its first bar)."""
+    ``total``, on the union of bar times (each held flat before its first bar).
+
+    Mostly array work that releases the GIL: `combine_runs` runs it beside the trades and
+    legs."""
     index = curves[0].index
-    for c in curves[1:]:
-        index = index.union(c.index)
+    same = [_same_times(c.index, index) for c in curves]
+    if not all(same):
+        for c in curves[1:]:
+            index = index.union(c.index)
+        same = [_same_times(c.index, index) for c in curves]
+    elif len({c.index.name for c in curves}) > 1:
+        index = index.rename(None)  # as a union of differently named indexes is named
     equity = np.full(len(index), total)
     balance = np.full(len(index), total)
     open_pos = np.zeros(len(index), dtype=np.int64)
-    for c in curves:
-        if c.index.equals(index):  # on every bar time already (symbols on one calendar)
-            equity += c["equity"].to_numpy() - initial_capital
-            balance += c["balance"].to_numpy() - initial_capital
+    scratch = np.empty(len(index))
+    for c, on_every_time in zip(curves, same, strict=True):
+        if on_every_time:  # on every bar time already (symbols on one calendar)
+            equity += np.subtract(c["equity"].to_numpy(), initial_capital, out=scratch)
+            balance += np.subtract(c["balance"].to_numpy(), initial_capital, out=scratch)
             open_pos += c["open_positions"].to_numpy()
             continue
         aligned = c.reindex(index).ffill()

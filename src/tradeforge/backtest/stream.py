@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,10 +41,10 @@ import pandas as pd
 from tradeforge.backtest import kernel as K
 from tradeforge.backtest.engine import _legs_frame, _trades_frame
 from tradeforge.backtest.io import (
-    NEEDS_QUOTES,
     TRADE_TIME_COLUMNS,
     _csv_bytes,
     csv_header,
+    needs_quotes,
     run_config,
     run_summary,
     write_run_json,
@@ -80,7 +81,10 @@ _FILL: dict[str, float | int] = {
     "floats": np.nan,
     "levels": np.nan,
 }
-_SPILL = ".spill"  # the scratch folder inside ``out``, removed when the run is written
+#: the prefix of a run's scratch folder inside ``out`` (``.spill-XXXX``: one per run, so a
+#: run ending into the same ``out`` meanwhile cannot remove another's spilled inputs),
+#: removed when the run is written
+_SPILL = ".spill-"
 
 
 @dataclass(frozen=True)
@@ -202,8 +206,7 @@ class _Writer:
         self.spilled = spilled
         m = len(spilled)
         words = [s.symbol for s in spilled] + [t for s in spilled for t in s.tags]
-        words += ["long", "short", *EXIT_REASONS]
-        self.quote = any(pd.Series(words, dtype=str).str.contains(NEEDS_QUOTES, regex=True))
+        self.quote = needs_quotes([*words, "long", "short", *EXIT_REASONS])
         self.files: dict[str, IO[bytes]] = {}
         for name, columns in (
             ("trades", TRADE_COLUMNS),
@@ -408,23 +411,35 @@ def run_streamed(
     stage: Stage | None = None,
     extra_config: Mapping[str, Any] | None = None,
 ) -> StreamedRun:
-    """Run ``spec``'s shared portfolio streamed (see the module docstring) and write its run
-    folder (trades.csv, legs.csv, equity.csv, run.json) into ``out``: the same bytes as
-    `write_result` of `run_backtest` with the same arguments (which are as there).
+    """Run ``spec`` streamed and write its run folder (trades.csv, legs.csv, equity.csv,
+    run.json) into ``out``: the same bytes as `write_result` of `run_backtest` with the same
+    arguments (which are as there). A shared portfolio streams as the module docstring says,
+    sub-accounts as `tradeforge.backtest.stream_accounts` does.
 
     ``chunk`` is the loop's time window: smaller keeps less in memory, larger costs less
     per window; the files do not depend on it."""
     if chunk <= pd.Timedelta(0):
         raise ConfigError(f"the stream's time window must be positive, got {chunk}")
     n_symbols = len(spec.symbols) or (len(data) if isinstance(data, Mapping) else 0)
-    if spec.portfolio != "shared" or n_symbols < 2:
-        raise ConfigError(
-            "streaming runs a shared portfolio of several symbols (--portfolio shared)"
-        )
+    if n_symbols < 2:
+        raise ConfigError("streaming runs several symbols (one fits in memory)")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    folder = out / _SPILL
-    folder.mkdir(exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=_SPILL, dir=out))
+    if spec.portfolio != "shared":
+        from tradeforge.backtest.stream_accounts import run_accounts_streamed
+
+        try:
+            fields = run_accounts_streamed(
+                strategy, data, spec, out, folder, chunk.value, conversion=conversion,
+                workers=workers, scheduler=scheduler, backend=backend, progress=progress,
+                stage=stage, extra_config=extra_config,
+            )  # fmt: skip
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        run = StreamedRun(out=out, **vars(fields))
+        write_run_json(out / "run.json", run, run.summary)
+        return run
     try:
         spec, spilled, plan = run_jobs(
             strategy, data, spec, conversion=conversion, symbol=None, workers=workers,

@@ -42,7 +42,7 @@ def run_and_write(
     """Library call behind the command: run, write the folder, print a summary table.
 
     ``frames`` is ``{symbol: bars}`` or a `StoreSlice` (each job reads its symbol; the
-    report then has no candle charts). With ``stream_days`` the shared portfolio is streamed
+    report then has no candle charts). With ``stream_days`` the run is streamed
     in windows of that many days (`run_streamed`: bounded memory, the same files) and the report
     is built from the written folder. The folder is written beside ``out`` and renamed into
     place complete (`staged_folder`): Ctrl-C leaves the previous folder or none."""
@@ -158,9 +158,10 @@ def backtest_command(
     stream: Annotated[
         int | None,
         typer.Option(
-            help="Stream the shared portfolio in windows of this many days: each symbol's "
-            "inputs are spilled to disk and the run folder is written as the windows run, "
-            "so a large universe needs memory for one window, not all its bars (same files).",
+            help="Stream the run in windows of this many days: each symbol's kernel inputs "
+            "(a shared portfolio) or run (sub-accounts) are spilled to disk and the run "
+            "folder is written as the windows run, so a large universe needs memory for one "
+            "window, not all its bars (same files).",
             min=1,
         ),
     ] = None,
@@ -180,6 +181,7 @@ def backtest_command(
     # with other argument types: the spilled arrays, memory-mapped)
     if stream is None:
         start_kernel_compile(spec, in_process=not scheduler)
+    where: str | Path = home_dir(home)  # the bar store: traded and conversion bars alike
     if scheduler or store_url:
         from tradeforge.data.cache import ParquetStore, StoreSlice, is_url
 
@@ -187,15 +189,13 @@ def backtest_command(
             if not is_url(store_url):
                 raise typer.BadParameter("give a URL (scheme://…)", param_hint="--store-url")
             ParquetStore(store_url)  # an unknown scheme or a missing package: one line
-        where = store_url or str(home_dir(home))
-        frames: Any = StoreSlice(where, str(spec.timeframe), start, end)
+            where = store_url
+        frames: Any = StoreSlice(str(where), str(spec.timeframe), start, end)
     else:
-        frames = load_frames(home_dir(home), list(spec.symbols), str(spec.timeframe), start, end)
-    spec, conversion = load_conversion(spec, home_dir(home))
-    if stream is not None and (spec.portfolio != "shared" or len(spec.symbols) < 2):
-        raise typer.BadParameter(
-            "--stream runs a shared portfolio of several symbols", param_hint="--stream"
-        )
+        frames = load_frames(where, list(spec.symbols), str(spec.timeframe), start, end)
+    spec, conversion = load_conversion(spec, where)
+    if stream is not None and len(spec.symbols) < 2:
+        raise typer.BadParameter("--stream runs several symbols", param_hint="--stream")
     run_and_write(
         strat, frames, spec, out, conversion=conversion, workers=workers, scheduler=scheduler,
         stream_days=stream,
