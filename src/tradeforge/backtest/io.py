@@ -15,7 +15,8 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
@@ -25,7 +26,13 @@ import pyarrow.csv as pa_csv
 
 from tradeforge.core.atomic import atomic_write_bytes
 from tradeforge.core.paths import user_path
-from tradeforge.trading.result import RUN_SCHEMA_VERSION, BacktestResult
+from tradeforge.trading.result import (
+    EQUITY_COLUMNS,
+    LEG_COLUMNS,
+    RUN_SCHEMA_VERSION,
+    TRADE_COLUMNS,
+    BacktestResult,
+)
 from tradeforge.trading.spec import RunSpec
 
 
@@ -135,6 +142,53 @@ def run_summary(result: Any) -> dict[str, Any]:
 
 
 TRADE_TIME_COLUMNS = ("signal_time", "entry_time", "exit_time")
+
+
+class RunCsvs:
+    """A run folder's trades.csv, legs.csv and equity.csv appended piece by piece (a streamed
+    run), keeping what `run_summary` reads: the trades' P&L and R in id order, the last
+    equity. ``quote``: `needs_quotes` of the run's words."""
+
+    def __init__(self, out: Path, quote: bool) -> None:
+        self.quote = quote
+        self.files: dict[str, IO[bytes]] = {}
+        for name, columns in (
+            ("trades", TRADE_COLUMNS),
+            ("legs", LEG_COLUMNS),
+            ("equity", ("time", *EQUITY_COLUMNS)),
+        ):
+            self.files[name] = open(out / f"{name}.csv", "wb")  # noqa: SIM115 (closed in close)
+            self.files[name].write(csv_header(columns))
+        self.pnl: list[np.ndarray] = []
+        self.r_multiple: list[np.ndarray] = []
+        self.last_equity = np.nan
+
+    def close(self) -> None:
+        for f in self.files.values():
+            f.close()
+
+    def append(self, name: str, frame: pd.DataFrame, times: tuple[str, ...]) -> None:
+        """Rows of table ``name`` (``times``: its time columns), after those written."""
+        if len(frame):  # the equity curve has no strings but ISO times: never quoted
+            quote = self.quote and name != "equity"
+            self.files[name].write(_csv_bytes(frame, times, header=False, quote=quote))
+
+    def append_trades(self, trades: pd.DataFrame) -> None:
+        """Trades in run id order, after those written."""
+        self.append("trades", trades, TRADE_TIME_COLUMNS)
+        self.pnl.append(trades["pnl"].to_numpy())
+        self.r_multiple.append(trades["r_multiple"].to_numpy())
+
+    def summary(self) -> dict[str, Any]:
+        """`run_summary` of the written run."""
+        trades = pd.DataFrame(
+            {
+                "pnl": np.concatenate([np.zeros(0), *self.pnl]),
+                "r_multiple": np.concatenate([np.zeros(0), *self.r_multiple]),
+            }
+        )
+        equity = pd.DataFrame({"equity": [self.last_equity]})
+        return run_summary(SimpleNamespace(trades=trades, equity=equity))
 
 
 def write_trades_csv(trades: pd.DataFrame, path: str | Path) -> Path:

@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -41,12 +41,9 @@ import pandas as pd
 from tradeforge.backtest import kernel as K
 from tradeforge.backtest.engine import _legs_frame, _trades_frame
 from tradeforge.backtest.io import (
-    TRADE_TIME_COLUMNS,
-    _csv_bytes,
-    csv_header,
+    RunCsvs,
     needs_quotes,
     run_config,
-    run_summary,
     write_run_json,
 )
 from tradeforge.backtest.parallel import Backend, check_cancelled
@@ -68,7 +65,7 @@ from tradeforge.strategy.base import Strategy
 from tradeforge.strategy.signal_schema import ROW
 from tradeforge.strategy.signals import pack_signals
 from tradeforge.trading.fx import Conversion
-from tradeforge.trading.result import EQUITY_COLUMNS, EXIT_REASONS, LEG_COLUMNS, TRADE_COLUMNS
+from tradeforge.trading.result import EQUITY_COLUMNS, EXIT_REASONS
 from tradeforge.trading.spec import RunSpec
 
 #: the default time window of the loop
@@ -199,22 +196,14 @@ class _Index:
         return pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC")
 
 
-class _Writer:
+class _Writer(RunCsvs):
     """The run folder's three CSVs, appended window by window (see the module docstring)."""
 
     def __init__(self, out: Path, spilled: list[_Spilled]) -> None:
+        words = [s.symbol for s in spilled] + [t for s in spilled for t in s.tags]
+        super().__init__(out, needs_quotes([*words, "long", "short", *EXIT_REASONS]))
         self.spilled = spilled
         m = len(spilled)
-        words = [s.symbol for s in spilled] + [t for s in spilled for t in s.tags]
-        self.quote = needs_quotes([*words, "long", "short", *EXIT_REASONS])
-        self.files: dict[str, IO[bytes]] = {}
-        for name, columns in (
-            ("trades", TRADE_COLUMNS),
-            ("legs", LEG_COLUMNS),
-            ("equity", ("time", *EQUITY_COLUMNS)),
-        ):
-            self.files[name] = open(out / f"{name}.csv", "wb")  # noqa: SIM115 (closed in close)
-            self.files[name].write(csv_header(columns))
         self.n_trades = np.zeros(m, dtype=np.int64)
         self.n_legs = np.zeros(m, dtype=np.int64)
         self.ids: list[list[np.ndarray]] = [[] for _ in range(m)]  # local trade id -> run id
@@ -222,23 +211,11 @@ class _Writer:
         self.written = 0  # trades written
         self.queue_symbol = np.zeros(0, dtype=np.int64)  # ids written .. known: symbol, local
         self.queue_local = np.zeros(0, dtype=np.int64)
-        self.pnl: list[np.ndarray] = []
-        self.r_multiple: list[np.ndarray] = []
-        self.last_equity = np.nan
-
-    def close(self) -> None:
-        for f in self.files.values():
-            f.close()
-
-    def _append(self, name: str, frame: pd.DataFrame, times: tuple[str, ...]) -> None:
-        if len(frame):  # the equity curve has no strings but ISO times: never quoted
-            quote = self.quote and name != "equity"
-            self.files[name].write(_csv_bytes(frame, times, header=False, quote=quote))
 
     def window(self, maps, kernel, eq_times, equity) -> None:
         """Write what the window that just ran made final."""
         counters = kernel["counters"]
-        self._append(
+        self.append(
             "equity",
             pd.DataFrame(
                 {
@@ -304,7 +281,7 @@ class _Writer:
             frames.append(frame)
         if frames:
             legs = _legs_in_order(pd.concat(frames, ignore_index=True))
-            self._append("legs", legs, ("time",))
+            self.append("legs", legs, ("time",))
 
     def _trades(self, maps, kernel) -> None:
         """Append the trades closed by now, in id order, up to the oldest open one."""
@@ -339,21 +316,8 @@ class _Writer:
         run_ids = np.concatenate(ids)
         trades["trade_id"] = run_ids
         trades = trades.take(np.argsort(run_ids, kind="stable"))
-        self._append("trades", trades, TRADE_TIME_COLUMNS)
-        self.pnl.append(trades["pnl"].to_numpy())
-        self.r_multiple.append(trades["r_multiple"].to_numpy())
+        self.append_trades(trades)
         self.written = upto
-
-    def summary(self) -> dict[str, Any]:
-        """`run_summary` of the written run (the trades' columns it reads, in id order)."""
-        trades = pd.DataFrame(
-            {
-                "pnl": np.concatenate([np.zeros(0), *self.pnl]),
-                "r_multiple": np.concatenate([np.zeros(0), *self.r_multiple]),
-            }
-        )
-        equity = pd.DataFrame({"equity": [self.last_equity]})
-        return run_summary(SimpleNamespace(trades=trades, equity=equity))
 
 
 def _loop(folder: Path, spilled: list[_Spilled], capital: float, chunk_ns: int, writer: _Writer):

@@ -26,18 +26,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from tradeforge.backtest.io import (
-    TRADE_TIME_COLUMNS,
-    _csv_bytes,
-    csv_header,
+    RunCsvs,
     needs_quotes,
     run_config,
-    run_summary,
 )
 from tradeforge.backtest.parallel import Backend, check_cancelled
 from tradeforge.backtest.runner import Progress, Stage, _job_state, _JobState, _symbol_job, run_jobs
@@ -112,18 +109,17 @@ def _account_job(state: _AccountState, symbol: str, stage: Stage | None = None) 
     )  # fmt: skip
 
 
-class _Merge:
+class _Merge(RunCsvs):
     """The three CSVs of the merged run, appended window by window (module docstring)."""
 
     def __init__(
         self, folder: Path, out: Path, accounts: list[_Account], capital: float, chunk_ns: int
     ) -> None:
+        words = [a.symbol for a in accounts]
+        words += [c for a in accounts for cs in a.categories.values() for c in cs]
+        super().__init__(out, needs_quotes(words))
         self.folder, self.accounts, self.capital = folder, accounts, capital
         self.total = capital * len(accounts)
-        self.quote = needs_quotes(
-            [a.symbol for a in accounts]
-            + [c for a in accounts for cs in a.categories.values() for c in cs]
-        )
         self._remap()
         times = [t for t in self.keys["equity"] if len(t)]
         first = min(int(t[0]) for t in times)
@@ -141,17 +137,6 @@ class _Merge:
         self.carry = np.full((len(accounts), 3), np.nan)  # a symbol's last row so far
         self.ids: list[list[np.ndarray]] = [[] for _ in accounts]  # local -> run trade id
         self.known = 0
-        self.pnl: list[np.ndarray] = []
-        self.r_multiple: list[np.ndarray] = []
-        self.last_equity = np.nan
-        self.files: dict[str, IO[bytes]] = {}
-        for table, (columns, _) in _TABLES.items():
-            self.files[table] = open(out / f"{table}.csv", "wb")  # noqa: SIM115 (see close)
-            self.files[table].write(csv_header(columns))
-
-    def close(self) -> None:
-        for f in self.files.values():
-            f.close()
 
     def _remap(self) -> None:
         """Each table's ordering column, mapped afresh: the pages read so far (a window's)
@@ -228,7 +213,7 @@ class _Merge:
                     EQUITY_COLUMNS[2]: open_pos,
                 }
             )
-            self._append("equity", frame, ("time",))
+            self.append("equity", frame, ("time",))
 
     def _trades(self, a: int, b: int) -> None:
         slices = self._slices("trades", a, b)
@@ -247,9 +232,7 @@ class _Merge:
         frames = [self._load(k, "trades", s) for k, s in enumerate(slices) if s.stop > s.start]
         trades = pd.concat(frames, ignore_index=True).take(order).reset_index(drop=True)
         trades["trade_id"] = ids[order]
-        self._append("trades", trades, TRADE_TIME_COLUMNS)
-        self.pnl.append(trades["pnl"].to_numpy())
-        self.r_multiple.append(trades["r_multiple"].to_numpy())
+        self.append_trades(trades)
 
     def _run_ids(self, k: int) -> np.ndarray:
         if len(self.ids[k]) > 1:
@@ -269,22 +252,7 @@ class _Merge:
             return
         legs = pd.concat(frames, ignore_index=True)
         order = np.lexsort((legs["trade_id"].to_numpy(), legs["time"].array.asi8))
-        self._append("legs", legs.take(order), ("time",))
-
-    def _append(self, table: str, frame: pd.DataFrame, times: tuple[str, ...]) -> None:
-        quote = self.quote and table != "equity"  # the curve has no strings
-        self.files[table].write(_csv_bytes(frame, times, header=False, quote=quote))
-
-    def summary(self) -> dict[str, Any]:
-        """`run_summary` of the written run (the trades' columns it reads, in id order)."""
-        trades = pd.DataFrame(
-            {
-                "pnl": np.concatenate([np.zeros(0), *self.pnl]),
-                "r_multiple": np.concatenate([np.zeros(0), *self.r_multiple]),
-            }
-        )
-        equity = pd.DataFrame({"equity": [self.last_equity]})
-        return run_summary(SimpleNamespace(trades=trades, equity=equity))
+        self.append("legs", legs.take(order), ("time",))
 
 
 def _rows(key: np.ndarray, a: int, b: int) -> slice:
