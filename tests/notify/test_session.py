@@ -116,8 +116,11 @@ def test_a_hanging_telegram_neither_changes_nor_holds_up_the_dry_run(tmp_path, b
     # every decision was submitted (plus the closing message), none of them waited
     assert stats.submitted == len(decisions) + 1
     assert stats.delivered == 0
-    assert stats.dropped_queue == 0 and stats.dropped_outbox > 0 and stats.undelivered > 0
-    assert stats.routed > 3 * 3  # produced while the first send was still hanging
+    # neither the engine nor the router waited on the hanging send: more messages were routed
+    # or refused than the queue holds. Where they drop depends on scheduling: a full outbox
+    # (oldest pushed out), or the full inbound queue of a router starved of CPU (a loaded CI)
+    assert stats.dropped > 0 and stats.undelivered > 0
+    assert stats.routed + stats.dropped_queue > 3 * 3
     assert stats.routed == stats.delivered + stats.dropped_outbox + stats.failed + stats.undelivered
     log = _log(tmp_path / "s")
     assert log[-1]["kind"] == "notify_summary" and log[-1]["dropped"] == stats.dropped > 0
