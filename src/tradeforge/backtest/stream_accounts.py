@@ -239,7 +239,9 @@ class _Merge(RunCsvs):
     def _equity(self, w: int) -> None:
         rows = self._rows("equity", w)
         times = [self._read(k, "equity", "time", r) for k, r in enumerate(rows)]
-        index = np.unique(np.concatenate(times))
+        # a curve on every bar time of the run has the window's bar times
+        whole = [t for t, on_every_time in zip(times, self.whole, strict=True) if on_every_time]
+        index = whole[0] if whole else np.unique(np.concatenate(times))
         equity = np.full(len(index), self.total)
         balance = np.full(len(index), self.total)
         open_pos = np.zeros(len(index), dtype=np.int64)
