@@ -1,6 +1,8 @@
-"""Scaling across symbols: 1 vs 2 workers on 4 symbols x 736k M5 bars (``structure``), and a
-28-pair universe of 7 years of M5 (~20M bars) read from the store one symbol per job — as
-sub-accounts, and as one shared portfolio streamed in 30-day windows (`run_streamed`).
+"""Scaling across symbols: 1 vs 2 workers on 4 symbols x 736k M5 bars (``structure``), the
+4 symbols' sub-accounts writing their run folder in memory and streamed in 30-day windows
+(`run_streamed`: the same bytes, checked), and a 28-pair universe of 7 years of M5 (~20M
+bars) read from the store one symbol per job — as sub-accounts, and as one shared portfolio
+streamed in 30-day windows.
 
 Rows: wall time (median of ``--repeat``, 1- and 2-worker runs interleaved so machine load
 hits both alike), speed-up over serial, the execution the runner chose, and the peak RSS of
@@ -145,6 +147,75 @@ def four_symbols(home: Path, repeat: int, portfolio: str) -> list[dict]:
     ]
 
 
+def _folder_run(home: Path, streamed: bool, out: Path) -> tuple[float, int, dict]:
+    """The 4-symbol sub-accounts (2 workers, bars read from the store) writing the run folder
+    ``out``: in memory (`run_backtest`, `write_result`) or streamed in 30-day windows
+    (`run_streamed`); warmed first on a month of two symbols. Seconds, peak RSS, execution."""
+    from tradeforge.backtest import run_backtest, write_result
+    from tradeforge.backtest.stream import run_streamed
+    from tradeforge.data.cache import ParquetStore, StoreSlice
+    from tradeforge.strategy import create_strategy
+
+    strategy = create_strategy("structure")
+    store = ParquetStore(home)
+    month = {s: store.load(s, "M5").iloc[:8640] for s in FOUR[:2]}
+    run_backtest(strategy, month, _spec(FOUR[:2], "sub-accounts"))  # warm: kernels loaded
+    del month
+    spec = _spec(FOUR, "sub-accounts")
+    with PeakRSS() as rss:
+        t0 = time.perf_counter()
+        if streamed:
+            execution = run_streamed(
+                strategy, StoreSlice(str(home), "M5"), spec, out, workers=2
+            ).execution
+        else:
+            result = run_backtest(strategy, StoreSlice(str(home), "M5"), spec, workers=2)
+            write_result(result, out)
+            execution = result.execution
+        seconds = time.perf_counter() - t0
+    return seconds, rss.peak, execution
+
+
+def four_streamed(home: Path, repeat: int) -> list[dict]:
+    """The 4-symbol sub-accounts writing their run folder in memory and streamed, each run in
+    a fresh process (its peak its own), interleaved; the streamed folder must hold the
+    in-memory one's bytes. The streamed row's yardstick is the in-memory one."""
+    import shutil
+    import tempfile
+
+    times: dict[bool, list[float]] = {False: [], True: []}
+    peaks, executions = {False: 0, True: 0}, {}
+    for _ in range(repeat):
+        outs = {s: Path(tempfile.mkdtemp(prefix="folder-run-", dir=home)) for s in (False, True)}
+        try:
+            for streamed, out in outs.items():
+                seconds, peak, executions[streamed] = _fresh(_folder_run, home, streamed, out)
+                times[streamed].append(seconds)
+                peaks[streamed] = max(peaks[streamed], peak)
+            for name in ("trades.csv", "legs.csv", "equity.csv", "run.json"):
+                same = (outs[False] / name).read_bytes() == (outs[True] / name).read_bytes()
+                assert same, f"streamed {name} differs from the in-memory one"
+            summary = json.loads((outs[True] / "run.json").read_text())["summary"]
+        finally:
+            for out in outs.values():
+                shutil.rmtree(out, ignore_errors=True)
+    trades = range(summary["trades"])
+    serial = statistics.median(times[False])
+    return [
+        _row(
+            label,
+            times[s],
+            serial,
+            SimpleNamespace(execution=executions[s], trades=trades),
+            peaks[s],
+        )
+        for s, label in (
+            (False, "4 x 736k M5, sub-accounts + folder, workers=2"),
+            (True, "4 x 736k M5, sub-accounts streamed, workers=2"),
+        )
+    ]
+
+
 def universe(home: Path, workers: int, serial: float | None = None) -> dict:
     """28 pairs read from the store one symbol per job (sub-accounts: each job's result is
     its trades, legs and curve; the bars and features of a symbol are dropped after it)."""
@@ -272,6 +343,7 @@ def main() -> None:
     print(f"data ready ({generation:.1f} s generating); load average {psutil.getloadavg()}")
     rows = four_symbols(args.home, args.repeat, "sub-accounts")
     rows += four_symbols(args.home, args.repeat, "shared")
+    rows += four_streamed(args.home, args.repeat)
     if not args.no_universe:
         one = _fresh(universe, args.home, 1)
         rows += [one, _fresh(universe, args.home, 2, one["seconds"])]

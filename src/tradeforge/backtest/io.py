@@ -41,7 +41,12 @@ def _iso(values: Any) -> pa.Array:
     index = pd.DatetimeIndex(values)
     if len(index) == 0:  # an empty column carries no time zone
         return pa.array([], type=pa.string())
-    seconds = index.tz_convert("UTC").as_unit("ns").asi8 // 1_000_000_000
+    return iso_times(index.tz_convert("UTC").as_unit("ns").asi8)
+
+
+def iso_times(ns: np.ndarray) -> pa.Array:
+    """`_iso` of UTC times given as int64 nanoseconds."""
+    seconds = ns // 1_000_000_000
     text = pa.array(seconds, type=pa.int64()).cast(pa.timestamp("s")).cast(pa.string())
     return pc.binary_join_element_wise(pc.replace_substring(text, " ", "T"), "Z", "")
 
@@ -67,6 +72,14 @@ def _csv_bytes(
 
     Strings are quoted (all of them) when one needs it; ``quote`` makes that choice for a
     file written in pieces (`tradeforge.backtest.stream`), which must make it once."""
+    columns = _arrow_columns(frame, time_columns)
+    rows = _csv_rows(columns, quote)
+    return csv_header(columns) + rows if header else rows
+
+
+def _arrow_columns(frame: pd.DataFrame, time_columns: tuple[str, ...]) -> dict[str, pa.Array]:
+    """The columns `_csv_bytes` formats: time columns as ISO strings, categoricals as their
+    labels, the rest as they are."""
     columns: dict[str, pa.Array] = {}
     for name in frame.columns:
         values = frame[name]
@@ -76,6 +89,11 @@ def _csv_bytes(
             columns[name] = pa.array(np.asarray(values.astype(str)), type=pa.string())
         else:
             columns[name] = pa.array(values.to_numpy())
+    return columns
+
+
+def _csv_rows(columns: dict[str, pa.Array], quote: bool | None) -> bytes:
+    """The CSV rows (no header) of ``columns`` (`_csv_bytes`'s ``quote``)."""
     # Arrow's "needed" style quotes every string; quote only when a value requires it.
     needs_quotes = (
         quote
@@ -91,9 +109,7 @@ def _csv_bytes(
         include_header=False, quoting_style="needed" if needs_quotes else "none"
     )
     pa_csv.write_csv(pa.table(columns), sink, options)
-    if not header:
-        return sink.getvalue().to_pybytes()
-    return csv_header(columns) + sink.getvalue().to_pybytes()
+    return sink.getvalue().to_pybytes()
 
 
 def csv_header(columns: Any) -> bytes:
@@ -169,15 +185,21 @@ class RunCsvs:
 
     def append(self, name: str, frame: pd.DataFrame, times: tuple[str, ...]) -> None:
         """Rows of table ``name`` (``times``: its time columns), after those written."""
-        if len(frame):  # the equity curve has no strings but ISO times: never quoted
-            quote = self.quote and name != "equity"
-            self.files[name].write(_csv_bytes(frame, times, header=False, quote=quote))
+        if len(frame):
+            self.append_columns(name, _arrow_columns(frame, times))
+
+    def append_columns(self, name: str, columns: dict[str, pa.Array]) -> None:
+        """Rows of table ``name`` as the Arrow columns `_csv_bytes` would format (times as
+        ISO strings, categoricals as labels), after those written; trades in run id order."""
+        quote = self.quote and name != "equity"  # the curve has no strings but ISO times
+        self.files[name].write(_csv_rows(columns, quote))
+        if name == "trades":
+            self.pnl.append(columns["pnl"].to_numpy())
+            self.r_multiple.append(columns["r_multiple"].to_numpy())
 
     def append_trades(self, trades: pd.DataFrame) -> None:
         """Trades in run id order, after those written."""
         self.append("trades", trades, TRADE_TIME_COLUMNS)
-        self.pnl.append(trades["pnl"].to_numpy())
-        self.r_multiple.append(trades["r_multiple"].to_numpy())
 
     def summary(self) -> dict[str, Any]:
         """`run_summary` of the written run."""

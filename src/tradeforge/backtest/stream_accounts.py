@@ -17,7 +17,11 @@ makes of those rows:
   entered before it), stably ordered by (time, trade id).
 
 So the files are the in-memory run's bytes, and what stays in memory is the jobs running,
-one window of every symbol and a local→run trade id map per symbol (8 bytes a trade).
+one window of every symbol and a local→run trade id map per symbol (8 bytes a trade). Each
+table's rows of every window are found once up front (a binary search of its ordering column
+at the window edges); a window then reads just those rows of each column with a plain read
+(no memory map keeps its pages in the process) and formats them as Arrow columns, so a
+window costs a few reads and array operations per symbol.
 """
 
 from __future__ import annotations
@@ -30,9 +34,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from tradeforge.backtest.io import (
+    TRADE_TIME_COLUMNS,
     RunCsvs,
+    iso_times,
     needs_quotes,
     run_config,
 )
@@ -58,7 +66,6 @@ class _Account:
     """A symbol's job result: its run is in the scratch folder."""
 
     symbol: str
-    times: frozenset[tuple[str, str]]  # (table, column) of the time columns
     categories: dict[tuple[str, str], tuple[str, ...]]  # (table, column) -> labels
     counters: dict[str, int]
     checksum: str
@@ -89,7 +96,7 @@ def _account_job(state: _AccountState, symbol: str, stage: Stage | None = None) 
         "trades": run.trades,
         "legs": run.legs,
     }
-    times, categories = set(), {}
+    categories: dict[tuple[str, str], tuple[str, ...]] = {}
     for table, frame in tables.items():
         for column in _TABLES[table][0]:
             values = frame[column]
@@ -97,20 +104,47 @@ def _account_job(state: _AccountState, symbol: str, stage: Stage | None = None) 
                 categories[table, column] = tuple(str(c) for c in values.cat.categories)
                 data = values.cat.codes.to_numpy()
             elif isinstance(values.dtype, pd.DatetimeTZDtype):
-                times.add((table, column))
                 data = values.array.as_unit("ns").asi8
             else:
                 data = values.to_numpy()
             np.save(_part(state.folder, symbol, table, column), data)
     check_cancelled()
-    return _Account(
-        symbol, frozenset(times), categories, dict(run.counters), output.checksum,
-        output.timeframe,
-    )  # fmt: skip
+    return _Account(symbol, categories, dict(run.counters), output.checksum, output.timeframe)
+
+
+@dataclass(frozen=True)
+class _Column:
+    """A spilled column: its file, row type and where its first row starts. Rows are read
+    with a plain read (no memory map), so only the window's copy is in this process."""
+
+    path: Path
+    dtype: np.dtype
+    offset: int
+
+    @classmethod
+    def of(cls, path: Path) -> _Column:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read = np.lib.format.read_array_header_1_0
+            if version != (1, 0):
+                read = np.lib.format.read_array_header_2_0
+            _shape, _fortran, dtype = read(f)
+            return cls(path, dtype, f.tell())
+
+    def read(self, rows: slice) -> np.ndarray:
+        count = rows.stop - rows.start
+        if count == 0:
+            return np.empty(0, self.dtype)
+        offset = self.offset + rows.start * self.dtype.itemsize
+        return np.fromfile(self.path, self.dtype, count=count, offset=offset)
 
 
 class _Merge(RunCsvs):
-    """The three CSVs of the merged run, appended window by window (module docstring)."""
+    """The three CSVs of the merged run, appended window by window (module docstring).
+
+    Each spilled file's header is read once; each table's rows of every window are found up
+    front (its ordering column mapped once, binary-searched at every window edge), so a
+    window reads just its rows of each column and formats them straight to Arrow."""
 
     def __init__(
         self, folder: Path, out: Path, accounts: list[_Account], capital: float, chunk_ns: int
@@ -118,80 +152,107 @@ class _Merge(RunCsvs):
         words = [a.symbol for a in accounts]
         words += [c for a in accounts for cs in a.categories.values() for c in cs]
         super().__init__(out, needs_quotes(words))
-        self.folder, self.accounts, self.capital = folder, accounts, capital
+        self.accounts, self.capital = accounts, capital
         self.total = capital * len(accounts)
-        self._remap()
-        times = [t for t in self.keys["equity"] if len(t)]
+        self.columns = [
+            {
+                (table, column): _Column.of(_part(folder, a.symbol, table, column))
+                for table, (columns, _) in _TABLES.items()
+                for column in columns
+            }
+            for a in accounts
+        ]
+        keys = {
+            table: [np.load(_part(folder, a.symbol, table, key), mmap_mode="r") for a in accounts]
+            for table, (_, key) in _TABLES.items()
+        }
+        times = [t for t in keys["equity"] if len(t)]
         first = min(int(t[0]) for t in times)
         n = (max(int(t[-1]) for t in times) - first) // chunk_ns + 1
-        self.windows = [(first + i * chunk_ns, first + (i + 1) * chunk_ns) for i in range(n)]
+        edges = first + chunk_ns * np.arange(n + 1, dtype=np.int64)
+        #: table -> (symbols, windows + 1): where each window's rows start
+        self.bounds = {
+            table: np.array([np.searchsorted(k, edges) for k in mapped], dtype=np.int64)
+            for table, mapped in keys.items()
+        }
+        del keys, times  # the maps: their pages leave this process
+        self.labels = [
+            {where: pa.array(cs, pa.string()) for where, cs in a.categories.items()}
+            for a in accounts
+        ]
         # `runner._sum_equity` adds a curve on every bar time of the run as it is, another
         # one reindexed and filled (NaN before its first bar counts 0)
-        union = 0
-        for a, b in self.windows:
-            union += len(
-                np.unique(np.concatenate([t[_rows(t, a, b)] for t in self.keys["equity"]]))
-            )
-            self._remap()
-        self.whole = [len(t) == union for t in self.keys["equity"]]
+        union = sum(len(self._bar_times(w)) for w in range(n))
+        self.whole = [int(b[-1] - b[0]) == union for b in self.bounds["equity"]]
         self.carry = np.full((len(accounts), 3), np.nan)  # a symbol's last row so far
         self.ids: list[list[np.ndarray]] = [[] for _ in accounts]  # local -> run trade id
         self.known = 0
 
-    def _remap(self) -> None:
-        """Each table's ordering column, mapped afresh: the pages read so far (a window's)
-        leave this process."""
-        self.keys = {
-            table: [self._map(a, table, column) for a in self.accounts]
-            for table, (_, column) in _TABLES.items()
-        }
-
-    def _map(self, account: _Account, table: str, column: str) -> np.ndarray:
-        return np.load(_part(self.folder, account.symbol, table, column), mmap_mode="r")
-
     def run(self) -> None:
-        for a, b in self.windows:
+        for w in range(self.bounds["equity"].shape[1] - 1):
             check_cancelled()
-            self._equity(a, b)
-            self._trades(a, b)
-            self._legs(a, b)
-            self._remap()
+            self._equity(w)
+            self._trades(w)
+            self._legs(w)
 
-    def _load(self, k: int, table: str, rows: slice) -> pd.DataFrame:
-        """Rows of a symbol's spilled table as the frame the in-memory run had."""
-        account = self.accounts[k]
-        data: dict[str, Any] = {}
+    def _rows(self, table: str, w: int) -> list[slice]:
+        """Each symbol's rows of ``table`` in window ``w``."""
+        return [slice(int(b[w]), int(b[w + 1])) for b in self.bounds[table]]
+
+    def _read(self, k: int, table: str, column: str, rows: slice) -> np.ndarray:
+        return self.columns[k][table, column].read(rows)
+
+    def _bar_times(self, w: int) -> np.ndarray:
+        rows = self._rows("equity", w)
+        return np.unique(
+            np.concatenate([self._read(k, "equity", "time", r) for k, r in enumerate(rows)])
+        )
+
+    def _arrow(
+        self,
+        table: str,
+        parts: list[tuple[int, slice]],
+        order: np.ndarray,
+        times: tuple[str, ...],
+        **replaced: np.ndarray,
+    ) -> dict[str, pa.Array]:
+        """The rows ``parts`` (symbol, rows) of ``table``, concatenated and taken in ``order``,
+        as the Arrow columns of `io.RunCsvs.append_columns` (``replaced``: columns given)."""
+        columns: dict[str, pa.Array] = {}
         for column in _TABLES[table][0]:
-            values = np.array(self._map(account, table, column)[rows])
-            if (table, column) in account.times:
-                values = pd.DatetimeIndex(values.view("datetime64[ns]")).tz_localize("UTC")
-            elif (table, column) in account.categories:
-                values = pd.Categorical.from_codes(
-                    values, categories=list(account.categories[table, column])
-                )
-            data[column] = values
-        return pd.DataFrame(data)
+            if column in replaced:
+                columns[column] = pa.array(replaced[column][order])
+                continue
+            values = [self._read(k, table, column, rows) for k, rows in parts]
+            if (table, column) in self.accounts[parts[0][0]].categories:
+                labels = [
+                    pc.take(self.labels[k][table, column], codes)
+                    for (k, _), codes in zip(parts, values, strict=True)
+                ]
+                columns[column] = pc.take(pa.concat_arrays(labels), order)
+            elif column in times:
+                columns[column] = iso_times(np.concatenate(values)[order])
+            else:
+                columns[column] = pa.array(np.concatenate(values)[order])
+        return columns
 
-    def _slices(self, table: str, a: int, b: int) -> list[slice]:
-        """Each symbol's rows of ``table`` in ``[a, b)``."""
-        return [_rows(key, a, b) for key in self.keys[table]]
-
-    def _equity(self, a: int, b: int) -> None:
-        slices = self._slices("equity", a, b)
-        times = self.keys["equity"]
-        index = np.unique(np.concatenate([t[s] for t, s in zip(times, slices, strict=True)]))
+    def _equity(self, w: int) -> None:
+        rows = self._rows("equity", w)
+        times = [self._read(k, "equity", "time", r) for k, r in enumerate(rows)]
+        # a curve on every bar time of the run has the window's bar times
+        whole = [t for t, on_every_time in zip(times, self.whole, strict=True) if on_every_time]
+        index = whole[0] if whole else np.unique(np.concatenate(times))
         equity = np.full(len(index), self.total)
         balance = np.full(len(index), self.total)
         open_pos = np.zeros(len(index), dtype=np.int64)
-        for k, rows in enumerate(slices):
-            c = self._load(k, "equity", rows)
-            e, bal, op = (c[name].to_numpy() for name in EQUITY_COLUMNS)
+        for k, r in enumerate(rows):
+            e, bal, op = (self._read(k, "equity", name, r) for name in EQUITY_COLUMNS)
             if self.whole[k]:
                 equity += e - self.capital
                 balance += bal - self.capital
                 open_pos += op
             else:
-                at = np.searchsorted(times[k][rows], index, side="right") - 1
+                at = np.searchsorted(times[k], index, side="right") - 1
                 held = at >= 0
                 filled = [
                     np.where(held, v[np.maximum(at, 0)], self.carry[k, i]) if len(v) else
@@ -205,21 +266,15 @@ class _Merge(RunCsvs):
                 self.carry[k] = (e[-1], bal[-1], op[-1])
         if len(index):
             self.last_equity = float(equity[-1])
-            frame = pd.DataFrame(
-                {
-                    "time": pd.DatetimeIndex(index.view("datetime64[ns]")).tz_localize("UTC"),
-                    EQUITY_COLUMNS[0]: equity,
-                    EQUITY_COLUMNS[1]: balance,
-                    EQUITY_COLUMNS[2]: open_pos,
-                }
-            )
-            self.append("equity", frame, ("time",))
+            columns = (iso_times(index), equity, balance, open_pos)
+            names = ("time", *EQUITY_COLUMNS)
+            self.append_columns("equity", dict(zip(names, map(pa.array, columns), strict=True)))
 
-    def _trades(self, a: int, b: int) -> None:
-        slices = self._slices("trades", a, b)
-        entry = [np.asarray(self.keys["trades"][k][s]) for k, s in enumerate(slices)]
+    def _trades(self, w: int) -> None:
+        rows = self._rows("trades", w)
+        entry = [self._read(k, "trades", "entry_time", r) for k, r in enumerate(rows)]
         symbol = [np.full(len(e), k, dtype=np.int64) for k, e in enumerate(entry)]
-        local = [np.arange(s.start, s.stop, dtype=np.int64) for s in slices]
+        local = [np.arange(r.start, r.stop, dtype=np.int64) for r in rows]
         e, s, t = (np.concatenate(x) for x in (entry, symbol, local))
         order = np.lexsort((t, s, e))
         ids = np.empty(len(order), dtype=np.int64)
@@ -227,37 +282,26 @@ class _Merge(RunCsvs):
         for k in range(len(self.accounts)):
             self.ids[k].append(ids[s == k])
         self.known += len(order)
-        if not len(order):
-            return
-        frames = [self._load(k, "trades", s) for k, s in enumerate(slices) if s.stop > s.start]
-        trades = pd.concat(frames, ignore_index=True).take(order).reset_index(drop=True)
-        trades["trade_id"] = ids[order]
-        self.append_trades(trades)
+        if len(order):
+            parts = [(k, r) for k, r in enumerate(rows) if r.stop > r.start]
+            columns = self._arrow("trades", parts, order, TRADE_TIME_COLUMNS, trade_id=ids)
+            self.append_columns("trades", columns)
 
     def _run_ids(self, k: int) -> np.ndarray:
         if len(self.ids[k]) > 1:
             self.ids[k] = [np.concatenate(self.ids[k])]
         return self.ids[k][0] if self.ids[k] else np.zeros(0, dtype=np.int64)
 
-    def _legs(self, a: int, b: int) -> None:
-        slices = self._slices("legs", a, b)
-        frames = []
-        for k, rows in enumerate(slices):
-            if rows.stop == rows.start:
-                continue
-            frame = self._load(k, "legs", rows)
-            frame["trade_id"] = self._run_ids(k)[frame["trade_id"].to_numpy()]
-            frames.append(frame)
-        if not frames:
+    def _legs(self, w: int) -> None:
+        parts = [(k, r) for k, r in enumerate(self._rows("legs", w)) if r.stop > r.start]
+        if not parts:
             return
-        legs = pd.concat(frames, ignore_index=True)
-        order = np.lexsort((legs["trade_id"].to_numpy(), legs["time"].array.asi8))
-        self.append("legs", legs.take(order), ("time",))
-
-
-def _rows(key: np.ndarray, a: int, b: int) -> slice:
-    """The rows of a sorted time column in ``[a, b)``."""
-    return slice(int(np.searchsorted(key, a)), int(np.searchsorted(key, b)))
+        trade_id = np.concatenate(
+            [self._run_ids(k)[self._read(k, "legs", "trade_id", r)] for k, r in parts]
+        )
+        time = np.concatenate([self._read(k, "legs", "time", r) for k, r in parts])
+        order = np.lexsort((trade_id, time))
+        self.append_columns("legs", self._arrow("legs", parts, order, ("time",), trade_id=trade_id))
 
 
 def run_accounts_streamed(
