@@ -18,7 +18,7 @@ from types import SimpleNamespace
 import pytest
 
 from tradeforge.backtest import precompile
-from tradeforge.core.compilechild import CompileChild
+from tradeforge.core.compilechild import PARENT_GONE, CompileChild
 from tradeforge.data.cache import ParquetStore
 from tradeforge.data.sources.synthetic import generate_bars
 
@@ -130,7 +130,8 @@ def test_ready_stops_a_child_that_does_not_finish(monkeypatch):
     precompile.ready("symbol")
     assert 0.3 <= time.monotonic() - t0 < 10
     assert "symbol" not in precompile._children
-    assert child.returncode == -signal.SIGKILL
+    # closing its pipe ends it (its watcher exits at once), else it is killed: either may win
+    assert child.returncode in (PARENT_GONE, -signal.SIGKILL)
 
 
 @linux

@@ -43,9 +43,11 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["CompileChild", "can_fork", "child_main"]
+__all__ = ["PARENT_GONE", "CompileChild", "can_fork", "child_main"]
 
 _LIVE: set[CompileChild] = set()  # closed at exit
+#: a child's exit code when the pipe from its parent closed (the parent ended or let it go)
+PARENT_GONE = 3
 
 
 def can_fork() -> bool:
@@ -187,7 +189,7 @@ def _watch_parent(fd: int) -> None:
     def watch() -> None:
         while os.read(fd, 4096):
             pass
-        os._exit(3)
+        os._exit(PARENT_GONE)
 
     threading.Thread(target=watch, name="tradeforge-parent-watch", daemon=True).start()
 
