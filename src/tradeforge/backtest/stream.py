@@ -114,20 +114,23 @@ class _Spilled:
 
 
 @dataclass(frozen=True)
-class _SpillState:
+class SpillState:
+    """A streamed run's job state: the runner's, plus the scratch folder its jobs spill to
+    (both streamed portfolios use it)."""
+
     folder: str
     job: _JobState
 
 
-def _spill_state(folder: str, *args: Any) -> _SpillState:
-    return _SpillState(folder, _job_state(*args))
+def spill_state(folder: str, *args: Any) -> SpillState:
+    return SpillState(folder, _job_state(*args))
 
 
 def _part(folder: str | Path, symbol: str, name: str) -> Path:
     return Path(folder) / f"{symbol}.{name}.npy"
 
 
-def _spill_job(state: _SpillState, symbol: str, stage: Stage | None = None) -> _Spilled:
+def _spill_job(state: SpillState, symbol: str, stage: Stage | None = None) -> _Spilled:
     """The runner's job, its kernel inputs written to the scratch folder."""
     output = _symbol_job(state.job, symbol, stage)
     x = output.inputs
@@ -408,7 +411,7 @@ def run_streamed(
         spec, spilled, plan = run_jobs(
             strategy, data, spec, conversion=conversion, symbol=None, workers=workers,
             scheduler=scheduler, backend=backend, progress=progress, stage=stage,
-            keywords={}, job=_spill_job, state=_spill_state, state_args=(str(folder),),
+            keywords={}, job=_spill_job, state=spill_state, state_args=(str(folder),),
         )  # fmt: skip
         say: Callable[[str | None, str], None] = stage or (lambda _symbol, _name: None)
         say(None, "portfolio")

@@ -45,7 +45,8 @@ from tradeforge.backtest.io import (
     run_config,
 )
 from tradeforge.backtest.parallel import Backend, check_cancelled
-from tradeforge.backtest.runner import Progress, Stage, _job_state, _JobState, _symbol_job, run_jobs
+from tradeforge.backtest.runner import Progress, Stage, _symbol_job, run_jobs
+from tradeforge.backtest.stream import SpillState, spill_state
 from tradeforge.data.cache import StoreSlice
 from tradeforge.strategy.base import Strategy
 from tradeforge.trading.fx import Conversion
@@ -72,21 +73,11 @@ class _Account:
     timeframe: str
 
 
-@dataclass(frozen=True)
-class _AccountState:
-    folder: str
-    job: _JobState
-
-
-def _account_state(folder: str, *args: Any) -> _AccountState:
-    return _AccountState(folder, _job_state(*args))
-
-
 def _part(folder: str | Path, symbol: str, table: str, column: str) -> Path:
     return Path(folder) / f"{symbol}.{table}.{column}.npy"
 
 
-def _account_job(state: _AccountState, symbol: str, stage: Stage | None = None) -> _Account:
+def _account_job(state: SpillState, symbol: str, stage: Stage | None = None) -> _Account:
     """The runner's job (the symbol's own account), its run written to the scratch folder."""
     output = _symbol_job(state.job, symbol, stage)
     run = output.run
@@ -325,7 +316,7 @@ def run_accounts_streamed(
     spec, accounts, plan = run_jobs(
         strategy, data, spec, conversion=conversion, symbol=None, workers=workers,
         scheduler=scheduler, backend=backend, progress=progress, stage=stage, keywords={},
-        job=_account_job, state=_account_state, state_args=(str(folder),),
+        job=_account_job, state=spill_state, state_args=(str(folder),),
     )  # fmt: skip
     say: Callable[[str | None, str], None] = stage or (lambda _symbol, _name: None)
     say(None, "combine")
