@@ -156,3 +156,39 @@ def test_a_system_error_of_another_cause_is_not_taken_for_ctrl_c(monkeypatch):
     monkeypatch.setattr(cli, "app", broken)
     with pytest.raises(SystemError, match="a real bug"):
         cli.main(["backtest"])
+
+
+def _python(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+
+
+#: a C-level exit handler that aborts, as pyarrow's thread pool can when it is destroyed at exit
+_ABORTING_TEARDOWN = "import ctypes\nlibc = ctypes.CDLL(None)\nlibc.on_exit(libc.abort, None)\n"
+
+
+def test_the_console_script_ends_before_a_native_teardown_can_abort_it():
+    """The console script (`tradeforge._console.run`) keeps the command's exit code and output
+    when a native library's teardown would abort the process; the bare `main` shows that
+    teardown does abort (exit -6) — the failure the entry point prevents."""
+    args = "import sys\nsys.argv = ['tradeforge', 'backtest', '--capital', '-1']\n"
+    guarded = _python(_ABORTING_TEARDOWN + args + "from tradeforge._console import run\nrun()\n")
+    assert guarded.returncode == 2, guarded.stderr
+    assert "--capital must be > 0" in guarded.stderr and "Traceback" not in guarded.stderr
+    bare = _python(_ABORTING_TEARDOWN + args + "from tradeforge.cli import main\nmain()\n")
+    assert bare.returncode == -signal.SIGABRT, bare.stderr
+
+
+def test_the_console_script_runs_the_commands_exit_handlers_and_flushes_its_output():
+    code = (
+        _ABORTING_TEARDOWN
+        + "import atexit\nimport tradeforge.cli as cli\n"
+        + "def command():\n"
+        + "    atexit.register(lambda: print('handler ran', end=''))\n"
+        + "    print('a' * 100_000, end='|')\n"
+        + "    raise SystemExit(3)\n"
+        + "cli.main = command\n"
+        + "from tradeforge._console import run\nrun()\n"
+    )
+    r = _python(code)
+    assert r.returncode == 3, r.stderr
+    assert r.stdout == "a" * 100_000 + "|handler ran"

@@ -1,5 +1,5 @@
-"""``python -m tradeforge`` runs the CLI."""
+"""``python -m tradeforge`` runs the command as the console script does."""
 
-from tradeforge.cli import main
+from tradeforge._console import run
 
-main()
+run()
