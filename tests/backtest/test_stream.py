@@ -3,11 +3,13 @@ its time window — windows ending inside open trades and pending orders include
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -261,3 +263,48 @@ def test_a_second_run_into_the_same_folder_leaves_the_first_runs_scratch_alone(
 
     run_streamed(strategy, frames, spec, out, backend=_OtherRunMeanwhile(other))
     _assert_same_folder(out, reference[1])
+
+
+class _Died(Exception):
+    """The worker of a re-executed job dying mid-write."""
+
+
+class _JobRunAgain(InProcessBackend):
+    """Runs the jobs, then runs the first one again as Dask re-executes a task (its result
+    lost with a worker) — and that attempt's worker dies halfway through its first spill
+    file: the first attempt's files must stay whole for the merge."""
+
+    def __init__(self, monkeypatch, out: Path) -> None:
+        self.monkeypatch, self.out = monkeypatch, out
+
+    def map(self, fn, shared, items, progress=None, on_result=None):
+        results = super().map(fn, shared, items, progress, on_result)
+        write_array = np.lib.format.write_array
+
+        def torn(f, array, **kwargs):
+            whole = io.BytesIO()
+            write_array(whole, array, **kwargs)
+            f.write(whole.getvalue()[: len(whole.getvalue()) // 2])
+            raise _Died
+
+        with self.monkeypatch.context() as patch:
+            patch.setattr(np.lib.format, "write_array", torn)
+            with pytest.raises(_Died):
+                super().map(fn, shared, items[:1])
+        (scratch,) = self.out.glob(".spill-*")
+        assert not list(scratch.glob(".*.tmp"))  # the dead attempt's temporary file is gone
+        return results
+
+
+@pytest.mark.parametrize("portfolio", ["shared", "sub-accounts"])
+def test_a_job_run_again_dying_mid_write_leaves_the_spilled_files_whole(
+    strategy, frames, spec, reference, accounts_reference, tmp_path, monkeypatch, portfolio
+):
+    """Spill files are written to a temporary name and renamed over the old one: a second
+    attempt of a job cannot leave its first attempt's file torn (it used to rewrite it in
+    place, and the merge then read half a file)."""
+    expected = (reference if portfolio == "shared" else accounts_reference)[1]
+    out = tmp_path / "run"
+    backend = _JobRunAgain(monkeypatch, out)
+    run_streamed(strategy, frames, replace(spec, portfolio=portfolio), out, backend=backend)
+    _assert_same_folder(out, expected)

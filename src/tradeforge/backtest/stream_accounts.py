@@ -3,9 +3,9 @@
 `stream.run_streamed` hands a ``sub-accounts`` spec here. Each symbol trades its own account,
 so its job (`runner._symbol_job`, on the backend `plan_execution` picks) runs its whole
 simulation; the job spills the run's trades, legs and equity curve column by column to
-``.npy`` files in the run's scratch folder and keeps a small `_Account` record. The merge then
-walks time windows (``chunk``) and appends to the run folder's CSVs what `runner.combine_runs`
-makes of those rows:
+``.npy`` files in the run's scratch folder (each atomically: `stream.spill`) and keeps a
+small `_Account` record. The merge then walks time windows (``chunk``) and appends to the
+run folder's CSVs what `runner.combine_runs` makes of those rows:
 
 * ``equity.csv``: the window's bar times of every symbol, each curve summed onto the account
   (``initial_capital`` per symbol) as `runner._sum_equity` sums them — a symbol without a
@@ -46,7 +46,7 @@ from tradeforge.backtest.io import (
 )
 from tradeforge.backtest.parallel import Backend, check_cancelled
 from tradeforge.backtest.runner import Progress, Stage, _symbol_job, run_jobs
-from tradeforge.backtest.stream import SpillState, spill_state
+from tradeforge.backtest.stream import SpillState, spill, spill_state
 from tradeforge.data.cache import StoreSlice
 from tradeforge.strategy.base import Strategy
 from tradeforge.trading.fx import Conversion
@@ -98,7 +98,7 @@ def _account_job(state: SpillState, symbol: str, stage: Stage | None = None) -> 
                 data = values.array.as_unit("ns").asi8
             else:
                 data = values.to_numpy()
-            np.save(_part(state.folder, symbol, table, column), data)
+            spill(_part(state.folder, symbol, table, column), data)
     check_cancelled()
     return _Account(symbol, categories, dict(run.counters), output.checksum, output.timeframe)
 
