@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tradeforge.backtest import run_backtest, write_result
+from tradeforge.backtest import run_backtest, stream_accounts, write_result
 from tradeforge.backtest.parallel import InProcessBackend, ThreadBackend
 from tradeforge.backtest.stream import run_streamed
 from tradeforge.core.errors import ConfigError
@@ -144,12 +144,13 @@ def accounts_reference(strategy, frames, accounts, tmp_path_factory):
 
 @pytest.mark.parametrize("hours", [1, 5, 24 * 9, 24 * 400])
 def test_sub_accounts_stream_into_the_in_memory_folder(
-    strategy, frames, accounts, accounts_reference, tmp_path, hours
+    strategy, frames, accounts, accounts_reference, tmp_path, monkeypatch, hours
 ):
     """Sub-accounts stream too (each symbol's run spilled, merged per window): the same
     bytes for windows shorter than a bar, inside trades, and longer than the run. AUDUSD
     starts a month late, so its curve is held flat before its first bar and carried between
     its bars (the others cover every bar time of the run and are summed as they are)."""
+    monkeypatch.setattr(stream_accounts, "STEP_ROWS", 0)  # every window a step of its own
     result, expected = accounts_reference
     assert len(result.trades) > 100
     out = tmp_path / "run"
@@ -157,6 +158,24 @@ def test_sub_accounts_stream_into_the_in_memory_folder(
     _assert_same_folder(out, expected)
     assert run.counters == result.counters and run.checksums == result.checksums
     assert run.initial_capital == result.initial_capital == 3 * accounts.initial_capital
+
+
+def test_small_windows_merge_in_steps_of_several(
+    strategy, frames, accounts, accounts_reference, tmp_path, monkeypatch
+):
+    """Windows holding fewer than `STEP_ROWS` bar rows together are merged a few at a time
+    (a step's cost is mostly fixed): steps of uneven length ending anywhere, the same bytes."""
+    monkeypatch.setattr(stream_accounts, "STEP_ROWS", 500)
+    steps = []
+    equity = stream_accounts._Merge._equity
+    monkeypatch.setattr(
+        stream_accounts._Merge, "_equity", lambda merge, w: (steps.append(w), equity(merge, w))
+    )
+    out = tmp_path / "run"
+    run_streamed(strategy, frames, accounts, out, chunk=pd.Timedelta(hours=1))
+    _assert_same_folder(out, accounts_reference[1])
+    bars = sum(len(f) for f in frames.values())
+    assert bars // 500 - 1 <= len(steps) <= bars // 500 + 1  # not the ~4,300 hourly windows
 
 
 def test_sub_accounts_streamed_from_the_store_on_threads(

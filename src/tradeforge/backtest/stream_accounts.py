@@ -17,11 +17,13 @@ run folder's CSVs what `runner.combine_runs` makes of those rows:
   entered before it), stably ordered by (time, trade id).
 
 So the files are the in-memory run's bytes, and what stays in memory is the jobs running,
-one window of every symbol and a local→run trade id map per symbol (8 bytes a trade). Each
-table's rows of every window are found once up front (a binary search of its ordering column
-at the window edges); a window then reads just those rows of each column with a plain read
-(no memory map keeps its pages in the process) and formats them as Arrow columns, so a
-window costs a few reads and array operations per symbol.
+one step of every symbol and a local→run trade id map per symbol (8 bytes a trade). A step
+is a window, or consecutive windows holding fewer than `STEP_ROWS` bar rows together (what a
+step costs is mostly fixed; the files do not depend on where steps end). Each table's rows
+of every step are found once up front (a binary search of its ordering column at the window
+edges); a step then reads just those rows of each column with a plain read (no memory map
+keeps its pages in the process) and formats them as Arrow columns, so a step costs a few
+reads and array operations per symbol.
 """
 
 from __future__ import annotations
@@ -60,6 +62,10 @@ _TABLES: dict[str, tuple[tuple[str, ...], str]] = {
     "trades": (TRADE_COLUMNS, "entry_time"),
     "legs": (LEG_COLUMNS, "time"),
 }
+#: the fewest bar rows (all symbols together) a merge step holds: consecutive windows with
+#: fewer are merged in one step, since what a step costs is mostly fixed (a read per column
+#: and symbol, a few Arrow calls per table) — 1-day windows cost what 30-day ones do
+STEP_ROWS = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -130,12 +136,24 @@ class _Column:
         return np.fromfile(self.path, self.dtype, count=count, offset=offset)
 
 
-class _Merge(RunCsvs):
-    """The three CSVs of the merged run, appended window by window (module docstring).
+def _steps(rows: np.ndarray, least: int) -> np.ndarray:
+    """The window edges a merge steps at (positions in ``rows``, the rows before each edge;
+    the first and last kept): each step spans as few consecutive windows as hold ``least``
+    rows together, the last one what remains."""
+    kept, last = [0], len(rows) - 1
+    while kept[-1] < last:
+        reach = int(np.searchsorted(rows, rows[kept[-1]] + least))
+        kept.append(min(max(reach, kept[-1] + 1), last))
+    return np.array(kept)
 
-    Each spilled file's header is read once; each table's rows of every window are found up
+
+class _Merge(RunCsvs):
+    """The three CSVs of the merged run, appended step by step (module docstring): a step
+    is a window, or consecutive windows holding fewer than `STEP_ROWS` bar rows together.
+
+    Each spilled file's header is read once; each table's rows of every step are found up
     front (its ordering column mapped once, binary-searched at every window edge), so a
-    window reads just its rows of each column and formats them straight to Arrow."""
+    step reads just its rows of each column and formats them straight to Arrow."""
 
     def __init__(
         self, folder: Path, out: Path, accounts: list[_Account], capital: float, chunk_ns: int
@@ -161,19 +179,21 @@ class _Merge(RunCsvs):
         first = min(int(t[0]) for t in times)
         n = (max(int(t[-1]) for t in times) - first) // chunk_ns + 1
         edges = first + chunk_ns * np.arange(n + 1, dtype=np.int64)
-        #: table -> (symbols, windows + 1): where each window's rows start
-        self.bounds = {
+        bounds = {
             table: np.array([np.searchsorted(k, edges) for k in mapped], dtype=np.int64)
             for table, mapped in keys.items()
         }
         del keys, times  # the maps: their pages leave this process
+        kept = _steps(bounds["equity"].sum(axis=0), STEP_ROWS)
+        #: table -> (symbols, steps + 1): where each step's rows start
+        self.bounds = {table: b[:, kept] for table, b in bounds.items()}
         self.labels = [
             {where: pa.array(cs, pa.string()) for where, cs in a.categories.items()}
             for a in accounts
         ]
         # `runner._sum_equity` adds a curve on every bar time of the run as it is, another
         # one reindexed and filled (NaN before its first bar counts 0)
-        union = sum(len(self._bar_times(w)) for w in range(n))
+        union = sum(len(self._bar_times(w)) for w in range(len(kept) - 1))
         self.whole = [int(b[-1] - b[0]) == union for b in self.bounds["equity"]]
         self.carry = np.full((len(accounts), 3), np.nan)  # a symbol's last row so far
         self.ids: list[list[np.ndarray]] = [[] for _ in accounts]  # local -> run trade id
@@ -187,7 +207,7 @@ class _Merge(RunCsvs):
             self._legs(w)
 
     def _rows(self, table: str, w: int) -> list[slice]:
-        """Each symbol's rows of ``table`` in window ``w``."""
+        """Each symbol's rows of ``table`` in step ``w``."""
         return [slice(int(b[w]), int(b[w + 1])) for b in self.bounds[table]]
 
     def _read(self, k: int, table: str, column: str, rows: slice) -> np.ndarray:
