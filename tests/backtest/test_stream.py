@@ -160,6 +160,18 @@ def test_sub_accounts_stream_into_the_in_memory_folder(
     assert run.initial_capital == result.initial_capital == 3 * accounts.initial_capital
 
 
+def test_sub_accounts_missing_different_bars(strategy, frames, accounts, tmp_path):
+    """No symbol has every bar time of the run (each misses other bars): a step's bar times
+    are the union of theirs, every curve held over the bars it lacks."""
+    gaps = {s: f.drop(f.index[k::7]) for k, (s, f) in enumerate(frames.items())}
+    times = gaps["EURUSD"].index.union(gaps["GBPUSD"].index).union(gaps["AUDUSD"].index)
+    assert all(len(f) < len(times) for f in gaps.values())
+    write_result(run_backtest(strategy, gaps, accounts), tmp_path / "memory")
+    expected = {name: (tmp_path / "memory" / name).read_bytes() for name in FILES}
+    run_streamed(strategy, gaps, accounts, tmp_path / "run", chunk=pd.Timedelta(days=3))
+    _assert_same_folder(tmp_path / "run", expected)
+
+
 def test_small_windows_merge_in_steps_of_several(
     strategy, frames, accounts, accounts_reference, tmp_path, monkeypatch
 ):

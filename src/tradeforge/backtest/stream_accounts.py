@@ -136,6 +136,17 @@ class _Column:
         return np.fromfile(self.path, self.dtype, count=count, offset=offset)
 
 
+def _union(times: list[np.ndarray]) -> np.ndarray:
+    """The sorted union of increasing bar times: the longest when it holds all the others
+    (symbols on one calendar: a binary search, not a sort of them all)."""
+    longest = max(times, key=len)
+    for t in times:
+        at = np.searchsorted(longest, t)
+        if len(t) and (at[-1] == len(longest) or not np.array_equal(longest[at], t)):
+            return np.unique(np.concatenate(times))
+    return longest
+
+
 def _steps(rows: np.ndarray, least: int) -> np.ndarray:
     """The window edges a merge steps at (positions in ``rows``, the rows before each edge;
     the first and last kept): each step spans as few consecutive windows as hold ``least``
@@ -187,10 +198,13 @@ class _Merge(RunCsvs):
         kept = _steps(bounds["equity"].sum(axis=0), STEP_ROWS)
         #: table -> (symbols, steps + 1): where each step's rows start
         self.bounds = {table: b[:, kept] for table, b in bounds.items()}
-        self.labels = [
-            {where: pa.array(cs, pa.string()) for where, cs in a.categories.items()}
-            for a in accounts
-        ]
+        #: (table, column) -> every account's labels end to end, and where each one's start
+        #: (a step's codes of all symbols become one take of these)
+        self.labels: dict[tuple[str, str], tuple[pa.Array, np.ndarray]] = {}
+        for where in accounts[0].categories:
+            names = [a.categories[where] for a in accounts]
+            starts = np.cumsum([0, *map(len, names)])[:-1]
+            self.labels[where] = pa.array([c for cs in names for c in cs], pa.string()), starts
         # `runner._sum_equity` adds a curve on every bar time of the run as it is, another
         # one reindexed and filled (NaN before its first bar counts 0)
         union = sum(len(self._bar_times(w)) for w in range(len(kept) - 1))
@@ -215,9 +229,7 @@ class _Merge(RunCsvs):
 
     def _bar_times(self, w: int) -> np.ndarray:
         rows = self._rows("equity", w)
-        return np.unique(
-            np.concatenate([self._read(k, "equity", "time", r) for k, r in enumerate(rows)])
-        )
+        return _union([self._read(k, "equity", "time", r) for k, r in enumerate(rows)])
 
     def _arrow(
         self,
@@ -235,12 +247,15 @@ class _Merge(RunCsvs):
                 columns[column] = pa.array(replaced[column][order])
                 continue
             values = [self._read(k, table, column, rows) for k, rows in parts]
-            if (table, column) in self.accounts[parts[0][0]].categories:
-                labels = [
-                    pc.take(self.labels[k][table, column], codes)
-                    for (k, _), codes in zip(parts, values, strict=True)
-                ]
-                columns[column] = pc.take(pa.concat_arrays(labels), order)
+            if (table, column) in self.labels:
+                labels, starts = self.labels[table, column]
+                codes = np.concatenate(
+                    [
+                        np.where(c >= 0, c.astype(np.int64) + starts[k], -1)  # -1 stays out
+                        for (k, _), c in zip(parts, values, strict=True)
+                    ]
+                )
+                columns[column] = pc.take(labels, codes[order])
             elif column in times:
                 columns[column] = iso_times(np.concatenate(values)[order])
             else:
@@ -252,7 +267,7 @@ class _Merge(RunCsvs):
         times = [self._read(k, "equity", "time", r) for k, r in enumerate(rows)]
         # a curve on every bar time of the run has the window's bar times
         whole = [t for t, on_every_time in zip(times, self.whole, strict=True) if on_every_time]
-        index = whole[0] if whole else np.unique(np.concatenate(times))
+        index = whole[0] if whole else _union(times)
         equity = np.full(len(index), self.total)
         balance = np.full(len(index), self.total)
         open_pos = np.zeros(len(index), dtype=np.int64)
