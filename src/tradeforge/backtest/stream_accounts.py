@@ -141,6 +141,12 @@ class _Table:
         return np.fromfile(self.path, self.dtype, count=count, offset=offset)
 
 
+def _mapped(folder: Path, symbol: str, table: str) -> np.ndarray:
+    """The ordering column of a spilled table, mapped (a strided view of the records that
+    keeps the map only as long as it is used: one table's pages in the process at a time)."""
+    return np.load(_part(folder, symbol, table), mmap_mode="r")[_TABLES[table][1]]
+
+
 def _union(times: list[np.ndarray]) -> np.ndarray:
     """The sorted union of increasing bar times: the longest when it holds all the others
     (symbols on one calendar: a binary search, not a sort of them all)."""
@@ -183,19 +189,18 @@ class _Merge(RunCsvs):
             {table: _Table.of(_part(folder, a.symbol, table)) for table in _TABLES}
             for a in accounts
         ]
-        keys = {
-            table: [np.load(_part(folder, a.symbol, table), mmap_mode="r")[key] for a in accounts]
-            for table, (_, key) in _TABLES.items()
-        }
-        times = [t for t in keys["equity"] if len(t)]
-        first = min(int(t[0]) for t in times)
-        n = (max(int(t[-1]) for t in times) - first) // chunk_ns + 1
+        times = (_mapped(folder, a.symbol, "equity") for a in accounts)
+        ends = [t[[0, -1]] for t in times if len(t)]  # each curve's first and last bar time
+        first = min(int(t[0]) for t in ends)
+        n = (max(int(t[1]) for t in ends) - first) // chunk_ns + 1
         edges = first + chunk_ns * np.arange(n + 1, dtype=np.int64)
         bounds = {
-            table: np.array([np.searchsorted(k, edges) for k in mapped], dtype=np.int64)
-            for table, mapped in keys.items()
+            table: np.array(
+                [np.searchsorted(_mapped(folder, a.symbol, table), edges) for a in accounts],
+                dtype=np.int64,
+            )
+            for table in _TABLES
         }
-        del keys, times  # the maps: their pages leave this process
         kept = _steps(bounds["equity"].sum(axis=0), STEP_ROWS)
         #: table -> (symbols, steps + 1): where each step's rows start
         self.bounds = {table: b[:, kept] for table, b in bounds.items()}
