@@ -239,6 +239,40 @@ def universe(home: Path, workers: int, serial: float | None = None) -> dict:
     )
 
 
+def universe_accounts_streamed(home: Path, workers: int, serial: float | None = None) -> dict:
+    """The 28 pairs as sub-accounts (as `universe`), streamed in 30-day windows
+    (`run_streamed`: each job spills its run, a merge appends the run folder window by
+    window); ``serial``: the in-memory row's seconds, its yardstick. The run folder is this
+    row's own (benches sharing a ``--home`` run side by side)."""
+    import shutil
+    import tempfile
+
+    from tradeforge.backtest.stream import run_streamed
+    from tradeforge.data.cache import StoreSlice
+    from tradeforge.strategy import create_strategy
+
+    spec = _spec(UNIVERSE, "sub-accounts", None)
+    out = Path(tempfile.mkdtemp(prefix="streamed-run-", dir=home))
+    try:
+        with PeakRSS() as rss:
+            t0 = time.perf_counter()
+            run = run_streamed(
+                create_strategy("structure"), StoreSlice(str(home), "M5"), spec, out,
+                workers=workers,
+            )  # fmt: skip
+            seconds = time.perf_counter() - t0
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    result = SimpleNamespace(execution=run.execution, trades=range(run.summary["trades"]))
+    return _row(
+        f"28 pairs x 736k M5, sub-accounts streamed, workers={workers}",
+        [seconds],
+        serial,
+        result,
+        rss.peak,
+    )
+
+
 def universe_streamed(
     home: Path, workers: int, scheduler: str | None = None, serial: float | None = None
 ) -> dict:
@@ -347,6 +381,7 @@ def main() -> None:
     if not args.no_universe:
         one = _fresh(universe, args.home, 1)
         rows += [one, _fresh(universe, args.home, 2, one["seconds"])]
+        rows.append(_fresh(universe_accounts_streamed, args.home, 2, rows[-1]["seconds"]))
         one = _fresh(universe_streamed, args.home, 1)
         rows += [one, _fresh(universe_streamed, args.home, 2, None, one["seconds"])]
     if args.cluster:

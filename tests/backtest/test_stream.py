@@ -3,17 +3,19 @@ its time window — windows ending inside open trades and pending orders include
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tradeforge.backtest import run_backtest, write_result
+from tradeforge.backtest import run_backtest, stream_accounts, write_result
 from tradeforge.backtest.parallel import InProcessBackend, ThreadBackend
 from tradeforge.backtest.stream import run_streamed
 from tradeforge.core.errors import ConfigError
@@ -142,12 +144,13 @@ def accounts_reference(strategy, frames, accounts, tmp_path_factory):
 
 @pytest.mark.parametrize("hours", [1, 5, 24 * 9, 24 * 400])
 def test_sub_accounts_stream_into_the_in_memory_folder(
-    strategy, frames, accounts, accounts_reference, tmp_path, hours
+    strategy, frames, accounts, accounts_reference, tmp_path, monkeypatch, hours
 ):
     """Sub-accounts stream too (each symbol's run spilled, merged per window): the same
     bytes for windows shorter than a bar, inside trades, and longer than the run. AUDUSD
     starts a month late, so its curve is held flat before its first bar and carried between
     its bars (the others cover every bar time of the run and are summed as they are)."""
+    monkeypatch.setattr(stream_accounts, "STEP_ROWS", 0)  # every window a step of its own
     result, expected = accounts_reference
     assert len(result.trades) > 100
     out = tmp_path / "run"
@@ -155,6 +158,36 @@ def test_sub_accounts_stream_into_the_in_memory_folder(
     _assert_same_folder(out, expected)
     assert run.counters == result.counters and run.checksums == result.checksums
     assert run.initial_capital == result.initial_capital == 3 * accounts.initial_capital
+
+
+def test_sub_accounts_missing_different_bars(strategy, frames, accounts, tmp_path):
+    """No symbol has every bar time of the run (each misses other bars): a step's bar times
+    are the union of theirs, every curve held over the bars it lacks."""
+    gaps = {s: f.drop(f.index[k::7]) for k, (s, f) in enumerate(frames.items())}
+    times = gaps["EURUSD"].index.union(gaps["GBPUSD"].index).union(gaps["AUDUSD"].index)
+    assert all(len(f) < len(times) for f in gaps.values())
+    write_result(run_backtest(strategy, gaps, accounts), tmp_path / "memory")
+    expected = {name: (tmp_path / "memory" / name).read_bytes() for name in FILES}
+    run_streamed(strategy, gaps, accounts, tmp_path / "run", chunk=pd.Timedelta(days=3))
+    _assert_same_folder(tmp_path / "run", expected)
+
+
+def test_small_windows_merge_in_steps_of_several(
+    strategy, frames, accounts, accounts_reference, tmp_path, monkeypatch
+):
+    """Windows holding fewer than `STEP_ROWS` bar rows together are merged a few at a time
+    (a step's cost is mostly fixed): steps of uneven length ending anywhere, the same bytes."""
+    monkeypatch.setattr(stream_accounts, "STEP_ROWS", 500)
+    steps = []
+    equity = stream_accounts._Merge._equity
+    monkeypatch.setattr(
+        stream_accounts._Merge, "_equity", lambda merge, w: (steps.append(w), equity(merge, w))
+    )
+    out = tmp_path / "run"
+    run_streamed(strategy, frames, accounts, out, chunk=pd.Timedelta(hours=1))
+    _assert_same_folder(out, accounts_reference[1])
+    bars = sum(len(f) for f in frames.values())
+    assert bars // 500 - 1 <= len(steps) <= bars // 500 + 1  # not the ~4,300 hourly windows
 
 
 def test_sub_accounts_streamed_from_the_store_on_threads(
@@ -261,3 +294,48 @@ def test_a_second_run_into_the_same_folder_leaves_the_first_runs_scratch_alone(
 
     run_streamed(strategy, frames, spec, out, backend=_OtherRunMeanwhile(other))
     _assert_same_folder(out, reference[1])
+
+
+class _Died(Exception):
+    """The worker of a re-executed job dying mid-write."""
+
+
+class _JobRunAgain(InProcessBackend):
+    """Runs the jobs, then runs the first one again as Dask re-executes a task (its result
+    lost with a worker) — and that attempt's worker dies halfway through its first spill
+    file: the first attempt's files must stay whole for the merge."""
+
+    def __init__(self, monkeypatch, out: Path) -> None:
+        self.monkeypatch, self.out = monkeypatch, out
+
+    def map(self, fn, shared, items, progress=None, on_result=None):
+        results = super().map(fn, shared, items, progress, on_result)
+        write_array = np.lib.format.write_array
+
+        def torn(f, array, **kwargs):
+            whole = io.BytesIO()
+            write_array(whole, array, **kwargs)
+            f.write(whole.getvalue()[: len(whole.getvalue()) // 2])
+            raise _Died
+
+        with self.monkeypatch.context() as patch:
+            patch.setattr(np.lib.format, "write_array", torn)
+            with pytest.raises(_Died):
+                super().map(fn, shared, items[:1])
+        (scratch,) = self.out.glob(".spill-*")
+        assert not list(scratch.glob(".*.tmp"))  # the dead attempt's temporary file is gone
+        return results
+
+
+@pytest.mark.parametrize("portfolio", ["shared", "sub-accounts"])
+def test_a_job_run_again_dying_mid_write_leaves_the_spilled_files_whole(
+    strategy, frames, spec, reference, accounts_reference, tmp_path, monkeypatch, portfolio
+):
+    """Spill files are written to a temporary name and renamed over the old one: a second
+    attempt of a job cannot leave its first attempt's file torn (it used to rewrite it in
+    place, and the merge then read half a file)."""
+    expected = (reference if portfolio == "shared" else accounts_reference)[1]
+    out = tmp_path / "run"
+    backend = _JobRunAgain(monkeypatch, out)
+    run_streamed(strategy, frames, replace(spec, portfolio=portfolio), out, backend=backend)
+    _assert_same_folder(out, expected)

@@ -5,7 +5,8 @@ as it goes — the same bytes `write_result` writes for the in-memory run:
 
 1. every symbol's job (`runner._symbol_job`, on the backend `plan_execution` picks) computes
    features and signals, reduces them to the kernel's inputs and spills those to ``.npy``
-   files in a scratch folder; only a small `_Spilled` record stays in memory;
+   files in a scratch folder (each written atomically: `spill`); only a small `_Spilled`
+   record stays in memory;
 2. the spilled inputs are stacked into one padded ``(symbols, …)`` file per array (what
    `portfolio.run_portfolio` stacks in memory), a symbol at a time through a memory map;
 3. the portfolio loop (`portfolio_kernel.simulate_portfolio`) runs one time window
@@ -33,7 +34,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -58,6 +59,7 @@ from tradeforge.backtest.runner import (
     _symbol_job,
     run_jobs,
 )
+from tradeforge.core.atomic import atomic_write
 from tradeforge.core.errors import ConfigError
 from tradeforge.core.instruments import Instrument
 from tradeforge.data.cache import StoreSlice
@@ -130,6 +132,13 @@ def _part(folder: str | Path, symbol: str, name: str) -> Path:
     return Path(folder) / f"{symbol}.{name}.npy"
 
 
+def spill(path: Path, array: np.ndarray) -> None:
+    """Write ``array`` to the ``.npy`` file ``path`` atomically (`core.atomic`): a job run
+    again (a Dask task re-executed, its worker dying mid-write) replaces the file whole, so
+    a reader sees the one attempt's file or the other's, never a torn one."""
+    atomic_write(path, lambda f: np.save(f, array, allow_pickle=False), durable=False)
+
+
 def _spill_job(state: SpillState, symbol: str, stage: Stage | None = None) -> _Spilled:
     """The runner's job, its kernel inputs written to the scratch folder."""
     output = _symbol_job(state.job, symbol, stage)
@@ -144,7 +153,7 @@ def _spill_job(state: SpillState, symbol: str, stage: Stage | None = None) -> _S
         "levels": packed.levels,
     }
     for name, a in arrays.items():
-        np.save(_part(state.folder, symbol, name), a)
+        spill(_part(state.folder, symbol, name), a)
     check_cancelled()
     return _Spilled(
         symbol, x.n_bars, len(x.signals), x.n_slots, x.per_tag, x.fparams, x.signals.tags,
@@ -154,30 +163,29 @@ def _spill_job(state: SpillState, symbol: str, stage: Stage | None = None) -> _S
 
 def _stack(folder: Path, symbols: list[str], name: str) -> None:
     """``stack.<name>.npy``: the symbols' ``name`` arrays stacked and padded (as
-    `portfolio._pad`), written with plain file writes one symbol at a time (each part read
-    whole, then deleted)."""
+    `portfolio._pad`), written atomically (as `spill`) row after row, one symbol at a time
+    (each part read whole, then deleted)."""
     heads = [np.load(_part(folder, s, name), mmap_mode="r") for s in symbols]
     shape = (len(symbols), *heads[0].shape[:-1], max(h.shape[-1] for h in heads))
     dtype = heads[0].dtype
     del heads
-    path = folder / f"stack.{name}.npy"
-    np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape).flush()
-    with open(path, "r+b") as f:
-        np.lib.format.read_magic(f)
-        np.lib.format.read_array_header_1_0(f)
-        start = f.tell()
+    header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False}
+
+    def write(f: BinaryIO) -> None:
+        np.lib.format.write_array_header_1_0(f, {**header, "shape": shape})
         width = shape[-1]
-        for k, s in enumerate(symbols):
+        for s in symbols:
             part = np.load(_part(folder, s, name))
             rows = part.reshape(-1, part.shape[-1])
             pad = np.full(width - rows.shape[1], _FILL[name], dtype=dtype)
             bar_row = ROW["bar"] if name == "ints" else -1
             for r, row in enumerate(rows):
-                f.seek(start + ((k * len(rows) + r) * width) * dtype.itemsize)
                 f.write(row.tobytes())
                 # a padded signal row is never due
                 f.write((np.full_like(pad, -1) if r == bar_row else pad).tobytes())
             os.remove(_part(folder, s, name))
+
+    atomic_write(folder / f"stack.{name}.npy", write, durable=False)
 
 
 def _mapped(folder: Path) -> dict[str, np.ndarray]:
