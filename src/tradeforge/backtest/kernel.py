@@ -142,18 +142,42 @@ _ENTRY_PRICE, _STOP_PRICE, _STOP_DISTANCE, _SIZE_SCALE = (
 )
 
 
+_HUGE_PAGE = 2 << 20
+
+
+def _fresh(n: int) -> np.ndarray:
+    """``n`` uninitialised float64 starting on a 2 MiB boundary when they span huge pages.
+
+    Fresh memory costs a page fault per page first touched, which on a VM costs more than
+    the writes; NumPy asks for huge pages on large arrays, but only the 2 MiB-aligned part
+    of an allocation gets them and the rest faults 4 KiB at a time — most of an output whose
+    first rows only are written (trades, legs) when it starts unaligned."""
+    if n * 8 < 2 * _HUGE_PAGE:
+        return np.empty(n)
+    raw = np.empty(n * 8 + _HUGE_PAGE, dtype=np.uint8)
+    skip = -raw.ctypes.data % _HUGE_PAGE
+    return raw[skip : skip + n * 8].view(np.float64)
+
+
 def allocate(n_bars: int, n_signals: int, n_slots: int) -> dict[str, np.ndarray]:
-    """Every array `simulate` writes to (outputs and scratch), keyed by argument name."""
+    """Every array `simulate` writes to (outputs and scratch), keyed by argument name.
+
+    The outputs are views of two blocks (see `_fresh`): the per-bar curve, and the trade and
+    leg tables (their first rows only are written: as many as the run had)."""
     work_i = np.zeros((n_slots, N_WORK_I), dtype=np.int64)
     work_i[:, W_FILL_BAR] = -1
     work_i[:, W_SIG_EXIT] = -1
+    curve = _fresh(3 * n_bars).reshape(3, n_bars)
+    n_legs = n_signals * (MAX_T + 1)
+    ends = np.cumsum((n_signals * 6, n_signals * N_TF, n_legs * 4, n_legs * 2))
+    ti, tf, li, lf = np.split(_fresh(int(ends[-1])), ends[:-1])
     return {
-        "trades_i": np.empty((n_signals, 6), dtype=np.int64),
-        "trades_f": np.empty((n_signals, N_TF)),
-        "legs_i": np.empty((n_signals * (MAX_T + 1), 4), dtype=np.int64),
-        "legs_f": np.empty((n_signals * (MAX_T + 1), 2)),
-        "equity": np.empty((2, n_bars)),  # equity, balance: contiguous rows for the frame
-        "open_positions": np.empty(n_bars, dtype=np.int64),
+        "trades_i": ti.view(np.int64).reshape(n_signals, 6),
+        "trades_f": tf.reshape(n_signals, N_TF),
+        "legs_i": li.view(np.int64).reshape(n_legs, 4),
+        "legs_f": lf.reshape(n_legs, 2),
+        "equity": curve[:2],  # equity, balance: contiguous rows for the frame
+        "open_positions": curve[2].view(np.int64),
         "counters": np.zeros(N_STATE, dtype=np.int64),
         "work_i": work_i,
         "work_f": np.zeros((n_slots, N_WORK_F)),
