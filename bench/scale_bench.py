@@ -7,7 +7,10 @@ streamed in 30-day windows.
 Rows: wall time (median of ``--repeat``, 1- and 2-worker runs interleaved so machine load
 hits both alike), speed-up over serial, the execution the runner chose, and the peak RSS of
 the whole process tree (this process and any children, sampled every 20 ms; each universe
-row runs in a fresh process, so its peak is its own). The bars are
+row runs in a fresh process, so its peak is its own). The in-memory 4-symbol rows also give
+the process's CPU seconds and the serial tail: the wall time from the first stage that runs
+after the jobs (the shared portfolio's loop, or the combine) to the end, which no number of
+workers shortens. The bars are
 synthetic (``generate_bars``, ``calendar="continuous"``) and generated once into
 ``--home``. Optionally (``--cluster``) the 4-symbol case on a local Dask cluster of two
 worker processes, and the streamed universe on it (its workers read the bars from a
@@ -97,7 +100,8 @@ def _spec(symbols, portfolio: str, account_currency: str | None = "USD"):
     )
 
 
-def _row(label, times, serial, result, peak) -> dict:
+def _row(label, times, serial, result, peak, extra: dict | None = None) -> dict:
+    """One table row; ``extra`` (named medians: CPU seconds, serial tail) is printed after."""
     median = statistics.median(times)
     row = {
         "case": label,
@@ -108,14 +112,28 @@ def _row(label, times, serial, result, peak) -> dict:
         "execution": result.execution,
         "peak_rss_mib": round(peak / 2**20, 1),
         "trades": len(result.trades),
+        **(extra or {}),
     }
+    shown = "".join(f"  {k} {v:.2f}" for k, v in (extra or {}).items())
     print(
         f"{label:<44} {median:7.2f} s  x{row['speedup'] or 1:.2f}  "
         f"{row['peak_rss_mib']:8.0f} MiB  {result.execution['backend']}"
-        f"×{result.execution['workers']}",
+        f"×{result.execution['workers']}{shown}",
         flush=True,
     )
     return row
+
+
+class SerialTail:
+    """A `run_backtest` ``stage`` callback noting when the first stage after the jobs starts
+    (symbol None: the shared portfolio's loop, or the combine)."""
+
+    def __init__(self) -> None:
+        self.start: float | None = None
+
+    def __call__(self, symbol: str | None, _name: str) -> None:
+        if symbol is None and self.start is None:
+            self.start = time.perf_counter()
 
 
 def four_symbols(home: Path, repeat: int, portfolio: str) -> list[dict]:
@@ -130,21 +148,30 @@ def four_symbols(home: Path, repeat: int, portfolio: str) -> list[dict]:
     spec = _spec(FOUR, portfolio)
     run_backtest(strategy, frames, spec, workers=2)  # warm: kernels loaded, memos filled
     times: dict[int, list[float]] = {1: [], 2: []}
+    cpu: dict[int, list[float]] = {1: [], 2: []}
+    tails: dict[int, list[float]] = {1: [], 2: []}
     results, peaks = {}, {1: 0, 2: 0}
     for _ in range(repeat):
         for w in (1, 2):
+            tail = SerialTail()
             with PeakRSS() as rss:
-                t0 = time.perf_counter()
-                results[w] = run_backtest(strategy, frames, spec, workers=w)
-                times[w].append(time.perf_counter() - t0)
+                c0, t0 = time.process_time(), time.perf_counter()
+                results[w] = run_backtest(strategy, frames, spec, workers=w, stage=tail)
+                end = time.perf_counter()
+                times[w].append(end - t0)
+                cpu[w].append(time.process_time() - c0)
+            assert tail.start is not None
+            tails[w].append(end - tail.start)
             peaks[w] = max(peaks[w], rss.peak)
     for part in ("trades", "legs", "equity"):
         assert getattr(results[1], part).equals(getattr(results[2], part)), part
     serial = statistics.median(times[1])
-    return [
-        _row(f"4 x 736k M5, {portfolio}, workers={w}", times[w], serial, results[w], peaks[w])
-        for w in (1, 2)
-    ]
+    rows = []
+    for w in (1, 2):
+        extra = {"cpu_s": statistics.median(cpu[w]), "serial_tail_s": statistics.median(tails[w])}
+        label = f"4 x 736k M5, {portfolio}, workers={w}"
+        rows.append(_row(label, times[w], serial, results[w], peaks[w], extra))
+    return rows
 
 
 def _folder_run(home: Path, streamed: bool, out: Path) -> tuple[float, int, dict]:

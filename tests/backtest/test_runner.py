@@ -148,3 +148,31 @@ def test_stages_are_reported_per_symbol_then_for_the_run(frames, portfolio, thre
     run = ["portfolio", "combine"] if portfolio == "shared" else ["combine"]
     assert seen[-len(run) :] == [(None, n) for n in run]
     assert len(seen) == 3 * len(frames) + len(run)
+
+
+def test_combined_categorical_columns_unite_the_vocabularies_in_order_of_first_appearance():
+    """Frames whose tags come from different vocabularies (and a missing value): the combined
+    column holds every frame's values under one set of categories, the first frame's first."""
+    import pandas as pd
+
+    from tradeforge.backtest.runner import _concat
+
+    def frame(symbol, tags, values):
+        return pd.DataFrame(
+            {
+                "symbol": pd.Categorical([symbol] * len(values), categories=[symbol]),
+                "tag": pd.Categorical(values, categories=tags),
+                "side": pd.Categorical(["long"] * len(values), categories=["long", "short"]),
+                "n": range(len(values)),
+            }
+        )
+
+    parts = [frame("AAA", ["b", "c"], ["c", "b", None]), frame("BBB", ["a", "b"], ["a", "b"])]
+    out = _concat(parts, ("symbol", "tag", "side"))
+    assert list(out["tag"].cat.categories) == ["b", "c", "a"]
+    assert list(out["symbol"].cat.categories) == ["AAA", "BBB"]
+    assert list(out["side"].cat.categories) == ["long", "short"]
+    assert out["tag"].tolist()[:2] + out["tag"].tolist()[3:] == ["c", "b", "a", "b"]
+    assert pd.isna(out["tag"].iloc[2])
+    assert list(out["symbol"].astype(str)) == ["AAA"] * 3 + ["BBB"] * 2
+    assert list(out["n"]) == [0, 1, 2, 0, 1]

@@ -15,7 +15,7 @@ import pandas as pd
 
 from tradeforge.backtest import kernel as K
 from tradeforge.backtest import precompile
-from tradeforge.backtest.engine import SymbolInputs, SymbolRun, symbol_run
+from tradeforge.backtest.engine import SymbolInputs, SymbolRun, _bar_times, symbol_run
 from tradeforge.backtest.portfolio_kernel import END, simulate_portfolio, start_cursor
 from tradeforge.core.errors import ConfigError
 from tradeforge.strategy.signal_schema import ROW
@@ -79,7 +79,8 @@ def run_portfolio(
     ints = _pad([p.ints for p in packed], 0)
     for k, p in enumerate(packed):
         ints[k, ROW["bar"], p.ints.shape[1] :] = -1
-    times = _pad([x.index.as_unit("ns").asi8 for x in inputs], np.iinfo(np.int64).max)
+    # the int64 times the jobs computed (`prepare_symbol`), not a fresh conversion of each index
+    times = _pad([_bar_times(x.index)[0] for x in inputs], np.iinfo(np.int64).max)
     n_union = sum(x.n_bars for x in inputs)  # at most
     eq_times = np.empty(n_union, dtype=np.int64)
     equity = np.empty((n_union, 3))

@@ -555,17 +555,28 @@ def _legs_in_order(legs: pd.DataFrame) -> pd.DataFrame:
 
 
 def _concat(frames: list[pd.DataFrame], categorical: tuple[str, ...]) -> pd.DataFrame:
-    cats = {}
+    """``frames`` one after the other; each ``categorical`` column takes the union of the
+    frames' categories (in order of first appearance).
+
+    A frame's column is recoded through its integer codes into one dtype per column (built
+    once; ``set_categories`` rebuilt and hashed the category strings per frame and column),
+    and kept as it is when it already has that dtype (the fixed vocabularies)."""
+    dtypes = {}
     for col in categorical:
         values: list[str] = []
         for f in frames:
             values.extend(str(v) for v in f[col].cat.categories if str(v) not in values)
-        cats[col] = values
+        dtypes[col] = pd.CategoricalDtype(values)
     fixed = []
     for f in frames:
         f = f.copy(deep=False)  # new columns below; the rest is copied once, by concat
-        for col, values in cats.items():
-            f[col] = f[col].cat.set_categories(values)
+        for col, dtype in dtypes.items():
+            column = f[col].array
+            if column.categories.equals(dtype.categories):  # in the same order
+                continue
+            where = dtype.categories.get_indexer([str(v) for v in column.categories])
+            codes = np.append(where, -1)[column.codes]  # code -1 (missing) stays -1
+            f[col] = pd.Categorical.from_codes(codes, dtype=dtype)
         fixed.append(f)
     return pd.concat(fixed, ignore_index=True)
 
