@@ -19,7 +19,8 @@ Reason codes index `tradeforge.trading.result.EXIT_REASONS`.
 Functions taking the state array are compiled without Numba's reference counting
 (``_nrt=False``): they never allocate or keep an array (see `tradeforge.backtest.kernel`).
 Every function is a `tradeforge.trading.rulejit.rule`: compiled for compiled callers only, and
-run as its Python source when Python calls it (the live engine, the paper broker).
+run as its Python source when Python calls it (the live engine, the paper broker) — except
+the signal table's readers `sig_int` / `sig_float` (see the comment above them).
 
 A level counts as touched when a price reaches it within `TOUCH_TOL` (relative): computed
 levels such as ``1.1000 + 15 pips`` carry float noise (``1.1015000000000001``) and a bar whose
@@ -31,6 +32,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba.extending import register_jitable
 
 from tradeforge.strategy.signal_schema import MAX_TARGETS, ROW, PackedSignals
 from tradeforge.trading.rulejit import rule
@@ -72,13 +74,16 @@ _TRAIL_KIND, _TRAIL_DISTANCE, _TRAIL_START_R = (
 )  # fmt: skip
 
 
-@rule(_nrt=False, forceinline=True)
+# The two readers of a packed signal table are not rules but `register_jitable` functions,
+# compiled into each compiled caller and plain functions for Python ones: a rule would get a
+# specialisation (a compile and a cache file) per row constant it is called with.
+@register_jitable
 def sig_int(sig: PackedSignals, row: int, j: int) -> int:
     """Signal ``j``'s value in row ``row`` of the int block of ``sig`` (see `signal_schema`)."""
     return sig.ints[sig.int_at[row, 0] + j * sig.int_at[row, 1]]
 
 
-@rule(_nrt=False, forceinline=True)
+@register_jitable
 def sig_float(sig: PackedSignals, row: int, j: int) -> float:
     """Signal ``j``'s value in row ``row`` of the float block of ``sig``."""
     return sig.floats[sig.float_at[row, 0] + j * sig.float_at[row, 1]]
