@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -54,10 +54,10 @@ class Column:
     doc: str
     width: int = 1  # values per row
     names: tuple[str, ...] = ()  # what the codes of a coded int column mean
+    block: int = field(init=False)  # INT or FLOAT
 
-    @property
-    def block(self) -> int:
-        return FLOAT if self.dtype is np.float64 else INT
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "block", FLOAT if self.dtype is np.float64 else INT)
 
 
 COLUMNS: tuple[Column, ...] = (
@@ -115,23 +115,25 @@ class PackedSignals(NamedTuple):
 def layout(n: int, per_row: Collection[str]) -> tuple[np.ndarray, np.ndarray, int, int]:
     """``(int_at, float_at, int_size, float_size)`` of an ``n``-row table whose ``per_row``
     columns (and ``bar``) hold one value per row and the others one value in all."""
-    at = [np.empty((N_INT_ROWS, 2), dtype=np.int64), np.empty((N_FLOAT_ROWS, 2), np.int64)]
+    at: tuple[list[tuple[int, int]], list[tuple[int, int]]] = ([], [])
     size = [0, 0]
-    for c in COLUMNS:
+    for c in COLUMNS:  # in block row order
         step = 1 if c.name == "bar" or c.name in per_row else 0
-        for k in range(c.width):
-            at[c.block][ROW[c.name] + k] = size[c.block], step
+        for _ in range(c.width):
+            at[c.block].append((size[c.block], step))
             size[c.block] += n if step else 1
         if c.name == "bar":
             size[c.block] += 1  # the -1 after the last row
-    return at[INT], at[FLOAT], size[INT], size[FLOAT]
+    int_at, float_at = (np.array(rows, dtype=np.int64).reshape(-1, 2) for rows in at)
+    return int_at, float_at, size[INT], size[FLOAT]
 
 
 def stored(block: np.ndarray, at: np.ndarray, c: Column, n: int) -> np.ndarray:
     """Column ``c`` of an ``n``-row table as stored in ``block``: a ``(width, n)`` view when
     it is per row, ``(width, 1)`` when constant."""
-    offset, step = at[ROW[c.name]]
-    length = n if step else 1
+    row = ROW[c.name]
+    offset = at.item(row, 0)
+    length = n if at.item(row, 1) else 1
     return block[offset : offset + c.width * length].reshape(c.width, length)
 
 
