@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from tradeforge.live.strategy_signals import signal_row
-from tradeforge.strategy.signal_schema import COLUMNS, ROW, pack_row
+from tradeforge.strategy.signal_schema import BY_NAME, COLUMNS, FLOAT, column, pack_row
 from tradeforge.strategy.signals import (
     BreakEven,
     Target,
@@ -29,11 +29,27 @@ def test_pack_signals_shares_the_blocks_and_pads_missing_levels():
     sig = make_signals(8, [2, 5], [1, -1], stop_distance=0.001, time_stop=3)
     packed = pack_signals(sig)
     assert np.shares_memory(packed.ints, sig.ints) and np.shares_memory(packed.floats, sig.floats)
-    assert packed.ints[ROW["time_stop"]].tolist() == [3, 3]
+    assert column(packed.ints, packed.int_at, BY_NAME["time_stop"], 2).tolist() == [3, 3]
     assert packed.levels.shape == (2, 1) and np.isnan(packed.levels).all()
     swing = make_signals(8, [2], 1, stop_distance=0.001, trailing=Trailing("swing"),
                          trail_level_long=np.arange(8.0), trail_level_short=np.ones(8))  # fmt: skip
     assert pack_signals(swing).levels.tolist() == [list(np.arange(8.0)), [1.0] * 8]
+
+
+def test_a_column_given_once_is_stored_once_and_bar_ends_with_minus_one():
+    n = 1000
+    sig = make_signals(2 * n, np.arange(n) * 2, np.where(np.arange(n) % 2, 1, -1),
+                       stop_distance=0.001, targets=[Target(1.5, 1.0, "distance")],
+                       size_scale=np.full(n, 0.5))  # fmt: skip
+    per_row = {c.name for c in COLUMNS if sig.stored(c.name).shape[1] == n}
+    assert per_row == {"bar", "side", "size_scale"}
+    # the three per-row columns, bar's -1, and one value per row of each other column
+    assert sig.ints.size == 2 * n + 1 + 13 - 2 and sig.floats.size == n + 16 - 1
+    assert sig.ints[sig.int_at[0, 0] + n] == -1
+    assert sig.stop_distance.tolist() == [0.001] * n and sig.target_kind.shape == (n, 4)
+    taken = sig.take(sig.side > 0)
+    assert taken.stored("stop_distance").shape == (1, 1) and len(taken) == n // 2
+    assert taken.bar.tolist() == list(range(2, 2 * n, 4))
 
 
 def test_live_json_row_packs_back_to_the_same_row():
@@ -49,10 +65,16 @@ def test_live_json_row_packs_back_to_the_same_row():
         assert row["target_names"] == ["r", "price", "none", "none"]
         packed = pack_row(row)
         # not in the JSON row: the bar; and it names the tag, whose code a one-row table lacks
-        keep = [ROW["bar"], ROW["tag"]]
-        ints = np.delete(sig.ints[:, j], keep)
-        assert np.array_equal(np.delete(packed.ints[:, 0], keep), ints)
-        assert np.array_equal(packed.floats[:, 0], sig.floats[:, j], equal_nan=True)
+        for c in COLUMNS:
+            if c.name in ("bar", "tag"):
+                continue
+            block, at = (
+                (packed.floats, packed.float_at)
+                if c.block == FLOAT
+                else (packed.ints, packed.int_at)
+            )
+            want = getattr(sig, c.name)[j]
+            assert np.array_equal(column(block, at, c, 1)[0], want, equal_nan=True), c.name
 
 
 def test_size_scale_must_be_a_share_of_the_configured_size():

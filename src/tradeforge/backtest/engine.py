@@ -50,7 +50,7 @@ def _readonly(a: np.ndarray, dtype: type = np.float64) -> np.ndarray:
 _BAR_TIMES: dict[int, tuple[weakref.ref, np.ndarray, np.ndarray]] = {}
 
 
-def _bar_times(index: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
+def bar_times(index: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
     """Bar open times (int64 ns) and their UTC day numbers, both read-only.
 
     Computed once per index *data*: an index's values never change, and the frames of
@@ -143,7 +143,7 @@ def prepare_symbol(
     if n == 0:
         raise ConfigError(f"{symbol}: no bars to backtest")
     execution = spec.execution
-    times, day = _bar_times(frame.index)
+    times, day = bar_times(frame.index)
     o, h, lo, c = (_readonly(frame[k].to_numpy()) for k in ("open", "high", "low", "close"))
     fx_mode, fx = conversion_rates(
         instrument, spec.account_currency, spec.conversion_data(conversion), times, c

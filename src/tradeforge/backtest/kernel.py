@@ -76,6 +76,8 @@ from tradeforge.trading.rules import (
     market_exit_price,
     open_position,
     process_observation,
+    sig_float,
+    sig_int,
     update_after_observation,
 )
 from tradeforge.trading.steps import (
@@ -287,11 +289,12 @@ def _fill(
     """Step 3 for slot ``s`` whose order (signal row ``j``) filled at ``price``: the stop,
     the size from the realised balance ``acct[0]`` (nothing fills at or below 0), and the
     new position — or the order is rejected (stop on the wrong side) or skipped (size)."""
-    si, sf = sig.ints, sig.floats
     work_i[s, W_STATUS] = EMPTY
     counters[C_N_PENDING] -= 1
-    side = si[_SIDE, j]
-    stop = initial_stop(side, price, sf[_STOP_DISTANCE, j], sf[_STOP_PRICE, j])
+    side = sig_int(sig, _SIDE, j)
+    stop = initial_stop(
+        side, price, sig_float(sig, _STOP_DISTANCE, j), sig_float(sig, _STOP_PRICE, j)
+    )
     risk = side * (price - stop)
     if not risk > 0:
         counters[C_REJECTED] += 1
@@ -301,7 +304,7 @@ def _fill(
     max_steps = fparams[P_MAX_STEPS]
     steps, _, _ = position_steps(
         fparams[P_SIZING_MODE] == 0, fparams[P_SIZING_VALUE], acct[0], risk * unit * conv,
-        max_steps, max_steps, fparams[P_MIN_STEPS], sf[_SIZE_SCALE, j],
+        max_steps, max_steps, fparams[P_MIN_STEPS], sig_float(sig, _SIZE_SCALE, j),
     )  # fmt: skip
     if steps <= 0:
         counters[C_SKIPPED_SIZE] += 1  # too small, or the account is blown
@@ -330,7 +333,7 @@ def _fill(
     work_i[s, W_TRADE] = t
     work_f[s, WF_SWAP] = 0.0
     work_f[s, WF_SWAP_Q] = 0.0
-    time_stop = si[_TIME_STOP, j]
+    time_stop = sig_int(sig, _TIME_STOP, j)
     work_i[s, W_TIME_EXIT] = i + time_stop if time_stop > 0 else -1
     if time_stop > 0 and i + time_stop < counters[C_EXIT_DUE]:  # no min(): less to compile
         counters[C_EXIT_DUE] = i + time_stop
@@ -338,17 +341,17 @@ def _fill(
     if not at_open:  # filled inside the bar: step 4 sees the bar from the fill on
         work_i[s, W_FILL_BAR] = i
         work_f[s, WF_OPEN], work_f[s, WF_HIGH], work_f[s, WF_LOW] = fill_view(
-            side, si[_ENTRY_TYPE, j], price, spread[i], h[i], lo[i], c[i]
+            side, sig_int(sig, _ENTRY_TYPE, j), price, spread[i], h[i], lo[i], c[i]
         )
 
 
 @njit(**_HELPER)
-def _take_signal(j, i, per_tag, si, counters, work_i, pf):
-    """Step 5 for signal row ``j`` of bar ``i`` (``si``: the packed table's int block)."""
+def _take_signal(j, i, per_tag, sig, counters, work_i, pf):
+    """Step 5 for signal row ``j`` of bar ``i`` (``sig``: the packed table)."""
     counters[C_SIGNALS] += 1
-    side = si[_SIDE, j]
+    side = sig_int(sig, _SIDE, j)
     n_slots = work_i.shape[0]
-    if si[_EXIT_OPPOSITE, j] != 0:
+    if sig_int(sig, _EXIT_OPPOSITE, j) != 0:
         for s in range(n_slots):
             status = work_i[s, W_STATUS]
             if status == OPEN:
@@ -359,11 +362,11 @@ def _take_signal(j, i, per_tag, si, counters, work_i, pf):
                 elif work_i[s, W_QUEUED] != 0:  # an opposite reversal order
                     work_i[s, W_QUEUED] = 0
                     counters[C_EXPIRED] += 1
-            elif status == PENDING and si[_SIDE, work_i[s, W_SIG]] != side:
+            elif status == PENDING and sig_int(sig, _SIDE, work_i[s, W_SIG]) != side:
                 work_i[s, W_STATUS] = EMPTY
                 counters[C_N_PENDING] -= 1
                 counters[C_EXPIRED] += 1
-    s = si[_TAG, j] if per_tag else 0
+    s = sig_int(sig, _TAG, j) if per_tag else 0
     status = work_i[s, W_STATUS]
     verdict = slot_verdict(
         status != EMPTY, pf[s, F_SIDE] if status == OPEN else 0.0,
@@ -378,7 +381,9 @@ def _take_signal(j, i, per_tag, si, counters, work_i, pf):
         work_i[s, W_STATUS] = PENDING
         counters[C_N_PENDING] += 1
     work_i[s, W_SIG] = j
-    work_i[s, W_EXPIRE] = i + 1 if si[_ENTRY_TYPE, j] == 0 else i + si[_EXPIRY, j]
+    work_i[s, W_EXPIRE] = (
+        i + 1 if sig_int(sig, _ENTRY_TYPE, j) == 0 else i + sig_int(sig, _EXPIRY, j)
+    )
 
 
 @njit(**_PER_BAR)
@@ -421,14 +426,13 @@ def bar_fill(
     live bar. Sizing reads the realised balance ``acct[0]`` (nothing fills at or below 0)."""
     if counters[C_N_PENDING] == 0:
         return
-    si, sf = sig.ints, sig.floats
     for s in range(work_i.shape[0]):
         if work_i[s, W_STATUS] != PENDING:
             continue
         j = work_i[s, W_SIG]
         price, at_open = entry_fill(
-            si[_SIDE, j], si[_ENTRY_TYPE, j], sf[_ENTRY_PRICE, j], o[i], h[i], lo[i],
-            spread[i], slip[i],
+            sig_int(sig, _SIDE, j), sig_int(sig, _ENTRY_TYPE, j),
+            sig_float(sig, _ENTRY_PRICE, j), o[i], h[i], lo[i], spread[i], slip[i],
         )  # fmt: skip
         if price == price:
             _fill(
@@ -479,10 +483,9 @@ def bar_close(
                     legs_i, legs_f, counters, acct,
                 )  # fmt: skip
     # 5. signals of this bar become pending orders unless their slot is busy
-    si = sig.ints
     ptr = counters[C_PTR]
-    while ptr < si.shape[1] and si[_BAR, ptr] == i:
-        _take_signal(ptr, i, per_tag, si, counters, work_i, pf)
+    while sig_int(sig, _BAR, ptr) == i:  # the bar row ends with -1
+        _take_signal(ptr, i, per_tag, sig, counters, work_i, pf)
         ptr += 1
     counters[C_PTR] = ptr
 

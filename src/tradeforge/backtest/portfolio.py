@@ -15,10 +15,9 @@ import pandas as pd
 
 from tradeforge.backtest import kernel as K
 from tradeforge.backtest import precompile
-from tradeforge.backtest.engine import SymbolInputs, SymbolRun, _bar_times, symbol_run
+from tradeforge.backtest.engine import SymbolInputs, SymbolRun, bar_times, symbol_run
 from tradeforge.backtest.portfolio_kernel import END, simulate_portfolio, start_cursor
 from tradeforge.core.errors import ConfigError
-from tradeforge.strategy.signal_schema import ROW
 from tradeforge.strategy.signals import pack_signals
 from tradeforge.trading.result import EQUITY_COLUMNS
 from tradeforge.trading.spec import RunSpec
@@ -67,7 +66,7 @@ def run_portfolio(
     packed = [pack_signals(x.signals) for x in inputs]
     n_signals = max(len(x.signals) for x in inputs)
     n_slots = max(x.n_slots for x in inputs)
-    # outputs share one shape; a padded slot stays EMPTY, a padded signal row is never due
+    # outputs share one shape; a padded slot stays EMPTY
     scratch = K.allocate(max(x.n_bars for x in inputs), n_signals, n_slots)
     # trade and leg rows are written before they are read: no initial values to copy
     arrays = {
@@ -76,11 +75,8 @@ def run_portfolio(
         else np.stack([scratch[name]] * m)
         for name in (*_OUTPUTS, "work_i", "work_f", "pf")
     }
-    ints = _pad([p.ints for p in packed], 0)
-    for k, p in enumerate(packed):
-        ints[k, ROW["bar"], p.ints.shape[1] :] = -1
     # the int64 times the jobs computed (`prepare_symbol`), not a fresh conversion of each index
-    times = _pad([_bar_times(x.index)[0] for x in inputs], np.iinfo(np.int64).max)
+    times = _pad([bar_times(x.index)[0] for x in inputs], np.iinfo(np.int64).max)
     n_union = sum(x.n_bars for x in inputs)  # at most
     eq_times = np.empty(n_union, dtype=np.int64)
     equity = np.empty((n_union, 3))
@@ -89,7 +85,9 @@ def run_portfolio(
     n_rows = simulate_portfolio(
         times, np.array([x.n_bars for x in inputs], dtype=np.int64),
         *(_pad([getattr(x, name) for x in inputs], 0) for name in BAR_ARRAYS),
-        ints, _pad([p.floats for p in packed], np.nan), _pad([p.levels for p in packed], np.nan),
+        _pad([p.ints for p in packed], 0), _pad([p.floats for p in packed], np.nan),
+        np.stack([p.int_at for p in packed]), np.stack([p.float_at for p in packed]),
+        _pad([p.levels for p in packed], np.nan),
         inputs[0].per_tag, np.stack([x.fparams for x in inputs]), END,
         *(arrays[name] for name in (*_OUTPUTS, "work_i", "work_f", "pf")),
         scratch["out"], scratch["acct"], start_cursor(m), eq_times, equity,

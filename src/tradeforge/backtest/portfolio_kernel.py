@@ -50,7 +50,8 @@ def start_cursor(m: int) -> np.ndarray:
 
 @njit(cache=True, error_model="numpy", _nrt=False, nogil=True)
 def simulate_portfolio(
-    times, n_bars, o, h, lo, c, spread, slip, day, fx, ints, floats, levels, per_tag, fparams,
+    times, n_bars, o, h, lo, c, spread, slip, day, fx, ints, floats, int_at, float_at, levels,
+    per_tag, fparams,
     t_stop, trades_i, trades_f, legs_i, legs_f, counters, work_i, work_f, pf, out, acct,
     cursor, eq_times, equity,
 ):  # fmt: skip
@@ -83,16 +84,18 @@ def simulate_portfolio(
             if cursor[_DUE, k]:
                 bar_fill(
                     cursor[_POS, k], o[k], h[k], lo[k], c[k], spread[k], slip[k], fx[k],
-                    PackedSignals(ints[k], floats[k], levels[k]), fparams[k], trades_i[k],
-                    trades_f[k], counters[k], work_i[k], work_f[k], pf[k], acct,
+                    PackedSignals(ints[k], floats[k], int_at[k], float_at[k], levels[k]),
+                    fparams[k], trades_i[k], trades_f[k], counters[k], work_i[k], work_f[k],
+                    pf[k], acct,
                 )  # fmt: skip
         for k in range(m):
             if cursor[_DUE, k]:
                 bar_close(
                     cursor[_POS, k], n_bars[k] - 1, o[k], h[k], lo[k], c[k], spread[k],
-                    slip[k], fx[k], PackedSignals(ints[k], floats[k], levels[k]), per_tag,
-                    fparams[k], trades_i[k], trades_f[k], legs_i[k], legs_f[k], counters[k],
-                    work_i[k], work_f[k], pf[k], out, acct,
+                    slip[k], fx[k],
+                    PackedSignals(ints[k], floats[k], int_at[k], float_at[k], levels[k]),
+                    per_tag, fparams[k], trades_i[k], trades_f[k], legs_i[k], legs_f[k],
+                    counters[k], work_i[k], work_f[k], pf[k], out, acct,
                 )  # fmt: skip
         eq = acct[0]
         n_open = 0

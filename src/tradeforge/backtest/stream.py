@@ -64,7 +64,7 @@ from tradeforge.core.errors import ConfigError
 from tradeforge.core.instruments import Instrument
 from tradeforge.data.cache import StoreSlice
 from tradeforge.strategy.base import Strategy
-from tradeforge.strategy.signal_schema import ROW
+from tradeforge.strategy.signal_schema import BY_NAME, column
 from tradeforge.strategy.signals import pack_signals
 from tradeforge.trading.fx import Conversion
 from tradeforge.trading.result import EQUITY_COLUMNS, EXIT_REASONS
@@ -78,6 +78,8 @@ _FILL: dict[str, float | int] = {
     **dict.fromkeys(BAR_ARRAYS, 0),
     "ints": 0,
     "floats": np.nan,
+    "int_at": 0,
+    "float_at": 0,
     "levels": np.nan,
 }
 #: the prefix of a run's scratch folder inside ``out`` (``.spill-XXXX``: one per run, so a
@@ -150,6 +152,8 @@ def _spill_job(state: SpillState, symbol: str, stage: Stage | None = None) -> _S
         **{name: getattr(x, name) for name in BAR_ARRAYS},
         "ints": packed.ints,
         "floats": packed.floats,
+        "int_at": packed.int_at,
+        "float_at": packed.float_at,
         "levels": packed.levels,
     }
     for name, a in arrays.items():
@@ -178,11 +182,9 @@ def _stack(folder: Path, symbols: list[str], name: str) -> None:
             part = np.load(_part(folder, s, name))
             rows = part.reshape(-1, part.shape[-1])
             pad = np.full(width - rows.shape[1], _FILL[name], dtype=dtype)
-            bar_row = ROW["bar"] if name == "ints" else -1
-            for r, row in enumerate(rows):
+            for row in rows:
                 f.write(row.tobytes())
-                # a padded signal row is never due
-                f.write((np.full_like(pad, -1) if r == bar_row else pad).tobytes())
+                f.write(pad.tobytes())
             os.remove(_part(folder, s, name))
 
     atomic_write(folder / f"stack.{name}.npy", write, durable=False)
@@ -270,11 +272,11 @@ class _Writer(RunCsvs):
         return self.ids[k][0] if self.ids[k] else np.zeros(0, dtype=np.int64)
 
     def _signals(self, maps, k: int) -> SimpleNamespace:
-        ints = maps["ints"][k]
+        ints, at, n = maps["ints"][k], maps["int_at"][k], self.spilled[k].n_signals
         return SimpleNamespace(
-            tag=ints[ROW["tag"]], side=ints[ROW["side"]], bar=ints[ROW["bar"]],
+            **{name: column(ints, at, BY_NAME[name], n) for name in ("tag", "side", "bar")},
             tags=self.spilled[k].tags,
-        )  # fmt: skip
+        )
 
     def _legs(self, maps, kernel, counters) -> None:
         frames = []
@@ -360,8 +362,9 @@ def _loop(folder: Path, spilled: list[_Spilled], capital: float, chunk_ns: int, 
         eq_times = np.empty(rows, dtype=np.int64)
         equity = np.empty((rows, 3))
         n = simulate_portfolio(
-            times, n_bars, *(maps[name] for name in BAR_ARRAYS), maps["ints"], maps["floats"],
-            maps["levels"], per_tag, fparams, min(stop, END),
+            times, n_bars, *(maps[name] for name in BAR_ARRAYS),
+            *(maps[name] for name in ("ints", "floats", "int_at", "float_at", "levels")),
+            per_tag, fparams, min(stop, END),
             *(kernel[name] for name in ("trades_i", "trades_f", "legs_i", "legs_f", "counters",
                                         "work_i", "work_f", "pf")),
             out, acct, cursor, eq_times, equity,

@@ -387,17 +387,12 @@ class DivergenceMonitor:
         for the strategy's warm-up); a trade its end of data closed is still open."""
         from tradeforge.backtest.runner import backtest_signals
         from tradeforge.live.strategy_signals import strategy_signals
-        from tradeforge.strategy.signals import Signals
 
         ctx = self.ctx
         lo = max(0, trade_from - self.window)
         bars = self.frame.iloc[lo:end]
         sig = strategy_signals(self.strategy, bars, ctx.tf.name, ctx.inst)
-        keep = sig.bar >= trade_from - lo
-        sig = Signals(
-            sig.n_bars, sig.tags, sig.ints[:, keep], sig.floats[:, keep],
-            sig.trail_level_long, sig.trail_level_short,
-        )  # fmt: skip
+        sig = sig.take(sig.bar >= trade_from - lo)
         trades = backtest_signals(bars, sig, ctx.symbol, self.shadow).trades.copy()
         trades["exit_reason"] = trades["exit_reason"].astype(str)
         if not (final and self.close_at_end):

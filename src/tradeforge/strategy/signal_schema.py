@@ -6,22 +6,27 @@ columns, the names of its codes. `Signals` (its attributes), `make_signals` (def
 `Signals.to_frame`, the live engine's JSON rows and the kernel's row indices are derived from
 it.
 
-Storage: two column-major blocks per table, ``ints`` (int64; integer, coded and boolean
-columns as 0/1) and ``floats`` (float64), shaped ``(n_columns, n_rows)``; `ROW` gives each
-column's first row in its block. Why this and not a numpy record array: each column stays a
-contiguous row, so building and validating a table are plain vectorised numpy operations on
-contiguous memory (a record array interleaves ~220-byte rows, making every column read
-strided), while the kernel still receives the whole table as two arrays — `PackedSignals`,
-built without copying by `tradeforge.strategy.signals.pack_signals` — instead of one argument
-per column: one compiled signature, a small argument list, and nothing to keep in sync when a
-column is added.
+Storage: two flat blocks per table, ``ints`` (int64; integer, coded and boolean columns as
+0/1) and ``floats`` (float64). Each column is either *per row* (its values, row after row) or
+*constant* (one value for the whole table, stored once: most columns of a strategy's table
+are defaults or one value given as a scalar, and writing them per row was most of the bytes
+a table costs). Row ``r`` of a block (`ROW` gives each column's first; a column of width
+``w`` has ``w`` of them) sits at ``at[r] = (offset, step)`` of that block's `Layout`: row
+``j``'s value is ``block[offset + j * step]``, step 1 per row, 0 constant. ``bar`` is always
+per row and followed by one more value, -1, which no bar equals: a scan for a bar's signals
+stops there without knowing the row count. Each column stays contiguous, so building and
+validating a table are plain vectorised numpy operations (a constant column is checked once),
+while the kernel receives the whole table as a few arrays — `PackedSignals`, built without
+copying by `tradeforge.strategy.signals.pack_signals` — instead of one argument per column:
+one compiled signature, a small argument list, and nothing to keep in sync when a column is
+added.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -49,10 +54,10 @@ class Column:
     doc: str
     width: int = 1  # values per row
     names: tuple[str, ...] = ()  # what the codes of a coded int column mean
+    block: int = field(init=False)  # INT or FLOAT
 
-    @property
-    def block(self) -> int:
-        return FLOAT if self.dtype is np.float64 else INT
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "block", FLOAT if self.dtype is np.float64 else INT)
 
 
 COLUMNS: tuple[Column, ...] = (
@@ -93,27 +98,69 @@ ROW, (N_INT_ROWS, N_FLOAT_ROWS) = _layout()
 
 
 class PackedSignals(NamedTuple):
-    """A `Signals` table as the Numba code reads it (see the module docstring).
+    """A `Signals` table as the Numba code reads it (see the module docstring; the rules read
+    a value with `tradeforge.trading.rules.sig_int` / `sig_float`).
 
     ``levels`` holds the swing-trailing levels, long then short, one per bar — or a single
     NaN column when the table has none (readers index it at ``min(i, levels.shape[1] - 1)``).
     """
 
-    ints: np.ndarray  # (N_INT_ROWS, n) int64
-    floats: np.ndarray  # (N_FLOAT_ROWS, n) float64
+    ints: np.ndarray  # int64 values of the int block
+    floats: np.ndarray  # float64 values of the float block
+    int_at: np.ndarray  # (N_INT_ROWS, 2) int64: offset and step of each int row
+    float_at: np.ndarray  # (N_FLOAT_ROWS, 2) int64
     levels: np.ndarray  # (2, n_bars or 1) float64
 
 
-def blank_blocks(n: int, given: Collection[str] = ()) -> tuple[np.ndarray, np.ndarray]:
-    """Both blocks for ``n`` rows, every column at its default (required ones zero) except
-    the ``given`` ones, left uninitialised for the caller to fill."""
-    ints = np.empty((N_INT_ROWS, n), dtype=np.int64)
-    floats = np.empty((N_FLOAT_ROWS, n), dtype=np.float64)
+def layout(n: int, per_row: Collection[str]) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """``(int_at, float_at, int_size, float_size)`` of an ``n``-row table whose ``per_row``
+    columns (and ``bar``) hold one value per row and the others one value in all."""
+    at: tuple[list[tuple[int, int]], list[tuple[int, int]]] = ([], [])
+    size = [0, 0]
+    for c in COLUMNS:  # in block row order
+        step = 1 if c.name == "bar" or c.name in per_row else 0
+        for _ in range(c.width):
+            at[c.block].append((size[c.block], step))
+            size[c.block] += n if step else 1
+        if c.name == "bar":
+            size[c.block] += 1  # the -1 after the last row
+    int_at, float_at = (np.array(rows, dtype=np.int64).reshape(-1, 2) for rows in at)
+    return int_at, float_at, size[INT], size[FLOAT]
+
+
+def stored(block: np.ndarray, at: np.ndarray, c: Column, n: int) -> np.ndarray:
+    """Column ``c`` of an ``n``-row table as stored in ``block``: a ``(width, n)`` view when
+    it is per row, ``(width, 1)`` when constant."""
+    row = ROW[c.name]
+    offset = at.item(row, 0)
+    length = n if at.item(row, 1) else 1
+    return block[offset : offset + c.width * length].reshape(c.width, length)
+
+
+def column(block: np.ndarray, at: np.ndarray, c: Column, n: int) -> np.ndarray:
+    """Column ``c``'s values of an ``n``-row table, ``(n,)`` or ``(n, width)``: a view of
+    ``block``, read-only and broadcast when the column is constant."""
+    v = stored(block, at, c, n)
+    if c.width == 1:
+        return v[0] if v.shape[1] == n else np.broadcast_to(v[0], (n,))
+    return v.T if v.shape[1] == n else np.broadcast_to(v[:, 0], (n, c.width))
+
+
+def blank_blocks(
+    n: int, given: Collection[str] = (), per_row: Collection[str] = ()
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(ints, floats, int_at, float_at)`` of an ``n``-row table laid out by `layout`, every
+    column at its default (required ones zero) except the ``given`` ones, left uninitialised
+    for the caller to fill; ``bar`` ends with its -1."""
+    int_at, float_at, int_size, float_size = layout(n, per_row)
+    ints = np.empty(int_size, dtype=np.int64)
+    floats = np.empty(float_size, dtype=np.float64)
+    ints[int_at[ROW["bar"], 0] + n] = -1
     for c in COLUMNS:
         if c.name not in given:
-            block = floats if c.block == FLOAT else ints
-            block[ROW[c.name] : ROW[c.name] + c.width] = c.default or 0
-    return ints, floats
+            block, at = (floats, float_at) if c.block == FLOAT else (ints, int_at)
+            stored(block, at, c, n)[:] = c.default or 0
+    return ints, floats, int_at, float_at
 
 
 def pack_row(values: dict[str, Any]) -> PackedSignals:
@@ -122,12 +169,13 @@ def pack_row(values: dict[str, Any]) -> PackedSignals:
     Missing or None values take the column default; coded columns accept their names;
     multi-value columns take a list. Keys that are not columns, and text in a column without
     names (the row's tag name: the table's tag list is not known here), are ignored."""
-    ints, floats = blank_blocks(1)
+    ints, floats, int_at, float_at = blank_blocks(1)
     for c in COLUMNS:
         v = values.get(c.name)
         if v is None:
             continue
         items = list(v) if c.width > 1 else [v]
+        block, at = (floats, float_at) if c.block == FLOAT else (ints, int_at)
         for k, item in enumerate(items):
             if item is None:
                 continue
@@ -135,6 +183,5 @@ def pack_row(values: dict[str, Any]) -> PackedSignals:
                 if not c.names:
                     continue
                 item = c.names.index(item)
-            block = floats if c.block == FLOAT else ints
-            block[ROW[c.name] + k, 0] = item
-    return PackedSignals(ints, floats, np.full((2, 1), np.nan))
+            stored(block, at, c, 1)[k, 0] = item
+    return PackedSignals(ints, floats, int_at, float_at, np.full((2, 1), np.nan))

@@ -46,7 +46,7 @@ Semantics (docs/conventions.md §Fills states them in full; the engine implement
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,7 +62,6 @@ from tradeforge.strategy.signal_schema import (
     ENTRY_TYPES,
     FLOAT,
     MAX_TARGETS,
-    ROW,
     TARGET_DISTANCE,
     TARGET_KINDS,
     TARGET_NONE,
@@ -75,6 +74,8 @@ from tradeforge.strategy.signal_schema import (
     Column,
     PackedSignals,
     blank_blocks,
+    column,
+    stored,
 )
 
 __all__ = [
@@ -113,31 +114,55 @@ class Trailing:
 
 @dataclass(frozen=True, eq=False)
 class Signals:
-    """Columnar signal table; build it with `make_signals` or `Signals.concat`.
+    """Columnar signal table; build it with `make_signals`, `Signals.concat` or `Signals.take`.
 
-    Every column of `signal_schema.COLUMNS` is an attribute (a view into ``ints`` /
-    ``floats``); ``bar`` holds positions into the frame the signals were computed on
-    (``n_bars`` long) and is sorted ascending.
+    Every column of `signal_schema.COLUMNS` is an attribute (one value per row; a read-only
+    broadcast view for a column the table stores once, see `signal_schema`); ``bar`` holds
+    positions into the frame the signals were computed on (``n_bars`` long) and is sorted
+    ascending.
     """
 
     n_bars: int
     tags: tuple[str, ...]
-    ints: np.ndarray  # (N_INT_ROWS, n) int64
-    floats: np.ndarray  # (N_FLOAT_ROWS, n) float64
+    n_rows: int
+    ints: np.ndarray  # the int block (`signal_schema.layout`)
+    floats: np.ndarray
+    int_at: np.ndarray  # (N_INT_ROWS, 2): offset, step
+    float_at: np.ndarray  # (N_FLOAT_ROWS, 2)
     trail_level_long: np.ndarray | None = None  # (n_bars,) float64
     trail_level_short: np.ndarray | None = None
 
     def __len__(self) -> int:
-        return int(self.ints.shape[1])
+        return self.n_rows
 
     @property
     def tag_names(self) -> np.ndarray:
         """Tag name per row (object array)."""
         return np.asarray(self.tags, dtype=object)[self.tag]
 
+    def stored(self, name: str) -> np.ndarray:
+        """Column ``name`` as stored: ``(width, n)`` per row, ``(width, 1)`` when constant."""
+        c = BY_NAME[name]
+        if c.block == FLOAT:
+            return stored(self.floats, self.float_at, c, self.n_rows)
+        return stored(self.ints, self.int_at, c, self.n_rows)
+
     @classmethod
     def empty(cls, n_bars: int) -> Signals:
         return make_signals(n_bars, np.empty(0, np.int64), 1, stop_distance=1.0)
+
+    def take(self, rows: Any, **columns: np.ndarray) -> Signals:
+        """The table of ``rows`` (a boolean mask or positions, kept in the order given; tags
+        unchanged), with ``columns`` (one value per taken row) replacing those columns."""
+        rows = np.asarray(rows)
+        n = int(rows.sum()) if rows.dtype == bool else len(rows)
+        values = {c.name: self.stored(c.name) for c in COLUMNS}
+        values = {k: v[:, rows] if v.shape[1] != 1 or self.n_rows == 1 else v
+                  for k, v in values.items()}  # fmt: skip
+        for name, v in columns.items():
+            values[name] = np.asarray(v, dtype=BY_NAME[name].dtype).reshape(1, n)
+        return _table(self.n_bars, self.tags, n, values, self.trail_level_long,
+                      self.trail_level_short)  # fmt: skip
 
     @classmethod
     def concat(cls, parts: Sequence[Signals]) -> Signals:
@@ -151,20 +176,28 @@ class Signals:
         tags: list[str] = []
         for p in parts:
             tags.extend(t for t in p.tags if t not in tags)
-        ints = np.concatenate([p.ints for p in parts], axis=1)
-        at = 0
-        for p in parts:  # tag codes into the merged tag list
-            lut = np.array([tags.index(t) for t in p.tags], dtype=np.int64)
-            if len(p.tags):
-                ints[ROW["tag"], at : at + len(p)] = lut[p.tag]
-            at += len(p)
-        order = np.argsort(ints[ROW["bar"]], kind="stable")
+        n = sum(len(p) for p in parts)
+        values: dict[str, np.ndarray] = {}
+        for c in COLUMNS:
+            stores = [p.stored(c.name) for p in parts]
+            if c.name == "tag":  # codes into the merged tag list
+                luts = [np.array([tags.index(t) for t in p.tags] or [0], np.int64) for p in parts]
+                stores = [lut[v] for lut, v in zip(luts, stores, strict=True)]
+            first = stores[0]
+            if n != 1 and all(v.shape[1] == 1 and np.array_equal(v, first, equal_nan=c.block == FLOAT)
+                              for v in stores):  # fmt: skip
+                values[c.name] = first
+            else:
+                values[c.name] = np.concatenate(
+                    [np.broadcast_to(v, (c.width, len(p))) for v, p in zip(stores, parts, strict=True)],
+                    axis=1,
+                )  # fmt: skip
         levels = {}
         for name in ("trail_level_long", "trail_level_short"):
             arrays = [getattr(p, name) for p in parts if getattr(p, name) is not None]
             levels[name] = arrays[0] if arrays else None
-        floats = np.concatenate([p.floats for p in parts], axis=1)
-        return cls(n_bars, tuple(tags), ints[:, order], floats[:, order], **levels)
+        merged = _table(n_bars, tuple(tags), n, values, **levels)
+        return merged.take(np.argsort(merged.bar, kind="stable"))
 
     def to_frame(self, index: Any = None) -> Any:
         """A pandas view for inspection (one row per signal; ``time`` when ``index`` given)."""
@@ -188,28 +221,34 @@ class Signals:
         return pd.DataFrame(data)
 
 
+def _table(
+    n_bars: int,
+    tags: tuple[str, ...],
+    n: int,
+    values: dict[str, Any],
+    trail_level_long: np.ndarray | None = None,
+    trail_level_short: np.ndarray | None = None,
+) -> Signals:
+    """A table of ``n`` rows from ``values``: column name -> ``(width, n)`` (per row) or
+    ``(width, 1)`` (constant) arrays; columns not given take their default."""
+    per_row = {name for name, v in values.items() if np.shape(v)[1] != 1}
+    ints, floats, int_at, float_at = blank_blocks(n, values, per_row)
+    for name, v in values.items():
+        c = BY_NAME[name]
+        if c.block == FLOAT:
+            stored(floats, float_at, c, n)[:] = v
+        else:
+            stored(ints, int_at, c, n)[:] = v
+    return Signals(n_bars, tags, n, ints, floats, int_at, float_at, trail_level_long,
+                   trail_level_short)  # fmt: skip
+
+
 def _accessor(c: Column) -> property:
-    row = ROW[c.name]
-    if c.width > 1:
-        block = "floats" if c.block == FLOAT else "ints"
-
-        def get(self: Signals) -> np.ndarray:
-            return getattr(self, block)[row : row + c.width].T
-
-    elif c.dtype is np.bool_:
-
-        def get(self: Signals) -> np.ndarray:
-            return self.ints[row] != 0
-
-    elif c.block == FLOAT:
-
-        def get(self: Signals) -> np.ndarray:
-            return self.floats[row]
-
-    else:
-
-        def get(self: Signals) -> np.ndarray:
-            return self.ints[row]
+    def get(self: Signals) -> np.ndarray:
+        if c.block == FLOAT:
+            return column(self.floats, self.float_at, c, self.n_rows)
+        values = column(self.ints, self.int_at, c, self.n_rows)
+        return values != 0 if c.dtype is np.bool_ else values
 
     return property(get, doc=c.doc)
 
@@ -228,7 +267,7 @@ def pack_signals(signals: Signals) -> PackedSignals:
         for k, lv in enumerate((lv_long, lv_short)):
             if lv is not None:
                 levels[k] = lv
-    return PackedSignals(signals.ints, signals.floats, levels)
+    return PackedSignals(signals.ints, signals.floats, signals.int_at, signals.float_at, levels)
 
 
 def _col(value: Any, n: int, dtype: Any, name: str) -> np.ndarray | Any:
@@ -344,35 +383,37 @@ def make_signals(
         "exit_opposite": _flag(exit_opposite, n, "exit_opposite"),
         "size_scale": _col(size_scale, n, np.float64, "size_scale"),
     }
-    ints, floats = blank_blocks(n, given=values)
-    for name, v in values.items():
-        (floats if BY_NAME[name].block == FLOAT else ints)[ROW[name]] = v
-    per_row = {name for name, v in values.items() if isinstance(v, np.ndarray)}
-    for k, t in enumerate(targets):
-        ints[ROW["target_kind"] + k] = TARGET_KINDS.index(t.kind)
-        for name, v in (
-            ("target_value", _col(t.value, n, np.float64, f"target{k + 1}")),
-            ("target_fraction", _col(t.fraction, n, np.float64, f"target{k + 1} fraction")),
-        ):
-            floats[ROW[name] + k] = v
-            if isinstance(v, np.ndarray):
-                per_row.add(name)
+    stores = {name: _stored(v, BY_NAME[name].dtype) for name, v in values.items()}
+    if targets:
+        kinds = np.zeros((MAX_TARGETS, 1), dtype=np.int64)
+        rungs = {"target_value": [np.nan] * MAX_TARGETS, "target_fraction": [0.0] * MAX_TARGETS}
+        for k, t in enumerate(targets):
+            kinds[k] = TARGET_KINDS.index(t.kind)
+            rungs["target_value"][k] = _col(t.value, n, np.float64, f"target{k + 1}")
+            rungs["target_fraction"][k] = _col(t.fraction, n, np.float64, f"target{k + 1} fraction")
+        stores["target_kind"] = kinds
+        for name, rung in rungs.items():
+            per_row = any(isinstance(v, np.ndarray) for v in rung)
+            stores[name] = np.empty((MAX_TARGETS, n if per_row else 1))
+            for k, v in enumerate(rung):
+                stores[name][k] = v
 
     def level(a: np.ndarray | None) -> np.ndarray | None:
         return None if a is None else np.ascontiguousarray(a, dtype=np.float64)
 
-    sig = Signals(
-        int(n_bars), tags, ints, floats, level(trail_level_long), level(trail_level_short)
-    )
+    sig = _table(int(n_bars), tags, n, stores, level(trail_level_long), level(trail_level_short))
     ref = None if reference_price is None else _col(reference_price, n, np.float64, "reference")
     if ref is not None and np.ndim(ref) == 0:
         ref = np.full(1, ref)  # a scalar reference broadcasts like a constant column
-    _validate(sig, ref, {c.name for c in COLUMNS} - per_row)  # the rest hold one value
+    validate_signals(sig, ref)
     if n and np.any(bars_arr[1:] < bars_arr[:-1]):
-        order = np.argsort(bars_arr, kind="stable")
-        sig = Signals(sig.n_bars, tags, ints[:, order], floats[:, order], sig.trail_level_long,
-                      sig.trail_level_short)  # fmt: skip
+        sig = sig.take(np.argsort(bars_arr, kind="stable"))
     return sig
+
+
+def _stored(value: Any, dtype: Any) -> np.ndarray:
+    """A scalar or ``(n,)`` value of `make_signals` in `_table`'s form."""
+    return np.asarray(value, dtype=dtype).reshape(1, -1)
 
 
 def _fail(sig: Signals, rows: np.ndarray, rule: str) -> SignalError:
@@ -383,21 +424,16 @@ def _fail(sig: Signals, rows: np.ndarray, rule: str) -> SignalError:
     )
 
 
-def _rule_checks(sig: Signals, reference_price: np.ndarray | None, constant: Collection[str] = ()):
+def _rule_checks(sig: Signals, reference_price: np.ndarray | None):
     """``(bad rows, rule)`` pairs, computed lazily in the order they are reported.
 
-    Columns named in ``constant`` hold one value on every row (`make_signals` knows which
-    it filled from a scalar or a default); they are read as their first row only and numpy
-    broadcasts them against the others. A rule on constant columns alone is then checked
+    A constant column (stored once, see `signal_schema`) is read as its one value and numpy
+    broadcasts it against the others. A rule on constant columns alone is then checked
     once: it fails on every row or on none, and row 0 is the first bad row either way."""
 
     def col(name: str) -> np.ndarray:
-        c = BY_NAME[name]
-        block = sig.floats if c.block == FLOAT else sig.ints
-        rows = block[ROW[name] : ROW[name] + c.width]
-        if name in constant:
-            rows = rows[:, :1]
-        return rows if c.width > 1 else rows[0]
+        rows = sig.stored(name)
+        return rows if BY_NAME[name].width > 1 else rows[0]
 
     bar, side, stop_price, stop_dist = col("bar"), col("side"), col("stop_price"), col("stop_distance")  # fmt: skip
     yield (bar < 0) | (bar >= sig.n_bars), f"bar outside the frame (0..{sig.n_bars - 1})"
@@ -481,21 +517,13 @@ def _rule_checks(sig: Signals, reference_price: np.ndarray | None, constant: Col
 
 def validate_signals(sig: Signals, reference_price: np.ndarray | None = None) -> None:
     """Raise `SignalError` naming the first row that breaks a rule."""
-    _validate(sig, reference_price)
-
-
-def _validate(
-    sig: Signals, reference_price: np.ndarray | None, constant: Collection[str] = ()
-) -> None:
-    """`validate_signals`, reading the ``constant`` columns as one row (see `_rule_checks`)."""
     if len(sig) == 0:
         return
-    trail_kind = sig.trail_kind[:1] if "trail_kind" in constant else sig.trail_kind
-    if (trail_kind == TRAIL_SWING).any():
+    if (sig.stored("trail_kind") == TRAIL_SWING).any():
         for name in ("trail_level_long", "trail_level_short"):
             lv = getattr(sig, name)
             if lv is None or lv.shape != (sig.n_bars,):
                 raise SignalError(f"swing trailing needs {name} with one value per bar")
-    for bad, rule in _rule_checks(sig, reference_price, constant):
+    for bad, rule in _rule_checks(sig, reference_price):
         if bad.any():
             raise _fail(sig, bad, rule)

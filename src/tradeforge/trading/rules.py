@@ -19,7 +19,8 @@ Reason codes index `tradeforge.trading.result.EXIT_REASONS`.
 Functions taking the state array are compiled without Numba's reference counting
 (``_nrt=False``): they never allocate or keep an array (see `tradeforge.backtest.kernel`).
 Every function is a `tradeforge.trading.rulejit.rule`: compiled for compiled callers only, and
-run as its Python source when Python calls it (the live engine, the paper broker).
+run as its Python source when Python calls it (the live engine, the paper broker) — except
+the signal table's readers `sig_int` / `sig_float` (see the comment above them).
 
 A level counts as touched when a price reaches it within `TOUCH_TOL` (relative): computed
 levels such as ``1.1000 + 15 pips`` carry float noise (``1.1015000000000001``) and a bar whose
@@ -31,6 +32,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba.extending import register_jitable
 
 from tradeforge.strategy.signal_schema import MAX_TARGETS, ROW, PackedSignals
 from tradeforge.trading.rulejit import rule
@@ -70,6 +72,21 @@ _RUNNER, _BE_TRIGGER_R, _BE_OFFSET = ROW["runner"], ROW["be_trigger_r"], ROW["be
 _TRAIL_KIND, _TRAIL_DISTANCE, _TRAIL_START_R = (
     ROW["trail_kind"], ROW["trail_distance"], ROW["trail_start_r"]
 )  # fmt: skip
+
+
+# The two readers of a packed signal table are not rules but `register_jitable` functions,
+# compiled into each compiled caller and plain functions for Python ones: a rule would get a
+# specialisation (a compile and a cache file) per row constant it is called with.
+@register_jitable
+def sig_int(sig: PackedSignals, row: int, j: int) -> int:
+    """Signal ``j``'s value in row ``row`` of the int block of ``sig`` (see `signal_schema`)."""
+    return sig.ints[sig.int_at[row, 0] + j * sig.int_at[row, 1]]
+
+
+@register_jitable
+def sig_float(sig: PackedSignals, row: int, j: int) -> float:
+    """Signal ``j``'s value in row ``row`` of the float block of ``sig``."""
+    return sig.floats[sig.float_at[row, 0] + j * sig.float_at[row, 1]]
 
 
 @rule()
@@ -122,7 +139,6 @@ def open_position(
 ) -> None:
     """Initialise row ``s`` of the state array ``st`` for a fill at ``entry`` with initial
     ``stop``, the exits as row ``j`` of the packed signal table ``sig`` declares them."""
-    si, sf = sig.ints, sig.floats
     for q in range(NF):  # a loop, not a slice assignment: far less code to compile
         st[s, q] = np.nan
     risk = abs(entry - stop)
@@ -131,14 +147,14 @@ def open_position(
     st[s, F_STOP] = stop
     st[s, F_INIT_STOP] = stop
     st[s, F_RISK] = risk
-    be_trigger_r = sf[_BE_TRIGGER_R, j]
+    be_trigger_r = sig_float(sig, _BE_TRIGGER_R, j)
     if be_trigger_r == be_trigger_r:
         st[s, F_BE_TRIGGER] = entry + side * be_trigger_r * risk
-        st[s, F_BE_STOP] = entry + side * sf[_BE_OFFSET, j]
+        st[s, F_BE_STOP] = entry + side * sig_float(sig, _BE_OFFSET, j)
     st[s, F_BE_DONE] = 0.0
-    st[s, F_TRAIL_KIND] = si[_TRAIL_KIND, j]
-    st[s, F_TRAIL_DIST] = sf[_TRAIL_DISTANCE, j]
-    trail_start_r = sf[_TRAIL_START_R, j]
+    st[s, F_TRAIL_KIND] = sig_int(sig, _TRAIL_KIND, j)
+    st[s, F_TRAIL_DIST] = sig_float(sig, _TRAIL_DISTANCE, j)
+    trail_start_r = sig_float(sig, _TRAIL_START_R, j)
     if trail_start_r == trail_start_r:
         st[s, F_TRAIL_START] = entry + side * trail_start_r * risk
     st[s, F_BEST] = entry
@@ -148,10 +164,10 @@ def open_position(
     nt = 0
     last = -1
     for k in range(MAX_T):
-        kind = si[_TARGET_KIND + k, j]
+        kind = sig_int(sig, _TARGET_KIND + k, j)
         if kind == 0:
             continue
-        v = sf[_TARGET_VALUE + k, j]
+        v = sig_float(sig, _TARGET_VALUE + k, j)
         if kind == 1:
             price = entry + side * v * risk
         elif kind == 2:
@@ -159,10 +175,12 @@ def open_position(
         else:
             price = entry + side * v
         st[s, F_TARGET + nt] = price
-        st[s, F_TSTEPS + nt] = math.floor(sf[_TARGET_FRACTION + k, j] * size_steps + 1e-9)
+        st[s, F_TSTEPS + nt] = math.floor(
+            sig_float(sig, _TARGET_FRACTION + k, j) * size_steps + 1e-9
+        )
         last = nt
         nt += 1
-    if last >= 0 and si[_RUNNER, j] == 0:
+    if last >= 0 and sig_int(sig, _RUNNER, j) == 0:
         st[s, F_TSTEPS + last] = -1.0
     st[s, F_NT] = nt
     st[s, F_NEXT_T] = 0

@@ -36,7 +36,6 @@ from tradeforge.research.featureset.spec import SIDE, column_block
 from tradeforge.research.ml.artifact import ModelArtifact
 from tradeforge.strategy.base import Strategy, StrategyParams
 from tradeforge.strategy.registry import create_strategy, register_strategy
-from tradeforge.strategy.signal_schema import ROW
 from tradeforge.strategy.signals import Signals
 
 
@@ -44,11 +43,10 @@ def keep_signals(signals: Signals, keep: np.ndarray, scale: np.ndarray | None = 
     """The rows of ``signals`` where ``keep`` is true (order and tags unchanged), their
     ``size_scale`` multiplied by ``scale`` (one value per row of ``signals``) when given."""
     keep = np.asarray(keep, dtype=bool)
-    floats = signals.floats[:, keep]
-    if scale is not None:
-        floats[ROW["size_scale"]] *= np.asarray(scale, dtype=np.float64)[keep]
-    return Signals(signals.n_bars, signals.tags, signals.ints[:, keep], floats,
-                   signals.trail_level_long, signals.trail_level_short)  # fmt: skip
+    if scale is None:
+        return signals.take(keep)
+    scaled = signals.size_scale[keep] * np.asarray(scale, dtype=np.float64)[keep]
+    return signals.take(keep, size_scale=scaled)
 
 
 def size_scale(p: np.ndarray, threshold: float, min_scale: float) -> np.ndarray:

@@ -50,16 +50,15 @@ class SmaCross(Strategy):
         inst = self.resolve_instrument(frame, instrument)
         fast = self.column(frame, f"sma_{self.params.fast}")
         slow = self.column(frame, f"sma_{self.params.slow}")
-        above = fast > slow  # NaN compares False: no signal during warm-up
-        below = fast < slow
-        known = np.isfinite(slow[:-1])  # bar t-1's slow SMA, for a cross on bar t
-        up = above[1:] & ~above[:-1] & known  # up[t - 1]: a cross above on bar t
-        down = below[1:] & ~below[:-1] & known
-        crossed = np.flatnonzero(up | down)
+        # +1 fast above slow, -1 below, 0 equal (NaN compares False: 0 during warm-up); a
+        # cross on bar t: the state is not 0 and differs from bar t-1's, whose slow SMA is known
+        state = (fast > slow).view(np.int8) - (fast < slow).view(np.int8)
+        now = state[1:]  # now[t - 1]: bar t's state
+        crossed = np.flatnonzero((now != state[:-1]) & (now != 0) & np.isfinite(slow[:-1]))
         return make_signals(
             len(frame),
             crossed + 1,
-            np.where(up[crossed], 1, -1),
+            now[crossed],
             tag=self.name,
             stop_distance=self.params.stop_pips * inst.pip_size,
             targets=[Target(self.params.target_pips * inst.pip_size, 1.0, "distance")],
