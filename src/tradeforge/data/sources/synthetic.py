@@ -65,7 +65,7 @@ def _log_vol_path(shocks: np.ndarray, phi: float) -> np.ndarray:
     return out
 
 
-def bar_times(start: pd.Timestamp, end: pd.Timestamp, tf: Timeframe, calendar: str):
+def _bar_times(start: pd.Timestamp, end: pd.Timestamp, tf: Timeframe, calendar: str):
     step = tf.seconds * 1_000_000_000
     first = -(-start.as_unit("ns").value // step) * step
     times = np.arange(first, end.as_unit("ns").value, step, dtype=np.int64)
@@ -103,7 +103,7 @@ def generate_bars(
         hourly = generate_bars(symbol, "H1", start_ts, end_ts, seed, params, inst)
         return resample_ohlcv(hourly, tf)
 
-    times = bar_times(start_ts, end_ts, tf, params.calendar)
+    times = _bar_times(start_ts, end_ts, tf, params.calendar)
     n = len(times)
     if n == 0:
         raise ConfigError(f"no {params.calendar} trading bars between {start_ts} and {end_ts}")
