@@ -29,13 +29,17 @@ def run(*args: str, home: Path, terminal: bool = True) -> subprocess.CompletedPr
     )
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("quiet")
-
-
 SYNTH = ("data", "synth", "-s", "EURUSD", "-t", "H1", "--start", "2024-01-01", "--end",
          "2024-04-01")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> Path:
+    """A home with the EURUSD bars (each xdist worker makes its own: the tests of this module
+    may run on different workers, so none may rely on another having run)."""
+    path = tmp_path_factory.mktemp("quiet")
+    assert run("-q", *SYNTH, home=path, terminal=False).returncode == 0
+    return path
 
 
 def test_synth_progress_and_quiet(home):

@@ -240,6 +240,10 @@ def test_lost_connection_halts_entries_and_flattens_when_it_returns(server, tmp_
         subscribed = server.live_subscriptions
         server.refuse_connections = 0  # the link returns
         _wait(lambda: server.live_subscriptions > subscribed)
+        # the monitor's next check sees the link back; only then the event that ends the
+        # session (pushed earlier, the process can stop before any check has run since)
+        _wait(lambda: any(d["kind"] == "health" and d.get("recovered")
+                          for d in _decisions(state)))  # fmt: skip
         driver.push(i)  # the next event applies the pause and the kill: flatten and halt
         out, err = proc.communicate(timeout=60)
     finally:
