@@ -1,7 +1,7 @@
 """A shared-cash portfolio: several symbols trading one balance (`portfolio_kernel`).
 
-`run_portfolio` stacks the symbols' prepared arrays (`engine.prepare_symbol`, padded to the
-longest symbol), runs the compiled loop once and returns each symbol's trades and legs
+`run_portfolio` hands the symbols' prepared arrays (`engine.prepare_symbol`) to the compiled
+loop where they are (`portfolio_kernel.address_table`), runs it once and returns each symbol's trades and legs
 (`SymbolRun`, trade ids local to the symbol, as from `simulate_symbol`) with the account's
 one equity curve on the union of bar times, starting at the one initial capital.
 """
@@ -16,7 +16,12 @@ import pandas as pd
 from tradeforge.backtest import kernel as K
 from tradeforge.backtest import precompile
 from tradeforge.backtest.engine import SymbolInputs, SymbolRun, bar_times, symbol_run
-from tradeforge.backtest.portfolio_kernel import END, simulate_portfolio, start_cursor
+from tradeforge.backtest.portfolio_kernel import (
+    END,
+    address_table,
+    simulate_portfolio,
+    start_cursor,
+)
 from tradeforge.core.errors import ConfigError
 from tradeforge.strategy.signals import pack_signals
 from tradeforge.trading.result import EQUITY_COLUMNS
@@ -36,19 +41,6 @@ def check_shared_money(spec: RunSpec) -> None:
             "currencies: give an account currency (--account-currency USD) or run them as "
             "sub-accounts (--portfolio sub-accounts)"
         )
-
-
-def _pad(arrays: Sequence[np.ndarray], fill: float | int) -> np.ndarray:
-    """``arrays`` (alike but in their last axis) stacked on a new first axis, the last axis
-    padded with ``fill`` to the longest. Each element is written once (this copy is serial,
-    between the parallel jobs and the loop; a fill of the whole, then the copy, wrote the
-    symbols' parts twice)."""
-    width = max(a.shape[-1] for a in arrays)
-    out = np.empty((len(arrays), *arrays[0].shape[:-1], width), dtype=arrays[0].dtype)
-    for k, a in enumerate(arrays):
-        out[k, ..., : a.shape[-1]] = a
-        out[k, ..., a.shape[-1] :] = fill
-    return out
 
 
 #: the kernel's per-symbol outputs (`kernel.allocate`), read back by `symbol_run`
@@ -76,18 +68,24 @@ def run_portfolio(
         for name in (*_OUTPUTS, "work_i", "work_f", "pf")
     }
     # the int64 times the jobs computed (`prepare_symbol`), not a fresh conversion of each index
-    times = _pad([bar_times(x.index)[0] for x in inputs], np.iinfo(np.int64).max)
+    addresses, sizes = address_table(
+        [
+            {
+                **{name: getattr(x, name) for name in BAR_ARRAYS},
+                "times": bar_times(x.index)[0],
+                **p._asdict(),
+            }
+            for x, p in zip(inputs, packed, strict=True)
+        ]
+    )
     n_union = sum(x.n_bars for x in inputs)  # at most
     eq_times = np.empty(n_union, dtype=np.int64)
     equity = np.empty((n_union, 3))
     scratch["acct"][0] = capital
     precompile.ready("portfolio")
     n_rows = simulate_portfolio(
-        times, np.array([x.n_bars for x in inputs], dtype=np.int64),
-        *(_pad([getattr(x, name) for x in inputs], 0) for name in BAR_ARRAYS),
-        _pad([p.ints for p in packed], 0), _pad([p.floats for p in packed], np.nan),
+        np.array([x.n_bars for x in inputs], dtype=np.int64), addresses, sizes,
         np.stack([p.int_at for p in packed]), np.stack([p.float_at for p in packed]),
-        _pad([p.levels for p in packed], np.nan),
         inputs[0].per_tag, np.stack([x.fparams for x in inputs]), END,
         *(arrays[name] for name in (*_OUTPUTS, "work_i", "work_f", "pf")),
         scratch["out"], scratch["acct"], start_cursor(m), eq_times, equity,
@@ -107,5 +105,5 @@ def run_portfolio(
     return runs, curve
 
 
-#: the per-bar arrays of `SymbolInputs` in the kernel's argument order
+#: the per-bar arrays of `SymbolInputs`
 BAR_ARRAYS = ("o", "h", "lo", "c", "spread", "slip", "day", "fx")
