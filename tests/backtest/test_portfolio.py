@@ -213,3 +213,30 @@ def test_the_mode_is_part_of_the_spec():
     assert RunSpec().portfolio == "shared"
     with pytest.raises(ConfigError, match="portfolio"):
         RunSpec(portfolio="pooled")
+
+
+def _arrays(n: int = 5) -> dict[str, np.ndarray]:
+    from tradeforge.backtest.portfolio_kernel import ADDRESSES
+
+    int64 = {"day", "times", "ints"}
+    out = {name: np.zeros(n, dtype=np.int64 if name in int64 else np.float64) for name in ADDRESSES}
+    out["levels"] = np.full((2, 1), np.nan)
+    return out
+
+
+def test_the_address_table_points_at_each_array_and_refuses_what_the_loop_cannot_read():
+    from tradeforge.backtest.portfolio_kernel import ADDRESSES, S_LEVELS, address_table
+
+    arrays = _arrays()
+    addresses, sizes = address_table([arrays, _arrays(7)])
+    assert addresses[0, ADDRESSES.index("c")] == arrays["c"].ctypes.data  # in place, no copy
+    assert sizes[1, S_LEVELS] == 1
+    strided = {**arrays, "h": np.zeros(10)[::2]}
+    with pytest.raises(TypeError, match="h: expected a C-contiguous float64"):
+        address_table([strided])
+    with pytest.raises(TypeError, match="times: expected a C-contiguous int64"):
+        address_table([{**arrays, "times": np.zeros(5)}])
+    with pytest.raises(ValueError, match=r"spread: \(4,\) values for 5 bars"):
+        address_table([{**arrays, "spread": np.zeros(4)}])
+    with pytest.raises(ValueError, match="levels: expected 2 rows"):
+        address_table([{**arrays, "levels": np.zeros((3, 1))}])
