@@ -67,17 +67,14 @@ def run_portfolio(
         else np.stack([scratch[name]] * m)
         for name in (*_OUTPUTS, "work_i", "work_f", "pf")
     }
-    # the int64 times the jobs computed (`prepare_symbol`), not a fresh conversion of each index
-    addresses, sizes = address_table(
-        [
-            {
-                **{name: getattr(x, name) for name in BAR_ARRAYS},
-                "times": bar_times(x.index)[0],
-                **p._asdict(),
-            }
-            for x, p in zip(inputs, packed, strict=True)
-        ]
-    )
+    # what the loop reads in place: held here until it returns (the int64 times are those the
+    # jobs computed, `prepare_symbol`, not a fresh conversion of each index)
+    held = [
+        {**{name: getattr(x, name) for name in BAR_ARRAYS}, "times": bar_times(x.index)[0],
+         **p._asdict()}
+        for x, p in zip(inputs, packed, strict=True)
+    ]  # fmt: skip
+    addresses, sizes = address_table(held)
     n_union = sum(x.n_bars for x in inputs)  # at most
     eq_times = np.empty(n_union, dtype=np.int64)
     equity = np.empty((n_union, 3))
@@ -90,6 +87,7 @@ def run_portfolio(
         *(arrays[name] for name in (*_OUTPUTS, "work_i", "work_f", "pf")),
         scratch["out"], scratch["acct"], start_cursor(m), eq_times, equity,
     )  # fmt: skip
+    del held  # the loop has returned
     runs = [
         symbol_run(x, {name: arrays[name][k] for name in _OUTPUTS}, None)
         for k, x in enumerate(inputs)

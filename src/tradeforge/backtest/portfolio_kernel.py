@@ -18,7 +18,7 @@ at or before ``t`` — never a bar after ``t`` of another symbol.
 The symbols' inputs are not copied into one stack: the loop gets each symbol's arrays where
 they are (``addresses``: a row per symbol of the start addresses of its C-contiguous int64
 and float64 arrays, ``sizes`` the lengths of its signal blocks; `address_table` builds and
-checks them) and views them in place (`_view`). A stack cost a serial copy of every input
+checks them) and views them in place (`_viewer`). A stack cost a serial copy of every input
 between the parallel jobs and the loop (~190 MB for 4 symbols of 736k bars, ~0.1 s) and as
 much memory again. The caller keeps the arrays alive until the loop returns. The per-symbol
 parameters, outputs and state are stacked along a first axis of length ``m`` (symbols).
@@ -47,20 +47,8 @@ from tradeforge.strategy.signal_schema import PackedSignals
 
 #: the columns of ``addresses``: a symbol's per-bar arrays (its bars' length), then its
 #: signal blocks (lengths in ``sizes``; ``levels`` is ``(2, sizes[k, S_LEVELS])``)
-ADDRESSES = (
-    "o",
-    "h",
-    "lo",
-    "c",
-    "spread",
-    "slip",
-    "day",
-    "fx",
-    "times",
-    "ints",
-    "floats",
-    "levels",
-)
+ADDRESSES = ("o", "h", "lo", "c", "spread", "slip", "day", "fx", "times", "ints", "floats",
+             "levels")  # fmt: skip
 _O, _H, _LO, _C, _SPREAD, _SLIP, _DAY, _FX, _TIMES, _INTS, _FLOATS, _LEVELS = range(12)
 _INT64 = frozenset(("day", "times", "ints"))
 #: the columns of ``sizes``

@@ -336,7 +336,8 @@ def _loop(folder: Path, spilled: list[_Spilled], capital: float, chunk_ns: int, 
         eq_times = np.empty(rows, dtype=np.int64)
         equity = np.empty((rows, 3))
         n = simulate_portfolio(
-            n_bars, *address_table([{name: maps[name][k] for name in ADDRESSES} for k in range(m)]),
+            n_bars,  # `maps` holds the arrays the loop reads in place until it returns
+            *address_table([{name: maps[name][k] for name in ADDRESSES} for k in range(m)]),
             np.stack(maps["int_at"]), np.stack(maps["float_at"]),
             per_tag, fparams, min(stop, END),
             *(kernel[name] for name in ("trades_i", "trades_f", "legs_i", "legs_f", "counters",
