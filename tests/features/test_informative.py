@@ -1,10 +1,12 @@
 import numpy as np
 import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tradeforge.core.timeframes import Timeframe
 from tradeforge.data.resample import resample_ohlcv
 from tradeforge.features import compute_features, merge_index, merge_informative
-from tradeforge.features.informative import open_times_ns
+from tradeforge.features.informative import open_times_ns, take_merged
 
 from .conftest import make_bars
 
@@ -59,3 +61,32 @@ def test_string_label_outputs_merge_with_none():
     out = compute_features(bars, ["sessions@H1"], "M5")
     assert out["session@H1"].iloc[0] is None or pd.isna(out["session@H1"].iloc[0])
     assert out["session@H1"].iloc[11] == "asia"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    src=st.lists(st.integers(0, 500), max_size=40, unique=True),
+    dst=st.lists(st.integers(0, 500), max_size=60, unique=True),
+    spans=st.sampled_from([("M5", "M1"), ("M30", "M5"), ("H1", "M5"), ("M5", "M5")]),
+)
+def test_merge_index_is_the_last_source_bar_closed_and_take_merged_its_values(src, dst, spans):
+    """Against the definition: a binary search of each destination close among the source
+    closes; the values taken there, NaN / None before the first source bar closes."""
+    src_tf, dst_tf = (Timeframe.parse(s) for s in spans)
+    minute = 60 * 10**9
+    src_ns = np.array(sorted(src), dtype=np.int64) * minute
+    dst_ns = np.array(sorted(dst), dtype=np.int64) * minute
+    pos = merge_index(src_ns, src_tf, dst_ns, dst_tf)
+    closes = src_ns + src_tf.seconds * 10**9
+    expected = np.searchsorted(closes, dst_ns + dst_tf.seconds * 10**9, side="right") - 1
+    np.testing.assert_array_equal(pos, expected)
+    numbers = np.arange(len(src_ns), dtype=np.float64) * 1.5
+    labels = np.array([f"s{i}" for i in range(len(src_ns))], dtype=object)
+    for values in (numbers, labels):
+        got = take_merged(values, pos)
+        assert len(got) == len(dst_ns)
+        for p, g in zip(pos, got, strict=True):
+            if p < 0:
+                assert g is None if values is labels else np.isnan(g)
+            else:
+                assert g == values[p]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
 from tradeforge.core.timeframes import Timeframe
 
@@ -29,28 +30,48 @@ def merge_index(
 ) -> np.ndarray:
     """For each destination bar, the position of the last source bar closed by its close.
 
-    Returns int64 positions into the source, ``-1`` where no source bar has closed yet.
-    Both inputs must be sorted ascending.
+    Returns int64 positions into the source, ``-1`` where no source bar has closed yet; they
+    never decrease, so the ``-1`` rows are a prefix (`take_merged` relies on it). Both inputs
+    must be sorted ascending (the feature engine checks every index it is given).
     """
-    src_close = src_open_ns + src_tf.seconds * _NS_PER_S
-    dst_close = dst_open_ns + dst_tf.seconds * _NS_PER_S
-    return np.searchsorted(src_close, dst_close, side="right").astype(np.int64) - 1
+    return _last_closed(
+        np.ascontiguousarray(src_open_ns, dtype=np.int64),
+        src_tf.seconds * _NS_PER_S,
+        np.ascontiguousarray(dst_open_ns, dtype=np.int64),
+        dst_tf.seconds * _NS_PER_S,
+    )
+
+
+@njit(cache=True, nogil=True)
+def _last_closed(src_open, src_span, dst_open, dst_span):  # pragma: no cover - numba
+    """`merge_index` as one pass over both sorted arrays (a binary search per destination
+    bar cost ~10x as much on 736k bars)."""
+    out = np.empty(dst_open.shape[0], dtype=np.int64)
+    j = 0
+    n_src = src_open.shape[0]
+    for i in range(dst_open.shape[0]):
+        close = dst_open[i] + dst_span
+        while j < n_src and src_open[j] + src_span <= close:
+            j += 1
+        out[i] = j - 1
+    return out
 
 
 def take_merged(values: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    """``values[positions]`` with NaN (numbers) or None (labels) where ``positions < 0``."""
-    missing = positions < 0
-    if len(values) == 0:
-        fill = np.nan if values.dtype.kind == "f" else None
-        return np.full(len(positions), fill, dtype=np.float64 if fill is not None else object)
-    out = values[np.where(missing, 0, positions)]
-    if not missing.any():
-        return out
-    if out.dtype.kind == "f":
-        out[missing] = np.nan
+    """``values[positions]`` with NaN (numbers) or None (labels) where ``positions < 0``;
+    ``positions`` from `merge_index`, so those rows are a prefix: one gather a column, no
+    mask (this runs once per informative column on every bar)."""
+    head = int(np.searchsorted(positions, 0))  # rows before the first source bar closes
+    if head == 0:
+        return values.take(positions)
+    if values.dtype.kind == "f":
+        out = np.empty(len(positions), dtype=values.dtype if len(values) else np.float64)
+        out[:head] = np.nan
     else:
-        out = out.astype(object)
-        out[missing] = None
+        out = np.empty(len(positions), dtype=object)
+        out[:head] = None
+    if head < len(positions):
+        out[head:] = values.take(positions[head:])
     return out
 
 
