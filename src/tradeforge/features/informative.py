@@ -34,19 +34,17 @@ def merge_index(
     never decrease, so the ``-1`` rows are a prefix (`take_merged` relies on it). Both inputs
     must be sorted ascending (the feature engine checks every index it is given).
     """
-    return _last_closed(
-        np.ascontiguousarray(src_open_ns, dtype=np.int64),
-        src_tf.seconds * _NS_PER_S,
-        np.ascontiguousarray(dst_open_ns, dtype=np.int64),
-        dst_tf.seconds * _NS_PER_S,
-    )
+    dst = np.ascontiguousarray(dst_open_ns, dtype=np.int64)
+    out = np.empty(len(dst), dtype=np.int64)  # NumPy's allocation, as every column's
+    src = np.ascontiguousarray(src_open_ns, dtype=np.int64)
+    _last_closed(src, src_tf.seconds * _NS_PER_S, dst, dst_tf.seconds * _NS_PER_S, out)
+    return out
 
 
 @njit(cache=True, nogil=True)
-def _last_closed(src_open, src_span, dst_open, dst_span):  # pragma: no cover - numba
+def _last_closed(src_open, src_span, dst_open, dst_span, out):  # pragma: no cover - numba
     """`merge_index` as one pass over both sorted arrays (a binary search per destination
     bar cost ~10x as much on 736k bars)."""
-    out = np.empty(dst_open.shape[0], dtype=np.int64)
     j = 0
     n_src = src_open.shape[0]
     for i in range(dst_open.shape[0]):
@@ -54,7 +52,6 @@ def _last_closed(src_open, src_span, dst_open, dst_span):  # pragma: no cover - 
         while j < n_src and src_open[j] + src_span <= close:
             j += 1
         out[i] = j - 1
-    return out
 
 
 def take_merged(values: np.ndarray, positions: np.ndarray) -> np.ndarray:
@@ -64,8 +61,9 @@ def take_merged(values: np.ndarray, positions: np.ndarray) -> np.ndarray:
     fancy indexing."""
     head = int(np.searchsorted(positions, 0))  # rows before the first source bar closes
     if values.dtype == np.float64:
-        positions = np.ascontiguousarray(positions, dtype=np.int64)
-        return _gather(np.ascontiguousarray(values), positions, head)
+        out = np.empty(len(positions))
+        _gather(np.ascontiguousarray(values), np.ascontiguousarray(positions, np.int64), head, out)
+        return out
     if head == 0:
         return values.take(positions)
     if values.dtype.kind == "f":
@@ -80,13 +78,11 @@ def take_merged(values: np.ndarray, positions: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def _gather(values, positions, head):  # pragma: no cover - numba
-    out = np.empty(positions.shape[0])
+def _gather(values, positions, head, out):  # pragma: no cover - numba
     for i in range(head):
         out[i] = np.nan
     for i in range(head, positions.shape[0]):
         out[i] = values[positions[i]]
-    return out
 
 
 def merge_informative(
