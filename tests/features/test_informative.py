@@ -1,11 +1,13 @@
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tradeforge.core.timeframes import Timeframe
 from tradeforge.data.resample import resample_ohlcv
 from tradeforge.features import compute_features, merge_index, merge_informative
+from tradeforge.features.errors import FeatureError
 from tradeforge.features.informative import open_times_ns, take_merged
 
 from .conftest import make_bars
@@ -90,3 +92,12 @@ def test_merge_index_is_the_last_source_bar_closed_and_take_merged_its_values(sr
                 assert g is None if values is labels else np.isnan(g)
             else:
                 assert g == values[p]
+
+
+def test_merge_informative_refuses_an_unsorted_index():
+    bars = make_bars(60)
+    m30 = resample_ohlcv(bars, "M30")
+    with pytest.raises(FeatureError, match="sorted ascending"):
+        merge_informative(bars, m30.iloc[::-1], "M30", "M5")
+    with pytest.raises(FeatureError, match="tz-aware"):
+        merge_informative(bars.tz_localize(None), m30, "M30", "M5")

@@ -15,7 +15,7 @@ from tradeforge.data.resample import resample_ohlcv
 from tradeforge.features.cache import FeatureCache, entry_key
 from tradeforge.features.errors import FeatureError
 from tradeforge.features.graph import Node, NodeInput, NodeKey, Plan, RawInput, build_plan
-from tradeforge.features.informative import merge_index, open_times_ns, take_merged
+from tradeforge.features.informative import check_index, merge_index, open_times_ns, take_merged
 from tradeforge.features.request import RequestLike
 
 _RESAMPLED_COLUMNS = ("open", "high", "low", "close", "volume", "spread")
@@ -102,7 +102,7 @@ class FeatureEngine:
         Informative outputs (``"ema(50)@M30"``) are named ``<column>@<TF>``. A requested
         column that already exists in ``frame`` is replaced in the result.
         """
-        _check_index(frame)
+        check_index(frame)
         plan = self.plan(frame, requests, base_timeframe)
         results = self.compute_plan(frame, plan)
         columns: dict[str, np.ndarray] = {}
@@ -197,14 +197,6 @@ class FeatureEngine:
         if key is not None:
             self.cache.put(key, out)
         return out
-
-
-def _check_index(frame: pd.DataFrame) -> None:
-    index = frame.index
-    if not isinstance(index, pd.DatetimeIndex) or index.tz is None:
-        raise FeatureError("frame index must be a tz-aware UTC DatetimeIndex of bar open times")
-    if not (index.is_monotonic_increasing and index.is_unique):
-        raise FeatureError("frame index must be sorted ascending without duplicates")
 
 
 def compute_features(

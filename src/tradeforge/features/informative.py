@@ -13,6 +13,7 @@ import pandas as pd
 from numba import njit
 
 from tradeforge.core.timeframes import Timeframe
+from tradeforge.features.errors import FeatureError
 
 _NS_PER_S = 1_000_000_000
 
@@ -20,6 +21,16 @@ _NS_PER_S = 1_000_000_000
 def open_times_ns(index: pd.DatetimeIndex) -> np.ndarray:
     """Bar open times as int64 nanoseconds since the epoch (any index unit)."""
     return np.ascontiguousarray(index.as_unit("ns").asi8, dtype=np.int64)
+
+
+def check_index(frame: pd.DataFrame) -> None:
+    """Refuse a frame whose index is not bar open times in UTC, sorted, without duplicates
+    (what the merge's one pass over both time arrays requires)."""
+    index = frame.index
+    if not isinstance(index, pd.DatetimeIndex) or index.tz is None:
+        raise FeatureError("frame index must be a tz-aware UTC DatetimeIndex of bar open times")
+    if not (index.is_monotonic_increasing and index.is_unique):
+        raise FeatureError("frame index must be sorted ascending without duplicates")
 
 
 def merge_index(
@@ -32,7 +43,7 @@ def merge_index(
 
     Returns int64 positions into the source, ``-1`` where no source bar has closed yet; they
     never decrease, so the ``-1`` rows are a prefix (`take_merged` relies on it). Both inputs
-    must be sorted ascending (the feature engine checks every index it is given).
+    must be sorted ascending (`check_index`).
     """
     dst = np.ascontiguousarray(dst_open_ns, dtype=np.int64)
     out = np.empty(len(dst), dtype=np.int64)  # NumPy's allocation, as every column's
@@ -96,6 +107,8 @@ def merge_informative(
 
     Columns are renamed ``<column>@<TF>`` unless ``suffix`` is given (``""`` keeps names).
     """
+    check_index(base)
+    check_index(informative)
     info_tf = Timeframe.parse(informative_timeframe)
     base_tf = Timeframe.parse(base_timeframe)
     pos = merge_index(open_times_ns(informative.index), info_tf, open_times_ns(base.index), base_tf)
