@@ -1,9 +1,9 @@
 """A shared-cash portfolio: several symbols trading one balance (`portfolio_kernel`).
 
 `run_portfolio` hands the symbols' prepared arrays (`engine.prepare_symbol`) to the compiled
-loop where they are (`portfolio_kernel.address_table`), runs it once and returns each symbol's trades and legs
-(`SymbolRun`, trade ids local to the symbol, as from `simulate_symbol`) with the account's
-one equity curve on the union of bar times, starting at the one initial capital.
+loop where they are (`portfolio_kernel.address_table`), runs it once and returns each
+symbol's trades and legs (`SymbolRun`, trade ids local to the symbol, as from
+`simulate_symbol`) with the account's one equity curve on the union of bar times, starting at the one initial capital.
 """
 
 from __future__ import annotations

@@ -50,6 +50,8 @@ from tradeforge.strategy.signal_schema import PackedSignals
 ADDRESSES = ("o", "h", "lo", "c", "spread", "slip", "day", "fx", "times", "ints", "floats",
              "levels")  # fmt: skip
 _O, _H, _LO, _C, _SPREAD, _SLIP, _DAY, _FX, _TIMES, _INTS, _FLOATS, _LEVELS = range(12)
+#: the ones holding a value per bar (the others: the signal blocks)
+BAR_ADDRESSES = ADDRESSES[: _TIMES + 1]
 _INT64 = frozenset(("day", "times", "ints"))
 #: the columns of ``sizes``
 S_INTS, S_FLOATS, S_LEVELS = range(3)
@@ -68,7 +70,7 @@ def address_table(symbols: Sequence[Mapping[str, np.ndarray]]) -> tuple[np.ndarr
             dtype = np.int64 if name in _INT64 else np.float64
             if a.dtype != dtype or not a.flags.c_contiguous:
                 raise TypeError(f"{name}: expected a C-contiguous {np.dtype(dtype)} array")
-            if col <= _TIMES and a.shape != (n,):
+            if name in BAR_ADDRESSES and a.shape != (n,):
                 raise ValueError(f"{name}: {a.shape} values for {n} bars")
             addresses[k, col] = a.ctypes.data
         levels = arrays["levels"]

@@ -52,6 +52,7 @@ from tradeforge.backtest.parallel import Backend, check_cancelled
 from tradeforge.backtest.portfolio import BAR_ARRAYS
 from tradeforge.backtest.portfolio_kernel import (
     ADDRESSES,
+    BAR_ADDRESSES,
     END,
     address_table,
     simulate_portfolio,
@@ -343,11 +344,10 @@ class _Writer(RunCsvs):
 def _addresses(maps: dict[str, np.ndarray], n_bars: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The `portfolio_kernel.address_table` of the stacked maps: each symbol's rows (its bars'
     part of the per-bar ones). ``maps`` holds them while the loop reads them."""
-    bars = {"times", *BAR_ARRAYS}
     return address_table(
         [
             {
-                name: maps[name][k][: n_bars[k]] if name in bars else maps[name][k]
+                name: maps[name][k][: n_bars[k]] if name in BAR_ADDRESSES else maps[name][k]
                 for name in ADDRESSES
             }
             for k in range(len(n_bars))
